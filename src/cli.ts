@@ -1,0 +1,94 @@
+import { Command, Option } from 'commander';
+import type { CliIo } from './io.js';
+import { UsageError } from './errors.js';
+import type { GlobalFlags } from './config/resolve-config.js';
+import { addFilterOptions } from './config/filter-flags.js';
+import type { ListFlags } from './commands/list-flags.js';
+import type { ShowFlags } from './actions.js';
+import { VERSION } from './version.js';
+
+/** What each subcommand does once commander has parsed its flags; tests may pass their own. */
+export interface Actions {
+  list(flags: ListFlags, global: GlobalFlags): Promise<void>;
+  show(id: string, flags: ShowFlags, global: GlobalFlags): Promise<void>;
+}
+
+const PROGRAM_HELP = `
+Examples:
+  $ api7-audit --demo list --since 7d               try it on an embedded demo database
+  $ api7-audit list --operator alice --since 7d     who changed what this week
+  $ api7-audit show 1842                            one change as a before/after diff
+  $ api7-audit list --all --output ndjson | jq .    everything, streamed
+
+Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else database.url in the config file,
+else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id), 2 bad input, 3 prune lock busy, 130 interrupted.`;
+
+const LIST_HELP = `
+Examples:
+  $ api7-audit list --since 24h
+  $ api7-audit list --operator alice --operator bob --operation delete --since 7d
+  $ api7-audit list --resource route:r-1842 --order asc
+  $ api7-audit list --ip 10.0.0.0/8 --ip 2001:db8::/32 --output csv > changes.csv
+  $ api7-audit list --since 2026-01-01T00:00:00Z --until 2026-02-01 --all --output ndjson
+  $ api7-audit list --limit 100 --cursor <value printed after the previous page>
+
+--since is inclusive and --until exclusive; durations are taken against the database clock.
+Secrets in before/after (passwords, tokens, private keys, key-auth keys) print as "******" unless --show-secrets.`;
+
+const SHOW_HELP = `
+Examples:
+  $ api7-audit show 1842
+  $ api7-audit show 1842 --output json | jq '.changes'`;
+
+/** Declares commands and flags. Never exits: main.ts turns errors into exit codes. */
+export function buildProgram(io: CliIo, actions: Actions): Command {
+  const program = new Command('api7-audit')
+    .description('Query, diff, prune and export the API7 control-plane audit log in PostgreSQL')
+    .version(VERSION, '-V, --version')
+    .option('--db <url>', 'PostgreSQL URL (postgres://user@host:5432/db?sslmode=require)')
+    .option('--config <file>', 'YAML config file (default: ./api7-audit.yaml when present)')
+    .option('--table <name>', 'audit table, optionally schema-qualified (default: audit_logs)')
+    .option('--demo', 'use an embedded demo database seeded with realistic entries')
+    .addOption(new Option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)').argParser(parseSeconds))
+    .option('--debug', 'print stack traces with errors')
+    .addHelpText('after', PROGRAM_HELP)
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  const list = program.command('list').description('list audit entries, newest first, with filters');
+  addFilterOptions(list)
+    .option('-n, --limit <n>', `entries to show (default: 50)`)
+    .option('--all', 'every matching entry (streams; no limit)')
+    .addOption(new Option('--order <order>', 'newest first (desc) or oldest first (asc)').choices(['desc', 'asc']).default('desc'))
+    .option('--cursor <cursor>', 'continue after the last page (printed on stderr when more entries match)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'ndjson', 'csv']))
+    .option('--json', 'shortcut for --output json')
+    .option('--show-secrets', 'print secret values instead of "******"')
+    .addHelpText('after', LIST_HELP)
+    .action((flags: ListFlags, command: Command) => actions.list(flags, command.optsWithGlobals()));
+
+  program
+    .command('show')
+    .description('show one audit entry as a before/after diff')
+    .argument('<id>', 'the entry id (from list)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'shortcut for --output json')
+    .option('--show-secrets', 'print secret values instead of "******"')
+    .addHelpText('after', SHOW_HELP)
+    .action((id: string, flags: ShowFlags, command: Command) => actions.show(id, flags, command.optsWithGlobals()));
+
+  return program;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`invalid --connect-timeout '${value}': expected a positive number of seconds`);
+  }
+  return seconds;
+}

@@ -1,0 +1,53 @@
+import type { AuditEntry } from '../entry.js';
+import type { CliIo } from '../io.js';
+import { RuntimeError, UsageError } from '../errors.js';
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import { withAuditTable, type AuditTable } from '../db/session.js';
+import { withReadOnly } from '../db/read-only.js';
+import { formatTableName } from '../db/identifiers.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import { findEntry } from '../queries/show.js';
+import { createSecretPolicy, maskEntry } from '../output/secrets.js';
+import { createColors, shouldUseColor } from '../output/colors.js';
+import { renderShow, showJson } from '../output/show.js';
+
+export interface ShowOptions {
+  id: string;
+  output: 'text' | 'json';
+  showSecrets: boolean;
+}
+
+// Largest id each integer type can hold: a bigger number cannot exist, and PostgreSQL would fail the cast.
+const INTEGER_MAX: Record<string, bigint> = { int8: 2n ** 63n - 1n, int4: 2n ** 31n - 1n, int2: 2n ** 15n - 1n, numeric: 10n ** 30n };
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** Finds one entry by id (secrets masked unless asked otherwise). An unknown id is a runtime error, exit 1. */
+export async function showEntry(table: AuditTable, options: ShowOptions, secretsConfig: ResolvedConfig['secrets']): Promise<AuditEntry> {
+  validateId(table.mapping, options.id);
+  const entry = await findEntry(table.db, table.mapping, options.id);
+  if (!entry) throw new RuntimeError(`no audit entry with id '${options.id}' in ${formatTableName(table.mapping.table)}`);
+  return options.showSecrets ? entry : maskEntry(entry, createSecretPolicy(secretsConfig));
+}
+
+export function formatShow(entry: AuditEntry, options: ShowOptions, io: CliIo): string {
+  if (options.output === 'json') return `${JSON.stringify(showJson(entry), null, 2)}\n`;
+  return `${renderShow(entry, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)) })}\n`;
+}
+
+/** `api7-audit show ID` */
+export async function runShow(options: ShowOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
+  const entry = await withAuditTable(config, (table) =>
+    withReadOnly(table.db, (db) => showEntry({ ...table, db }, options, config.secrets)),
+  );
+  io.stdout.write(formatShow(entry, options, io));
+}
+
+/** Rejects ids that cannot exist in the id column's type, before PostgreSQL would fail the cast. */
+function validateId(mapping: ResolvedMapping, id: string): void {
+  const type = mapping.columns.id?.type ?? 'text';
+  const max = INTEGER_MAX[type];
+  if (max !== undefined && !(/^-?\d{1,30}$/.test(id) && BigInt(id) <= max && BigInt(id) >= -max - 1n)) {
+    throw new UsageError(`invalid id '${id}': ids in ${formatTableName(mapping.table)} are whole numbers`);
+  }
+  if (type === 'uuid' && !UUID.test(id)) throw new UsageError(`invalid id '${id}': ids in ${formatTableName(mapping.table)} are UUIDs`);
+}

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
+import { UsageError } from '../errors.js';
+
+/** What `api7-audit.yaml` may hold. Every key is optional; unknown keys are rejected so typos do not go unnoticed. */
+export interface ConfigFile {
+  database?: { url?: string; connect_timeout?: number };
+  table?: string;
+  columns?: Partial<Record<CanonicalField, string>>;
+  secrets?: { keys?: string[]; mode?: 'extend' | 'replace' };
+  retention_days?: number;
+}
+
+export const DEFAULT_CONFIG_FILE = 'api7-audit.yaml';
+
+/** Reads and validates a config file, collecting every problem into one error. */
+export async function loadConfigFile(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config file '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text) ?? {};
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new UsageError(`config file '${path}' is not valid YAML: ${reason}`);
+  }
+  const problems = validateConfig(raw);
+  if (problems.length > 0) throw new UsageError(`config file '${path}': ${problems.join('; ')}`);
+  return raw as ConfigFile;
+}
+
+function validateConfig(raw: unknown): string[] {
+  if (!isRecord(raw)) return ['expected a mapping at the top level'];
+  const problems: string[] = [];
+  const known = ['database', 'table', 'columns', 'secrets', 'retention_days'];
+  for (const key of Object.keys(raw)) if (!known.includes(key)) problems.push(`unknown key '${key}'`);
+  if (raw.database !== undefined) {
+    if (!isRecord(raw.database)) problems.push(`'database' must be a mapping`);
+    else {
+      for (const key of Object.keys(raw.database)) {
+        if (key !== 'url' && key !== 'connect_timeout') problems.push(`unknown key 'database.${key}'`);
+      }
+      if (raw.database.url !== undefined && typeof raw.database.url !== 'string') problems.push(`'database.url' must be a string`);
+      const timeout = raw.database.connect_timeout;
+      if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
+        problems.push(`'database.connect_timeout' must be a positive number of seconds`);
+      }
+    }
+  }
+  if (raw.table !== undefined && typeof raw.table !== 'string') problems.push(`'table' must be a string`);
+  if (raw.columns !== undefined) problems.push(...validateColumns(raw.columns));
+  if (raw.secrets !== undefined) problems.push(...validateSecrets(raw.secrets));
+  const days = raw.retention_days;
+  if (days !== undefined && !(Number.isInteger(days) && (days as number) >= 1)) {
+    problems.push(`'retention_days' must be a whole number of at least 1, got ${JSON.stringify(days)}`);
+  }
+  return problems;
+}
+
+function validateColumns(columns: unknown): string[] {
+  if (!isRecord(columns)) return [`'columns' must be a mapping of canonical field to column name`];
+  const problems: string[] = [];
+  for (const [field, column] of Object.entries(columns)) {
+    if (!CANONICAL_FIELDS.includes(field as CanonicalField)) {
+      problems.push(`unknown field 'columns.${field}' (fields: ${CANONICAL_FIELDS.join(', ')})`);
+    } else if (typeof column !== 'string' || column === '') {
+      problems.push(`'columns.${field}' must be a column name`);
+    }
+  }
+  return problems;
+}
+
+function validateSecrets(secrets: unknown): string[] {
+  if (!isRecord(secrets)) return [`'secrets' must be a mapping`];
+  const problems: string[] = [];
+  for (const key of Object.keys(secrets)) if (key !== 'keys' && key !== 'mode') problems.push(`unknown key 'secrets.${key}'`);
+  const keys = secrets.keys;
+  if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string' && k !== ''))) {
+    problems.push(`'secrets.keys' must be a list of key names`);
+  }
+  if (secrets.mode !== undefined && secrets.mode !== 'extend' && secrets.mode !== 'replace') {
+    problems.push(`'secrets.mode' must be 'extend' or 'replace'`);
+  }
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

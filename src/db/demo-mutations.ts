@@ -1,0 +1,166 @@
+/**
+ * Edits for the demo's UPDATE and PATCH entries: each changes one field the way a person or a pipeline would
+ * (raise a rate limit, add a node, rotate a key), so `diff` on a demo entry shows a small, meaningful change.
+ */
+import type { Random } from './demo-random.js';
+import {
+  authPlugin,
+  labels,
+  logFormat,
+  pem,
+  pluginConfig,
+  ROUTE_PLUGINS,
+  upstreamNode,
+  type Body,
+  type ResourceType,
+} from './demo-resources.js';
+
+type Edit = (body: Body, rng: Random) => void;
+
+function objectAt(body: Body, key: string): Body {
+  const value = body[key];
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Body;
+  const created: Body = {};
+  body[key] = created;
+  return created;
+}
+
+function arrayAt(body: Body, key: string): unknown[] {
+  const value = body[key];
+  if (Array.isArray(value)) return value;
+  const created: unknown[] = [];
+  body[key] = created;
+  return created;
+}
+
+const editDesc: Edit = (body, rng) => {
+  const text = String(body.desc ?? body.description ?? '');
+  body[body.description === undefined ? 'desc' : 'description'] =
+    `${text.replace(/ \(.*\)$/, '')} (${rng.pick(['owner: commerce', 'deprecated', 'see RUNBOOK-42', 'v2'])})`;
+};
+const editLabels: Edit = (body, rng) => {
+  body.labels = { ...objectAt(body, 'labels'), ...labels(rng), [rng.pick(['tier', 'cost-center'])]: rng.hex(4) };
+};
+const addPlugin: Edit = (body, rng) => {
+  const name = rng.pick(ROUTE_PLUGINS);
+  objectAt(body, 'plugins')[name] = pluginConfig(rng, name);
+};
+const removePlugin: Edit = (body, rng) => {
+  const plugins = objectAt(body, 'plugins');
+  const names = Object.keys(plugins);
+  if (names.length === 0) return addPlugin(body, rng);
+  delete plugins[rng.pick(names)];
+};
+const tuneRateLimit: Edit = (body, rng) => {
+  const plugins = objectAt(body, 'plugins');
+  const current = plugins['limit-count'] as Body | undefined;
+  plugins['limit-count'] = { ...(current ?? pluginConfig(rng, 'limit-count')), count: rng.pick([50, 200, 500, 2000]) };
+};
+const editMethods: Edit = (body, rng) => {
+  const methods = arrayAt(body, 'methods');
+  const extra = rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS']);
+  body.methods = methods.includes(extra) && methods.length > 1 ? methods.filter((m) => m !== extra) : [...new Set([...methods, extra])];
+};
+const editPaths: Edit = (body) => {
+  const paths = arrayAt(body, 'paths').map(String);
+  const first = paths[0] ?? '/api/v1';
+  body.paths = paths.length > 1 ? [first] : [first, first.replace('/v1/', '/v2/')];
+};
+const toggleStatus: Edit = (body) => {
+  body.status = body.status === 0 ? 1 : 0;
+};
+const scaleNodes: Edit = (body, rng) => {
+  const nodes = arrayAt(body, 'nodes') as Body[];
+  const shrink = nodes.length >= 4 || (nodes.length > 1 && rng.chance(0.5));
+  body.nodes = shrink ? nodes.slice(0, -1) : [...nodes, upstreamNode(rng)];
+};
+const reweightNodes: Edit = (body, rng) => {
+  const nodes = arrayAt(body, 'nodes') as Body[];
+  body.nodes = nodes.map((node, i) => (i === nodes.length - 1 ? { ...node, weight: rng.pick([0, 10, 50, 100]) } : node));
+};
+const editTimeout: Edit = (body, rng) => {
+  body.timeout = { ...objectAt(body, 'timeout'), read: rng.pick([5, 15, 30, 60, 120]) };
+};
+const editRetries: Edit = (body, rng) => {
+  body.retries = rng.int(0, 5);
+};
+const editBalancer: Edit = (body, rng) => {
+  body.type = body.type === 'roundrobin' ? rng.pick(['least_conn', 'ewma']) : 'roundrobin';
+};
+const inUpstream = (edit: Edit): Edit => (body, rng) => edit(objectAt(body, 'upstream'), rng);
+const editHosts: Edit = (body, rng) => {
+  const hosts = arrayAt(body, 'hosts').map(String);
+  body.hosts = hosts.length > 1 ? hosts.slice(0, 1) : [...hosts, rng.pick(['api.example.com', 'api-v2.example.com'])];
+};
+const rotateCertificate: Edit = (body, rng) => {
+  body.cert = pem(rng, 'CERTIFICATE', 6);
+  body.key = pem(rng, 'PRIVATE KEY', 4);
+};
+const editSnis: Edit = (body, rng) => {
+  body.snis = [...new Set([...arrayAt(body, 'snis'), rng.pick(['www.example.com', 'm.example.com', 'cdn.example.com'])])];
+};
+const rotateAuth: Edit = (body, rng) => {
+  const plugins = objectAt(body, 'plugins');
+  const consumer = String(body.username ?? body.consumer ?? 'client');
+  if ('basic-auth' in plugins) Object.assign(plugins, authPlugin(rng, consumer));
+  else plugins['key-auth'] = { key: `${consumer}-${rng.hex(24)}` };
+};
+const editLogFormat: Edit = (body, rng) => {
+  body.log_format = { ...logFormat(rng), [rng.pick(['upstream', 'status', 'consumer'])]: rng.pick(['$upstream_addr', '$status', '$consumer_name']) };
+};
+const editGlobalPlugin: Edit = (body, rng) => {
+  const plugins = objectAt(body, 'plugins');
+  for (const name of Object.keys(plugins)) plugins[name] = { ...objectAt(plugins, name), ...pluginConfig(rng, name) };
+};
+const toggleGlobalPlugin: Edit = (body) => {
+  const plugins = objectAt(body, 'plugins');
+  for (const name of Object.keys(plugins)) {
+    const config = objectAt(plugins, name);
+    config._meta = { disable: objectAt(config, '_meta').disable !== true };
+  }
+};
+const togglePublishing: Edit = (body) => {
+  body.enforce_service_publishing = body.enforce_service_publishing !== true;
+};
+const rotateToken: Edit = (body, rng) => {
+  body.token = `hvs.${rng.base64(40)}`;
+};
+const editRoles: Edit = (body, rng) => {
+  body.roles = [rng.pick(['developer', 'viewer', 'operator', 'admin', 'auditor'])];
+};
+const toggleMfa: Edit = (body) => {
+  body.mfa_required = body.mfa_required !== true;
+};
+
+const EDITS: Record<ResourceType, readonly Edit[]> = {
+  route: [tuneRateLimit, addPlugin, removePlugin, editMethods, editPaths, toggleStatus, editDesc, editLabels],
+  service: [inUpstream(scaleNodes), inUpstream(reweightNodes), inUpstream(editTimeout), editHosts, addPlugin, editDesc],
+  upstream: [scaleNodes, reweightNodes, editTimeout, editRetries, editBalancer, editLabels],
+  ssl: [rotateCertificate, rotateCertificate, editSnis, toggleStatus, editLabels],
+  consumer: [rotateAuth, tuneRateLimit, editDesc, editLabels],
+  credential: [rotateAuth, rotateAuth, editDesc, editLabels],
+  plugin_metadata: [editLogFormat],
+  global_rule: [editGlobalPlugin, editGlobalPlugin, toggleGlobalPlugin],
+  gateway_group: [editDesc, editLabels, togglePublishing],
+  secret: [rotateToken, rotateToken, (body, rng) => void (body.prefix = `kv/${rng.pick(['apisix', 'gateway', 'api7'])}`)],
+  user: [editRoles, editRoles, toggleMfa],
+};
+
+/**
+ * A changed copy of `body` with `edits` (1 to 3) distinct edits applied; the original is left alone. Some edits
+ * toggle, so the result is compared with the original and edited again in the rare case they cancel out.
+ */
+export function editBody(type: ResourceType, body: Body, rng: Random, edits: number): Body {
+  const original = JSON.stringify(body);
+  const available = [...EDITS[type]];
+  let copy = structuredClone(body);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    for (let i = 0; i < edits && available.length > 0; i++) {
+      available.splice(rng.int(0, available.length - 1), 1)[0]?.(copy, rng);
+    }
+    if (JSON.stringify(copy) !== original) return copy;
+    copy = structuredClone(body);
+    available.splice(0, available.length, ...EDITS[type]);
+  }
+  return copy;
+}

@@ -1,0 +1,41 @@
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import { withDatabase, type Db } from './connect.js';
+import type { ConnectionTarget } from './connection-url.js';
+import { resolveMapping, type ResolvedMapping } from './mapping.js';
+
+/** A connected pool and the audit table it reads, checked against the catalog. */
+export interface AuditTable {
+  db: Db;
+  mapping: ResolvedMapping;
+}
+
+export interface SessionOptions {
+  /** Connections the pool may open (default 2); export and prune use more. */
+  maxConnections?: number;
+}
+
+/**
+ * The one way a command reaches the database: starts the embedded demo database when asked, opens the pool,
+ * resolves the table mapping, runs `fn`, and tears everything down whatever happens.
+ */
+export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  if (config.demo) {
+    const { startDemoDatabase } = await import('./demo.js');
+    const demo = await startDemoDatabase();
+    try {
+      const target: ConnectionTarget = { url: demo.url, libpq: {}, source: 'demo' };
+      return await connectAndRun({ ...config, connection: target }, fn, options);
+    } finally {
+      await demo.stop();
+    }
+  }
+  return connectAndRun(config, fn, options);
+}
+
+async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
+  const target = config.connection as ConnectionTarget;
+  return withDatabase({ target, connectTimeoutMs: config.connectTimeoutMs, maxConnections: options.maxConnections }, async (db) => {
+    const mapping = await resolveMapping(db, config.table, config.columns);
+    return fn({ db, mapping });
+  });
+}

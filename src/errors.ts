@@ -1,0 +1,43 @@
+/**
+ * Errors that carry their exit code. Anything thrown below `main.ts` that is not one of these is a bug or an
+ * unexpected runtime failure, and `main.ts` maps it to exit 1.
+ */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input from the user: flags, config values, ids. Exit 2. */
+export class UsageError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 2, options);
+  }
+}
+
+/** Something failed at run time: the database is down, a sink refused the token, an id does not exist. Exit 1. */
+export class RuntimeError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 1, options);
+  }
+}
+
+/** Another prune holds the table's advisory lock. Exit 3, so cron wrappers can tell "busy" from "broken". */
+export class LockBusyError extends CliError {
+  static readonly EXIT_CODE = 3;
+  constructor(message: string) {
+    super(message, LockBusyError.EXIT_CODE);
+  }
+}
+
+/** The run was stopped by SIGINT/SIGTERM or a time limit before it finished. Exit 130 like a shell. */
+export class InterruptedError extends CliError {
+  constructor(message: string, exitCode = 130) {
+    super(message, exitCode);
+  }
+}

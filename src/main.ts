@@ -1,0 +1,68 @@
+import { CommanderError } from 'commander';
+import type { CliIo } from './io.js';
+import { buildProgram, type Actions } from './cli.js';
+import { createActions } from './actions.js';
+import { CliError } from './errors.js';
+import { redactSecrets } from './redact.js';
+
+const EXIT_USAGE = 2;
+const EXIT_RUNTIME = 1;
+
+/**
+ * Runs one command line and returns its exit code. The only place that decides exit codes: expected errors print
+ * one line, anything else prints its message (and with --debug its stack) and exits 1.
+ */
+export async function run(argv: string[], io: CliIo, actions: Actions = createActions(io)): Promise<number> {
+  const debug = argv.includes('--debug') || io.env.API7_AUDIT_DEBUG === '1';
+  try {
+    await buildProgram(io, actions).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    return reportError(error, io, debug);
+  }
+}
+
+function reportError(error: unknown, io: CliIo, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its one-line message (or the help/version text).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    return error.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  const message = error instanceof Error ? error.message || String(error) : String(error);
+  io.stderr.write(`error: ${redactSecrets(message)}\n`);
+  if (debug && error instanceof Error && error.stack) io.stderr.write(`${redactSecrets(error.stack)}\n`);
+  else if (!(error instanceof CliError)) io.stderr.write('(run with --debug for details)\n');
+  return error instanceof CliError ? error.exitCode : EXIT_RUNTIME;
+}
+
+/** Wires `run` to the real process: streams, signals, and the exit code. */
+export async function runProcess(): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts += 1;
+    // The first signal asks the running command to stop at a safe point; a second one means "now".
+    if (interrupts > 1) process.exit(130);
+    controller.abort(new Error(`received ${signal}`));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  // `api7-audit list --all | head` closes the pipe early: that is the reader's choice, not a failure.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    stdoutIsTty: process.stdout.isTTY === true,
+    stderrIsTty: process.stderr.isTTY === true,
+    columns: process.stdout.columns,
+    stdin: process.stdin,
+    signal: controller.signal,
+  };
+  process.exitCode = await run(process.argv.slice(2), io);
+  // The exit code is set; let sockets and file handles drain instead of cutting them off with process.exit().
+  process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+}

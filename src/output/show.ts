@@ -1,0 +1,55 @@
+import type { AuditEntry } from '../entry.js';
+import { toCanonicalEntry } from './canonical.js';
+import { diffChanges, type Change } from './changes.js';
+import { operationColor, type Colors } from './colors.js';
+import { renderDiff } from './diff.js';
+import { sanitizeForTerminal } from './terminal-text.js';
+
+export interface RenderShowOptions {
+  colors: Colors;
+  /** Passed to {@link renderDiff}. */
+  contextLines?: number;
+}
+
+/** `show --output json`: the canonical entry plus its leaf-level changes. */
+export type ShowJson = AuditEntry & { changes: Change[] };
+
+/**
+ * One entry for a human: a header block, a blank line, then the diff of `before` against `after`, as text without
+ * a final newline. Values are shown exactly (the timestamp keeps its microseconds so it can be pasted back as a
+ * cursor) except that control characters are escaped; a missing value prints as `-`. Mask secrets first.
+ */
+export function renderShow(entry: AuditEntry, options: RenderShowOptions): string {
+  const { colors } = options;
+  const operation = display(entry.operation);
+  const rows: [string, string][] = [
+    ['ID', display(entry.id)],
+    ['Time', display(entry.timestamp)],
+    ['Operator', display(entry.operator)],
+    ['Operation', entry.operation ? operationColor(colors, entry.operation)(operation) : operation],
+    ['Resource', describeResource(entry)],
+    ['Source IP', display(entry.source_ip)],
+    ['Source', display(entry.source)],
+  ];
+  const labelWidth = Math.max(...rows.map(([label]) => label.length)) + 1;
+  const header = rows.map(([label, value]) => `${colors.bold(`${label}:`.padEnd(labelWidth))} ${value}`);
+  const diff = renderDiff(entry.before, entry.after, { colors, contextLines: options.contextLines });
+  return `${header.join('\n')}\n\n${diff}`;
+}
+
+/** Field order is canonical, then `changes`; every canonical field is present (null when unknown). */
+export function showJson(entry: AuditEntry): ShowJson {
+  return { ...toCanonicalEntry(entry), changes: diffChanges(entry.before, entry.after) };
+}
+
+/** `type:id (name)`, leaving out whatever is unknown; `-` when nothing is. */
+function describeResource(entry: AuditEntry): string {
+  const ref = [entry.resource_type, entry.resource_id].filter((part) => part !== null && part !== '').join(':');
+  const name = entry.resource_name === null || entry.resource_name === '' ? '' : `(${entry.resource_name})`;
+  const text = [ref, name].filter((part) => part !== '').join(' ');
+  return display(text === '' ? null : text);
+}
+
+function display(value: string | null | undefined): string {
+  return value === null || value === undefined || value === '' ? '-' : sanitizeForTerminal(value);
+}

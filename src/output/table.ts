@@ -1,0 +1,102 @@
+import Table from 'cli-table3';
+import type { AuditEntry } from '../entry.js';
+import { operationColor, type Colors } from './colors.js';
+import { displayWidth, sanitizeForTerminal } from './terminal-text.js';
+
+export interface RenderTableOptions {
+  colors: Colors;
+  /** Terminal columns: the table is fitted to them. Leave undefined when stdout is not a terminal. */
+  width?: number;
+}
+
+/** What {@link renderTable} returns for no entries; a caller that wants it on stderr checks `entries.length`. */
+export const NO_ENTRIES_MESSAGE = 'No audit entries match.';
+
+const HEAD = ['ID', 'TIME', 'OPERATOR', 'OPERATION', 'RESOURCE', 'SOURCE IP', 'SOURCE'];
+const SEPARATOR = '  ';
+
+/** No borders: columns are separated by two spaces, so the output reads (and greps) like `ps` or `kubectl get`. */
+const CHARS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '',
+  middle: SEPARATOR,
+};
+
+/**
+ * Which columns give up width first when the terminal is too narrow: the free-text OPERATOR and RESOURCE, down to
+ * 10 columns each; then SOURCE, ID and SOURCE IP down to 6; then every column down to 1, TIME included.
+ */
+const SHRINK_STAGES: readonly { columns: readonly number[]; min: number }[] = [
+  { columns: [2, 4], min: 10 },
+  { columns: [6, 0, 5], min: 6 },
+  { columns: [0, 1, 2, 3, 4, 5, 6], min: 1 },
+];
+
+/**
+ * Entries as a borderless table, as text without a final newline. With `width`, no line is wider than it (for any
+ * width of at least 19, the seven 1-column minimums plus separators): long values are cut with `…`. Without it
+ * every value is printed in full. All styling comes from `colors`: cli-table3's own colouring is turned off, so
+ * with colours disabled there is not a single ANSI code. Values are escaped by {@link sanitizeForTerminal}.
+ */
+export function renderTable(entries: readonly AuditEntry[], options: RenderTableOptions): string {
+  if (entries.length === 0) return NO_ENTRIES_MESSAGE;
+  const { colors } = options;
+  const rows = entries.map(toCells);
+  const colWidths = options.width === undefined ? undefined : fitWidths(naturalWidths(rows), options.width);
+  const table = new Table({
+    head: HEAD.map((title) => colors.bold(title)),
+    chars: CHARS,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+    wordWrap: false,
+    truncate: '…',
+    ...(colWidths === undefined ? {} : { colWidths }),
+  });
+  rows.forEach((cells, index) => {
+    const operation = entries[index]?.operation;
+    if (operation) cells[3] = operationColor(colors, operation)(cells[3] ?? '');
+    table.push(cells);
+  });
+  const lines = table.toString().split('\n');
+  return lines.map((line) => line.trimEnd()).join('\n');
+}
+
+function toCells(entry: AuditEntry): string[] {
+  const resource = [entry.resource_type, entry.resource_name || entry.resource_id].filter(Boolean).join(':');
+  const time = formatTime(entry.timestamp);
+  return [entry.id, time, entry.operator, entry.operation, resource, entry.source_ip, entry.source].map((value) =>
+    value ? sanitizeForTerminal(value) : '-',
+  );
+}
+
+/** `YYYY-MM-DD HH:MM:SS` in UTC; a timestamp that does not parse is shown as it is rather than hidden. */
+export function formatTime(timestamp: string): string {
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? timestamp : date.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+function naturalWidths(rows: readonly string[][]): number[] {
+  return HEAD.map((title, column) => Math.max(title.length, ...rows.map((cells) => displayWidth(cells[column] ?? ''))));
+}
+
+/**
+ * Column widths that fit `width`: takes one column at a time from the widest column of the earliest stage that
+ * still has room, so long values are cut evenly instead of one column collapsing. Columns are never widened.
+ */
+export function fitWidths(natural: readonly number[], width: number): number[] {
+  const widths = [...natural];
+  let excess = widths.reduce((sum, w) => sum + w, 0) + SEPARATOR.length * (widths.length - 1) - width;
+  for (const stage of SHRINK_STAGES) {
+    while (excess > 0) {
+      let widest: number | undefined;
+      for (const column of stage.columns) {
+        const current = widths[column] ?? 0;
+        if (current > stage.min && (widest === undefined || current > (widths[widest] ?? 0))) widest = column;
+      }
+      if (widest === undefined) break;
+      widths[widest] = (widths[widest] ?? 0) - 1;
+      excess -= 1;
+    }
+  }
+  return widths;
+}

@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { AuditEntry } from '../entry.js';
+import { toCanonicalEntry } from './canonical.js';
+import { csvHeader, csvRow } from './csv.js';
+
+export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv';
+
+/** The formats that can stream: a table needs every row before it can size its columns. */
+export type StreamFormat = Exclude<OutputFormat, 'table'>;
+
+/**
+ * Writes entries one at a time with constant memory, so `list --all` can print millions of rows. Await each
+ * `write` before the next: it resolves once `out` has room again (backpressure), and rejects if `out` fails.
+ * `end` writes what closes the document (`]` for JSON, the CSV header when there were no rows) but does not end
+ * `out`, which belongs to the caller (and process.stdout must never be ended).
+ */
+export interface EntryWriter {
+  write(entry: AuditEntry): Promise<void>;
+  end(): Promise<void>;
+}
+
+interface Framing {
+  start: string;
+  /** Text between two entries. */
+  between: string;
+  finish: string;
+  format(entry: AuditEntry): string;
+}
+
+/**
+ * JSON is one valid array with one compact entry per line: jq reads it as one document, yet it stays greppable and
+ * prints `[]` when empty. NDJSON is one compact entry per line. Both use canonical keys in canonical order.
+ */
+const FRAMINGS: Record<StreamFormat, Framing> = {
+  json: { start: '[\n', between: ',\n', finish: '\n]\n', format: (entry) => JSON.stringify(toCanonicalEntry(entry)) },
+  ndjson: { start: '', between: '', finish: '', format: (entry) => `${JSON.stringify(toCanonicalEntry(entry))}\n` },
+  csv: { start: csvHeader(), between: '', finish: '', format: csvRow },
+};
+
+export function createEntryWriter(format: StreamFormat, out: Writable): EntryWriter {
+  const framing = FRAMINGS[format];
+  let count = 0;
+  let ended = false;
+
+  async function send(text: string): Promise<void> {
+    if (text === '' || out.write(text)) return;
+    // once() rejects when 'error' is emitted first, so a broken pipe does not leave the export hanging.
+    await once(out, 'drain');
+  }
+
+  return {
+    async write(entry) {
+      if (ended) throw new Error('EntryWriter.write() called after end()');
+      const prefix = count === 0 ? framing.start : framing.between;
+      count += 1;
+      await send(prefix + framing.format(entry));
+    },
+    async end() {
+      if (ended) return;
+      ended = true;
+      if (count === 0) await send(format === 'json' ? '[]\n' : framing.start);
+      else await send(framing.finish);
+    },
+  };
+}

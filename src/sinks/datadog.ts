@@ -1,0 +1,118 @@
+import { hostname } from 'node:os';
+import { excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import type { ExportRecord, SendOutcome, Sink } from './types.js';
+
+export interface DatadogOptions extends HttpOptions {
+  apiKey: string;
+  /** Datadog site: `datadoghq.com` (default), `datadoghq.eu`, `us3.datadoghq.com`, `us5.datadoghq.com`, ... */
+  site?: string;
+  /** Full intake URL instead of the site's, e.g. a proxy or an agent's HTTP intake. */
+  url?: string;
+  /** `service` attribute. Default `api7-audit`. */
+  service?: string;
+  /** `ddsource` attribute. Default `api7`. */
+  ddsource?: string;
+  /** `ddtags`, comma-separated `key:value` pairs, e.g. `env:prod,team:platform`. */
+  tags?: string;
+  /** `hostname` attribute; defaults to this machine's host name. */
+  hostname?: string;
+}
+
+const NAME = 'Datadog';
+/** Intake limits: https://docs.datadoghq.com/api/latest/logs/#send-logs */
+export const DATADOG_LIMITS = { maxEntries: 1000, maxBytes: 5_000_000, maxLogBytes: 1_000_000 } as const;
+
+/** The intake URL of a Datadog site. */
+export function datadogIntakeUrl(site: string): string {
+  return `https://http-intake.logs.${site.replace(/^\.+|\/+$/g, '')}`;
+}
+
+/** A short human line for the log list: `admin update route r-42`. */
+function summary(record: ExportRecord): string {
+  const f = record.fields;
+  return [f.operator ?? '-', f.operation ?? '-', f.resource_type ?? '-', f.resource_id ?? ''].join(' ').trimEnd();
+}
+
+/** Sends entries to the Datadog logs intake (v2), as JSON arrays within the per-request limits. */
+export class DatadogSink implements Sink {
+  readonly name = NAME;
+  /** The batcher counts entry bytes only; envelopes come on top, and `send` splits exactly anyway. */
+  readonly defaults = { maxEntries: DATADOG_LIMITS.maxEntries, maxBytes: 4_000_000 };
+  private readonly http: HttpClient;
+  private readonly path: string;
+  private readonly prefix: string;
+
+  constructor(options: DatadogOptions) {
+    const base = new URL(options.url ?? datadogIntakeUrl(options.site ?? 'datadoghq.com'));
+    this.http = new HttpClient(
+      base,
+      { 'dd-api-key': options.apiKey, 'content-type': 'application/json' },
+      [options.apiKey],
+      options,
+    );
+    this.path = resolvePath(base, '/api/v2/logs');
+    const tags = options.tags === undefined || options.tags === '' ? '' : `,"ddtags":${JSON.stringify(options.tags)}`;
+    this.prefix =
+      `{"ddsource":${JSON.stringify(options.ddsource ?? 'api7')},"service":${JSON.stringify(options.service ?? 'api7-audit')}` +
+      `${tags},"hostname":${JSON.stringify(options.hostname ?? hostname())},"message":`;
+  }
+
+  /** One log: the entry goes in verbatim under `audit`. */
+  encode(record: ExportRecord): string {
+    return `${this.prefix}${JSON.stringify(summary(record))},"timestamp":${record.timeMs},"audit":${record.json}}`;
+  }
+
+  async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+    const logs = records.map((r) => this.encode(r));
+    const sizes = logs.map((l) => Buffer.byteLength(l));
+    for (const [i, size] of sizes.entries()) {
+      if (size > DATADOG_LIMITS.maxLogBytes) {
+        const id = (records[i] as ExportRecord).id;
+        return { kind: 'fatal', reason: `${NAME} accepts logs up to 1 MB; entry id ${id} is ${size} bytes` };
+      }
+    }
+    // Ranges [start, end) still to send, in order; a 413 splits the front range in two.
+    const queue = chunkRanges(sizes);
+    for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
+      const [start, end] = range;
+      let reply;
+      try {
+        reply = await this.http.post(this.path, `[${logs.slice(start, end).join(',')}]`, signal);
+      } catch (error) {
+        return { ...transportRetry(error), remaining: records.slice(start) };
+      }
+      if (reply.status === 202 || reply.status === 200) continue;
+      if (reply.status === 413 && end - start > 1) {
+        const mid = start + Math.ceil((end - start) / 2);
+        queue.unshift([start, mid], [mid, end]);
+        continue;
+      }
+      const outcome = statusOutcome(NAME, reply, this.http.redact(excerpt(reply.text)));
+      return outcome.kind === 'retry' ? { ...outcome, remaining: records.slice(start) } : outcome;
+    }
+    return { kind: 'delivered', duplicates: 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+/** Splits logs of the given sizes into requests of at most 1000 logs and 5 MB of JSON array text. */
+export function chunkRanges(sizes: readonly number[]): [number, number][] {
+  const ranges: [number, number][] = [];
+  let start = 0;
+  let bytes = 2; // the brackets
+  for (const [i, size] of sizes.entries()) {
+    const added = size + (i > start ? 1 : 0);
+    if (i > start && (i - start >= DATADOG_LIMITS.maxEntries || bytes + added > DATADOG_LIMITS.maxBytes)) {
+      ranges.push([start, i]);
+      start = i;
+      bytes = 2 + size;
+    } else {
+      bytes += added;
+    }
+  }
+  if (sizes.length > start) ranges.push([start, sizes.length]);
+  return ranges;
+}

@@ -1,0 +1,125 @@
+import { excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import type { ExportRecord, SendOutcome, Sink } from './types.js';
+
+export interface ElasticsearchOptions extends HttpOptions {
+  /** Cluster URL, e.g. `https://es.example.com:9200` (a path prefix is kept; user:password in it means basic auth). */
+  url: string;
+  /** API key (the base64 `id:key` form Kibana shows); sent as `Authorization: ApiKey <key>`. */
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** Index or data stream. Default `api7-audit`. */
+  index?: string;
+}
+
+const NAME = 'Elasticsearch';
+/** Only what we read; keeps the reply of a 5,000-item bulk small. */
+const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+/**
+ * The two NDJSON lines for one entry: a `create` action with a deterministic `_id` (so a resend is a 409, not a
+ * second copy), then the entry with `@timestamp` spliced in as its first key.
+ */
+export function encodeBulkItem(record: ExportRecord, actionPrefix: string): string {
+  const rest = record.json.slice(1).trimStart();
+  const doc = `{"@timestamp":${JSON.stringify(record.timestamp)}${rest.startsWith('}') ? '' : ','}${rest}`;
+  return `${actionPrefix}${JSON.stringify(`api7-audit-${record.id}`)}}}\n${doc}\n`;
+}
+
+interface BulkItem {
+  status?: number;
+  error?: { type?: string; reason?: string };
+}
+
+/** Sends entries with the `_bulk` API, retrying only the items Elasticsearch could not take yet. */
+export class ElasticsearchSink implements Sink {
+  readonly name = NAME;
+  readonly defaults = { maxEntries: 5000, maxBytes: 5_000_000 };
+  private readonly http: HttpClient;
+  private readonly path: string;
+  private readonly actionPrefix: string;
+
+  constructor(options: ElasticsearchOptions) {
+    const base = new URL(options.url);
+    const username = options.username ?? decodeURIComponent(base.username);
+    const password = options.password ?? decodeURIComponent(base.password);
+    base.username = '';
+    base.password = '';
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+    const secrets: string[] = [];
+    if (options.apiKey !== undefined) {
+      headers.authorization = `ApiKey ${options.apiKey}`;
+      secrets.push(options.apiKey);
+    } else if (username !== '') {
+      const basic = Buffer.from(`${username}:${password}`).toString('base64');
+      headers.authorization = `Basic ${basic}`;
+      secrets.push(basic, password);
+    }
+    this.http = new HttpClient(base, headers, secrets, options);
+    this.path = resolvePath(base, '/_bulk') + FILTER;
+    this.actionPrefix = `{"create":{"_index":${JSON.stringify(options.index ?? 'api7-audit')},"_id":`;
+  }
+
+  async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+    let body = '';
+    for (const record of records) body += encodeBulkItem(record, this.actionPrefix);
+    let reply;
+    try {
+      reply = await this.http.post(this.path, body, signal);
+    } catch (error) {
+      return transportRetry(error);
+    }
+    if (reply.status !== 200) return statusOutcome(NAME, reply, this.detail(reply.text));
+    // A clean bulk says so in its first bytes: skip parsing a reply that can be megabytes long.
+    if (/"errors"\s*:\s*false/.test(reply.text.slice(0, 100))) return { kind: 'delivered', duplicates: 0 };
+    let items: Record<string, BulkItem>[] | undefined;
+    try {
+      items = (JSON.parse(reply.text) as { items?: Record<string, BulkItem>[] }).items;
+    } catch {
+      items = undefined;
+    }
+    if (!Array.isArray(items) || items.length !== records.length) {
+      return { kind: 'fatal', reason: `${NAME} sent an unexpected bulk reply: ${this.detail(reply.text)}` };
+    }
+    return this.readItems(records, items);
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  private readItems(records: readonly ExportRecord[], items: Record<string, BulkItem>[]): SendOutcome {
+    let duplicates = 0;
+    const remaining: ExportRecord[] = [];
+    let lastRetry = '';
+    for (const [i, wrapper] of items.entries()) {
+      const item = Object.values(wrapper)[0] ?? {};
+      const status = item.status ?? 0;
+      const record = records[i] as ExportRecord;
+      if (status >= 200 && status < 300) continue;
+      const why = `${item.error?.type ?? 'error'}: ${this.http.redact(item.error?.reason ?? '')}`;
+      if (status === 409) duplicates += 1;
+      else if (status === 429 || status >= 500) {
+        remaining.push(record);
+        lastRetry = `${status} ${why}`;
+      } else {
+        return { kind: 'fatal', reason: `${NAME} refused entry id ${record.id} (item status ${status}, ${excerpt(why)})` };
+      }
+    }
+    if (remaining.length === 0) return { kind: 'delivered', duplicates };
+    const reason = `${NAME} deferred ${remaining.length} of ${records.length} items (${excerpt(lastRetry)})`;
+    return { kind: 'retry', reason, remaining, duplicates };
+  }
+
+  /** The `type: reason` of an Elasticsearch error body, else an excerpt of the text. */
+  private detail(text: string): string {
+    try {
+      const error = (JSON.parse(text) as { error?: { type?: string; reason?: string } | string }).error;
+      if (typeof error === 'string') return this.http.redact(excerpt(error));
+      if (error?.type !== undefined) return this.http.redact(excerpt(`${error.type}: ${error.reason ?? ''}`));
+    } catch {
+      // not JSON: a proxy page
+    }
+    return this.http.redact(excerpt(text));
+  }
+}

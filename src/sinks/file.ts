@@ -1,0 +1,114 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { ExportRecord, SendOutcome, Sink } from './types.js';
+
+const gzipAsync = promisify(gzip);
+
+export interface FileSinkOptions {
+  /** File to append to, or `-` for `stdout`. */
+  path: string;
+  /** Where `-` writes (the CLI's `io.stdout`). */
+  stdout?: Writable;
+  /** Gzip the output; default: the path ends in `.gz`. Each batch becomes one gzip member. */
+  gzip?: boolean;
+  /** zlib level for files. Default 6: an archive is written once and kept. */
+  gzipLevel?: number;
+  /** `batch` (default): fsync after every batch, so a checkpoint never names an entry not on disk. */
+  fsync?: 'batch' | 'close';
+}
+
+/**
+ * Appends NDJSON (one entry per line) to a file or stdout. Batches are encoded (and compressed) concurrently but
+ * written strictly in the order `send` was called. Appending keeps the file valid: a plain file that does not end
+ * in a newline gets one first, a failed write is truncated away, and gzip members concatenate.
+ */
+export class FileSink implements Sink {
+  readonly name: string;
+  readonly defaults = { maxEntries: 5000, maxBytes: 4_000_000 };
+  private readonly gzip: boolean;
+  private handle: Promise<FileHandle> | undefined;
+  private offset = 0;
+  private needsNewline = false;
+  private tail: Promise<unknown> = Promise.resolve();
+  private failure: string | undefined;
+  private closed = false;
+
+  constructor(private readonly options: FileSinkOptions) {
+    this.name = options.path === '-' ? 'stdout' : `file ${options.path}`;
+    this.gzip = options.gzip ?? options.path.endsWith('.gz');
+    if (options.path === '-' && options.stdout === undefined) throw new Error('FileSink: stdout stream required for "-"');
+  }
+
+  async send(records: readonly ExportRecord[], _signal: AbortSignal): Promise<SendOutcome> {
+    let text = '';
+    for (const record of records) text += `${record.json}\n`;
+    const encoding = this.gzip ? gzipAsync(text, { level: this.options.gzipLevel ?? 6 }) : Promise.resolve(Buffer.from(text));
+    const written = this.tail.then(async () => this.write(await encoding));
+    this.tail = written.catch(() => undefined);
+    try {
+      await written;
+      return { kind: 'delivered', duplicates: 0 };
+    } catch (error) {
+      this.failure ??= `cannot write ${this.name}: ${describe(error)}`;
+      return { kind: 'fatal', reason: this.failure };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail;
+    if (this.handle === undefined) return;
+    const handle = await this.handle;
+    try {
+      if (this.options.fsync === 'close') await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async write(data: Buffer): Promise<void> {
+    if (this.failure !== undefined) throw new Error(this.failure);
+    if (this.options.stdout !== undefined && this.options.path === '-') return writeStream(this.options.stdout, data);
+    const handle = await (this.handle ??= this.openFile());
+    const chunk = this.needsNewline ? Buffer.concat([Buffer.from('\n'), data]) : data;
+    try {
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, null);
+        done += bytesWritten;
+      }
+      if (this.options.fsync !== 'close') await handle.datasync();
+    } catch (error) {
+      // Leave no torn line or gzip member behind for the next append.
+      await handle.truncate(this.offset).catch(() => undefined);
+      throw error;
+    }
+    this.offset += chunk.length;
+    this.needsNewline = false;
+  }
+
+  private async openFile(): Promise<FileHandle> {
+    const handle = await open(this.options.path, 'a+');
+    const { size } = await handle.stat();
+    this.offset = size;
+    if (size > 0 && !this.gzip) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      this.needsNewline = last[0] !== 0x0a;
+    }
+    return handle;
+  }
+}
+
+function writeStream(stream: Writable, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(data, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? `${code} (${error instanceof Error ? error.message : ''})` : String(error);
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { HecAckPoller, type AckOptions } from './hec-ack.js';
+import { excerpt, HttpClient, resolvePath, retryAfter, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import type { ExportFields, ExportRecord, SendOutcome, Sink } from './types.js';
+
+export interface SplunkHecOptions extends HttpOptions {
+  /** `https://splunk:8088`, or the full collector URL `https://splunk:8088/services/collector/event`. */
+  url: string;
+  token: string;
+  /** Target index; the token's default index when absent. */
+  index?: string;
+  /** Event `host`; defaults to this machine's host name. */
+  host?: string;
+  /** Event `source`. Default `api7-audit`. */
+  source?: string;
+  /** Event `sourcetype`. Default `api7:audit`. */
+  sourcetype?: string;
+  /** Wait for indexer acknowledgment before counting a batch as delivered (the token must have it enabled). */
+  ack?: boolean | AckOptions;
+}
+
+const NAME = 'Splunk HEC';
+const RETRY_CODES = new Set([8, 9, 18, 19, 20]);
+const TOKEN_CODES = new Set([1, 2, 3, 4]);
+
+/** Indexed fields: flat strings only; `source` is renamed because it would shadow Splunk's own `source`. */
+const FIELD_KEYS: readonly (readonly [keyof ExportFields, string])[] = [
+  ['operator', '"operator":'],
+  ['operation', '"operation":'],
+  ['resource_type', '"resource_type":'],
+  ['resource_id', '"resource_id":'],
+  ['source_ip', '"source_ip":'],
+  ['source', '"audit_source":'],
+];
+
+/** The collector endpoint for a base or full collector URL. */
+export function hecEventPath(base: URL): string {
+  const path = base.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/services/collector/event')) return path;
+  return resolvePath(base, '/services/collector') + '/event';
+}
+
+/** Builds the text of one HEC event: the entry JSON goes in verbatim as `event`. */
+export function encodeHecEvent(record: ExportRecord, metadata: string): string {
+  let fields = `"audit_id":${JSON.stringify(record.id)}`;
+  for (const [key, label] of FIELD_KEYS) {
+    const value = record.fields[key];
+    if (value !== null) fields += `,${label}${JSON.stringify(value)}`;
+  }
+  return `{"time":${(record.timeMs / 1000).toFixed(3)}${metadata},"fields":{${fields}},"event":${record.json}}`;
+}
+
+/** Sends events to a Splunk HTTP Event Collector, concatenated in one body per batch. */
+export class SplunkHecSink implements Sink {
+  readonly name = NAME;
+  readonly defaults = { maxEntries: 1000, maxBytes: 1_000_000 };
+  private readonly http: HttpClient;
+  private readonly eventPath: string;
+  private readonly metadata: string;
+  private readonly acks: HecAckPoller | undefined;
+
+  constructor(options: SplunkHecOptions) {
+    const base = new URL(options.url);
+    this.eventPath = hecEventPath(base);
+    const headers = {
+      authorization: `Splunk ${options.token}`,
+      'content-type': 'application/json',
+      // Always sent: harmless without ack, and required by tokens that have ack enabled.
+      'x-splunk-request-channel': randomUUID(),
+    };
+    this.http = new HttpClient(base, headers, [options.token], options);
+    const meta: Record<string, string | undefined> = {
+      host: options.host ?? hostname(),
+      source: options.source ?? 'api7-audit',
+      sourcetype: options.sourcetype ?? 'api7:audit',
+      index: options.index,
+    };
+    this.metadata = Object.entries(meta)
+      .filter(([, v]) => v !== undefined && v !== '')
+      .map(([k, v]) => `,"${k}":${JSON.stringify(v)}`)
+      .join('');
+    const ackPath = this.eventPath.replace(/\/event$/, '/ack');
+    this.acks = options.ack
+      ? new HecAckPoller((body, signal) => this.http.post(ackPath, body, signal), (t) => this.http.redact(t), options.ack === true ? {} : options.ack)
+      : undefined;
+  }
+
+  async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+    let body = '';
+    for (const record of records) body += encodeHecEvent(record, this.metadata);
+    let reply;
+    try {
+      reply = await this.http.post(this.eventPath, body, signal);
+    } catch (error) {
+      return transportRetry(error);
+    }
+    const detail = this.http.redact(excerpt(reply.text));
+    const answer = parseHecReply(reply.text);
+    if (reply.status === 200 && answer?.code === 0) {
+      if (this.acks === undefined) return { kind: 'delivered', duplicates: 0 };
+      if (typeof answer.ackId !== 'number') {
+        return { kind: 'fatal', reason: `${NAME} returned no ackId (is indexer acknowledgment enabled for the token?): ${detail}` };
+      }
+      const acked = await this.acks.wait(answer.ackId, signal);
+      return acked === 'acked' ? { kind: 'delivered', duplicates: 0 } : acked;
+    }
+    if (answer?.code === undefined) return statusOutcome(NAME, reply, detail);
+    const what = `HTTP ${reply.status}, code ${answer.code}: ${this.http.redact(answer.text ?? '')}`;
+    if (RETRY_CODES.has(answer.code) || reply.status >= 500) {
+      return { kind: 'retry', reason: `${NAME} answered ${what}`, ...retryAfter(reply) };
+    }
+    if (TOKEN_CODES.has(answer.code)) return { kind: 'fatal', reason: `${NAME} rejected the token (${what})` };
+    if (answer.code === 14) return { kind: 'fatal', reason: `${NAME}: indexer acknowledgment is disabled for this token (${what})` };
+    const bad = answer.invalidEvent === undefined ? undefined : records[answer.invalidEvent];
+    const which = bad === undefined ? '' : `; first rejected entry id ${bad.id}`;
+    return { kind: 'fatal', reason: `${NAME} refused the batch (${what}${which})` };
+  }
+
+  async close(): Promise<void> {
+    this.acks?.close();
+    await this.http.close();
+  }
+}
+
+interface HecAnswer {
+  text?: string;
+  code?: number;
+  ackId?: number;
+  invalidEvent?: number;
+}
+
+/** Reads `{"text":..,"code":..,"ackId":..,"invalid-event-number":..}`; undefined when the reply is not HEC's. */
+function parseHecReply(body: string): HecAnswer | undefined {
+  try {
+    const raw = JSON.parse(body) as unknown;
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    const get = (key: string): unknown => (raw as Record<string, unknown>)[key];
+    const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+    const text = get('text');
+    return {
+      text: typeof text === 'string' ? text : undefined,
+      code: num(get('code')),
+      ackId: num(get('ackId')),
+      invalidEvent: num(get('invalid-event-number')),
+    };
+  } catch {
+    return undefined;
+  }
+}

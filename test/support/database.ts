@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+export const databaseUrl = (): string => inject('databaseUrl');
+export const isEmbedded = (): boolean => inject('databaseKind') === 'embedded';
+
+/** A schema of its own for one test file, dropped with everything in it at the end. */
+export interface TestSchema {
+  name: string;
+  client: pg.Client;
+  /** `schema.table` for --table. */
+  table(name?: string): string;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  drop(): Promise<void>;
+}
+
+export async function createTestSchema(prefix: string): Promise<TestSchema> {
+  const name = `t_${prefix}_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  await client.query(`create schema ${name}`);
+  return {
+    name,
+    client,
+    table: (table = 'audit_logs') => `${name}.${table}`,
+    query: (text, values) => client.query(text, values),
+    async drop() {
+      await client.query(`drop schema if exists ${name} cascade`);
+      await client.end();
+    },
+  };
+}
+
+/** Creates the default table with the indexes from examples/schema.sql inside the schema. */
+export async function createDefaultTable(schema: TestSchema): Promise<void> {
+  const ddl = await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8');
+  await schema.query(`set search_path to ${schema.name}`);
+  await schema.query(ddl);
+  await schema.query('set search_path to default');
+}
+
+/** A row for the default table; `age` is a PostgreSQL interval before now(), or `at` an absolute time. */
+export interface SeedRow {
+  id?: number;
+  at?: string;
+  age?: string;
+  operator?: string | null;
+  operation?: string | null;
+  resource_type?: string | null;
+  resource_id?: string | null;
+  resource_name?: string | null;
+  source_ip?: string | null;
+  source?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** Inserts rows in one statement; returns their ids in order. */
+export async function insertRows(schema: TestSchema, rows: SeedRow[], table = 'audit_logs'): Promise<string[]> {
+  const result = await schema.query<{ id: string }>(
+    `insert into ${schema.name}.${table}
+       (id, created_at, operator, operation, resource_type, resource_id, resource_name, source_ip, source, before, after)
+     select coalesce(r.id, nextval(pg_get_serial_sequence('${schema.name}.${table}', 'id'))),
+            coalesce(r.at::timestamptz, now() - coalesce(r.age, '0')::interval),
+            r.operator, r.operation, r.resource_type, r.resource_id, r.resource_name, r.source_ip::inet, r.source,
+            r.before, r.after
+     from json_to_recordset($1::json) as r(id bigint, at text, age text, operator text, operation text,
+       resource_type text, resource_id text, resource_name text, source_ip text, source text, before jsonb, after jsonb)
+     returning id::text`,
+    [JSON.stringify(rows)],
+  );
+  return result.rows.map((row) => row.id);
+}
