@@ -11,7 +11,8 @@ export interface ResourceFilter {
 export function parsePositiveInt(flag: string, value: string, max = Number.MAX_SAFE_INTEGER): number {
   const trimmed = value.trim();
   if (!/^\d+$/.test(trimmed) || Number(trimmed) < 1 || Number(trimmed) > max) {
-    throw new UsageError(`invalid ${flag} '${value}': expected a whole number from 1 to ${max}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? 'of at least 1' : `from 1 to ${max}`;
+    throw new UsageError(`invalid ${flag} '${value}': expected a whole number ${range}`);
   }
   return Number(trimmed);
 }

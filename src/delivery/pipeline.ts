@@ -128,7 +128,8 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
   let sourceBlocked = false;
   try {
     for (let seq = 0; !stop.signal.aborted; seq += 1) {
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      // The first batch goes alone: a bad token or index costs one request, not `concurrency` of them.
+      while (inFlight.size >= (stats.batches > 0 ? concurrency : 1)) await Promise.race(inFlight);
       if (stop.signal.aborted) break;
       sourceBlocked = true;
       const next = await untilAborted(batches.next(), stop.signal);
@@ -137,18 +138,19 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
       const batch = next.value;
       stats.first ??= positionOf(batch[0] as ExportRecord);
       const last = positionOf(batch[batch.length - 1] as ExportRecord);
-      const task = runBatch(seq, batch).then(
-        () => {
-          stats.batches += 1;
-          checkpoints.confirm(seq, last);
-          options.onProgress?.({ ...stats });
-        },
-        (error: unknown) => {
-          if (!(error instanceof Abandoned)) fail(error);
-        },
-      );
+      const task: Promise<void> = runBatch(seq, batch)
+        .then(
+          () => {
+            stats.batches += 1;
+            checkpoints.confirm(seq, last);
+            options.onProgress?.({ ...stats });
+          },
+          (error: unknown) => {
+            if (!(error instanceof Abandoned)) fail(error);
+          },
+        )
+        .finally(() => inFlight.delete(task));
       inFlight.add(task);
-      void task.finally(() => inFlight.delete(task));
     }
   } catch (error) {
     // The source failed: keep what is in flight, then report.

@@ -25,11 +25,13 @@ const CHARS = {
 
 /**
  * Which columns give up width first when the terminal is too narrow: the free-text OPERATOR and RESOURCE, down to
- * 10 columns each; then SOURCE, ID and SOURCE IP down to 6; then every column down to 1, TIME included.
+ * 12 columns each; then SOURCE IP and SOURCE down to 8; then those and OPERATION down to 4; only then ID and TIME,
+ * which a reader needs whole (an ID is what `show` takes), and everything down to 1.
  */
 const SHRINK_STAGES: readonly { columns: readonly number[]; min: number }[] = [
-  { columns: [2, 4], min: 10 },
-  { columns: [6, 0, 5], min: 6 },
+  { columns: [2, 4], min: 12 },
+  { columns: [5, 6], min: 8 },
+  { columns: [2, 4, 5, 6, 3], min: 4 },
   { columns: [0, 1, 2, 3, 4, 5, 6], min: 1 },
 ];
 

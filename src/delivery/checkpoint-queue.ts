@@ -1,0 +1,60 @@
+import type { Position } from '../sinks/types.js';
+
+/**
+ * Turns out-of-order batch confirmations into in-order checkpoints: batch N's position is written only once
+ * batches 0..N are all confirmed. Writes run one at a time; when several positions pile up meanwhile, only the
+ * newest is written.
+ */
+export class CheckpointQueue {
+  /** Called once if a write fails; no further writes happen. */
+  onError: (error: unknown) => void = () => undefined;
+  private readonly confirmed = new Map<number, Position>();
+  private nextSeq = 0;
+  private latest: Position | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private running = false;
+  private failed = false;
+
+  constructor(
+    private readonly write: ((position: Position) => void | Promise<void>) | undefined,
+    private readonly onAdvance: (position: Position) => void,
+  ) {}
+
+  /** Batch `seq` (numbered from 0 in stream order) is confirmed; `position` is its last record. */
+  confirm(seq: number, position: Position): void {
+    this.confirmed.set(seq, position);
+    let advanced: Position | undefined;
+    for (let p = this.confirmed.get(this.nextSeq); p !== undefined; p = this.confirmed.get(this.nextSeq)) {
+      this.confirmed.delete(this.nextSeq);
+      this.nextSeq += 1;
+      advanced = p;
+    }
+    if (advanced === undefined) return;
+    this.onAdvance(advanced);
+    this.latest = advanced;
+    if (!this.running) this.writing = this.flush();
+  }
+
+  /** Resolves when every position handed over so far is written (or a write failed). */
+  async drain(): Promise<void> {
+    while (this.running) await this.writing;
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.latest !== undefined && this.write !== undefined && !this.failed) {
+        const position = this.latest;
+        this.latest = undefined;
+        try {
+          await this.write(position);
+        } catch (error) {
+          this.failed = true;
+          this.onError(error);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

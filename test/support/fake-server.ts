@@ -1,0 +1,181 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+/** Fault injection shared by the fake destinations. Shares are in [0, 1]; decisions come from a seeded PRNG. */
+export interface FaultOptions {
+  seed?: number;
+  /** Share of requests answered `failStatus` (the protocol's own "busy" body) without storing anything. */
+  failRate?: number;
+  failStatus?: number;
+  /** Retry-After header (seconds) on injected failures. */
+  retryAfterSeconds?: number;
+  /** The first N requests fail that way, whatever the rate. */
+  failFirst?: number;
+  /** Share of requests whose connection is destroyed before any reply. */
+  dropRate?: number;
+  /** Dropped requests were stored first (the client cannot know: a resend is a duplicate). */
+  dropAfterStore?: boolean;
+  /** Share of requests stored, then answered only after `slowMs` (meant to exceed the client timeout). */
+  slowRate?: number;
+  slowMs?: number;
+  /** Only count bytes and answer success: for benchmarks. */
+  discard?: boolean;
+  /** Larger bodies get 413. Default 64 MB. */
+  maxBodyBytes?: number;
+}
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The body after gzip decoding. */
+  body: Buffer;
+  rawBytes: number;
+}
+
+export interface FakeReply {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** What a fake destination implements: its protocol, answering one request at a time. */
+export interface Protocol {
+  handle(request: FakeRequest): FakeReply;
+  /** The protocol's reply for an injected failure. */
+  failure(status: number): FakeReply;
+  /** A success reply that stores nothing (discard mode). */
+  discardReply(request: FakeRequest): FakeReply;
+}
+
+/** mulberry32: small, fast, good enough to make fault injection repeatable. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A node:http server on 127.0.0.1 (random port) that speaks `protocol` and injects faults. */
+export class FakeServer {
+  url = '';
+  /** Requests received, whatever happened to them. */
+  requestCount = 0;
+  /** Raw (possibly compressed) body bytes received. */
+  bytesReceived = 0;
+  readonly faults = { failed: 0, dropped: 0, slow: 0 };
+  private readonly server: Server;
+  private readonly random: () => number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly protocol: Protocol,
+    private readonly options: FaultOptions = {},
+  ) {
+    this.random = seededRandom(options.seed ?? 1);
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (!options.discard) chunks.push(chunk);
+      });
+      req.on('end', () => this.onRequest(req.method ?? 'GET', req.url ?? '/', req.headers, chunks, size, res));
+      req.on('error', () => undefined);
+    });
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private onRequest(method: string, path: string, headers: IncomingHttpHeaders, chunks: Buffer[], size: number, res: ServerResponse): void {
+    this.requestCount += 1;
+    this.bytesReceived += size;
+    const o = this.options;
+    if (o.discard) return this.reply(res, this.protocol.discardReply({ method, path, headers, body: Buffer.alloc(0), rawBytes: size }));
+    if (size > (o.maxBodyBytes ?? 64 * 1024 * 1024)) return this.reply(res, { status: 413, body: 'Request Entity Too Large' });
+    // One draw per request, in arrival order: the same seed gives the same sequence of faults.
+    const draw = this.random();
+    const failRate = o.failRate ?? 0;
+    const dropRate = o.dropRate ?? 0;
+    const slowRate = o.slowRate ?? 0;
+    if (this.requestCount <= (o.failFirst ?? 0) || draw < failRate) {
+      this.faults.failed += 1;
+      const reply = this.protocol.failure(o.failStatus ?? 503);
+      if (o.retryAfterSeconds !== undefined) reply.headers = { ...reply.headers, 'retry-after': String(o.retryAfterSeconds) };
+      return this.reply(res, reply);
+    }
+    const raw = Buffer.concat(chunks);
+    let body: Buffer;
+    try {
+      body = headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+    } catch {
+      return this.reply(res, { status: 400, body: 'bad gzip body' });
+    }
+    const request = { method, path, headers, body, rawBytes: size };
+    if (draw < failRate + dropRate) {
+      this.faults.dropped += 1;
+      if (o.dropAfterStore) this.protocol.handle(request);
+      res.socket?.destroy();
+      return;
+    }
+    const reply = this.protocol.handle(request);
+    if (draw < failRate + dropRate + slowRate) {
+      this.faults.slow += 1;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.reply(res, reply);
+      }, o.slowMs ?? 1000);
+      this.timers.add(timer);
+      return;
+    }
+    this.reply(res, reply);
+  }
+
+  private reply(res: ServerResponse, reply: FakeReply): void {
+    if (res.destroyed || res.writableEnded) return;
+    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+    res.end(reply.body);
+  }
+}
+
+/** Every entry id a fake destination stored, in arrival order, with duplicate accounting. */
+export class IdLog {
+  readonly ids: string[] = [];
+  private readonly seen = new Set<string>();
+  duplicates = 0;
+
+  add(id: string): boolean {
+    this.ids.push(id);
+    if (this.seen.has(id)) {
+      this.duplicates += 1;
+      return false;
+    }
+    this.seen.add(id);
+    return true;
+  }
+
+  get unique(): number {
+    return this.seen.size;
+  }
+
+  has(id: string): boolean {
+    return this.seen.has(id);
+  }
+}

@@ -1,0 +1,51 @@
+import type { AuditEntry } from '../../src/entry.js';
+
+/** A complete entry with plain values; tests override what they are about. */
+export function makeEntry(overrides: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    id: '42',
+    timestamp: '2024-05-01T12:34:56.123456Z',
+    operator: 'alice',
+    operation: 'UPDATE',
+    resource_type: 'route',
+    resource_id: 'r1',
+    resource_name: 'orders',
+    source_ip: '10.0.0.7',
+    source: 'dashboard',
+    before: { uri: '/orders', upstream: { nodes: [{ host: 'a.internal', port: 80, weight: 1 }] } },
+    after: { uri: '/orders', upstream: { nodes: [{ host: 'b.internal', port: 80, weight: 1 }] } },
+    ...overrides,
+  };
+}
+
+// eslint-disable-next-line no-control-regex -- stripping ANSI escape sequences
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+/** Terminal columns of a line, independent of the code under test: CJK ideographs count 2. */
+export function visibleWidth(line: string): number {
+  let width = 0;
+  for (const char of stripAnsi(line)) width += /[\u4e00-\u9fff]/.test(char) ? 2 : 1;
+  return width;
+}
+
+/** Deterministic PRNG (mulberry32) so property-style loops fail reproducibly. */
+export function createRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pick<T>(random: () => number, items: readonly T[]): T {
+  const item = items[Math.floor(random() * items.length)];
+  if (item === undefined) throw new Error('pick from an empty list');
+  return item;
+}
