@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../entry.js';
 import type { CliIo } from '../io.js';
 import { createColors, shouldUseColor } from './colors.js';
-import { renderTable } from './table.js';
+import { NO_ENTRIES_MESSAGE, renderTable } from './table.js';
 import { createEntryWriter, type OutputFormat } from './writers.js';
 
 export type { OutputFormat };
@@ -22,7 +22,7 @@ export async function printEntries(entries: AsyncIterable<AuditEntry>, format: O
   const rows: AuditEntry[] = [];
   for await (const entry of entries) rows.push(entry);
   if (rows.length === 0) {
-    io.stderr.write('No audit entries match.\n');
+    io.stderr.write(`${NO_ENTRIES_MESSAGE}\n`);
     return;
   }
   const colors = createColors(shouldUseColor(io.stdoutIsTty, io.env));

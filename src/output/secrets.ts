@@ -79,7 +79,9 @@ function compile(policy: SecretPolicy): CompiledPolicy {
     key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replaceAll('_', '[-_]'),
   );
   const named = `"(?:${names.join('|')})"\\s*:`;
-  const escapedKey = String.raw`"(?:[^"\\]|\\[\s\S])*\\(?:[^"\\]|\\[\s\S])*"\s*:`;
+  // The first escape is found by `[^"\\]*` alone, so there is one way to match and no backtracking blow-up: the
+  // naive `"(?:[^"\\]|\\.)*\\(?:[^"\\]|\\.)*"` took minutes on a PEM certificate full of `\n` escapes.
+  const escapedKey = String.raw`"[^"\\]*\\[\s\S](?:[^"\\]|\\[\s\S])*"\s*:`;
   const compiled = { keys, pattern: new RegExp(`${named}|${escapedKey}`, 'iu') };
   compiledPolicies.set(policy, compiled);
   return compiled;

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { AuditEntry } from '../entry.js';
 import { toCanonicalEntry } from './canonical.js';
@@ -44,9 +43,10 @@ export function createEntryWriter(format: StreamFormat, out: Writable): EntryWri
   let ended = false;
 
   async function send(text: string): Promise<void> {
-    if (text === '' || out.write(text)) return;
-    // once() rejects when 'error' is emitted first, so a broken pipe does not leave the export hanging.
-    await once(out, 'drain');
+    if (text === '') return;
+    if (out.destroyed) throw new Error('output stream is closed');
+    if (out.write(text)) return;
+    await waitForDrain(out);
   }
 
   return {
@@ -63,4 +63,19 @@ export function createEntryWriter(format: StreamFormat, out: Writable): EntryWri
       else await send(framing.finish);
     },
   };
+}
+
+/** Resolves on 'drain'; rejects on 'error' or 'close' first, so a broken pipe cannot leave an export hanging. */
+function waitForDrain(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      out.off('drain', onDrain).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = (): void => settle();
+    const onError = (error: Error): void => settle(error);
+    const onClose = (): void => settle(new Error('output stream closed before it drained'));
+    out.on('drain', onDrain).on('error', onError).on('close', onClose);
+  });
 }

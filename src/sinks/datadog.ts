@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface DatadogOptions extends HttpOptions {
@@ -75,9 +75,16 @@ export class DatadogSink implements Sink {
     const queue = chunkRanges(sizes);
     for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
       const [start, end] = range;
+      const body = new BodyBuilder(sizes.slice(start, end).reduce((a, b) => a + b + 1, 2));
+      body.add('[');
+      for (let i = start; i < end; i += 1) {
+        if (i > start) body.add(',');
+        body.add(logs[i] as string);
+      }
+      body.add(']');
       let reply;
       try {
-        reply = await this.http.post(this.path, `[${logs.slice(start, end).join(',')}]`, signal);
+        reply = await this.http.post(this.path, body.bytes(), signal);
       } catch (error) {
         return { ...transportRetry(error), remaining: records.slice(start) };
       }

@@ -1,4 +1,4 @@
-import { excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, excerpt, HttpClient, jsonLength, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface ElasticsearchOptions extends HttpOptions {
@@ -20,10 +20,12 @@ const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.er
  * The two NDJSON lines for one entry: a `create` action with a deterministic `_id` (so a resend is a 409, not a
  * second copy), then the entry with `@timestamp` spliced in as its first key.
  */
-export function encodeBulkItem(record: ExportRecord, actionPrefix: string): string {
+export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body: { add(text: string): void }): void {
   const rest = record.json.slice(1).trimStart();
-  const doc = `{"@timestamp":${JSON.stringify(record.timestamp)}${rest.startsWith('}') ? '' : ','}${rest}`;
-  return `${actionPrefix}${JSON.stringify(`api7-audit-${record.id}`)}}}\n${doc}\n`;
+  const comma = rest.startsWith('}') ? '' : ',';
+  body.add(`${actionPrefix}${JSON.stringify(`api7-audit-${record.id}`)}}}\n{"@timestamp":${JSON.stringify(record.timestamp)}${comma}`);
+  body.add(rest);
+  body.add('\n');
 }
 
 interface BulkItem {
@@ -61,11 +63,11 @@ export class ElasticsearchSink implements Sink {
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    let body = '';
-    for (const record of records) body += encodeBulkItem(record, this.actionPrefix);
+    const body = new BodyBuilder(jsonLength(records) + records.length * (this.actionPrefix.length + 80));
+    for (const record of records) encodeBulkItem(record, this.actionPrefix, body);
     let reply;
     try {
-      reply = await this.http.post(this.path, body, signal);
+      reply = await this.http.post(this.path, body.bytes(), signal);
     } catch (error) {
       return transportRetry(error);
     }

@@ -60,8 +60,8 @@ export class FileSink implements Sink {
     if (this.closed) return;
     this.closed = true;
     await this.tail;
-    if (this.handle === undefined) return;
-    const handle = await this.handle;
+    const handle = await this.handle?.catch(() => undefined);
+    if (handle === undefined) return;
     try {
       if (this.options.fsync === 'close') await handle.datasync();
     } finally {

@@ -81,6 +81,42 @@ export function transportRetry(error: unknown): RetryOutcome {
   return { kind: 'retry', reason };
 }
 
+/**
+ * Accumulates a request body as UTF-8 bytes. Writing each piece straight into one buffer is about twice as fast
+ * on Node 20 as concatenating a large string that undici would then convert, and leaves no megabyte strings for
+ * the garbage collector.
+ */
+export class BodyBuilder {
+  private buffer: Buffer;
+  private length = 0;
+
+  /** `estimate`: expected size in UTF-16 units (string lengths); non-ASCII text grows the buffer as needed. */
+  constructor(estimate: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1024, Math.ceil(estimate * 1.1)));
+  }
+
+  add(text: string): void {
+    if (this.length + text.length * 3 > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + text.length * 3));
+      this.buffer.copy(bigger, 0, 0, this.length);
+      this.buffer = bigger;
+    }
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  /** The bytes written so far (a view, not a copy). */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** Sum of the entries' JSON lengths: the basis of a body size estimate. */
+export function jsonLength(records: readonly { json: string }[]): number {
+  let total = 0;
+  for (const record of records) total += record.json.length;
+  return total;
+}
+
 /** Whether an HTTP status is worth retrying: timeouts, throttling and server-side failures. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -150,7 +186,7 @@ export class HttpClient {
   }
 
   /** POSTs `body` to `path`; resolves with any HTTP status, rejects only with a `TransportError`. */
-  async post(path: string, body: string, signal: AbortSignal, extra: Record<string, string> = {}): Promise<HttpReply> {
+  async post(path: string, body: string | Buffer, signal: AbortSignal, extra: Record<string, string> = {}): Promise<HttpReply> {
     const headers: Record<string, string> = { ...this.headers, ...extra };
     let payload: string | Buffer = body;
     if (this.options.gzip) {

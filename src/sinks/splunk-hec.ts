@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
-import { excerpt, HttpClient, resolvePath, retryAfter, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, excerpt, HttpClient, jsonLength, resolvePath, retryAfter, statusOutcome, transportRetry, type HttpOptions } from './http.js';
 import type { ExportFields, ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface SplunkHecOptions extends HttpOptions {
@@ -87,11 +87,11 @@ export class SplunkHecSink implements Sink {
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    let body = '';
-    for (const record of records) body += encodeHecEvent(record, this.metadata);
+    const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200));
+    for (const record of records) body.add(encodeHecEvent(record, this.metadata));
     let reply;
     try {
-      reply = await this.http.post(this.eventPath, body, signal);
+      reply = await this.http.post(this.eventPath, body.bytes(), signal);
     } catch (error) {
       return transportRetry(error);
     }

@@ -27,11 +27,16 @@ const run = (sink: Sink, records: ExportRecord[]) =>
 describe('Elasticsearch sink', () => {
   it('splices @timestamp in as the first key without touching the rest of the entry', () => {
     const record = makeRecord(3);
-    const [action, doc, end] = encodeBulkItem(record, '{"create":{"_index":"a","_id":').split('\n');
+    const encode = (r: ExportRecord): string => {
+      let text = '';
+      encodeBulkItem(r, '{"create":{"_index":"a","_id":', { add: (t) => void (text += t) });
+      return text;
+    };
+    const [action, doc, end] = encode(record).split('\n');
     expect(JSON.parse(action!)).toEqual({ create: { _index: 'a', _id: 'api7-audit-1003' } });
     expect(doc).toBe(`{"@timestamp":"${record.timestamp}",${record.json.slice(1)}`);
     expect(end).toBe('');
-    const empty = encodeBulkItem({ ...record, json: '{ }' }, '{"create":{"_index":"a","_id":').split('\n')[1];
+    const empty = encode({ ...record, json: '{ }' }).split('\n')[1];
     expect(JSON.parse(empty!)).toEqual({ '@timestamp': record.timestamp });
   });
 

@@ -38,7 +38,11 @@ async function writeAll(format: StreamFormat, entries: ReturnType<typeof makeEnt
 }
 
 const entries = [makeEntry(), makeEntry({ id: '43', before: null, operator: 'line\nbreak' })];
-const reordered = { after: null, id: '44', ...makeEntry({ id: '44' }), extra: 'dropped' };
+/** Keys in reverse order plus one that is not canonical: the writer must put them back in canonical order. */
+const reordered = {
+  extra: 'dropped',
+  ...(Object.fromEntries(Object.entries(makeEntry({ id: '44' })).reverse()) as ReturnType<typeof makeEntry>),
+};
 
 describe('createEntryWriter', () => {
   it('writes a JSON array of canonical entries, one per line, and [] when empty', async () => {
@@ -84,6 +88,16 @@ describe('createEntryWriter', () => {
     const pending = writer.write(entries[0]!);
     sink.stream.destroy(new Error('EPIPE'));
     await expect(pending).rejects.toThrow('EPIPE');
+  });
+
+  it('rejects when the stream is closed while full, or was closed before', async () => {
+    const sink = createSink(1);
+    const writer = createEntryWriter('ndjson', sink.stream);
+    sink.hold();
+    const pending = writer.write(entries[0]!);
+    sink.stream.destroy();
+    await expect(pending).rejects.toThrow(/closed/);
+    await expect(writer.write(entries[1]!)).rejects.toThrow(/closed/);
   });
 
   it('refuses writes after end', async () => {

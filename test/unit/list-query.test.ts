@@ -1,0 +1,63 @@
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/connect.js';
+import { DEFAULT_COLUMNS, type ResolvedMapping } from '../../src/db/mapping.js';
+import { CANONICAL_FIELDS } from '../../src/entry.js';
+import { NO_FILTERS } from '../../src/queries/filters.js';
+import { buildListQuery } from '../../src/queries/list.js';
+
+// Compiles queries without a server, to assert the SQL shape and that every value is a bound parameter.
+const db: Db = new Kysely({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (k) => new PostgresIntrospector(k),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
+
+const TYPES: Record<string, string> = { id: 'int8', timestamp: 'timestamptz', source_ip: 'inet', before: 'jsonb', after: 'jsonb' };
+const mapping: ResolvedMapping = {
+  table: { schema: 'public', name: 'audit_logs' },
+  partitioned: false,
+  columns: Object.fromEntries(CANONICAL_FIELDS.map((f) => [f, { name: DEFAULT_COLUMNS[f], type: TYPES[f] ?? 'text' }])) as ResolvedMapping['columns'],
+};
+
+describe('list query', () => {
+  it('orders by (timestamp, id) and continues after a cursor with a row comparison, never OFFSET', () => {
+    const query = buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc', after: { timestamp: '2026-01-01T00:00:00.000001Z', id: '42' } }, 1000).compile();
+    expect(query.sql).toContain('from "public"."audit_logs"');
+    expect(query.sql).toContain('("created_at", "id") < (cast($1 as timestamptz), cast($2 as bigint))');
+    expect(query.sql).toMatch(/order by "created_at" desc, "id" desc limit \$3$/);
+    expect(query.sql).not.toMatch(/offset/i);
+    expect(query.parameters).toEqual(['2026-01-01T00:00:00.000001Z', '42', 1000]);
+  });
+
+  it('binds every filter value as a parameter', () => {
+    const hostile = `x'); drop table audit_logs; --`;
+    const query = buildListQuery(db, mapping, {
+      order: 'asc',
+      filters: {
+        since: { kind: 'relative', interval: '7 days' },
+        operators: [hostile, 'bob'],
+        operations: ['DELETE'],
+        resources: [{ type: 'route', id: 'r-1' }],
+        ips: ['10.0.0.0/8'],
+        sources: ['api'],
+      },
+    }, 50).compile();
+    expect(query.sql).not.toContain('drop table');
+    expect(query.sql).toContain('"created_at" >= (now() - cast($1 as interval))');
+    expect(query.sql).toContain('"operator" in ($2, $3)');
+    expect(query.sql).toContain('lower("operation") = $4');
+    expect(query.sql).toContain('"source_ip" <<= cast($7 as inet)');
+    expect(query.parameters).toEqual(['7 days', hostile, 'bob', 'delete', 'route', 'r-1', '10.0.0.0/8', 'api', 50]);
+  });
+
+  it('reads a timestamp without time zone as UTC and keeps its index usable', () => {
+    const local = { ...mapping, columns: { ...mapping.columns, timestamp: { name: 'event_time', type: 'timestamp' } } };
+    const query = buildListQuery(db, local, { filters: { ...NO_FILTERS, until: { kind: 'absolute', iso: '2026-01-01T00:00:00Z' } }, order: 'desc' }, 10).compile();
+    expect(query.sql).toContain(`"event_time" < (cast($1 as timestamptz) at time zone 'UTC')`);
+    expect(query.sql).toContain(`to_char("event_time", 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "timestamp"`);
+  });
+});
