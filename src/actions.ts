@@ -25,5 +25,11 @@ export function createActions(io: CliIo): Actions {
       const options = { id, output: flags.json ? ('json' as const) : flags.output, showSecrets: flags.showSecrets === true };
       await runShow(options, await config(global), io);
     },
+    async prune(flags, global) {
+      const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('./commands/prune-flags.js'), import('./commands/prune.js')]);
+      const resolved = await config(global);
+      const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: resolved.retentionDays });
+      await runPrune(options, resolved, io);
+    },
   };
 }

@@ -4,6 +4,7 @@ import { UsageError } from './errors.js';
 import type { GlobalFlags } from './config/resolve-config.js';
 import { addFilterOptions } from './config/filter-flags.js';
 import type { ListFlags } from './commands/list-flags.js';
+import type { PruneFlags } from './commands/prune-flags.js';
 import type { ShowFlags } from './actions.js';
 import { VERSION } from './version.js';
 
@@ -11,6 +12,7 @@ import { VERSION } from './version.js';
 export interface Actions {
   list(flags: ListFlags, global: GlobalFlags): Promise<void>;
   show(id: string, flags: ShowFlags, global: GlobalFlags): Promise<void>;
+  prune(flags: PruneFlags, global: GlobalFlags): Promise<void>;
 }
 
 const PROGRAM_HELP = `
@@ -40,6 +42,21 @@ const SHOW_HELP = `
 Examples:
   $ api7-audit show 1842
   $ api7-audit show 1842 --output json | jq '.changes'`;
+
+const PRUNE_HELP = `
+Examples:
+  $ api7-audit prune --dry-run                            what would go, and the cutoff
+  $ api7-audit prune --cp-config /usr/local/api7/conf/conf.yaml --yes
+  $ api7-audit prune --retention-days 90 --archive pruned-$(date +%F).ndjson.gz --yes
+  $ api7-audit prune --yes --max-duration 10m --json      from cron (see examples/prune.crontab)
+
+Retention: --retention-days, else audit.retention_days in the control plane's conf.yaml (--cp-config), else
+retention_days in the config file, else 60. The cutoff is now() - N days by the database clock, frozen at the start;
+nothing at or after it is touched. Batches are short transactions in timestamp order: Ctrl-C or SIGTERM finishes
+the current batch and exits 130, and the next run continues. Only one prune per table runs at a time: another one
+exits 3 at once. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
+The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
+--show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
 
 /** Declares commands and flags. Never exits: main.ts turns errors into exit codes. */
 export function buildProgram(io: CliIo, actions: Actions): Command {
@@ -81,6 +98,22 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('--show-secrets', 'print secret values instead of "******"')
     .addHelpText('after', SHOW_HELP)
     .action((id: string, flags: ShowFlags, command: Command) => actions.show(id, flags, command.optsWithGlobals()));
+
+  program
+    .command('prune')
+    .description('delete entries older than the retention period, in short batches')
+    .option('--retention-days <n>', 'keep this many days (default: from --cp-config, the config file, else 60)')
+    .option('--cp-config <file>', "the control plane's conf.yaml, to use its audit.retention_days")
+    .option('--dry-run', 'delete nothing; show how many entries would go, the oldest and newest, and the cutoff')
+    .option('--batch-size <n>', 'entries per DELETE transaction (default: 5000)')
+    .option('--max-duration <time>', 'stop cleanly after the batch that crosses this: 90s, 10m, 2h')
+    .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
+    .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
+    .option('-y, --yes', 'do not ask for confirmation on a terminal')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--show-secrets', 'archive secret values as they are instead of "******"')
+    .addHelpText('after', PRUNE_HELP)
+    .action((flags: PruneFlags, command: Command) => actions.prune(flags, command.optsWithGlobals()));
 
   return program;
 }

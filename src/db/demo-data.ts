@@ -59,9 +59,11 @@ const ACTORS: readonly Actor[] = [
     types: [...DEVELOPER, ['ssl', 2]], burst: [2, 12] },
   human('alice@example.com', 18, ['10.0.12.34', '2001:db8:4a1:12::1f']),
   human('bob', 12, ['10.0.7.88', '198.51.100.23']),
-  { ...human('carol.ops', 9, ['2001:db8:85a3::8a2e:370:7334', '10.0.3.15'], PLATFORM), sources: [['dashboard', 3], ['api', 1]] },
+  { ...human('carol.ops', 9, ['2001:db8:85a3::8a2e:370:7334', '10.0.3.15'], PLATFORM),
+    sources: [['dashboard', 3], ['api', 1]] },
   { operator: 'terraform', human: false, weight: 5, ips: ['2001:db8:ffff::10'], sources: [['api', 1]],
-    types: [['gateway_group', 2], ['ssl', 3], ['secret', 2], ['upstream', 3], ['consumer', 3], ['credential', 2]], burst: [1, 8] },
+    types: [['gateway_group', 2], ['ssl', 3], ['secret', 2], ['upstream', 3], ['consumer', 3], ['credential', 2]],
+    burst: [1, 8] },
   human('dave@example.com', 6, ['192.0.2.44', '198.51.100.61']),
   human('erin.sre', 5, ['2001:db8:1::5', '10.0.9.200'], PLATFORM),
   { operator: 'apikey:backstage-sync', human: false, weight: 4, ips: ['10.0.41.7'], sources: [['api', 1]],
@@ -128,7 +130,8 @@ function draft(actor: Actor, source: DemoSource, ip: string, operation: DemoOper
 
 function nextVersion(versions: readonly string[]): string {
   const [major = 1, minor = 0, patch = -1] = (versions.at(-1) ?? '1.0.-1').split('.').map(Number);
-  return minor >= 9 && patch >= 9 ? `${major + 1}.0.0` : patch >= 9 ? `${major}.${minor + 1}.0` : `${major}.${minor}.${patch + 1}`;
+  if (patch < 9) return `${major}.${minor}.${patch + 1}`;
+  return minor < 9 ? `${major}.${minor + 1}.0` : `${major + 1}.0.0`;
 }
 
 /** Publishing a service version to a gateway group, or rolling it back to the previous one (API7 Enterprise). */

@@ -6,7 +6,6 @@ import type { Random } from './demo-random.js';
 import {
   authPlugin,
   labels,
-  logFormat,
   pem,
   pluginConfig,
   ROUTE_PLUGINS,
@@ -59,7 +58,8 @@ const tuneRateLimit: Edit = (body, rng) => {
 const editMethods: Edit = (body, rng) => {
   const methods = arrayAt(body, 'methods');
   const extra = rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS']);
-  body.methods = methods.includes(extra) && methods.length > 1 ? methods.filter((m) => m !== extra) : [...new Set([...methods, extra])];
+  const drop = methods.includes(extra) && methods.length > 1;
+  body.methods = drop ? methods.filter((m) => m !== extra) : [...new Set([...methods, extra])];
 };
 const editPaths: Edit = (body) => {
   const paths = arrayAt(body, 'paths').map(String);
@@ -76,7 +76,8 @@ const scaleNodes: Edit = (body, rng) => {
 };
 const reweightNodes: Edit = (body, rng) => {
   const nodes = arrayAt(body, 'nodes') as Body[];
-  body.nodes = nodes.map((node, i) => (i === nodes.length - 1 ? { ...node, weight: rng.pick([0, 10, 50, 100]) } : node));
+  const weight = rng.pick([0, 10, 50, 100]);
+  body.nodes = nodes.map((node, i) => (i === nodes.length - 1 ? { ...node, weight } : node));
 };
 const editTimeout: Edit = (body, rng) => {
   body.timeout = { ...objectAt(body, 'timeout'), read: rng.pick([5, 15, 30, 60, 120]) };
@@ -90,14 +91,16 @@ const editBalancer: Edit = (body, rng) => {
 const inUpstream = (edit: Edit): Edit => (body, rng) => edit(objectAt(body, 'upstream'), rng);
 const editHosts: Edit = (body, rng) => {
   const hosts = arrayAt(body, 'hosts').map(String);
-  body.hosts = hosts.length > 1 ? hosts.slice(0, 1) : [...hosts, rng.pick(['api.example.com', 'api-v2.example.com'])];
+  const extra = rng.pick(['api-v2.example.com', 'api.example.net', 'internal.example.org']);
+  body.hosts = hosts.length > 1 ? hosts.slice(0, 1) : [...new Set([...hosts, extra])];
 };
 const rotateCertificate: Edit = (body, rng) => {
   body.cert = pem(rng, 'CERTIFICATE', 6);
   body.key = pem(rng, 'PRIVATE KEY', 4);
 };
 const editSnis: Edit = (body, rng) => {
-  body.snis = [...new Set([...arrayAt(body, 'snis'), rng.pick(['www.example.com', 'm.example.com', 'cdn.example.com'])])];
+  const extra = rng.pick(['www.example.com', 'm.example.com', 'cdn.example.com']);
+  body.snis = [...new Set([...arrayAt(body, 'snis'), extra])];
 };
 const rotateAuth: Edit = (body, rng) => {
   const plugins = objectAt(body, 'plugins');
@@ -106,7 +109,16 @@ const rotateAuth: Edit = (body, rng) => {
   else plugins['key-auth'] = { key: `${consumer}-${rng.hex(24)}` };
 };
 const editLogFormat: Edit = (body, rng) => {
-  body.log_format = { ...logFormat(rng), [rng.pick(['upstream', 'status', 'consumer'])]: rng.pick(['$upstream_addr', '$status', '$consumer_name']) };
+  const format = { ...objectAt(body, 'log_format') };
+  const [field, variable] = rng.pick([
+    ['upstream', '$upstream_addr'],
+    ['status', '$status'],
+    ['consumer', '$consumer_name'],
+    ['route_id', '$route_id'],
+  ] as const);
+  if (field in format) delete format[field];
+  else format[field] = variable;
+  body.log_format = format;
 };
 const editGlobalPlugin: Edit = (body, rng) => {
   const plugins = objectAt(body, 'plugins');
@@ -125,6 +137,9 @@ const togglePublishing: Edit = (body) => {
 const rotateToken: Edit = (body, rng) => {
   body.token = `hvs.${rng.base64(40)}`;
 };
+const editSecretPrefix: Edit = (body, rng) => {
+  body.prefix = `kv/${rng.pick(['apisix', 'gateway', 'api7'])}`;
+};
 const editRoles: Edit = (body, rng) => {
   body.roles = [rng.pick(['developer', 'viewer', 'operator', 'admin', 'auditor'])];
 };
@@ -142,25 +157,21 @@ const EDITS: Record<ResourceType, readonly Edit[]> = {
   plugin_metadata: [editLogFormat],
   global_rule: [editGlobalPlugin, editGlobalPlugin, toggleGlobalPlugin],
   gateway_group: [editDesc, editLabels, togglePublishing],
-  secret: [rotateToken, rotateToken, (body, rng) => void (body.prefix = `kv/${rng.pick(['apisix', 'gateway', 'api7'])}`)],
+  secret: [rotateToken, rotateToken, editSecretPrefix],
   user: [editRoles, editRoles, toggleMfa],
 };
 
 /**
  * A changed copy of `body` with `edits` (1 to 3) distinct edits applied; the original is left alone. Some edits
- * toggle, so the result is compared with the original and edited again in the rare case they cancel out.
+ * toggle or may pick the current value, so more edits follow, one at a time, until the copy differs.
  */
 export function editBody(type: ResourceType, body: Body, rng: Random, edits: number): Body {
   const original = JSON.stringify(body);
-  const available = [...EDITS[type]];
-  let copy = structuredClone(body);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    for (let i = 0; i < edits && available.length > 0; i++) {
-      available.splice(rng.int(0, available.length - 1), 1)[0]?.(copy, rng);
-    }
-    if (JSON.stringify(copy) !== original) return copy;
-    copy = structuredClone(body);
-    available.splice(0, available.length, ...EDITS[type]);
+  const copy = structuredClone(body);
+  const remaining = [...EDITS[type]];
+  for (let applied = 0; remaining.length > 0; applied++) {
+    if (applied >= edits && JSON.stringify(copy) !== original) break;
+    remaining.splice(rng.int(0, remaining.length - 1), 1)[0]?.(copy, rng);
   }
   return copy;
 }

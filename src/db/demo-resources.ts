@@ -33,7 +33,7 @@ export interface Catalog {
   live(type: ResourceType): readonly Resource[];
 }
 
-export const SERVICE_NAMES = ['orders', 'payments', 'catalog', 'inventory', 'checkout', 'users', 'search', 'shipping',
+const SERVICE_NAMES = ['orders', 'payments', 'catalog', 'inventory', 'checkout', 'users', 'search', 'shipping',
   'notifications', 'reviews', 'billing', 'auth', 'recommendations', 'media', 'pricing', 'loyalty'] as const;
 const CONSUMER_NAMES = ['mobile-app', 'web-frontend', 'partner-acme', 'partner-globex', 'partner-initech', 'ios-app',
   'android-app', 'analytics-batch', 'data-warehouse', 'support-portal', 'legacy-crm', 'iot-hub'] as const;
@@ -51,7 +51,8 @@ const TEAMS = ['commerce', 'platform', 'growth', 'identity', 'data'] as const;
 const HOSTS = ['api.example.com', 'shop.example.com', 'partners.example.net', 'admin.example.org'] as const;
 const SNIS = [...HOSTS, '*.example.com', '*.api.example.com'] as const;
 const LOGGERS = ['http-logger', 'kafka-logger', 'datadog', 'loki-logger', 'file-logger', 'syslog'] as const;
-const GLOBAL_PLUGINS = ['prometheus', 'request-id', 'cors', 'ip-restriction', 'real-ip', 'limit-count', 'gzip'] as const;
+const GLOBAL_PLUGINS = ['prometheus', 'request-id', 'cors', 'ip-restriction', 'real-ip', 'limit-count',
+  'gzip'] as const;
 const GROUPS = ['default', 'prod-us-east', 'prod-eu-west', 'staging', 'dev', 'prod-ap-south'] as const;
 const SECRETS = ['vault/prod-vault', 'aws/secrets-manager', 'vault/staging-vault', 'gcp/secret-manager'] as const;
 export const ROUTE_PLUGINS = ['limit-count', 'proxy-rewrite', 'key-auth', 'cors', 'limit-req', 'request-id',
@@ -71,7 +72,8 @@ export function pluginConfig(rng: Random, name: string): Body {
       return { allow_origins: 'https://app.example.com', allow_methods: 'GET,POST,PUT,DELETE',
         max_age: rng.pick([600, 3600, 86400]) };
     case 'ip-restriction':
-      return { whitelist: ['10.0.0.0/8', '192.0.2.0/24', '2001:db8::/32'], message: 'Access denied' };
+      return { whitelist: ['10.0.0.0/8', rng.pick(['192.0.2.0/24', '198.51.100.0/24']), '2001:db8::/32'],
+        message: 'Access denied' };
     case 'request-id':
       return { header_name: 'X-Request-Id', include_in_response: true, algorithm: rng.pick(['uuid', 'nanoid']) };
     case 'response-rewrite':
@@ -104,7 +106,7 @@ export function pem(rng: Random, label: string, lines: number): string {
   return [`-----BEGIN ${label}-----`, ...body, `${rng.base64(rng.int(8, 60))}==`, `-----END ${label}-----`].join('\n');
 }
 
-export function logFormat(rng: Random): Body {
+function logFormat(rng: Random): Body {
   const format: Body = { host: '$host', '@timestamp': '$time_iso8601', client_ip: '$remote_addr' };
   if (rng.chance(0.5)) format.route_id = '$route_id';
   if (rng.chance(0.5)) format.latency = '$request_time';
@@ -153,12 +155,13 @@ function freshName(rng: Random, catalog: Catalog, type: ResourceType, candidates
  */
 export function buildResource(rng: Random, catalog: Catalog, type: ResourceType, users: readonly string[]): Resource {
   const id = type === 'service' || type === 'gateway_group' || type === 'user' ? rng.uuid() : rng.hex(8);
-  const make = (name: string, body: Body): Resource => ({ type, id: (body.id as string | undefined) ?? id, name, body });
+  const make = (name: string, body: Body): Resource => ({ type, id: String(body.id ?? id), name, body });
   switch (type) {
     case 'service': {
       const name = freshName(rng, catalog, type, SERVICE_NAMES);
       return make(name, { id, name, desc: `${name} API`, labels: labels(rng), hosts: [rng.pick(HOSTS)],
-        path_prefix: `/${name}`, upstream: upstream(rng, name), plugins: plugins(rng, ['key-auth', 'limit-count'], 2) });
+        path_prefix: `/${name}`, upstream: upstream(rng, name),
+        plugins: plugins(rng, ['key-auth', 'limit-count'], 2) });
     }
     case 'route': {
       const service = rng.pick(catalog.live('service'));

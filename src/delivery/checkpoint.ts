@@ -33,7 +33,9 @@ export async function readCheckpoint(file: string): Promise<Position | undefined
   const record = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
   const problems: string[] = [];
   if (record.version !== 1) problems.push(`"version" must be 1`);
-  if (typeof record.timestamp !== 'string' || !ISO_UTC.test(record.timestamp)) problems.push(`"timestamp" must be an ISO 8601 time`);
+  if (typeof record.timestamp !== 'string' || !ISO_UTC.test(record.timestamp)) {
+    problems.push(`"timestamp" must be an ISO 8601 time`);
+  }
   if (typeof record.id !== 'string' || record.id === '') problems.push(`"id" must be a non-empty string`);
   if (problems.length > 0) throw new UsageError(`checkpoint file ${file} is malformed: ${problems.join('; ')}`);
   return { timestamp: record.timestamp as string, id: record.id as string };

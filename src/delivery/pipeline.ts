@@ -99,7 +99,8 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
       state.attempts += 1;
       const outcome = await sink.send(pending, hard.signal);
       if (outcome.kind === 'fatal') throw new RuntimeError(outcome.reason);
-      const confirmed = outcome.kind === 'delivered' ? pending.length : pending.length - (outcome.remaining?.length ?? pending.length);
+      const left = outcome.kind === 'delivered' ? 0 : (outcome.remaining?.length ?? pending.length);
+      const confirmed = pending.length - left;
       stats.exported += confirmed;
       stats.duplicates += outcome.duplicates ?? 0;
       if (outcome.kind === 'delivered' || outcome.remaining?.length === 0) return;
@@ -108,8 +109,9 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
       const wait = nextRetryDelay(state, outcome.retryAfterMs, policy, clock.now(), random);
       if (wait === undefined) {
         const secs = ((clock.now() - state.startedAt) / 1000).toFixed(1);
+        const what = `${pending.length} entries (from id ${pending[0]?.id})`;
         throw new RuntimeError(
-          `${sink.name}: gave up on ${pending.length} entries (from id ${pending[0]?.id}) after ${state.attempts} attempts in ${secs}s; last answer: ${outcome.reason}`,
+          `${sink.name}: gave up on ${what} after ${state.attempts} attempts in ${secs}s; last answer: ${outcome.reason}`,
         );
       }
       stats.retries += 1;

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { BodyBuilder, excerpt, HttpClient, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, BufferPool, quoteJson } from './body.js';
+import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface DatadogOptions extends HttpOptions {
@@ -41,6 +42,7 @@ export class DatadogSink implements Sink {
   private readonly http: HttpClient;
   private readonly path: string;
   private readonly prefix: string;
+  private readonly buffers = new BufferPool();
 
   constructor(options: DatadogOptions) {
     const base = new URL(options.url ?? datadogIntakeUrl(options.site ?? 'datadoghq.com'));
@@ -59,7 +61,7 @@ export class DatadogSink implements Sink {
 
   /** One log: the entry goes in verbatim under `audit`. */
   encode(record: ExportRecord): string {
-    return `${this.prefix}${JSON.stringify(summary(record))},"timestamp":${record.timeMs},"audit":${record.json}}`;
+    return `${this.prefix}${quoteJson(summary(record))},"timestamp":${Math.round(record.timeMs)},"audit":${record.json}}`;
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
@@ -75,7 +77,7 @@ export class DatadogSink implements Sink {
     const queue = chunkRanges(sizes);
     for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
       const [start, end] = range;
-      const body = new BodyBuilder(sizes.slice(start, end).reduce((a, b) => a + b + 1, 2));
+      const body = new BodyBuilder(sizes.slice(start, end).reduce((a, b) => a + b + 1, 2), this.buffers);
       body.add('[');
       for (let i = start; i < end; i += 1) {
         if (i > start) body.add(',');
@@ -84,9 +86,10 @@ export class DatadogSink implements Sink {
       body.add(']');
       let reply;
       try {
-        reply = await this.http.post(this.path, body.bytes(), signal);
+        reply = await this.http.post(this.path, body, signal);
       } catch (error) {
-        return { ...transportRetry(error), remaining: records.slice(start) };
+        const outcome = transportOutcome(error);
+        return outcome.kind === 'retry' ? { ...outcome, remaining: records.slice(start) } : outcome;
       }
       if (reply.status === 202 || reply.status === 200) continue;
       if (reply.status === 413 && end - start > 1) {

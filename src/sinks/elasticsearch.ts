@@ -1,4 +1,5 @@
-import { BodyBuilder, excerpt, HttpClient, jsonLength, resolvePath, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
+import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface ElasticsearchOptions extends HttpOptions {
@@ -23,7 +24,7 @@ const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.er
 export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body: { add(text: string): void }): void {
   const rest = record.json.slice(1).trimStart();
   const comma = rest.startsWith('}') ? '' : ',';
-  body.add(`${actionPrefix}${JSON.stringify(`api7-audit-${record.id}`)}}}\n{"@timestamp":${JSON.stringify(record.timestamp)}${comma}`);
+  body.add(`${actionPrefix}${quoteJson(`api7-audit-${record.id}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`);
   body.add(rest);
   body.add('\n');
 }
@@ -40,6 +41,7 @@ export class ElasticsearchSink implements Sink {
   private readonly http: HttpClient;
   private readonly path: string;
   private readonly actionPrefix: string;
+  private readonly buffers = new BufferPool();
 
   constructor(options: ElasticsearchOptions) {
     const base = new URL(options.url);
@@ -63,13 +65,13 @@ export class ElasticsearchSink implements Sink {
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    const body = new BodyBuilder(jsonLength(records) + records.length * (this.actionPrefix.length + 80));
+    const body = new BodyBuilder(jsonLength(records) + records.length * (this.actionPrefix.length + 80), this.buffers);
     for (const record of records) encodeBulkItem(record, this.actionPrefix, body);
     let reply;
     try {
-      reply = await this.http.post(this.path, body.bytes(), signal);
+      reply = await this.http.post(this.path, body, signal);
     } catch (error) {
-      return transportRetry(error);
+      return transportOutcome(error);
     }
     if (reply.status !== 200) return statusOutcome(NAME, reply, this.detail(reply.text));
     // A clean bulk says so in its first bytes: skip parsing a reply that can be megabytes long.

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { BodyBuilder, BufferPool, jsonLength } from './body.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
 const gzipAsync = promisify(gzip);
@@ -34,6 +35,7 @@ export class FileSink implements Sink {
   private tail: Promise<unknown> = Promise.resolve();
   private failure: string | undefined;
   private closed = false;
+  private readonly buffers = new BufferPool();
 
   constructor(private readonly options: FileSinkOptions) {
     this.name = options.path === '-' ? 'stdout' : `file ${options.path}`;
@@ -42,9 +44,15 @@ export class FileSink implements Sink {
   }
 
   async send(records: readonly ExportRecord[], _signal: AbortSignal): Promise<SendOutcome> {
-    let text = '';
-    for (const record of records) text += `${record.json}\n`;
-    const encoding = this.gzip ? gzipAsync(text, { level: this.options.gzipLevel ?? 6 }) : Promise.resolve(Buffer.from(text));
+    const body = new BodyBuilder(jsonLength(records) + records.length, this.buffers);
+    for (const record of records) {
+      body.add(record.json);
+      body.add('\n');
+    }
+    const bytes = body.bytes();
+    const encoding = this.gzip
+      ? gzipAsync(bytes, { level: this.options.gzipLevel ?? 6 }).finally(() => body.release())
+      : Promise.resolve(bytes);
     const written = this.tail.then(async () => this.write(await encoding));
     this.tail = written.catch(() => undefined);
     try {
@@ -53,6 +61,9 @@ export class FileSink implements Sink {
     } catch (error) {
       this.failure ??= `cannot write ${this.name}: ${describe(error)}`;
       return { kind: 'fatal', reason: this.failure };
+    } finally {
+      // A file write is over (or never happens): nothing reads these bytes any more. A stream may still hold them.
+      if (this.options.path !== '-') body.release();
     }
   }
 

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { BodyBuilder } from './body.js';
 import type { FatalOutcome, RetryOutcome } from './types.js';
 
 const gzipAsync = promisify(gzip);
@@ -31,7 +32,11 @@ export interface HttpReply {
 
 /** The request never got a reply. The message is built here, never copied from undici, so it holds no secret. */
 export class TransportError extends Error {
-  constructor(message: string) {
+  /** `retryable` false: the request could not even be built (e.g. a token with a line break in it). */
+  constructor(
+    message: string,
+    readonly retryable = true,
+  ) {
     super(message);
     this.name = 'TransportError';
   }
@@ -51,6 +56,7 @@ const TRANSPORT_PHRASES: Record<string, string> = {
   UND_ERR_HEADERS_TIMEOUT: 'no reply before the request timeout',
   UND_ERR_BODY_TIMEOUT: 'reply body stalled past the request timeout',
   UND_ERR_ABORTED: 'aborted',
+  UND_ERR_INVALID_ARG: 'invalid request (check the URL and credentials for stray characters)',
 };
 
 /** Parses `Retry-After`: delta seconds or an HTTP date. Returns milliseconds from `nowMs`, or undefined. */
@@ -75,46 +81,10 @@ export function excerpt(text: string, max = 300): string {
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
-/** The outcome for a request that got no reply: always worth another try. */
-export function transportRetry(error: unknown): RetryOutcome {
-  const reason = error instanceof TransportError ? error.message : 'request failed';
-  return { kind: 'retry', reason };
-}
-
-/**
- * Accumulates a request body as UTF-8 bytes. Writing each piece straight into one buffer is about twice as fast
- * on Node 20 as concatenating a large string that undici would then convert, and leaves no megabyte strings for
- * the garbage collector.
- */
-export class BodyBuilder {
-  private buffer: Buffer;
-  private length = 0;
-
-  /** `estimate`: expected size in UTF-16 units (string lengths); non-ASCII text grows the buffer as needed. */
-  constructor(estimate: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(1024, Math.ceil(estimate * 1.1)));
-  }
-
-  add(text: string): void {
-    if (this.length + text.length * 3 > this.buffer.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + text.length * 3));
-      this.buffer.copy(bigger, 0, 0, this.length);
-      this.buffer = bigger;
-    }
-    this.length += this.buffer.write(text, this.length);
-  }
-
-  /** The bytes written so far (a view, not a copy). */
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
-/** Sum of the entries' JSON lengths: the basis of a body size estimate. */
-export function jsonLength(records: readonly { json: string }[]): number {
-  let total = 0;
-  for (const record of records) total += record.json.length;
-  return total;
+/** The outcome for a request that got no reply: worth another try unless it could not be sent at all. */
+export function transportOutcome(error: unknown): RetryOutcome | FatalOutcome {
+  if (!(error instanceof TransportError)) return { kind: 'retry', reason: 'request failed' };
+  return error.retryable ? { kind: 'retry', reason: error.message } : { kind: 'fatal', reason: error.message };
 }
 
 /** Whether an HTTP status is worth retrying: timeouts, throttling and server-side failures. */
@@ -186,21 +156,27 @@ export class HttpClient {
   }
 
   /** POSTs `body` to `path`; resolves with any HTTP status, rejects only with a `TransportError`. */
-  async post(path: string, body: string | Buffer, signal: AbortSignal, extra: Record<string, string> = {}): Promise<HttpReply> {
+  /**
+   * POSTs `body` to `path`; resolves with any HTTP status, rejects only with a `TransportError`. A `BodyBuilder`
+   * is released once its bytes are certainly consumed (compressed, or answered 2xx); else the GC takes it.
+   */
+  async post(path: string, body: string | BodyBuilder, signal: AbortSignal, extra: Record<string, string> = {}): Promise<HttpReply> {
     const headers: Record<string, string> = { ...this.headers, ...extra };
-    let payload: string | Buffer = body;
-    if (this.options.gzip) {
-      payload = await gzipAsync(body, { level: 1 });
+    let payload = typeof body === 'string' ? body : body.bytes();
+    if (this.options.gzip && payload.length >= 1024) {
+      payload = await gzipAsync(payload, { level: 1 });
       headers['content-encoding'] = 'gzip';
+      if (typeof body !== 'string') body.release();
     }
     try {
       const res = await this.dispatcher.request({ origin: this.origin, path, method: 'POST', headers, body: payload, signal });
+      if (typeof body !== 'string' && res.statusCode >= 200 && res.statusCode < 300) body.release();
       const text = await res.body.text();
       const retryAfter = res.headers['retry-after'];
       const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
       return { status: res.statusCode, text, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     } catch (error) {
-      throw new TransportError(`POST ${this.origin}${path}: ${this.describe(error, signal)}`);
+      throw toTransportError(`POST ${this.origin}${path}`, error, signal);
     }
   }
 
@@ -209,12 +185,19 @@ export class HttpClient {
     this.closed = true;
     await this.dispatcher.close();
   }
+}
 
-  private describe(error: unknown, signal: AbortSignal): string {
-    if (signal.aborted) return 'aborted';
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === 'string') return TRANSPORT_PHRASES[code] ?? `request failed (${code})`;
-    const name = error instanceof Error ? error.name : 'unknown error';
-    return `request failed (${name})`;
+/** Codes that retrying cannot fix: the request cannot be built, the host does not exist, TLS does not verify. */
+const PERMANENT = /^(UND_ERR_INVALID_ARG|ENOTFOUND|ERR_TLS_.*|.*CERT.*|.*SELF_SIGNED.*|UNABLE_TO_.*)$/;
+
+/** Builds our own message from the error's code only: undici errors may carry request options (headers). */
+function toTransportError(what: string, error: unknown, signal: AbortSignal): TransportError {
+  if (signal.aborted) return new TransportError(`${what}: aborted`);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') {
+    return new TransportError(`${what}: request failed (${error instanceof Error ? error.name : 'unknown error'})`);
   }
+  const tls = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS_/.test(code) ? ' (TLS: trust its CA with the ca option)' : '';
+  const phrase = TRANSPORT_PHRASES[code] ?? `request failed (${code})${tls}`;
+  return new TransportError(`${what}: ${phrase}`, !PERMANENT.test(code));
 }

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
-import { BodyBuilder, excerpt, HttpClient, jsonLength, resolvePath, retryAfter, statusOutcome, transportRetry, type HttpOptions } from './http.js';
+import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
+import {
+  excerpt,
+  HttpClient,
+  isRetryableStatus,
+  resolvePath,
+  retryAfter,
+  statusOutcome,
+  transportOutcome,
+  type HttpOptions,
+  type HttpReply,
+} from './http.js';
 import type { ExportFields, ExportRecord, SendOutcome, Sink } from './types.js';
 
 export interface SplunkHecOptions extends HttpOptions {
@@ -43,12 +54,12 @@ export function hecEventPath(base: URL): string {
 
 /** Builds the text of one HEC event: the entry JSON goes in verbatim as `event`. */
 export function encodeHecEvent(record: ExportRecord, metadata: string): string {
-  let fields = `"audit_id":${JSON.stringify(record.id)}`;
+  let fields = `"audit_id":${quoteJson(record.id)}`;
   for (const [key, label] of FIELD_KEYS) {
     const value = record.fields[key];
-    if (value !== null) fields += `,${label}${JSON.stringify(value)}`;
+    if (value !== null) fields += `,${label}${quoteJson(value)}`;
   }
-  return `{"time":${(record.timeMs / 1000).toFixed(3)}${metadata},"fields":{${fields}},"event":${record.json}}`;
+  return `{"time":${epochSeconds(record.timeMs)}${metadata},"fields":{${fields}},"event":${record.json}}`;
 }
 
 /** Sends events to a Splunk HTTP Event Collector, concatenated in one body per batch. */
@@ -59,6 +70,7 @@ export class SplunkHecSink implements Sink {
   private readonly eventPath: string;
   private readonly metadata: string;
   private readonly acks: HecAckPoller | undefined;
+  private readonly buffers = new BufferPool();
 
   constructor(options: SplunkHecOptions) {
     const base = new URL(options.url);
@@ -81,19 +93,19 @@ export class SplunkHecSink implements Sink {
       .map(([k, v]) => `,"${k}":${JSON.stringify(v)}`)
       .join('');
     const ackPath = this.eventPath.replace(/\/event$/, '/ack');
-    this.acks = options.ack
-      ? new HecAckPoller((body, signal) => this.http.post(ackPath, body, signal), (t) => this.http.redact(t), options.ack === true ? {} : options.ack)
-      : undefined;
+    const query = (body: string, signal: AbortSignal): Promise<HttpReply> => this.http.post(ackPath, body, signal);
+    const ackOptions = options.ack === true ? {} : options.ack;
+    this.acks = ackOptions ? new HecAckPoller(query, (text) => this.http.redact(text), ackOptions) : undefined;
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200));
+    const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200), this.buffers);
     for (const record of records) body.add(encodeHecEvent(record, this.metadata));
     let reply;
     try {
-      reply = await this.http.post(this.eventPath, body.bytes(), signal);
+      reply = await this.http.post(this.eventPath, body, signal);
     } catch (error) {
-      return transportRetry(error);
+      return transportOutcome(error);
     }
     const detail = this.http.redact(excerpt(reply.text));
     const answer = parseHecReply(reply.text);
@@ -107,7 +119,7 @@ export class SplunkHecSink implements Sink {
     }
     if (answer?.code === undefined) return statusOutcome(NAME, reply, detail);
     const what = `HTTP ${reply.status}, code ${answer.code}: ${this.http.redact(answer.text ?? '')}`;
-    if (RETRY_CODES.has(answer.code) || reply.status >= 500) {
+    if (RETRY_CODES.has(answer.code) || isRetryableStatus(reply.status)) {
       return { kind: 'retry', reason: `${NAME} answered ${what}`, ...retryAfter(reply) };
     }
     if (TOKEN_CODES.has(answer.code)) return { kind: 'fatal', reason: `${NAME} rejected the token (${what})` };

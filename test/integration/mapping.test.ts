@@ -72,7 +72,7 @@ describe('a custom table mapped by the config file', () => {
         `select *, to_char(event_time, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as iso from ${schema.name}.audit_events where event_id = $1`,
         [entry?.id],
       )
-    ).rows[0];
+    ).rows[0] as Record<string, unknown>;
     expect(entry).toMatchObject({ operator: row.actor, operation: row.action, resource_type: 'route', resource_id: 'id-2', resource_name: null, source: null });
     expect(entry?.timestamp).toBe(row.iso);
     const ssl = (await listMapped(['--resource', 'ssl'])).find((e) => e.before !== null);

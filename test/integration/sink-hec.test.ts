@@ -100,6 +100,18 @@ describe('Splunk HEC sink', () => {
     expect(String((error as Error).stack)).not.toContain(secret);
   });
 
+  it('stops at once when the token cannot even go in a header', async () => {
+    const secret = 'abc-token\nInjected: yes';
+    const { server } = await setup();
+    const sink = new SplunkHecSink({ url: server.url, token: secret });
+    cleanups.push(() => sink.close());
+    const error = await run(sink, 10).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as Error).message).toMatch(/invalid request \(check the URL and credentials/);
+    expect(String((error as Error).stack)).not.toContain('abc-token');
+    expect(server.requestCount).toBe(0);
+  });
+
   describe('indexer acknowledgment', () => {
     it('counts a batch delivered only once acked, polling acks for all batches together', async () => {
       const { hec, sink } = await setup({ ack: true, ackAfterPolls: 2 }, { ack: { pollMs: 10, timeoutMs: 5000 } });

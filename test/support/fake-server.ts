@@ -12,9 +12,9 @@ export interface FaultOptions {
   retryAfterSeconds?: number;
   /** The first N requests fail that way, whatever the rate. */
   failFirst?: number;
-  /** Share of requests whose connection is destroyed before any reply. */
+  /** Share of requests whose connection is destroyed while the body arrives (nothing stored, no reply). */
   dropRate?: number;
-  /** Dropped requests were stored first (the client cannot know: a resend is a duplicate). */
+  /** Instead: dropped requests are read and stored, then the connection is destroyed (a resend is a duplicate). */
   dropAfterStore?: boolean;
   /** Share of requests stored, then answered only after `slowMs` (meant to exceed the client timeout). */
   slowRate?: number;
@@ -79,13 +79,22 @@ export class FakeServer {
   ) {
     this.random = seededRandom(options.seed ?? 1);
     this.server = createServer((req, res) => {
+      // One draw per request, in arrival order: the same seed gives the same sequence of faults.
+      const draw = options.discard ? 1 : this.random();
+      const failRate = options.failRate ?? 0;
+      const cutMidRequest = !options.dropAfterStore && draw >= failRate && draw < failRate + (options.dropRate ?? 0);
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (!options.discard) chunks.push(chunk);
+        if (cutMidRequest && !req.socket.destroyed) {
+          this.requestCount += 1;
+          this.faults.dropped += 1;
+          req.socket.destroy(); // the body is cut off: nothing is stored
+        }
       });
-      req.on('end', () => this.onRequest(req.method ?? 'GET', req.url ?? '/', req.headers, chunks, size, res));
+      req.on('end', () => this.onRequest(draw, req.method ?? 'GET', req.url ?? '/', req.headers, chunks, size, res));
       req.on('error', () => undefined);
     });
     this.server.keepAliveTimeout = 5000;
@@ -104,14 +113,20 @@ export class FakeServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private onRequest(method: string, path: string, headers: IncomingHttpHeaders, chunks: Buffer[], size: number, res: ServerResponse): void {
+  private onRequest(
+    draw: number,
+    method: string,
+    path: string,
+    headers: IncomingHttpHeaders,
+    chunks: Buffer[],
+    size: number,
+    res: ServerResponse,
+  ): void {
     this.requestCount += 1;
     this.bytesReceived += size;
     const o = this.options;
     if (o.discard) return this.reply(res, this.protocol.discardReply({ method, path, headers, body: Buffer.alloc(0), rawBytes: size }));
     if (size > (o.maxBodyBytes ?? 64 * 1024 * 1024)) return this.reply(res, { status: 413, body: 'Request Entity Too Large' });
-    // One draw per request, in arrival order: the same seed gives the same sequence of faults.
-    const draw = this.random();
     const failRate = o.failRate ?? 0;
     const dropRate = o.dropRate ?? 0;
     const slowRate = o.slowRate ?? 0;

@@ -59,8 +59,16 @@ describe('deliver', () => {
     const records = makeRecords(7);
     const sink = new ScriptedSink(async () => delivered);
     const checkpoints: Position[] = [];
-    const result = await deliver({ records: streamOf(records), sink, concurrency: 2, onCheckpoint: (p) => void checkpoints.push(p) });
+    const progress: number[] = [];
+    const result = await deliver({
+      records: streamOf(records),
+      sink,
+      concurrency: 2,
+      onCheckpoint: (p) => void checkpoints.push(p),
+      onProgress: (stats) => void progress.push(stats.exported),
+    });
     expect(sink.calls.flat()).toEqual(records.map((r) => r.id));
+    expect(progress).toEqual([2, 4, 6, 7]);
     expect(result).toMatchObject({ exported: 7, batches: 4, retries: 0, duplicates: 0, interrupted: false });
     expect(result.first).toEqual(pos(records[0]!));
     expect(result.last).toEqual(pos(records[6]!));

@@ -1,0 +1,56 @@
+import type { CliIo } from '../io.js';
+import { InterruptedError } from '../errors.js';
+
+/** Whether to ask before deleting: a person at a terminal (stdin and stderr), not cron or CI, and no `--yes`. */
+export function isInteractive(io: CliIo): boolean {
+  return io.stderrIsTty && io.stdin?.isTTY === true;
+}
+
+/**
+ * Asks a yes/no question on stderr and reads the answer from stdin; only "y" or "yes" agree. Ctrl-C at the prompt
+ * (io.signal) is an interruption, not a "no".
+ */
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const input = io.stdin as NodeJS.ReadableStream;
+  const rl = createInterface({ input, output: io.stderr, terminal: io.stdin?.isTTY === true });
+  try {
+    const answer = await rl.question(`${question} [y/N] `, io.signal ? { signal: io.signal } : {});
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } catch (error) {
+    if (io.signal?.aborted) throw new InterruptedError('interrupted at the confirmation prompt; nothing was deleted');
+    throw error;
+  } finally {
+    rl.close();
+  }
+}
+
+/** A progress line on stderr: an ora spinner on a terminal, nothing otherwise (cron mail stays clean). */
+export interface Progress {
+  update(text: string): void;
+  /** Prints a line above the progress line (or just prints it when there is none). */
+  note(line: string): void;
+  stop(): void;
+}
+
+export function silentProgress(io: CliIo): Progress {
+  return { update: () => undefined, note: (line) => io.stderr.write(`${line}\n`), stop: () => undefined };
+}
+
+export async function startProgress(io: CliIo, text: string): Promise<Progress> {
+  if (!io.stderrIsTty) return silentProgress(io);
+  const { default: ora } = await import('ora');
+  // discardStdin: ora would otherwise put stdin in raw mode and turn Ctrl-C into its own exit.
+  const spinner = ora({ text, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, isEnabled: true }).start();
+  return {
+    update: (next) => {
+      spinner.text = next;
+    },
+    note: (line) => {
+      spinner.clear();
+      io.stderr.write(`${line}\n`);
+      spinner.render();
+    },
+    stop: () => spinner.stop(),
+  };
+}

@@ -1,0 +1,297 @@
+import { sql } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CliIo } from '../io.js';
+import { InterruptedError, LockBusyError, RuntimeError } from '../errors.js';
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import type { Db } from '../db/connect.js';
+import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
+import type { Position } from '../db/entry-columns.js';
+import { formatTableName } from '../db/identifiers.js';
+import { withAuditTable, type AuditTable } from '../db/session.js';
+import {
+  detachPartition,
+  isLockConflict,
+  listTimePartitions,
+  lockPartitionForArchive,
+  partitionName,
+  partitionRef,
+  type TimePartition,
+} from '../queries/partitions.js';
+import { computeCutoff, deleteBatch, matchEntries, readJsonPage, type PruneBound, type PruneMatch } from '../queries/prune.js';
+import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
+import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
+import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
+import { confirm, isInteractive, silentProgress, startProgress, type Progress } from './prune-interaction.js';
+
+export type RetentionSource = 'flag' | 'cp-config' | 'config' | 'default';
+
+export interface PruneOptions {
+  retention: { days: number; source: RetentionSource };
+  /** A fixed cutoff (ISO 8601 with microseconds) instead of `now() - retention` by the database clock: for tests. */
+  cutoff?: string;
+  dryRun: boolean;
+  /** Rows per DELETE transaction. */
+  batchSize: number;
+  /** Stop after the batch that crosses this many milliseconds. */
+  maxDurationMs?: number;
+  /** Absolute path of the NDJSON (or .gz) archive of deleted entries. */
+  archive?: string;
+  /** Detach wholly-old partitions but keep them as tables. */
+  detachOnly: boolean;
+  /** Do not ask for confirmation on a terminal. */
+  yes: boolean;
+  output: 'text' | 'json';
+  /** Archive secret values as they are instead of "******". */
+  showSecrets: boolean;
+}
+
+/** Why a prune stopped before it was done: a signal, or --max-duration. Either way after a committed batch. */
+export type PruneStop = 'interrupted' | 'max-duration';
+
+/** What a prune did (or, with --dry-run, would do). */
+export interface PruneSummary {
+  table: string;
+  dryRun: boolean;
+  /** Entries strictly before this were pruned; ISO 8601 UTC with microseconds, frozen at the start. */
+  cutoff: string;
+  retentionDays: number;
+  retentionSource: RetentionSource;
+  /** Entries before the cutoff when the run started. */
+  matched: number;
+  oldest?: string;
+  newest?: string;
+  /** Entries removed from the audit table: row by row, or in dropped or detached partitions. */
+  deleted: number;
+  /** DELETE transactions that removed at least one row. */
+  batches: number;
+  /** Partitions wholly before the cutoff (with --dry-run, those that would be dropped or detached). */
+  partitions: string[];
+  partitionsDropped: string[];
+  partitionsDetached: string[];
+  durationMs: number;
+  /** Longest DELETE transaction, from BEGIN to COMMIT as the client saw it. */
+  slowestBatchMs: number;
+  archive?: { path: string; entries: number };
+  stopped?: PruneStop;
+}
+
+/** Retries for the lock a partition detach needs before the partition is left to row-by-row deletion. */
+const DETACH_ATTEMPTS = 4;
+const DETACH_BACKOFF_MS = 250;
+
+/** The advisory lock name: one prune at a time per table, whatever client runs it. */
+export const pruneLockName = (table: string) => `api7-audit prune ${table}`;
+
+/**
+ * `api7-audit prune`: deletes entries older than the retention, then prints the summary. Interrupted runs print
+ * their summary too, then exit 130; the next run continues where this one stopped.
+ */
+export async function runPrune(options: PruneOptions, config: ResolvedConfig, io: CliIo): Promise<PruneSummary> {
+  const summary = await withAuditTable(config, (table) => pruneTable(table, options, config.secrets, io));
+  io.stdout.write(options.output === 'json' ? `${JSON.stringify(pruneSummaryJson(summary))}\n` : formatPruneSummary(summary));
+  if (summary.stopped === 'interrupted') {
+    throw new InterruptedError(`interrupted: deleted ${summary.deleted} of ${summary.matched} entries; the rest is intact, run again to continue`);
+  }
+  return summary;
+}
+
+/**
+ * Prunes one table on one dedicated connection, which holds the advisory lock for the whole run: if the connection
+ * is lost, the lock goes with it and the open batch rolls back. Returns data; printing is the caller's.
+ */
+export async function pruneTable(table: AuditTable, options: PruneOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<PruneSummary> {
+  const started = performance.now();
+  const name = formatTableName(table.mapping.table);
+  return table.db.connection().execute(async (conn) => {
+    // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it.
+    if (!options.dryRun) await acquireLock(conn, name);
+    try {
+      const run = new PruneRun(conn, table, options, io, started);
+      return await run.execute(secrets);
+    } finally {
+      // Best effort: when the connection is gone, so is the lock.
+      if (!options.dryRun) await releaseAdvisoryLock(conn, pruneLockName(name)).catch(() => undefined);
+    }
+  });
+}
+
+async function acquireLock(conn: Db, table: string): Promise<void> {
+  const attempt = await tryAdvisoryLock(conn, pruneLockName(table));
+  if (!attempt.acquired) throw new LockBusyError(describeBusy(table, attempt.holder));
+}
+
+function describeBusy(table: string, holder: LockHolder | undefined): string {
+  const who = holder
+    ? ` (PostgreSQL backend pid ${holder.pid}${holder.applicationName ? `, application '${holder.applicationName}'` : ''}${holder.since ? `, since ${holder.since}` : ''})`
+    : '';
+  return `another prune of ${table} is running${who}; nothing was done, try again when it has finished`;
+}
+
+/** One prune, step by step; its fields are the running totals that become the summary. */
+class PruneRun {
+  private readonly summary: PruneSummary;
+  private readonly name: string;
+  private progress: Progress;
+
+  constructor(
+    private readonly conn: Db,
+    private readonly table: AuditTable,
+    private readonly options: PruneOptions,
+    private readonly io: CliIo,
+    private readonly started: number,
+  ) {
+    this.name = formatTableName(table.mapping.table);
+    this.progress = silentProgress(io);
+    this.summary = {
+      table: this.name,
+      dryRun: options.dryRun,
+      cutoff: '',
+      retentionDays: options.retention.days,
+      retentionSource: options.retention.source,
+      matched: 0,
+      deleted: 0,
+      batches: 0,
+      partitions: [],
+      partitionsDropped: [],
+      partitionsDetached: [],
+      durationMs: 0,
+      slowestBatchMs: 0,
+    };
+  }
+
+  async execute(secrets: ResolvedConfig['secrets']): Promise<PruneSummary> {
+    const { mapping } = this.table;
+    const cutoff = this.options.cutoff ?? (await computeCutoff(this.conn, this.options.retention.days));
+    this.summary.cutoff = cutoff;
+    const bound: PruneBound = { before: cutoff };
+    const old = ((await listTimePartitions(this.conn, mapping, cutoff)) ?? []).filter((partition) => partition.whollyBefore);
+    const match = await matchEntries(this.conn, mapping, bound);
+    Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
+    if (this.options.dryRun || (match.matched === 0 && old.length === 0)) return this.finish();
+    if (this.shouldStop()) return this.finish();
+    if (!this.options.yes && isInteractive(this.io) && !(await confirm(this.io, this.question(old)))) {
+      throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
+    }
+    const mask = this.masker(secrets);
+    const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive);
+    if (archive) this.summary.archive = { path: archive.path, entries: 0 };
+    // A commit lost in a server crash only leaves its rows to the next run, so the prune need not wait for the WAL
+    // flush of every batch; measured, this brings batched deletes close to the speed of one plain DELETE.
+    await sql`set synchronous_commit = off`.execute(this.conn);
+    this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
+    try {
+      for (const partition of old) {
+        if (this.shouldStop()) break;
+        await this.dropPartition(partition, match, archive, mask);
+      }
+      if (!this.shouldStop()) await this.deleteRows(bound, archive, mask);
+    } finally {
+      this.progress.stop();
+      if (archive) this.summary.archive = { path: archive.path, entries: archive.entries };
+      await archive?.close();
+      await sql`reset synchronous_commit`.execute(this.conn).catch(() => undefined);
+    }
+    return this.finish();
+  }
+
+  /** Deletes what is left before the cutoff, batch by batch, each batch its own transaction. */
+  private async deleteRows(bound: PruneBound, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
+    const { mapping } = this.table;
+    let from: Position | undefined;
+    for (;;) {
+      const began = performance.now();
+      const batch = await this.conn.transaction().execute(async (trx) => {
+        const deleted = await deleteBatch(trx, mapping, bound, from, this.options.batchSize, archive !== undefined);
+        // On disk before the COMMIT that follows this callback: a crash can leave an archived entry undeleted,
+        // never a deleted entry unarchived.
+        if (archive) await archive.append(deleted.json.map(mask));
+        return deleted;
+      });
+      if (!batch.end) return;
+      from = batch.end;
+      this.summary.slowestBatchMs = Math.max(this.summary.slowestBatchMs, Math.round(performance.now() - began));
+      if (batch.deleted > 0) this.summary.batches += 1;
+      this.summary.deleted += batch.deleted;
+      this.report();
+      if (this.shouldStop()) return;
+    }
+  }
+
+  /**
+   * Detaches and drops (or only detaches) a partition wholly before the cutoff, in one transaction. With an archive,
+   * the partition is first locked against writes and copied out, so the archive holds exactly what is dropped.
+   * When the parent's lock cannot be had within a short timeout, a few retries follow; after that the partition is
+   * left attached and its rows go row by row like any others.
+   */
+  private async dropPartition(partition: TimePartition, match: PruneMatch, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
+    const keep = this.options.detachOnly;
+    for (let attempt = 1; attempt <= DETACH_ATTEMPTS; attempt += 1) {
+      try {
+        const entries = await this.conn.transaction().execute(async (trx) => {
+          const archived = archive && !keep ? await this.archivePartition(trx, partition, archive, mask) : undefined;
+          await detachPartition(trx, this.table.mapping, partition, keep);
+          return archived ?? partition.leafOids.reduce((sum, oid) => sum + (match.byTable.get(oid) ?? 0), 0);
+        });
+        (keep ? this.summary.partitionsDetached : this.summary.partitionsDropped).push(partitionName(partition));
+        this.summary.deleted += entries;
+        this.report();
+        return;
+      } catch (error) {
+        if (!isLockConflict(error) || attempt === DETACH_ATTEMPTS) {
+          if (isLockConflict(error)) return this.warn(`could not lock ${this.name} to detach ${partitionName(partition)}; deleting its rows instead`);
+          throw error;
+        }
+        await sleep(DETACH_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private async archivePartition(trx: Db, partition: TimePartition, archive: ArchiveWriter, mask: (json: string) => string): Promise<number> {
+    await lockPartitionForArchive(trx, partition);
+    let from: Position | undefined;
+    let entries = 0;
+    for (;;) {
+      const page = await readJsonPage(trx, this.table.mapping, partitionRef(partition), from, this.options.batchSize);
+      if (!page.end) return entries;
+      await archive.append(page.json.map(mask));
+      entries += page.json.length;
+      from = page.end;
+      this.progress.update(`Pruning ${this.name}: archiving ${partitionName(partition)}, ${entries.toLocaleString('en-US')} entries`);
+    }
+  }
+
+  private masker(secrets: ResolvedConfig['secrets']): (json: string) => string {
+    if (this.options.showSecrets) return (json) => json;
+    const policy = createSecretPolicy(secrets);
+    return (json) => maskEntryJson(json, policy);
+  }
+
+  private question(old: TimePartition[]): string {
+    const { matched, cutoff, oldest } = this.summary;
+    const partitions = old.length > 0 ? ` (${old.length} whole partitions ${this.options.detachOnly ? 'detached' : 'dropped'})` : '';
+    return `Delete ${matched.toLocaleString('en-US')} entries from ${this.name} older than ${cutoff}${oldest ? `, the oldest from ${oldest}` : ''}${partitions}?`;
+  }
+
+  private shouldStop(): boolean {
+    if (this.io.signal?.aborted) this.summary.stopped = 'interrupted';
+    else if (this.options.maxDurationMs !== undefined && performance.now() - this.started >= this.options.maxDurationMs) this.summary.stopped = 'max-duration';
+    return this.summary.stopped !== undefined;
+  }
+
+  private report(): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const rate = seconds > 0 ? Math.round(this.summary.deleted / seconds).toLocaleString('en-US') : '0';
+    this.progress.update(
+      `Pruning ${this.name}: ${this.summary.deleted.toLocaleString('en-US')} of ${this.summary.matched.toLocaleString('en-US')} entries deleted (${rate}/s)`,
+    );
+  }
+
+  private warn(message: string): void {
+    this.progress.note(`warning: ${message}`);
+  }
+
+  private finish(): PruneSummary {
+    this.summary.durationMs = Math.round(performance.now() - this.started);
+    return this.summary;
+  }
+}

@@ -1,0 +1,58 @@
+import type { PruneSummary } from '../commands/prune.js';
+
+const SOURCES: Record<PruneSummary['retentionSource'], string> = {
+  flag: '--retention-days',
+  'cp-config': 'audit.retention_days in the control plane config',
+  config: 'retention_days in the config file',
+  default: 'default',
+};
+
+/** The `--json` summary: one object, snake_case keys, stable order; `archive` is the file path or null. */
+export function pruneSummaryJson(summary: PruneSummary): Record<string, unknown> {
+  return {
+    table: summary.table,
+    dry_run: summary.dryRun,
+    cutoff: summary.cutoff,
+    retention_days: summary.retentionDays,
+    retention_source: summary.retentionSource,
+    matched: summary.matched,
+    oldest: summary.oldest ?? null,
+    newest: summary.newest ?? null,
+    deleted: summary.deleted,
+    batches: summary.batches,
+    partitions_dropped: summary.partitionsDropped.length,
+    partitions_detached: summary.partitionsDetached.length,
+    partitions: summary.partitions,
+    duration_ms: summary.durationMs,
+    slowest_batch_ms: summary.slowestBatchMs,
+    archive: summary.archive?.path ?? null,
+    archived: summary.archive?.entries ?? 0,
+    complete: summary.stopped === undefined,
+    stopped: summary.stopped ?? null,
+  };
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A few lines for people and cron mail. */
+export function formatPruneSummary(summary: PruneSummary): string {
+  const lines = [`Cutoff: ${summary.cutoff} (${summary.retentionDays} days before now by the database clock; ${SOURCES[summary.retentionSource]})`];
+  const range = summary.oldest ? `, oldest ${summary.oldest}, newest ${summary.newest ?? summary.oldest}` : '';
+  if (summary.dryRun) {
+    lines.push(`Dry run: nothing deleted. ${count(summary.matched)} entries in ${summary.table} would be deleted${range}.`);
+    if (summary.partitions.length > 0) lines.push(`Partitions wholly before the cutoff, to be dropped whole: ${summary.partitions.join(', ')}`);
+    return `${lines.join('\n')}\n`;
+  }
+  const seconds = summary.durationMs / 1000;
+  const rate = seconds > 0 ? `, ${count(Math.round(summary.deleted / seconds))}/s` : '';
+  lines.push(
+    `Deleted ${count(summary.deleted)} of ${count(summary.matched)} entries before the cutoff from ${summary.table}` +
+      ` in ${count(summary.batches)} batches (${seconds.toFixed(1)} s${rate}; slowest batch ${summary.slowestBatchMs} ms).`,
+  );
+  if (summary.partitionsDropped.length > 0) lines.push(`Dropped partitions: ${summary.partitionsDropped.join(', ')}`);
+  if (summary.partitionsDetached.length > 0) lines.push(`Detached partitions, kept as tables: ${summary.partitionsDetached.join(', ')}`);
+  if (summary.archive) lines.push(`Archived ${count(summary.archive.entries)} entries to ${summary.archive.path}`);
+  if (summary.stopped === 'interrupted') lines.push('Interrupted after a committed batch: the rest is intact; run again to continue.');
+  if (summary.stopped === 'max-duration') lines.push('Stopped at --max-duration after a committed batch: the rest is intact; the next run continues.');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,109 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import type { ExportRecord } from '../sinks/types.js';
+import { allOf, filterConditions, type EntryFilters } from './filters.js';
+import { PAGE_SIZE } from './list.js';
+import { tableRef } from './table-ref.js';
+
+export interface ExportQuery {
+  filters: EntryFilters;
+  /** Continue strictly after this position (the checkpoint). */
+  after?: Position;
+  /** Only entries before this position's timestamp: frozen once per run (now() minus the settle window). */
+  before: string;
+}
+
+/** Row as the server sends it: JSON built by PostgreSQL, plus the few plain fields sinks index on. */
+interface ExportRow {
+  id: string;
+  timestamp: string;
+  time_ms: string;
+  json: string;
+  operator: string | null;
+  operation: string | null;
+  resource_type: string | null;
+  resource_id: string | null;
+  source_ip: string | null;
+  source: string | null;
+}
+
+/**
+ * The upper bound of a run: now() minus the settle window, by the database clock. Entries newer than this are left
+ * for the next run, so a transaction that commits late (its created_at is its start time) is not skipped.
+ */
+export async function exportUpperBound(db: Db, settleSeconds: number): Promise<string> {
+  const result = await sql<{ bound: string }>`
+    select to_char((now() - make_interval(secs => ${settleSeconds})) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as bound`.execute(db);
+  return (result.rows[0] as { bound: string }).bound;
+}
+
+/** One page in (timestamp, id) order, ascending; the server builds each entry's JSON text. */
+export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number) {
+  const ts = timestampRef(mapping);
+  const id = idRef(mapping);
+  const conditions = filterConditions(mapping, query.filters);
+  conditions.push(sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: query.before })}`);
+  if (query.after) {
+    conditions.push(sql<boolean>`(${ts}, ${id}) > (${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`);
+  }
+  const epochMs = mapping.columns.timestamp?.type === 'timestamp'
+    ? sql`(extract(epoch from ${ts} at time zone 'UTC') * 1000)::bigint::text`
+    : sql`(extract(epoch from ${ts}) * 1000)::bigint::text`;
+  return db
+    .selectFrom(tableRef(mapping))
+    .select([
+      fieldExpression(mapping, 'id').as('id'),
+      fieldExpression(mapping, 'timestamp').as('timestamp'),
+      epochMs.as('time_ms'),
+      entryJsonExpression(mapping).as('json'),
+      ...(['operator', 'operation', 'resource_type', 'resource_id', 'source_ip', 'source'] as const).map((field) =>
+        fieldExpression(mapping, field).as(field),
+      ),
+    ])
+    .where(allOf(conditions))
+    .orderBy(sql`${ts} asc`)
+    .orderBy(sql`${id} asc`)
+    .limit(limit);
+}
+
+/**
+ * Streams export records page by page. The next page is requested as soon as the current one arrives, so the
+ * database works while the caller masks and ships the current page; memory holds at most two pages.
+ */
+export async function* streamExportRecords(
+  db: Db,
+  mapping: ResolvedMapping,
+  query: ExportQuery,
+  transform: (json: string) => string,
+): AsyncGenerator<ExportRecord> {
+  const fetchPage = (after: Position | undefined) =>
+    buildExportPageQuery(db, mapping, { ...query, after }, PAGE_SIZE).execute() as unknown as Promise<ExportRow[]>;
+  let pending: Promise<ExportRow[]> | undefined = fetchPage(query.after);
+  while (pending) {
+    const page: ExportRow[] = await pending;
+    const last: ExportRow | undefined = page.at(-1);
+    pending = last && page.length === PAGE_SIZE ? fetchPage({ timestamp: last.timestamp, id: last.id }) : undefined;
+    // A failed prefetch is reported when it is awaited; until then it must not count as unhandled.
+    pending?.catch(() => undefined);
+    for (const row of page) yield toRecord(row, transform);
+  }
+}
+
+function toRecord(row: ExportRow, transform: (json: string) => string): ExportRecord {
+  return {
+    id: row.id,
+    timestamp: row.timestamp,
+    timeMs: Number(row.time_ms),
+    json: transform(row.json),
+    fields: {
+      operator: row.operator,
+      operation: row.operation,
+      resource_type: row.resource_type,
+      resource_id: row.resource_id,
+      source_ip: row.source_ip,
+      source: row.source,
+    },
+  };
+}

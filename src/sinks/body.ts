@@ -1,0 +1,90 @@
+/**
+ * Recycles body buffers between batches. V8 frees a Buffer's memory only when it collects the Buffer object, and
+ * lets up to ~64 MB of such external memory pile up first; reusing a handful of buffers keeps that out of the RSS.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly keep = 8) {}
+
+  /** A buffer of at least `size` bytes (rounded up to 64 KiB so that buffers fit the next batch too). */
+  take(size: number): Buffer {
+    const index = this.free.findIndex((buffer) => buffer.length >= size);
+    if (index >= 0) return this.free.splice(index, 1)[0] as Buffer;
+    return Buffer.allocUnsafeSlow(Math.ceil(size / 65_536) * 65_536);
+  }
+
+  /** Hands `buffer` back; the caller must not touch it again. */
+  give(buffer: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(buffer);
+  }
+}
+
+/**
+ * Accumulates a request body (or a file chunk) as UTF-8 bytes. Writing each piece straight into one buffer is
+ * about twice as fast on Node 20 as concatenating a large string that undici would then convert, and leaves no
+ * megabyte strings for the garbage collector.
+ */
+export class BodyBuilder {
+  private buffer: Buffer;
+  private length = 0;
+  private released = false;
+
+  /** `estimate`: expected size in UTF-16 units (string lengths); non-ASCII text grows the buffer as needed. */
+  constructor(
+    estimate: number,
+    private readonly pool: BufferPool = new BufferPool(0),
+  ) {
+    this.buffer = pool.take(Math.max(1024, Math.ceil(estimate * 1.1)));
+  }
+
+  add(text: string): void {
+    if (this.length + text.length * 3 > this.buffer.length) {
+      const bigger = this.pool.take(Math.max(this.buffer.length * 2, this.length + text.length * 3));
+      this.buffer.copy(bigger, 0, 0, this.length);
+      this.pool.give(this.buffer);
+      this.buffer = bigger;
+    }
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  /** The bytes written so far (a view, not a copy), valid until `release`. */
+  bytes(): Buffer {
+    if (this.released) throw new Error('BodyBuilder: bytes() after release()');
+    return this.buffer.subarray(0, this.length);
+  }
+
+  /**
+   * Returns the buffer to the pool. Call it only once nothing can read the bytes any more: after gzip consumed
+   * them, after a file write completed, or after the server answered 2xx (it has then read the whole body).
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.pool.give(this.buffer);
+  }
+}
+
+/** Sum of the entries' JSON lengths: the basis of a body size estimate. */
+export function jsonLength(records: readonly { json: string }[]): number {
+  let total = 0;
+  for (const record of records) total += record.json.length;
+  return total;
+}
+
+/** Characters JSON must escape, plus surrogates (left to JSON.stringify, which escapes lone ones). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(text)` for a string, about twice as fast for the common case of nothing to escape. */
+export function quoteJson(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/** Epoch milliseconds as epoch seconds with exactly three decimals (`1764096889.014`), without `toFixed`. */
+export function epochSeconds(ms: number): string {
+  const whole = Math.round(ms);
+  if (whole < 0 || !Number.isSafeInteger(whole)) return (ms / 1000).toFixed(3);
+  const fraction = whole % 1000;
+  return `${(whole - fraction) / 1000}.${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}`;
+}
