@@ -31,5 +31,11 @@ export function createActions(io: CliIo): Actions {
       const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: resolved.retentionDays });
       await runPrune(options, resolved, io);
     },
+    async export(flags, global) {
+      const [{ parseExportFlags }, { runExport }] = await Promise.all([import('./commands/export-flags.js'), import('./commands/export.js')]);
+      const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
+      for (const warning of warnings) io.stderr.write(`${warning}\n`);
+      await runExport(options, await config(global), io);
+    },
   };
 }

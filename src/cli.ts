@@ -5,6 +5,8 @@ import type { GlobalFlags } from './config/resolve-config.js';
 import { addFilterOptions } from './config/filter-flags.js';
 import type { ListFlags } from './commands/list-flags.js';
 import type { PruneFlags } from './commands/prune-flags.js';
+import type { ExportFlags } from './commands/export-flags.js';
+import { declareExportCommand } from './cli-export.js';
 import type { ShowFlags } from './actions.js';
 import { VERSION } from './version.js';
 
@@ -13,6 +15,7 @@ export interface Actions {
   list(flags: ListFlags, global: GlobalFlags): Promise<void>;
   show(id: string, flags: ShowFlags, global: GlobalFlags): Promise<void>;
   prune(flags: PruneFlags, global: GlobalFlags): Promise<void>;
+  export(flags: ExportFlags, global: GlobalFlags): Promise<void>;
 }
 
 const PROGRAM_HELP = `
@@ -115,6 +118,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .addHelpText('after', PRUNE_HELP)
     .action((flags: PruneFlags, command: Command) => actions.prune(flags, command.optsWithGlobals()));
 
+  declareExportCommand(program, (flags, global) => actions.export(flags, global));
   return program;
 }
 

@@ -42,3 +42,10 @@ export const OPTIONAL_FIELDS: ReadonlySet<CanonicalField> = new Set<CanonicalFie
   'before',
   'after',
 ]);
+
+/** A place in (timestamp, id) order: the keyset for pagination, export checkpoints and prune bounds. */
+export interface Position {
+  /** ISO 8601 UTC with microseconds, exactly as the entry's `timestamp`. */
+  timestamp: string;
+  id: string;
+}

@@ -168,7 +168,7 @@ class PruneRun {
     const match = await matchEntries(this.conn, mapping, bound);
     Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
     if (this.options.dryRun || (match.matched === 0 && old.length === 0)) return this.finish();
-    if (this.shouldStop()) return this.finish();
+    if (this.shouldStop(false)) return this.finish();
     if (!this.options.yes && isInteractive(this.io) && !(await confirm(this.io, this.question(old)))) {
       throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
     }
@@ -180,11 +180,13 @@ class PruneRun {
     await sql`set synchronous_commit = off`.execute(this.conn);
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
     try {
+      let stop = this.shouldStop(false);
       for (const partition of old) {
-        if (this.shouldStop()) break;
+        if (stop) break;
         await this.dropPartition(partition, match, archive, mask);
+        stop = this.shouldStop(true);
       }
-      if (!this.shouldStop()) await this.deleteRows(bound, archive, mask);
+      if (!stop) await this.deleteRows(bound, archive, mask);
     } finally {
       this.progress.stop();
       if (archive) this.summary.archive = { path: archive.path, entries: archive.entries };
@@ -213,7 +215,7 @@ class PruneRun {
       if (batch.deleted > 0) this.summary.batches += 1;
       this.summary.deleted += batch.deleted;
       this.report();
-      if (this.shouldStop()) return;
+      if (this.shouldStop(true)) return;
     }
   }
 
@@ -272,9 +274,14 @@ class PruneRun {
     return `Delete ${matched.toLocaleString('en-US')} entries from ${this.name} older than ${cutoff}${oldest ? `, the oldest from ${oldest}` : ''}${partitions}?`;
   }
 
-  private shouldStop(): boolean {
+  /**
+   * Whether to stop before the next unit of work (a batch, a partition). A signal stops at once; the time limit only
+   * after some work (`afterWork`), so that the unit that crosses it is the last one and a run always makes progress.
+   */
+  private shouldStop(afterWork: boolean): boolean {
+    const limit = this.options.maxDurationMs;
     if (this.io.signal?.aborted) this.summary.stopped = 'interrupted';
-    else if (this.options.maxDurationMs !== undefined && performance.now() - this.started >= this.options.maxDurationMs) this.summary.stopped = 'max-duration';
+    else if (afterWork && limit !== undefined && performance.now() - this.started >= limit) this.summary.stopped = 'max-duration';
     return this.summary.stopped !== undefined;
   }
 

@@ -7,25 +7,25 @@ import { parseTimeBound } from './time-bound.js';
 export interface FilterFlags {
   since?: string;
   until?: string;
-  operator: string[];
-  operation: string[];
-  resource: string[];
-  ip: string[];
-  source: string[];
+  operator?: string[];
+  operation?: string[];
+  resource?: string[];
+  ip?: string[];
+  source?: string[];
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Declares the filters shared by list and export, so both spell and document them the same way. */
 export function addFilterOptions(command: Command): Command {
   return command
     .option('--since <when>', 'entries at or after this time: a duration ago (30m, 24h, 7d, 2w) or ISO 8601')
     .option('--until <when>', 'entries before this time (exclusive): a duration ago or ISO 8601')
-    .addOption(new Option('--operator <name>', 'who made the change (repeat for either)').argParser(collect).default([]))
-    .addOption(new Option('--operation <op>', 'CREATE, UPDATE, DELETE, LOGIN, ... case-insensitive (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--resource <type[:id]>', 'resource type, optionally with id: route, route:r-123 (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--ip <ip|cidr>', 'source IP or CIDR block, IPv4 or IPv6 (repeatable)').argParser(collect).default([]))
-    .addOption(new Option('--source <source>', 'where the change came from: dashboard, api, adc (repeatable)').argParser(collect).default([]));
+    .addOption(new Option('--operator <name>', 'who made the change (repeat for either)').argParser(collect))
+    .addOption(new Option('--operation <op>', 'CREATE, UPDATE, DELETE, LOGIN, ... case-insensitive (repeatable)').argParser(collect))
+    .addOption(new Option('--resource <type[:id]>', 'resource type, optionally with id: route, route:r-123 (repeatable)').argParser(collect))
+    .addOption(new Option('--ip <ip|cidr>', 'source IP or CIDR block, IPv4 or IPv6 (repeatable)').argParser(collect))
+    .addOption(new Option('--source <source>', 'where the change came from: dashboard, api, adc (repeatable)').argParser(collect));
 }
 
 /** Validates filter flags into typed filters; a bad value is a UsageError naming it. */
@@ -33,10 +33,10 @@ export function parseFilterFlags(flags: FilterFlags): EntryFilters {
   return {
     since: flags.since === undefined ? undefined : parseTimeBound('--since', flags.since),
     until: flags.until === undefined ? undefined : parseTimeBound('--until', flags.until),
-    operators: flags.operator.map((value) => parseNonEmpty('--operator', value)),
-    operations: flags.operation.map((value) => parseNonEmpty('--operation', value)),
-    resources: flags.resource.map(parseResource),
-    ips: flags.ip.map(parseIpFilter),
-    sources: flags.source.map((value) => parseNonEmpty('--source', value)),
+    operators: (flags.operator ?? []).map((value) => parseNonEmpty('--operator', value)),
+    operations: (flags.operation ?? []).map((value) => parseNonEmpty('--operation', value)),
+    resources: (flags.resource ?? []).map(parseResource),
+    ips: (flags.ip ?? []).map(parseIpFilter),
+    sources: (flags.source ?? []).map((value) => parseNonEmpty('--source', value)),
   };
 }

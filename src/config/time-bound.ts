@@ -42,3 +42,19 @@ function normalizeIso(value: string): string | undefined {
   if (zone.toUpperCase() === 'Z' && date.toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) return undefined;
   return text;
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const SPAN = /^(\d{1,9})(ms|s|m|h|d|w)?$/;
+
+/**
+ * Parses a length of time for flags such as `--settle 5s`, `--timeout 30s`, `--max-duration 10m`: a whole number
+ * with a unit (ms, s, m, h, d, w), or bare seconds. `min` is in milliseconds.
+ */
+export function parseSpanMs(flag: string, value: string, min = 1): number {
+  const match = SPAN.exec(value.trim());
+  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 0) : NaN;
+  if (!match || !(ms >= min)) {
+    throw new UsageError(`invalid ${flag} '${value}': expected a duration such as 500ms, 30s, 10m or 2h${min === 0 ? ' (0 allowed)' : ''}`);
+  }
+  return ms;
+}

@@ -1,14 +1,9 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
-import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type CanonicalField, type Position } from '../entry.js';
 import type { TimeBound } from '../config/time-bound.js';
 import type { ResolvedMapping } from './mapping.js';
 
-/** A place in (timestamp, id) order: the keyset for pagination, export checkpoints and prune bounds. */
-export interface Position {
-  /** ISO 8601 UTC with microseconds, exactly as the entry's `timestamp`. */
-  timestamp: string;
-  id: string;
-}
+export type { Position };
 
 // Microsecond ISO text, so a position read back compares exactly equal to the stored value.
 const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;

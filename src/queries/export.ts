@@ -16,7 +16,7 @@ export interface ExportQuery {
 }
 
 /** Row as the server sends it: JSON built by PostgreSQL, plus the few plain fields sinks index on. */
-interface ExportRow {
+export interface ExportRow {
   id: string;
   timestamp: string;
   time_ms: string;
@@ -39,15 +39,33 @@ export async function exportUpperBound(db: Db, settleSeconds: number): Promise<s
   return (result.rows[0] as { bound: string }).bound;
 }
 
-/** One page in (timestamp, id) order, ascending; the server builds each entry's JSON text. */
-export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number) {
+/** The filters plus the run's window: after the checkpoint, before the settle bound. */
+function exportConditions(mapping: ResolvedMapping, query: ExportQuery) {
   const ts = timestampRef(mapping);
-  const id = idRef(mapping);
   const conditions = filterConditions(mapping, query.filters);
   conditions.push(sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: query.before })}`);
   if (query.after) {
-    conditions.push(sql<boolean>`(${ts}, ${id}) > (${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`);
+    const bound = sql`(${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`;
+    conditions.push(sql<boolean>`(${ts}, ${idRef(mapping)}) > ${bound}`);
   }
+  return allOf(conditions);
+}
+
+/** How many entries a run would ship (for --dry-run). */
+export async function countExport(db: Db, mapping: ResolvedMapping, query: ExportQuery): Promise<number> {
+  const row = await db
+    .selectFrom(tableRef(mapping))
+    .select(sql<string>`count(*)`.as('count'))
+    .where(exportConditions(mapping, query))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** One page in (timestamp, id) order (ascending unless asked); the server builds each entry's JSON text. */
+export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number, order: 'asc' | 'desc' = 'asc') {
+  const ts = timestampRef(mapping);
+  const id = idRef(mapping);
+  const direction = sql.raw(order);
   const epochMs = mapping.columns.timestamp?.type === 'timestamp'
     ? sql`(extract(epoch from ${ts} at time zone 'UTC') * 1000)::bigint::text`
     : sql`(extract(epoch from ${ts}) * 1000)::bigint::text`;
@@ -62,9 +80,9 @@ export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: Ex
         fieldExpression(mapping, field).as(field),
       ),
     ])
-    .where(allOf(conditions))
-    .orderBy(sql`${ts} asc`)
-    .orderBy(sql`${id} asc`)
+    .where(exportConditions(mapping, query))
+    .orderBy(sql`${ts} ${direction}`)
+    .orderBy(sql`${id} ${direction}`)
     .limit(limit);
 }
 
@@ -78,8 +96,7 @@ export async function* streamExportRecords(
   query: ExportQuery,
   transform: (json: string) => string,
 ): AsyncGenerator<ExportRecord> {
-  const fetchPage = (after: Position | undefined) =>
-    buildExportPageQuery(db, mapping, { ...query, after }, PAGE_SIZE).execute() as unknown as Promise<ExportRow[]>;
+  const fetchPage = (after: Position | undefined) => fetchExportRows(db, mapping, { ...query, after }, PAGE_SIZE);
   let pending: Promise<ExportRow[]> | undefined = fetchPage(query.after);
   while (pending) {
     const page: ExportRow[] = await pending;
@@ -91,7 +108,12 @@ export async function* streamExportRecords(
   }
 }
 
-function toRecord(row: ExportRow, transform: (json: string) => string): ExportRecord {
+/** Rows of one page, as records' raw material. */
+export function fetchExportRows(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number, order: 'asc' | 'desc' = 'asc'): Promise<ExportRow[]> {
+  return buildExportPageQuery(db, mapping, query, limit, order).execute() as unknown as Promise<ExportRow[]>;
+}
+
+export function toRecord(row: ExportRow, transform: (json: string) => string): ExportRecord {
   return {
     id: row.id,
     timestamp: row.timestamp,

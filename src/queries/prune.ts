@@ -116,7 +116,8 @@ export function buildBatchRangeQuery(db: Db, mapping: ResolvedMapping, bound: Pr
     .orderBy(ts)
     .orderBy(id)
     .limit(size);
-  // The outer select sees the inner columns under the table's own column names, so the usual field expressions apply.
+  // The outer select sees the inner columns under the table's own column names, so the usual field expressions
+  // apply. ORDER BY names them qualified: a bare "id" would mean the text output column and sort 60 after 180.
   return db
     .selectFrom(batch.as('batch'))
     .select([
@@ -124,8 +125,8 @@ export function buildBatchRangeQuery(db: Db, mapping: ResolvedMapping, bound: Pr
       fieldExpression(mapping, 'timestamp').as('timestamp'),
       fieldExpression(mapping, 'id').as('id'),
     ])
-    .orderBy(sql`${ts} desc`)
-    .orderBy(sql`${id} desc`)
+    .orderBy(sql`${qualified('batch', mapping, 'timestamp')} desc`)
+    .orderBy(sql`${qualified('batch', mapping, 'id')} desc`)
     .limit(1);
 }
 
@@ -181,14 +182,12 @@ export async function readJsonPage(
   from: Position | undefined,
   size: number,
 ): Promise<{ json: string[]; end?: Position }> {
-  const ts = timestampRef(mapping);
-  const id = idRef(mapping);
   const rows = (await db
     .selectFrom(source.as('entries'))
     .select([entryJsonExpression(mapping).as('json'), fieldExpression(mapping, 'timestamp').as('timestamp'), fieldExpression(mapping, 'id').as('id')])
     .where(allOf(after(mapping, from)))
-    .orderBy(ts)
-    .orderBy(id)
+    .orderBy(qualified('entries', mapping, 'timestamp'))
+    .orderBy(qualified('entries', mapping, 'id'))
     .limit(size)
     .execute()) as { json: string; timestamp: string; id: string }[];
   const last = rows.at(-1);
@@ -200,6 +199,11 @@ function formatTimestamp(mapping: ResolvedMapping, value: RawBuilder<unknown>): 
   return mapping.columns.timestamp?.type === 'timestamp'
     ? sql<string>`to_char(${value}, ${ISO_FORMAT})`
     : sql<string>`to_char(${value} at time zone 'UTC', ${ISO_FORMAT})`;
+}
+
+/** `alias.column` for ORDER BY, where a bare name would pick an output column of the same name first. */
+function qualified(alias: string, mapping: ResolvedMapping, field: 'id' | 'timestamp'): RawBuilder<unknown> {
+  return sql.ref(`${alias}.${columnName(mapping, field)}`);
 }
 
 function columnName(mapping: ResolvedMapping, field: 'id' | 'timestamp'): string {

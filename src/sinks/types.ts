@@ -28,10 +28,7 @@ export interface ExportRecord {
 }
 
 /** Where an export stands: the last record known to be stored by the sink, in (timestamp, id) order. */
-export interface Position {
-  timestamp: string;
-  id: string;
-}
+export type { Position } from '../entry.js';
 
 /** The sink stored every record it was given (possibly some of them for the second time). */
 export interface DeliveredOutcome {

@@ -128,10 +128,10 @@ describe('prune command line', () => {
   function parseArgv(argv: string[]): Promise<PruneFlags> {
     return new Promise((resolve, reject) => {
       const noop = () => Promise.resolve();
-      const actions: Actions = {
+      const actions = {
         list: noop,
         show: noop,
-        prune: async (flags) => resolve(flags),
+        prune: async (flags: PruneFlags) => resolve(flags),
       } as unknown as Actions;
       const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, cwd: dir, stdoutIsTty: false, stderrIsTty: false };
       buildProgram(io, actions).parseAsync(argv, { from: 'user' }).catch(reject);

@@ -33,7 +33,8 @@ describe('prune batch range query', () => {
     expect(query.sql).toContain('"created_at" >= cast($2 as timestamptz)');
     expect(query.sql).toContain('("created_at", "id") > (cast($3 as timestamptz), cast($4 as bigint))');
     expect(query.sql).toMatch(/order by "created_at", "id" limit \$5\) as "batch"/);
-    expect(query.sql).toMatch(/order by "created_at" desc, "id" desc limit \$6$/);
+    // Qualified: a bare "id" would sort the text output column, putting 60 after 180.
+    expect(query.sql).toMatch(/order by "batch"\."created_at" desc, "batch"\."id" desc limit \$6$/);
     expect(query.sql).toContain('min("created_at") over ()');
     expect(query.parameters).toEqual([CUTOFF, FROM.timestamp, FROM.timestamp, FROM.id, 5000, 1]);
   });

@@ -1,0 +1,155 @@
+import type { CliIo } from '../io.js';
+import type { Position } from '../entry.js';
+import { InterruptedError } from '../errors.js';
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import { withAuditTable, type AuditTable } from '../db/session.js';
+import { withReadOnly } from '../db/read-only.js';
+import type { EntryFilters } from '../queries/filters.js';
+import { countExport, exportUpperBound, fetchExportRows, streamExportRecords, type ExportQuery } from '../queries/export.js';
+import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
+import { createSink, type SinkOptions } from '../sinks/index.js';
+import { deliver, readCheckpoint, writeCheckpoint, type DeliveryStats } from '../delivery/index.js';
+import { startProgress } from './prune-interaction.js';
+
+export interface ExportOptions {
+  filters: EntryFilters;
+  sink: SinkOptions;
+  concurrency: number;
+  batchMaxEntries?: number;
+  maxRetryMs: number;
+  /** Absolute path of the checkpoint file, if any. */
+  checkpoint?: string;
+  /** Entries younger than this are left for the next run. */
+  settleSeconds: number;
+  dryRun: boolean;
+  json: boolean;
+  showSecrets: boolean;
+}
+
+export interface ExportSummary {
+  destination: string;
+  exported: number;
+  batches: number;
+  retries: number;
+  duplicates: number;
+  first: Position | null;
+  last: Position | null;
+  checkpoint: string | null;
+  duration_ms: number;
+}
+
+export interface DryRunSummary {
+  dry_run: true;
+  destination: string;
+  would_export: number;
+  first: unknown;
+  last: unknown;
+  after: Position | null;
+  before: string;
+  checkpoint: string | null;
+}
+
+/** Ships the selected entries to the sink; returns what was delivered. Throws InterruptedError on SIGINT/SIGTERM. */
+export async function exportEntries(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<ExportSummary> {
+  const started = Date.now();
+  const query = await startQuery(table, options);
+  const policy = createSecretPolicy(secrets);
+  const mask = options.showSecrets ? (json: string) => json : (json: string) => maskEntryJson(json, policy);
+  const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : options.sink);
+  const progress = await startProgress(io, `exporting to ${sink.name}`);
+  let stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
+  try {
+    const result = await deliver({
+      records: streamExportRecords(table.db, table.mapping, query, mask),
+      sink,
+      concurrency: options.concurrency,
+      batchMaxEntries: options.batchMaxEntries,
+      retry: { maxRetryMs: options.maxRetryMs },
+      signal: io.signal,
+      onCheckpoint: options.checkpoint ? (position) => writeCheckpoint(options.checkpoint as string, position) : undefined,
+      onProgress: (current) => {
+        stats = current;
+        const rate = Math.round(current.exported / Math.max(0.001, (Date.now() - started) / 1000));
+        progress.update(`exported ${current.exported.toLocaleString('en-US')} (${rate.toLocaleString('en-US')}/s), retries ${current.retries}`);
+      },
+      onRetry: (event) => progress.note(`retrying batch ${event.batch} in ${event.delayMs} ms: ${event.reason}`),
+    });
+    stats = result;
+    if (result.interrupted) {
+      const where = result.last ? `; checkpoint at ${result.last.timestamp} id ${result.last.id}` : '';
+      throw new InterruptedError(`export interrupted after ${result.exported} entries${where}`);
+    }
+    return summarize(sink.name, stats, options, started);
+  } finally {
+    progress.stop();
+    await sink.close();
+  }
+}
+
+/** What a run would send, without sending: count, first and last entries. */
+export async function planExport(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets']): Promise<DryRunSummary> {
+  const query = await startQuery(table, options);
+  const policy = createSecretPolicy(secrets);
+  const entry = async (order: 'asc' | 'desc') => {
+    const [row] = await fetchExportRows(table.db, table.mapping, query, 1, order);
+    return row ? JSON.parse(options.showSecrets ? row.json : maskEntryJson(row.json, policy)) : null;
+  };
+  return {
+    dry_run: true,
+    destination: describeDestination(options.sink),
+    would_export: await countExport(table.db, table.mapping, query),
+    first: await entry('asc'),
+    last: await entry('desc'),
+    after: query.after ?? null,
+    before: query.before,
+    checkpoint: options.checkpoint ?? null,
+  };
+}
+
+/** `api7-audit export`: reads in a READ ONLY transaction (one snapshot for the whole run) and prints a summary. */
+export async function runExport(options: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
+  const result = await withAuditTable(config, (table) =>
+    withReadOnly<ExportSummary | DryRunSummary>(table.db, (db) =>
+      options.dryRun ? planExport({ ...table, db }, options, config.secrets) : exportEntries({ ...table, db }, options, config.secrets, io),
+    ),
+  );
+  if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+  else io.stderr.write(`${formatSummary(result)}\n`);
+}
+
+async function startQuery(table: AuditTable, options: ExportOptions): Promise<ExportQuery> {
+  const after = options.checkpoint ? await readCheckpoint(options.checkpoint) : undefined;
+  const before = await exportUpperBound(table.db, options.settleSeconds);
+  return { filters: options.filters, after, before };
+}
+
+function summarize(destination: string, stats: DeliveryStats, options: ExportOptions, started: number): ExportSummary {
+  return {
+    destination,
+    exported: stats.exported,
+    batches: stats.batches,
+    retries: stats.retries,
+    duplicates: stats.duplicates,
+    first: stats.first ?? null,
+    last: stats.last ?? null,
+    checkpoint: options.checkpoint ?? null,
+    duration_ms: Date.now() - started,
+  };
+}
+
+function describeDestination(sink: SinkOptions): string {
+  if (sink.kind === 'file') return sink.path === '-' ? 'stdout' : sink.path;
+  if (sink.kind === 'datadog') return sink.url ?? `Datadog ${sink.site ?? 'datadoghq.com'}`;
+  return sink.url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function formatSummary(result: ExportSummary | DryRunSummary): string {
+  if ('dry_run' in result) {
+    return `dry run: would export ${result.would_export} entries to ${result.destination} (before ${result.before}${result.after ? `, after ${result.after.timestamp} id ${result.after.id}` : ''})`;
+  }
+  const seconds = result.duration_ms / 1000;
+  const rate = Math.round(result.exported / Math.max(seconds, 0.001));
+  const parts = [`exported ${result.exported} entries to ${result.destination} in ${seconds.toFixed(1)} s (${rate}/s)`, `${result.batches} batches`, `${result.retries} retries`, `${result.duplicates} duplicates`];
+  if (result.checkpoint && result.last) parts.push(`checkpoint ${result.last.timestamp} id ${result.last.id}`);
+  return parts.join(', ');
+}
