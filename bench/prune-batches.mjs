@@ -4,6 +4,8 @@
 //   npm run build && node bench/prune-batches.mjs [--rows 400000] [--sizes 1000,2000,5000,10000,20000]
 //     [--rounds 3] [--partitioned-rows 1000000] [--db postgres://postgres@127.0.0.1:5432/test]
 //
+// --rows 0 or --partitioned-rows 0 skips that part.
+//
 // Everything happens in a schema of its own (prune_bench_*), dropped at the end. Half of the entries (~1 KB each,
 // the shape of examples/schema.sql with all its indexes) are older than the 60-day cutoff. Before every trial the
 // deleted rows are put back, then VACUUM ANALYZE and CHECKPOINT, so each trial starts from the same state.
@@ -101,7 +103,9 @@ async function partitionedTable() {
   // Monthly partitions over 12 months; PARTITIONED_ROWS entries spread over the 7 months before the cutoff (61 to
   // 271 days old), plus 20,000 newer ones, so whole months are dropped and the boundary month is trimmed row by row.
   const table = `${schema}.audit_parts`;
-  await client.query(`create table ${table} (like ${schema}.template) partition by range (created_at)`);
+  await client.query(`create table ${table} (id bigint not null, created_at timestamptz not null, operator text, operation text,
+    resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb)
+    partition by range (created_at)`);
   await client.query(`create index on ${table} (created_at, id)`);
   await client.query(`
     do $$ declare m date := date_trunc('month', now() - interval '10 months'); begin
@@ -124,7 +128,7 @@ await client.connect();
 try {
   await client.query(`create schema ${schema}`);
   console.error(`building ${ROWS} entries in ${schema} ...`);
-  await plainTable();
+  if (ROWS > 0) await plainTable();
   if (PARTITIONED_ROWS > 0) await partitionedTable();
 } finally {
   await client.query(`drop schema if exists ${schema} cascade`);

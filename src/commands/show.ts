@@ -10,6 +10,8 @@ import { findEntry } from '../queries/show.js';
 import { createSecretPolicy, maskEntry } from '../output/secrets.js';
 import { createColors, shouldUseColor } from '../output/colors.js';
 import { renderShow, showJson } from '../output/show.js';
+import { hiddenSecretChanges } from '../output/secret-changes.js';
+import type { Change } from '../output/changes.js';
 
 export interface ShowOptions {
   id: string;
@@ -21,25 +23,34 @@ export interface ShowOptions {
 const INTEGER_MAX: Record<string, bigint> = { int8: 2n ** 63n - 1n, int4: 2n ** 31n - 1n, int2: 2n ** 15n - 1n, numeric: 10n ** 30n };
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-/** Finds one entry by id (secrets masked unless asked otherwise). An unknown id is a runtime error, exit 1. */
-export async function showEntry(table: AuditTable, options: ShowOptions, secretsConfig: ResolvedConfig['secrets']): Promise<AuditEntry> {
-  validateId(table.mapping, options.id);
-  const entry = await findEntry(table.db, table.mapping, options.id);
-  if (!entry) throw new RuntimeError(`no audit entry with id '${options.id}' in ${formatTableName(table.mapping.table)}`);
-  return options.showSecrets ? entry : maskEntry(entry, createSecretPolicy(secretsConfig));
+export interface ShownEntry {
+  /** The entry, secrets masked unless --show-secrets. */
+  entry: AuditEntry;
+  /** Secrets that changed, which masking would otherwise hide from the diff. */
+  hiddenChanges: Change[];
 }
 
-export function formatShow(entry: AuditEntry, options: ShowOptions, io: CliIo): string {
-  if (options.output === 'json') return `${JSON.stringify(showJson(entry), null, 2)}\n`;
-  return `${renderShow(entry, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)) })}\n`;
+/** Finds one entry by id (secrets masked unless asked otherwise). An unknown id is a runtime error, exit 1. */
+export async function showEntry(table: AuditTable, options: ShowOptions, secretsConfig: ResolvedConfig['secrets']): Promise<ShownEntry> {
+  validateId(table.mapping, options.id);
+  const raw = await findEntry(table.db, table.mapping, options.id);
+  if (!raw) throw new RuntimeError(`no audit entry with id '${options.id}' in ${formatTableName(table.mapping.table)}`);
+  if (options.showSecrets) return { entry: raw, hiddenChanges: [] };
+  const entry = maskEntry(raw, createSecretPolicy(secretsConfig));
+  return { entry, hiddenChanges: hiddenSecretChanges(raw, entry) };
+}
+
+export function formatShow({ entry, hiddenChanges }: ShownEntry, options: ShowOptions, io: CliIo): string {
+  if (options.output === 'json') return `${JSON.stringify(showJson(entry, hiddenChanges), null, 2)}\n`;
+  return `${renderShow(entry, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)), hiddenChanges })}\n`;
 }
 
 /** `api7-audit show ID` */
 export async function runShow(options: ShowOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const entry = await withAuditTable(config, (table) =>
+  const shown = await withAuditTable(config, (table) =>
     withReadOnly(table.db, (db) => showEntry({ ...table, db }, options, config.secrets)),
   );
-  io.stdout.write(formatShow(entry, options, io));
+  io.stdout.write(formatShow(shown, options, io));
 }
 
 /** Rejects ids that cannot exist in the id column's type, before PostgreSQL would fail the cast. */

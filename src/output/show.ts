@@ -9,6 +9,8 @@ export interface RenderShowOptions {
   colors: Colors;
   /** Passed to {@link renderDiff}. */
   contextLines?: number;
+  /** Secret changes the masked diff cannot show (see secret-changes.ts), listed under the diff. */
+  hiddenChanges?: Change[];
 }
 
 /** `show --output json`: the canonical entry plus its leaf-level changes. */
@@ -34,12 +36,15 @@ export function renderShow(entry: AuditEntry, options: RenderShowOptions): strin
   const labelWidth = Math.max(...rows.map(([label]) => label.length)) + 1;
   const header = rows.map(([label, value]) => `${colors.bold(`${label}:`.padEnd(labelWidth))} ${value}`);
   const diff = renderDiff(entry.before, entry.after, { colors, contextLines: options.contextLines });
-  return `${header.join('\n')}\n\n${diff}`;
+  const hidden = options.hiddenChanges ?? [];
+  const secrets = hidden.length ? `\n\n${colors.yellow('Secrets changed (values hidden):')} ${hidden.map((c) => sanitizeForTerminal(c.path)).join(', ')}` : '';
+  return `${header.join('\n')}\n\n${diff}${secrets}`;
 }
 
-/** Field order is canonical, then `changes`; every canonical field is present (null when unknown). */
-export function showJson(entry: AuditEntry): ShowJson {
-  return { ...toCanonicalEntry(entry), changes: diffChanges(entry.before, entry.after) };
+/** Field order is canonical, then `changes` (with hidden secret changes, masked, in path order). */
+export function showJson(entry: AuditEntry, hiddenChanges: Change[] = []): ShowJson {
+  const changes = [...diffChanges(entry.before, entry.after), ...hiddenChanges].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { ...toCanonicalEntry(entry), changes };
 }
 
 /** `type:id (name)`, leaving out whatever is unknown; `-` when nothing is. */
