@@ -9,15 +9,18 @@ import type { Position } from '../db/entry-columns.js';
 import { formatTableName } from '../db/identifiers.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import {
+  countPartition,
   detachPartition,
+  dropDetached,
+  findDetachedLeftovers,
   isLockConflict,
   listTimePartitions,
-  lockPartitionForArchive,
+  lockPartition,
   partitionName,
   partitionRef,
   type TimePartition,
 } from '../queries/partitions.js';
-import { computeCutoff, deleteBatch, matchEntries, readJsonPage, type PruneBound, type PruneMatch } from '../queries/prune.js';
+import { computeCutoff, deleteBatch, matchEntries, readJsonPage, type PruneBound } from '../queries/prune.js';
 import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
@@ -75,7 +78,7 @@ export interface PruneSummary {
   stopped?: PruneStop;
 }
 
-/** Retries for the lock a partition detach needs before the partition is left to row-by-row deletion. */
+/** Attempts at the lock a partition detach needs before the partition is left to row-by-row deletion. */
 const DETACH_ATTEMPTS = 4;
 const DETACH_BACKOFF_MS = 250;
 
@@ -167,7 +170,9 @@ class PruneRun {
     const old = ((await listTimePartitions(this.conn, mapping, cutoff)) ?? []).filter((partition) => partition.whollyBefore);
     const match = await matchEntries(this.conn, mapping, bound);
     Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
-    if (this.options.dryRun || (match.matched === 0 && old.length === 0)) return this.finish();
+    if (this.options.dryRun) return this.finish();
+    const leftovers = await findDetachedLeftovers(this.conn, mapping);
+    if (match.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
     if (this.shouldStop(false)) return this.finish();
     if (!this.options.yes && isInteractive(this.io) && !(await confirm(this.io, this.question(old)))) {
       throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
@@ -180,10 +185,11 @@ class PruneRun {
     await sql`set synchronous_commit = off`.execute(this.conn);
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
     try {
+      await this.dropLeftovers(leftovers);
       let stop = this.shouldStop(false);
       for (const partition of old) {
         if (stop) break;
-        await this.dropPartition(partition, match, archive, mask);
+        await this.dropPartition(partition, archive, mask);
         stop = this.shouldStop(true);
       }
       if (!stop) await this.deleteRows(bound, archive, mask);
@@ -220,36 +226,48 @@ class PruneRun {
   }
 
   /**
-   * Detaches and drops (or only detaches) a partition wholly before the cutoff, in one transaction. With an archive,
-   * the partition is first locked against writes and copied out, so the archive holds exactly what is dropped.
+   * Removes a partition wholly before the cutoff from the audit table: one short transaction locks it against
+   * writes, counts it (or, with an archive, copies it out, so the archive holds exactly what goes), and detaches
+   * it; then the table is dropped on its own (unless --detach-only), which locks nothing the control plane uses.
    * When the parent's lock cannot be had within a short timeout, a few retries follow; after that the partition is
    * left attached and its rows go row by row like any others.
    */
-  private async dropPartition(partition: TimePartition, match: PruneMatch, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
+  private async dropPartition(partition: TimePartition, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
     const keep = this.options.detachOnly;
-    for (let attempt = 1; attempt <= DETACH_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; ; attempt += 1) {
       try {
         const entries = await this.conn.transaction().execute(async (trx) => {
-          const archived = archive && !keep ? await this.archivePartition(trx, partition, archive, mask) : undefined;
+          await lockPartition(trx, partition);
+          const count = archive && !keep ? await this.archivePartition(trx, partition, archive, mask) : await countPartition(trx, partition);
           await detachPartition(trx, this.table.mapping, partition, keep);
-          return archived ?? partition.leafOids.reduce((sum, oid) => sum + (match.byTable.get(oid) ?? 0), 0);
+          return count;
         });
-        (keep ? this.summary.partitionsDetached : this.summary.partitionsDropped).push(partitionName(partition));
         this.summary.deleted += entries;
+        if (keep) this.summary.partitionsDetached.push(partitionName(partition));
+        else {
+          await dropDetached(this.conn, partition);
+          this.summary.partitionsDropped.push(partitionName(partition));
+        }
         this.report();
         return;
       } catch (error) {
-        if (!isLockConflict(error) || attempt === DETACH_ATTEMPTS) {
-          if (isLockConflict(error)) return this.warn(`could not lock ${this.name} to detach ${partitionName(partition)}; deleting its rows instead`);
-          throw error;
-        }
+        if (!isLockConflict(error)) throw error;
+        if (attempt === DETACH_ATTEMPTS) return this.warn(`could not lock ${this.name} to detach ${partitionName(partition)}; deleting its rows instead`);
         await sleep(DETACH_BACKOFF_MS * 2 ** (attempt - 1));
       }
     }
   }
 
+  /** Drops partitions that an earlier run detached but was stopped before dropping (they are marked for it). */
+  private async dropLeftovers(leftovers: Pick<TimePartition, 'schema' | 'name'>[]): Promise<void> {
+    for (const table of leftovers) {
+      await dropDetached(this.conn, table);
+      this.summary.partitionsDropped.push(partitionName(table));
+    }
+  }
+
+  /** Copies a locked partition into the archive, page by page in (timestamp, id) order; returns how many entries. */
   private async archivePartition(trx: Db, partition: TimePartition, archive: ArchiveWriter, mask: (json: string) => string): Promise<number> {
-    await lockPartitionForArchive(trx, partition);
     let from: Position | undefined;
     let entries = 0;
     for (;;) {

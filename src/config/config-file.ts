@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
 import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
 import { UsageError } from '../errors.js';
 
@@ -22,6 +21,9 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   } catch (error) {
     throw new UsageError(`cannot read config file '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+  // yaml is imported here, not at the top: it takes longer to load than the rest of the CLI together, and
+  // `--version`, `--help` and every run without a config file would pay for it.
+  const { parse } = await import('yaml');
   let raw: unknown;
   try {
     raw = parse(text) ?? {};

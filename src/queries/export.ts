@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { ExportRecord } from '../sinks/types.js';
+import type { ExportFields, ExportRecord } from '../sinks/types.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
 import { PAGE_SIZE } from './list.js';
 import { tableRef } from './table-ref.js';
@@ -16,17 +16,11 @@ export interface ExportQuery {
 }
 
 /** Row as the server sends it: JSON built by PostgreSQL, plus the few plain fields sinks index on. */
-export interface ExportRow {
+export interface ExportRow extends ExportFields {
   id: string;
   timestamp: string;
   time_ms: string;
   json: string;
-  operator: string | null;
-  operation: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  source_ip: string | null;
-  source: string | null;
 }
 
 /**
@@ -126,6 +120,6 @@ export function toRecord(row: ExportRow, transform: (json: string) => string): E
       resource_id: row.resource_id,
       source_ip: row.source_ip,
       source: row.source,
-    },
+    } satisfies ExportFields,
   };
 }

@@ -22,8 +22,6 @@ export interface PruneBound {
 /** What the cutoff leaves to delete, before anything is deleted. */
 export interface PruneMatch {
   matched: number;
-  /** Per table (`tableoid`): a partitioned table's count per partition; a plain table has one. */
-  byTable: Map<number, number>;
   oldest?: string;
   newest?: string;
 }
@@ -77,23 +75,23 @@ function after(mapping: ResolvedMapping, position: Position | undefined): RawBui
   return [sql<boolean>`${ts} >= ${value}`, sql<boolean>`(${ts}, ${idRef(mapping)}) > (${value}, ${idValue(mapping, position.id)})`];
 }
 
-/** How many entries are before the cutoff, per table, and the oldest and newest of them. */
+/**
+ * How many entries are before the cutoff, and the oldest and newest of them: an index-only range scan for the
+ * count (nothing but the indexed column may be read for that: grouping by tableoid made it a heap scan, 0.5 s for
+ * 1M entries) and one index probe at each end.
+ */
 export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: PruneBound): Promise<PruneMatch> {
   const where = allOf(boundConditions(mapping, bound));
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
   const timestamp = fieldExpression(mapping, 'timestamp');
   const table = sql.table(tableRef(mapping));
-  // Each count is an index-only range scan per table; oldest and newest are one index probe each.
-  const counts = await sql<{ table: number; count: string }>`
-    select tableoid::int8 as table, count(*)::text as count from ${table} where ${where} group by tableoid`.execute(db);
-  const ends = await sql<{ oldest: string | null; newest: string | null }>`
-    select (select ${timestamp} from ${table} where ${where} order by ${ts} asc, ${id} asc limit 1) as oldest,
+  const result = await sql<{ count: string; oldest: string | null; newest: string | null }>`
+    select (select count(*) from ${table} where ${where})::text as count,
+           (select ${timestamp} from ${table} where ${where} order by ${ts} asc, ${id} asc limit 1) as oldest,
            (select ${timestamp} from ${table} where ${where} order by ${ts} desc, ${id} desc limit 1) as newest`.execute(db);
-  const byTable = new Map(counts.rows.map((row) => [Number(row.table), Number(row.count)]));
-  const matched = [...byTable.values()].reduce((sum, count) => sum + count, 0);
-  const { oldest, newest } = ends.rows[0] ?? { oldest: null, newest: null };
-  return { matched, byTable, oldest: oldest ?? undefined, newest: newest ?? undefined };
+  const row = result.rows[0];
+  return { matched: Number(row?.count ?? 0), oldest: row?.oldest ?? undefined, newest: row?.newest ?? undefined };
 }
 
 /** Where the next batch starts and ends: its first timestamp, and the (timestamp, id) of its last entry. */

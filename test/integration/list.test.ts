@@ -109,6 +109,19 @@ describe('list output', () => {
   });
 });
 
+describe('list table', () => {
+  it('fits the terminal width and colours operations on a TTY', async () => {
+    const result = await runCli(['--db', databaseUrl(), '--table', schema.table(), 'list', '--limit', '20'], { tty: true, columns: 72 });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(21);
+    // eslint-disable-next-line no-control-regex
+    const visible = (line: string) => [...line.replace(/\u001b\[[0-9;]*m/g, '')].length;
+    expect(Math.max(...lines.map(visible))).toBeLessThanOrEqual(72);
+    expect(result.stdout).toMatch(/\u001b\[3[1-6]m(CREATE|UPDATE|DELETE|update|Delete|LOGIN)/);
+  });
+});
+
 describe('keyset pagination', () => {
   for (const order of ['desc', 'asc'] as const) {
     it(`pages through every entry once, ${order}, across timestamp ties`, async () => {

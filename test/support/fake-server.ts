@@ -1,6 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { seededRandom } from './random.js';
+
+export { seededRandom };
 
 /** Fault injection shared by the fake destinations. Shares are in [0, 1]; decisions come from a seeded PRNG. */
 export interface FaultOptions {
@@ -49,17 +52,6 @@ export interface Protocol {
   discardReply(request: FakeRequest): FakeReply;
 }
 
-/** mulberry32: small, fast, good enough to make fault injection repeatable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A node:http server on 127.0.0.1 (random port) that speaks `protocol` and injects faults. */
 export class FakeServer {

@@ -1,16 +1,5 @@
+import { seededRandom } from './random.js';
 import type { SeedRow } from './database.js';
-
-/** A small deterministic PRNG so fixtures are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const HOSTILE_OPERATOR = `o'brien"; drop table audit_logs; --`;
 export const UNICODE_OPERATOR = 'zoë-管理者-🚀';

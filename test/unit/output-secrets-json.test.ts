@@ -7,7 +7,8 @@ import {
   maskSecrets,
   mayHoldSecret,
 } from '../../src/output/secrets.js';
-import { createRandom, makeEntry, pick } from './output-fixtures.js';
+import { makeEntry, pick } from './output-fixtures.js';
+import { seededRandom as createRandom } from '../support/random.js';
 
 const policy = createSecretPolicy();
 
