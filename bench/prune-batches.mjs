@@ -1,10 +1,11 @@
+/* global process, URL, performance, console */
 // Measures `api7-audit prune` against one plain DELETE of the same rows, on a real PostgreSQL server, in one run:
 // rows/s per batch size, the slowest batch transaction, and a month-partitioned table pruned by dropping partitions.
 //
 //   npm run build && node bench/prune-batches.mjs [--rows 400000] [--sizes 1000,2000,5000,10000,20000]
 //     [--rounds 3] [--partitioned-rows 1000000] [--db postgres://postgres@127.0.0.1:5432/test]
 //
-// --rows 0 or --partitioned-rows 0 skips that part.
+// --rows 0 or --partitioned-rows 0 skips that part; --detach-only passes that flag to the partitioned prune.
 //
 // Everything happens in a schema of its own (prune_bench_*), dropped at the end. Half of the entries (~1 KB each,
 // the shape of examples/schema.sql with all its indexes) are older than the 60-day cutoff. Before every trial the
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '1000,2000,5000,10000,20000' },
     rounds: { type: 'string', default: '3' },
     'partitioned-rows': { type: 'string', default: '1000000' },
+    'detach-only': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
@@ -117,10 +119,11 @@ async function partitionedTable() {
   await client.query(`insert into ${table} ${ENTRY(20000, 59, 0, PARTITIONED_ROWS + 1)}`);
   await client.query(`vacuum analyze ${table}`);
   await client.query('checkpoint');
-  const summary = prune(table);
+  const summary = prune(table, args['detach-only'] ? ['--detach-only'] : []);
+  const partitions = args['detach-only'] ? `${summary.partitions_detached} partitions detached` : `${summary.partitions_dropped} partitions dropped`;
   console.log(
     `\npartitioned: ${summary.deleted} entries before the cutoff removed in ${summary.duration_ms} ms ` +
-      `(${summary.partitions_dropped} partitions dropped, ${summary.batches} batches in the boundary partition, slowest ${summary.slowest_batch_ms} ms)`,
+      `(${partitions}, ${summary.batches} batches in the boundary partition, slowest ${summary.slowest_batch_ms} ms)`,
   );
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
+import { parseSpanMs } from '../config/time-bound.js';
 import { MAX_RETENTION_DAYS, readControlPlaneRetention } from '../config/cp-config.js';
 import type { PruneOptions, RetentionSource } from './prune.js';
 
@@ -29,20 +30,17 @@ export interface PruneFlagContext {
 export const DEFAULT_RETENTION_DAYS = 60;
 
 /**
- * Rows per DELETE. Measured on PostgreSQL 15 with ~1 KB entries (see examples/README-prune.md): 5,000 keeps every
- * batch statement far below 250 ms while deleting at about the rate of one plain DELETE; 1,000 pays round trips,
- * 20,000 and more only lengthen the statements that hold row locks.
+ * Rows per DELETE. Measured on PostgreSQL 15 with ~1 KB entries (README, "Prune"; bench/prune-batches.mjs): from 5,000
+ * on, larger batches delete no faster (0.6-1.0× one plain DELETE of the same rows, within run-to-run noise), while
+ * the longest batch grows with the size (48-63 ms at 5,000, 100-194 ms at 10,000, 206-217 ms at 20,000).
  */
 export const DEFAULT_BATCH_SIZE = 5000;
 export const MAX_BATCH_SIZE = 100_000;
 
-const DURATION = /^(\d{1,9})(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** Turns commander's raw flags into typed prune options; every bad value is a UsageError naming it. */
 export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagContext): Promise<PruneOptions> {
   const batchSize = flags.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt('--batch-size', flags.batchSize, MAX_BATCH_SIZE);
-  const maxDurationMs = flags.maxDuration === undefined ? undefined : parseMaxDuration(flags.maxDuration);
+  const maxDurationMs = flags.maxDuration === undefined ? undefined : parseSpanMs('--max-duration', flags.maxDuration);
   const retention = await resolveRetention(flags, context);
   return {
     retention,
@@ -74,14 +72,6 @@ export async function resolveRetention(flags: Pick<PruneFlags, 'retentionDays' |
     return { days: fromConfig, source: 'config' };
   }
   return { days: DEFAULT_RETENTION_DAYS, source: 'default' };
-}
-
-/** `--max-duration 90s | 10m | 2h | 500ms`. */
-export function parseMaxDuration(value: string): number {
-  const match = DURATION.exec(value.trim());
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] as string] ?? 0) : 0;
-  if (!match || ms < 1) throw new UsageError(`invalid --max-duration '${value}': expected a duration such as 90s, 10m or 2h`);
-  return ms;
 }
 
 function parseArchivePath(value: string, cwd: string): string {

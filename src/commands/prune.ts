@@ -13,6 +13,7 @@ import {
   detachPartition,
   dropDetached,
   findDetachedLeftovers,
+  isInsufficientPrivilege,
   isLockConflict,
   listTimePartitions,
   lockPartition,
@@ -141,7 +142,7 @@ class PruneRun {
     private readonly table: AuditTable,
     private readonly options: PruneOptions,
     private readonly io: CliIo,
-    private readonly started: number,
+    private started: number,
   ) {
     this.name = formatTableName(table.mapping.table);
     this.progress = silentProgress(io);
@@ -174,8 +175,11 @@ class PruneRun {
     const leftovers = await findDetachedLeftovers(this.conn, mapping);
     if (match.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
     if (this.shouldStop(false)) return this.finish();
-    if (!this.options.yes && isInteractive(this.io) && !(await confirm(this.io, this.question(old)))) {
-      throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
+    if (!this.options.yes && isInteractive(this.io)) {
+      const asked = performance.now();
+      if (!(await confirm(this.io, this.question(old)))) throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
+      // Time spent reading the question counts neither toward --max-duration nor the rate.
+      this.started += performance.now() - asked;
     }
     const mask = this.masker(secrets);
     const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive);
@@ -187,9 +191,16 @@ class PruneRun {
     try {
       await this.dropLeftovers(leftovers);
       let stop = this.shouldStop(false);
-      for (const partition of old) {
+      for (const [index, partition] of old.entries()) {
         if (stop) break;
-        await this.dropPartition(partition, archive, mask);
+        const failed = await this.dropPartition(partition, archive, mask);
+        if (failed) {
+          // The rest would fare no better: the parent stays locked, or the role stays what it is.
+          const left = old.slice(index).map(partitionName).join(', ');
+          const why = failed === 'busy' ? `could not lock ${this.name}` : `not allowed (DETACH needs the owner of ${this.name})`;
+          this.progress.note(`warning: ${why} to detach ${left}; deleting their rows instead`);
+          break;
+        }
         stop = this.shouldStop(true);
       }
       if (!stop) await this.deleteRows(bound, archive, mask);
@@ -229,10 +240,15 @@ class PruneRun {
    * Removes a partition wholly before the cutoff from the audit table: one short transaction locks it against
    * writes, counts it (or, with an archive, copies it out, so the archive holds exactly what goes), and detaches
    * it; then the table is dropped on its own (unless --detach-only), which locks nothing the control plane uses.
-   * When the parent's lock cannot be had within a short timeout, a few retries follow; after that the partition is
-   * left attached and its rows go row by row like any others.
+   * When the parent's lock cannot be had within a short timeout, a few retries follow; after that, or when the role
+   * may delete rows but not detach (only the owner may), it says why and the partition stays attached, its rows
+   * going row by row like any others.
    */
-  private async dropPartition(partition: TimePartition, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
+  private async dropPartition(
+    partition: TimePartition,
+    archive: ArchiveWriter | undefined,
+    mask: (json: string) => string,
+  ): Promise<'busy' | 'forbidden' | undefined> {
     const keep = this.options.detachOnly;
     for (let attempt = 1; ; attempt += 1) {
       try {
@@ -249,10 +265,11 @@ class PruneRun {
           this.summary.partitionsDropped.push(partitionName(partition));
         }
         this.report();
-        return;
+        return undefined;
       } catch (error) {
+        if (isInsufficientPrivilege(error)) return 'forbidden';
         if (!isLockConflict(error)) throw error;
-        if (attempt === DETACH_ATTEMPTS) return this.warn(`could not lock ${this.name} to detach ${partitionName(partition)}; deleting its rows instead`);
+        if (attempt === DETACH_ATTEMPTS) return 'busy';
         await sleep(DETACH_BACKOFF_MS * 2 ** (attempt - 1));
       }
     }
@@ -309,10 +326,6 @@ class PruneRun {
     this.progress.update(
       `Pruning ${this.name}: ${this.summary.deleted.toLocaleString('en-US')} of ${this.summary.matched.toLocaleString('en-US')} entries deleted (${rate}/s)`,
     );
-  }
-
-  private warn(message: string): void {
-    this.progress.note(`warning: ${message}`);
   }
 
   private finish(): PruneSummary {

@@ -23,6 +23,16 @@ function requiredRef(mapping: ResolvedMapping, field: 'id' | 'timestamp'): RawBu
 export const timestampRef = (mapping: ResolvedMapping) => requiredRef(mapping, 'timestamp');
 export const idRef = (mapping: ResolvedMapping) => requiredRef(mapping, 'id');
 
+/**
+ * `"schema"."table"."column"`, for ORDER BY. There a bare name means an output column of that name first, and the
+ * entry selections alias `id::text` as "id": `order by "id"` sorted ties on the timestamp as text ("10" before
+ * "9"), unlike the keyset comparison, and put a sort on top of the (timestamp, id) index scan.
+ */
+export function qualifiedRef(mapping: ResolvedMapping, field: 'id' | 'timestamp'): RawBuilder<unknown> {
+  const { schema, name } = mapping.table;
+  return sql.ref(`${schema}.${name}.${(mapping.columns[field] as { name: string }).name}`);
+}
+
 /** The SQL expression that reads one canonical field in its canonical representation. */
 export function fieldExpression(mapping: ResolvedMapping, field: CanonicalField): RawBuilder<unknown> {
   const column = mapping.columns[field];

@@ -59,17 +59,18 @@ export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPol
 
 interface CompiledPolicy {
   keys: ReadonlySet<string>;
-  pattern: RegExp;
+  /** Any quoted secret name, or `key` / `keys`, followed by `:`. */
+  named: RegExp;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
 
 /**
  * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExp,
- * once per policy object. The RegExp is a superset of what {@link maskSecrets} masks: any quoted secret name, or
- * `key` / `keys` (the contextual rules), followed by `:`; or any key holding a backslash, because an escape such
- * as `"pass\u0077ord"` can spell a secret name that no cheap pattern sees. The `u` flag makes `i` use Unicode
- * case folding, so the pattern also matches names that `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`).
+ * once per policy object. With {@link hasEscapedKey} it is a superset of what {@link maskSecrets} masks: any quoted
+ * secret name, or `key` / `keys` (the contextual rules), followed by `:`; or any key holding a backslash, because an
+ * escape such as `"pass\u0077ord"` can spell a secret name that no cheap pattern sees. The `u` flag makes `i` use
+ * Unicode case folding, so the pattern also matches names that `toLowerCase()` maps to ASCII (the Kelvin sign).
  */
 function compile(policy: SecretPolicy): CompiledPolicy {
   const cached = compiledPolicies.get(policy);
@@ -78,11 +79,7 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const names = [...keys, 'key', 'keys'].map((key) =>
     key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replaceAll('_', '[-_]'),
   );
-  const named = `"(?:${names.join('|')})"\\s*:`;
-  // The first escape is found by `[^"\\]*` alone, so there is one way to match and no backtracking blow-up: the
-  // naive `"(?:[^"\\]|\\.)*\\(?:[^"\\]|\\.)*"` took minutes on a PEM certificate full of `\n` escapes.
-  const escapedKey = String.raw`"[^"\\]*\\[\s\S](?:[^"\\]|\\[\s\S])*"\s*:`;
-  const compiled = { keys, pattern: new RegExp(`${named}|${escapedKey}`, 'iu') };
+  const compiled = { keys, named: new RegExp(`"(?:${names.join('|')})"\\s*:`, 'iu') };
   compiledPolicies.set(policy, compiled);
   return compiled;
 }
@@ -134,7 +131,36 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
-  return compile(policy).pattern.test(jsonText);
+  return compile(policy).named.test(jsonText) || hasEscapedKey(jsonText);
+}
+
+const QUOTE_OR_BACKSLASH = /["\\]/g;
+const SPACE_THEN_COLON = /\s*:/y;
+
+/**
+ * Whether some key of the JSON text holds an escape (`"pass\u0077ord":`). A backslash only occurs inside a string,
+ * so from each one the scan runs to the string's closing quote and looks for a `:` after it; the next search
+ * starts past that string. Linear however many escapes a value holds (a PEM certificate is full of `\n`), and
+ * several times faster than a RegExp for the same question, which had to try a match from every quote.
+ */
+export function hasEscapedKey(text: string): boolean {
+  let from = text.indexOf('\\');
+  while (from >= 0) {
+    let end = -1;
+    QUOTE_OR_BACKSLASH.lastIndex = from;
+    for (let match = QUOTE_OR_BACKSLASH.exec(text); match; match = QUOTE_OR_BACKSLASH.exec(text)) {
+      if (match[0] === '"') {
+        end = match.index;
+        break;
+      }
+      QUOTE_OR_BACKSLASH.lastIndex = match.index + 2; // skip the escaped character, whatever it is
+    }
+    if (end < 0) return false;
+    SPACE_THEN_COLON.lastIndex = end + 1;
+    if (SPACE_THEN_COLON.test(text)) return true;
+    from = text.indexOf('\\', end + 1);
+  }
+  return false;
 }
 
 /**
@@ -145,8 +171,65 @@ export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
 export function maskEntryJson(jsonText: string, policy: SecretPolicy): string {
   if (!mayHoldSecret(jsonText, policy)) return jsonText;
   const parsed: unknown = JSON.parse(jsonText);
+  const { keys } = compile(policy);
+  // The parsed value is ours alone, so it is masked in place (maskNode's copies cost more than the parse).
+  const state = { masked: false };
   if (isPlainObject(parsed) && ('before' in parsed || 'after' in parsed)) {
-    return JSON.stringify(maskEntryFields(parsed, policy));
+    const type = typeof parsed.resource_type === 'string' ? normalizeSecretKey(parsed.resource_type) : '';
+    const ssl = SSL_RESOURCE_TYPES.has(type);
+    if ('before' in parsed) parsed.before = maskInPlace(parsed.before, keys, '', 0, ssl, state);
+    if ('after' in parsed) parsed.after = maskInPlace(parsed.after, keys, '', 0, ssl, state);
+  } else {
+    maskInPlace(parsed, keys, '', 0, false, state);
   }
-  return JSON.stringify(maskSecrets(parsed, policy));
+  // A key that only looked like a secret (`limit-count`'s `"key": "remote_addr"`) leaves the text as it was.
+  return state.masked ? JSON.stringify(parsed) : jsonText;
+}
+
+/** Normalized names of the keys seen so far: audit rows repeat the same few hundred keys millions of times. */
+const normalizedNames = new Map<string, string>();
+
+function normalizedName(key: string): string {
+  let name = normalizedNames.get(key);
+  if (name === undefined) {
+    if (normalizedNames.size >= 10_000) normalizedNames.clear();
+    name = normalizeSecretKey(key);
+    normalizedNames.set(key, name);
+  }
+  return name;
+}
+
+/**
+ * {@link maskNode} for a value fresh from JSON.parse, changing it in place: the same rules, and the same result
+ * once serialized, without copying every object. Returns the value to store in place of `value`; sets
+ * `state.masked` when anything was replaced.
+ */
+function maskInPlace(value: unknown, keys: ReadonlySet<string>, parentKey: string, depth: number, ssl: boolean, state: { masked: boolean }): unknown {
+  if (depth > MAX_DEPTH) {
+    state.masked = true;
+    return SECRET_MASK;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) value[i] = maskInPlace(value[i], keys, parentKey, depth + 1, false, state);
+    return value;
+  }
+  if (!isPlainObject(value)) return value;
+  const names = Object.keys(value);
+  let isSsl = ssl;
+  for (let i = 0; i < names.length && !isSsl; i += 1) {
+    const name = normalizedName(names[i] as string);
+    isSsl = name === 'cert' || name === 'certs';
+  }
+  const keyIsSecret = isSsl || KEY_IS_SECRET_UNDER.has(parentKey);
+  for (const key of names) {
+    const name = normalizedName(key);
+    const item = value[key];
+    const secret = keys.has(name) || (name === 'key' && keyIsSecret) || (name === 'keys' && isSsl);
+    const next = secret ? SECRET_MASK : maskInPlace(item, keys, name, depth + 1, false, state);
+    if (secret) state.masked = true;
+    if (next === item) continue;
+    // defineProperty, not assignment: a `__proto__` key is data here, and assigning to it would set the prototype.
+    Object.defineProperty(value, key, { value: next, writable: true, enumerable: true, configurable: true });
+  }
+  return value;
 }

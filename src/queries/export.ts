@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { entryJsonExpression, fieldExpression, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { ExportFields, ExportRecord } from '../sinks/types.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
@@ -58,7 +58,6 @@ export async function countExport(db: Db, mapping: ResolvedMapping, query: Expor
 /** One page in (timestamp, id) order (ascending unless asked); the server builds each entry's JSON text. */
 export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number, order: 'asc' | 'desc' = 'asc') {
   const ts = timestampRef(mapping);
-  const id = idRef(mapping);
   const direction = sql.raw(order);
   const epochMs = mapping.columns.timestamp?.type === 'timestamp'
     ? sql`(extract(epoch from ${ts} at time zone 'UTC') * 1000)::bigint::text`
@@ -75,8 +74,8 @@ export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: Ex
       ),
     ])
     .where(exportConditions(mapping, query))
-    .orderBy(sql`${ts} ${direction}`)
-    .orderBy(sql`${id} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AuditEntry } from '../entry.js';
 import type { Db } from '../db/connect.js';
-import { entrySelection, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
 import { tableRef } from './table-ref.js';
@@ -32,8 +32,8 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping))
     .where(allOf(conditions))
-    .orderBy(sql`${ts} ${direction}`)
-    .orderBy(sql`${id} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }
 

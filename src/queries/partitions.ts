@@ -127,3 +127,8 @@ export function isLockConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '55P03' || code === '40P01';
 }
+
+/** "must be owner of table" and "permission denied" (SQLSTATE 42501): DETACH needs the owner, DELETE does not. */
+export function isInsufficientPrivilege(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '42501';
+}

@@ -118,7 +118,7 @@ describe('list table', () => {
     // eslint-disable-next-line no-control-regex
     const visible = (line: string) => [...line.replace(/\u001b\[[0-9;]*m/g, '')].length;
     expect(Math.max(...lines.map(visible))).toBeLessThanOrEqual(72);
-    expect(result.stdout).toMatch(/\u001b\[3[1-6]m(CREATE|UPDATE|DELETE|update|Delete|LOGIN)/);
+    expect(result.stdout).toMatch(new RegExp(`${String.fromCharCode(27)}\\[3[1-6]m(CREATE|UPDATE|DELETE|update|Delete|LOGIN)`));
   });
 });
 

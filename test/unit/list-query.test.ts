@@ -28,7 +28,8 @@ describe('list query', () => {
     const query = buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc', after: { timestamp: '2026-01-01T00:00:00.000001Z', id: '42' } }, 1000).compile();
     expect(query.sql).toContain('from "public"."audit_logs"');
     expect(query.sql).toContain('("created_at", "id") < (cast($1 as timestamptz), cast($2 as bigint))');
-    expect(query.sql).toMatch(/order by "created_at" desc, "id" desc limit \$3$/);
+    // Qualified: a bare "id" in ORDER BY would mean the `id::text` output column and sort 10 before 9.
+    expect(query.sql).toMatch(/order by "public"\."audit_logs"\."created_at" desc, "public"\."audit_logs"\."id" desc limit \$3$/);
     expect(query.sql).not.toMatch(/offset/i);
     expect(query.parameters).toEqual(['2026-01-01T00:00:00.000001Z', '42', 1000]);
   });

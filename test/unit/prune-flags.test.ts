@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram, type Actions } from '../../src/cli.js';
 import { readControlPlaneRetention } from '../../src/config/cp-config.js';
 import { UsageError } from '../../src/errors.js';
-import { DEFAULT_BATCH_SIZE, parseMaxDuration, parsePruneFlags, type PruneFlags } from '../../src/commands/prune-flags.js';
+import { DEFAULT_BATCH_SIZE, parsePruneFlags, type PruneFlags } from '../../src/commands/prune-flags.js';
 
 let dir: string;
 const file = (name: string) => join(dir, name);
@@ -82,12 +82,13 @@ describe('prune flags', () => {
     ['10m', 600_000],
     ['2h', 7_200_000],
     ['500ms', 500],
-  ])('--max-duration %s is %i ms', (text, ms) => {
-    expect(parseMaxDuration(text)).toBe(ms);
+    ['45', 45_000],
+  ])('--max-duration %s is %i ms', async (text, ms) => {
+    expect((await parse({ maxDuration: text })).maxDurationMs).toBe(ms);
   });
 
-  it.each(['10', '0s', '-5m', '1.5h', '10 m', 'forever', '3d'])('--max-duration %j is a usage error', (text) => {
-    expect(() => parseMaxDuration(text)).toThrow(`invalid --max-duration '${text}'`);
+  it.each(['0s', '-5m', '1.5h', '10 m', 'forever'])('--max-duration %j is a usage error', async (text) => {
+    await expect(parse({ maxDuration: text })).rejects.toThrow(`invalid --max-duration '${text}'`);
   });
 
   it.each(['', '-'])('--archive %j is a usage error', async (value) => {

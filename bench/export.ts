@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './cli.js';
+import type { ServerInfo } from './db.js';
+import { assertSucceeded, runProcess, type ProcessRun } from './proc.js';
+import { Receiver } from './receiver.js';
+import type { Log, Seed } from './seed.js';
+import { pairedRatio, summarize, type Summary } from './stats.js';
+
+const TOKEN = 'bench-hec-token';
+
+export interface ExportFigure {
+  name: string;
+  /** The api7-audit arguments after `export` (the receiver URL shown as HEC_URL), or the baseline command. */
+  command: string;
+  rows: number;
+  rowsPerSecond: Summary;
+  /** Per-run ratio to the COPY baseline of the same round. */
+  ratioToCopy?: Summary;
+  wallSeconds: Summary;
+  peakRssMb: Summary;
+  /** Bytes the receiver (or the file) got per run, MB. */
+  sentMb: Summary;
+}
+
+export interface ExportResult {
+  skipped?: string;
+  baselineSkipped?: string;
+  figures: ExportFigure[];
+  /** Peak RSS of the full export over that of a quarter of the rows: near 1 when memory is flat. */
+  rssGrowth?: Summary;
+}
+
+interface Variant {
+  name: string;
+  command: string;
+  run: () => Promise<{ run: ProcessRun; rows: number; sentBytes: number }>;
+}
+
+/**
+ * Export rate and memory against `COPY (SELECT row_to_json(a) FROM audit_logs a) TO STDOUT` of the same rows (psql
+ * writing to /dev/null), each round running every variant once so the ratios compare the same moments.
+ */
+export async function measureExport(seed: Seed, url: string, server: ServerInfo, runs: number, cwd: string, log: Log): Promise<ExportResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'api7-bench-export-'));
+  const receiver = await Receiver.start();
+  try {
+    const base = ['--db', url, '--table', seed.table, 'export', '--settle', '0', '--json'];
+    const env = { API7_AUDIT_HEC_TOKEN: TOKEN };
+    const viaHec = async (extra: string[], name: string) => {
+      const before = await receiver.stats();
+      const run = assertSucceeded(await runCli([...base, '--hec-url', receiver.url, ...extra], { cwd, env, keepStdout: true, measureRss: true }), name);
+      const after = await receiver.stats();
+      return { run, rows: exportedRows(run, name), sentBytes: after.bytes - before.bytes };
+    };
+    const toFile = async () => {
+      const file = join(dir, 'export.ndjson');
+      try {
+        const run = assertSucceeded(await runCli([...base, '--out', file], { cwd, keepStdout: true, measureRss: true }), 'export --out');
+        return { run, rows: exportedRows(run, 'export --out'), sentBytes: (await stat(file)).size };
+      } finally {
+        await rm(file, { force: true });
+      }
+    };
+    const variants: Variant[] = [];
+    const baselineSkipped = server.embedded
+      ? 'the embedded PGlite server does not serve COPY TO STDOUT to psql'
+      : spawnSync('psql', ['--version']).status !== 0
+        ? 'psql is not installed'
+        : undefined;
+    if (!baselineSkipped) {
+      const copy = `COPY (SELECT row_to_json(a) FROM ${seed.table} a) TO STDOUT`;
+      variants.push({
+        name: 'COPY row_to_json (baseline)',
+        command: `psql -c "${copy}" > /dev/null`,
+        run: async () => {
+          const run = assertSucceeded(
+            await runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', copy], { cwd, discardStdout: true, measureRss: true }),
+            'psql COPY',
+          );
+          return { run, rows: seed.rows, sentBytes: NaN };
+        },
+      });
+    }
+    variants.push(
+      { name: 'HEC, masking on', command: 'export --hec-url HEC_URL', run: () => viaHec([], 'export to HEC') },
+      { name: 'HEC --gzip', command: 'export --hec-url HEC_URL --gzip', run: () => viaHec(['--gzip'], 'export to HEC --gzip') },
+      { name: '--out file', command: 'export --out FILE', run: toFile },
+      { name: 'HEC, last 30 days (¼ of rows)', command: 'export --hec-url HEC_URL --since 30d', run: () => viaHec(['--since', '30d'], 'export --since 30d') },
+    );
+    const samples = new Map(variants.map((v) => [v.name, [] as { rate: number; wall: number; rss: number; rows: number; sent: number }[]]));
+    for (let round = 1; round <= runs; round += 1) {
+      for (const variant of variants) {
+        const { run, rows, sentBytes } = await variant.run();
+        const seconds = run.wallMs / 1000;
+        samples.get(variant.name)?.push({ rate: rows / seconds, wall: seconds, rss: run.peakRssMb ?? NaN, rows, sent: sentBytes / 1048576 });
+        log(`  export round ${round}: ${variant.name}: ${rows} rows in ${seconds.toFixed(2)} s, ${Math.round(rows / seconds)} rows/s, peak RSS ${run.peakRssMb?.toFixed(0)} MB`);
+      }
+    }
+    const baseline = baselineSkipped ? undefined : samples.get(variants[0]?.name ?? '');
+    const figures = variants.map((variant): ExportFigure => {
+      const list = samples.get(variant.name) ?? [];
+      const rates = list.map((s) => s.rate);
+      return {
+        name: variant.name,
+        command: variant.command,
+        rows: list[0]?.rows ?? 0,
+        rowsPerSecond: summarize(rates),
+        ratioToCopy: baseline && list !== baseline ? pairedRatio(rates, baseline.map((s) => s.rate)) : undefined,
+        wallSeconds: summarize(list.map((s) => s.wall)),
+        peakRssMb: summarize(list.map((s) => s.rss)),
+        sentMb: summarize(list.map((s) => s.sent).filter(Number.isFinite)),
+      };
+    });
+    const full = samples.get('HEC, masking on') ?? [];
+    const quarter = samples.get('HEC, last 30 days (¼ of rows)') ?? [];
+    return { baselineSkipped, figures, rssGrowth: pairedRatio(full.map((s) => s.rss), quarter.map((s) => s.rss)) };
+  } finally {
+    await receiver.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function exportedRows(run: ProcessRun, what: string): number {
+  const summary = JSON.parse(run.stdout) as { exported?: unknown };
+  if (typeof summary.exported !== 'number') throw new Error(`${what}: no summary on stdout: ${run.stdout.slice(0, 500)}`);
+  return summary.exported;
+}
