@@ -22,7 +22,7 @@ export const CHEAP_FACTOR = 5;
 export const USAGE = `npm run bench -- [--rows N] [--runs K] [--only startup|list|export|prune] [--db URL] [--out FILE] [--drop-seed]
 
   --rows N      entries to seed (default 1,000,000); a seed of the same size is reused
-  --runs K      runs per export and prune figure (default 3); startup and list run ${CHEAP_FACTOR} x K times
+  --runs K      runs per export and prune figure (default 3); startup and list run ${CHEAP_FACTOR} x K times (2 when K is 1)
   --only S      only this section (repeatable or comma-separated); startup always runs, list needs it
   --db URL      PostgreSQL server (default: BENCH_DATABASE_URL, else TEST_DATABASE_URL)
   --out FILE    results file (default bench/results.json)

@@ -24,6 +24,8 @@ export interface Results {
   export?: ExportResult;
   prune?: PruneResult;
   skipped: Record<string, string>;
+  /** Wall time the bench spent per section, s. */
+  seconds: Record<string, number>;
   targets: Target[];
 }
 

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { connect, serverInfo } from './db.js';
 import { measureExport } from './export.js';
 import { measureList } from './list.js';
-import { CHEAP_FACTOR, USAGE, UsageRequest, parseBenchOptions } from './options.js';
+import { CHEAP_FACTOR, USAGE, UsageRequest, parseBenchOptions, type Section } from './options.js';
 import { rssMethod } from './proc.js';
 import { measurePrune } from './prune.js';
 import { evaluateTargets, renderMarkdown, type Results } from './report.js';
@@ -21,9 +21,20 @@ import { measureStartup } from './startup.js';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
+/** Runs `fn`, recording how long it took in `results.seconds` (how long the bench itself takes, per section). */
+async function timed<T>(results: Pick<Results, 'seconds'>, name: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    results.seconds[name] = Math.round((performance.now() - started) / 100) / 10;
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2), process.env);
-  const cheapRepeats = options.runs * CHEAP_FACTOR;
+  // Quick mode (--runs 1, as in the test suite) only checks that the harness works: two runs of the cheap figures.
+  const cheapRepeats = options.runs === 1 ? 2 : options.runs * CHEAP_FACTOR;
   // A scratch working directory: no api7-audit.yaml from the repository or the user is picked up by the CLI.
   const cwd = await mkdtemp(join(tmpdir(), 'api7-bench-'));
   const client = await connect(options.databaseUrl);
@@ -43,25 +54,20 @@ async function main(): Promise<void> {
       options: { rows: options.rows, runs: options.runs, cheapRepeats },
       rssMethod: rssMethod(),
       skipped: {},
+      seconds: {},
     };
     log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows, ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);
-    base.seed = await ensureSeed(client, options.databaseUrl, server, options.rows, log);
-    if (options.sections.includes('startup')) {
-      log('startup ...');
-      base.startup = await measureStartup(cheapRepeats, cwd);
-    }
-    if (options.sections.includes('list')) {
-      log('list ...');
-      base.list = await measureList(base.seed, options.databaseUrl, cheapRepeats, cwd);
-    }
-    if (options.sections.includes('export')) {
-      log('export ...');
-      base.export = await measureExport(base.seed, options.databaseUrl, server, options.runs, cwd, log);
-    }
-    if (options.sections.includes('prune')) {
-      log('prune ...');
-      base.prune = await measurePrune(client, base.seed, options.databaseUrl, server, options.runs, cwd, log);
-    }
+    const seed = await timed(base, 'seed', () => ensureSeed(client, options.databaseUrl, server, options.rows, log));
+    base.seed = seed;
+    const run = async <K extends Section>(section: K, fn: () => Promise<NonNullable<Results[K]>>) => {
+      if (!options.sections.includes(section)) return;
+      log(`${section} ...`);
+      base[section] = await timed(base, section, fn);
+    };
+    await run('startup', () => measureStartup(cheapRepeats, cwd));
+    await run('list', () => measureList(seed, options.databaseUrl, cheapRepeats, cwd));
+    await run('export', () => measureExport(seed, options.databaseUrl, server, options.runs, cwd, log));
+    await run('prune', () => measurePrune(client, seed, options.databaseUrl, server, options.runs, cwd, log));
     const results: Results = { ...base, targets: evaluateTargets(base) };
     await mkdir(dirname(options.out), { recursive: true });
     await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);

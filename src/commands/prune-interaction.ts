@@ -38,7 +38,9 @@ export function silentProgress(io: CliIo): Progress {
 }
 
 export async function startProgress(io: CliIo, text: string): Promise<Progress> {
-  if (!io.stderrIsTty) return silentProgress(io);
+  // A terminal that reports 0 columns (a pty nobody sized, as `script` makes) sends ora into an endless loop of
+  // clearing lines: no spinner there.
+  if (!io.stderrIsTty || (io.stderr as { columns?: number }).columns === 0) return silentProgress(io);
   const { default: ora } = await import('ora');
   // discardStdin: ora would otherwise put stdin in raw mode and turn Ctrl-C into its own exit.
   const spinner = ora({ text, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, isEnabled: true }).start();

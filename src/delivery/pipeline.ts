@@ -1,12 +1,12 @@
 import { RuntimeError } from '../errors.js';
 import type { ExportRecord, Position, Sink } from '../sinks/types.js';
-import { batchRecords } from './batcher.js';
+import { batchRecords, type RecordSource } from './batcher.js';
 import { CheckpointQueue } from './checkpoint-queue.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryPolicy } from './retry.js';
 
 export interface DeliverOptions {
-  /** Entries in (timestamp, id) order. */
-  records: AsyncIterable<ExportRecord>;
+  /** Entries in (timestamp, id) order, one by one or a page at a time. */
+  records: RecordSource;
   sink: Sink;
   /** Batches in flight at once. Default 4. */
   concurrency?: number;

@@ -20,6 +20,7 @@ export function sanitizeForTerminal(text: string): string {
 }
 
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufeff]$/u;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** Hangul Jamo, CJK, Hangul syllables, CJK compatibility, fullwidth forms, emoji, CJK extensions B and on. */
 const WIDE_RANGES: readonly (readonly [number, number])[] = [
   [0x1100, 0x115f], [0x2e80, 0x303e], [0x3041, 0x33ff], [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xa000, 0xa4cf],
@@ -32,6 +33,9 @@ const WIDE_RANGES: readonly (readonly [number, number])[] = [
  * combining marks 0. An approximation used only to share out column widths; cli-table3 does the truncating.
  */
 export function displayWidth(text: string): number {
+  // Most values are printable ASCII: one column each, and no need for the Unicode property RegExp below, whose
+  // first use costs milliseconds.
+  if (PRINTABLE_ASCII.test(text)) return text.length;
   let width = 0;
   for (const char of stripVTControlCharacters(text)) {
     if (ZERO_WIDTH.test(char)) continue;

@@ -54,12 +54,17 @@ export function hecEventPath(base: URL): string {
 
 /** Builds the text of one HEC event: the entry JSON goes in verbatim as `event`. */
 export function encodeHecEvent(record: ExportRecord, metadata: string): string {
+  return `${hecEventHead(record, metadata)}${record.json}}`;
+}
+
+/** Everything of an HEC event before the entry JSON; the sink writes the entry itself straight into the body. */
+function hecEventHead(record: ExportRecord, metadata: string): string {
   let fields = `"audit_id":${quoteJson(record.id)}`;
   for (const [key, label] of FIELD_KEYS) {
     const value = record.fields[key];
     if (value !== null) fields += `,${label}${quoteJson(value)}`;
   }
-  return `{"time":${epochSeconds(record.timeMs)}${metadata},"fields":{${fields}},"event":${record.json}}`;
+  return `{"time":${epochSeconds(record.timeMs)}${metadata},"fields":{${fields}},"event":`;
 }
 
 /** Sends events to a Splunk HTTP Event Collector, concatenated in one body per batch. */
@@ -100,7 +105,12 @@ export class SplunkHecSink implements Sink {
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
     const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200), this.buffers);
-    for (const record of records) body.add(encodeHecEvent(record, this.metadata));
+    // Three writes instead of one concatenated string: no kilobyte-sized copy of every entry for the GC to collect.
+    for (const record of records) {
+      body.add(hecEventHead(record, this.metadata));
+      body.add(record.json);
+      body.add('}');
+    }
     let reply;
     try {
       reply = await this.http.post(this.eventPath, body, signal);

@@ -19,6 +19,9 @@ beforeAll(async () => {
   );
   tieTime = now.rows[0]?.t ?? '';
   tieIds = await insertRows(schema, Array.from({ length: 5 }, () => ({ at: tieTime, operator: 'tie' })));
+  // Ids of different lengths in the tie: 99999 < 100000 as numbers but not as text, so ordering by a text id would
+  // disagree with the keyset comparison and skip or repeat entries across pages.
+  tieIds.push(...(await insertRows(schema, [99_999, 100_000, 1_000_000].map((id) => ({ id, at: tieTime, operator: 'tie' })))));
 });
 afterAll(() => schema.drop());
 
@@ -31,11 +34,12 @@ async function list(args: string[]): Promise<AuditEntry[]> {
 
 /** What SQL says is there, newest first, for a condition written independently of the tool's query builder. */
 async function expected(condition: string, values: unknown[] = []): Promise<string[]> {
-  const result = await schema.query<{ id: string }>(
-    `select id::text from ${schema.table()} where ${condition} order by created_at desc, id desc`,
+  // Not `id::text as id`: ORDER BY would then sort by the text alias, not the bigint column.
+  const result = await schema.query<{ id_text: string }>(
+    `select id::text as id_text from ${schema.table()} where ${condition} order by created_at desc, id desc`,
     values,
   );
-  return result.rows.map((row) => row.id);
+  return result.rows.map((row) => row.id_text);
 }
 
 const ids = (entries: AuditEntry[]) => entries.map((entry) => entry.id);

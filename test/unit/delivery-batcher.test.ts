@@ -33,6 +33,20 @@ describe('batchRecords', () => {
     expect(batches.map((b) => b.length)).toEqual([1, 1, 1]);
   });
 
+  it('takes pages of records as well as single ones, cutting batches the same way', async () => {
+    const records = makeRecords(10);
+    async function* pages() {
+      yield records.slice(0, 3);
+      yield records[3] as ExportRecord;
+      yield [];
+      yield records.slice(4);
+    }
+    const batches: ExportRecord[][] = [];
+    for await (const batch of batchRecords(pages(), { maxEntries: 4, maxBytes: 1e9 })) batches.push(batch);
+    expect(batches.map((b) => b.length)).toEqual([4, 4, 2]);
+    expect(batches.flat().map((r) => r.id)).toEqual(records.map((r) => r.id));
+  });
+
   it('yields nothing for an empty stream', async () => {
     expect(await collect([], 10, 1000)).toEqual([]);
   });
