@@ -52,6 +52,7 @@ Examples:
   $ api7-audit prune --cp-config /usr/local/api7/conf/conf.yaml --yes
   $ api7-audit prune --retention-days 90 --archive pruned-$(date +%F).ndjson.gz --yes
   $ api7-audit prune --yes --max-duration 10m --json      from cron (see examples/prune.crontab)
+  $ api7-audit prune --yes --only-exported /var/lib/api7-audit/hec.json   never delete what the SIEM lacks
 
 Retention: --retention-days, else audit.retention_days in the control plane's conf.yaml (--cp-config), else
 retention_days in the config file, else 60. The cutoff is now() - N days by the database clock, frozen at the start;
@@ -115,6 +116,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('-y, --yes', 'do not ask for confirmation on a terminal')
     .option('--json', 'print the summary as one JSON object')
     .option('--show-secrets', 'archive secret values as they are instead of "******"')
+    .option('--only-exported <checkpoint>', 'delete nothing after the position in this export checkpoint file')
     .addHelpText('after', PRUNE_HELP)
     .action((flags: PruneFlags, command: Command) => actions.prune(flags, command.optsWithGlobals()));
 

@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import type { Position } from '../entry.js';
+import { readCheckpoint } from '../delivery/checkpoint.js';
 import { UsageError } from '../errors.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
@@ -17,6 +19,7 @@ export interface PruneFlags {
   yes?: boolean;
   json?: boolean;
   showSecrets?: boolean;
+  onlyExported?: string;
 }
 
 /** What the flags are resolved against: the working directory and api7-audit's own config file. */
@@ -52,7 +55,18 @@ export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagConte
     yes: flags.yes === true,
     output: flags.json ? 'json' : 'text',
     showSecrets: flags.showSecrets === true,
+    onlyExported: flags.onlyExported === undefined ? undefined : await readExportedPosition(resolve(context.cwd, flags.onlyExported)),
   };
+}
+
+/**
+ * `--only-exported CHECKPOINT`: the position an export run recorded. Without one nothing has been exported yet, and
+ * a prune bound by it could delete nothing, so a missing file is an error rather than "no bound".
+ */
+async function readExportedPosition(file: string): Promise<Position> {
+  const position = await readCheckpoint(file);
+  if (!position) throw new UsageError(`invalid --only-exported '${file}': no such checkpoint file (run export with --checkpoint first)`);
+  return position;
 }
 
 /**

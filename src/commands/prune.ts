@@ -47,6 +47,8 @@ export interface PruneOptions {
   output: 'text' | 'json';
   /** Archive secret values as they are instead of "******". */
   showSecrets: boolean;
+  /** An export checkpoint: nothing after this position is deleted, so the SIEM has every entry that goes. */
+  onlyExported?: Position;
 }
 
 /** Why a prune stopped before it was done: a signal, or --max-duration. Either way after a committed batch. */
@@ -77,6 +79,8 @@ export interface PruneSummary {
   slowestBatchMs: number;
   archive?: { path: string; entries: number };
   stopped?: PruneStop;
+  /** The export checkpoint that bounded the prune (--only-exported). */
+  onlyExported?: Position;
 }
 
 /** Attempts at the lock a partition detach needs before the partition is left to row-by-row deletion. */
@@ -167,8 +171,13 @@ class PruneRun {
     const { mapping } = this.table;
     const cutoff = this.options.cutoff ?? (await computeCutoff(this.conn, this.options.retention.days));
     this.summary.cutoff = cutoff;
-    const bound: PruneBound = { before: cutoff };
-    const old = ((await listTimePartitions(this.conn, mapping, cutoff)) ?? []).filter((partition) => partition.whollyBefore);
+    const exported = this.options.onlyExported;
+    const bound: PruneBound = { before: cutoff, upTo: exported };
+    this.summary.onlyExported = exported;
+    // A partition may go whole only if every row in it is before the cutoff and already exported: its upper bound
+    // must not pass the earlier of the two (rows at a timestamp before the checkpoint's are at or before it).
+    const partitionLimit = exported && exported.timestamp < cutoff ? exported.timestamp : cutoff;
+    const old = ((await listTimePartitions(this.conn, mapping, partitionLimit)) ?? []).filter((partition) => partition.whollyBefore);
     const match = await matchEntries(this.conn, mapping, bound);
     Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
     if (this.options.dryRun) return this.finish();

@@ -29,6 +29,7 @@ export function pruneSummaryJson(summary: PruneSummary): Record<string, unknown>
     archived: summary.archive?.entries ?? 0,
     complete: summary.stopped === undefined,
     stopped: summary.stopped ?? null,
+    only_exported: summary.onlyExported ?? null,
   };
 }
 
@@ -37,6 +38,9 @@ const count = (n: number) => n.toLocaleString('en-US');
 /** A few lines for people and cron mail. */
 export function formatPruneSummary(summary: PruneSummary): string {
   const lines = [`Cutoff: ${summary.cutoff} (${summary.retentionDays} days before now by the database clock; ${SOURCES[summary.retentionSource]})`];
+  if (summary.onlyExported) {
+    lines.push(`Bound: nothing after the export checkpoint ${summary.onlyExported.timestamp} id ${summary.onlyExported.id}`);
+  }
   const range = summary.oldest ? `, oldest ${summary.oldest}, newest ${summary.newest ?? summary.oldest}` : '';
   if (summary.dryRun) {
     lines.push(`Dry run: nothing deleted. ${count(summary.matched)} entries in ${summary.table} would be deleted${range}.`);

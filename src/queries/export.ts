@@ -94,9 +94,13 @@ export function buildExportPageQuery(db: Db, mapping: ResolvedMapping, query: Ex
     .orderBy(sql`${pageColumn('id')} ${direction}`);
 }
 
+/** Pages fetched ahead of the consumer, at most: PostgreSQL keeps building JSON while the pipeline waits on a sink. */
+const READ_AHEAD = 2;
+
 /**
- * Streams export records a page at a time. The next page is requested as soon as the current one arrives, so the
- * database works while the caller masks and ships the current page; memory holds at most two pages.
+ * Streams export records a page at a time. Each page is requested as soon as the previous one arrives (its last
+ * position is the next page's start), not when the consumer asks for it, up to {@link READ_AHEAD} pages ahead: the
+ * database works while the caller masks and ships, and memory holds at most READ_AHEAD + 1 pages.
  */
 export async function* streamExportRecords(
   db: Db,
@@ -104,15 +108,43 @@ export async function* streamExportRecords(
   query: ExportQuery,
   transform: (json: string) => string,
 ): AsyncGenerator<ExportRecord[]> {
-  const fetchPage = (after: Position | undefined) => fetchExportRows(db, mapping, { ...query, after }, PAGE_SIZE);
-  let pending: Promise<ExportRow[]> | undefined = fetchPage(query.after);
-  while (pending) {
-    const page: ExportRow[] = await pending;
-    const last: ExportRow | undefined = page.at(-1);
-    pending = last && page.length === PAGE_SIZE ? fetchPage({ timestamp: last.timestamp, id: last.id }) : undefined;
-    // A failed prefetch is reported when it is awaited; until then it must not count as unhandled.
-    pending?.catch(() => undefined);
-    if (page.length > 0) yield page.map((row) => toRecord(row, transform));
+  const ready: Promise<ExportRow[]>[] = [];
+  let after = query.after;
+  let fetching = false;
+  let finished = false;
+  let closed = false;
+  const fetchNext = (): void => {
+    if (fetching || finished || closed || ready.length >= READ_AHEAD) return;
+    fetching = true;
+    const page = fetchExportRows(db, mapping, { ...query, after }, PAGE_SIZE).then(
+      (rows) => {
+        fetching = false;
+        const last = rows.at(-1);
+        if (last && rows.length === PAGE_SIZE) after = { timestamp: last.timestamp, id: last.id };
+        else finished = true;
+        fetchNext();
+        return rows;
+      },
+      (error: unknown) => {
+        fetching = false;
+        finished = true;
+        throw error;
+      },
+    );
+    // A failed read-ahead is reported when it is awaited; until then it must not count as unhandled.
+    page.catch(() => undefined);
+    ready.push(page);
+  };
+  try {
+    fetchNext();
+    for (let page = ready.shift(); page; page = ready.shift()) {
+      const rows = await page;
+      fetchNext();
+      if (rows.length > 0) yield rows.map((row) => toRecord(row, transform));
+    }
+  } finally {
+    // No query may start once the consumer is gone: the transaction is about to end.
+    closed = true;
   }
 }
 
