@@ -1,27 +1,10 @@
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/connect.js';
-import { DEFAULT_COLUMNS, type ResolvedMapping } from '../../src/db/mapping.js';
-import { CANONICAL_FIELDS } from '../../src/entry.js';
+import { compileOnlyDb, defaultMapping } from '../support/compile-only.js';
 import { NO_FILTERS } from '../../src/queries/filters.js';
 import { buildListQuery } from '../../src/queries/list.js';
 
-// Compiles queries without a server, to assert the SQL shape and that every value is a bound parameter.
-const db: Db = new Kysely({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (k) => new PostgresIntrospector(k),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-});
-
-const TYPES: Record<string, string> = { id: 'int8', timestamp: 'timestamptz', source_ip: 'inet', before: 'jsonb', after: 'jsonb' };
-const mapping: ResolvedMapping = {
-  table: { schema: 'public', name: 'audit_logs' },
-  partitioned: false,
-  columns: Object.fromEntries(CANONICAL_FIELDS.map((f) => [f, { name: DEFAULT_COLUMNS[f], type: TYPES[f] ?? 'text' }])) as ResolvedMapping['columns'],
-};
+const db = compileOnlyDb;
+const mapping = defaultMapping;
 
 describe('list query', () => {
   it('orders by (timestamp, id) and continues after a cursor with a row comparison, never OFFSET', () => {
