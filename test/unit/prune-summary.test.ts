@@ -43,6 +43,7 @@ describe('prune summary', () => {
       archived: 12_345,
       complete: true,
       stopped: null,
+      only_exported: null,
     });
     expect(pruneSummaryJson({ ...summary, archive: undefined, stopped: 'max-duration' })).toMatchObject({ archive: null, archived: 0, complete: false, stopped: 'max-duration' });
   });
