@@ -9,7 +9,7 @@ import { countExport, exportUpperBound, fetchExportRows, streamExportRecords, ty
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { createSink, type SinkOptions } from '../sinks/index.js';
 import { deliver, readCheckpoint, writeCheckpoint, type DeliveryStats } from '../delivery/index.js';
-import { startProgress } from './prune-interaction.js';
+import { startProgress } from '../output/progress.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -108,10 +108,13 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
 
 /** `api7-audit export`: reads in a READ ONLY transaction (one snapshot for the whole run) and prints a summary. */
 export async function runExport(options: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const result = await withAuditTable(config, (table) =>
-    withReadOnly<ExportSummary | DryRunSummary>(table.db, (db) =>
-      options.dryRun ? planExport({ ...table, db }, options, config.secrets) : exportEntries({ ...table, db }, options, config.secrets, io),
-    ),
+  const result = await withAuditTable(
+    config,
+    (table) =>
+      withReadOnly<ExportSummary | DryRunSummary>(table.db, (db) =>
+        options.dryRun ? planExport({ ...table, db }, options, config.secrets) : exportEntries({ ...table, db }, options, config.secrets, io),
+      ),
+    { streaming: true },
   );
   if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stderr.write(`${formatSummary(result)}\n`);

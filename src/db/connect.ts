@@ -15,6 +15,8 @@ export interface DatabaseSettings {
   connectTimeoutMs: number;
   /** Connections the pool may open; export and prune use more than one. */
   maxConnections?: number;
+  /** Server-side cursors for Kysely's `stream()` (pg-cursor), loaded only by the commands that stream. */
+  streaming?: boolean;
 }
 
 /**
@@ -22,11 +24,15 @@ export interface DatabaseSettings {
  * imported here, lazily, because loading them costs start-up time that `--help` and `--version` should not pay.
  */
 export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>): Promise<T> {
-  const [{ default: pg }, { Kysely, PostgresDialect }] = await Promise.all([import('pg'), import('kysely')]);
+  const [{ default: pg }, { Kysely, PostgresDialect }, cursor] = await Promise.all([
+    import('pg'),
+    import('kysely'),
+    settings.streaming ? import('pg-cursor').then((module) => module.default) : undefined,
+  ]);
   const pool = new pg.Pool(toPoolConfig(settings));
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
-  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool, ...(cursor ? { cursor } : {}) }) });
   try {
     return await fn(db).catch((error: unknown) => {
       throw translateConnectionError(error, settings.target);

@@ -12,6 +12,8 @@ export interface AuditTable {
 export interface SessionOptions {
   /** Connections the pool may open (default 2); export and prune use more. */
   maxConnections?: number;
+  /** Enable Kysely's `stream()` (server-side cursors): export reads its whole selection through one. */
+  streaming?: boolean;
 }
 
 /**
@@ -34,7 +36,8 @@ export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: Audi
 
 async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
   const target = config.connection as ConnectionTarget;
-  return withDatabase({ target, connectTimeoutMs: config.connectTimeoutMs, maxConnections: options.maxConnections }, async (db) => {
+  const settings = { target, connectTimeoutMs: config.connectTimeoutMs, maxConnections: options.maxConnections, streaming: options.streaming };
+  return withDatabase(settings, async (db) => {
     const mapping = await resolveMapping(db, config.table, config.columns);
     return fn({ db, mapping });
   });

@@ -1,0 +1,58 @@
+import type { Position } from '../entry.js';
+
+/** Where the retention came from, named in the summary so a surprising cutoff can be traced. */
+export type RetentionSource = 'flag' | 'cp-config' | 'config' | 'default';
+
+export interface PruneOptions {
+  retention: { days: number; source: RetentionSource };
+  /** A fixed cutoff (ISO 8601 with microseconds) instead of `now() - retention` by the database clock: for tests. */
+  cutoff?: string;
+  dryRun: boolean;
+  /** Rows per DELETE transaction. */
+  batchSize: number;
+  /** Stop after the batch that crosses this many milliseconds. */
+  maxDurationMs?: number;
+  /** Absolute path of the NDJSON (or .gz) archive of deleted entries. */
+  archive?: string;
+  /** Detach wholly-old partitions but keep them as tables. */
+  detachOnly: boolean;
+  /** Do not ask for confirmation on a terminal. */
+  yes: boolean;
+  output: 'text' | 'json';
+  /** Archive secret values as they are instead of "******". */
+  showSecrets: boolean;
+  /** An export checkpoint: nothing after this position is deleted, so the SIEM has every entry that goes. */
+  onlyExported?: Position;
+}
+
+/** Why a prune stopped before it was done: a signal, or --max-duration. Either way after a committed batch. */
+export type PruneStop = 'interrupted' | 'max-duration';
+
+/** What a prune did (or, with --dry-run, would do). */
+export interface PruneSummary {
+  table: string;
+  dryRun: boolean;
+  /** Entries strictly before this were pruned; ISO 8601 UTC with microseconds, frozen at the start. */
+  cutoff: string;
+  retentionDays: number;
+  retentionSource: RetentionSource;
+  /** Entries before the cutoff when the run started. */
+  matched: number;
+  oldest?: string;
+  newest?: string;
+  /** Entries removed from the audit table: row by row, or in dropped or detached partitions. */
+  deleted: number;
+  /** DELETE transactions that removed at least one row. */
+  batches: number;
+  /** Partitions wholly before the cutoff (with --dry-run, those that would be dropped or detached). */
+  partitions: string[];
+  partitionsDropped: string[];
+  partitionsDetached: string[];
+  durationMs: number;
+  /** Longest DELETE transaction, from BEGIN to COMMIT as the client saw it. */
+  slowestBatchMs: number;
+  archive?: { path: string; entries: number };
+  stopped?: PruneStop;
+  /** The export checkpoint that bounded the prune (--only-exported). */
+  onlyExported?: Position;
+}
