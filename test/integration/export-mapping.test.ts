@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
 import { runCli } from '../support/cli.js';
 import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { createCustomLayout } from '../support/custom-layout.js';
 
 let schema: TestSchema;
 let dir: string;
@@ -14,25 +14,7 @@ let dir: string;
 // produce the same canonical entries.
 beforeAll(async () => {
   schema = await createTestSchema('exportmap');
-  await schema.query(`create table ${schema.name}.audit_events (
-    event_id text primary key, event_time timestamp not null, actor text, action text, target_kind text,
-    target_id text, client_ip text, old_state text, new_state json)`);
-  await schema.query(`insert into ${schema.name}.audit_events
-    select 'ev-' || lpad(i::text, 4, '0'), (now() at time zone 'UTC') - (i || ' minutes')::interval,
-      (array['alice', 'bob', 'svc'])[1 + i % 3], (array['create', 'UPDATE', 'delete'])[1 + i % 3],
-      (array['route', 'ssl'])[1 + i % 2], 'id-' || (i % 5),
-      (array['10.0.0.1', '2001:db8::7', 'not-an-ip', null])[1 + i % 4],
-      case when i % 4 < 2 then '{"cert": "c", "key": "-----BEGIN PRIVATE KEY-----", "note": "quote \\" ü"}' end,
-      json_build_object('n', i, 'plugins', json_build_object('key-auth', json_build_object('key', 'k-' || i)))
-    from generate_series(1, 2500) i`);
-  dir = await mkdtemp(join(tmpdir(), 'api7-audit-export-mapping-'));
-  await writeFile(
-    join(dir, 'api7-audit.yaml'),
-    `table: ${schema.name}.audit_events
-columns: { id: event_id, timestamp: event_time, operator: actor, operation: action, resource_type: target_kind,
-           resource_id: target_id, source_ip: client_ip, before: old_state, after: new_state }
-`,
-  );
+  dir = await createCustomLayout(schema, 2500);
 });
 afterAll(async () => {
   await schema.drop();

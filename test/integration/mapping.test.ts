@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
@@ -8,33 +7,15 @@ import { withReadOnly } from '../../src/db/read-only.js';
 import { sql } from 'kysely';
 import { runCli } from '../support/cli.js';
 import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { createCustomLayout } from '../support/custom-layout.js';
 
 let schema: TestSchema;
 let configDir: string;
 
-// A layout unlike the default: other names, a timestamp without time zone (read as UTC), text IPs, text and json
-// state, text ids, and no resource_name or source column at all.
+// The custom layout (test/support/custom-layout.ts): one entry an hour for 120 hours.
 beforeAll(async () => {
   schema = await createTestSchema('mapping');
-  await schema.query(`create table ${schema.name}.audit_events (
-    event_id text primary key, event_time timestamp not null, actor text, action text, target_kind text,
-    target_id text, client_ip text, old_state text, new_state json)`);
-  await schema.query(`insert into ${schema.name}.audit_events
-    select 'ev-' || lpad(i::text, 4, '0'), (now() at time zone 'UTC') - (i || ' hours')::interval,
-      (array['alice', 'bob', 'svc'])[1 + i % 3], (array['create', 'UPDATE', 'delete'])[1 + i % 3],
-      (array['route', 'ssl'])[1 + i % 2], 'id-' || (i % 5),
-      (array['10.0.0.1', '2001:db8::7', 'not-an-ip', null])[1 + i % 4],
-      case when i % 4 < 2 then '{"cert": "c", "key": "-----BEGIN PRIVATE KEY-----"}' end,
-      json_build_object('n', i)
-    from generate_series(1, 120) i`);
-  configDir = await mkdtemp(join(tmpdir(), 'api7-audit-mapping-'));
-  await writeFile(
-    join(configDir, 'api7-audit.yaml'),
-    `table: ${schema.name}.audit_events
-columns: { id: event_id, timestamp: event_time, operator: actor, operation: action, resource_type: target_kind,
-           resource_id: target_id, source_ip: client_ip, before: old_state, after: new_state }
-`,
-  );
+  configDir = await createCustomLayout(schema, 120, 'hours');
 });
 afterAll(() => schema.drop());
 
@@ -76,7 +57,7 @@ describe('a custom table mapped by the config file', () => {
     expect(entry).toMatchObject({ operator: row.actor, operation: row.action, resource_type: 'route', resource_id: 'id-2', resource_name: null, source: null });
     expect(entry?.timestamp).toBe(row.iso);
     const ssl = (await listMapped(['--resource', 'ssl'])).find((e) => e.before !== null);
-    expect(ssl?.before).toEqual({ cert: 'c', key: '******' });
+    expect(ssl?.before).toEqual({ cert: 'c', key: '******', note: 'quote " ü' });
   });
 
   it('a filter on a field with no column is a usage error', async () => {
