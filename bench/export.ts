@@ -26,7 +26,6 @@ export interface ExportFigure {
 }
 
 export interface ExportResult {
-  skipped?: string;
   baselineSkipped?: string;
   figures: ExportFigure[];
   /** Peak RSS of the full export over that of a quarter of the rows: near 1 when memory is flat. */

@@ -53,7 +53,6 @@ async function main(): Promise<void> {
       server: { version: server.version, embedded: server.embedded },
       options: { rows: options.rows, runs: options.runs, cheapRepeats },
       rssMethod: rssMethod(),
-      skipped: {},
       seconds: {},
     };
     log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows, ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { runCli } from './cli.js';
 import { assertSucceeded, runProcess } from './proc.js';
 import { summarize, type Summary } from './stats.js';
@@ -9,7 +10,13 @@ export interface StartupResult {
   help: Summary;
   /** Peak RSS of `--version`, MB. */
   versionRssMb: Summary;
+  /** Time to import each heavy dependency in a fresh process, ms: what a command pays before its first query. */
+  importMs: Record<string, Summary>;
 }
+
+/** The dependencies a command loads on demand; `--version` and `--help` load none of them. */
+export const HEAVY_MODULES = ['commander', 'kysely', 'pg', 'undici', 'chalk'] as const;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Whole-process wall time of `--version` and `--help`, interleaved with a bare Node start, after one warm-up each. */
 export async function measureStartup(repeats: number, cwd: string): Promise<StartupResult> {
@@ -27,5 +34,15 @@ export async function measureStartup(repeats: number, cwd: string): Promise<Star
   }
   // Measured apart: wrapping the timed runs in /usr/bin/time would add its own fork and exec to them.
   for (let i = 0; i < Math.min(repeats, 3); i += 1) times.rss.push(assertSucceeded(await version(true), 'api7-audit --version').peakRssMb ?? NaN);
-  return { node: summarize(times.node), version: summarize(times.version), help: summarize(times.help), versionRssMb: summarize(times.rss) };
+  const importMs: Record<string, Summary> = {};
+  for (const name of HEAVY_MODULES) {
+    const samples: number[] = [];
+    const code = `const t = performance.now(); await import(${JSON.stringify(name)}); process.stdout.write(String(performance.now() - t));`;
+    for (let i = 0; i < Math.min(repeats, 5); i += 1) {
+      const run = assertSucceeded(await runProcess(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, keepStdout: true }), `import ${name}`);
+      samples.push(Number(run.stdout));
+    }
+    importMs[name] = summarize(samples);
+  }
+  return { node: summarize(times.node), version: summarize(times.version), help: summarize(times.help), versionRssMb: summarize(times.rss), importMs };
 }

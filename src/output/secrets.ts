@@ -59,27 +59,44 @@ export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPol
 
 interface CompiledPolicy {
   keys: ReadonlySet<string>;
-  /** Any quoted secret name, or `key` / `keys`, followed by `:`. */
+  /** Any quoted name that is a secret wherever it appears, followed by `:`. */
   named: RegExp;
+  /** `key` or `keys` followed by `:` (unless the policy makes them secret everywhere). */
+  contextual: RegExp | undefined;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
+const NEVER = /(?!)/;
 
 /**
- * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExp,
- * once per policy object. With {@link hasEscapedKey} it is a superset of what {@link maskSecrets} masks: any quoted
- * secret name, or `key` / `keys` (the contextual rules), followed by `:`; or any key holding a backslash, because an
- * escape such as `"pass\u0077ord"` can spell a secret name that no cheap pattern sees. The `u` flag makes `i` use
- * Unicode case folding, so the pattern also matches names that `toLowerCase()` maps to ASCII (the Kelvin sign).
+ * What can make a `key` or `keys` a secret: an object holding `cert` or `certs` (SSL), a `key-auth` or `csrf` parent,
+ * an SSL resource type (checked as any string value, a superset), or a `\u` escape, which could spell any of them
+ * in a value (keys with escapes are {@link hasEscapedKey}'s).
+ */
+const KEY_CONTEXT = /"(?:certs?|key[-_]auth|csrf)"\s*:|"(?:ssls?|certificates?)"|\\u/iu;
+
+const namePattern = (key: string) => key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replaceAll('_', '[-_]');
+
+/**
+ * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExps,
+ * once per policy object. With {@link hasEscapedKey} and {@link KEY_CONTEXT} they are a superset of what
+ * {@link maskSecrets} masks: any quoted secret name followed by `:`; `key` / `keys` only where something in the
+ * text can make them secret (`"key": "remote_addr"` of limit-count alone cannot: it no longer costs a parse); or any
+ * key holding a backslash, because an escape such as `"pass\u0077ord"` can spell a secret name that no cheap
+ * pattern sees. The `u` flag makes `i` use Unicode case folding, so the patterns also match names that
+ * `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`).
  */
 function compile(policy: SecretPolicy): CompiledPolicy {
   const cached = compiledPolicies.get(policy);
   if (cached) return cached;
   const keys = new Set([...policy.keys].map(normalizeSecretKey));
-  const names = [...keys, 'key', 'keys'].map((key) =>
-    key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replaceAll('_', '[-_]'),
-  );
-  const compiled = { keys, named: new RegExp(`"(?:${names.join('|')})"\\s*:`, 'iu') };
+  const always = [...keys].map(namePattern);
+  const contextual = ['key', 'keys'].filter((key) => !keys.has(key));
+  const compiled = {
+    keys,
+    named: always.length > 0 ? new RegExp(`"(?:${always.join('|')})"\\s*:`, 'iu') : NEVER,
+    contextual: contextual.length > 0 ? new RegExp(`"(?:${contextual.join('|')})"\\s*:`, 'iu') : undefined,
+  };
   compiledPolicies.set(policy, compiled);
   return compiled;
 }
@@ -131,7 +148,8 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
-  return compile(policy).named.test(jsonText) || hasEscapedKey(jsonText);
+  const { named, contextual } = compile(policy);
+  return named.test(jsonText) || hasEscapedKey(jsonText) || (contextual !== undefined && contextual.test(jsonText) && KEY_CONTEXT.test(jsonText));
 }
 
 const QUOTE_OR_BACKSLASH = /["\\]/g;

@@ -143,7 +143,7 @@ export function toRecord(row: ExportRow, transform: (json: string) => string): E
 }
 
 /**
- * Epoch milliseconds of an entry timestamp (ISO 8601 UTC with microseconds, which Date.parse truncates to the
+ * Epoch milliseconds of an entry timestamp (ISO 8601 UTC with microseconds, which Date.parse cuts to the
  * millisecond). Only a timestamp beyond what Date can hold (year 10000 and on) gives 0 instead of NaN.
  */
 function epochMs(timestamp: string): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSecretPolicy, hasEscapedKey, maskEntry, maskEntryJson, maskSecrets, SECRET_MASK } from '../../src/output/secrets.js';
+import { createSecretPolicy, hasEscapedKey, maskEntry, maskEntryJson, maskSecrets, mayHoldSecret, SECRET_MASK } from '../../src/output/secrets.js';
 import type { AuditEntry } from '../../src/entry.js';
 import { makeEntry, pick } from './output-fixtures.js';
 import { seededRandom } from '../support/random.js';
@@ -34,6 +34,34 @@ describe('hasEscapedKey', () => {
         Object.entries(node).some(([key, item]) => (!Array.isArray(node) && JSON.stringify(key).includes('\\')) || escaped(item));
       expect(hasEscapedKey(text), text).toBe(escaped(value));
     }
+  });
+});
+
+describe('mayHoldSecret for key and keys', () => {
+  it.each([
+    ['{"plugins": {"limit-count": {"key": "remote_addr"}}}', false],
+    ['{"resource_type": "route", "after": {"keys": ["a"]}}', false],
+    ['{"plugins": {"Key-Auth": {"key": "k"}}}', true],
+    ['{"plugins": {"csrf": {"key": "k"}}}', true],
+    ['{"cert": "c", "key": "k"}', true],
+    ['{"CERTS": ["c"], "keys": ["k"]}', true],
+    ['{"resource_type": "SSL", "after": {"key": "k"}}', true],
+    ['{"resource_type": "certificates", "after": {"keys": ["k"]}}', true],
+    [String.raw`{"resource_type": "\u0073sl", "after": {"key": "k"}}`, true],
+  ])('%s -> %s', (text, expected) => {
+    expect(mayHoldSecret(text, policy)).toBe(expected);
+  });
+
+  it('treats key as a secret everywhere when the policy says so', () => {
+    const strict = createSecretPolicy({ keys: ['key'] });
+    expect(mayHoldSecret('{"limit-count": {"key": "remote_addr"}}', strict)).toBe(true);
+    expect(maskEntryJson('{"limit-count": {"key": "remote_addr"}}', strict)).toBe(`{"limit-count":{"key":"${SECRET_MASK}"}}`);
+  });
+
+  it('finds nothing when the policy names no keys and the contextual ones have no context', () => {
+    const none = createSecretPolicy({ keys: [], mode: 'replace' });
+    expect(mayHoldSecret('{"password": "p", "key": "k"}', none)).toBe(false);
+    expect(mayHoldSecret('{"cert": "c", "key": "k"}', none)).toBe(true);
   });
 });
 
