@@ -30,7 +30,7 @@ const WIDE_RANGES: readonly (readonly [number, number])[] = [
 
 /**
  * Columns a string takes on a terminal, ignoring ANSI codes: East Asian wide characters and emoji count 2,
- * combining marks 0. An approximation used only to share out column widths; cli-table3 does the truncating.
+ * combining marks 0. An approximation, used to share out column widths and to cut values that do not fit.
  */
 export function displayWidth(text: string): number {
   // Most values are printable ASCII: one column each, and no need for the Unicode property RegExp below, whose

@@ -81,12 +81,25 @@ describe('maskEntryJson (in place)', () => {
       for (let i = 0; i < 3; i += 1) Object.defineProperty(out, pick(random, keys), { value: tree(depth + 1), enumerable: true, writable: true, configurable: true });
       return out;
     };
-    for (let round = 0; round < 600; round += 1) {
+    // Written as PostgreSQL, JSON.stringify or a person would: spacing, and now and then a key spelled with escapes.
+    const write = (value: unknown) => {
+      const text = JSON.stringify(value, null, pick(random, [0, 0, 1, '\t']));
+      return random() < 0.2 ? text.replace(/"(key|token|cert|before)":/g, (_, name: string) => `"${name[0]}\\u00${name.charCodeAt(1).toString(16)}${name.slice(2)}" :`) : text;
+    };
+    for (let round = 0; round < 800; round += 1) {
       const entry: AuditEntry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'SSLs', 'consumer']), before: tree(0), after: tree(0) });
-      expect(JSON.parse(maskEntryJson(JSON.stringify(entry), policy))).toEqual(JSON.parse(JSON.stringify(maskEntry(entry, policy))));
+      const text = write(entry);
+      expect(JSON.parse(maskEntryJson(text, policy)), text).toEqual(JSON.parse(JSON.stringify(maskEntry(JSON.parse(text) as AuditEntry, policy))));
       const plain = tree(0);
-      expect(JSON.parse(maskEntryJson(JSON.stringify(plain), policy))).toEqual(JSON.parse(JSON.stringify(maskSecrets(plain, policy))));
+      const plainText = write(plain);
+      expect(JSON.parse(maskEntryJson(plainText, policy)), plainText).toEqual(JSON.parse(JSON.stringify(maskSecrets(JSON.parse(plainText), policy))));
     }
+  });
+
+  it('throws on invalid JSON, as before', () => {
+    expect(() => maskEntryJson('{"token": "t",}', policy)).toThrow(SyntaxError);
+    expect(() => maskEntryJson('{"token": tru}', policy)).toThrow(SyntaxError);
+    expect(() => maskEntryJson('{"token": "t"} x', policy)).toThrow(SyntaxError);
   });
 
   it('keeps a __proto__ key as data', () => {
