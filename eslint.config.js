@@ -12,4 +12,6 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'bin/**'], rules: { 'no-console': 'off' } },
+  // Plain JavaScript run by Node.js: the binary's entry and the build script.
+  { files: ['bin/**/*.js', 'scripts/**/*.mjs'], languageOptions: { globals: { process: 'readonly', URL: 'readonly' } } },
 );

@@ -1,11 +1,12 @@
 import { PassThrough } from 'node:stream';
 import { CompiledQuery } from 'kysely';
-import type * as Cli from '../src/cli.js';
-import type * as ListFlags from '../src/commands/list-flags.js';
+// The CLI's own modules, bundled into the bench by the same build as dist/: the SQL explained is the SQL the binary runs.
+import { buildProgram, type Actions } from '../src/cli.js';
+import { parseListFlags } from '../src/commands/list-flags.js';
 import type { ListOptions } from '../src/commands/list.js';
-import type * as Connect from '../src/db/connect.js';
-import type * as Mapping from '../src/db/mapping.js';
-import type * as ListQuery from '../src/queries/list.js';
+import { withDatabase } from '../src/db/connect.js';
+import { resolveMapping } from '../src/db/mapping.js';
+import { buildListQuery, PAGE_SIZE } from '../src/queries/list.js';
 import { runCli } from './cli.js';
 import { assertSucceeded } from './proc.js';
 import type { Seed } from './seed.js';
@@ -98,15 +99,7 @@ interface Explained {
   sql: string;
 }
 
-/** The built modules (dist/), typed by their sources: the SQL explained is compiled by the code the binary runs. */
-const product = <T>(path: string): Promise<T> => import(new URL(`../../dist/${path}`, import.meta.url).href) as Promise<T>;
-
 async function explainShapes(seed: Seed, url: string, repeats: number): Promise<Explained[]> {
-  const [{ withDatabase }, { resolveMapping }, { buildListQuery, PAGE_SIZE }] = await Promise.all([
-    product<typeof Connect>('db/connect.js'),
-    product<typeof Mapping>('db/mapping.js'),
-    product<typeof ListQuery>('queries/list.js'),
-  ]);
   const target = { url, libpq: {}, source: '--db' as const };
   return withDatabase({ target, connectTimeoutMs: 10_000 }, async (db) => {
     const mapping = await resolveMapping(db, seed.table, {});
@@ -137,10 +130,9 @@ async function explainShapes(seed: Seed, url: string, repeats: number): Promise<
 
 /** The list options the CLI would build from these flags: parsed by the CLI's own program and flag parser. */
 async function parseListArgs(args: readonly string[]): Promise<ListOptions> {
-  const [{ buildProgram }, { parseListFlags }] = await Promise.all([product<typeof Cli>('cli.js'), product<typeof ListFlags>('commands/list-flags.js')]);
   let captured: ListOptions | undefined;
   const refuse = () => Promise.reject(new Error('only list is parsed here'));
-  const actions: Cli.Actions = {
+  const actions: Actions = {
     list: async (flags) => {
       captured = parseListFlags(flags);
     },

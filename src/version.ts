@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import packageJson from '../package.json' with { type: 'json' };
 
-/** The package version, read from package.json once (a JSON read is cheaper than importing anything heavy). */
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+/** The package version: the build inlines package.json, so `--version` reads no file and loads nothing heavy. */
+export const VERSION: string = packageJson.version;

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import type { PoolConfig } from 'pg';
 import { RuntimeError } from '../errors.js';
 import { describeTarget, type ConnectionTarget } from './connection-url.js';
@@ -20,13 +20,13 @@ export interface DatabaseSettings {
 }
 
 /**
- * Opens a pool, runs `fn`, and always destroys the pool, so no command can leak connections. pg and Kysely are
- * imported here, lazily, because loading them costs start-up time that `--help` and `--version` should not pay.
+ * Opens a pool, runs `fn`, and always destroys the pool, so no command can leak connections. pg is imported here,
+ * lazily, and Kysely with the command modules that use it: loading them costs start-up time that `--help` and
+ * `--version` should not pay. Kysely is imported by name so the build keeps only the parts used.
  */
 export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>): Promise<T> {
-  const [{ default: pg }, { Kysely, PostgresDialect }, cursor] = await Promise.all([
+  const [{ default: pg }, cursor] = await Promise.all([
     import('pg'),
-    import('kysely'),
     settings.streaming ? import('pg-cursor').then((module) => module.default) : undefined,
   ]);
   const pool = new pg.Pool(toPoolConfig(settings));

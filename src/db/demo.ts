@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { PGlite } from '@electric-sql/pglite';
+import { packageFile } from '../package-file.js';
 import { generateDemoEntries, type DemoEntry } from './demo-data.js';
 
 export interface DemoDatabase {
@@ -22,8 +23,6 @@ export interface DemoDatabaseOptions {
   count?: number;
 }
 
-// Compiled to dist/db/demo.js and run from src/db/demo.ts by vitest: both are two levels below the package root.
-const SCHEMA_URL = new URL('../../examples/schema.sql', import.meta.url);
 
 /**
  * PGlite is a single session: every connection shares one backend, and the socket server runs one statement at
@@ -69,7 +68,7 @@ export async function startDemoDatabase(options: DemoDatabaseOptions = {}): Prom
   const [{ PGlite }, { PGLiteSocketServer }, schema] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite-socket'),
-    readFile(SCHEMA_URL, 'utf8'),
+    readFile(packageFile('examples/schema.sql'), 'utf8'),
   ]);
   const created = PGlite.create();
   // Generate while the wasm module compiles in the background.

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,7 @@ import { databaseUrl } from '../support/database.js';
 // the test database (a real server, or the embedded one, where the parts it cannot do are skipped with a reason).
 // Its numbers are not asserted, only that every section ran and was written.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const BUILD = join(ROOT, 'scripts', 'build.mjs');
 let dir: string;
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -33,7 +32,7 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number; stdout:
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'api7-audit-bench-test-'));
-  const compiled = await run([TSC, '-p', 'bench/tsconfig.json'], 120_000);
+  const compiled = await run([BUILD, 'bench'], 120_000);
   expect(compiled.stdout + compiled.stderr).toBe('');
 }, 120_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
