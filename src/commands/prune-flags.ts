@@ -33,11 +33,11 @@ export interface PruneFlagContext {
 export const DEFAULT_RETENTION_DAYS = 60;
 
 /**
- * Rows per DELETE. Measured on PostgreSQL 15 with ~1 KB entries (README, "Prune"; bench/prune-batches.mjs): from 5,000
- * on, larger batches delete no faster (0.6-1.0× one plain DELETE of the same rows, within run-to-run noise), while
- * the longest batch grows with the size (48-63 ms at 5,000, 100-194 ms at 10,000, 206-217 ms at 20,000).
+ * Rows per DELETE when `--batch-size` is not given: sized batch by batch to a time budget (prune-batch-size.ts), so
+ * that no statement comes near 250 ms on a slow or busy server, nor wastes round trips on a fast one. A number given
+ * with `--batch-size` is used for every batch as it is.
  */
-export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_BATCH_SIZE = 'auto';
 export const MAX_BATCH_SIZE = 100_000;
 
 /** Turns commander's raw flags into typed prune options; every bad value is a UsageError naming it. */

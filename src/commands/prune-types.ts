@@ -8,8 +8,8 @@ export interface PruneOptions {
   /** A fixed cutoff (ISO 8601 with microseconds) instead of `now() - retention` by the database clock: for tests. */
   cutoff?: string;
   dryRun: boolean;
-  /** Rows per DELETE transaction. */
-  batchSize: number;
+  /** Rows per DELETE, or 'auto': each batch sized from the last one's speed to a time budget. */
+  batchSize: number | 'auto';
   /** Stop after the batch that crosses this many milliseconds. */
   maxDurationMs?: number;
   /** Absolute path of the NDJSON (or .gz) archive of deleted entries. */

@@ -94,79 +94,66 @@ export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: Prun
   return { matched: Number(row?.count ?? 0), oldest: row?.oldest ?? undefined, newest: row?.newest ?? undefined };
 }
 
-/** Where the next batch starts and ends: its first timestamp, and the (timestamp, id) of its last entry. */
-export interface BatchRange {
-  start: string;
-  end: Position;
-}
-
 /**
- * The range of the next `size` entries after `from`, in index order: an index-only scan that starts where the
- * previous batch ended, so it never walks over the dead index entries that earlier batches left.
+ * Deletes the next batch in one statement: the first `size` entries after `from` in (timestamp, id) order, found
+ * through the index (`batch`) and deleted by row address, each row re-checked against the cutoff and the batch's own
+ * range, from its first timestamp to its last (timestamp, id). Deleting by a range alone leaves the plan to row
+ * estimates, and stale ones (half the table just deleted, not yet analyzed) turned a one-row batch into a 250 ms
+ * sequential scan; `ctid = ANY(ARRAY(...))` is a TID scan whatever the statistics say. The re-check makes the
+ * addresses a mere access path: a row updated meanwhile (it moved) is skipped, not mistaken, and the same address
+ * in another partition is deleted only if it lies in this range before the cutoff, where it belongs to the batch
+ * anyway. One statement instead of a range query and then a DELETE: the range query read the same index entries a
+ * second time, a third of the time of every batch (measured at 2,000,000 rows: 13 ms of 34 ms per 5,000 rows).
+ *
+ * Returns one row while the batch is not empty (none when nothing is left): the batch's last position as entry
+ * fields, and either the count of deleted rows or, when archiving, one row per deleted entry with its JSON.
  */
-export function buildBatchRangeQuery(db: Db, mapping: ResolvedMapping, bound: PruneBound, from: Position | undefined, size: number) {
+export function buildBatchDeleteQuery(mapping: ResolvedMapping, bound: PruneBound, from: Position | undefined, size: number, archive: boolean) {
+  const table = sql.table(tableRef(mapping));
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
-  const batch = db
-    .selectFrom(tableRef(mapping))
-    .select([ts.as(columnName(mapping, 'timestamp')), id.as(columnName(mapping, 'id'))])
-    .where(allOf([...boundConditions(mapping, bound), ...after(mapping, from)]))
-    .orderBy(ts)
-    .orderBy(id)
-    .limit(size);
-  // The outer select sees the inner columns under the table's own column names, so the usual field expressions
-  // apply. ORDER BY names them qualified: a bare "id" would mean the text output column and sort 60 after 180.
-  return db
-    .selectFrom(batch.as('batch'))
-    .select([
-      formatTimestamp(mapping, sql`min(${ts}) over ()`).as('start'),
-      fieldExpression(mapping, 'timestamp').as('timestamp'),
-      fieldExpression(mapping, 'id').as('id'),
-    ])
-    .orderBy(sql`${qualified('batch', mapping, 'timestamp')} desc`)
-    .orderBy(sql`${qualified('batch', mapping, 'id')} desc`)
-    .limit(1);
+  const inBound = allOf([...boundConditions(mapping, bound), ...after(mapping, from)]);
+  // Inside the subqueries, the bare column names are the CTE's own columns, which carry the table's names.
+  const inBatch = allOf([
+    inBound,
+    sql<boolean>`${ts} >= (select min(${ts}) from batch)`,
+    sql<boolean>`${ts} <= (select ${ts} from last)`,
+    sql<boolean>`(${ts}, ${id}) <= (select ${ts}, ${id} from last)`,
+  ]);
+  const returned = archive ? sql`${entryJsonExpression(mapping)} as json` : sql`1 as one`;
+  const last = sql`${fieldExpression(mapping, 'timestamp')} as timestamp, ${fieldExpression(mapping, 'id')} as id`;
+  const result = archive
+    ? sql`select ${last}, deleted.json from last left join deleted on true`
+    : sql`select ${last}, (select count(*) from deleted)::int as deleted from last`;
+  return sql<BatchRow>`
+    with batch as materialized (
+      select ctid as address, ${ts}, ${id} from ${table} where ${inBound} order by ${ts}, ${id} limit ${size}
+    ), last as (
+      select ${ts}, ${id} from batch order by ${ts} desc, ${id} desc limit 1
+    ), deleted as (
+      delete from ${table} where ctid = any(array(select address from batch)) and ${inBatch} returning ${returned}
+    )
+    ${result}`;
+}
+
+/** A row of {@link buildBatchDeleteQuery}: the batch's last position, and its count or one deleted entry's JSON. */
+interface BatchRow extends Position {
+  deleted?: number;
+  json?: string | null;
 }
 
 /**
- * Deletes one batch: the rows of `range`, found through the (timestamp, id) index in order and deleted by row
- * address, each re-checked against the cutoff and the range. Deleting by the range alone leaves the plan to row
- * estimates, and stale ones (half the table just deleted, not yet analyzed) turned a one-row batch into a 250 ms
- * sequential scan; `ctid = ANY(ARRAY(ordered subquery))` is a TID scan whatever the statistics say. The re-check
- * makes the addresses a mere access path: a row updated meanwhile (it moved) is skipped, not mistaken, and the
- * same address in another partition is deleted only if it lies in this range before the cutoff, where it belongs
- * to the batch anyway.
+ * Deletes the next batch on `db` (a transaction when archiving, which the caller commits once the archive of
+ * `json` is written and flushed; otherwise the statement commits on its own).
  */
-export function buildBatchDeleteQuery(db: Db, mapping: ResolvedMapping, bound: PruneBound, from: Position | undefined, range: BatchRange, size: number) {
-  const ts = timestampRef(mapping);
-  const start = sql<boolean>`${ts} >= ${timestampValue(mapping, { timestamp: range.start, id: '' })}`;
-  const inRange = allOf([...boundConditions(mapping, bound), start, ...after(mapping, from), ...atOrBefore(mapping, range.end)]);
-  const rows = db.selectFrom(tableRef(mapping)).select(sql`ctid`.as('ctid')).where(inRange).orderBy(ts).orderBy(idRef(mapping)).limit(size);
-  return db.deleteFrom(tableRef(mapping)).where(sql<boolean>`ctid = any(array(${rows}))`).where(inRange);
-}
-
-/**
- * Deletes the next batch on `trx` (which the caller commits): finds where it ends, then deletes that range. Run in
- * one transaction, the archive of `json` can be written and flushed before the commit.
- */
-export async function deleteBatch(
-  trx: Db,
-  mapping: ResolvedMapping,
-  bound: PruneBound,
-  from: Position | undefined,
-  size: number,
-  archive: boolean,
-): Promise<DeletedBatch> {
-  const row = (await buildBatchRangeQuery(trx, mapping, bound, from, size).executeTakeFirst()) as (Position & { start: string }) | undefined;
-  if (!row) return { deleted: 0, json: [] };
-  const end = { timestamp: row.timestamp, id: row.id };
-  const query = buildBatchDeleteQuery(trx, mapping, bound, from, { start: row.start, end }, size);
-  if (archive) {
-    const rows = await query.returning(entryJsonExpression(mapping).as('json')).execute();
-    return { deleted: rows.length, end, json: rows.map((row) => (row as { json: string }).json) };
-  }
-  const result = await query.executeTakeFirst();
-  return { deleted: Number(result.numDeletedRows), end, json: [] };
+export async function deleteBatch(db: Db, mapping: ResolvedMapping, bound: PruneBound, from: Position | undefined, size: number, archive: boolean): Promise<DeletedBatch> {
+  const { rows } = await buildBatchDeleteQuery(mapping, bound, from, size, archive).execute(db);
+  const first = rows[0];
+  if (!first) return { deleted: 0, json: [] };
+  const end = { timestamp: first.timestamp, id: first.id };
+  if (!archive) return { deleted: Number(first.deleted ?? 0), end, json: [] };
+  const json = rows.flatMap((row) => (row.json === null || row.json === undefined ? [] : [row.json]));
+  return { deleted: json.length, end, json };
 }
 
 /**
@@ -190,13 +177,6 @@ export async function readJsonPage(
     .execute()) as { json: string; timestamp: string; id: string }[];
   const last = rows.at(-1);
   return { json: rows.map((row) => row.json), end: last && { timestamp: last.timestamp, id: last.id } };
-}
-
-/** A timestamp expression as microsecond ISO text in UTC, like the entry `timestamp` field. */
-function formatTimestamp(mapping: ResolvedMapping, value: RawBuilder<unknown>): RawBuilder<string> {
-  return mapping.columns.timestamp?.type === 'timestamp'
-    ? sql<string>`to_char(${value}, ${ISO_FORMAT})`
-    : sql<string>`to_char(${value} at time zone 'UTC', ${ISO_FORMAT})`;
 }
 
 /** `alias.column` for ORDER BY, where a bare name would pick an output column of the same name first. */

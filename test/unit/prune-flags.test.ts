@@ -29,7 +29,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const parse = (flags: PruneFlags, configRetentionDays?: number) => parsePruneFlags(flags, { cwd: dir, configRetentionDays });
 
 describe('prune flags', () => {
-  it('has defaults: 60 days, the measured batch size, text output, no archive', async () => {
+  it('has defaults: 60 days, batches sized to a time budget, text output, no archive', async () => {
     expect(await parse({})).toEqual({
       retention: { days: 60, source: 'default' },
       dryRun: false,

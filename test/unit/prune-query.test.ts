@@ -1,47 +1,52 @@
 import { describe, expect, it } from 'vitest';
 import { compileOnlyDb, defaultMapping } from '../support/compile-only.js';
 import type { ResolvedMapping } from '../../src/db/mapping.js';
-import { boundConditions, buildBatchDeleteQuery, buildBatchRangeQuery } from '../../src/queries/prune.js';
+import { boundConditions, buildBatchDeleteQuery } from '../../src/queries/prune.js';
 
 const db = compileOnlyDb;
 const mapping = defaultMapping;
 const CUTOFF = '2026-01-01T00:00:00.000000Z';
 const FROM = { timestamp: '2025-11-01T00:00:00.000001Z', id: '41' };
-const END = { timestamp: '2025-11-02T00:00:00.000002Z', id: '5041' };
 
-describe('prune batch range query', () => {
-  it('walks the (timestamp, id) index forward from the previous batch, bounded by the cutoff', () => {
-    const query = buildBatchRangeQuery(db, mapping, { before: CUTOFF }, FROM, 5000).compile();
-    expect(query.sql).toContain('"created_at" < cast($1 as timestamptz)');
+describe('prune batch delete', () => {
+  const compile = (archive: boolean, from: typeof FROM | null = FROM) => buildBatchDeleteQuery(mapping, { before: CUTOFF }, from ?? undefined, 5000, archive).compile(db);
+
+  it('walks the (timestamp, id) index forward from the previous batch, bounded by the cutoff, in one statement', () => {
+    const query = compile(false);
+    const batch = query.sql.slice(0, query.sql.indexOf('), last as'));
+    expect(batch).toContain('with batch as materialized (');
+    expect(batch).toContain('"created_at" < cast($1 as timestamptz)');
     // The plain range keeps the planner on the (timestamp, id) index; the row comparison makes it exact.
-    expect(query.sql).toContain('"created_at" >= cast($2 as timestamptz)');
-    expect(query.sql).toContain('("created_at", "id") > (cast($3 as timestamptz), cast($4 as bigint))');
-    expect(query.sql).toMatch(/order by "created_at", "id" limit \$5\) as "batch"/);
-    // Qualified: a bare "id" would sort the text output column, putting 60 after 180.
-    expect(query.sql).toMatch(/order by "batch"\."created_at" desc, "batch"\."id" desc limit \$6$/);
-    expect(query.sql).toContain('min("created_at") over ()');
-    expect(query.parameters).toEqual([CUTOFF, FROM.timestamp, FROM.timestamp, FROM.id, 5000, 1]);
+    expect(batch).toContain('"created_at" >= cast($2 as timestamptz)');
+    expect(batch).toContain('("created_at", "id") > (cast($3 as timestamptz), cast($4 as bigint))');
+    expect(batch).toMatch(/order by "created_at", "id" limit \$5\s*$/);
+    expect(query.sql).toMatch(/last as \(\s*select "created_at", "id" from batch order by "created_at" desc, "id" desc limit 1/);
+    expect(query.parameters.slice(0, 5)).toEqual([CUTOFF, FROM.timestamp, FROM.timestamp, FROM.id, 5000]);
+  });
+
+  it('deletes by row address, re-checking the cutoff, the previous position and the batch range on every row', () => {
+    const query = compile(false);
+    const deleted = query.sql.slice(query.sql.indexOf('deleted as ('));
+    expect(deleted).toMatch(/^deleted as \(\s*delete from "public"\."audit_logs" where ctid = any\(array\(select address from batch\)\) and \(/);
+    expect(deleted).toContain('"created_at" < cast(');
+    expect(deleted).toContain('("created_at", "id") > (cast(');
+    expect(deleted).toContain('"created_at" >= (select min("created_at") from batch)');
+    expect(deleted).toContain('("created_at", "id") <= (select "created_at", "id" from last)');
+    expect(query.parameters.filter((p) => p === CUTOFF)).toHaveLength(2);
+    expect(query.sql).not.toContain(CUTOFF);
+    expect(query.sql).toMatch(/select count\(\*\) from deleted\)::int as deleted from last$/);
+  });
+
+  it('returns the JSON of every deleted entry when archiving, and the batch end even when none was deleted', () => {
+    const query = compile(true);
+    expect(query.sql).toContain('returning json_build_object(');
+    expect(query.sql).toMatch(/deleted\.json from last left join deleted on true$/);
   });
 
   it('starts at the beginning of the index on the first batch', () => {
-    const query = buildBatchRangeQuery(db, mapping, { before: CUTOFF }, undefined, 100).compile();
+    const query = compile(false, null);
     expect(query.sql).not.toContain(') > (');
-    expect(query.parameters).toEqual([CUTOFF, 100, 1]);
-  });
-});
-
-describe('prune batch delete', () => {
-  it('deletes by row address found through the ordered index, re-checking the cutoff and the range on every row', () => {
-    const query = buildBatchDeleteQuery(db, mapping, { before: CUTOFF }, FROM, { start: FROM.timestamp, end: END }, 5000).compile();
-    expect(query.sql).toMatch(/^delete from "public"\."audit_logs" where ctid = any\(array\(\(select ctid as "ctid" from "public"\."audit_logs" where /);
-    expect(query.sql).toMatch(/order by "created_at", "id" limit \$\d+\)\)\) and \(/);
-    const recheck = query.sql.slice(query.sql.indexOf('))) and ('));
-    expect(recheck).toContain('"created_at" < cast(');
-    expect(recheck).toContain('("created_at", "id") > (cast(');
-    expect(recheck).toContain('("created_at", "id") <= (cast(');
-    expect(query.parameters.filter((p) => p === CUTOFF)).toHaveLength(2);
-    expect(query.parameters).toContain(END.id);
-    expect(query.sql).not.toContain(CUTOFF);
+    expect(query.parameters).toEqual([CUTOFF, 5000, CUTOFF]);
   });
 });
 
