@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from '../io.js';
 import type { Position } from '../entry.js';
 import { InterruptedError } from '../errors.js';
@@ -52,6 +53,12 @@ export interface DryRunSummary {
 /** Ships the selected entries to the sink; returns what was delivered. Throws InterruptedError on SIGINT/SIGTERM. */
 export async function exportEntries(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<ExportSummary> {
   const started = Date.now();
+  // Every entry passes through the heap as a string that lives until its batch is confirmed, long enough to be
+  // promoted, so the old space fills with garbage at the export's own pace and V8 let it grow to 4 to 5 times the
+  // live heap (about 25 MB) between full collections: 245-275 MB of RSS at 2,000,000 entries. Growing it by at most
+  // 30 % at a time keeps the peak near 150 MB for the same CPU time (measured on 500,000 entries). V8 reads this
+  // flag each time it sets the next limit, so it takes effect here, after start-up.
+  setFlagsFromString('--heap-growing-percent=30');
   const query = await startQuery(table, options);
   const policy = createSecretPolicy(secrets);
   const mask = options.showSecrets ? (json: string) => json : (json: string) => maskEntryJson(json, policy);

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { CANONICAL_FIELDS } from '../entry.js';
+import { entryJsonExpression, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { ExportFields, ExportRecord } from '../sinks/types.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
@@ -15,10 +16,8 @@ export interface ExportQuery {
   before: string;
 }
 
-/** Row as the server sends it: JSON built by PostgreSQL, plus the few plain fields sinks index on. */
-export interface ExportRow extends ExportFields {
-  id: string;
-  timestamp: string;
+/** Row as the server sends it: the canonical entry as JSON text, built by PostgreSQL. */
+export interface ExportRow {
   json: string;
 }
 
@@ -54,38 +53,23 @@ export async function countExport(db: Db, mapping: ResolvedMapping, query: Expor
   return Number(row.count);
 }
 
-/** The plain fields sinks index on, read beside the JSON text so that no sink has to parse it. */
-const FIELDS = ['operator', 'operation', 'resource_type', 'resource_id', 'source_ip', 'source'] as const;
-
 /**
- * The run's entries in (timestamp, id) order (ascending unless asked), `limit` of them or all; the server builds each
- * entry's JSON text. The selection is an index range scan (`p`); each of its rows is turned into the canonical
- * fields once (`e`, a lateral subselect), and `row_to_json(e)` serializes them: measured 10 % less server time than
- * `json_build_object` with the same values, and the separate fields come from the same computed row. The epoch
- * time sinks need is derived from `timestamp` in Node (computing it here cost the server another 8 %).
+ * The run's entries in (timestamp, id) order (ascending unless asked), `limit` of them or all, each as one column of
+ * JSON text built by the server with `json_build_object` straight from the table's columns, read through the
+ * (timestamp, id) index. Measured on 100,000 rows, EXPLAIN ANALYZE: 20 % less executor time than `row_to_json` of
+ * a lateral subselect of the same fields, which has to form a row first. The id, time and plain fields that sinks
+ * and the checkpoint need are read back from the head of that text ({@link readEntryHead}) rather than sent again
+ * beside it: the extra columns cost the server and the driver 15 to 30 % of an export's reading time.
  */
 export function buildExportQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit?: number, order: 'asc' | 'desc' = 'asc') {
   const direction = sql.raw(order);
   const selection = db
     .selectFrom(tableRef(mapping))
-    .selectAll()
+    .select(entryJsonExpression(mapping).as('json'))
     .where(exportConditions(mapping, query))
     .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`);
-  // Inside `e`, the field expressions' bare column names can only mean the columns of `p`.
-  const entry = db.selectNoFrom(entrySelection(mapping));
-  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
-  return db
-    .selectFrom((limit === undefined ? selection : selection.limit(limit)).as('p'))
-    .innerJoinLateral(entry.as('e'), (join) => join.onTrue())
-    .select([
-      sql.ref('e.id').as('id'),
-      sql.ref('e.timestamp').as('timestamp'),
-      sql<string>`row_to_json(${sql.table('e')})::text`.as('json'),
-      ...FIELDS.map((field) => sql.ref(`e.${field}`).as(field)),
-    ])
-    .orderBy(sql`${pageColumn('timestamp')} ${direction}`)
-    .orderBy(sql`${pageColumn('id')} ${direction}`);
+  return limit === undefined ? selection : selection.limit(limit);
 }
 
 /**
@@ -126,20 +110,59 @@ export function fetchExportRows(db: Db, mapping: ResolvedMapping, query: ExportQ
 }
 
 export function toRecord(row: ExportRow, transform: (json: string) => string): ExportRecord {
-  return {
-    id: row.id,
-    timestamp: row.timestamp,
-    timeMs: epochMs(row.timestamp),
-    json: transform(row.json),
-    fields: {
-      operator: row.operator,
-      operation: row.operation,
-      resource_type: row.resource_type,
-      resource_id: row.resource_id,
-      source_ip: row.source_ip,
-      source: row.source,
-    } satisfies ExportFields,
-  };
+  return new EntryRecord(transform(row.json));
+}
+
+/** The plain fields at the head of an entry: everything `row_to_json` writes before `before`. */
+type EntryHead = Pick<ExportRecord, 'id' | 'timestamp'> & ExportFields;
+
+/**
+ * An entry to ship, whose id, time and plain fields are read from the head of its JSON text the first time a sink
+ * or the checkpoint asks: the file sink asks for the last entry of a batch only, HEC for every entry.
+ */
+class EntryRecord implements ExportRecord {
+  private head: EntryHead | undefined;
+
+  constructor(readonly json: string) {}
+
+  get id(): string {
+    return this.readHead().id;
+  }
+
+  get timestamp(): string {
+    return this.readHead().timestamp;
+  }
+
+  get timeMs(): number {
+    return epochMs(this.readHead().timestamp);
+  }
+
+  /** The head itself (it also holds id and timestamp): a sink reads the fields one by one, per entry. */
+  get fields(): ExportFields {
+    return this.readHead();
+  }
+
+  private readHead(): EntryHead {
+    this.head ??= readEntryHead(this.json);
+    return this.head;
+  }
+}
+
+/** The canonical fields before `before`, in the order the export query writes them. */
+const HEAD_FIELDS = CANONICAL_FIELDS.slice(0, CANONICAL_FIELDS.indexOf('before'));
+
+/**
+ * The plain fields of an entry's JSON text without parsing `before` and `after`. The export query writes the
+ * canonical fields in a fixed order, `before` after the plain ones, and a JSON string cannot hold an unescaped `"`,
+ * so the first `before` key, as `json_build_object` writes it (or JSON.stringify, for a masked row written again),
+ * ends the head; text written some other way is parsed whole. Masking leaves the head's values as they were.
+ * (Reading the values in place, without JSON.parse, measured no faster: about 2 µs either way.)
+ */
+export function readEntryHead(json: string): EntryHead {
+  const end = json.indexOf(json.startsWith('{"id" : ') ? ', "before" : ' : ',"before":');
+  if (end >= 0) return JSON.parse(`${json.slice(0, end)}}`) as EntryHead;
+  const parsed = JSON.parse(json) as Record<string, string | null>;
+  return Object.fromEntries(HEAD_FIELDS.map((field) => [field, parsed[field] ?? null])) as unknown as EntryHead;
 }
 
 /**
