@@ -91,16 +91,23 @@ async function readCatalog(db: Db, table: TableName): Promise<CatalogColumn[]> {
   return result.rows;
 }
 
-/** Names tables that look like an audit log (a timestamp column and an operator-like column) to help fix config. */
+/**
+ * Names tables that look like an audit log (a timestamp column and an operator-like column) to help fix config:
+ * those of the schema asked for (or the current one) first, readable ones only, partitions left out.
+ */
 async function describeMissingTable(db: Db, table: TableName): Promise<string> {
   const result = await sql<{ table: string }>`
-    select table_schema || '.' || table_name as table
-    from information_schema.columns
-    where table_schema not in ('pg_catalog', 'information_schema')
-    group by table_schema, table_name
-    having bool_or(data_type like 'timestamp%')
-       and bool_or(column_name ~* '(operator|actor|user|principal|initiator)')
-    order by 1
+    select n.nspname || '.' || c.relname as table
+    from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+    where c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition
+      and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\_toast%'
+      and has_table_privilege(c.oid, 'SELECT')
+    group by n.nspname, c.relname
+    having bool_or(format_type(a.atttypid, null) like 'timestamp%')
+       and bool_or(a.attname ~* '(operator|actor|user|principal|initiator)')
+    order by n.nspname = coalesce(${table.schema ?? null}, current_schema()) desc, 1
     limit 10`.execute(db);
   const candidates = result.rows.map((row) => row.table);
   const hint = candidates.length > 0
