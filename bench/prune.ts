@@ -7,6 +7,12 @@ import type { Log, Seed } from './seed.js';
 import { pairedRatio, summarize, type Summary } from './stats.js';
 
 export const RETENTION_DAYS = 60;
+
+/**
+ * `BENCH_PRUNE_PGOPTIONS` is handed to the pruning processes as `PGOPTIONS`, to see what their slowest statements
+ * are, for example `-c log_min_duration_statement=100` (a superuser setting; the server log then names each one).
+ */
+const PRUNE_ENV = process.env.BENCH_PRUNE_PGOPTIONS ? { PGOPTIONS: process.env.BENCH_PRUNE_PGOPTIONS } : undefined;
 const COPY_PREFIX = 'api7_bench_prune_';
 
 export interface PruneFigure {
@@ -57,7 +63,8 @@ export async function measurePrune(client: pg.Client, seed: Seed, url: string, s
   const aligned = await alignedRetention(client);
   const samples = { delete: [] as Sample[], prune: [] as Sample[], parts: [] as Sample[], aligned: [] as Sample[] };
   const prune = async (table: string, days: number): Promise<Sample> => {
-    const run = assertSucceeded(await runCli(['--db', url, '--table', table, 'prune', '--yes', '--json', '--retention-days', String(days)], { cwd, keepStdout: true }), 'prune');
+    const argv = ['--db', url, '--table', table, 'prune', '--yes', '--json', '--retention-days', String(days)];
+    const run = assertSucceeded(await runCli(argv, { cwd, keepStdout: true, env: PRUNE_ENV }), 'prune');
     const summary = JSON.parse(run.stdout) as { deleted: number; duration_ms: number; slowest_batch_ms: number; batches: number; partitions_dropped: number };
     return { deleted: summary.deleted, wallMs: run.wallMs, longestMs: summary.slowest_batch_ms, reportedMs: summary.duration_ms, batches: summary.batches, partitionsDropped: summary.partitions_dropped };
   };
