@@ -32,6 +32,8 @@ export class FileSink implements Sink {
   private handle: Promise<FileHandle> | undefined;
   private offset = 0;
   private needsNewline = false;
+  /** False for a device or a pipe (`--out /dev/null`, a FIFO): nothing to fsync, truncate or append a newline to. */
+  private regularFile = true;
   private tail: Promise<unknown> = Promise.resolve();
   private failure: string | undefined;
   private closed = false;
@@ -74,7 +76,7 @@ export class FileSink implements Sink {
     const handle = await this.handle?.catch(() => undefined);
     if (handle === undefined) return;
     try {
-      if (this.options.fsync === 'close') await handle.datasync();
+      if (this.options.fsync === 'close' && this.regularFile) await handle.datasync();
     } finally {
       await handle.close();
     }
@@ -90,10 +92,10 @@ export class FileSink implements Sink {
         const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, null);
         done += bytesWritten;
       }
-      if (this.options.fsync !== 'close') await handle.datasync();
+      if (this.options.fsync !== 'close' && this.regularFile) await handle.datasync();
     } catch (error) {
       // Leave no torn line or gzip member behind for the next append.
-      await handle.truncate(this.offset).catch(() => undefined);
+      if (this.regularFile) await handle.truncate(this.offset).catch(() => undefined);
       throw error;
     }
     this.offset += chunk.length;
@@ -102,7 +104,9 @@ export class FileSink implements Sink {
 
   private async openFile(): Promise<FileHandle> {
     const handle = await open(this.options.path, 'a+');
-    const { size } = await handle.stat();
+    const stat = await handle.stat();
+    this.regularFile = stat.isFile();
+    const size = this.regularFile ? stat.size : 0;
     this.offset = size;
     if (size > 0 && !this.gzip) {
       const last = Buffer.alloc(1);

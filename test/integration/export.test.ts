@@ -144,6 +144,25 @@ describe('export to Elasticsearch and Datadog', () => {
   });
 });
 
+describe('export to a device or a pipe', () => {
+  it('writes to /dev/null and to a FIFO, which cannot be fsynced, and ships every entry', async () => {
+    const nulled = await runCli([...base(), '--out', '/dev/null', '--json']);
+    expect(nulled.stderr).toBe('');
+    expect(JSON.parse(nulled.stdout)).toMatchObject({ exported: ROWS });
+
+    const fifo = join(dir, 'entries.fifo');
+    await new Promise<void>((resolve, reject) => spawn('mkfifo', [fifo]).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo: ${code}`)))));
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let lines = 0;
+    reader.stdout.on('data', (chunk: Buffer) => (lines += chunk.toString('latin1').split('\n').length - 1));
+    const readerDone = new Promise((resolve) => reader.on('close', resolve));
+    const piped = await runCli([...base(), '--out', fifo, '--json']);
+    await readerDone;
+    expect(JSON.parse(piped.stdout)).toMatchObject({ exported: ROWS });
+    expect(lines).toBe(ROWS);
+  });
+});
+
 describe('selection', () => {
   it('leaves entries younger than --settle for the next run', async () => {
     const young = await insertRows(schema, [{ age: '0', operator: 'settle-test' }]);
