@@ -109,7 +109,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('--retention-days <n>', 'keep this many days (default: from --cp-config, the config file, else 60)')
     .option('--cp-config <file>', "the control plane's conf.yaml, to use its audit.retention_days")
     .option('--dry-run', 'delete nothing; show how many entries would go, the oldest and newest, and the cutoff')
-    .option('--batch-size <n>', 'entries per DELETE transaction (default: 5000)')
+    .option('--batch-size <n>', 'entries per DELETE (default: sized to take about 40 ms each, starting at 1000)')
     .option('--max-duration <time>', 'stop cleanly after the batch that crosses this: 90s, 10m, 2h')
     .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
     .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
