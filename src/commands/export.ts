@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import { withReadOnly } from '../db/read-only.js';
 import type { EntryFilters } from '../queries/filters.js';
-import { countExport, exportUpperBound, fetchExportRows, streamExportRecords, type ExportQuery } from '../queries/export.js';
+import { countExport, exportUpperBound, fetchExportRows, readInIndexOrder, streamExportRecords, type ExportQuery } from '../queries/export.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { createSink, type SinkOptions } from '../sinks/index.js';
 import { deliver, readCheckpoint, writeCheckpoint, type DeliveryStats } from '../delivery/index.js';
@@ -60,6 +60,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   // flag each time it sets the next limit, so it takes effect here, after start-up.
   setFlagsFromString('--heap-growing-percent=30');
   const query = await startQuery(table, options);
+  await readInIndexOrder(table.db);
   const policy = createSecretPolicy(secrets);
   const mask = options.showSecrets ? (json: string) => json : (json: string) => maskEntryJson(json, policy);
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : options.sink);
