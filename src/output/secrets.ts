@@ -83,8 +83,8 @@ const namePattern = (key: string) => key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
  * {@link maskSecrets} masks: any quoted secret name followed by `:`; `key` / `keys` only where something in the
  * text can make them secret (`"key": "remote_addr"` of limit-count alone cannot: it no longer costs a parse); or any
  * key holding a backslash, because an escape such as `"pass\u0077ord"` can spell a secret name that no cheap
- * pattern sees. The `u` flag makes `i` use Unicode case folding, so the patterns also match names that
- * `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`).
+ * pattern sees; and, for names that `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`), any Kelvin sign, or
+ * with non-ASCII names in the policy the `u` flag, whose `i` uses Unicode case folding.
  */
 function compile(policy: SecretPolicy): CompiledPolicy {
   const cached = compiledPolicies.get(policy);
@@ -92,10 +92,16 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const keys = new Set([...policy.keys].map(normalizeSecretKey));
   const always = [...keys].map(namePattern);
   const contextual = ['key', 'keys'].filter((key) => !keys.has(key));
+  // The Kelvin sign is the one character whose toLowerCase() is ASCII (a `k`). With ASCII names only, plain `i`
+  // (which never matches it to `k`) does the job a fifth faster than `iu` on 1 KB rows, and a Kelvin sign anywhere
+  // counts as a possible secret instead.
+  const ascii = [...keys].every((key) => /^[\x20-\x7e]*$/.test(key));
+  const flags = ascii ? 'i' : 'iu';
+  const kelvin = ascii ? '|\u212A' : '';
   const compiled = {
     keys,
-    named: always.length > 0 ? new RegExp(`"(?:${always.join('|')})"\\s*:`, 'iu') : NEVER,
-    contextual: contextual.length > 0 ? new RegExp(`"(?:${contextual.join('|')})"\\s*:`, 'iu') : undefined,
+    named: always.length > 0 ? new RegExp(`"(?:${always.join('|')})"\\s*:${kelvin}`, flags) : ascii ? /\u212A/ : NEVER,
+    contextual: contextual.length > 0 ? new RegExp(`"(?:${contextual.join('|')})"\\s*:`, flags) : undefined,
   };
   compiledPolicies.set(policy, compiled);
   return compiled;

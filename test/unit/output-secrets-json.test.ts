@@ -48,6 +48,15 @@ describe('mayHoldSecret and maskEntryJson', () => {
     expect(maskEntryJson(text, policy)).not.toContain('ka-secret');
   });
 
+  it('flags a Kelvin sign anywhere with ASCII names, and matches non-ASCII names of a policy in any case', () => {
+    expect(mayHoldSecret('{"a": {"to\u212Aen": 1}}', policy)).toBe(true);
+    expect(maskEntryJson('{"a": {"to\u212Aen": "t"}}', policy)).not.toContain('"t"');
+    const german = createSecretPolicy({ keys: ['Pässwort'] });
+    expect(mayHoldSecret('{"a": {"PÄSSWORT": "geheim"}}', german)).toBe(true);
+    expect(maskEntryJson('{"a": {"PÄSSWORT": "geheim"}}', german)).not.toContain('geheim');
+    expect(mayHoldSecret('{"a": {"passwort": "x"}}', german)).toBe(false);
+  });
+
   it('masks an entry row in place, keeping its other fields and their order', () => {
     const entry = makeEntry({ resource_type: 'ssl', before: null, after: { key: 'PEM', snis: ['a'] } });
     const masked = JSON.parse(maskEntryJson(JSON.stringify(entry), policy)) as Record<string, unknown>;
