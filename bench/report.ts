@@ -90,7 +90,7 @@ export function renderMarkdown(r: Results): string {
     out.push('', '**Startup** (whole process, ms)', '', '| command | wall |', '| --- | --- |');
     out.push(`| \`node -e ""\` (floor) | ${ms(s.node)} |`, `| \`api7-audit --version\` | ${ms(s.version)} |`, `| \`api7-audit --help\` | ${ms(s.help)} |`);
     const imports = Object.entries(s.importMs).map(([name, time]) => `${name} ${ms(time)}`);
-    if (imports.length > 0) out.push('', `Importing a dependency in a fresh process (ms; \`--version\` loads commander only): ${imports.join(', ')}.`);
+    if (imports.length > 0) out.push('', `Importing a dependency from node_modules in a fresh process (ms; the binary loads bundled, minified copies instead, see Development): ${imports.join(', ')}.`);
   }
   if (r.list) {
     const l = r.list;
