@@ -11,7 +11,6 @@ import { withAuditTable, type AuditTable } from '../db/session.js';
 import {
   countPartition,
   detachPartition,
-  dropDetached,
   findDetachedLeftovers,
   isInsufficientPrivilege,
   isLockConflict,
@@ -26,6 +25,7 @@ import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
 import { ADAPTIVE_BATCHES, nextBatchSize } from './prune-batch-size.js';
+import { BackgroundDrops } from './prune-drops.js';
 import { confirm, isInteractive } from './prune-interaction.js';
 import { silentProgress, startProgress, type Progress } from '../output/progress.js';
 import type { PruneOptions, PruneSummary } from './prune-types.js';
@@ -91,7 +91,7 @@ class PruneRun {
   private readonly summary: PruneSummary;
   private readonly name: string;
   private progress: Progress;
-  private readonly drops: Promise<{ name: string; error?: unknown }>[] = [];
+  private readonly drops: BackgroundDrops;
 
   constructor(
     private readonly conn: Db,
@@ -102,6 +102,7 @@ class PruneRun {
   ) {
     this.name = formatTableName(table.mapping.table);
     this.progress = silentProgress(io);
+    this.drops = new BackgroundDrops(table.db);
     this.summary = {
       table: this.name,
       dryRun: options.dryRun,
@@ -156,7 +157,8 @@ class PruneRun {
     await sql`set backend_flush_after = '256kB'`.execute(this.conn).catch(() => undefined);
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
     try {
-      this.dropLeftovers(leftovers);
+      // Partitions that an earlier run detached but was stopped before dropping (they are marked for it).
+      for (const leftover of leftovers) this.drops.start(leftover);
       let stop = this.shouldStop(false);
       for (const [index, partition] of old.entries()) {
         if (stop) break;
@@ -241,9 +243,7 @@ class PruneRun {
         });
         this.summary.deleted += entries;
         if (keep) this.summary.partitionsDetached.push(partitionName(partition));
-        else {
-          this.dropInBackground(partition);
-        }
+        else this.drops.start(partition);
         this.report();
         return undefined;
       } catch (error) {
@@ -255,33 +255,11 @@ class PruneRun {
     }
   }
 
-  /** Drops partitions that an earlier run detached but was stopped before dropping (they are marked for it). */
-  private dropLeftovers(leftovers: Pick<TimePartition, 'schema' | 'name'>[]): void {
-    for (const table of leftovers) this.dropInBackground(table);
-  }
-
-  /**
-   * Drops a detached table on the pool's other connection while the prune goes on with the next partition or the
-   * row-by-row deletion: a DROP only commits once the table's files are gone (measured: 300-350 ms for a month of
-   * 1 KB entries with their indexes), and the table is no longer part of the audit table, so nothing waits on it.
-   * The DROPs queue on that one connection: two at once took 540 and 720 ms, longer than one after the other. A
-   * table whose DROP fails stays marked and is dropped by the next run.
-   */
-  private dropInBackground(table: Pick<TimePartition, 'schema' | 'name'>): void {
-    const name = partitionName(table);
-    this.drops.push(
-      dropDetached(this.table.db, table).then(
-        () => ({ name }),
-        (error: unknown) => ({ name, error }),
-      ),
-    );
-  }
-
   /** Waits for every DROP started; the dropped ones are listed in the order they were started. */
   private async settleDrops(): Promise<unknown> {
-    const settled = await Promise.all(this.drops.splice(0));
-    for (const drop of settled) if (!('error' in drop)) this.summary.partitionsDropped.push(drop.name);
-    return settled.find((drop) => 'error' in drop)?.error;
+    const { dropped, error } = await this.drops.settle();
+    this.summary.partitionsDropped.push(...dropped);
+    return error;
   }
 
   /** Copies a locked partition into the archive, page by page in (timestamp, id) order; returns how many entries. */
