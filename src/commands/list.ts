@@ -30,7 +30,8 @@ export interface ListResult {
 /** Selects entries (secrets masked unless asked otherwise). Returns data; printing is `printEntries`. */
 export function listEntries(table: AuditTable, options: ListOptions, secretsConfig: ResolvedConfig['secrets']): ListResult {
   const policy = createSecretPolicy(secretsConfig);
-  const query = { filters: options.filters, order: options.order, after: options.cursor };
+  // The table shows no before/after states: not reading them saves parsing and masking ~1 KB per row.
+  const query = { filters: options.filters, order: options.order, after: options.cursor, states: options.output !== 'table' };
   let next: string | undefined;
   async function* entries(): AsyncGenerator<AuditEntry> {
     // One row past the limit tells whether there is a next page without a count(*) query.

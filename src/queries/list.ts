@@ -13,6 +13,8 @@ export interface ListQuery {
   order: SortOrder;
   /** Start strictly after this position in the chosen order (keyset pagination, never OFFSET). */
   after?: Position;
+  /** False: `before` and `after` come back null (the table never shows them). Default true. */
+  states?: boolean;
 }
 
 /** Rows per round trip when streaming: measured faster and half the memory of 5,000-row batches. */
@@ -30,7 +32,7 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
   const direction = sql.raw(query.order);
   return db
     .selectFrom(tableRef(mapping))
-    .select(entrySelection(mapping))
+    .select(entrySelection(mapping, { states: query.states }))
     .where(allOf(conditions))
     .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)

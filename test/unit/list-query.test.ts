@@ -44,4 +44,14 @@ describe('list query', () => {
     expect(query.sql).toContain(`"event_time" < (cast($1 as timestamptz) at time zone 'UTC')`);
     expect(query.sql).toContain(`to_char("event_time", 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "timestamp"`);
   });
+
+  it('reads before/after as null when the listing does not print them, and only then', () => {
+    const withStates = buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc' }, 51).compile().sql;
+    expect(withStates).toContain('"before" as "before"');
+    expect(withStates).toContain('"after" as "after"');
+    const summary = buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc', states: false }, 51).compile().sql;
+    expect(summary).toContain('null as "before", null as "after"');
+    expect(summary).not.toMatch(/"(before|after)" as/);
+    expect(summary).toContain('"operator"::text as "operator"');
+  });
 });
