@@ -61,8 +61,8 @@ export function encodeHecEvent(record: ExportRecord, metadata: string): string {
 function hecEventHead(record: ExportRecord, metadata: string): string {
   let fields = `"audit_id":${quoteJson(record.id)}`;
   for (const [key, label] of FIELD_KEYS) {
-    const value = record.fields[key];
-    if (value !== null) fields += `,${label}${quoteJson(value)}`;
+    const value = record.fieldsJson[key];
+    if (value !== 'null') fields += `,${label}${value}`;
   }
   return `{"time":${epochSeconds(record.timeMs)}${metadata},"fields":{${fields}},"event":`;
 }

@@ -25,7 +25,11 @@ export interface ExportRecord {
   /** The canonical entry as JSON text (an object), secrets already masked. Shipped verbatim. */
   json: string;
   fields: ExportFields;
+  /** The same fields as JSON text, a quoted string or `null`, exactly as in `json`: what a sink writing JSON copies. */
+  fieldsJson: ExportFieldsJson;
 }
+
+export type ExportFieldsJson = Readonly<Record<keyof ExportFields, string>>;
 
 /** Where an export stands: the last record known to be stored by the sink, in (timestamp, id) order. */
 export type { Position } from '../entry.js';

@@ -26,7 +26,8 @@ export function makeRecord(i: number, padTo = 400): ExportRecord {
   const base = JSON.stringify({ ...head, after: { uri: `/r/${i}`, plugins: { 'key-auth': { key: '***' } }, pad: '' } });
   const pad = 'x'.repeat(Math.max(0, padTo - base.length));
   const json = JSON.stringify({ ...head, after: { uri: `/r/${i}`, plugins: { 'key-auth': { key: '***' } }, pad } });
-  return { id, timestamp, timeMs, json, fields };
+  const fieldsJson = Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, JSON.stringify(value)])) as ExportRecord['fieldsJson'];
+  return { id, timestamp, timeMs, json, fields, fieldsJson };
 }
 
 export function makeRecords(count: number, padTo?: number): ExportRecord[] {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { readEntryHead } from '../../src/queries/export.js';
+import { decodeToken, readHeadTokens, type HeadTokens } from '../../src/queries/export.js';
 
-// readEntryHead takes the plain fields from the head of an entry's JSON text, in place where it can: the results
-// must be JSON.parse's, whatever the values hold and however the text is spaced.
+// readHeadTokens takes the plain fields from the head of an entry's JSON text by position where it can: every token
+// must be the JSON text of the value JSON.parse reads, whatever the values hold and however the text is spaced.
 const head = { id: '7', timestamp: '2026-01-02T03:04:05.678901Z', operator: 'alice', operation: null, resource_type: 'ssl', resource_id: 'r', resource_name: null, source_ip: '10.0.0.1', source: 'dashboard' };
+const { id: _id, ...withoutId } = head;
 const change = { before: { key: 'k', note: '"before" : x' }, after: null };
 
 /** Written as json_build_object writes it: `"key" : value` and `, ` at the top level. */
@@ -11,24 +12,40 @@ function spaced(value: Record<string, unknown>): string {
   return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)} : ${JSON.stringify(v)}`).join(', ')}}`;
 }
 
-describe('readEntryHead', () => {
+function decoded(tokens: HeadTokens): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(tokens).map(([key, token]) => [key, decodeToken(token)]));
+}
+
+describe('readHeadTokens', () => {
   it.each([
-    ['json_build_object spacing', spaced({ ...head, ...change })],
-    ['JSON.stringify (a masked row written again)', JSON.stringify({ ...head, ...change })],
+    ['compact, as row_to_json and JSON.stringify (a masked row) write it', JSON.stringify({ ...head, ...change })],
+    ['json_build_object spacing (parsed whole)', spaced({ ...head, ...change })],
     ['pretty-printed (parsed whole)', JSON.stringify({ ...head, ...change }, null, 2)],
+    ['keys in another order (parsed whole)', JSON.stringify({ ...withoutId, id: head.id, ...change })],
   ])('reads %s', (_, text) => {
-    expect(readEntryHead(text)).toEqual(head);
+    const tokens = readHeadTokens(text);
+    expect(decoded(tokens)).toEqual(head);
+    for (const token of Object.values(tokens)) expect(JSON.stringify(JSON.parse(token))).toBe(token);
   });
 
   it.each([
     'a, "before" : b',
     'x,"before":{"y',
     'quote " and backslash \\ at the end\\',
+    'backslashes \\\\" then a quote',
+    '\\',
     'Zürich café 東京 😀 \u2028',
     '',
-  ])('decodes a value holding %j', (value) => {
+  ])('reads a value holding %j', (value) => {
     const tricky = { ...head, operator: value, resource_name: value, source: value };
-    expect(readEntryHead(spaced({ ...tricky, ...change }))).toEqual(tricky);
-    expect(readEntryHead(JSON.stringify({ ...tricky, ...change }))).toEqual(tricky);
+    expect(decoded(readHeadTokens(spaced({ ...tricky, ...change })))).toEqual(tricky);
+    const compact = readHeadTokens(JSON.stringify({ ...tricky, ...change }));
+    expect(decoded(compact)).toEqual(tricky);
+    expect(compact.operator).toBe(JSON.stringify(value));
+  });
+
+  it('keeps null as the token null', () => {
+    expect(readHeadTokens(JSON.stringify({ ...head, ...change })).operation).toBe('null');
+    expect(decodeToken('null')).toBeNull();
   });
 });
