@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../entry.js';
+import { nameAlternation } from './name-alternation.js';
 
 /** What every secret value becomes, whatever its type, so the output never hints at a length or a structure. */
 export const SECRET_MASK = '******';
@@ -75,7 +76,6 @@ const NEVER = /(?!)/;
  */
 const KEY_CONTEXT = /"(?:certs?|key[-_]auth|csrf)"\s*:|"(?:ssls?|certificates?)"|\\u/iu;
 
-const namePattern = (key: string) => key.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&').replaceAll('_', '[-_]');
 
 /**
  * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExps,
@@ -90,7 +90,6 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const cached = compiledPolicies.get(policy);
   if (cached) return cached;
   const keys = new Set([...policy.keys].map(normalizeSecretKey));
-  const always = [...keys].map(namePattern);
   const contextual = ['key', 'keys'].filter((key) => !keys.has(key));
   // The Kelvin sign is the one character whose toLowerCase() is ASCII (a `k`). With ASCII names only, plain `i`
   // (which never matches it to `k`) does the job a fifth faster than `iu` on 1 KB rows, and a Kelvin sign anywhere
@@ -100,8 +99,8 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const kelvin = ascii ? '|\u212A' : '';
   const compiled = {
     keys,
-    named: always.length > 0 ? new RegExp(`"(?:${always.join('|')})"\\s*:${kelvin}`, flags) : ascii ? /\u212A/ : NEVER,
-    contextual: contextual.length > 0 ? new RegExp(`"(?:${contextual.join('|')})"\\s*:`, flags) : undefined,
+    named: keys.size > 0 ? new RegExp(`"${nameAlternation(keys)}"\\s*:${kelvin}`, flags) : ascii ? /\u212A/ : NEVER,
+    contextual: contextual.length > 0 ? new RegExp(`"${nameAlternation(contextual)}"\\s*:`, flags) : undefined,
   };
   compiledPolicies.set(policy, compiled);
   return compiled;
