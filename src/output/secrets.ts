@@ -60,14 +60,14 @@ export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPol
 
 interface CompiledPolicy {
   keys: ReadonlySet<string>;
-  /** Any quoted name that is a secret wherever it appears, followed by `:`. */
-  named: RegExp;
-  /** `key` or `keys` followed by `:` (unless the policy makes them secret everywhere). */
-  contextual: RegExp | undefined;
+  /**
+   * Global, for one scan of a row: any quoted name that is a secret wherever it appears, followed by `:`; or,
+   * captured as group 1, a quoted `key` or `keys` followed by `:` (unless the policy makes them secret everywhere).
+   */
+  names: RegExp;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
-const NEVER = /(?!)/;
 
 /**
  * What can make a `key` or `keys` a secret: an object holding `cert` or `certs` (SSL), a `key-auth` or `csrf` parent,
@@ -97,11 +97,9 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const ascii = [...keys].every((key) => /^[\x20-\x7e]*$/.test(key));
   const flags = ascii ? 'i' : 'iu';
   const kelvin = ascii ? '|\u212A' : '';
-  const compiled = {
-    keys,
-    named: keys.size > 0 ? new RegExp(`"${nameAlternation(keys)}"\\s*:${kelvin}`, flags) : ascii ? /\u212A/ : NEVER,
-    contextual: contextual.length > 0 ? new RegExp(`"${nameAlternation(contextual)}"\\s*:`, flags) : undefined,
-  };
+  const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
+  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)';
+  const compiled = { keys, names: new RegExp(`${quoted}${kelvin}`, `g${flags}`) };
   compiledPolicies.set(policy, compiled);
   return compiled;
 }
@@ -153,8 +151,15 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
-  const { named, contextual } = compile(policy);
-  return named.test(jsonText) || hasEscapedKey(jsonText) || (contextual !== undefined && contextual.test(jsonText) && KEY_CONTEXT.test(jsonText));
+  const { names } = compile(policy);
+  // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
+  names.lastIndex = 0;
+  let contextual = false;
+  for (let match = names.exec(jsonText); match; match = names.exec(jsonText)) {
+    if (match[1] === undefined) return true;
+    contextual = true;
+  }
+  return hasEscapedKey(jsonText) || (contextual && KEY_CONTEXT.test(jsonText));
 }
 
 const QUOTE_OR_BACKSLASH = /["\\]/g;
