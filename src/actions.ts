@@ -1,6 +1,7 @@
 import type { Actions } from './cli.js';
 import type { CliIo } from './io.js';
 import { resolveConfig, type GlobalFlags } from './config/resolve-config.js';
+import { closeEarly, connectEarly, type OpenPool } from './db/pool.js';
 
 export interface ShowFlags {
   output: 'text' | 'json';
@@ -16,14 +17,19 @@ export function createActions(io: CliIo): Actions {
   const config = (global: GlobalFlags) => resolveConfig(global, io.env, io.cwd);
   return {
     async list(flags, global) {
-      const [{ parseListFlags }, { runList }] = await Promise.all([import('./commands/list-flags.js'), import('./commands/list.js')]);
+      const { parseListFlags } = await import('./commands/list-flags.js');
       const options = parseListFlags(flags);
-      await runList(options, await config(global), io);
+      const resolved = await config(global);
+      const early = connectEarly(resolved);
+      const { runList } = await whileConnecting(import('./commands/list.js'), early);
+      await runList(options, resolved, io, early);
     },
     async show(id, flags, global) {
-      const { runShow } = await import('./commands/show.js');
       const options = { id, output: flags.json ? ('json' as const) : flags.output, showSecrets: flags.showSecrets === true };
-      await runShow(options, await config(global), io);
+      const resolved = await config(global);
+      const early = connectEarly(resolved);
+      const { runShow } = await whileConnecting(import('./commands/show.js'), early);
+      await runShow(options, resolved, io, early);
     },
     async prune(flags, global) {
       const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('./commands/prune-flags.js'), import('./commands/prune.js')]);
@@ -38,4 +44,15 @@ export function createActions(io: CliIo): Actions {
       await runExport(options, await config(global), io);
     },
   };
+}
+
+/**
+ * A command module loaded while its first connection is being made (`connectEarly`): the server starts a backend
+ * while Node compiles the module and Kysely. Should the module fail to load, the pool is ended, not left open.
+ */
+async function whileConnecting<T>(load: Promise<T>, early: Promise<OpenPool> | undefined): Promise<T> {
+  return load.catch(async (error: unknown) => {
+    await closeEarly(early);
+    throw error;
+  });
 }

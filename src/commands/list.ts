@@ -3,6 +3,7 @@ import type { CliIo } from '../io.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import { withReadOnly } from '../db/read-only.js';
+import type { OpenPool } from '../db/pool.js';
 import type { Position } from '../db/entry-columns.js';
 import type { EntryFilters } from '../queries/filters.js';
 import { positionOf, streamEntries, type SortOrder } from '../queries/list.js';
@@ -52,13 +53,16 @@ export function listEntries(table: AuditTable, options: ListOptions, secretsConf
 }
 
 /** `api7-audit list`: runs the query in a read-only transaction and prints as it streams. */
-export async function runList(options: ListOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  await withAuditTable(config, (table) =>
-    withReadOnly(table.db, async (db) => {
-      const result = listEntries({ ...table, db }, options, config.secrets);
-      await printEntries(result.entries, options.output, io);
-      const cursor = result.nextCursor();
-      if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
-    }),
+export async function runList(options: ListOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  await withAuditTable(
+    config,
+    (table) =>
+      withReadOnly(table.db, async (db) => {
+        const result = listEntries({ ...table, db }, options, config.secrets);
+        await printEntries(result.entries, options.output, io);
+        const cursor = result.nextCursor();
+        if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
+      }),
+    { early },
   );
 }

@@ -4,6 +4,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import { withReadOnly } from '../db/read-only.js';
+import type { OpenPool } from '../db/pool.js';
 import { formatTableName } from '../db/identifiers.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { findEntry } from '../queries/show.js';
@@ -46,9 +47,11 @@ export function formatShow({ entry, hiddenChanges }: ShownEntry, options: ShowOp
 }
 
 /** `api7-audit show ID` */
-export async function runShow(options: ShowOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const shown = await withAuditTable(config, (table) =>
-    withReadOnly(table.db, (db) => showEntry({ ...table, db }, options, config.secrets)),
+export async function runShow(options: ShowOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const shown = await withAuditTable(
+    config,
+    (table) => withReadOnly(table.db, (db) => showEntry({ ...table, db }, options, config.secrets)),
+    { early },
   );
   io.stdout.write(formatShow(shown, options, io));
 }

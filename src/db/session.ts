@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withDatabase, type Db } from './connect.js';
+import { sessionSettings, type OpenPool } from './pool.js';
 import type { ConnectionTarget } from './connection-url.js';
 import { resolveMapping, type ResolvedMapping } from './mapping.js';
 
@@ -14,6 +15,8 @@ export interface SessionOptions {
   maxConnections?: number;
   /** Enable Kysely's `stream()` (server-side cursors): export reads its whole selection through one. */
   streaming?: boolean;
+  /** A pool `connectEarly` opened for this session; it is ended with the session whatever happens. */
+  early?: Promise<OpenPool>;
 }
 
 /**
@@ -35,10 +38,13 @@ export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: Audi
 }
 
 async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
-  const target = config.connection as ConnectionTarget;
-  const settings = { target, connectTimeoutMs: config.connectTimeoutMs, maxConnections: options.maxConnections, streaming: options.streaming };
-  return withDatabase(settings, async (db) => {
-    const mapping = await resolveMapping(db, config.table, config.columns);
-    return fn({ db, mapping });
-  });
+  const settings = sessionSettings(config, { maxConnections: options.maxConnections, streaming: options.streaming });
+  return withDatabase(
+    settings,
+    async (db) => {
+      const mapping = await resolveMapping(db, config.table, config.columns);
+      return fn({ db, mapping });
+    },
+    options.early,
+  );
 }

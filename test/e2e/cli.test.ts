@@ -98,8 +98,15 @@ describe('connection failures', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('a server that never answers is cut off by --connect-timeout', async () => {
+  it.each(['list', 'show'])('%s: a refused connection made while the command loads is reported once, exit 1', async (command) => {
+    const result = await spawnCli(['--db', 'postgres://auditor:Sup3r-S3cret@127.0.0.1:1/audit', command, ...(command === 'show' ? ['1'] : [])]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('error: cannot connect to PostgreSQL at postgres://auditor:***@127.0.0.1:1/audit: connect ECONNREFUSED 127.0.0.1:1\n');
+  });
+
+  it('a server that never answers is cut off by --connect-timeout, after one attempt', async () => {
     const started = Date.now();
+    const before = sockets.length;
     const result = await spawnCli(['--connect-timeout', '1', 'list'], {
       env: { PGHOST: '127.0.0.1', PGPORT: String(silentPort), PGUSER: 'u', PGPASSWORD: 'libpq-Secret-1', PGDATABASE: 'd' },
     });
@@ -107,6 +114,8 @@ describe('connection failures', () => {
     expect(result.stderr).toMatch(/cannot connect to PostgreSQL at u@127\.0\.0\.1:\d+\/d: connection timed out/);
     expect(result.stderr).not.toContain('libpq-Secret-1');
     expect(Date.now() - started).toBeLessThan(15_000);
+    // The connection list starts while its modules load is the one that timed out: no second try, no second wait.
+    expect(sockets.length - before).toBe(1);
   });
 
   it('--debug adds a stack trace', async () => {
