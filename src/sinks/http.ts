@@ -155,7 +155,6 @@ export class HttpClient {
     return out;
   }
 
-  /** POSTs `body` to `path`; resolves with any HTTP status, rejects only with a `TransportError`. */
   /**
    * POSTs `body` to `path`; resolves with any HTTP status, rejects only with a `TransportError`. A `BodyBuilder`
    * is released once its bytes are certainly consumed (compressed, or answered 2xx); else the GC takes it.
