@@ -64,10 +64,15 @@ export async function pruneTable(table: AuditTable, options: PruneOptions, secre
   return table.db.connection().execute(async (conn) => {
     // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it.
     if (!options.dryRun) await acquireLock(conn, name);
+    // Every statement of a prune reads a range of the (timestamp, id) index. With statistics gone stale (half the
+    // table just deleted, not yet analyzed) or a small table, the planner would rather scan the whole table for
+    // each batch; this makes it take the index whenever there is one.
+    await sql`set enable_seqscan = off`.execute(conn);
     try {
       const run = new PruneRun(conn, table, options, io, started);
       return await run.execute(secrets);
     } finally {
+      await sql`reset enable_seqscan`.execute(conn).catch(() => undefined);
       // Best effort: when the connection is gone, so is the lock.
       if (!options.dryRun) await releaseAdvisoryLock(conn, pruneLockName(name)).catch(() => undefined);
     }

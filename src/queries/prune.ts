@@ -95,15 +95,15 @@ export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: Prun
 }
 
 /**
- * Deletes the next batch in one statement: the first `size` entries after `from` in (timestamp, id) order, found
- * through the index (`batch`) and deleted by row address, each row re-checked against the cutoff and the batch's own
- * range, from its first timestamp to its last (timestamp, id). Deleting by a range alone leaves the plan to row
- * estimates, and stale ones (half the table just deleted, not yet analyzed) turned a one-row batch into a 250 ms
- * sequential scan; `ctid = ANY(ARRAY(...))` is a TID scan whatever the statistics say. The re-check makes the
- * addresses a mere access path: a row updated meanwhile (it moved) is skipped, not mistaken, and the same address
- * in another partition is deleted only if it lies in this range before the cutoff, where it belongs to the batch
- * anyway. One statement instead of a range query and then a DELETE: the range query read the same index entries a
- * second time, a third of the time of every batch (measured at 2,000,000 rows: 13 ms of 34 ms per 5,000 rows).
+ * Deletes the next batch in one statement: the first `size` entries after `from` in (timestamp, id) order. Where the
+ * batch ends (`last`) is read from the (timestamp, id) index alone; the DELETE then takes the range from `from` to
+ * `last` on the same index, each row re-checked against the cutoff. The prune's session forbids sequential scans
+ * (`pruneTable`), so stale statistics (half the table just deleted, not yet analyzed) cannot turn a batch into a
+ * scan of the whole table. Measured on the bench's month partition of 434,592 rows before a 60-day cutoff: 28 ms
+ * of execution and 0.5 ms of planning for 12,000 rows against 36 ms and 3.8 ms when the batch's row addresses were
+ * collected first and deleted by TID scan (which visited every row's page twice); the whole partitioned prune of
+ * 1,000,006 rows went from 1.61-1.80 s to 1.40-1.43 s. A row inserted meanwhile inside the range, older than the
+ * cutoff, goes with the batch: it is as old as the rest.
  *
  * Returns one row while the batch is not empty (none when nothing is left): the batch's last position as entry
  * fields, and either the count of deleted rows or, when archiving, one row per deleted entry with its JSON.
@@ -113,10 +113,8 @@ export function buildBatchDeleteQuery(mapping: ResolvedMapping, bound: PruneBoun
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
   const inBound = allOf([...boundConditions(mapping, bound), ...after(mapping, from)]);
-  // Inside the subqueries, the bare column names are the CTE's own columns, which carry the table's names.
   const inBatch = allOf([
     inBound,
-    sql<boolean>`${ts} >= (select min(${ts}) from batch)`,
     sql<boolean>`${ts} <= (select ${ts} from last)`,
     sql<boolean>`(${ts}, ${id}) <= (select ${ts}, ${id} from last)`,
   ]);
@@ -125,13 +123,13 @@ export function buildBatchDeleteQuery(mapping: ResolvedMapping, bound: PruneBoun
   const result = archive
     ? sql`select ${last}, deleted.json from last left join deleted on true`
     : sql`select ${last}, (select count(*) from deleted)::int as deleted from last`;
+  // Inside `last`, the bare column names are those of the batch subquery, which carry the table's names.
   return sql<BatchRow>`
-    with batch as materialized (
-      select ctid as address, ${ts}, ${id} from ${table} where ${inBound} order by ${ts}, ${id} limit ${size}
-    ), last as (
-      select ${ts}, ${id} from batch order by ${ts} desc, ${id} desc limit 1
+    with last as (
+      select ${ts}, ${id} from (select ${ts}, ${id} from ${table} where ${inBound} order by ${ts}, ${id} limit ${size}) as batch
+      order by ${ts} desc, ${id} desc limit 1
     ), deleted as (
-      delete from ${table} where ctid = any(array(select address from batch)) and ${inBatch} returning ${returned}
+      delete from ${table} where ${inBatch} returning ${returned}
     )
     ${result}`;
 }
