@@ -1,6 +1,6 @@
 import type { Actions } from './cli.js';
 import type { CliIo } from './io.js';
-import { resolveConfig, type GlobalFlags } from './config/resolve-config.js';
+import { resolveConfig, type GlobalFlags, type ResolvedConfig } from './config/resolve-config.js';
 import { closeEarly, connectEarly, type OpenPool } from './db/pool.js';
 
 export interface ShowFlags {
@@ -20,16 +20,14 @@ export function createActions(io: CliIo): Actions {
       const { parseListFlags } = await import('./commands/list-flags.js');
       const options = parseListFlags(flags);
       const resolved = await config(global);
-      const early = connectEarly(resolved);
-      const { runList } = await whileConnecting(import('./commands/list.js'), early);
-      await runList(options, resolved, io, early);
+      const { module, early } = await loadWhileConnecting(resolved, () => import('./commands/list.js'));
+      await module.runList(options, resolved, io, early);
     },
     async show(id, flags, global) {
       const options = { id, output: flags.json ? ('json' as const) : flags.output, showSecrets: flags.showSecrets === true };
       const resolved = await config(global);
-      const early = connectEarly(resolved);
-      const { runShow } = await whileConnecting(import('./commands/show.js'), early);
-      await runShow(options, resolved, io, early);
+      const { module, early } = await loadWhileConnecting(resolved, () => import('./commands/show.js'));
+      await module.runShow(options, resolved, io, early);
     },
     async prune(flags, global) {
       const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('./commands/prune-flags.js'), import('./commands/prune.js')]);
@@ -47,12 +45,15 @@ export function createActions(io: CliIo): Actions {
 }
 
 /**
- * A command module loaded while its first connection is being made (`connectEarly`): the server starts a backend
- * while Node compiles the module and Kysely. Should the module fail to load, the pool is ended, not left open.
+ * Starts the command's first connection (`connectEarly`), then loads its module: the server starts a backend while
+ * Node compiles the module and Kysely. Should the module fail to load, the pool is ended, not left open.
  */
-async function whileConnecting<T>(load: Promise<T>, early: Promise<OpenPool> | undefined): Promise<T> {
-  return load.catch(async (error: unknown) => {
+async function loadWhileConnecting<T>(config: ResolvedConfig, load: () => Promise<T>): Promise<{ module: T; early: Promise<OpenPool> | undefined }> {
+  const early = connectEarly(config);
+  try {
+    return { module: await load(), early };
+  } catch (error) {
     await closeEarly(early);
     throw error;
-  });
+  }
 }

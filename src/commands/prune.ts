@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliIo } from '../io.js';
 import type { Position } from '../entry.js';
@@ -20,7 +19,7 @@ import {
   partitionRef,
   type TimePartition,
 } from '../queries/partitions.js';
-import { computeCutoff, deleteBatch, matchEntries, readJsonPage, type PruneBound } from '../queries/prune.js';
+import { computeCutoff, deleteBatch, matchEntries, readJsonPage, resetPruneSession, setPruneSession, type PruneBound } from '../queries/prune.js';
 import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
@@ -64,15 +63,12 @@ export async function pruneTable(table: AuditTable, options: PruneOptions, secre
   return table.db.connection().execute(async (conn) => {
     // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it.
     if (!options.dryRun) await acquireLock(conn, name);
-    // Every statement of a prune reads a range of the (timestamp, id) index. With statistics gone stale (half the
-    // table just deleted, not yet analyzed) or a small table, the planner would rather scan the whole table for
-    // each batch; this makes it take the index whenever there is one.
-    await sql`set enable_seqscan = off`.execute(conn);
+    await setPruneSession(conn);
     try {
       const run = new PruneRun(conn, table, options, io, started);
       return await run.execute(secrets);
     } finally {
-      await sql`reset enable_seqscan`.execute(conn).catch(() => undefined);
+      await resetPruneSession(conn);
       // Best effort: when the connection is gone, so is the lock.
       if (!options.dryRun) await releaseAdvisoryLock(conn, pruneLockName(name)).catch(() => undefined);
     }
@@ -151,15 +147,6 @@ class PruneRun {
     const mask = this.masker(secrets);
     const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive);
     if (archive) this.summary.archive = { path: archive.path, entries: 0 };
-    // A commit lost in a server crash only leaves its rows to the next run, so the prune need not wait for the WAL
-    // flush of every batch; measured, this brings batched deletes close to the speed of one plain DELETE.
-    await sql`set synchronous_commit = off`.execute(this.conn);
-    // The pages a prune dirties are written out by this backend as it goes, not left in the kernel's cache for the
-    // checkpoint's fsync: at 2,000,000 rows that fsync took up to 0.84 s, and while it ran every batch, however
-    // small, stalled on the WAL flush (120-177 ms batches of a normal 30 ms); with this, the checkpoint synced in
-    // 0.04 s and no batch took over 70 ms, for about a fifth of the deletion rate (measured, one run each).
-    // Best effort: a server built without writeback control refuses any value but 0.
-    await sql`set backend_flush_after = '256kB'`.execute(this.conn).catch(() => undefined);
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
     try {
       // Partitions that an earlier run detached but was stopped before dropping (they are marked for it).
@@ -186,8 +173,6 @@ class PruneRun {
       this.progress.stop();
       if (archive) this.summary.archive = { path: archive.path, entries: archive.entries };
       await archive?.close();
-      await sql`reset synchronous_commit`.execute(this.conn).catch(() => undefined);
-      await sql`reset backend_flush_after`.execute(this.conn).catch(() => undefined);
     }
     return this.finish();
   }

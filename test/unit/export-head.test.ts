@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeToken, readHeadTokens, type HeadTokens } from '../../src/queries/export.js';
+import { decodeToken, readHeadTokens, type HeadTokens } from '../../src/queries/export-record.js';
 
 // readHeadTokens takes the plain fields from the head of an entry's JSON text by position where it can: every token
 // must be the JSON text of the value JSON.parse reads, whatever the values hold and however the text is spaced.

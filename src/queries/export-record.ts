@@ -1,0 +1,122 @@
+import { CANONICAL_FIELDS } from '../entry.js';
+import type { ExportFields, ExportFieldsJson, ExportRecord } from '../sinks/types.js';
+
+/**
+ * An entry to ship, whose id, time and plain fields are read from the head of its JSON text the first time a sink
+ * or the checkpoint asks: the file sink asks for the last entry of a batch only, HEC for every entry.
+ */
+export class EntryRecord implements ExportRecord {
+  private tokens: HeadTokens | undefined;
+  private decoded: ExportFields | undefined;
+
+  constructor(readonly json: string) {}
+
+  get id(): string {
+    return decodeToken(this.head().id) ?? '';
+  }
+
+  get timestamp(): string {
+    return decodeToken(this.head().timestamp) ?? '';
+  }
+
+  get timeMs(): number {
+    return epochMs(this.timestamp);
+  }
+
+  get fields(): ExportFields {
+    this.decoded ??= decodeFields(this.head());
+    return this.decoded;
+  }
+
+  /** The head's tokens hold every plain field as JSON text: a sink writing JSON copies them as they are. */
+  get fieldsJson(): ExportFieldsJson {
+    return this.head();
+  }
+
+  private head(): HeadTokens {
+    this.tokens ??= readHeadTokens(this.json);
+    return this.tokens;
+  }
+}
+
+/** The canonical fields before `before`, in the order the export query writes them. */
+const HEAD_FIELDS = CANONICAL_FIELDS.slice(0, CANONICAL_FIELDS.indexOf('before')) as readonly HeadField[];
+type HeadField = 'id' | 'timestamp' | 'resource_name' | keyof ExportFields;
+/** Each plain field of an entry as JSON text: a quoted string (escapes and all) or `null`. */
+export type HeadTokens = Record<HeadField, string>;
+
+/** What precedes each value in compact JSON: `{"id":`, then `,"timestamp":` and so on. */
+const HEAD_KEYS = HEAD_FIELDS.map((field, index) => `${index === 0 ? '{' : ','}${JSON.stringify(field)}:`);
+const BEFORE_KEY = ',"before":';
+
+/**
+ * The plain fields of an entry's JSON text, as JSON text, without parsing. The export query writes the canonical
+ * fields in a fixed order, compact, each plain one a string or null, then `before`; a masked row written again by
+ * JSON.stringify keeps that form. So the head is read by position: each key where it must be, each value up to its
+ * closing quote. 0.45 µs a row against 1.65 µs for JSON.parse of the head (66,486 bench rows, half of them with
+ * non-Latin-1 text), and HEC copies the tokens into its `fields` without quoting them again. Text in any other form
+ * is parsed whole.
+ */
+export function readHeadTokens(json: string): HeadTokens {
+  const tokens = {} as HeadTokens;
+  let pos = 0;
+  for (let index = 0; index < HEAD_FIELDS.length; index += 1) {
+    const key = HEAD_KEYS[index] as string;
+    const end = json.startsWith(key, pos) ? tokenEnd(json, pos + key.length) : -1;
+    if (end < 0) return parseHeadTokens(json);
+    tokens[HEAD_FIELDS[index] as HeadField] = json.slice(pos + key.length, end);
+    pos = end;
+  }
+  return json.startsWith(BEFORE_KEY, pos) ? tokens : parseHeadTokens(json);
+}
+
+function parseHeadTokens(json: string): HeadTokens {
+  const parsed = JSON.parse(json) as Record<string, unknown>;
+  const token = (value: unknown) => JSON.stringify(value === null || value === undefined ? null : String(value));
+  return Object.fromEntries(HEAD_FIELDS.map((field) => [field, token(parsed[field])])) as HeadTokens;
+}
+
+/** Where the JSON string or `null` starting at `start` ends (exclusive), or -1 if none starts there. */
+function tokenEnd(json: string, start: number): number {
+  if (json.startsWith('null', start)) return start + 4;
+  if (json.charCodeAt(start) !== QUOTE) return -1;
+  let quote = json.indexOf('"', start + 1);
+  while (quote > 0 && isEscaped(json, quote)) quote = json.indexOf('"', quote + 1);
+  return quote < 0 ? -1 : quote + 1;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** An odd run of backslashes before `at` escapes it. */
+function isEscaped(json: string, at: number): boolean {
+  let backslashes = 0;
+  while (json.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
+  return backslashes % 2 === 1;
+}
+
+/** A token's value: null, or the string, unescaped only when it holds an escape. */
+export function decodeToken(token: string): string | null {
+  if (token === 'null') return null;
+  return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
+}
+
+function decodeFields(tokens: HeadTokens): ExportFields {
+  return {
+    operator: decodeToken(tokens.operator),
+    operation: decodeToken(tokens.operation),
+    resource_type: decodeToken(tokens.resource_type),
+    resource_id: decodeToken(tokens.resource_id),
+    source_ip: decodeToken(tokens.source_ip),
+    source: decodeToken(tokens.source),
+  };
+}
+
+/**
+ * Epoch milliseconds of an entry timestamp (ISO 8601 UTC with microseconds, which Date.parse cuts to the
+ * millisecond). Only a timestamp beyond what Date can hold (year 10000 and on) gives 0 instead of NaN.
+ */
+function epochMs(timestamp: string): number {
+  const ms = Date.parse(timestamp);
+  return Number.isFinite(ms) ? ms : 0;
+}
