@@ -6,8 +6,8 @@ import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import { withReadOnly } from '../db/read-only.js';
 import type { EntryFilters } from '../queries/filters.js';
-import { countExport, exportUpperBound, fetchExportRows, readInIndexOrder, streamExportRecords, type ExportQuery } from '../queries/export.js';
-import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
+import { countExport, exportUpperBound, fetchExportRows, streamExportRecords, type ExportQuery } from '../queries/export.js';
+import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../output/secrets.js';
 import { createSink, type SinkOptions } from '../sinks/index.js';
 import { deliver, readCheckpoint, writeCheckpoint, type DeliveryStats } from '../delivery/index.js';
 import { startProgress } from '../output/progress.js';
@@ -60,9 +60,8 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   // flag each time it sets the next limit, so it takes effect here, after start-up.
   setFlagsFromString('--heap-growing-percent=30');
   const query = await startQuery(table, options);
-  await readInIndexOrder(table.db);
   const policy = createSecretPolicy(secrets);
-  const mask = options.showSecrets ? (json: string) => json : (json: string) => maskEntryJson(json, policy);
+  const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string) => maskEntryBytes(bytes, policy);
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : options.sink);
   const progress = await startProgress(io, `exporting to ${sink.name}`);
   let stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
@@ -114,15 +113,15 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
   };
 }
 
-/** `api7-audit export`: reads in a READ ONLY transaction (one snapshot for the whole run) and prints a summary. */
+/**
+ * `api7-audit export`: reads in READ ONLY transactions (the export's entries in one statement, one snapshot) and
+ * prints a summary.
+ */
 export async function runExport(options: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const result = await withAuditTable(
-    config,
-    (table) =>
-      withReadOnly<ExportSummary | DryRunSummary>(table.db, (db) =>
-        options.dryRun ? planExport({ ...table, db }, options, config.secrets) : exportEntries({ ...table, db }, options, config.secrets, io),
-      ),
-    { streaming: true },
+  const result = await withAuditTable<ExportSummary | DryRunSummary>(config, (table) =>
+    options.dryRun
+      ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets))
+      : exportEntries(table, options, config.secrets, io),
   );
   if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stderr.write(`${formatSummary(result)}\n`);

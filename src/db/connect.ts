@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect } from 'kysely';
+import type { Pool } from 'pg';
 import { RuntimeError } from '../errors.js';
 import { describeTarget, type ConnectionTarget } from './connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
@@ -17,8 +18,9 @@ export type Db = Kysely<any>;
  * can leak connections. Kysely is imported by name so the build keeps only the parts used.
  */
 export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>, early?: Promise<OpenPool>): Promise<T> {
-  const { pool, cursor, failure } = await (early ?? openPool(settings));
-  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool, ...(cursor ? { cursor } : {}) }) });
+  const { pool, failure } = await (early ?? openPool(settings));
+  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
   try {
     if (failure !== undefined) throw failure;
     return await fn(db);
@@ -27,6 +29,15 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
   } finally {
     await db.destroy();
   }
+}
+
+const pools = new WeakMap<Db, Pool>();
+
+/** The pg pool under `db` (from {@link withDatabase}), for what Kysely cannot run: COPY (copy-out.ts). */
+export function poolOf(db: Db): Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('poolOf: this Kysely instance was not opened by withDatabase');
+  return pool;
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);

@@ -1,4 +1,3 @@
-import type { PostgresCursorConstructor } from 'kysely';
 import type { Pool, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { ConnectionTarget } from './connection-url.js';
@@ -8,14 +7,11 @@ export interface DatabaseSettings {
   connectTimeoutMs: number;
   /** Connections the pool may open; export and prune use more than one. */
   maxConnections?: number;
-  /** Server-side cursors for Kysely's `stream()` (pg-cursor), loaded only by the commands that stream. */
-  streaming?: boolean;
 }
 
-/** A pg pool and, for streaming sessions, the cursor class Kysely needs. */
+/** A pg pool. */
 export interface OpenPool {
   pool: Pool;
-  cursor?: PostgresCursorConstructor;
   /** Set when {@link connectEarly}'s first connection failed: the session reports it instead of trying again. */
   failure?: unknown;
 }
@@ -25,18 +21,15 @@ export interface OpenPool {
  * can start connecting before its own modules (Kysely above all) are loaded: `--help` and `--version` load neither.
  */
 export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
-  const [{ default: pg }, cursor] = await Promise.all([
-    import('pg'),
-    settings.streaming ? import('pg-cursor').then((module): PostgresCursorConstructor => module.default) : undefined,
-  ]);
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool(toPoolConfig(settings));
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
-  return { pool, cursor };
+  return { pool };
 }
 
 /** A session's pool settings: the configured server (set by then, with --demo too), its timeout, the command's needs. */
-export function sessionSettings(config: ResolvedConfig, options: Pick<DatabaseSettings, 'maxConnections' | 'streaming'> = {}): DatabaseSettings {
+export function sessionSettings(config: ResolvedConfig, options: Pick<DatabaseSettings, 'maxConnections'> = {}): DatabaseSettings {
   return { target: config.connection as ConnectionTarget, connectTimeoutMs: config.connectTimeoutMs, ...options };
 }
 

@@ -13,8 +13,6 @@ export interface AuditTable {
 export interface SessionOptions {
   /** Connections the pool may open (default 2); export and prune use more. */
   maxConnections?: number;
-  /** Enable Kysely's `stream()` (server-side cursors): export reads its whole selection through one. */
-  streaming?: boolean;
   /** A pool `connectEarly` opened for this session; it is ended with the session whatever happens. */
   early?: Promise<OpenPool>;
 }
@@ -38,7 +36,7 @@ export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: Audi
 }
 
 async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
-  const settings = sessionSettings(config, { maxConnections: options.maxConnections, streaming: options.streaming });
+  const settings = sessionSettings(config, { maxConnections: options.maxConnections });
   return withDatabase(
     settings,
     async (db) => {

@@ -17,7 +17,7 @@ export async function* batchRecords(records: RecordSource, limits: BatchLimits):
   let bytes = 0;
   for await (const item of records) {
     for (const record of isPage(item) ? item : [item]) {
-      const size = Buffer.byteLength(record.json);
+      const size = record.jsonBytes.length;
       if (batch.length > 0 && bytes + size > maxBytes) {
         yield batch;
         batch = [];

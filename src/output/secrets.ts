@@ -1,8 +1,10 @@
+import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../entry.js';
+import { maskEntryByteString } from './mask-bytes.js';
 import { nameAlternation } from './name-alternation.js';
+import { KEY_IS_SECRET_UNDER, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
 
-/** What every secret value becomes, whatever its type, so the output never hints at a length or a structure. */
-export const SECRET_MASK = '******';
+export { normalizeSecretKey, SECRET_MASK };
 
 /**
  * Field names whose value is a secret wherever they appear, compared after {@link normalizeSecretKey}. Beyond the
@@ -22,15 +24,6 @@ export const DEFAULT_SECRET_KEYS: readonly string[] = [
   'redis_password', 'sentinel_password', 'bind_password', 'customer_token',
 ];
 
-/** Parent keys under which a field called `key` is a secret: key-auth credentials, the csrf plugin's signing key. */
-const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
-
-/** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */
-const SSL_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ssl', 'ssls', 'certificate', 'certificates']);
-
-/** Deeper than any real gateway config; past it the rest is masked (fail closed) instead of recursing on. */
-const MAX_DEPTH = 200;
-
 /** Which field names are secret. Build it with {@link createSecretPolicy}, which normalizes the names. */
 export interface SecretPolicy {
   readonly keys: ReadonlySet<string>;
@@ -47,11 +40,6 @@ export interface SecretPolicyOptions {
   mode?: 'extend' | 'replace';
 }
 
-/** `X-Api-Key`, `x_api_key` and `X_API-KEY` are the same field: lower case, `-` read as `_`. */
-export function normalizeSecretKey(key: string): string {
-  return key.toLowerCase().replaceAll('-', '_');
-}
-
 export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPolicy {
   const base = options.mode === 'replace' ? [] : DEFAULT_SECRET_KEYS;
   const names = [...base, ...(options.keys ?? [])].map((key) => normalizeSecretKey(key.trim()));
@@ -65,6 +53,12 @@ interface CompiledPolicy {
    * captured as group 1, a quoted `key` or `keys` followed by `:` (unless the policy makes them secret everywhere).
    */
   names: RegExp;
+  /**
+   * `names` for byte strings (src/byte-string.ts), without the Kelvin sign, which is looked for on its own (its three
+   * bytes as the first choice of the pattern made it a third slower); undefined when the policy holds a non-ASCII
+   * name, which only decoded text can match.
+   */
+  byteNames: RegExp | undefined;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
@@ -99,7 +93,11 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const kelvin = ascii ? '|\u212A' : '';
   const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
   const quoted = branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)';
-  const compiled = { keys, names: new RegExp(`${quoted}${kelvin}`, `g${flags}`) };
+  const compiled = {
+    keys,
+    names: new RegExp(`${quoted}${kelvin}`, `g${flags}`),
+    byteNames: ascii ? new RegExp(quoted, 'gi') : undefined,
+  };
   compiledPolicies.set(policy, compiled);
   return compiled;
 }
@@ -151,7 +149,10 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
-  const { names } = compile(policy);
+  return mayMatch(jsonText, compile(policy).names);
+}
+
+function mayMatch(jsonText: string, names: RegExp): boolean {
   // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
   names.lastIndex = 0;
   let contextual = false;
@@ -214,17 +215,26 @@ export function maskEntryJson(jsonText: string, policy: SecretPolicy): string {
   return state.masked ? JSON.stringify(parsed) : jsonText;
 }
 
-/** Normalized names of the keys seen so far: audit rows repeat the same few hundred keys millions of times. */
-const normalizedNames = new Map<string, string>();
+/** The Kelvin sign, which lower-cases to an ASCII `k`, in UTF-8. */
+const KELVIN_BYTES = '\xE2\x84\xAA';
 
-function normalizedName(key: string): string {
-  let name = normalizedNames.get(key);
-  if (name === undefined) {
-    if (normalizedNames.size >= 10_000) normalizedNames.clear();
-    name = normalizeSecretKey(key);
-    normalizedNames.set(key, name);
+/**
+ * {@link maskEntryJson} for JSON text held as a byte string (src/byte-string.ts): the same string when nothing is to
+ * mask. The pre-check reads the bytes as they are: every byte of a multi-byte character is a character of its own
+ * at or above U+0080, which no ASCII pattern (a quote, a backslash, a secret name) can match. Text that may hold a
+ * secret is scanned as it is (mask-bytes.ts); only what the scanner leaves to the parser is decoded, masked by
+ * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
+ */
+export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
+  const { byteNames, keys } = compile(policy);
+  if (byteNames !== undefined) {
+    if (!jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames)) return jsonBytes;
+    const scanned = maskEntryByteString(jsonBytes, keys);
+    if (scanned !== undefined) return scanned;
   }
-  return name;
+  const json = fromByteString(jsonBytes);
+  const masked = maskEntryJson(json, policy);
+  return masked === json ? jsonBytes : toByteString(masked);
 }
 
 /**

@@ -1,22 +1,28 @@
+import { fromByteString, toByteString } from '../byte-string.js';
 import { CANONICAL_FIELDS } from '../entry.js';
 import type { ExportFields, ExportFieldsJson, ExportRecord } from '../sinks/types.js';
 
 /**
- * An entry to ship, whose id, time and plain fields are read from the head of its JSON text the first time a sink
- * or the checkpoint asks: the file sink asks for the last entry of a batch only, HEC for every entry.
+ * An entry to ship: its JSON text as a byte string (the UTF-8 bytes the server sent, or masking wrote), and, read
+ * from the head of that text the first time a sink or the checkpoint asks, its id, time and plain fields. The file
+ * sink asks for the last entry of a batch only, HEC for every entry.
  */
 export class EntryRecord implements ExportRecord {
   private tokens: HeadTokens | undefined;
   private decoded: ExportFields | undefined;
 
-  constructor(readonly json: string) {}
+  constructor(readonly jsonBytes: string) {}
+
+  get json(): string {
+    return fromByteString(this.jsonBytes);
+  }
 
   get id(): string {
-    return decodeToken(this.head().id) ?? '';
+    return decodeByteToken(this.head().id) ?? '';
   }
 
   get timestamp(): string {
-    return decodeToken(this.head().timestamp) ?? '';
+    return decodeByteToken(this.head().timestamp) ?? '';
   }
 
   get timeMs(): number {
@@ -33,10 +39,20 @@ export class EntryRecord implements ExportRecord {
     return this.head();
   }
 
+  /** Tokens of the byte string: read by position (JSON's punctuation is ASCII, one byte), else parsed and encoded. */
   private head(): HeadTokens {
-    this.tokens ??= readHeadTokens(this.json);
+    this.tokens ??= scanHeadTokens(this.jsonBytes) ?? encodeTokens(parseHeadTokens(this.json));
     return this.tokens;
   }
+}
+
+function encodeTokens(tokens: HeadTokens): HeadTokens {
+  return Object.fromEntries(Object.entries(tokens).map(([field, token]) => [field, toByteString(token)])) as HeadTokens;
+}
+
+/** {@link decodeToken} for a token of a byte string: bytes to text first, then JSON escapes (`\u00e9` is text). */
+function decodeByteToken(token: string): string | null {
+  return decodeToken(fromByteString(token));
 }
 
 /** The canonical fields before `before`, in the order the export query writes them. */
@@ -58,16 +74,21 @@ const BEFORE_KEY = ',"before":';
  * is parsed whole.
  */
 export function readHeadTokens(json: string): HeadTokens {
+  return scanHeadTokens(json) ?? parseHeadTokens(json);
+}
+
+/** {@link readHeadTokens} by position only: undefined for text in another form. Reads no further than `,"before":`. */
+function scanHeadTokens(json: string): HeadTokens | undefined {
   const tokens = {} as HeadTokens;
   let pos = 0;
   for (let index = 0; index < HEAD_FIELDS.length; index += 1) {
     const key = HEAD_KEYS[index] as string;
     const end = json.startsWith(key, pos) ? tokenEnd(json, pos + key.length) : -1;
-    if (end < 0) return parseHeadTokens(json);
+    if (end < 0) return undefined;
     tokens[HEAD_FIELDS[index] as HeadField] = json.slice(pos + key.length, end);
     pos = end;
   }
-  return json.startsWith(BEFORE_KEY, pos) ? tokens : parseHeadTokens(json);
+  return json.startsWith(BEFORE_KEY, pos) ? tokens : undefined;
 }
 
 function parseHeadTokens(json: string): HeadTokens {
@@ -103,12 +124,12 @@ export function decodeToken(token: string): string | null {
 
 function decodeFields(tokens: HeadTokens): ExportFields {
   return {
-    operator: decodeToken(tokens.operator),
-    operation: decodeToken(tokens.operation),
-    resource_type: decodeToken(tokens.resource_type),
-    resource_id: decodeToken(tokens.resource_id),
-    source_ip: decodeToken(tokens.source_ip),
-    source: decodeToken(tokens.source),
+    operator: decodeByteToken(tokens.operator),
+    operation: decodeByteToken(tokens.operation),
+    resource_type: decodeByteToken(tokens.resource_type),
+    resource_id: decodeByteToken(tokens.resource_id),
+    source_ip: decodeByteToken(tokens.source_ip),
+    source: decodeByteToken(tokens.source),
   };
 }
 

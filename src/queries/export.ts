@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/connect.js';
+import { poolOf, type Db } from '../db/connect.js';
+import { copyOutValues } from '../db/copy-out.js';
+import { compileWithInlineValues } from '../db/inline-values.js';
 import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { ExportRecord } from '../sinks/types.js';
@@ -81,51 +83,27 @@ export function buildExportQuery(db: Db, mapping: ResolvedMapping, query: Export
 }
 
 /**
- * Keeps the run's read on an index that yields (timestamp, id) order, for the caller's transaction only. For a
- * filtered range (`--since 30d`, `--operator`) the planner otherwise picks a parallel sequential scan and a sort of
- * the whole range: about 330 MB of rows for 30 days of 2,000,000 entries, spilled to disk, nothing sent until the
- * sort is over, and two more processes on the cores the export and the sink need.
+ * Keeps the run's read on an index that yields (timestamp, id) order, for its transaction only. For a filtered
+ * range (`--since 30d`, `--operator`) the planner otherwise picks a parallel sequential scan and a sort of the whole
+ * range: about 330 MB of rows for 30 days of 2,000,000 entries, spilled to disk, nothing sent until the sort is
+ * over, and two more processes on the cores the export and the sink need.
  */
-export async function readInIndexOrder(db: Db): Promise<void> {
-  await sql`select set_config('enable_sort', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`.execute(db);
-}
+const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_parallel_workers_per_gather = 0'];
 
 /**
- * Rows per cursor read. Each chunk's 1 KB strings outlive at least one young-generation collection, which copies
- * them: measured on 500,000 entries to HEC, 500-row chunks took 6.5-6.8 s and 137 MB of RSS against 7.1-7.8 s and
- * 145-151 MB with 1,000 rows; 250 rows gained no more, and 2,000 rows were slower again (8.0 s, 163 MB).
- */
-export const CHUNK_ROWS = 500;
-
-/**
- * Streams export records a chunk of {@link CHUNK_ROWS} at a time through one server-side cursor, inside the caller's
- * READ ONLY transaction. The next chunk is asked for before the current one is handed over, so PostgreSQL builds
- * it while the caller masks and ships: memory holds two chunks. Measured against keyset pages of the same size,
- * one cursor saves the database a plan and an index descent per page and kept it busy: 15 to 25 % faster.
- * `db` must come from a session opened with `streaming: true`.
+ * Streams export records, as fast as COPY delivers them (copy-out.ts), in a READ ONLY transaction of their own: one
+ * statement, one snapshot. Each entry's text arrives as a byte string (src/byte-string.ts); `transform` masks it (or
+ * returns it as it is).
  */
 export async function* streamExportRecords(
   db: Db,
   mapping: ResolvedMapping,
   query: ExportQuery,
-  transform: (json: string) => string,
+  transform: (jsonBytes: string) => string,
 ): AsyncGenerator<ExportRecord[]> {
-  const chunks = db.getExecutor().stream<ExportRow>(buildExportQuery(db, mapping, query).compile(), CHUNK_ROWS);
-  const ask = () => {
-    const next = chunks.next();
-    // A failed read-ahead is reported when it is awaited; until then it must not count as unhandled.
-    next.catch(() => undefined);
-    return next;
-  };
-  let next = ask();
-  try {
-    for (let chunk = await next; !chunk.done; chunk = await next) {
-      next = ask();
-      yield chunk.value.rows.map((row) => new EntryRecord(transform(row.json)));
-    }
-  } finally {
-    // Closes the cursor (after a read still under way) before the transaction ends.
-    await chunks.return?.(undefined).catch(() => undefined);
+  const select = compileWithInlineValues(buildExportQuery(db, mapping, query));
+  for await (const values of copyOutValues(poolOf(db), select, READ_IN_INDEX_ORDER)) {
+    yield values.map((jsonBytes) => new EntryRecord(transform(jsonBytes)));
   }
 }
 

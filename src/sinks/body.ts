@@ -30,7 +30,7 @@ export class BodyBuilder {
   private length = 0;
   private released = false;
 
-  /** `estimate`: expected size in UTF-16 units (string lengths); non-ASCII text grows the buffer as needed. */
+  /** `estimate`: expected size in bytes (or string lengths); the buffer grows as needed. */
   constructor(
     estimate: number,
     private readonly pool: BufferPool = new BufferPool(0),
@@ -39,13 +39,22 @@ export class BodyBuilder {
   }
 
   add(text: string): void {
-    if (this.length + text.length * 3 > this.buffer.length) {
-      const bigger = this.pool.take(Math.max(this.buffer.length * 2, this.length + text.length * 3));
-      this.buffer.copy(bigger, 0, 0, this.length);
-      this.pool.give(this.buffer);
-      this.buffer = bigger;
-    }
+    this.reserve(text.length * 3);
     this.length += this.buffer.write(text, this.length);
+  }
+
+  /** A byte string (src/byte-string.ts): its bytes, copied as they are. */
+  addBytes(bytes: string): void {
+    this.reserve(bytes.length);
+    this.length += this.buffer.write(bytes, this.length, 'latin1');
+  }
+
+  private reserve(size: number): void {
+    if (this.length + size <= this.buffer.length) return;
+    const bigger = this.pool.take(Math.max(this.buffer.length * 2, this.length + size));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.pool.give(this.buffer);
+    this.buffer = bigger;
   }
 
   /** The bytes written so far (a view, not a copy), valid until `release`. */
@@ -65,10 +74,10 @@ export class BodyBuilder {
   }
 }
 
-/** Sum of the entries' JSON lengths: the basis of a body size estimate. */
-export function jsonLength(records: readonly { json: string }[]): number {
+/** Sum of the entries' JSON sizes in bytes: the basis of a body size estimate. */
+export function jsonLength(records: readonly { jsonBytes: string }[]): number {
   let total = 0;
-  for (const record of records) total += record.json.length;
+  for (const record of records) total += record.jsonBytes.length;
   return total;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { toByteString } from '../byte-string.js';
 import { hostname } from 'node:os';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
@@ -52,14 +53,12 @@ export function hecEventPath(base: URL): string {
   return resolvePath(base, '/services/collector') + '/event';
 }
 
-/** Builds the text of one HEC event: the entry JSON goes in verbatim as `event`. */
-export function encodeHecEvent(record: ExportRecord, metadata: string): string {
-  return `${hecEventHead(record, metadata)}${record.json}}`;
-}
-
-/** Everything of an HEC event before the entry JSON; the sink writes the entry itself straight into the body. */
+/**
+ * Everything of an HEC event before the entry JSON, as a byte string like the entry's (src/byte-string.ts): the
+ * sink copies both into the body as they are. `metadata` must be a byte string too.
+ */
 function hecEventHead(record: ExportRecord, metadata: string): string {
-  let fields = `"audit_id":${quoteJson(record.id)}`;
+  let fields = `"audit_id":${toByteString(quoteJson(record.id))}`;
   for (const [key, label] of FIELD_KEYS) {
     const value = record.fieldsJson[key];
     if (value !== 'null') fields += `,${label}${value}`;
@@ -70,7 +69,13 @@ function hecEventHead(record: ExportRecord, metadata: string): string {
 /** Sends events to a Splunk HTTP Event Collector, concatenated in one body per batch. */
 export class SplunkHecSink implements Sink {
   readonly name = NAME;
-  readonly defaults = { maxEntries: 1000, maxBytes: 1_000_000 };
+  /**
+   * About half a megabyte per request. An entry's text stays on the heap until its batch is confirmed, so what is in
+   * flight decides whether entries outlive the young generation: measured on 2,000,000 entries at concurrency 4,
+   * 1,000-entry batches had 1 GB promoted and copied again, 116 full collections and 17.5 s; 500 entries, 120 MB,
+   * 22 collections and 14.0 s.
+   */
+  readonly defaults = { maxEntries: 500, maxBytes: 512_000 };
   private readonly http: HttpClient;
   private readonly eventPath: string;
   private readonly metadata: string;
@@ -93,10 +98,12 @@ export class SplunkHecSink implements Sink {
       sourcetype: options.sourcetype ?? 'api7:audit',
       index: options.index,
     };
-    this.metadata = Object.entries(meta)
-      .filter(([, v]) => v !== undefined && v !== '')
-      .map(([k, v]) => `,"${k}":${JSON.stringify(v)}`)
-      .join('');
+    this.metadata = toByteString(
+      Object.entries(meta)
+        .filter(([, v]) => v !== undefined && v !== '')
+        .map(([k, v]) => `,"${k}":${JSON.stringify(v)}`)
+        .join(''),
+    );
     const ackPath = this.eventPath.replace(/\/event$/, '/ack');
     const query = (body: string, signal: AbortSignal): Promise<HttpReply> => this.http.post(ackPath, body, signal);
     const ackOptions = options.ack === true ? {} : options.ack;
@@ -107,8 +114,8 @@ export class SplunkHecSink implements Sink {
     const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200), this.buffers);
     // Three writes instead of one concatenated string: no kilobyte-sized copy of every entry for the GC to collect.
     for (const record of records) {
-      body.add(hecEventHead(record, this.metadata));
-      body.add(record.json);
+      body.addBytes(hecEventHead(record, this.metadata));
+      body.addBytes(record.jsonBytes);
       body.add('}');
     }
     let reply;

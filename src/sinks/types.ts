@@ -1,7 +1,7 @@
 /**
  * The contract between the delivery engine (src/delivery/) and one destination. A sink knows one protocol and
  * nothing about PostgreSQL: it receives records whose JSON text was already built (and masked) upstream, and it
- * builds request bodies by string concatenation, never by parsing or re-serialising an entry.
+ * builds request bodies by copying that text in, never by parsing or re-serialising an entry.
  */
 
 /** Indexed fields copied out of the entry so that sinks can label it without parsing `json`. */
@@ -22,10 +22,18 @@ export interface ExportRecord {
   timestamp: string;
   /** Epoch milliseconds of `timestamp` (HEC `time`, Datadog `timestamp`). */
   timeMs: number;
-  /** The canonical entry as JSON text (an object), secrets already masked. Shipped verbatim. */
+  /**
+   * The canonical entry as JSON text (an object), secrets already masked, as a byte string (src/byte-string.ts): its
+   * UTF-8 bytes one per character. Shipped verbatim, copied into a body with `latin1` encoding.
+   */
+  jsonBytes: string;
+  /** The same text decoded, for a sink that has to look into it. */
   json: string;
   fields: ExportFields;
-  /** The same fields as JSON text, a quoted string or `null`, exactly as in `json`: what a sink writing JSON copies. */
+  /**
+   * The same fields as JSON text, a quoted string or `null`, exactly as in `jsonBytes` and byte strings like it: what
+   * a sink writing JSON copies.
+   */
   fieldsJson: ExportFieldsJson;
 }
 

@@ -1,3 +1,4 @@
+import { toByteString } from '../../src/byte-string.js';
 import type { ExportRecord } from '../../src/sinks/types.js';
 
 const BASE_MS = Date.UTC(2026, 10, 25, 18, 54, 49);
@@ -26,8 +27,8 @@ export function makeRecord(i: number, padTo = 400): ExportRecord {
   const base = JSON.stringify({ ...head, after: { uri: `/r/${i}`, plugins: { 'key-auth': { key: '***' } }, pad: '' } });
   const pad = 'x'.repeat(Math.max(0, padTo - base.length));
   const json = JSON.stringify({ ...head, after: { uri: `/r/${i}`, plugins: { 'key-auth': { key: '***' } }, pad } });
-  const fieldsJson = Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, JSON.stringify(value)])) as ExportRecord['fieldsJson'];
-  return { id, timestamp, timeMs, json, fields, fieldsJson };
+  const fieldsJson = Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, toByteString(JSON.stringify(value))])) as ExportRecord['fieldsJson'];
+  return { id, timestamp, timeMs, jsonBytes: toByteString(json), json, fields, fieldsJson };
 }
 
 export function makeRecords(count: number, padTo?: number): ExportRecord[] {

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { fromByteString, toByteString } from '../../src/byte-string.js';
+import type { AuditEntry } from '../../src/entry.js';
+import { maskEntryByteString } from '../../src/output/mask-bytes.js';
+import { createSecretPolicy, maskEntryBytes, maskEntryJson, SECRET_MASK } from '../../src/output/secrets.js';
+import { seededRandom } from '../support/random.js';
+import { makeEntry, pick } from './output-fixtures.js';
+
+const policy = createSecretPolicy();
+const keys = policy.keys;
+
+/** What the export does: text as a byte string in, masked byte string out, read back as a value. */
+function maskedValue(text: string): unknown {
+  return JSON.parse(fromByteString(maskEntryBytes(toByteString(text), policy)));
+}
+
+describe('maskEntryBytes (scanning the byte string)', () => {
+  it('masks the same values as the parse-and-walk path, on random entries written as PostgreSQL or JSON.stringify would', () => {
+    const random = seededRandom(4242);
+    const names = ['uri', 'key', 'keys', 'cert', 'certs', 'key-auth', 'key_auth', 'csrf', 'Password', 'X-API-KEY', 'nodes', 'plugins', '__proto__', 'token', 'naïve', 'desc'];
+    const values = ['v', 3, -1.5e3, null, true, 'password', 'caf\u00e9 \u4e2d\u6587 "quoted" back\\slash', '{"key": 1}', 'emoji \u{1F511}'];
+    const tree = (depth: number): unknown => {
+      if (depth > 4 || random() < 0.3) return pick(random, values);
+      if (random() < 0.25) return [tree(depth + 1), tree(depth + 1)];
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < 3; i += 1) Object.defineProperty(out, pick(random, names), { value: tree(depth + 1), enumerable: true, writable: true, configurable: true });
+      return out;
+    };
+    // The server writes jsonb with a space after `:` and `,`; JSON.stringify writes none; a person may indent.
+    const write = (entry: AuditEntry) => {
+      const compact = JSON.stringify(entry);
+      const spacing = pick(random, ['compact', 'jsonb', 'indented']);
+      if (spacing === 'indented') return JSON.stringify(entry, null, 2);
+      if (spacing === 'compact') return compact;
+      const state = (value: unknown) => JSON.stringify(value).replace(/("(?:[^"\\]|\\.)*")|([:,])/g, (_, str: string, punct: string) => str ?? `${punct} `);
+      return compact.replace(`"before":${JSON.stringify(entry.before)}`, `"before":${state(entry.before)}`).replace(`"after":${JSON.stringify(entry.after)}`, `"after":${state(entry.after)}`);
+    };
+    let scanned = 0;
+    let asciiKeys = 0;
+    for (let round = 0; round < 1500; round += 1) {
+      const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'SSLs', 'consumer', null]), resource_name: pick(random, ['r', 'n\u00e4me \u{1F600}', 'q"uote']), before: tree(0), after: tree(0) });
+      const text = write(entry);
+      expect(maskedValue(text), text).toEqual(JSON.parse(maskEntryJson(text, policy)));
+      if (maskEntryByteString(toByteString(text), keys) !== undefined) scanned += 1;
+      if (!text.includes('"na\u00efve"')) asciiKeys += 1;
+    }
+    // The scanner, not the fallback, read every entry whose keys are ASCII: it leaves only non-ASCII keys to the parser.
+    expect(asciiKeys).toBeGreaterThan(150);
+    expect(scanned).toBe(asciiKeys);
+  });
+
+  it('keeps every byte outside the masked values, the server spacing and non-ASCII text included', () => {
+    const text = '{"id":"7","timestamp":"t","resource_type":"ssl","resource_name":"caf\u00e9","before":null,"after":{"key": "-----BEGIN \u00e9", "snis": ["\u4e2d.example"], "cert": "C"}}';
+    const masked = maskEntryByteString(toByteString(text), keys);
+    expect(masked).toBe(toByteString(text.replace('"-----BEGIN \u00e9"', `"${SECRET_MASK}"`)));
+  });
+
+  it('decides key and keys when their object closes: a cert after them makes them secret, key-auth and csrf always do', () => {
+    const entry = (after: unknown) => JSON.stringify(makeEntry({ resource_type: 'route', before: null, after }));
+    expect(maskedValue(entry({ key: 'k', keys: ['a'], cert: 'c' }))).toMatchObject({ after: { key: SECRET_MASK, keys: SECRET_MASK, cert: 'c' } });
+    expect(maskedValue(entry({ plugins: { 'limit-count': { key: 'remote_addr' }, 'key-auth': { key: 'ka' }, csrf: { key: 'ck' } } }))).toMatchObject({
+      after: { plugins: { 'limit-count': { key: 'remote_addr' }, 'key-auth': { key: SECRET_MASK }, csrf: { key: SECRET_MASK } } },
+    });
+    // A secret inside a value that turns out to be secret as a whole is masked once, with the whole value.
+    expect(maskedValue(entry({ key: { password: 'p', x: 1 }, cert: 'c' }))).toMatchObject({ after: { key: SECRET_MASK } });
+    // The root of an SSL resource is an SSL object even without a cert.
+    const ssl = JSON.stringify(makeEntry({ resource_type: 'SSL', before: { key: 'k', id: 1 }, after: null }));
+    expect(maskedValue(ssl)).toMatchObject({ before: { key: SECRET_MASK, id: 1 } });
+  });
+
+  it('returns the same string when a key only looked like a secret', () => {
+    const text = toByteString(JSON.stringify(makeEntry({ before: null, after: { plugins: { 'limit-count': { key: 'remote_addr', count: 10 } } } })));
+    expect(maskEntryBytes(text, policy)).toBe(text);
+  });
+
+  it('leaves escaped and non-ASCII keys, and the Kelvin sign, to the parser, which masks them', () => {
+    const escaped = String.raw`{"id":"1","resource_type":"route","before":null,"after":{"pass\u0077ord":"hunter2"}}`;
+    const kelvin = '{"id":"1","resource_type":"route","before":null,"after":{"plugins":{"key-auth":{"\u212Aey":"ka-secret"}}}}';
+    for (const text of [escaped, kelvin]) {
+      expect(maskEntryByteString(toByteString(text), keys)).toBeUndefined();
+      expect(fromByteString(maskEntryBytes(toByteString(text), policy))).not.toMatch(/hunter2|ka-secret/);
+    }
+  });
+
+  it('leaves to the parser an entry whose states come before its resource type, and text that is not an entry', () => {
+    const early = '{"before":{"key":"k"},"resource_type":"ssl","after":null}';
+    expect(maskEntryByteString(early, keys)).toBeUndefined();
+    expect(maskedValue(early)).toEqual({ before: { key: SECRET_MASK }, resource_type: 'ssl', after: null });
+    expect(maskEntryByteString('{"resource_type":"route","password":"p"}', keys)).toBeUndefined();
+    expect(maskEntryByteString('[1]', keys)).toBeUndefined();
+  });
+
+  it('takes the parser for a policy with a non-ASCII name, matching it in any case', () => {
+    const german = createSecretPolicy({ keys: ['Pässwort'] });
+    const text = toByteString('{"id":"1","resource_type":"route","before":null,"after":{"PÄSSWORT":"geheim"}}');
+    expect(fromByteString(maskEntryBytes(text, german))).not.toContain('geheim');
+  });
+});
