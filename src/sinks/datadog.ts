@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, quoteJson } from './body.js';
 import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
@@ -54,19 +55,20 @@ export class DatadogSink implements Sink {
     );
     this.path = resolvePath(base, '/api/v2/logs');
     const tags = options.tags === undefined || options.tags === '' ? '' : `,"ddtags":${JSON.stringify(options.tags)}`;
-    this.prefix =
+    this.prefix = toByteString(
       `{"ddsource":${JSON.stringify(options.ddsource ?? 'api7')},"service":${JSON.stringify(options.service ?? 'api7-audit')}` +
-      `${tags},"hostname":${JSON.stringify(options.hostname ?? hostname())},"message":`;
+        `${tags},"hostname":${JSON.stringify(options.hostname ?? hostname())},"message":`,
+    );
   }
 
-  /** One log: the entry goes in verbatim under `audit`. */
+  /** One log, as a byte string (src/byte-string.ts): the entry goes in verbatim under `audit`. */
   encode(record: ExportRecord): string {
-    return `${this.prefix}${quoteJson(summary(record))},"timestamp":${Math.round(record.timeMs)},"audit":${record.json}}`;
+    return `${this.prefix}${toByteString(quoteJson(summary(record)))},"timestamp":${Math.round(record.timeMs)},"audit":${record.jsonBytes}}`;
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
     const logs = records.map((r) => this.encode(r));
-    const sizes = logs.map((l) => Buffer.byteLength(l));
+    const sizes = logs.map((l) => l.length);
     for (const [i, size] of sizes.entries()) {
       if (size > DATADOG_LIMITS.maxLogBytes) {
         const id = (records[i] as ExportRecord).id;
@@ -81,7 +83,7 @@ export class DatadogSink implements Sink {
       body.add('[');
       for (let i = start; i < end; i += 1) {
         if (i > start) body.add(',');
-        body.add(logs[i] as string);
+        body.addBytes(logs[i] as string);
       }
       body.add(']');
       let reply;

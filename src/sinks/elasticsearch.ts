@@ -1,3 +1,4 @@
+import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
 import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
@@ -14,6 +15,7 @@ export interface ElasticsearchOptions extends HttpOptions {
 }
 
 const NAME = 'Elasticsearch';
+const LEADING_SPACE = /^[ \t\r\n]+/;
 /** Only what we read; keeps the reply of a 5,000-item bulk small. */
 const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason';
 
@@ -21,12 +23,13 @@ const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.er
  * The two NDJSON lines for one entry: a `create` action with a deterministic `_id` (so a resend is a 409, not a
  * second copy), then the entry with `@timestamp` spliced in as its first key.
  */
-export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body: { add(text: string): void }): void {
-  const rest = record.json.slice(1).trimStart();
+export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body: { addBytes(bytes: string): void }): void {
+  // Byte strings (src/byte-string.ts) throughout: JSON's whitespace is ASCII, one byte each.
+  const rest = record.jsonBytes.slice(1).replace(LEADING_SPACE, '');
   const comma = rest.startsWith('}') ? '' : ',';
-  body.add(`${actionPrefix}${quoteJson(`api7-audit-${record.id}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`);
-  body.add(rest);
-  body.add('\n');
+  body.addBytes(toByteString(`${actionPrefix}${quoteJson(`api7-audit-${record.id}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`));
+  body.addBytes(rest);
+  body.addBytes('\n');
 }
 
 interface BulkItem {

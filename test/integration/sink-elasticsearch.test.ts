@@ -1,3 +1,4 @@
+import { fromByteString } from '../../src/byte-string.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deliver } from '../../src/delivery/pipeline.js';
 import { RuntimeError } from '../../src/errors.js';
@@ -29,14 +30,14 @@ describe('Elasticsearch sink', () => {
     const record = makeRecord(3);
     const encode = (r: ExportRecord): string => {
       let text = '';
-      encodeBulkItem(r, '{"create":{"_index":"a","_id":', { add: (t) => void (text += t) });
-      return text;
+      encodeBulkItem(r, '{"create":{"_index":"a","_id":', { addBytes: (bytes) => void (text += bytes) });
+      return fromByteString(text);
     };
     const [action, doc, end] = encode(record).split('\n');
     expect(JSON.parse(action!)).toEqual({ create: { _index: 'a', _id: 'api7-audit-1003' } });
     expect(doc).toBe(`{"@timestamp":"${record.timestamp}",${record.json.slice(1)}`);
     expect(end).toBe('');
-    const empty = encode({ ...record, json: '{ }' }).split('\n')[1];
+    const empty = encode({ ...record, jsonBytes: '{ }' }).split('\n')[1];
     expect(JSON.parse(empty!)).toEqual({ '@timestamp': record.timestamp });
   });
 
