@@ -53,11 +53,11 @@ export interface DryRunSummary {
 /** Ships the selected entries to the sink; returns what was delivered. Throws InterruptedError on SIGINT/SIGTERM. */
 export async function exportEntries(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<ExportSummary> {
   const started = Date.now();
-  // Every entry passes through the heap as a string that lives until its batch is confirmed, long enough to be
-  // promoted, so the old space fills with garbage at the export's own pace and V8 let it grow to 4 to 5 times the
-  // live heap (about 25 MB) between full collections: 245-275 MB of RSS at 2,000,000 entries. Growing it by at most
-  // 30 % at a time keeps the peak near 150 MB for the same CPU time (measured on 500,000 entries). V8 reads this
-  // flag each time it sets the next limit, so it takes effect here, after start-up.
+  // Every entry passes through the heap as a string that lives until its batch is confirmed; those that outlive the
+  // young generation fill the old space with garbage at the export's own pace, and V8 lets it grow to several times
+  // the live heap between full collections. Growing it by at most 30 % at a time keeps the peak down for the same
+  // CPU time: 133-135 MB against 150-182 MB without this, 2,000,000 entries to HEC, 3 runs each (12.6-13.6 s
+  // against 12.3-13.2 s). V8 reads this flag each time it sets the next limit, so it takes effect here, after start-up.
   setFlagsFromString('--heap-growing-percent=30');
   const query = await startQuery(table, options);
   const policy = createSecretPolicy(secrets);
