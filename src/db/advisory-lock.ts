@@ -24,27 +24,48 @@ const key = (name: string) => sql`hashtextextended(${name}, 0)`;
  * `pg_try_advisory_lock` would otherwise succeed.
  */
 export async function tryAdvisoryLock(conn: Db, name: string): Promise<LockAttempt> {
-  const result = await sql<{ acquired: boolean; pid: number | null; application_name: string | null; since: string | null }>`
-    with holder as (
-      select l.pid
-      from pg_locks l
-      where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
-        and l.database = (select oid from pg_database where datname = current_database())
-        and ((l.classid::bigint << 32) | l.objid::bigint) = ${key(name)}
-      limit 1
-    )
+  const result = await sql<HolderRow & { acquired: boolean }>`
+    with holder as (${holderQuery(name)})
     select
       case when exists (select 1 from holder) then false else pg_try_advisory_lock(${key(name)}) end as acquired,
-      h.pid,
-      a.application_name,
-      to_char(coalesce(a.xact_start, a.backend_start) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as since
+      ${holderColumns}
     from (select 1) as one
     left join holder h on true
     left join pg_stat_activity a on a.pid = h.pid`.execute(conn);
   const row = result.rows[0];
   if (row?.acquired) return { acquired: true };
-  if (!row || row.pid === null) return { acquired: false };
-  return { acquired: false, holder: { pid: row.pid, applicationName: row.application_name, since: row.since } };
+  // Two sessions that both saw no holder race for the lock; the loser looks again to say who won.
+  const holder = row?.pid ? row : await findHolder(conn, name);
+  return holder ? { acquired: false, holder: toHolder(holder) } : { acquired: false };
+}
+
+export interface HolderRow {
+  pid: number | null;
+  application_name: string | null;
+  since: string | null;
+}
+
+/** The session holding the lock of `name`, granted, in this database. */
+const holderQuery = (name: string) => sql`
+  select l.pid
+  from pg_locks l
+  where l.locktype = 'advisory' and l.objsubid = 1 and l.granted
+    and l.database = (select oid from pg_database where datname = current_database())
+    and ((l.classid::bigint << 32) | l.objid::bigint) = ${key(name)}
+  limit 1`;
+
+const holderColumns = sql`h.pid, a.application_name,
+  to_char(coalesce(a.xact_start, a.backend_start) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as since`;
+
+/** The session holding the lock of `name` now, if any. */
+export async function findHolder(conn: Db, name: string): Promise<HolderRow | undefined> {
+  const result = await sql<HolderRow>`
+    select ${holderColumns} from (${holderQuery(name)}) h left join pg_stat_activity a on a.pid = h.pid`.execute(conn);
+  return result.rows[0];
+}
+
+function toHolder(row: HolderRow): LockHolder {
+  return { pid: row.pid as number, applicationName: row.application_name, since: row.since };
 }
 
 /** Releases a lock taken by {@link tryAdvisoryLock} on the same session. */
