@@ -162,7 +162,7 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
     await Promise.allSettled([...inFlight]);
     clearTimeout(graceTimer);
     signal?.removeEventListener('abort', onAbort);
-    // A source stuck in next() cannot be awaited; otherwise let it release its cursor.
+    // A source stuck in next() cannot be awaited; otherwise let it release its connection.
     if (sourceBlocked) void batches.return().catch(() => undefined);
     else await batches.return().catch(() => undefined);
     await checkpoints.drain();

@@ -154,9 +154,8 @@ class EntryScan {
       if (this.keys.has(name) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl)) {
         at = this.secret(value);
       } else {
-        const count = this.ranges.length;
         at = this.value(value, name, false, depth + 1);
-        if (name === 'key' || name === 'keys') (pending ??= []).push(value, at, count);
+        if (name === 'key' || name === 'keys') (pending ??= []).push(value, at);
       }
       if (name === 'cert' || name === 'certs') hasCert = true;
       at = this.space(at);
@@ -167,7 +166,7 @@ class EntryScan {
     }
     if (hasCert && pending) {
       // Secrets found inside these values are covered by the values' own ranges (result() drops them).
-      for (let i = 0; i < pending.length; i += 3) this.ranges.push(pending[i] as number, pending[i + 1] as number);
+      this.ranges.push(...pending);
     }
     return at + 1;
   }
