@@ -175,6 +175,24 @@ describe('selection', () => {
     await schema.query(`delete from ${schema.table()} where operator = 'settle-test'`);
   });
 
+  it('filters on values that need quoting once written into the COPY statement, and continues from a checkpoint', async () => {
+    // COPY takes no parameters: these values travel as SQL literals, where a quote or a backslash must stay data.
+    const tricky = ["o'brien", 'back\\slash', "x' or '1'='1", '$1'];
+    const ids = await insertRows(schema, tricky.map((operator, i) => ({ age: `${i + 2} hours`, operator, resource_type: 'route', resource_id: `r'${i}` })));
+    const out = join(dir, 'tricky.ndjson');
+    const checkpoint = join(dir, 'tricky.json');
+    const flags = tricky.flatMap((operator) => ['--operator', operator]);
+    const first = await runCli([...base(), ...flags, '--resource', "route:r'1", '--out', out, '--checkpoint', checkpoint, '--json']);
+    expect(JSON.parse(first.stdout)).toMatchObject({ exported: 1 });
+    const all = await runCli([...base(), ...flags, '--out', out, '--checkpoint', checkpoint, '--json']);
+    // After the checkpoint (the entry of r'1) only newer entries go: r'0; r'2 and r'3 are older.
+    expect(JSON.parse(all.stdout)).toMatchObject({ exported: 1 });
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; operator: string });
+    expect(lines.map((line) => line.operator)).toEqual([tricky[1], tricky[0]]);
+    expect(lines.map((line) => line.id)).toEqual([ids[1], ids[0]]);
+    await schema.query(`delete from ${schema.table()} where resource_id like 'r''%'`);
+  });
+
   it('--dry-run sends nothing and reports the count and the first and last entries', async () => {
     const { server, hec } = await FakeHec.start({ token: TOKEN });
     servers.push(server);
