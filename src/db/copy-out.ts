@@ -1,4 +1,4 @@
-import type { Connection, Pool, PoolClient, Submittable } from 'pg';
+import type { Connection, Pool, Submittable } from 'pg';
 import { CopyBinaryReader } from './copy-binary.js';
 
 /** Values read but not taken yet at which the socket is paused: the server waits instead of Node buffering. */
@@ -24,13 +24,9 @@ export async function* copyOutValues(pool: Pool, select: string, settings: reado
     await client.query('commit');
     clean = true;
   } finally {
-    release(client, clean);
+    // Back to the pool after a commit; otherwise closed, so that no COPY or transaction is left open on it.
+    client.release(clean ? undefined : true);
   }
-}
-
-/** Back to the pool after a commit; otherwise closed, so that no COPY or transaction is left open on it. */
-function release(client: PoolClient, clean: boolean): void {
-  client.release(clean ? undefined : true);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { KEY_IS_SECRET_UNDER, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
+import { isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
 
 const MASKED_VALUE = JSON.stringify(SECRET_MASK);
 
@@ -151,13 +151,14 @@ class EntryScan {
     for (;;) {
       const value = this.member(at);
       const { name } = this;
-      if (this.keys.has(name) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl)) {
+      if (isSecretField(name, this.keys, ssl, parentKey)) {
         at = this.secret(value);
       } else {
         at = this.value(value, name, false, depth + 1);
+        // Not secret yet; secret should a cert turn up (isSecretField with ssl true says so for both).
         if (name === 'key' || name === 'keys') (pending ??= []).push(value, at);
       }
-      if (name === 'cert' || name === 'certs') hasCert = true;
+      if (isCertName(name)) hasCert = true;
       at = this.space(at);
       const next = text.charCodeAt(at);
       if (next === CLOSE_BRACE) break;

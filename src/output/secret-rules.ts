@@ -4,7 +4,21 @@
 export const SECRET_MASK = '******';
 
 /** Parent keys under which a field called `key` is a secret: key-auth credentials, the csrf plugin's signing key. */
-export const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
+const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
+
+/** `cert` and `certs` make the object holding them an SSL object, whose `key` and `keys` are secrets. */
+export function isCertName(name: string): boolean {
+  return name === 'cert' || name === 'certs';
+}
+
+/**
+ * Whether a field is a secret, by its normalized name and where it stands: `ssl` when its object is an SSL object
+ * (holds `cert` or `certs`, or is the root state of an SSL resource), `parentKey` the normalized name of the field
+ * whose value the object is.
+ */
+export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: boolean, parentKey: string): boolean {
+  return keys.has(name) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl);
+}
 
 /** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */
 export const SSL_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ssl', 'ssls', 'certificate', 'certificates']);

@@ -2,7 +2,7 @@ import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../entry.js';
 import { maskEntryByteString } from './mask-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { KEY_IS_SECRET_UNDER, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
+import { isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
 
 export { normalizeSecretKey, SECRET_MASK };
 
@@ -114,14 +114,10 @@ function maskNode(value: unknown, keys: ReadonlySet<string>, parentKey: string, 
   if (Array.isArray(value)) return value.map((item) => maskNode(item, keys, parentKey, depth + 1));
   if (!isPlainObject(value)) return value;
   const entries = Object.entries(value).map(([key, item]) => [key, normalizeSecretKey(key), item] as const);
-  const isSsl = ssl || entries.some(([, name]) => name === 'cert' || name === 'certs');
-  const keyIsSecret = isSsl || KEY_IS_SECRET_UNDER.has(parentKey);
+  const isSsl = ssl || entries.some(([, name]) => isCertName(name));
   // Object.fromEntries defines own properties, so a `__proto__` key stays data instead of changing the prototype.
   return Object.fromEntries(
-    entries.map(([key, name, item]) => {
-      const secret = keys.has(name) || (name === 'key' && keyIsSecret) || (name === 'keys' && isSsl);
-      return [key, secret ? SECRET_MASK : maskNode(item, keys, name, depth + 1)];
-    }),
+    entries.map(([key, name, item]) => [key, isSecretField(name, keys, isSsl, parentKey) ? SECRET_MASK : maskNode(item, keys, name, depth + 1)]),
   );
 }
 
@@ -255,14 +251,12 @@ function maskInPlace(value: unknown, keys: ReadonlySet<string>, parentKey: strin
   const names = Object.keys(value);
   let isSsl = ssl;
   for (let i = 0; i < names.length && !isSsl; i += 1) {
-    const name = normalizedName(names[i] as string);
-    isSsl = name === 'cert' || name === 'certs';
+    isSsl = isCertName(normalizedName(names[i] as string));
   }
-  const keyIsSecret = isSsl || KEY_IS_SECRET_UNDER.has(parentKey);
   for (const key of names) {
     const name = normalizedName(key);
     const item = value[key];
-    const secret = keys.has(name) || (name === 'key' && keyIsSecret) || (name === 'keys' && isSsl);
+    const secret = isSecretField(name, keys, isSsl, parentKey);
     const next = secret ? SECRET_MASK : maskInPlace(item, keys, name, depth + 1, false, state);
     if (secret) state.masked = true;
     if (next === item) continue;

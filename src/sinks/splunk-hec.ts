@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { toByteString } from '../byte-string.js';
 import { hostname } from 'node:os';
+import { toByteString } from '../byte-string.js';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
 import {
