@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
 import { UsageError } from '../errors.js';
+import { readYamlFile } from './yaml-file.js';
 
 /** What `api7-audit.yaml` may hold. Every key is optional; unknown keys are rejected so typos do not go unnoticed. */
 export interface ConfigFile {
@@ -15,22 +15,7 @@ export const DEFAULT_CONFIG_FILE = 'api7-audit.yaml';
 
 /** Reads and validates a config file, collecting every problem into one error. */
 export async function loadConfigFile(path: string): Promise<ConfigFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read config file '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  // yaml is imported here, not at the top: it takes longer to load than the rest of the CLI together, and
-  // `--version`, `--help` and every run without a config file would pay for it.
-  const { parse } = await import('yaml');
-  let raw: unknown;
-  try {
-    raw = parse(text) ?? {};
-  } catch (error) {
-    const reason = (error as Error).message.split('\n')[0];
-    throw new UsageError(`config file '${path}' is not valid YAML: ${reason}`);
-  }
+  const raw = (await readYamlFile(path, 'config file')) ?? {};
   const problems = validateConfig(raw);
   if (problems.length > 0) throw new UsageError(`config file '${path}': ${problems.join('; ')}`);
   return raw as ConfigFile;

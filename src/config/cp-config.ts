@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
 import { UsageError } from '../errors.js';
+import { readYamlFile } from './yaml-file.js';
 
 /** A century: beyond it `now() - N days` leaves PostgreSQL's range long before it means anything. */
 export const MAX_RETENTION_DAYS = 36_500;
@@ -12,19 +11,7 @@ export const MAX_RETENTION_DAYS = 36_500;
  * usage error naming the file; a file without the key returns undefined so the next source applies.
  */
 export async function readControlPlaneRetention(path: string): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read control plane config '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (error) {
-    const reason = (error as Error).message.split('\n')[0];
-    throw new UsageError(`control plane config '${path}' is not valid YAML: ${reason}`);
-  }
+  const raw = await readYamlFile(path, 'control plane config');
   // An empty file parses to null: nothing configured there, like a file without the key.
   if (raw === null || raw === undefined) return undefined;
   if (!isRecord(raw)) throw new UsageError(`control plane config '${path}': expected a mapping at the top level`);
