@@ -10,6 +10,11 @@ export interface DeliverOptions {
   sink: Sink;
   /** Batches in flight at once. Default 4. */
   concurrency?: number;
+  /**
+   * Most batches sent (in flight or confirmed) past the last checkpoint written: what a kill can resend. Default
+   * `deliveryWindow(concurrency)`; never below `concurrency`.
+   */
+  window?: number;
   /** Override the sink's batch limits. */
   batchMaxEntries?: number;
   batchMaxBytes?: number;
@@ -60,6 +65,12 @@ class Abandoned extends Error {}
 const positionOf = (r: ExportRecord): Position => ({ timestamp: r.timestamp, id: r.id });
 
 /**
+ * The default window: twice the batches in flight, so that sending goes on while a checkpoint is being fsynced
+ * (the measurements are in docs/decisions/).
+ */
+export const deliveryWindow = (concurrency: number): number => 2 * concurrency;
+
+/**
  * Ships `records` through `sink` with up to `concurrency` batches in flight, retrying per the policy, and
  * checkpointing only the contiguous prefix of confirmed batches. Throws `RuntimeError` (after checkpointing what
  * was confirmed) when the sink refuses a batch or a batch runs out of retries; returns `interrupted` on abort.
@@ -70,6 +81,7 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
   const random = options.random ?? Math.random;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const concurrency = Math.max(1, options.concurrency ?? 4);
+  const window = Math.max(concurrency, options.window ?? deliveryWindow(concurrency));
   const stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
   const stop = new AbortController(); // no new batch, no new attempt
   const hard = new AbortController(); // in-flight requests too
@@ -130,8 +142,11 @@ export async function deliver(options: DeliverOptions): Promise<DeliveryResult> 
   let sourceBlocked = false;
   try {
     for (let seq = 0; !stop.signal.aborted; seq += 1) {
-      // The first batch goes alone: a bad token or index costs one request, not `concurrency` of them.
-      while (inFlight.size >= (stats.batches > 0 ? concurrency : 1)) await Promise.race(inFlight);
+      // The first batch goes alone: a bad token or index costs one request, not `concurrency` of them. No batch
+      // starts past the window: a batch stuck in retries holds the checkpoint back, and with it what a kill resends.
+      while (!stop.signal.aborted && (inFlight.size >= (stats.batches > 0 ? concurrency : 1) || seq >= checkpoints.durable + window)) {
+        await untilAborted(Promise.race([...inFlight, checkpoints.advanced()]), stop.signal);
+      }
       if (stop.signal.aborted) break;
       sourceBlocked = true;
       const next = await untilAborted(batches.next(), stop.signal);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliver } from '../../src/delivery/pipeline.js';
+import { deliver, deliveryWindow } from '../../src/delivery/pipeline.js';
 import type { Clock } from '../../src/delivery/retry.js';
 import { RuntimeError } from '../../src/errors.js';
 import type { ExportRecord, Position, SendOutcome, Sink } from '../../src/sinks/types.js';
@@ -40,6 +40,27 @@ function fakeClock(): Clock & { sleeps: number[] } {
       if (signal.aborted) throw new Error('aborted');
       sleeps.push(ms);
       now += ms;
+    },
+  };
+}
+
+/** A clock whose sleeps end only when the test moves time forward. */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 0;
+  let sleepers: { until: number; wake: () => void }[] = [];
+  return {
+    now: () => now,
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(new Error('aborted'));
+        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        sleepers.push({ until: now + ms, wake: resolve });
+      }),
+    advance(ms) {
+      now += ms;
+      const due = sleepers.filter((s) => s.until <= now);
+      sleepers = sleepers.filter((s) => s.until > now);
+      for (const sleeper of due) sleeper.wake();
     },
   };
 }
@@ -223,5 +244,92 @@ describe('deliver', () => {
     });
     await expect(run).rejects.toThrow('ENOSPC');
     expect(sink.calls.length).toBeLessThan(25);
+  });
+
+  describe('window: what a kill can resend', () => {
+    // makeRecords ids start at 1000; the sink takes 2 records a batch.
+    const batchOf = (records: readonly ExportRecord[]): number => (Number(records[0]!.id) - 1000) / 2;
+
+    it.each([
+      ['with a checkpoint file', true],
+      ['without one', false],
+    ])('a batch stuck in retries stops every batch past the window (%s), then the run completes', async (_name, withFile) => {
+      const concurrency = 2;
+      const window = deliveryWindow(concurrency);
+      const stuck = 3;
+      const records = makeRecords(60); // 30 batches
+      const clock = manualClock();
+      let written = 0; // batches covered by the last checkpoint written
+      const violations: string[] = [];
+      const sink = new ScriptedSink(async (batch) => {
+        const seq = batchOf(batch);
+        if (withFile && seq >= written + window) violations.push(`batch ${seq} sent with ${written} written`);
+        await tick();
+        if (seq === stuck && clock.now() < 20_000) return { kind: 'retry', reason: 'HTTP 503', retryAfterMs: 1000 };
+        return delivered;
+      });
+      const onCheckpoint = async (p: Position): Promise<void> => {
+        await tick();
+        written = (records.findIndex((r) => r.id === p.id) + 1) / 2;
+      };
+      const run = deliver({ records: streamOf(records), sink, concurrency, clock, retry: { maxAttempts: 100 }, onCheckpoint: withFile ? onCheckpoint : undefined });
+      let done = false;
+      void run.finally(() => (done = true));
+      const started = (): number[] => [...new Set(sink.calls.map((ids) => (Number(ids[0]) - 1000) / 2))].sort((a, b) => a - b);
+      for (let second = 0; second < 19; second += 1) {
+        for (let i = 0; i < 20; i += 1) await tick();
+        // Batches stuck..stuck+window-1 may be sent: the stuck one and window-1 after it; not one more.
+        expect(started()).toEqual(Array.from({ length: stuck + window }, (_, i) => i));
+        clock.advance(1000);
+      }
+      for (let second = 0; second < 10 && !done; second += 1) {
+        for (let i = 0; i < 200 && !done; i += 1) await tick();
+        clock.advance(1000);
+      }
+      const result = await run;
+      expect(violations).toEqual([]);
+      expect(started()).toHaveLength(30);
+      expect(sink.calls.filter((ids) => ids[0] === '1006').length).toBeGreaterThanOrEqual(19); // the stuck batch, retried each second
+      expect(sink.calls.length - sink.calls.filter((ids) => ids[0] === '1006').length).toBe(29); // every other batch once
+      expect(result.last).toEqual(pos(records[59]!));
+      if (withFile) expect(written).toBe(30);
+    });
+
+    it('counts from the checkpoint written, not the one confirmed: a slow write holds the window', async () => {
+      const gate = deferred<void>();
+      const sink = new ScriptedSink(async () => delivered);
+      const writes: string[] = [];
+      const run = deliver({
+        records: streamOf(makeRecords(40)),
+        sink,
+        concurrency: 3,
+        onCheckpoint: async (p) => {
+          await gate.promise;
+          writes.push(p.id);
+        },
+      });
+      await waitFor(() => sink.calls.length >= deliveryWindow(3));
+      for (let i = 0; i < 50; i += 1) await tick();
+      expect(sink.calls).toHaveLength(deliveryWindow(3)); // every batch confirmed, none written: the window is full
+      gate.resolve();
+      const result = await run;
+      expect(sink.calls).toHaveLength(20);
+      expect(writes.at(-1)).toBe('1039');
+      expect(result.batches).toBe(20);
+    });
+
+    it('is never narrower than the batches in flight', async () => {
+      let inFlight = 0;
+      let peak = 0;
+      const sink = new ScriptedSink(async () => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await tick();
+        inFlight -= 1;
+        return delivered;
+      });
+      await deliver({ records: streamOf(makeRecords(40)), sink, concurrency: 3, window: 1 });
+      expect(peak).toBe(3);
+    });
   });
 });
