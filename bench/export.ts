@@ -30,12 +30,16 @@ export interface ExportFigure {
 export interface ExportResult {
   baselineSkipped?: string;
   figures: ExportFigure[];
+  /** `list --all --output ndjson` to /dev/null, in the same rounds: what people pipe into jq. */
+  listNdjson?: ExportFigure;
   /** Peak RSS of the full export over that of a quarter of the rows: near 1 when memory is flat. */
   rssGrowth?: Summary;
 }
 
 interface Variant {
   name: string;
+  /** Reported apart from the export figures. */
+  list?: boolean;
   command: string;
   run: () => Promise<{ run: ProcessRun; rows: number; sentBytes: number }>;
 }
@@ -65,6 +69,12 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
       } finally {
         await rm(file, { force: true });
       }
+    };
+    // Stdout to /dev/null, as the baseline's: a pipe to a reader would add that reader's CPU to the shared cores.
+    const listAll = async () => {
+      const args = ['--db', url, '--table', seed.table, 'list', '--all', '--output', 'ndjson'];
+      const run = assertSucceeded(await runCli(args, { cwd, discardStdout: true, measureRss: true }), 'list --all --output ndjson');
+      return { run, rows: seed.rows, sentBytes: NaN };
     };
     const variants: Variant[] = [];
     const baselineSkipped = server.embedded
@@ -98,6 +108,7 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
         command: `NODE_OPTIONS='${SMALL_HEAP}' export --hec-url HEC_URL`,
         run: () => viaHec([], 'export with a small heap', SMALL_HEAP),
       },
+      { name: 'list --all --output ndjson', command: 'list --all --output ndjson > /dev/null', list: true, run: listAll },
     );
     const samples = new Map(variants.map((v) => [v.name, [] as { rate: number; wall: number; rss: number; rows: number; sent: number }[]]));
     for (let round = 1; round <= runs; round += 1) {
@@ -109,7 +120,7 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
       }
     }
     const baseline = baselineSkipped ? undefined : samples.get(variants[0]?.name ?? '');
-    const figures = variants.map((variant): ExportFigure => {
+    const all = variants.map((variant): ExportFigure => {
       const list = samples.get(variant.name) ?? [];
       const rates = list.map((s) => s.rate);
       return {
@@ -123,9 +134,11 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
         sentMb: summarize(list.map((s) => s.sent).filter(Number.isFinite)),
       };
     });
+    const figures = all.filter((_, i) => !variants[i]?.list);
+    const listNdjson = all.find((_, i) => variants[i]?.list);
     const full = samples.get('HEC, masking on') ?? [];
     const quarter = samples.get('HEC, last 30 days (¼ of rows)') ?? [];
-    return { baselineSkipped, figures, rssGrowth: pairedRatio(full.map((s) => s.rss), quarter.map((s) => s.rss)) };
+    return { baselineSkipped, figures, listNdjson, rssGrowth: pairedRatio(full.map((s) => s.rss), quarter.map((s) => s.rss)) };
   } finally {
     await receiver.stop();
     await rm(dir, { recursive: true, force: true });

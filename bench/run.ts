@@ -2,7 +2,7 @@
  * `npm run bench`: speed and memory of list, export and prune, side by side with what PostgreSQL itself does with
  * the same rows, measured in one run on one machine. Every figure spawns the built binary as a user would.
  *
- *   npm run bench -- --rows 2000000 --runs 3 [--only export] [--db URL]
+ *   npm run bench -- --rows 2000000 --runs 3 [--shape small] [--only export] [--db URL]
  *
  * Prints a markdown table on stdout (progress on stderr) and writes bench/results.json.
  */
@@ -51,12 +51,12 @@ async function main(): Promise<void> {
         node: process.versions.node,
       },
       server: { version: server.version, embedded: server.embedded },
-      options: { rows: options.rows, runs: options.runs, cheapRepeats },
+      options: { rows: options.rows, shape: options.shape, runs: options.runs, cheapRepeats },
       rssMethod: rssMethod(),
       seconds: {},
     };
-    log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows, ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);
-    const seed = await timed(base, 'seed', () => ensureSeed(client, options.databaseUrl, server, options.rows, log));
+    log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows (${options.shape} shape), ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);
+    const seed = await timed(base, 'seed', () => ensureSeed(client, options.databaseUrl, server, options.rows, options.shape, log));
     base.seed = seed;
     const run = async <K extends Section>(section: K, fn: () => Promise<NonNullable<Results[K]>>) => {
       if (!options.sections.includes(section)) return;
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(renderMarkdown(results));
     log(`results written to ${options.out}`);
-    if (options.dropSeed) await dropSeed(client, options.rows);
+    if (options.dropSeed) await dropSeed(client, options.rows, options.shape);
   } finally {
     await client.end().catch(() => undefined);
     await rm(cwd, { recursive: true, force: true });

@@ -7,13 +7,28 @@
  * on it. That keeps the seed of a million entries at seconds instead of minutes, while every entry stays distinct.
  */
 
+/**
+ * `default`: about 1 KB of JSON per entry, mostly ASCII. `small`: about 550 bytes, where most entries carry CJK text
+ * (operator and resource names, descriptions), as API7's users write them: more rows per megabyte, so the export's
+ * per-entry costs weigh more, and most rows hold multi-byte characters.
+ */
+export type Shape = 'default' | 'small';
+export const SHAPES: readonly Shape[] = ['default', 'small'];
+
 /** Bumped whenever the generated data changes, so an older seed of the same size is rebuilt, not reused. */
-export const SEED_VERSION = 3;
+export const SEED_VERSION: Record<Shape, number> = { default: 3, small: 1 };
 
 export const BODY_VARIANTS = 1024;
 
 /** The 20 operators: the first ones act far more often (a skewed, realistic mix); the last is very rare. */
-export const OPERATORS: readonly { name: string; ip: string; altIp: string; source: 'dashboard' | 'api' | 'adc' }[] = [
+interface Operator {
+  name: string;
+  ip: string;
+  altIp: string;
+  source: 'dashboard' | 'api' | 'adc';
+}
+
+export const OPERATORS: readonly Operator[] = [
   { name: 'alice@example.com', ip: '10.0.12.34', altIp: '2001:db8:4a1:12::1f', source: 'dashboard' },
   { name: 'apikey:ci-deployer', ip: '192.0.2.10', altIp: '192.0.2.11', source: 'api' },
   { name: 'adc-sync', ip: '10.0.40.2', altIp: '2001:db8:40::2', source: 'adc' },
@@ -36,6 +51,19 @@ export const OPERATORS: readonly { name: string; ip: string; altIp: string; sour
   { name: 'breakglass@example.com', ip: '203.0.113.200', altIp: '203.0.113.201', source: 'dashboard' },
 ];
 
+/**
+ * The small shape's operators: the same addresses, sources and skew, most names in Chinese. `bob` and the break-glass
+ * account keep their names, so the list figures' filters select the same shares of either seed.
+ */
+export const SMALL_OPERATORS: readonly Operator[] = OPERATORS.map((o, index) => ({
+  ...o,
+  name: ['张伟@example.cn', 'apikey:持续部署', 'adc-sync', 'bob', '王芳.运维', 'terraform', '李娜@example.cn', '刘洋.sre', 'apikey:后台同步',
+    '管理员', '陈静@example.cn', '杨磊', '赵敏@example.cn', '黄强.开发', '周杰', '吴婷.外包', '徐明@example.cn', '孙丽.安全', 'apikey:gitops-argo',
+    'breakglass@example.com'][index] ?? o.name,
+}));
+
+const operatorsOf = (shape: Shape) => (shape === 'small' ? SMALL_OPERATORS : OPERATORS);
+
 /** One entry in RARE_EVERY goes to the last operator (a break-glass account): 0.01 % of the table. */
 const RARE_EVERY = 10_000;
 
@@ -47,11 +75,11 @@ const lit = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const textArray = (values: readonly string[]) => `array[${values.map(lit).join(', ')}]`;
 
 /** `create table ... ; insert ...` for the body variants; `v` is the variant number, `i` a per-variant seed. */
-export function bodiesSql(schema: string): string {
+export function bodiesSql(schema: string, shape: Shape = 'default'): string {
   return `
 create unlogged table ${schema}.bench_bodies (type text not null, variant int not null, doc jsonb not null, primary key (type, variant));
 insert into ${schema}.bench_bodies (type, variant, doc)
-select t.type, v, ${bodyExpression()}
+select t.type, v, ${shape === 'small' ? smallBodyExpression() : bodyExpression()}
 from generate_series(0, ${BODY_VARIANTS - 1}) as v
 cross join unnest(${textArray(RESOURCE_TYPES)}) as t(type)
 cross join lateral (select v * 7919 + 17 as i) as s
@@ -130,9 +158,53 @@ function bodyExpression(): string {
   end`;
 }
 
+/**
+ * The small shape's gateway objects: the same resource types and secrets (key-auth keys, passwords, SSL keys, vault
+ * tokens, an OIDC client secret), a few fields each, names and descriptions in Chinese.
+ */
+function smallBodyExpression(): string {
+  return `case t.type
+  when 'route' then jsonb_build_object('id', 'r-' || to_hex(4096 + v), 'name', '订单列表-' || v, 'desc', '查询订单 «' || (h.b % 90) || '»',
+    'paths', jsonb_build_array('/api/v1/订单/' || (h.b % 90)), 'service_id', 'svc-' || to_hex(256 + h.b % 300),
+    'plugins', case when h.c % 10 = 1 then jsonb_build_object('openid-connect', jsonb_build_object('client_id', 'gw', 'client_secret', left(md5('o' || s.i), 16)))
+                    when h.a % 5 < 2 then jsonb_build_object('limit-count', jsonb_build_object('count', 1000, 'time_window', 60, 'key', 'remote_addr'))
+                    else '{}'::jsonb end)
+  when 'service' then jsonb_build_object('id', 'svc-' || to_hex(256 + v), 'name', (array['订单服务','支付网关','商品目录','库存','结算','用户中心'])[1 + h.a % 6],
+    'hosts', jsonb_build_array('api.example.cn'), 'upstream', jsonb_build_object('type', 'roundrobin',
+      'nodes', jsonb_build_array(jsonb_build_object('host', '10.10.' || (h.a % 40) || '.' || (h.b % 250), 'port', 8080, 'weight', 100))))
+  when 'upstream' then jsonb_build_object('id', 'ups-' || to_hex(256 + v), 'name', '商品目录后端', 'type', 'least_conn',
+    'nodes', jsonb_build_array(jsonb_build_object('host', '10.10.' || (h.a % 40) || '.' || (h.b % 250), 'port', 9000, 'weight', 100)))
+  when 'consumer' then jsonb_build_object('username', '合作伙伴-' || v, 'desc', '客户端 «' || v || '»',
+    'plugins', case when h.b % 4 < 3 then jsonb_build_object('key-auth', jsonb_build_object('key', left(md5('k' || s.i), 20)))
+                    else jsonb_build_object('basic-auth', jsonb_build_object('username', 'p-' || v, 'password', left(md5('p' || s.i), 16))) end)
+  when 'credential' then jsonb_build_object('id', 'cre-' || to_hex(256 + v), 'name', '移动应用主密钥',
+    'plugins', jsonb_build_object('key-auth', jsonb_build_object('key', md5('c' || s.i))))
+  when 'ssl' then jsonb_build_object('id', 'ssl-' || to_hex(256 + v), 'snis', jsonb_build_array('api.example.cn'),
+    'cert', E'-----BEGIN CERTIFICATE-----\\n' || md5('a' || s.i) || E'\\n-----END CERTIFICATE-----', 'key', left(md5('e' || s.i), 24))
+  when 'plugin_metadata' then jsonb_build_object('id', 'http-logger', 'log_format', jsonb_build_object('host', '$host', 'status', '$status'))
+  when 'global_rule' then jsonb_build_object('id', 'ip-restriction', 'plugins', jsonb_build_object('ip-restriction',
+    jsonb_build_object('whitelist', jsonb_build_array('10.0.0.0/8'), 'message', '拒绝访问')))
+  when 'gateway_group' then jsonb_build_object('id', 'gg-' || to_hex(256 + v), 'name', '华东生产', 'labels', jsonb_build_object('region', '上海'))
+  when 'secret' then jsonb_build_object('id', 'vault/生产-' || v, 'uri', 'https://vault.example.cn:8200', 'token', 'hvs.' || left(md5('t' || s.i), 20))
+  else jsonb_build_object('id', 'u-' || v, 'username', '用户-' || v, 'roles', jsonb_build_array('开发者'))
+  end`;
+}
+
+/** The small shape's resource names: the type's name in Chinese, then the id. */
+const SMALL_TYPE_NAMES: Record<(typeof RESOURCE_TYPES)[number], string> = {
+  route: '路由', service: '服务', upstream: '上游', consumer: '消费者', credential: '凭证', ssl: '证书', plugin_metadata: '插件元数据',
+  global_rule: '全局规则', gateway_group: '网关组', secret: '密钥管理', user: '用户',
+};
+
+function resourceNameSql(shape: Shape): string {
+  if (shape === 'default') return `e.type || ' ' || e.rid`;
+  const cases = Object.entries(SMALL_TYPE_NAMES).map(([type, name]) => `when ${lit(type)} then ${lit(name)}`);
+  return `(case e.type ${cases.join(' ')} end) || ' ' || e.rid`;
+}
+
 /** The operators as a table, joined by number: cheaper per row than subscripting an array literal. */
-export function operatorsSql(schema: string): string {
-  const values = OPERATORS.map((o, index) => `(${index + 1}, ${lit(o.name)}, ${lit(o.ip)}::inet, ${lit(o.altIp)}::inet, ${lit(o.source)})`);
+export function operatorsSql(schema: string, shape: Shape = 'default'): string {
+  const values = operatorsOf(shape).map((o, index) => `(${index + 1}, ${lit(o.name)}, ${lit(o.ip)}::inet, ${lit(o.altIp)}::inet, ${lit(o.source)})`);
   return `
 create unlogged table ${schema}.bench_operators (k int primary key, name text not null, ip inet not null, alt_ip inet not null, source text not null);
 insert into ${schema}.bench_operators values ${values.join(', ')};
@@ -144,12 +216,12 @@ analyze ${schema}.bench_operators;`;
  * and the newest entry is at the anchor (the seed time). The inner query computes each entry's choices once
  * (`offset 0` keeps the planner from inlining them into every place they are used).
  */
-export function entriesSql(schema: string, rows: number, from: number, to: number): string {
+export function entriesSql(schema: string, rows: number, from: number, to: number, shape: Shape = 'default'): string {
   const common = OPERATORS.length - 1;
   return `
 insert into ${schema}.audit_logs (id, created_at, operator, operation, resource_type, resource_id, resource_name, source_ip, source, before, after)
 select e.i, m.anchor - make_interval(secs => 10368000.0 * (${rows} - e.i) / ${rows}),
-  o.name, e.operation, e.type, e.rid, e.type || ' ' || e.rid, case when e.b % 3 = 0 then o.alt_ip else o.ip end, o.source,
+  o.name, e.operation, e.type, e.rid, ${resourceNameSql(shape)}, case when e.b % 3 = 0 then o.alt_ip else o.ip end, o.source,
   case when e.operation in ('CREATE', 'LOGIN', 'LOGOUT') then null
        else b.doc || jsonb_build_object('update_time', 1750000000 + e.i / 2, 'revision', e.i % 97) end,
   case when e.operation in ('DELETE', 'LOGIN', 'LOGOUT') then null

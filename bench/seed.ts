@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { checkIdentifier, withClient, type ServerInfo } from './db.js';
 import { readSchemaSql, runInSchema } from './schema.js';
-import { SEED_VERSION, bodiesSql, entriesSql, operatorsSql } from './seed-sql.js';
+import { SEED_VERSION, bodiesSql, entriesSql, operatorsSql, type Shape } from './seed-sql.js';
 
 /** The seeded table every list and export figure reads, and the source of every prune copy. */
 export interface Seed {
@@ -9,6 +9,7 @@ export interface Seed {
   /** `schema.audit_logs`, for --table. */
   table: string;
   rows: number;
+  shape: Shape;
   version: number;
   /** The seed time: the newest entry is at the anchor, the oldest 120 days before it. */
   anchor: string;
@@ -29,18 +30,18 @@ export type Log = (message: string) => void;
  * at most a week old) exists. The audit table is UNLOGGED: reads are the same as from a logged table, and seeding
  * writes no WAL. Prune never deletes from it; it works on logged copies.
  */
-export async function ensureSeed(client: pg.Client, url: string, server: ServerInfo, rows: number, log: Log): Promise<Seed> {
-  const schema = checkIdentifier(`api7_bench_${rows}`);
+export async function ensureSeed(client: pg.Client, url: string, server: ServerInfo, rows: number, shape: Shape, log: Log): Promise<Seed> {
+  const schema = seedSchema(rows, shape);
   await client.query('select pg_advisory_lock(hashtext($1))', [`api7-audit bench ${schema}`]);
   try {
-    const existing = await readMarker(client, schema);
+    const existing = await readMarker(client, schema, shape);
     if (existing) {
       log(`reusing seed ${schema} (${rows.toLocaleString('en-US')} entries from ${existing.anchor})`);
       return { ...existing, reused: true };
     }
     log(`seeding ${rows.toLocaleString('en-US')} entries into ${schema} ...`);
-    await seed(client, url, server, schema, rows, log);
-    const made = await readMarker(client, schema);
+    await seed(client, url, server, schema, rows, shape, log);
+    const made = await readMarker(client, schema, shape);
     if (!made) throw new Error(`seeding ${schema} did not complete`);
     return { ...made, reused: false };
   } finally {
@@ -48,11 +49,16 @@ export async function ensureSeed(client: pg.Client, url: string, server: ServerI
   }
 }
 
-export async function dropSeed(client: pg.Client, rows: number): Promise<void> {
-  await client.query(`drop schema if exists ${checkIdentifier(`api7_bench_${rows}`)} cascade`);
+export async function dropSeed(client: pg.Client, rows: number, shape: Shape): Promise<void> {
+  await client.query(`drop schema if exists ${seedSchema(rows, shape)} cascade`);
 }
 
-async function readMarker(client: pg.Client, schema: string): Promise<Omit<Seed, 'reused'> | undefined> {
+/** `api7_bench_<rows>` for the default shape (the name earlier runs used), `api7_bench_<shape>_<rows>` for others. */
+function seedSchema(rows: number, shape: Shape): string {
+  return checkIdentifier(shape === 'default' ? `api7_bench_${rows}` : `api7_bench_${shape}_${rows}`);
+}
+
+async function readMarker(client: pg.Client, schema: string, shape: Shape): Promise<Omit<Seed, 'reused'> | undefined> {
   const exists = await client.query(`select to_regclass($1) is not null as ok`, [`${schema}.bench_seed`]);
   if (!exists.rows[0]?.ok) return undefined;
   const { rows } = await client.query<{ rows: string; version: number; anchor: string; seconds: number; avg_json_bytes: number; table_mb: number }>(
@@ -60,7 +66,7 @@ async function readMarker(client: pg.Client, schema: string): Promise<Omit<Seed,
             round(pg_total_relation_size(to_regclass($1)) / 1048576.0)::int as table_mb
      from ${schema}.bench_seed
      where complete and version = $2 and seeded_at > now() - interval '${MAX_SEED_AGE}'`,
-    [`${schema}.audit_logs`, SEED_VERSION],
+    [`${schema}.audit_logs`, SEED_VERSION[shape]],
   );
   const row = rows[0];
   if (!row) return undefined;
@@ -68,6 +74,7 @@ async function readMarker(client: pg.Client, schema: string): Promise<Omit<Seed,
     schema,
     table: `${schema}.audit_logs`,
     rows: Number(row.rows),
+    shape,
     version: row.version,
     anchor: row.anchor,
     seedSeconds: row.seconds,
@@ -76,17 +83,17 @@ async function readMarker(client: pg.Client, schema: string): Promise<Omit<Seed,
   };
 }
 
-async function seed(client: pg.Client, url: string, server: ServerInfo, schema: string, rows: number, log: Log): Promise<void> {
+async function seed(client: pg.Client, url: string, server: ServerInfo, schema: string, rows: number, shape: Shape, log: Log): Promise<void> {
   const started = performance.now();
   const ddl = await readSchemaSql();
   await client.query(`drop schema if exists ${schema} cascade`);
   await client.query(`create schema ${schema}`);
   await client.query(`create table ${schema}.bench_seed (rows bigint not null, version int not null, anchor timestamptz not null,
     seeded_at timestamptz not null default now(), complete boolean not null default false, seconds float8, avg_json_bytes int)`);
-  await client.query(`insert into ${schema}.bench_seed (rows, version, anchor) values ($1, $2, date_trunc('second', now()))`, [rows, SEED_VERSION]);
+  await client.query(`insert into ${schema}.bench_seed (rows, version, anchor) values ($1, $2, date_trunc('second', now()))`, [rows, SEED_VERSION[shape]]);
   await client.query(`analyze ${schema}.bench_seed`);
-  await client.query(bodiesSql(schema));
-  await client.query(operatorsSql(schema));
+  await client.query(bodiesSql(schema, shape));
+  await client.query(operatorsSql(schema, shape));
   await runInSchema(client, schema, [ddl.table]);
   await client.query(`alter table ${schema}.audit_logs set unlogged`);
   // Indexes are built after the load (much faster than maintaining them row by row), the primary key included.
@@ -99,7 +106,7 @@ async function seed(client: pg.Client, url: string, server: ServerInfo, schema: 
       withClient(url, async (loader) => {
         await loader.query('set jit = off');
         await loader.query('set synchronous_commit = off');
-        await loader.query(entriesSql(schema, rows, from, to));
+        await loader.query(entriesSql(schema, rows, from, to, shape));
       }),
     ),
   );
