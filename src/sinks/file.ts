@@ -1,7 +1,8 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { openEntryFile, type OpenedEntryFile } from '../output/private-file.js';
 import { BodyBuilder, BufferPool, jsonLength } from './body.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
 
@@ -18,12 +19,17 @@ export interface FileSinkOptions {
   gzipLevel?: number;
   /** `batch` (default): fsync after every batch, so a checkpoint never names an entry not on disk. */
   fsync?: 'batch' | 'close';
+  /** The file already opened and checked by {@link openEntryFile} (the export does so before it reads anything). */
+  file?: OpenedEntryFile;
+  /** Where a warning about the file goes when the sink opens it itself. */
+  warn?: (message: string) => void;
 }
 
 /**
  * Appends NDJSON (one entry per line) to a file or stdout. Batches are encoded (and compressed) concurrently but
- * written strictly in the order `send` was called. Appending keeps the file valid: a plain file that does not end
- * in a newline gets one first, a failed write is truncated away, and gzip members concatenate.
+ * written strictly in the order `send` was called. Appending keeps the file valid: the file is opened as
+ * {@link openEntryFile} says (private, entries only, a torn tail cut), a failed write is truncated away, and gzip
+ * members concatenate.
  */
 export class FileSink implements Sink {
   readonly name: string;
@@ -32,7 +38,6 @@ export class FileSink implements Sink {
   private readonly gzip: boolean;
   private handle: Promise<FileHandle> | undefined;
   private offset = 0;
-  private needsNewline = false;
   /** False for a device or a pipe (`--out /dev/null`, a FIFO): nothing to fsync, truncate or append a newline to. */
   private regularFile = true;
   private tail: Promise<unknown> = Promise.resolve();
@@ -74,7 +79,8 @@ export class FileSink implements Sink {
     if (this.closed) return;
     this.closed = true;
     await this.tail;
-    const handle = await this.handle?.catch(() => undefined);
+    // A file opened up front but never written to is closed here too.
+    const handle = this.handle ? await this.handle.catch(() => undefined) : this.options.file?.handle;
     if (handle === undefined) return;
     try {
       if (this.options.fsync === 'close' && this.regularFile) await handle.datasync();
@@ -87,10 +93,9 @@ export class FileSink implements Sink {
     if (this.failure !== undefined) throw new Error(this.failure);
     if (this.options.stdout !== undefined && this.options.path === '-') return writeStream(this.options.stdout, data);
     const handle = await (this.handle ??= this.openFile());
-    const chunk = this.needsNewline ? Buffer.concat([Buffer.from('\n'), data]) : data;
     try {
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, null);
+      for (let done = 0; done < data.length; ) {
+        const { bytesWritten } = await handle.write(data, done, data.length - done, null);
         done += bytesWritten;
       }
       if (this.options.fsync !== 'close' && this.regularFile) await handle.datasync();
@@ -99,22 +104,14 @@ export class FileSink implements Sink {
       if (this.regularFile) await handle.truncate(this.offset).catch(() => undefined);
       throw error;
     }
-    this.offset += chunk.length;
-    this.needsNewline = false;
+    this.offset += data.length;
   }
 
   private async openFile(): Promise<FileHandle> {
-    const handle = await open(this.options.path, 'a+');
-    const stat = await handle.stat();
-    this.regularFile = stat.isFile();
-    const size = this.regularFile ? stat.size : 0;
-    this.offset = size;
-    if (size > 0 && !this.gzip) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      this.needsNewline = last[0] !== 0x0a;
-    }
-    return handle;
+    const file = this.options.file ?? (await openEntryFile(this.options.path, { flag: '--out', gzip: this.gzip, warn: this.options.warn ?? (() => undefined) }));
+    this.regularFile = file.regular;
+    this.offset = file.size;
+    return file.handle;
   }
 }
 
