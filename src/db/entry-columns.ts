@@ -50,10 +50,60 @@ export function fieldExpression(mapping: ResolvedMapping, field: CanonicalField)
       return column.type === 'inet' || column.type === 'cidr' ? sql`host(${ref})` : sql`${ref}::text`;
     case 'before':
     case 'after':
-      return column.type === 'text' ? sql`${ref}::jsonb` : ref;
+      return stateExpression(ref, column.type);
     default:
       return sql`${ref}::text`;
   }
+}
+
+/**
+ * A state column as one-line JSON that cannot fail. jsonb prints no raw line break (its text output escapes them in
+ * strings and puts single spaces between tokens), so it goes as it is. json keeps the document's text, whose raw
+ * CR and LF can only be whitespace between tokens: they become spaces, and only in rows that hold one. text is cast
+ * to json (not jsonb, which refuses `\u0000`) only when {@link isValidJsonText} says the cast will succeed;
+ * otherwise the value is carried as {@link INVALID_JSON_KEY} marker with the raw text, so that one bad row cannot
+ * fail the statement that reads every other one.
+ */
+function stateExpression(ref: RawBuilder<unknown>, type: string): RawBuilder<unknown> {
+  if (type === 'jsonb') return ref;
+  const text = type === 'json' ? sql`${ref}::text` : ref;
+  const oneLine = sql`case when strpos(${text}, chr(10)) > 0 or strpos(${text}, chr(13)) > 0
+    then translate(${text}, chr(10) || chr(13), '  ')::json else ${text}::json end`;
+  if (type === 'json') return oneLine;
+  const marker = sql`(${sql.lit(`{"${INVALID_JSON_KEY}":"invalid_json","raw":`)} || to_json(${ref})::text || '}')::json`;
+  return sql`case when ${isValidJsonText(ref)} then ${oneLine} else ${marker} end`;
+}
+
+/** The key of the object that stands for a text state that is not JSON: `{"$api7_audit":"invalid_json","raw":"..."}`. */
+export const INVALID_JSON_KEY = '$api7_audit';
+
+// JSON's tokens in ARE syntax: a string, then the other values (numbers, true, false, null), then whitespace.
+const STRING_TOKEN = String.raw`"(?:[^"\\\x01-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"`;
+const SCALAR_TOKEN = String.raw`-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null`;
+const WHITESPACE = String.raw`[ \t\n\r]+`;
+/** An innermost container: its values are already `""` (a string) or `0` (anything else), and object keys `""`. */
+const INNERMOST = String.raw`\[\]|\{\}|\[(?:""|0)(?:,(?:""|0))*\]|\{"":(?:""|0)(?:,"":(?:""|0))*\}`;
+const NOT_SKELETON = String.raw`[^][{}0,:"]`;
+/** Nesting deeper than this is carried raw too: PostgreSQL's JSON parser recurses once per level. */
+const MAX_NESTING = 1000;
+
+/**
+ * Whether a text value is one JSON document, decided without a cast (a failed cast fails the whole statement;
+ * PostgreSQL 15 has no pg_input_is_valid, and the tool may not create functions). Every string becomes `""` (a
+ * quote left over belongs to no valid string), every other value `0`, whitespace goes; what is left may hold only
+ * punctuation, and innermost containers are folded into `0`, one nesting level per step of a recursive query,
+ * until a single value remains (valid) or nothing changes (not JSON). Checked against the cast itself on hostile
+ * and random input in test/integration/json-validity.test.ts.
+ */
+function isValidJsonText(ref: RawBuilder<unknown>): RawBuilder<boolean> {
+  const scalars = sql`regexp_replace(regexp_replace(strings, ${sql.lit(SCALAR_TOKEN)}, '0', 'g'), ${sql.lit(WHITESPACE)}, '', 'g')`;
+  return sql<boolean>`(with recursive fold(s, previous, depth) as (
+      select case when strpos(replace(strings, '""', ''), '"') = 0 then ${scalars} else '!' end, null::text, 0
+      from (select regexp_replace(${ref}, ${sql.lit(STRING_TOKEN)}, '""', 'g') as strings) as tokens
+      union all
+      select regexp_replace(s, ${sql.lit(INNERMOST)}, '0', 'g'), s, depth + 1 from fold
+      where s is distinct from previous and s <> '0' and s !~ ${sql.lit(NOT_SKELETON)} and depth < ${sql.lit(MAX_NESTING)}
+    ) select coalesce(bool_or(s in ('0', '""')), false) from fold)`;
 }
 
 /**
@@ -66,11 +116,20 @@ export function entrySelection(mapping: ResolvedMapping, { states = true } = {})
   );
 }
 
-/** One text column holding the canonical entry as JSON, built by the server (faster than building it in Node). */
+/**
+ * One text column holding the canonical entry as JSON, built by the server (faster than building it in Node), on
+ * one line even for readers that split at U+2028, U+2029 or U+0085 too (Python's str.splitlines): those can only be
+ * inside strings, where their escapes mean the same.
+ */
 export function entryJsonExpression(mapping: ResolvedMapping): RawBuilder<string> {
   const pairs = CANONICAL_FIELDS.map((field) => sql`${sql.lit(field)}, ${fieldExpression(mapping, field)}`);
-  return sql<string>`json_build_object(${sql.join(pairs)})::text`;
+  let text = sql<string>`json_build_object(${sql.join(pairs)})::text`;
+  for (const [char, escape] of LINE_SEPARATOR_ESCAPES) text = sql<string>`replace(${text}, ${sql.lit(char)}, ${sql.lit(escape)})`;
+  return text;
 }
+
+/** Characters that some readers take for a line break, and the JSON escapes that stand for them inside strings. */
+const LINE_SEPARATOR_ESCAPES = [['\u2028', '\\u2028'], ['\u2029', '\\u2029'], ['\u0085', '\\u0085']] as const;
 
 /** A bound timestamp in the column's own type, so the timestamp index stays usable. */
 export function timestampValue(mapping: ResolvedMapping, value: TimeBound | Position): RawBuilder<unknown> {

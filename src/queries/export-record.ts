@@ -11,7 +11,11 @@ export class EntryRecord implements ExportRecord {
   private tokens: HeadTokens | undefined;
   private decoded: ExportFields | undefined;
 
-  constructor(readonly jsonBytes: string) {}
+  readonly jsonBytes: string;
+
+  constructor(jsonBytes: string) {
+    this.jsonBytes = escapeLineSeparators(jsonBytes);
+  }
 
   get json(): string {
     return fromByteString(this.jsonBytes);
@@ -44,6 +48,19 @@ export class EntryRecord implements ExportRecord {
     this.tokens ??= scanHeadTokens(this.jsonBytes) ?? encodeTokens(parseHeadTokens(this.json));
     return this.tokens;
   }
+}
+
+/** U+2028, U+2029 and U+0085 in UTF-8: valid JSON holds them only inside strings, where escapes mean the same. */
+const LINE_SEPARATOR_BYTES = /\u00e2\u0080[\u00a8\u00a9]|\u00c2\u0085/g;
+const LINE_SEPARATOR_ESCAPES: Record<string, string> = { '\u00e2\u0080\u00a8': '\\u2028', '\u00e2\u0080\u00a9': '\\u2029', '\u00c2\u0085': '\\u0085' };
+
+/**
+ * An entry's byte string on one line for every reader, also those that split at U+2028, U+2029 or U+0085 (Python's
+ * str.splitlines). Raw CR and LF cannot occur: the server's JSON has them escaped or, for json columns, as spaces.
+ */
+export function escapeLineSeparators(jsonBytes: string): string {
+  if (jsonBytes.indexOf('\u00e2\u0080') < 0 && jsonBytes.indexOf('\u00c2\u0085') < 0) return jsonBytes;
+  return jsonBytes.replace(LINE_SEPARATOR_BYTES, (bytes) => LINE_SEPARATOR_ESCAPES[bytes] as string);
 }
 
 function encodeTokens(tokens: HeadTokens): HeadTokens {
