@@ -27,7 +27,8 @@ Examples:
 
 Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else database.url in the config file,
 else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
-Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id), 2 bad input, 3 prune lock busy, 130 interrupted.`;
+Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id, a lost connection), 2 bad input, 3 prune lock busy
+(another prune of the table holds it; see prune --wait-lock), 130 interrupted.`;
 
 const LIST_HELP = `
 Examples:
@@ -58,7 +59,8 @@ Retention: --retention-days, else audit.retention_days in the control plane's co
 retention_days in the config file, else 60. The cutoff is now() - N days by the database clock, frozen at the start;
 nothing at or after it is touched. Batches are short transactions in timestamp order: Ctrl-C or SIGTERM finishes
 the current batch and exits 130, and the next run continues. Only one prune per table runs at a time: another one
-exits 3 at once. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
+exits 3 at once, naming the holder's pid and role, or with --wait-lock waits that long for the lock first (a prune
+killed with -9 holds it until its last DELETE ends on the server). Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
 The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
 --show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
 
@@ -111,6 +113,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('--dry-run', 'delete nothing; show how many entries would go, the oldest and newest, and the cutoff')
     .option('--batch-size <n>', 'entries per DELETE (default: sized to take about 40 ms each, starting at 1000)')
     .option('--max-duration <time>', 'stop cleanly after the batch that crosses this: 90s, 10m, 2h')
+    .option('--wait-lock <time>', 'if another prune of the table is running, wait up to this long for it (90s, 10m) instead of exiting 3')
     .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
     .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
     .option('-y, --yes', 'do not ask for confirmation on a terminal')

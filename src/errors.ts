@@ -27,6 +27,9 @@ export class RuntimeError extends CliError {
   }
 }
 
+/** A connection to PostgreSQL that was open went away mid-run (a restart, pg_terminate_backend, a reset). Exit 1. */
+export class ConnectionLostError extends RuntimeError {}
+
 /** Another prune holds the table's advisory lock. Exit 3, so cron wrappers can tell "busy" from "broken". */
 export class LockBusyError extends CliError {
   static readonly EXIT_CODE = 3;

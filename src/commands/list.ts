@@ -63,6 +63,6 @@ export async function runList(options: ListOptions, config: ResolvedConfig, io: 
         const cursor = result.nextCursor();
         if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
       }),
-    { early },
+    { early, activity: 'list' },
   );
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Position } from '../entry.js';
 import { readCheckpoint } from '../delivery/checkpoint.js';
+import { formatFilters } from './export-coverage.js';
 import { UsageError } from '../errors.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
@@ -14,6 +15,7 @@ export interface PruneFlags {
   dryRun?: boolean;
   batchSize?: string;
   maxDuration?: string;
+  waitLock?: string;
   archive?: string;
   detachOnly?: boolean;
   yes?: boolean;
@@ -44,12 +46,14 @@ export const MAX_BATCH_SIZE = 100_000;
 export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagContext): Promise<PruneOptions> {
   const batchSize = flags.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt('--batch-size', flags.batchSize, MAX_BATCH_SIZE);
   const maxDurationMs = flags.maxDuration === undefined ? undefined : parseSpanMs('--max-duration', flags.maxDuration);
+  const waitLockMs = flags.waitLock === undefined ? undefined : parseSpanMs('--wait-lock', flags.waitLock);
   const retention = await resolveRetention(flags, context);
   return {
     retention,
     dryRun: flags.dryRun === true,
     batchSize,
     maxDurationMs,
+    waitLockMs,
     archive: flags.archive === undefined ? undefined : parseArchivePath(flags.archive, context.cwd),
     detachOnly: flags.detachOnly === true,
     yes: flags.yes === true,
@@ -60,13 +64,28 @@ export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagConte
 }
 
 /**
- * `--only-exported CHECKPOINT`: the position an export run recorded. Without one nothing has been exported yet, and
- * a prune bound by it could delete nothing, so a missing file is an error rather than "no bound".
+ * `--only-exported CHECKPOINT`: the position an export run recorded, if that checkpoint proves that every entry up
+ * to it was sent: written by exports of every entry (no filters) that each saw the open transactions, so no entry
+ * committed late behind it (docs/decisions/001-late-commits.md). Anything else is refused rather than trusted: a
+ * missing file, a version-1 file (which records neither), a filtered export, a run that had only --settle.
  */
-async function readExportedPosition(file: string): Promise<Position> {
-  const position = await readCheckpoint(file);
-  if (!position) throw new UsageError(`invalid --only-exported '${file}': no such checkpoint file (run export with --checkpoint first)`);
-  return position;
+export async function readExportedPosition(file: string): Promise<Position> {
+  const checkpoint = await readCheckpoint(file);
+  const refuse = (why: string) => new UsageError(`refusing --only-exported '${file}': ${why}`);
+  const fresh = 'run one export of every entry (no filters) with a new --checkpoint file, then prune with that file';
+  if (!checkpoint) throw refuse('no such checkpoint file (run export with --checkpoint first)');
+  const coverage = checkpoint.coverage;
+  if (checkpoint.version === 1 || !coverage) throw refuse(`a version-1 checkpoint does not record what its exports covered; ${fresh}`);
+  if (Object.keys(coverage.filters).length > 0) {
+    throw refuse(`it was written by a filtered export (${formatFilters(coverage.filters)}), so entries before its position may never have been sent; ${fresh}`);
+  }
+  if (coverage.guard !== 'open-transactions') {
+    const why = coverage.guard === 'settle'
+      ? 'an export that wrote it could see only the --settle window, not the open transactions (role without pg_read_all_stats, or a standby), so an entry committed late may be behind it unsent'
+      : 'it was upgraded from a version-1 file, whose exports did not guard against late commits';
+    throw refuse(`${why}; ${fresh}`);
+  }
+  return checkpoint.position;
 }
 
 /**

@@ -23,10 +23,16 @@ export interface PruneOptions {
   showSecrets: boolean;
   /** An export checkpoint: nothing after this position is deleted, so the SIEM has every entry that goes. */
   onlyExported?: Position;
+  /** While another prune holds the table's lock, try again for this many milliseconds (--wait-lock); else exit 3. */
+  waitLockMs?: number;
 }
 
-/** Why a prune stopped before it was done: a signal, or --max-duration. Either way after a committed batch. */
-export type PruneStop = 'interrupted' | 'max-duration';
+/**
+ * Why a prune stopped before it was done: a signal or --max-duration (after a committed batch); its connection to
+ * PostgreSQL was lost (the batch in flight may or may not have committed); or entries older than the cutoff were
+ * still being inserted behind its position after its last pass over the range.
+ */
+export type PruneStop = 'interrupted' | 'max-duration' | 'connection-lost' | 'entries-remain';
 
 /** What a prune did (or, with --dry-run, would do). */
 export interface PruneSummary {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliIo } from '../io.js';
 import type { Position } from '../entry.js';
-import { InterruptedError, LockBusyError, RuntimeError } from '../errors.js';
+import { ConnectionLostError, InterruptedError, LockBusyError, RuntimeError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Db } from '../db/connect.js';
 import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
@@ -19,8 +19,10 @@ import {
   partitionRef,
   type TimePartition,
 } from '../queries/partitions.js';
+import { anyEntryLeft } from '../queries/prune-remaining.js';
 import { computeCutoff, deleteBatch, matchEntries, readJsonPage, resetPruneSession, setPruneSession, type PruneBound } from '../queries/prune.js';
 import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
+import { checkWritableDirectory } from '../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
 import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
 import { ADAPTIVE_BATCHES, nextBatchSize } from './prune-batch-size.js';
@@ -28,6 +30,7 @@ import { BackgroundDrops } from './prune-drops.js';
 import { confirm, isInteractive } from './prune-interaction.js';
 import { silentProgress, startProgress, type Progress } from '../output/progress.js';
 import type { PruneOptions, PruneSummary } from './prune-types.js';
+import { earlierInstant } from '../config/instant.js';
 
 export type { PruneOptions, PruneStop, PruneSummary, RetentionSource } from './prune-types.js';
 
@@ -36,6 +39,10 @@ const DETACH_ATTEMPTS = 4;
 const DETACH_BACKOFF_MS = 250;
 /** Entries read per query when a partition is archived before it is dropped (unless --batch-size says otherwise). */
 const ARCHIVE_PAGE_SIZE = 5000;
+/** --wait-lock: pause between attempts at the lock. */
+const LOCK_RETRY_MS = 250;
+/** Passes over the range before a prune stops reporting complete while back-dated entries keep arriving. */
+const MAX_PASSES = 3;
 
 /** The advisory lock name: one prune at a time per table, whatever client runs it. */
 export const pruneLockName = (table: string) => `api7-audit prune ${table}`;
@@ -45,27 +52,52 @@ export const pruneLockName = (table: string) => `api7-audit prune ${table}`;
  * their summary too, then exit 130; the next run continues where this one stopped.
  */
 export async function runPrune(options: PruneOptions, config: ResolvedConfig, io: CliIo): Promise<PruneSummary> {
-  const summary = await withAuditTable(config, (table) => pruneTable(table, options, config.secrets, io));
-  io.stdout.write(options.output === 'json' ? `${JSON.stringify(pruneSummaryJson(summary))}\n` : formatPruneSummary(summary));
+  // A path that cannot be written fails before the prompt, the lock and any DELETE.
+  if (options.archive !== undefined && !options.dryRun) await checkWritableDirectory(options.archive, '--archive');
+  const started: StartedPrune = {};
+  let summary: PruneSummary;
+  try {
+    summary = await withAuditTable(config, (table) => pruneTable(table, options, config.secrets, io, started), { activity: 'prune' });
+  } catch (error) {
+    // The batches committed before the connection went stay deleted: say how many, then report the loss.
+    if (error instanceof ConnectionLostError && started.summary) printSummary({ ...started.summary, stopped: 'connection-lost' }, options, io);
+    throw error;
+  }
+  printSummary(summary, options, io);
   if (summary.stopped === 'interrupted') {
     throw new InterruptedError(`interrupted: deleted ${summary.deleted} of ${summary.matched} entries; the rest is intact, run again to continue`);
   }
   return summary;
 }
 
+function printSummary(summary: PruneSummary, options: PruneOptions, io: CliIo): void {
+  io.stdout.write(options.output === 'json' ? `${JSON.stringify(pruneSummaryJson(summary))}\n` : formatPruneSummary(summary));
+}
+
+/** The running totals of a prune that has started deleting, for the caller to report if the run fails. */
+export interface StartedPrune {
+  summary?: PruneSummary;
+}
+
 /**
  * Prunes one table on one dedicated connection, which holds the advisory lock for the whole run: if the connection
  * is lost, the lock goes with it and the open batch rolls back. Returns data; printing is the caller's.
  */
-export async function pruneTable(table: AuditTable, options: PruneOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<PruneSummary> {
-  const started = performance.now();
+export async function pruneTable(
+  table: AuditTable,
+  options: PruneOptions,
+  secrets: ResolvedConfig['secrets'],
+  io: CliIo,
+  started: StartedPrune = {},
+): Promise<PruneSummary> {
+  const began = performance.now();
   const name = formatTableName(table.mapping.table);
   return table.db.connection().execute(async (conn) => {
     // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it.
-    if (!options.dryRun) await acquireLock(conn, name);
+    if (!options.dryRun) await acquireLock(conn, name, options.waitLockMs, io.signal);
     await setPruneSession(conn);
     try {
-      const run = new PruneRun(conn, table, options, io, started);
+      const run = new PruneRun(conn, table, options, io, began, started);
       return await run.execute(secrets);
     } finally {
       await resetPruneSession(conn);
@@ -75,16 +107,40 @@ export async function pruneTable(table: AuditTable, options: PruneOptions, secre
   });
 }
 
-async function acquireLock(conn: Db, table: string): Promise<void> {
-  const attempt = await tryAdvisoryLock(conn, pruneLockName(table));
-  if (!attempt.acquired) throw new LockBusyError(describeBusy(table, attempt.holder));
+/**
+ * Takes the table's prune lock, or throws LockBusyError (exit 3). With --wait-lock, tries again until that much time
+ * has passed: a prune killed with -9 leaves its backend running its last DELETE, holding the lock until it ends.
+ */
+async function acquireLock(conn: Db, table: string, waitMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  const deadline = performance.now() + (waitMs ?? 0);
+  for (;;) {
+    const result = await tryAdvisoryLock(conn, pruneLockName(table));
+    if (result.acquired) return;
+    const left = deadline - performance.now();
+    if (waitMs === undefined || left <= 0) throw new LockBusyError(describeBusy(table, result.holder, waitMs));
+    // The sleep rejects only when the signal aborts, which is checked next.
+    await sleep(Math.min(LOCK_RETRY_MS, left), undefined, { signal }).catch(() => undefined);
+    if (signal?.aborted) throw new InterruptedError(`interrupted while waiting for the prune lock of ${table}; nothing was done`);
+  }
 }
 
-function describeBusy(table: string, holder: LockHolder | undefined): string {
-  const who = holder
-    ? ` (PostgreSQL backend pid ${holder.pid}${holder.applicationName ? `, application '${holder.applicationName}'` : ''}${holder.since ? `, since ${holder.since}` : ''})`
-    : '';
-  return `another prune of ${table} is running${who}; nothing was done, try again when it has finished`;
+function describeBusy(table: string, holder: LockHolder | undefined, waitedMs: number | undefined): string {
+  const parts = holder
+    ? [
+        `PostgreSQL backend pid ${holder.pid}`,
+        holder.role ? `role '${holder.role}'` : '',
+        holder.applicationName ? `application '${holder.applicationName}'` : '',
+        holder.since ? `since ${holder.since}` : '',
+      ].filter(Boolean)
+    : [];
+  const who = parts.length > 0 ? ` (${parts.join(', ')})` : '';
+  const waited = waitedMs === undefined ? '' : ` after waiting ${formatWait(waitedMs)}`;
+  const hint = waitedMs === undefined ? 'try again when it has finished, or wait for it with --wait-lock 10m' : 'try again later or with a longer --wait-lock';
+  return `another prune of ${table} is running${who}; nothing was done${waited}: ${hint}`;
+}
+
+function formatWait(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
 }
 
 /** One prune, step by step; its fields are the running totals that become the summary. */
@@ -100,6 +156,7 @@ class PruneRun {
     private readonly options: PruneOptions,
     private readonly io: CliIo,
     private started: number,
+    private readonly partial: StartedPrune,
   ) {
     this.name = formatTableName(table.mapping.table);
     this.progress = silentProgress(io);
@@ -122,6 +179,15 @@ class PruneRun {
   }
 
   async execute(secrets: ResolvedConfig['secrets']): Promise<PruneSummary> {
+    try {
+      return await this.run(secrets);
+    } catch (error) {
+      this.finish();
+      throw error;
+    }
+  }
+
+  private async run(secrets: ResolvedConfig['secrets']): Promise<PruneSummary> {
     const { mapping } = this.table;
     const cutoff = this.options.cutoff ?? (await computeCutoff(this.conn, this.options.retention.days));
     this.summary.cutoff = cutoff;
@@ -130,7 +196,7 @@ class PruneRun {
     this.summary.onlyExported = exported;
     // A partition may go whole only if every row in it is before the cutoff and already exported: its upper bound
     // must not pass the earlier of the two (rows at a timestamp before the checkpoint's are at or before it).
-    const partitionLimit = exported && exported.timestamp < cutoff ? exported.timestamp : cutoff;
+    const partitionLimit = exported ? earlierInstant(exported.timestamp, cutoff) : cutoff;
     const old = ((await listTimePartitions(this.conn, mapping, partitionLimit)) ?? []).filter((partition) => partition.whollyBefore);
     const match = await matchEntries(this.conn, mapping, bound);
     Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
@@ -144,8 +210,9 @@ class PruneRun {
       // Time spent reading the question counts neither toward --max-duration nor the rate.
       this.started += performance.now() - asked;
     }
+    this.partial.summary = this.summary;
     const mask = this.masker(secrets);
-    const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive);
+    const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`));
     if (archive) this.summary.archive = { path: archive.path, entries: 0 };
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
     try {
@@ -182,6 +249,19 @@ class PruneRun {
    * an archive a transaction that commits once the batch's entries are on disk.
    */
   private async deleteRows(bound: PruneBound, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
+    for (let pass = 1; ; pass += 1) {
+      if (!(await this.deletePass(bound, archive, mask))) return;
+      // An entry inserted back-dated behind the position while the pass ran is still there: look, and go over again.
+      if (!(await anyEntryLeft(this.conn, this.table.mapping, bound))) return;
+      if (pass === MAX_PASSES) {
+        this.summary.stopped = 'entries-remain';
+        return;
+      }
+    }
+  }
+
+  /** One pass over the range in (timestamp, id) order; false when stopped (a signal, --max-duration) before its end. */
+  private async deletePass(bound: PruneBound, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<boolean> {
     const { mapping } = this.table;
     const fixed = this.options.batchSize === 'auto' ? undefined : this.options.batchSize;
     let size = fixed ?? ADAPTIVE_BATCHES.first;
@@ -197,7 +277,7 @@ class PruneRun {
             return deleted;
           })
         : await deleteBatch(this.conn, mapping, bound, from, size, false);
-      if (!batch.end) return;
+      if (!batch.end) return true;
       from = batch.end;
       const ms = performance.now() - began;
       this.summary.slowestBatchMs = Math.max(this.summary.slowestBatchMs, Math.round(ms));
@@ -205,7 +285,7 @@ class PruneRun {
       if (batch.deleted > 0) this.summary.batches += 1;
       this.summary.deleted += batch.deleted;
       this.report();
-      if (this.shouldStop(true)) return;
+      if (this.shouldStop(true)) return false;
     }
   }
 

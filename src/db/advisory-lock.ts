@@ -4,6 +4,8 @@ import type { Db } from './connect.js';
 /** Who holds a lock we could not take, as far as pg_locks and pg_stat_activity tell. */
 export interface LockHolder {
   pid: number;
+  /** The holder's role (pg_stat_activity.usename): tells a teammate's manual run from the cron job's. */
+  role: string | null;
   applicationName: string | null;
   /** When the holder's current transaction or session started, ISO 8601. */
   since: string | null;
@@ -41,6 +43,7 @@ export async function tryAdvisoryLock(conn: Db, name: string): Promise<LockAttem
 
 export interface HolderRow {
   pid: number | null;
+  usename: string | null;
   application_name: string | null;
   since: string | null;
 }
@@ -54,7 +57,7 @@ const holderQuery = (name: string) => sql`
     and ((l.classid::bigint << 32) | l.objid::bigint) = ${key(name)}
   limit 1`;
 
-const holderColumns = sql`h.pid, a.application_name,
+const holderColumns = sql`h.pid, a.usename::text as usename, a.application_name,
   to_char(coalesce(a.xact_start, a.backend_start) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as since`;
 
 /** The session holding the lock of `name` now, if any. */
@@ -65,7 +68,7 @@ export async function findHolder(conn: Db, name: string): Promise<HolderRow | un
 }
 
 function toHolder(row: HolderRow): LockHolder {
-  return { pid: row.pid as number, applicationName: row.application_name, since: row.since };
+  return { pid: row.pid as number, role: row.usename, applicationName: row.application_name, since: row.since };
 }
 
 /** Releases a lock taken by {@link tryAdvisoryLock} on the same session. */

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Pool } from 'pg';
-import { RuntimeError } from '../errors.js';
-import { describeTarget, type ConnectionTarget } from './connection-url.js';
+import { ConnectionLostError, RuntimeError } from '../errors.js';
+import { describeAddress, describeTarget, type ConnectionTarget } from './connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
 
 export type { DatabaseSettings };
@@ -18,14 +18,15 @@ export type Db = Kysely<any>;
  * can leak connections. Kysely is imported by name so the build keeps only the parts used.
  */
 export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>, early?: Promise<OpenPool>): Promise<T> {
-  const { pool, failure } = await (early ?? openPool(settings));
+  const opened = await (early ?? openPool(settings));
+  const { pool, failure } = opened;
   const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   try {
     if (failure !== undefined) throw failure;
     return await fn(db);
   } catch (error) {
-    throw translateConnectionError(error, settings.target);
+    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost });
   } finally {
     await db.destroy();
   }
@@ -43,13 +44,42 @@ export function poolOf(db: Db): Pool {
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
 // SQLSTATE classes 08 (connection exception) and 28 (invalid authorization), 3D000 (database does not exist).
 const CONNECTION_SQLSTATE = /^(08|28|3D000)/;
+/** What pg says when a connection it held went away, in the query that was running or the next one. */
+const LOST_MESSAGES = new Set(['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable']);
+// 57P01 admin_shutdown (pg_terminate_backend, a fast or immediate shutdown), 57P02 crash_shutdown.
+const TERMINATED_SQLSTATE = /^57P0[12]$/;
 
-/** Turns "could not reach the server" errors into one line that names the (masked) target. */
-export function translateConnectionError(error: unknown, target: ConnectionTarget): unknown {
+/** What a session knows when it fails: what it was doing, and why a connection of its pool was lost, if one was. */
+export interface FailureContext {
+  activity?: string;
+  lost?: Error;
+}
+
+/**
+ * Turns "could not reach the server" errors into one line that names the (masked) target, and a connection lost
+ * during the run into one line that names the server and what was running.
+ */
+export function translateConnectionError(error: unknown, target: ConnectionTarget, context: FailureContext = {}): unknown {
   if (!(error instanceof Error) || error instanceof RuntimeError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (isConnectionLost(error, context.lost)) {
+    // pg's own words say only that the connection is gone; the recorded loss says why.
+    const reason = LOST_MESSAGES.has(error.message) && context.lost ? context.lost.message : error.message || code;
+    const during = context.activity ? ` during ${context.activity}` : '';
+    return new ConnectionLostError(`lost the connection to PostgreSQL at ${describeAddress(target)}${during}: ${reason}`, { cause: error });
+  }
   const timedOut = /timeout/i.test(error.message) && /connect/i.test(error.message);
   if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut) return error;
   const reason = timedOut ? 'connection timed out' : error.message || code;
   return new RuntimeError(`cannot connect to PostgreSQL at ${describeTarget(target)}: ${reason}`, { cause: error });
+}
+
+/**
+ * Whether `error` means a connection that was open went away. A reset or a connection-class error counts only when a
+ * connection of the session was seen to go (`lost`); otherwise it is a failure to connect.
+ */
+export function isConnectionLost(error: Error, lost: Error | undefined): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (LOST_MESSAGES.has(error.message) || TERMINATED_SQLSTATE.test(code)) return true;
+  return lost !== undefined && (CONNECTION_CODES.has(code) || CONNECTION_SQLSTATE.test(code) || code === '57P03');
 }

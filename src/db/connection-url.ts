@@ -80,3 +80,17 @@ export function describeTarget(target: ConnectionTarget): string {
   const { host = 'localhost', port = 5432, user, database } = target.libpq;
   return `${user ? `${user}@` : ''}${host}:${port}/${database ?? user ?? ''}`;
 }
+
+/**
+ * HOST:PORT/DB of the target, from the URL or the libpq variables, with what pg would fill in for the parts left
+ * out, never a password. For messages about a connection that was made and then lost.
+ */
+export function describeAddress(target: ConnectionTarget): string {
+  const { libpq } = target;
+  const url = target.url === undefined ? undefined : new URL(target.url);
+  const param = (name: string) => url?.searchParams.get(name) || undefined;
+  const host = (url && safeDecode(url.hostname)) || param('host') || libpq.host || 'localhost';
+  const port = url?.port || param('port') || libpq.port || 5432;
+  const database = (url && safeDecode(url.pathname.slice(1))) || libpq.database || (url && safeDecode(url.username)) || libpq.user || '';
+  return `${host}:${port}/${database}`;
+}

@@ -1,4 +1,4 @@
-import type { Pool, PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { ConnectionTarget } from './connection-url.js';
 
@@ -7,6 +7,8 @@ export interface DatabaseSettings {
   connectTimeoutMs: number;
   /** Connections the pool may open; export and prune use more than one. */
   maxConnections?: number;
+  /** What the session does ("prune", "export"), named in the error when its connection is lost. */
+  activity?: string;
 }
 
 /** A pg pool. */
@@ -14,6 +16,8 @@ export interface OpenPool {
   pool: Pool;
   /** Set when {@link connectEarly}'s first connection failed: the session reports it instead of trying again. */
   failure?: unknown;
+  /** Why a connection of this pool was lost, as the server (a FATAL message) or the socket told it: the last loss. */
+  lost?: Error;
 }
 
 /**
@@ -23,13 +27,32 @@ export interface OpenPool {
 export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool(toPoolConfig(settings));
+  const opened: OpenPool = { pool };
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
-  return { pool };
+  pool.on('connect', (client) => watchConnection(client, opened));
+  return opened;
+}
+
+/**
+ * Gives a client an 'error' listener for its whole life: pg-pool listens only while the client is idle, and a client
+ * checked out (prune's connection, a COPY) that loses its connection would emit 'error' with no listener, which
+ * crashes the process. The query in flight rejects on its own; the client is then unusable and pg-pool drops it
+ * when it is released. The loss is recorded so that a later "not queryable" error can still say why.
+ */
+function watchConnection(client: PoolClient, opened: OpenPool): void {
+  client.on('error', (error: Error) => {
+    // The server's own words ("terminating connection due to administrator command") beat the socket's.
+    if (!opened.lost || !('severity' in opened.lost)) opened.lost = error;
+  });
+  // A FATAL message arrives before the socket closes; while a query runs, pg hands it to that query only.
+  client.connection.on('errorMessage', (message: Error & { severity?: string }) => {
+    if (message.severity === 'FATAL' || message.severity === 'PANIC') opened.lost = message;
+  });
 }
 
 /** A session's pool settings: the configured server (set by then, with --demo too), its timeout, the command's needs. */
-export function sessionSettings(config: ResolvedConfig, options: Pick<DatabaseSettings, 'maxConnections'> = {}): DatabaseSettings {
+export function sessionSettings(config: ResolvedConfig, options: Pick<DatabaseSettings, 'maxConnections' | 'activity'> = {}): DatabaseSettings {
   return { target: config.connection as ConnectionTarget, connectTimeoutMs: config.connectTimeoutMs, ...options };
 }
 

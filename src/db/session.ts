@@ -15,6 +15,8 @@ export interface SessionOptions {
   maxConnections?: number;
   /** A pool `connectEarly` opened for this session; it is ended with the session whatever happens. */
   early?: Promise<OpenPool>;
+  /** What the command does ("prune", "export", "list"), named in the error when its connection is lost. */
+  activity?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: Audi
 }
 
 async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
-  const settings = sessionSettings(config, { maxConnections: options.maxConnections });
+  const settings = sessionSettings(config, { maxConnections: options.maxConnections, activity: options.activity });
   return withDatabase(
     settings,
     async (db) => {

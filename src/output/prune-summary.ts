@@ -58,5 +58,11 @@ export function formatPruneSummary(summary: PruneSummary): string {
   if (summary.archive) lines.push(`Archived ${count(summary.archive.entries)} entries to ${summary.archive.path}`);
   if (summary.stopped === 'interrupted') lines.push('Interrupted after a committed batch: the rest is intact; run again to continue.');
   if (summary.stopped === 'max-duration') lines.push('Stopped at --max-duration after a committed batch: the rest is intact; the next run continues.');
+  if (summary.stopped === 'connection-lost') {
+    lines.push('Lost the connection to PostgreSQL: the batches counted are committed, the one in flight may be too; the rest is intact, run again to continue.');
+  }
+  if (summary.stopped === 'entries-remain') {
+    lines.push('Entries older than the cutoff were still being inserted behind the prune after its last pass: they are intact; the next run deletes them.');
+  }
   return `${lines.join('\n')}\n`;
 }
