@@ -13,7 +13,10 @@ export interface ExportQuery {
   filters: EntryFilters;
   /** Continue strictly after this position (the checkpoint). */
   after?: Position;
-  /** Only entries before this position's timestamp: frozen once per run (now() minus the settle window). */
+  /**
+   * Only entries before this time: frozen once per run, before the COPY starts (the start of the oldest open
+   * transaction, or statement_timestamp() minus the settle window if earlier: see readOpenTransactions).
+   */
   before: string;
 }
 
@@ -22,14 +25,78 @@ export interface ExportRow {
   json: string;
 }
 
+/** An open transaction of another session, as pg_stat_activity shows it. */
+export interface OpenTransaction {
+  pid: number;
+  user: string | null;
+  application: string;
+  state: string | null;
+  /** Its xact_start, which is `now()` for every row it inserts (ISO 8601 UTC, microseconds). */
+  since: string;
+}
+
+/** A prepared (two-phase) transaction: its rows may carry any timestamp, and its start is recorded nowhere. */
+export interface PreparedTransaction {
+  gid: string;
+  owner: string;
+  prepared: string;
+}
+
+/** What the server says about transactions that may still commit rows: read before the export's COPY starts. */
+export interface OpenTransactions {
+  /** statement_timestamp() of the statement that read pg_stat_activity, minus the settle window. */
+  settleBound: string;
+  /** The other session with the oldest open transaction in this database, if any. */
+  oldest?: OpenTransaction;
+  /** Other sessions in this database whose transactions this role cannot see (or that do not report them). */
+  hidden: number;
+  role: string;
+  /** A standby: its pg_stat_activity does not show the primary's transactions. */
+  inRecovery: boolean;
+  prepared: PreparedTransaction[];
+}
+
+const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
+
 /**
- * The upper bound of a run: now() minus the settle window, by the database clock. Entries newer than this are left
- * for the next run, so a transaction that commits late (its created_at is its start time) is not skipped.
+ * Reads the open transactions of this database in one statement (pg_stat_activity is read once per statement, after
+ * statement_timestamp() was taken), then the prepared ones in a second statement, so that a transaction prepared
+ * between the two is seen by one or the other. Autovacuum never writes entries and is left out. See
+ * docs/decisions/001-late-commits.md for why this bounds every row the export's COPY cannot see yet.
  */
-export async function exportUpperBound(db: Db, settleSeconds: number): Promise<string> {
-  const result = await sql<{ bound: string }>`
-    select to_char((now() - make_interval(secs => ${settleSeconds})) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as bound`.execute(db);
-  return (result.rows[0] as { bound: string }).bound;
+export async function readOpenTransactions(db: Db, settleSeconds: number): Promise<OpenTransactions> {
+  const activity = await sql<{
+    settle_bound: string; hidden: string; role: string; in_recovery: boolean;
+    pid: number | null; usename: string | null; application_name: string | null; state: string | null; since: string | null;
+  }>`
+    with others as (
+      select s.* from pg_stat_activity s
+      where s.datid = (select oid from pg_database where datname = current_database()) and s.pid <> pg_backend_pid()
+    )
+    select to_char((statement_timestamp() - make_interval(secs => ${settleSeconds})) at time zone 'UTC', ${ISO_UTC}) as settle_bound,
+           (select count(*) from others where backend_type is null or state = 'disabled') as hidden,
+           current_user::text as role, pg_is_in_recovery() as in_recovery,
+           o.pid, o.usename::text as usename, o.application_name, o.state, to_char(o.xact_start at time zone 'UTC', ${ISO_UTC}) as since
+    from (select 1) one
+    left join lateral (
+      select pid, usename, application_name, state, xact_start from others
+      where xact_start is not null and backend_type <> 'autovacuum worker'
+      order by xact_start limit 1
+    ) o on true`.execute(db);
+  const row = activity.rows[0] as (typeof activity.rows)[number];
+  const prepared = await sql<PreparedTransaction>`
+    select gid, owner::text as owner, to_char(prepared at time zone 'UTC', ${ISO_UTC}) as prepared
+    from pg_prepared_xacts where database = current_database() order by prepared`.execute(db);
+  return {
+    settleBound: row.settle_bound,
+    oldest: row.pid === null || row.since === null
+      ? undefined
+      : { pid: row.pid, user: row.usename, application: row.application_name ?? '', state: row.state, since: row.since },
+    hidden: Number(row.hidden),
+    role: row.role,
+    inRecovery: row.in_recovery,
+    prepared: prepared.rows,
+  };
 }
 
 /** The filters plus the run's window: after the checkpoint, before the settle bound. */

@@ -1,0 +1,56 @@
+import type { TimeBound } from '../config/time-bound.js';
+import type { Checkpoint, CheckpointCoverage, LateCommitGuard } from '../delivery/checkpoint.js';
+import { UsageError } from '../errors.js';
+import type { EntryFilters } from '../queries/filters.js';
+
+/** The filters as the checkpoint records them: flag name to normalized value(s), only those given. */
+export function describeFilters(filters: EntryFilters): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const time = (bound: TimeBound) => (bound.kind === 'relative' ? `${bound.interval} ago` : bound.iso);
+  if (filters.since) out['--since'] = time(filters.since);
+  if (filters.until) out['--until'] = time(filters.until);
+  const lists: [string, string[]][] = [
+    ['--operator', filters.operators],
+    ['--operation', filters.operations.map((op) => op.toLowerCase())],
+    ['--resource', filters.resources.map(({ type, id }) => (id === undefined ? type : `${type}:${id}`))],
+    ['--ip', filters.ips],
+    ['--source', filters.sources],
+  ];
+  for (const [flag, values] of lists) if (values.length > 0) out[flag] = [...new Set(values)].sort();
+  return out;
+}
+
+/** `--operator alice --since 30 days ago`, or `no filters`. */
+export function formatFilters(filters: Record<string, string | string[]>): string {
+  const parts = Object.entries(filters).flatMap(([flag, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${flag} ${v}`));
+  return parts.length > 0 ? parts.join(' ') : 'no filters';
+}
+
+const sameFilters = (a: Record<string, string | string[]>, b: Record<string, string | string[]>) =>
+  JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/**
+ * What this run will record in the checkpoint. A checkpoint follows one stream: a run with other filters or another
+ * destination kind would continue a position that means something else, so it is refused. A version-1 file carries
+ * no coverage: it is continued, and recorded as `unknown`, never trusted by `prune --only-exported`.
+ */
+export function runCoverage(file: string, previous: Checkpoint | undefined, filters: EntryFilters, destination: string, guard: LateCommitGuard): CheckpointCoverage {
+  const wanted = describeFilters(filters);
+  const recorded = previous?.coverage;
+  if (recorded && !sameFilters(recorded.filters, wanted)) {
+    throw new UsageError(
+      `checkpoint ${file} was written by exports with ${formatFilters(recorded.filters)}, this run has ${formatFilters(wanted)}: use the same filters, or another checkpoint file`,
+    );
+  }
+  if (recorded && recorded.destination !== destination) {
+    throw new UsageError(
+      `checkpoint ${file} was written by exports to ${recorded.destination}, this run exports to ${destination}: use another checkpoint file`,
+    );
+  }
+  return { destination, filters: wanted, guard: weakerGuard(previous ? (recorded?.guard ?? 'unknown') : guard, guard) };
+}
+
+const STRENGTH: Record<LateCommitGuard, number> = { 'open-transactions': 2, settle: 1, unknown: 0 };
+
+/** A checkpoint is as trustworthy as the weakest run that advanced it. */
+export const weakerGuard = (a: LateCommitGuard, b: LateCommitGuard): LateCommitGuard => (STRENGTH[a] <= STRENGTH[b] ? a : b);

@@ -1,0 +1,57 @@
+/**
+ * Instants as the tool writes them: ISO 8601 in UTC with exactly six fractional digits
+ * (`2026-10-04T06:39:00.000000Z`), the form PostgreSQL's microsecond timestamps take. Text in any other form is
+ * normalized to it on read, so comparisons and SQL bounds never depend on how a file spelled an offset.
+ */
+export interface Instant {
+  /** Whole seconds since 1970-01-01T00:00:00Z. */
+  seconds: number;
+  /** 0 to 999,999. */
+  micros: number;
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):?(\d{2}))$/i;
+
+/**
+ * Parses an ISO 8601 date and time with a zone (`Z` or `±hh:mm`). Returns undefined for text that is not a real
+ * time (2026-02-31, 24:00, an offset of 16 h or more) or that has precision beyond microseconds, which PostgreSQL
+ * would round: a position must compare exactly.
+ */
+export function parseInstant(text: string): Instant | undefined {
+  const match = ISO.exec(text);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s, fraction = '', zone, sign, oh = '0', om = '0'] = match;
+  if (/[1-9]/.test(fraction.slice(6))) return undefined;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  if (hour > 23 || minute > 59 || second > 59 || Number(oh) > 15 || Number(om) > 59) return undefined;
+  // setUTCFullYear, unlike Date.UTC, keeps years below 100; it rolls 2026-02-31 over into March, which the check refuses.
+  const days = new Date(0).setUTCFullYear(year, month - 1, day);
+  if (year < 1 || new Date(days).getUTCDate() !== day || new Date(days).getUTCMonth() !== month - 1) return undefined;
+  const offset = zone?.toUpperCase() === 'Z' ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
+  return { seconds: days / 1000 + hour * 3600 + minute * 60 + second - offset, micros: Number(fraction.slice(0, 6).padEnd(6, '0')) };
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+export function formatInstant(instant: Instant): string {
+  const base = new Date(instant.seconds * 1000).toISOString().slice(0, 19);
+  return `${base}.${String(instant.micros).padStart(6, '0')}Z`;
+}
+
+/** The text normalized to UTC with microseconds, or undefined when it cannot be represented exactly. */
+export function normalizeInstant(text: string): string | undefined {
+  const instant = parseInstant(text);
+  if (!instant) return undefined;
+  const normalized = formatInstant(instant);
+  // An offset can move year 1 or 9999 out of four digits.
+  return /^\d{4}-/.test(normalized) && !normalized.startsWith('0000') ? normalized : undefined;
+}
+
+/** Negative, zero or positive as `a` is before, at or after `b`. Both must parse (see {@link parseInstant}). */
+export function compareInstants(a: string, b: string): number {
+  const [x, y] = [parseInstant(a), parseInstant(b)];
+  if (!x || !y) throw new TypeError(`not an instant: ${x ? b : a}`);
+  return x.seconds - y.seconds || x.micros - y.micros;
+}
+
+/** The earlier of two instants. */
+export const earlierInstant = (a: string, b: string): string => (compareInstants(a, b) <= 0 ? a : b);
