@@ -16,7 +16,6 @@ export interface PruneFlags {
   batchSize?: string;
   maxDuration?: string;
   waitLock?: string;
-  waitLock?: string;
   archive?: string;
   detachOnly?: boolean;
   yes?: boolean;
@@ -48,14 +47,12 @@ export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagConte
   const batchSize = flags.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt('--batch-size', flags.batchSize, MAX_BATCH_SIZE);
   const maxDurationMs = flags.maxDuration === undefined ? undefined : parseSpanMs('--max-duration', flags.maxDuration);
   const waitLockMs = flags.waitLock === undefined ? undefined : parseSpanMs('--wait-lock', flags.waitLock);
-  const waitLockMs = flags.waitLock === undefined ? undefined : parseSpanMs('--wait-lock', flags.waitLock);
   const retention = await resolveRetention(flags, context);
   return {
     retention,
     dryRun: flags.dryRun === true,
     batchSize,
     maxDurationMs,
-    waitLockMs,
     waitLockMs,
     archive: flags.archive === undefined ? undefined : parseArchivePath(flags.archive, context.cwd),
     detachOnly: flags.detachOnly === true,
