@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +12,11 @@ export interface FaultOptions {
   /** Share of requests answered `failStatus` (the protocol's own "busy" body) without storing anything. */
   failRate?: number;
   failStatus?: number;
+  /** Instead of `failStatus`: each injected failure answers one of these, picked by the same draw. */
+  failStatuses?: readonly number[];
+  /** The Nth request (from 1) and every resend of the same body are answered `failStatus` for `stallMs` from its arrival. */
+  stallRequest?: number;
+  stallMs?: number;
   /** Retry-After header (seconds) on injected failures. */
   retryAfterSeconds?: number;
   /** The first N requests fail that way, whatever the rate. */
@@ -60,10 +66,11 @@ export class FakeServer {
   requestCount = 0;
   /** Raw (possibly compressed) body bytes received. */
   bytesReceived = 0;
-  readonly faults = { failed: 0, dropped: 0, slow: 0 };
+  readonly faults = { failed: 0, dropped: 0, slow: 0, stalled: 0 };
   private readonly server: Server;
   private readonly random: () => number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private stalled: { hash: string; until: number } | undefined;
 
   constructor(
     private readonly protocol: Protocol,
@@ -122,9 +129,14 @@ export class FakeServer {
     const failRate = o.failRate ?? 0;
     const dropRate = o.dropRate ?? 0;
     const slowRate = o.slowRate ?? 0;
+    if (this.isStalled(chunks)) {
+      this.faults.stalled += 1;
+      return this.reply(res, this.protocol.failure(o.failStatus ?? 503));
+    }
     if (this.requestCount <= (o.failFirst ?? 0) || draw < failRate) {
       this.faults.failed += 1;
-      const reply = this.protocol.failure(o.failStatus ?? 503);
+      const statuses = o.failStatuses ?? [o.failStatus ?? 503];
+      const reply = this.protocol.failure(statuses[Math.min(statuses.length - 1, Math.floor((draw / (failRate || 1)) * statuses.length))] ?? 503);
       if (o.retryAfterSeconds !== undefined) reply.headers = { ...reply.headers, 'retry-after': String(o.retryAfterSeconds) };
       return this.reply(res, reply);
     }
@@ -153,6 +165,15 @@ export class FakeServer {
       return;
     }
     this.reply(res, reply);
+  }
+
+  /** Whether this request is the stalled one or a resend of it, while the stall lasts. */
+  private isStalled(chunks: Buffer[]): boolean {
+    const o = this.options;
+    if (o.stallRequest === undefined || this.requestCount < o.stallRequest) return false;
+    const hash = createHash('sha1').update(Buffer.concat(chunks)).digest('hex');
+    if (this.requestCount === o.stallRequest) this.stalled = { hash, until: Date.now() + (o.stallMs ?? 1000) };
+    return this.stalled?.hash === hash && Date.now() < this.stalled.until;
   }
 
   private reply(res: ServerResponse, reply: FakeReply): void {
