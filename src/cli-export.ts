@@ -58,6 +58,7 @@ export function declareExportCommand(program: Command, action: (flags: ExportFla
     .option('--timeout <time>', 'per-request timeout (default: 30s)')
     .option('--max-retry-time <time>', 'give up on a batch after retrying this long (default: 5m)')
     .option('--insecure', 'accept any TLS certificate (test clusters only)')
+    .option('--rejects <file>', 'append entries too large for the destination here, whole (they are sent reduced)')
     .optionsGroup('Output:')
     .option('--dry-run', 'send nothing; print how many entries would go, and the first and last')
     .option('--json', 'print the summary as one JSON object on stdout')

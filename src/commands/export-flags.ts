@@ -39,6 +39,7 @@ export interface ExportFlags extends FilterFlags {
   dryRun?: boolean;
   json?: boolean;
   showSecrets?: boolean;
+  rejects?: string;
 }
 
 /** A credential: its flag, the file flag that may hold it, and the environment variable. */
@@ -106,6 +107,7 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
     sink = { kind: 'file', path: out === '-' ? '-' : resolve(cwd, out), gzip: flags.gzip || out.endsWith('.gz') };
   }
   if (flags.json && flags.out === '-') throw new UsageError('--json conflicts with --out -: both would write to stdout');
+  if (flags.rejects !== undefined && sink.kind === 'file') throw new UsageError('--rejects is for HTTP destinations: --out takes entries of any size');
   return {
     warnings,
     options: {
@@ -119,6 +121,7 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
       dryRun: flags.dryRun === true,
       json: flags.json === true,
       showSecrets: flags.showSecrets === true,
+      rejects: flags.rejects === undefined ? undefined : resolve(cwd, flags.rejects),
     },
   };
 }

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, quoteJson } from './body.js';
 import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
-import type { ExportRecord, SendOutcome, Sink } from './types.js';
+import { ReducedRecord } from './oversize.js';
+import type { ExportRecord, FatalOutcome, OversizeHandler, SendOutcome, Sink } from './types.js';
 
 export interface DatadogOptions extends HttpOptions {
   apiKey: string;
@@ -44,8 +45,10 @@ export class DatadogSink implements Sink {
   private readonly path: string;
   private readonly prefix: string;
   private readonly buffers = new BufferPool();
+  private readonly oversize: OversizeHandler | undefined;
 
   constructor(options: DatadogOptions) {
+    this.oversize = options.oversize;
     const base = new URL(options.url ?? datadogIntakeUrl(options.site ?? 'datadoghq.com'));
     this.http = new HttpClient(
       base,
@@ -67,15 +70,15 @@ export class DatadogSink implements Sink {
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    const logs = records.map((r) => this.encode(r));
-    const sizes = logs.map((l) => l.length);
-    for (const [i, size] of sizes.entries()) {
-      if (size > DATADOG_LIMITS.maxLogBytes) {
-        const id = (records[i] as ExportRecord).id;
-        return { kind: 'fatal', reason: `${NAME} accepts logs up to 1 MB; entry id ${id} is ${size} bytes` };
-      }
+    const items = records.slice();
+    const logs = items.map((r) => this.encode(r));
+    for (const [i, log] of logs.entries()) {
+      if (log.length <= DATADOG_LIMITS.maxLogBytes) continue;
+      const reduced = await this.reduce(items, logs, i, `${NAME} accepts logs up to 1 MB; this one is ${log.length} bytes`);
+      if (reduced) return reduced;
     }
-    // Ranges [start, end) still to send, in order; a 413 splits the front range in two.
+    const sizes = logs.map((l) => l.length);
+    // Ranges [start, end) still to send, in order; a 413 splits the front range in two, or reduces its one entry.
     const queue = chunkRanges(sizes);
     for (let range = queue.shift(); range !== undefined; range = queue.shift()) {
       const [start, end] = range;
@@ -91,7 +94,7 @@ export class DatadogSink implements Sink {
         reply = await this.http.post(this.path, body, signal);
       } catch (error) {
         const outcome = transportOutcome(error);
-        return outcome.kind === 'retry' ? { ...outcome, remaining: records.slice(start) } : outcome;
+        return outcome.kind === 'retry' ? { ...outcome, remaining: items.slice(start) } : outcome;
       }
       if (reply.status === 202 || reply.status === 200) continue;
       if (reply.status === 413 && end - start > 1) {
@@ -99,10 +102,33 @@ export class DatadogSink implements Sink {
         queue.unshift([start, mid], [mid, end]);
         continue;
       }
+      if (reply.status === 413) {
+        const failed = await this.reduce(items, logs, start, `${NAME} refused it as too large (HTTP 413: ${this.http.redact(excerpt(reply.text))})`);
+        if (failed) return failed;
+        sizes[start] = (logs[start] as string).length;
+        queue.unshift(range);
+        continue;
+      }
       const outcome = statusOutcome(NAME, reply, this.http.redact(excerpt(reply.text)));
-      return outcome.kind === 'retry' ? { ...outcome, remaining: records.slice(start) } : outcome;
+      return outcome.kind === 'retry' ? { ...outcome, remaining: items.slice(start) } : outcome;
     }
     return { kind: 'delivered', duplicates: 0 };
+  }
+
+  /** Replaces entry `i` with its reduced form (and its log); the fatal outcome when that cannot help. */
+  private async reduce(items: ExportRecord[], logs: string[], i: number, why: string): Promise<FatalOutcome | undefined> {
+    const record = items[i] as ExportRecord;
+    if (record instanceof ReducedRecord || this.oversize === undefined) {
+      return { kind: 'fatal', reason: `${why}: entry id ${record.id}${record instanceof ReducedRecord ? ', even reduced' : ''}` };
+    }
+    const reduced = await this.oversize.reduce(record, why);
+    items[i] = reduced;
+    logs[i] = this.encode(reduced);
+    const size = (logs[i] as string).length;
+    if (size > DATADOG_LIMITS.maxLogBytes) {
+      return { kind: 'fatal', reason: `${NAME} accepts logs up to 1 MB; entry id ${record.id} is ${size} bytes even reduced` };
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
-import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
-import type { ExportRecord, SendOutcome, Sink } from './types.js';
+import { excerpt, HttpClient, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
+import type { ExportRecord, OversizeHandler, SendOutcome, Sink } from './types.js';
 
 export interface ElasticsearchOptions extends HttpOptions {
   /** Cluster URL, e.g. `https://es.example.com:9200` (a path prefix is kept; user:password in it means basic auth). */
@@ -45,8 +45,10 @@ export class ElasticsearchSink implements Sink {
   private readonly path: string;
   private readonly actionPrefix: string;
   private readonly buffers = new BufferPool();
+  private readonly oversize: OversizeHandler | undefined;
 
   constructor(options: ElasticsearchOptions) {
+    this.oversize = options.oversize;
     const base = new URL(options.url);
     const username = options.username ?? decodeURIComponent(base.username);
     const password = options.password ?? decodeURIComponent(base.password);
@@ -67,7 +69,12 @@ export class ElasticsearchSink implements Sink {
     this.actionPrefix = `{"create":{"_index":${JSON.stringify(options.index ?? 'api7-audit')},"_id":`;
   }
 
-  async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+  /** One bulk request for the batch; after a 413, one for each half (and so on), then a too large entry reduced. */
+  send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize);
+  }
+
+  private async post(records: readonly ExportRecord[], signal: AbortSignal): Promise<PartOutcome> {
     const body = new BodyBuilder(jsonLength(records) + records.length * (this.actionPrefix.length + 80), this.buffers);
     for (const record of records) encodeBulkItem(record, this.actionPrefix, body);
     let reply;
@@ -76,6 +83,7 @@ export class ElasticsearchSink implements Sink {
     } catch (error) {
       return transportOutcome(error);
     }
+    if (reply.status === 413) return { kind: 'too-large', reason: `HTTP 413: ${this.detail(reply.text)}` };
     if (reply.status !== 200) return statusOutcome(NAME, reply, this.detail(reply.text));
     // A clean bulk says so in its first bytes: skip parsing a reply that can be megabytes long.
     if (/"errors"\s*:\s*false/.test(reply.text.slice(0, 100))) return { kind: 'delivered', duplicates: 0 };

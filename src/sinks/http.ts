@@ -1,8 +1,10 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { redactValues } from '../redact.js';
 import type { BodyBuilder } from './body.js';
-import type { FatalOutcome, RetryOutcome } from './types.js';
+import { ReducedRecord } from './oversize.js';
+import type { ExportRecord, FatalOutcome, OversizeHandler, RetryOutcome, SendOutcome } from './types.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -20,6 +22,8 @@ export interface HttpOptions {
   ca?: string;
   /** false = accept any TLS certificate (self-signed test clusters). Default true. */
   rejectUnauthorized?: boolean;
+  /** Entries too large for the destination are sent reduced through this; without it they stop the run. */
+  oversize?: OversizeHandler;
 }
 
 /** A reply of any status: mapping statuses to outcomes is the sink's job. */
@@ -110,6 +114,46 @@ export function statusOutcome(sink: string, reply: HttpReply, detail: string): R
   return { kind: 'fatal', reason: `${sink} refused the request (${what})` };
 }
 
+/** What one request for part of a batch came to: a sink's outcome, or a 413. */
+export type PartOutcome = SendOutcome | { kind: 'too-large'; reason: string };
+
+/**
+ * Sends `records` with `post`, one request at first. A 413 splits the part in halves (recursively) before it gives
+ * up; a single entry still refused goes reduced through `oversize`; a reduced entry still refused is fatal, naming
+ * it. A retry outcome hands back everything not yet confirmed, in order, reduced entries in their reduced form.
+ */
+export async function sendInParts(
+  sink: string,
+  records: readonly ExportRecord[],
+  post: (part: readonly ExportRecord[]) => Promise<PartOutcome>,
+  oversize: OversizeHandler | undefined,
+): Promise<SendOutcome> {
+  const queue: (readonly ExportRecord[])[] = [records];
+  let duplicates = 0;
+  for (let part = queue.shift(); part !== undefined; part = queue.shift()) {
+    const outcome = await post(part);
+    if (outcome.kind === 'delivered') {
+      duplicates += outcome.duplicates;
+    } else if (outcome.kind === 'too-large' && part.length > 1) {
+      const mid = Math.ceil(part.length / 2);
+      queue.unshift(part.slice(0, mid), part.slice(mid));
+    } else if (outcome.kind === 'too-large') {
+      const only = part[0] as ExportRecord;
+      if (only instanceof ReducedRecord || oversize === undefined) {
+        const reduced = only instanceof ReducedRecord ? ' even reduced' : '';
+        return { kind: 'fatal', reason: `${sink} refused entry id ${only.id} as too large${reduced} (${only.jsonBytes.length} bytes; ${outcome.reason})` };
+      }
+      queue.unshift([await oversize.reduce(only, `${sink} refused it as too large (${outcome.reason})`)]);
+    } else if (outcome.kind === 'fatal') {
+      return outcome;
+    } else {
+      const remaining = [...(outcome.remaining ?? part), ...queue.flat()];
+      return { ...outcome, remaining, duplicates: duplicates + (outcome.duplicates ?? 0) };
+    }
+  }
+  return { kind: 'delivered', duplicates };
+}
+
 /** `{ retryAfterMs }` when the reply carried a Retry-After, for spreading into a retry outcome. */
 export function retryAfter(reply: HttpReply): { retryAfterMs?: number } {
   return reply.retryAfterMs === undefined ? {} : { retryAfterMs: reply.retryAfterMs };
@@ -150,9 +194,7 @@ export class HttpClient {
 
   /** Removes every credential this client holds from `text`. */
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('***');
-    return out;
+    return redactValues(text, this.secrets);
   }
 
   /**

@@ -9,12 +9,14 @@ import {
   isRetryableStatus,
   resolvePath,
   retryAfter,
+  sendInParts,
   statusOutcome,
   transportOutcome,
   type HttpOptions,
   type HttpReply,
+  type PartOutcome,
 } from './http.js';
-import type { ExportFields, ExportRecord, SendOutcome, Sink } from './types.js';
+import type { ExportFields, ExportRecord, OversizeHandler, SendOutcome, Sink } from './types.js';
 
 export interface SplunkHecOptions extends HttpOptions {
   /** `https://splunk:8088`, or the full collector URL `https://splunk:8088/services/collector/event`. */
@@ -81,8 +83,10 @@ export class SplunkHecSink implements Sink {
   private readonly metadata: string;
   private readonly acks: HecAckPoller | undefined;
   private readonly buffers = new BufferPool();
+  private readonly oversize: OversizeHandler | undefined;
 
   constructor(options: SplunkHecOptions) {
+    this.oversize = options.oversize;
     const base = new URL(options.url);
     this.eventPath = hecEventPath(base);
     const headers = {
@@ -110,7 +114,12 @@ export class SplunkHecSink implements Sink {
     this.acks = ackOptions ? new HecAckPoller(query, (text) => this.http.redact(text), ackOptions) : undefined;
   }
 
-  async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+  /** One request for the batch; after a 413, for each half (and so on), then for a too large entry reduced. */
+  send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
+    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize);
+  }
+
+  private async post(records: readonly ExportRecord[], signal: AbortSignal): Promise<PartOutcome> {
     const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200), this.buffers);
     // Three writes instead of one concatenated string: no kilobyte-sized copy of every entry for the GC to collect.
     for (const record of records) {
@@ -125,6 +134,7 @@ export class SplunkHecSink implements Sink {
       return transportOutcome(error);
     }
     const detail = this.http.redact(excerpt(reply.text));
+    if (reply.status === 413) return { kind: 'too-large', reason: `HTTP 413${detail === '' ? '' : `: ${detail}`}` };
     const answer = parseHecReply(reply.text);
     if (reply.status === 200 && answer?.code === 0) {
       if (this.acks === undefined) return { kind: 'delivered', duplicates: 0 };

@@ -82,6 +82,15 @@ export interface BatchLimits {
   maxBytes: number;
 }
 
+/**
+ * What a sink does with an entry too large for its destination (Datadog's 1 MB a log, a 413 for that entry alone):
+ * keeps the whole entry aside (the rejects file), counts it, and hands back the reduced form to send instead
+ * (src/sinks/oversize.ts), so that one large change cannot stop every later entry from reaching the SIEM.
+ */
+export interface OversizeHandler {
+  reduce(record: ExportRecord, why: string): Promise<ExportRecord>;
+}
+
 export interface Sink {
   /** Human name used in messages: `Splunk HEC`, `Elasticsearch`, `Datadog`, `file out.ndjson.gz`. */
   readonly name: string;
