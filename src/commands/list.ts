@@ -10,6 +10,7 @@ import { positionOf, streamEntries, type SortOrder } from '../queries/list.js';
 import { encodeCursor } from '../queries/cursor.js';
 import { createSecretPolicy, maskEntry } from '../output/secrets.js';
 import { printEntries, type OutputFormat } from '../output/print-entries.js';
+import { mayHoldInvalidStates, warnInvalidStatesInEntry } from '../output/invalid-states.js';
 
 export interface ListOptions {
   filters: EntryFilters;
@@ -29,8 +30,9 @@ export interface ListResult {
 }
 
 /** Selects entries (secrets masked unless asked otherwise). Returns data; printing is `printEntries`. */
-export function listEntries(table: AuditTable, options: ListOptions, secretsConfig: ResolvedConfig['secrets']): ListResult {
+export function listEntries(table: AuditTable, options: ListOptions, secretsConfig: ResolvedConfig['secrets'], warn?: (message: string) => void): ListResult {
   const policy = createSecretPolicy(secretsConfig);
+  const checkStates = warn !== undefined && mayHoldInvalidStates(table.mapping);
   // The table shows no before/after states: not reading them saves parsing and masking ~1 KB per row.
   const query = { filters: options.filters, order: options.order, after: options.cursor, states: options.output !== 'table' };
   let next: string | undefined;
@@ -46,6 +48,7 @@ export function listEntries(table: AuditTable, options: ListOptions, secretsConf
       }
       shown += 1;
       last = entry;
+      if (checkStates) warnInvalidStatesInEntry(entry, 'listed', warn);
       yield options.showSecrets ? entry : maskEntry(entry, policy);
     }
   }
@@ -58,7 +61,7 @@ export async function runList(options: ListOptions, config: ResolvedConfig, io: 
     config,
     (table) =>
       withReadOnly(table.db, async (db) => {
-        const result = listEntries({ ...table, db }, options, config.secrets);
+        const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
         await printEntries(result.entries, options.output, io);
         const cursor = result.nextCursor();
         if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
