@@ -43,6 +43,8 @@ export async function openEntryFile(path: string, options: EntryFileOptions): Pr
       if (options.regularOnly) throw new UsageError(`${options.flag} '${path}' is not a regular file`);
       return { handle, size: 0, regular: false, created };
     }
+    // Read before anything changes: a file that is refused is left exactly as it was.
+    const keep = info.size === 0 ? 0 : await checkEntryText(handle, info.size, { path, flag: options.flag, gzip: options.gzip });
     if (created) {
       // The umask may have taken bits away, never added them; set exactly 0600.
       await handle.chmod(PRIVATE_MODE);
@@ -50,7 +52,6 @@ export async function openEntryFile(path: string, options: EntryFileOptions): Pr
     } else {
       await narrowMode(handle, info, path, options);
     }
-    const keep = info.size === 0 ? 0 : await checkEntryText(handle, info.size, { path, flag: options.flag, gzip: options.gzip });
     if (keep < info.size) {
       await handle.truncate(keep);
       await handle.datasync();
