@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const line = (id: number) => JSON.stringify({ id: String(id), timestamp: '2026-01-01T00:00:00.000000Z', after: { name: `r ${id}` } });
+const line = (id: number) => JSON.stringify({ id: String(id), timestamp: '2026-01-01T00:00:00.000000Z', operation: 'update', after: { name: `r ${id}` } });
 const ids = (text: string) => text.split('\n').filter(Boolean).map((row) => (JSON.parse(row) as { id: string }).id);
 
 describe('archive writer', () => {
@@ -56,16 +56,21 @@ describe('archive writer', () => {
     expect(await readFile(path, 'utf8')).toBe('my notes\nno newline at the end');
   });
 
-  it('refuses a gzip archive with a torn last member, which would hide what is appended after it', async () => {
+  it('cuts a torn last gzip member (a batch that never committed), which would hide what is appended after it', async () => {
     const path = join(dir, 'torn.ndjson.gz');
     const whole = gzipSync(`${line(1)}\n`);
     const torn = gzipSync(`${line(2)}\n`).subarray(0, 15);
     await writeFile(path, Buffer.concat([whole, torn]));
-    await expect(openArchive(path)).rejects.toThrow(/is not a complete gzip file.*zcat/);
+    const warnings: string[] = [];
+    const archive = await openArchive(path, (message) => warnings.push(message));
+    await archive.append([line(2)]);
+    await archive.close();
+    expect(ids(gunzipSync(await readFile(path)).toString('utf8'))).toEqual(['1', '2']);
+    expect(warnings).toContainEqual(expect.stringContaining('cut a torn last gzip member (15 bytes)'));
   });
 
   it('names the file when it cannot be created', async () => {
     const path = join(dir, 'missing-dir', 'a.ndjson');
-    await expect(openArchive(path)).rejects.toThrow(`cannot open archive '${path}': ENOENT`);
+    await expect(openArchive(path)).rejects.toThrow(`cannot write --archive '${path}': directory '${join(dir, 'missing-dir')}' does not exist`);
   });
 });
