@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../support/cli.js';
+import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { FakeElastic } from '../support/fake-elastic.js';
+import { FakeHec } from '../support/fake-hec.js';
+import { FakeServer, type FakeRequest, type Protocol } from '../support/fake-server.js';
+
+// Every NDJSON line and every bulk line the tool writes is exactly one entry, whatever the state column's type.
+// Lines are counted the way the most split-happy reader does (Python's str.splitlines: CR, LF, U+2028, U+2029, U+0085).
+
+const SPLIT_HAPPY = /\r\n|[\n\r\u2028\u2029\u0085\v\f\u001c\u001d\u001e]/;
+const FORGED = '{"id":"999999","timestamp":"2026-10-04T20:39:00.000000Z","operator":"alice","operation":"delete","resource_type":"ssl","resource_id":"prod-cert","resource_name":null,"source_ip":null,"source":null,"before":null,"after":null}';
+
+interface Row {
+  operator: string;
+  /** The state's text as stored (json and text columns keep it byte for byte). */
+  after: string;
+  /** jsonb cannot hold it. */
+  nul?: boolean;
+}
+
+const ROWS: Row[] = [
+  // Whitespace line breaks around a whole forged entry: in a json column, PostgreSQL keeps them as they are.
+  { operator: 'mallory', after: `{"note":\n${FORGED}\n,"x":1}` },
+  { operator: 'crlf', after: '{"a":\r\n"line1\\nline2",\r\n"b":[1,\r\n2]}\r\n' },
+  { operator: 'separators\u2028op', after: '{"ls":"a\u2028b","ps":"c\u2029d","nel":"e\u0085f"}' },
+  { operator: 'nul', after: '{"n":"x\\u0000y","deep":{"k":[null,true,"\\u0000"]}}', nul: true },
+  { operator: 'plain', after: '{"k":"v"}' },
+];
+
+const TYPES = ['json', 'jsonb', 'text'] as const;
+type StateType = (typeof TYPES)[number];
+
+let schema: TestSchema;
+let dir: string;
+let tables = 0;
+
+beforeAll(async () => {
+  schema = await createTestSchema('framing');
+  dir = await mkdtemp(join(tmpdir(), 'api7-audit-framing-'));
+});
+afterAll(async () => {
+  await schema.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A fresh table with default column names and `type` states, holding ROWS (minus what the type cannot hold). */
+async function createTable(type: StateType): Promise<{ table: string; rows: Row[] }> {
+  const name = `t${(tables += 1)}_${type}`;
+  await schema.query(`create table ${schema.name}.${name} (id bigserial primary key, created_at timestamptz not null,
+    operator text, operation text, resource_type text, resource_id text, resource_name text, source_ip inet, source text,
+    before ${type}, after ${type})`);
+  await schema.query(`create index on ${schema.name}.${name} (created_at, id)`);
+  const rows = ROWS.filter((row) => type !== 'jsonb' || !row.nul);
+  for (const [i, row] of rows.entries()) {
+    await schema.query(
+      `insert into ${schema.name}.${name} (created_at, operator, operation, resource_type, resource_id, after)
+       values (now() - interval '40 days' + $1 * interval '1 second', $2, 'update', 'route', 'r', $3::text::${type})`,
+      [i, row.operator, row.after],
+    );
+  }
+  return { table: `${schema.name}.${name}`, rows };
+}
+
+/** Asserts that `lines` are exactly the entries of `rows`, each parsing back to the original values. */
+function expectEntries(lines: string[], rows: Row[]): void {
+  expect(lines).toHaveLength(rows.length);
+  const entries = lines.map((line) => JSON.parse(line) as { operator: string; after: unknown });
+  expect(entries.map((entry) => entry.operator)).toEqual(rows.map((row) => row.operator));
+  expect(entries.map((entry) => entry.after)).toEqual(rows.map((row) => JSON.parse(row.after) as unknown));
+}
+
+/** Non-empty lines, split as str.splitlines would; the text must end with a line break. */
+function splitLines(text: string): string[] {
+  expect(text.endsWith('\n')).toBe(true);
+  return text.slice(0, -1).split(SPLIT_HAPPY);
+}
+
+const db = (table: string) => ['--db', databaseUrl(), '--table', table];
+
+describe.each(TYPES)('%s state columns', (type) => {
+  it('export --out FILE writes one line per entry', async () => {
+    const { table, rows } = await createTable(type);
+    const out = join(dir, `${type}-out.ndjson`);
+    const result = await spawnCli([...db(table), 'export', '--out', out]);
+    expect(result.stderr).toContain(`exported ${rows.length} entries`);
+    expect(result.code).toBe(0);
+    expectEntries(splitLines(await readFile(out, 'utf8')), rows);
+  });
+
+  it('export --out - writes one line per entry', async () => {
+    const { table, rows } = await createTable(type);
+    const result = await spawnCli([...db(table), 'export', '--out', '-']);
+    expect(result.code, result.stderr).toBe(0);
+    expectEntries(splitLines(result.stdout), rows);
+  });
+
+  it.each(['plain', 'gzip'])('prune --archive (%s) writes one line per entry', async (kind) => {
+    const { table, rows } = await createTable(type);
+    const archive = join(dir, `${type}-archive-${kind}.ndjson${kind === 'gzip' ? '.gz' : ''}`);
+    const result = await spawnCli([...db(table), 'prune', '--retention-days', '30', '--yes', '--archive', archive]);
+    expect(result.code, result.stderr).toBe(0);
+    const bytes = await readFile(archive);
+    expectEntries(splitLines((kind === 'gzip' ? gunzipSync(bytes) : bytes).toString('utf8')), rows);
+  });
+
+  it('Elasticsearch: every bulk body is action and source lines, a pair per entry', async () => {
+    const { table, rows } = await createTable(type);
+    const es = new FakeElastic();
+    const bodies: string[] = [];
+    const server = await new FakeServer(recording(es, bodies)).start();
+    try {
+      const result = await spawnCli([...db(table), 'export', '--elastic-url', server.url, '--json'], { env: { API7_AUDIT_ELASTIC_API_KEY: 'es-key' } });
+      expect(result.code, result.stderr).toBe(0);
+      const lines = bodies.flatMap(splitLines);
+      expect(lines).toHaveLength(2 * rows.length);
+      const actions = lines.filter((_, i) => i % 2 === 0).map((line) => JSON.parse(line) as { create?: unknown });
+      expect(actions.every((action) => action.create !== undefined)).toBe(true);
+      expectEntries(lines.filter((_, i) => i % 2 === 1), rows);
+      expect(es.docs.size).toBe(rows.length);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('Splunk HEC: one event per entry, each with the original values', async () => {
+    const { table, rows } = await createTable(type);
+    const { server, hec } = await FakeHec.start();
+    try {
+      const result = await spawnCli([...db(table), 'export', '--hec-url', server.url, '--json'], { env: { API7_AUDIT_HEC_TOKEN: 'hec-token' } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(hec.events).toHaveLength(rows.length);
+      expectEntries(hec.events.map((event) => JSON.stringify(event.event)), rows);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** `protocol`, keeping each request body as text. */
+function recording(protocol: Protocol, bodies: string[]): Protocol {
+  return {
+    handle: (request: FakeRequest) => {
+      bodies.push(request.body.toString('utf8'));
+      return protocol.handle(request);
+    },
+    failure: (status) => protocol.failure(status),
+    discardReply: (request) => protocol.discardReply(request),
+  };
+}
