@@ -2,6 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { UsageError } from '../errors.js';
 import { openEntryFile, type OpenedEntryFile } from '../output/private-file.js';
 import { BodyBuilder, BufferPool, jsonLength } from './body.js';
 import type { ExportRecord, SendOutcome, Sink } from './types.js';
@@ -67,7 +68,8 @@ export class FileSink implements Sink {
       await written;
       return { kind: 'delivered', duplicates: 0 };
     } catch (error) {
-      this.failure ??= `cannot write ${this.name}: ${describe(error)}`;
+      // The open's own refusal (a link, a foreign file) already names the file and says why.
+      this.failure ??= error instanceof UsageError ? error.message : `cannot write ${this.name}: ${describe(error)}`;
       return { kind: 'fatal', reason: this.failure };
     } finally {
       // A file write is over (or never happens): nothing reads these bytes any more. A stream may still hold them.

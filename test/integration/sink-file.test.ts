@@ -39,13 +39,17 @@ describe('file sink', () => {
     expect(lines(text)).toEqual(records.map((r) => r.json));
   });
 
-  it('appends to an existing file and repairs a missing final newline', async () => {
+  it('appends to an existing file, cutting a torn last line a stopped run left (never a line of another file)', async () => {
     const path = join(dir, 'out.ndjson');
-    await writeFile(path, '{"id":"old"}');
     const records = makeRecords(50);
     await exportTo(path, records.slice(0, 20));
+    await writeFile(path, `${await readFile(path, 'utf8')}${records[20]?.json.slice(0, 30) ?? ''}`);
     await exportTo(path, records.slice(20));
-    expect(lines(await readFile(path, 'utf8'))).toEqual(['{"id":"old"}', ...records.map((r) => r.json)]);
+    expect(lines(await readFile(path, 'utf8'))).toEqual(records.map((r) => r.json));
+    const foreign = join(dir, 'settings.json');
+    await writeFile(foreign, '{"id":"old"}');
+    await expect(exportTo(foreign, records)).rejects.toThrow(`--out '${foreign}' is not an NDJSON file of entries`);
+    expect(await readFile(foreign, 'utf8')).toBe('{"id":"old"}');
   });
 
   it('gzips .gz files as concatenated members that stay valid across appends', async () => {
@@ -72,7 +76,7 @@ describe('file sink', () => {
 
   it('reports an unwritable path as fatal, naming it', async () => {
     const sink = new FileSink({ path: dir }); // a directory
-    await expect(deliver({ records: streamOf(makeRecords(3)), sink })).rejects.toThrow(`cannot write file ${dir}: EISDIR`);
+    await expect(deliver({ records: streamOf(makeRecords(3)), sink })).rejects.toThrow(`cannot write --out '${dir}': it is a directory`);
     await sink.close();
   });
 });
