@@ -152,3 +152,71 @@ function recording(protocol: Protocol, bodies: string[]): Protocol {
     discardReply: (request) => protocol.discardReply(request),
   };
 }
+
+describe('a text state that is not JSON (it once failed the whole COPY and every later entry)', () => {
+  const POISON = ['{"ok":1}', '{"cert": "unterminated', '{"n":"\\u0000"}', '{"a":1}}', '{"deleted":"prod-cert"}'];
+
+  async function createPoisonTable(): Promise<{ table: string; ids: string[] }> {
+    const name = `t${(tables += 1)}_poison`;
+    await schema.query(`create table ${schema.name}.${name} (id bigserial primary key, created_at timestamptz not null,
+      operator text, operation text, resource_type text, resource_id text, before text, after text)`);
+    const ids: string[] = [];
+    for (const [i, after] of POISON.entries()) {
+      const inserted = await schema.query<{ id: string }>(
+        `insert into ${schema.name}.${name} (created_at, operator, operation, resource_type, resource_id, after)
+         values (now() - interval '1 hour' + $1 * interval '1 second', 'op', 'delete', 'ssl', $2, $3) returning id::text`,
+        [i, `r${i}`, after],
+      );
+      ids.push(inserted.rows[0]?.id ?? '');
+    }
+    return { table: `${schema.name}.${name}`, ids };
+  }
+
+  /** Each entry's `after`: the document, or the marker carrying the raw text when it is not JSON. */
+  const expectedAfter = POISON.map((text) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return { $api7_audit: 'invalid_json', raw: text };
+    }
+  });
+
+  function expectWarnings(stderr: string, ids: string[], verb: string): void {
+    const named = stderr.split('\n').filter((line) => line.startsWith('warning: entry id'));
+    expect(named).toEqual([1, 3].map((i) => `warning: entry id ${ids[i]}: after is not valid JSON; ${verb} as {"$api7_audit":"invalid_json","raw":"<its text>"}`));
+  }
+
+  it('export --out - sends every entry, the bad ones carried raw and named on stderr', async () => {
+    const { table, ids } = await createPoisonTable();
+    const result = await spawnCli([...db(table), 'export', '--out', '-']);
+    expect(result.code, result.stderr).toBe(0);
+    const entries = splitLines(result.stdout).map((line) => JSON.parse(line) as { id: string; after: unknown });
+    expect(entries.map((entry) => entry.id)).toEqual(ids);
+    expect(entries.map((entry) => entry.after)).toEqual(expectedAfter);
+    expectWarnings(result.stderr, ids, 'sent');
+  });
+
+  it('export to HEC delivers the entries after the bad ones', async () => {
+    const { table, ids } = await createPoisonTable();
+    const { server, hec } = await FakeHec.start();
+    try {
+      const result = await spawnCli([...db(table), 'export', '--hec-url', server.url, '--json'], { env: { API7_AUDIT_HEC_TOKEN: 'hec-token' } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(hec.events.map((event) => (event.event as { id: string }).id)).toEqual(ids);
+      expect(hec.events.map((event) => (event.event as { after: unknown }).after)).toEqual(expectedAfter);
+      expectWarnings(result.stderr, ids, 'sent');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('list --all --output ndjson lists every entry and names the bad ones', async () => {
+    const { table, ids } = await createPoisonTable();
+    const result = await spawnCli([...db(table), 'list', '--all', '--order', 'asc', '-o', 'ndjson']);
+    expect(result.code, result.stderr).toBe(0);
+    const entries = splitLines(result.stdout).map((line) => JSON.parse(line) as { id: string; after: unknown });
+    expect(entries.map((entry) => entry.id)).toEqual(ids);
+    expect(entries.map((entry) => entry.after)).toEqual(expectedAfter);
+    expectWarnings(result.stderr, ids, 'listed');
+  });
+});
