@@ -13,6 +13,8 @@ import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type Checkp
 import { decideExportBound } from './export-bound.js';
 import { runCoverage } from './export-coverage.js';
 import { startProgress } from '../output/progress.js';
+import { RejectedEntries } from '../delivery/rejects.js';
+import { mayHoldInvalidStates, warnInvalidStatesInText } from '../output/invalid-states.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -27,6 +29,8 @@ export interface ExportOptions {
   dryRun: boolean;
   json: boolean;
   showSecrets: boolean;
+  /** Absolute path of the --rejects file: entries too large for the destination, kept whole. */
+  rejects?: string;
 }
 
 export interface ExportSummary {
@@ -35,6 +39,8 @@ export interface ExportSummary {
   batches: number;
   retries: number;
   duplicates: number;
+  /** Entries too large for the destination, sent reduced (src/sinks/oversize.ts) and kept whole in --rejects. */
+  reduced: number;
   first: Position | null;
   last: Position | null;
   checkpoint: string | null;
@@ -67,12 +73,20 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   const { query, coverage, guard } = await startQuery(table, options, io);
   const policy = createSecretPolicy(secrets);
   const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string) => maskEntryBytes(bytes, policy);
-  const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : options.sink);
+  const warn = (message: string) => io.stderr.write(`${message}\n`);
+  const transform = mayHoldInvalidStates(table.mapping)
+    ? (bytes: string) => {
+        warnInvalidStatesInText(bytes, 'sent', warn);
+        return mask(bytes);
+      }
+    : mask;
+  const rejected = await RejectedEntries.open(options.rejects, warn);
+  const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected });
   const progress = await startProgress(io, `exporting to ${sink.name}`);
   let stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
   try {
     const result = await deliver({
-      records: streamExportRecords(table.db, table.mapping, query, mask),
+      records: streamExportRecords(table.db, table.mapping, query, transform),
       sink,
       concurrency: options.concurrency,
       batchMaxEntries: options.batchMaxEntries,
@@ -91,10 +105,11 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
       const where = result.last ? `; checkpoint at ${result.last.timestamp} id ${result.last.id}` : '';
       throw new InterruptedError(`export interrupted after ${result.exported} entries${where}`);
     }
-    return summarize(sink.name, stats, options, started, query.before, guard);
+    return { ...summarize(sink.name, stats, options, started, query.before, guard), reduced: rejected.count };
   } finally {
     progress.stop();
     await sink.close();
+    await rejected.close();
   }
 }
 
@@ -150,7 +165,7 @@ async function startQuery(table: AuditTable, options: ExportOptions, io: CliIo):
   return { query: { filters: options.filters, after: previous?.position, before: bound.before }, coverage, guard: bound.guard };
 }
 
-function summarize(destination: string, stats: DeliveryStats, options: ExportOptions, started: number, before: string, guard: LateCommitGuard): ExportSummary {
+function summarize(destination: string, stats: DeliveryStats, options: ExportOptions, started: number, before: string, guard: LateCommitGuard): Omit<ExportSummary, 'reduced'> {
   return {
     destination,
     exported: stats.exported,
@@ -179,6 +194,7 @@ function formatSummary(result: ExportSummary | DryRunSummary): string {
   const seconds = result.duration_ms / 1000;
   const rate = Math.round(result.exported / Math.max(seconds, 0.001));
   const parts = [`exported ${result.exported} entries to ${result.destination} in ${seconds.toFixed(1)} s (${rate}/s)`, `${result.batches} batches`, `${result.retries} retries`, `${result.duplicates} duplicates`];
+  if (result.reduced > 0) parts.push(`${result.reduced} sent reduced (too large for the destination)`);
   if (result.checkpoint && result.last) parts.push(`checkpoint ${result.last.timestamp} id ${result.last.id}`);
   return parts.join(', ');
 }
