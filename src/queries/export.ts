@@ -56,12 +56,15 @@ export interface OpenTransactions {
   prepared: PreparedTransaction[];
 }
 
+/** The application_name every connection of this tool sets (db/pool.ts). */
+const APPLICATION_NAME = 'api7-audit';
 const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
 
 /**
  * Reads the open transactions of this database in one statement (pg_stat_activity is read once per statement, after
  * statement_timestamp() was taken), then the prepared ones in a second statement, so that a transaction prepared
- * between the two is seen by one or the other. Autovacuum never writes entries and is left out. See
+ * between the two is seen by one or the other. Autovacuum and this tool's own sessions (exports, lists, prunes, whose
+ * READ ONLY transactions can last minutes) never insert entries and are left out. See
  * docs/decisions/001-late-commits.md for why this bounds every row the export's COPY cannot see yet.
  */
 export async function readOpenTransactions(db: Db, settleSeconds: number): Promise<OpenTransactions> {
@@ -80,7 +83,7 @@ export async function readOpenTransactions(db: Db, settleSeconds: number): Promi
     from (select 1) one
     left join lateral (
       select pid, usename, application_name, state, xact_start from others
-      where xact_start is not null and backend_type <> 'autovacuum worker'
+      where xact_start is not null and backend_type <> 'autovacuum worker' and application_name is distinct from ${APPLICATION_NAME}
       order by xact_start limit 1
     ) o on true`.execute(db);
   const row = activity.rows[0] as (typeof activity.rows)[number];
