@@ -25,26 +25,25 @@ const cli = (...args: string[]) => runCli(['--db', databaseUrl(), '--table', sch
 
 describe('export, then prune --only-exported', () => {
   it('never deletes an entry the export has not confirmed', async () => {
-    const checkpoint = join(dir, 'cp.json');
-    // Export only the entries older than 150 days: the checkpoint stops there.
-    const exported = await cli('export', '--out', join(dir, 'out.ndjson'), '--until', '150d', '--checkpoint', checkpoint, '--json');
+    // A filtered export (only entries older than 150 days) proves nothing about the others: refused, nothing deleted.
+    const filtered = join(dir, 'filtered.json');
+    const exported = await cli('export', '--out', join(dir, 'out.ndjson'), '--until', '150d', '--checkpoint', filtered, '--json');
     expect(exported.code).toBe(0);
-    const last = (JSON.parse(exported.stdout) as { last: { id: string } }).last;
     const before = await count();
+    const refused = await cli('prune', '--retention-days', '60', '--only-exported', filtered, '--yes', '--json');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('filtered export (--until ');
+    expect(await count()).toBe(before);
+
+    // An export of every entry: the retention bound is the tighter one.
+    const checkpoint = join(dir, 'cp.json');
+    const all = await cli('export', '--out', join(dir, 'out.ndjson'), '--checkpoint', checkpoint, '--settle', '0', '--json');
+    const last = (JSON.parse(all.stdout) as { last: { id: string } }).last;
     const pruned = await cli('prune', '--retention-days', '60', '--only-exported', checkpoint, '--yes', '--json');
     expect(pruned.code).toBe(0);
     const summary = JSON.parse(pruned.stdout) as { deleted: number; only_exported: { id: string } };
     expect(summary.only_exported.id).toBe(last.id);
-    // Everything exported went (older than 150 days); the unexported entries between 60 and 150 days stayed.
-    expect(summary.deleted).toBe(51);
-    expect(await count()).toBe(before - 51);
-    expect(await count(`created_at < now() - interval '150 days'`)).toBe(0);
-    expect(await count(`created_at < now() - interval '60 days'`)).toBe(90);
-
-    // Export the rest; now the retention bound is the tighter one.
-    await cli('export', '--out', join(dir, 'out.ndjson'), '--checkpoint', checkpoint, '--settle', '0');
-    const again = await cli('prune', '--retention-days', '60', '--only-exported', checkpoint, '--yes', '--json');
-    expect((JSON.parse(again.stdout) as { deleted: number }).deleted).toBe(90);
+    expect(summary.deleted).toBe(141);
     expect(await count()).toBe(59);
   });
 
