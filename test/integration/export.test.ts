@@ -211,14 +211,15 @@ describe('selection', () => {
     const out = join(dir, 'tricky.ndjson');
     const checkpoint = join(dir, 'tricky.json');
     const flags = tricky.flatMap((operator) => ['--operator', operator]);
-    const first = await runCli([...base(), ...flags, '--resource', "route:r'1", '--out', out, '--checkpoint', checkpoint, '--json']);
-    expect(JSON.parse(first.stdout)).toMatchObject({ exported: 1 });
-    const all = await runCli([...base(), ...flags, '--out', out, '--checkpoint', checkpoint, '--json']);
-    // After the checkpoint (the entry of r'1) only newer entries go: r'0; r'2 and r'3 are older.
-    expect(JSON.parse(all.stdout)).toMatchObject({ exported: 1 });
+    const first = await runCli([...base(), ...flags, '--out', out, '--checkpoint', checkpoint, '--json']);
+    expect(JSON.parse(first.stdout)).toMatchObject({ exported: 4 });
+    const [newer] = await insertRows(schema, [{ age: '1 hour', operator: tricky[2], resource_type: 'route', resource_id: "r'4" }]);
+    // The checkpoint records the same tricky values, so the run continues after it: only the newer entry goes.
+    const next = await runCli([...base(), ...flags, '--out', out, '--checkpoint', checkpoint, '--json']);
+    expect(JSON.parse(next.stdout)).toMatchObject({ exported: 1 });
     const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; operator: string });
-    expect(lines.map((line) => line.operator)).toEqual([tricky[1], tricky[0]]);
-    expect(lines.map((line) => line.id)).toEqual([ids[1], ids[0]]);
+    expect(lines.map((line) => line.operator)).toEqual([tricky[3], tricky[2], tricky[1], tricky[0], tricky[2]]);
+    expect(lines.map((line) => line.id)).toEqual([ids[3], ids[2], ids[1], ids[0], newer]);
     await schema.query(`delete from ${schema.table()} where resource_id like 'r''%'`);
   });
 
