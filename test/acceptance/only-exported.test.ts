@@ -183,3 +183,46 @@ describe.skipIf(isEmbedded())('a role that cannot see other sessions', () => {
     }
   });
 });
+
+describe('a checkpoint timestamp with a UTC offset, on a partitioned table', () => {
+  it('is compared as an instant: the partition holding an entry after the checkpoint is not dropped whole', async () => {
+    const parts = await createTestSchema('only_exp_parts');
+    try {
+      const t = parts.table();
+      await parts.query(`
+        create table ${t} (
+          id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text,
+          resource_name text, source_ip inet, source text, before jsonb, after jsonb
+        ) partition by range (created_at)`);
+      await parts.query(`create index on ${t} (created_at, id)`);
+      const iso = (expression: string) => `to_char((${expression}) at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`;
+      const bounds = (await parts.query<Record<string, string>>(`select ${iso(`now() - interval '100 days'`)} lo, ${iso(`now() - interval '60 days 1 hour'`)} mid, ${iso(`now() + interval '30 days'`)} hi`)).rows[0] as Record<string, string>;
+      await parts.query(`create table ${parts.name}.p_old partition of ${t} for values from ('${bounds.lo}') to ('${bounds.mid}')`);
+      await parts.query(`create table ${parts.name}.p_new partition of ${t} for values from ('${bounds.mid}') to ('${bounds.hi}')`);
+      const insert = async (age: string, operator: string) =>
+        ((await parts.query<{ id: string }>(`insert into ${t} (created_at, operator) values (now() - interval '${age}', $1) returning id::text`, [operator])).rows[0] as { id: string }).id;
+      await insert('80 days', 'exported');
+      const at = await insert('60 days 3 hours', 'checkpoint');
+      const after = await insert('60 days 2 hours', 'after-checkpoint');
+      const newer = await insert('10 days', 'newer');
+      // The checkpoint's instant written at +14:00: as text it sorts after the cutoff, as an instant it is 3 h before.
+      const [k] = (await parts.query<{ t: string }>(
+        `select to_char((created_at at time zone 'UTC') + interval '14 hours', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+14:00' t from ${t} where id = $1`, [at],
+      )).rows;
+      const checkpoint = file('offset');
+      await writeFile(checkpoint, JSON.stringify({
+        version: 2, timestamp: k?.t, id: at, updated_at: '2026-01-01T00:00:00Z', destination: 'file', filters: {}, late_commit_guard: 'open-transactions',
+      }));
+      const pruned = await cli(['prune', '--retention-days', '60', '--only-exported', checkpoint, '--yes', '--json'], databaseUrl(), t);
+      expect(pruned.code, pruned.stderr).toBe(0);
+      const summary = JSON.parse(pruned.stdout) as { deleted: number; partitions_dropped: number; only_exported: { timestamp: string } };
+      expect(summary.partitions_dropped).toBe(0);
+      expect(summary.deleted).toBe(2);
+      expect(summary.only_exported.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
+      const left = (await parts.query<{ id: string }>(`select id::text id from ${t} order by id`)).rows.map((row) => row.id);
+      expect(left).toEqual([after, newer]);
+    } finally {
+      await parts.drop();
+    }
+  });
+});
