@@ -1,0 +1,175 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { FakeHec } from '../support/fake-hec.js';
+
+/**
+ * A PostgreSQL of this file's own, in a temp dir on a free port, restarted under a running binary. The shared test
+ * server is never restarted.
+ */
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const available = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
+const run = promisify(execFile);
+const TOKEN = 'hec-token';
+
+let dir: string;
+let port: number;
+let url: string;
+
+/** Runs a server program as the postgres user when this process is root (initdb and postgres refuse root). */
+async function asServerUser(program: string, args: string[]): Promise<void> {
+  const command = join(PG_BIN, program);
+  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args], { timeout: 60_000 });
+  else await run(command, args, { timeout: 60_000 });
+}
+
+const serverOptions = () => `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+const pgCtl = (...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  if (!available) return;
+  dir = await mkdtemp(join(tmpdir(), 'api7-restart-'));
+  if (process.getuid?.() === 0) await run('chown', ['postgres', dir]);
+  port = await freePort();
+  url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await asServerUser('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-N']);
+  await pgCtl('-o', serverOptions(), 'start');
+  const schema = await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8');
+  await query(schema);
+}, 120_000);
+
+afterAll(async () => {
+  if (!available || !dir) return;
+  await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Spawns the binary; resolves with its result. */
+function start(argv: string[], env: NodeJS.ProcessEnv = {}): { result: Promise<CliResult>; exited: () => boolean } {
+  const child = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let done = false;
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      done = true;
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+  return { result, exited: () => done };
+}
+
+/** Polls `ready` every 20 ms for at most 30 s. */
+async function waitFor(ready: () => boolean | Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (await ready()) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+function expectLostLine(result: CliResult, activity: string): void {
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(new RegExp(`^error: lost the connection to PostgreSQL at 127\\.0\\.0\\.1:${port}/postgres during ${activity}: [^\\n]+\\n$`));
+  expect(result.stderr).not.toContain('    at ');
+  expect(result.stderr).not.toContain('Unhandled');
+}
+
+describe('a server restarted under a running command', () => {
+  it.skipIf(!available)('prune during pg_ctl restart -m immediate: summary, one line, exit 1; the rerun leaves nothing old and touches nothing new', async () => {
+    await query(`truncate audit_logs`);
+    await query(
+      `insert into audit_logs (created_at, operator, operation, resource_id, after)
+       select now() - interval '100 days' + g * interval '10 ms', 'old', 'update', 'r-' || g, jsonb_build_object('n', g) from generate_series(1, 40000) g`,
+    );
+    await query(`insert into audit_logs (created_at, operator) select now() - interval '29 days' + g * interval '1 s', 'keeper' from generate_series(1, 300) g`);
+    await query(`create or replace function slow_delete() returns trigger language plpgsql as $$ begin perform pg_sleep(0.004); return null; end $$`);
+    await query(`create or replace trigger slow_delete after delete on audit_logs for each statement execute function slow_delete()`);
+    const kept = async () => (await query<{ sum: string }>(`select md5(string_agg(t::text, ',' order by id)) as sum from audit_logs t where operator = 'keeper'`))[0]?.sum;
+    const old = async () => Number((await query<{ n: string }>(`select count(*) as n from audit_logs where operator = 'old'`))[0]?.n);
+    const keptBefore = await kept();
+    const args = ['--db', url, 'prune', '--retention-days', '30', '--batch-size', '100', '--yes', '--json'];
+
+    const running = start(args);
+    expect(await waitFor(async () => running.exited() || (await old()) < 38_000)).toBe(true);
+    expect(running.exited()).toBe(false);
+    await pgCtl('-m', 'immediate', '-o', serverOptions(), 'restart');
+    const result = await running.result;
+    expectLostLine(result, 'prune');
+    expect(JSON.parse(result.stdout)).toMatchObject({ complete: false, stopped: 'connection-lost' });
+
+    const rerun = await spawnCli(args);
+    expect(rerun.stderr).toBe('');
+    expect(rerun.code).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ complete: true });
+    expect(await old()).toBe(0);
+    expect(await kept()).toBe(keptBefore);
+  });
+
+  it.skipIf(!available)('export during pg_ctl restart -m fast: checkpoint of what was confirmed, one line, exit 1; the rerun sends the rest', async () => {
+    await query(`drop trigger if exists slow_delete on audit_logs`);
+    await query(`truncate audit_logs`);
+    await query(
+      `insert into audit_logs (created_at, operator, operation, resource_id, after)
+       select now() - interval '2 hours' + (g / 3) * interval '1 ms', 'op', 'update', 'r-' || g, jsonb_build_object('n', g, 'note', repeat('x', 500))
+       from generate_series(1, 20000) g`,
+    );
+    const ids = (await query<{ id: string }>(`select id::text from audit_logs order by created_at, id`)).map((row) => row.id);
+    const { server, hec } = await FakeHec.start({ token: TOKEN, slowRate: 1, slowMs: 20 });
+    try {
+      const checkpoint = join(dir, 'export.json');
+      const args = ['--db', url, 'export', '--hec-url', server.url, '--checkpoint', checkpoint, '--batch-size', '50', '--concurrency', '2'];
+      const env = { API7_AUDIT_HEC_TOKEN: TOKEN };
+      const running = start(args, env);
+      expect(await waitFor(() => running.exited() || server.requestCount >= 20)).toBe(true);
+      expect(running.exited()).toBe(false);
+      await pgCtl('-m', 'fast', '-o', serverOptions(), 'restart');
+      const result = await running.result;
+      expectLostLine(result, 'export');
+
+      const data = JSON.parse(await readFile(checkpoint, 'utf8')) as { id: string; position?: { id: string } };
+      const upTo = ids.indexOf(data.position?.id ?? data.id);
+      expect(upTo).toBeGreaterThanOrEqual(0);
+      expect(upTo).toBeLessThan(ids.length - 1);
+      expect(ids.slice(0, upTo + 1).filter((id) => !hec.ids.has(id))).toEqual([]);
+
+      const rerun = await spawnCli(args, { env });
+      expect(rerun.code).toBe(0);
+      expect(ids.filter((id) => !hec.ids.has(id))).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
