@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS audit_logs (
 );
 
 -- Time ranges (--since/--until), keyset pagination in both directions (newest first and oldest first, with
--- id as the tie-breaker for equal timestamps), and `prune --before`.
+-- id as the tie-breaker for equal timestamps), and the batches of `prune` before its cutoff.
 CREATE INDEX IF NOT EXISTS audit_logs_created_at_id_idx
   ON audit_logs (created_at, id);
 
@@ -31,11 +31,11 @@ CREATE INDEX IF NOT EXISTS audit_logs_operator_created_at_idx
 CREATE INDEX IF NOT EXISTS audit_logs_lower_operation_created_at_idx
   ON audit_logs (lower(operation), created_at, id);
 
--- --resource-type / --resource-id and the history of one resource (`diff`, `history`), in time order.
+-- --resource TYPE and --resource TYPE:ID (the history of one resource, as `list --resource route:ID --order asc`).
 CREATE INDEX IF NOT EXISTS audit_logs_resource_created_at_idx
   ON audit_logs (resource_type, resource_id, created_at);
 
--- --source-ip with a CIDR (`source_ip <<= '10.0.0.0/8'`): containment operators need GiST with inet_ops.
+-- --ip with an address or a CIDR (`source_ip <<= '10.0.0.0/8'`): containment operators need GiST with inet_ops.
 CREATE INDEX IF NOT EXISTS audit_logs_source_ip_idx
   ON audit_logs USING gist (source_ip inet_ops);
 

@@ -12,7 +12,7 @@ Examples:
   $ api7-audit export --hec-url https://splunk.example.com:8088 --checkpoint /var/lib/api7-audit/hec.json
   $ api7-audit export --elastic-url https://es.example.com:9200 --elastic-index api7-audit --since 30d
   $ api7-audit export --datadog-site datadoghq.eu --datadog-tags env:prod,team:platform --checkpoint dd.json
-  $ api7-audit export --out audit-2026-01.ndjson.gz --since 2026-01-01 --until 2026-02-01
+  $ api7-audit export --out audit-$(date +%F).ndjson.gz --since 30d --until 1d
   $ api7-audit export --out - --operator alice | jq .
   $ api7-audit export --hec-url https://splunk:8088 --checkpoint hec.json --dry-run
 
@@ -20,7 +20,9 @@ Entries are sent oldest first, in (timestamp, id) order. With --checkpoint FILE,
 destination confirmed is kept in FILE (replaced atomically); the next run continues after it, so a job run every
 10 minutes ships each entry once. Entries younger than --settle (default 5s) wait for the next run, so a
 transaction that commits late is not skipped. Network errors, 408, 429 and 5xx are retried with backoff (honouring
-Retry-After) up to --max-retry-time; other 4xx stop the run at once with what the destination answered.`;
+Retry-After) up to --max-retry-time; other 4xx stop the run at once with what the destination answered.
+--out FILE appends to an existing FILE (one of this tool's) and never truncates it: without --checkpoint, a rerun
+appends the same entries again.`;
 
 /** Declares `api7-audit export` and its flags. */
 export function declareExportCommand(program: Command, action: (flags: ExportFlags, global: GlobalFlags) => Promise<void>): void {

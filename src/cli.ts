@@ -22,7 +22,7 @@ const PROGRAM_HELP = `
 Examples:
   $ api7-audit --demo list --since 7d               try it on an embedded demo database
   $ api7-audit list --operator alice --since 7d     who changed what this week
-  $ api7-audit show 1842                            one change as a before/after diff
+  $ api7-audit show 5290                            one change as a before/after diff
   $ api7-audit list --all --output ndjson | jq .    everything, streamed
 
 Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else database.url in the config file,
@@ -34,18 +34,19 @@ const LIST_HELP = `
 Examples:
   $ api7-audit list --since 24h
   $ api7-audit list --operator alice --operator bob --operation delete --since 7d
-  $ api7-audit list --resource route:r-1842 --order asc
+  $ api7-audit list --resource route:c0618158 --order asc
   $ api7-audit list --ip 10.0.0.0/8 --ip 2001:db8::/32 --output csv > changes.csv
-  $ api7-audit list --since 2026-01-01T00:00:00Z --until 2026-02-01 --all --output ndjson
+  $ api7-audit list --since 30d --until 7d --all --output ndjson
   $ api7-audit list --limit 100 --cursor <value printed after the previous page>
 
---since is inclusive and --until exclusive; durations are taken against the database clock.
+--since is inclusive and --until exclusive: a duration before now (30m, 24h, 7d, 2w), taken against the database
+clock, or an ISO 8601 time (2026-01-31, 2026-01-31T12:00:00Z; no zone = UTC).
 Secrets in before/after (passwords, tokens, private keys, key-auth keys) print as "******" unless --show-secrets.`;
 
 const SHOW_HELP = `
 Examples:
-  $ api7-audit show 1842
-  $ api7-audit show 1842 --output json | jq '.changes'`;
+  $ api7-audit show 5290
+  $ api7-audit show 5290 --output json | jq '.changes'`;
 
 const PRUNE_HELP = `
 Examples:

@@ -57,7 +57,7 @@ const ACTORS: readonly Actor[] = [
     sources: [['api', 1]], types: [['route', 6], ['service', 4], ['upstream', 1]], burst: [1, 6] },
   { operator: 'adc-sync', human: false, weight: 9, ips: ['10.0.40.2', '2001:db8:40::2'], sources: [['adc', 1]],
     types: [...DEVELOPER, ['ssl', 2]], burst: [2, 12] },
-  human('alice@example.com', 18, ['10.0.12.34', '2001:db8:4a1:12::1f']),
+  human('alice', 18, ['10.0.12.34', '2001:db8:4a1:12::1f']),
   human('bob', 12, ['10.0.7.88', '198.51.100.23']),
   { ...human('carol.ops', 9, ['2001:db8:85a3::8a2e:370:7334', '10.0.3.15'], PLATFORM),
     sources: [['dashboard', 3], ['api', 1]] },

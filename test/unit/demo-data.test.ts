@@ -28,7 +28,7 @@ describe('generateDemoEntries', () => {
     const counts = new Map<string, number>();
     for (const e of entries) counts.set(e.operator, (counts.get(e.operator) ?? 0) + 1);
     expect(counts.size).toBeGreaterThanOrEqual(8);
-    expect([...counts.keys()]).toEqual(expect.arrayContaining(['alice@example.com', 'apikey:ci-deployer', 'adc-sync']));
+    expect([...counts.keys()]).toEqual(expect.arrayContaining(['alice', 'apikey:ci-deployer', 'adc-sync']));
     const sorted = [...counts.values()].sort((a, b) => b - a);
     expect(sorted[0]).toBeGreaterThan(5 * (sorted.at(-1) ?? 0));
   });
