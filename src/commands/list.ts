@@ -6,9 +6,13 @@ import { withReadOnly } from '../db/read-only.js';
 import type { OpenPool } from '../db/pool.js';
 import type { Position } from '../db/entry-columns.js';
 import type { EntryFilters } from '../queries/filters.js';
-import { positionOf, streamEntries, type SortOrder } from '../queries/list.js';
+import { canListAsJsonText, positionOf, streamEntries, streamListJson, type SortOrder } from '../queries/list.js';
+import { decodeToken, readHeadTokens } from '../queries/export-record.js';
+import { fromByteString } from '../byte-string.js';
+import { compactJsonBytes } from '../output/compact-json.js';
+import { writeEntryJsonText } from '../output/writers.js';
 import { encodeCursor } from '../queries/cursor.js';
-import { createSecretPolicy, maskEntry } from '../output/secrets.js';
+import { createSecretPolicy, maskEntry, maskEntryBytes } from '../output/secrets.js';
 import { printEntries, type OutputFormat } from '../output/print-entries.js';
 import { mayHoldInvalidStates, warnInvalidStatesInEntry } from '../output/invalid-states.js';
 
@@ -55,17 +59,66 @@ export function listEntries(table: AuditTable, options: ListOptions, secretsConf
   return { entries: entries(), nextCursor: () => next };
 }
 
+export interface ListJsonResult {
+  /** The matching entries as compact JSON text in byte strings (src/byte-string.ts), masked, batch by batch. */
+  batches: AsyncIterable<string[]>;
+  /** After `batches` is consumed: where the next page starts, when the limit cut the result short. */
+  nextCursor(): string | undefined;
+}
+
+/**
+ * {@link listEntries} for `--output json|ndjson` on jsonb states ({@link canListAsJsonText}): each entry's JSON as
+ * the server builds it, masked by scanning its bytes and compacted, so that the text is byte for byte what
+ * JSON.stringify of the masked entry gives.
+ */
+export function listEntryJson(table: AuditTable, options: ListOptions, secretsConfig: ResolvedConfig['secrets']): ListJsonResult {
+  const policy = createSecretPolicy(secretsConfig);
+  const query = { filters: options.filters, order: options.order, after: options.cursor };
+  const { limit } = options;
+  const show = options.showSecrets ? (bytes: string) => compactJsonBytes(bytes) : (bytes: string) => compactJsonBytes(maskEntryBytes(bytes, policy));
+  let next: string | undefined;
+  async function* batches(): AsyncGenerator<string[]> {
+    let shown = 0;
+    let last: string | undefined;
+    // One row past the limit tells whether there is a next page; the stream is read to its end (at most that row).
+    for await (const values of streamListJson(table.db, table.mapping, query, limit === null ? undefined : limit + 1)) {
+      const taken = limit === null ? values : values.slice(0, Math.max(0, limit - shown));
+      shown += taken.length;
+      last = taken.at(-1) ?? last;
+      if (taken.length < values.length && last !== undefined) next = encodeCursor(positionOfText(last));
+      if (taken.length > 0) yield taken.map(show);
+    }
+  }
+  return { batches: batches(), nextCursor: () => next };
+}
+
+function positionOfText(jsonBytes: string): Position {
+  const head = readHeadTokens(fromByteString(jsonBytes));
+  return { timestamp: decodeToken(head.timestamp) ?? '', id: decodeToken(head.id) ?? '' };
+}
+
 /** `api7-audit list`: runs the query in a read-only transaction and prints as it streams. */
 export async function runList(options: ListOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const machine = options.output === 'json' || options.output === 'ndjson' ? options.output : undefined;
   await withAuditTable(
     config,
     (table) =>
-      withReadOnly(table.db, async (db) => {
-        const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
-        await printEntries(result.entries, options.output, io);
-        const cursor = result.nextCursor();
-        if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
-      }),
+      machine && canListAsJsonText(table.mapping)
+        ? printAsJsonText(listEntryJson(table, options, config.secrets), machine, io)
+        : withReadOnly(table.db, async (db) => {
+            const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
+            await printEntries(result.entries, options.output, io);
+            printNextCursor(result.nextCursor(), io);
+          }),
     { early, activity: 'list' },
   );
+}
+
+async function printAsJsonText(result: ListJsonResult, format: 'json' | 'ndjson', io: CliIo): Promise<void> {
+  await writeEntryJsonText(result.batches, format, io.stdout);
+  printNextCursor(result.nextCursor(), io);
+}
+
+function printNextCursor(cursor: string | undefined, io: CliIo): void {
+  if (cursor) io.stderr.write(`More entries match. Next page: --cursor ${cursor}\n`);
 }

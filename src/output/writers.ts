@@ -65,6 +65,27 @@ export function createEntryWriter(format: StreamFormat, out: Writable): EntryWri
   };
 }
 
+/**
+ * Writes entries given as compact JSON text in byte strings (src/byte-string.ts), batch by batch, with the same
+ * framing as {@link createEntryWriter}'s `json` and `ndjson`: one write per batch, awaiting room in `out` after each.
+ */
+export async function writeEntryJsonText(batches: AsyncIterable<readonly string[]>, format: 'json' | 'ndjson', out: Writable): Promise<void> {
+  const json = format === 'json';
+  let count = 0;
+  for await (const batch of batches) {
+    if (batch.length === 0) continue;
+    const text = json ? `${count === 0 ? '[\n' : ',\n'}${batch.join(',\n')}` : `${batch.join('\n')}\n`;
+    count += batch.length;
+    await writeBytes(out, Buffer.from(text, 'latin1'));
+  }
+  if (json) await writeBytes(out, Buffer.from(count === 0 ? '[]\n' : '\n]\n'));
+}
+
+async function writeBytes(out: Writable, bytes: Buffer): Promise<void> {
+  if (out.destroyed) throw new Error('output stream is closed');
+  if (!out.write(bytes)) await waitForDrain(out);
+}
+
 /** Resolves on 'drain'; rejects on 'error' or 'close' first, so a broken pipe cannot leave an export hanging. */
 function waitForDrain(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { AuditEntry } from '../entry.js';
-import type { Db } from '../db/connect.js';
+import { poolOf, type Db } from '../db/connect.js';
+import { copyOutValues } from '../db/copy-out.js';
+import { compileWithInlineValues } from '../db/inline-values.js';
 import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
@@ -20,8 +22,8 @@ export interface ListQuery {
 /** Rows per round trip when streaming: measured faster and half the memory of 5,000-row batches. */
 export const PAGE_SIZE = 1000;
 
-/** One page of entries in (timestamp, id) order; ties on the timestamp are broken by id. */
-export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number) {
+/** The filters, and the keyset bound when continuing after a cursor. */
+function listConditions(mapping: ResolvedMapping, query: ListQuery) {
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
   const conditions = filterConditions(mapping, query.filters);
@@ -29,14 +31,62 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
     const bound = sql`(${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`;
     conditions.push(query.order === 'desc' ? sql<boolean>`(${ts}, ${id}) < ${bound}` : sql<boolean>`(${ts}, ${id}) > ${bound}`);
   }
+  return allOf(conditions);
+}
+
+/** One page of entries in (timestamp, id) order; ties on the timestamp are broken by id. */
+export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number) {
   const direction = sql.raw(query.order);
   return db
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping, { states: query.states }))
-    .where(allOf(conditions))
+    .where(listConditions(mapping, query))
     .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
+}
+
+/**
+ * Whether the server's JSON text of an entry can stand for the entry as list prints it: the states are jsonb (or
+ * absent), whose text output {@link compactJsonBytes} turns into JSON.stringify's exactly. A json or text state
+ * column keeps the document's own text (escapes, key order, duplicate keys), so those go through JSON.parse.
+ */
+export function canListAsJsonText(mapping: ResolvedMapping): boolean {
+  return (['before', 'after'] as const).every((state) => (mapping.columns[state]?.type ?? 'jsonb') === 'jsonb');
+}
+
+/**
+ * The entries as one column of JSON text built by the server, `row_to_json` of the canonical fields, in the list's
+ * order: the export's query shape (queries/export.ts), with the list's filters, cursor and limit.
+ */
+export function buildListJsonQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit?: number) {
+  const direction = sql.raw(query.order);
+  const selection = db
+    .selectFrom(tableRef(mapping))
+    .selectAll()
+    .where(listConditions(mapping, query))
+    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`);
+  const entry = db.selectNoFrom(entrySelection(mapping));
+  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
+  return db
+    .selectFrom((limit === undefined ? selection : selection.limit(limit)).as('p'))
+    .innerJoinLateral(entry.as('e'), (join) => join.onTrue())
+    .select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'))
+    .orderBy(sql`${pageColumn('timestamp')} ${direction}`)
+    .orderBy(sql`${pageColumn('id')} ${direction}`);
+}
+
+/** As the export's read: on an index in (timestamp, id) order, never a sort of the whole range first. */
+const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_parallel_workers_per_gather = 0'];
+
+/**
+ * Streams the entries' JSON text as byte strings (src/byte-string.ts), batch by batch as COPY delivers them, in a
+ * READ ONLY transaction of its own (one statement, one snapshot). About four times the rate of pages of parsed rows
+ * (`list --all --output ndjson`, bench/): no row objects, no JSON.parse of the states, and no FETCH round trips.
+ */
+export function streamListJson(db: Db, mapping: ResolvedMapping, query: ListQuery, limit?: number): AsyncGenerator<string[]> {
+  return copyOutValues(poolOf(db), compileWithInlineValues(buildListJsonQuery(db, mapping, query, limit)), READ_IN_INDEX_ORDER);
 }
 
 export async function fetchPage(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number): Promise<AuditEntry[]> {
