@@ -26,8 +26,8 @@ export async function checkEntryText(handle: FileHandle, size: number, file: Ent
 async function checkLines(handle: FileHandle, size: number, file: EntryTextFile): Promise<number> {
   const lastNewline = await findLastNewline(handle, size);
   if (lastNewline < 0) {
-    // One line and no newline: a first batch torn by a kill, or someone else's file.
-    const text = await readRange(handle, 0, Math.min(size, MAX_LINE));
+    // One line and no newline (a first batch torn by a kill, or someone else's file), or no newline near the end.
+    const text = size > MAX_LINE ? Buffer.alloc(0) : await readRange(handle, 0, size);
     if (!isTornEntry(text)) throw notEntries(file, 'its only line is not an entry of this tool and has no newline');
     return 0;
   }
@@ -37,7 +37,8 @@ async function checkLines(handle: FileHandle, size: number, file: EntryTextFile)
   if (last === undefined || !isEntryLine(last)) throw notEntries(file, 'its last line is not an entry of this tool');
   const keep = lastNewline + 1;
   if (keep === size) return size;
-  if (!isTornEntry(await readRange(handle, keep, Math.min(size - keep, MAX_LINE)))) {
+  // A tail longer than any entry is not cut, whatever it starts with.
+  if (size - keep > MAX_LINE || !isTornEntry(await readRange(handle, keep, size - keep))) {
     throw notEntries(file, 'it does not end with a newline and its last line is not a torn entry');
   }
   return keep;
@@ -62,6 +63,7 @@ const ENTRY_START = /^\{\s*"id"\s*:/;
  * value unless it is a whole entry that lost only its newline. A one-line JSON document of someone else's fails both.
  */
 function isTornEntry(text: Buffer): boolean {
+  if (text.length === 0) return false;
   if (isEntryLine(text)) return true;
   const head = text.subarray(0, 64).toString('utf8');
   const opening = '{"id":';
@@ -79,9 +81,10 @@ function isJson(text: Buffer): boolean {
   }
 }
 
+/** The offset of the last newline, or -1 if there is none within MAX_LINE of the end. */
 async function findLastNewline(handle: FileHandle, size: number): Promise<number> {
   const chunk = Buffer.alloc(Math.min(CHUNK, size));
-  for (let end = size; end > 0; ) {
+  for (let end = size; end > 0 && size - end <= MAX_LINE; ) {
     const start = Math.max(0, end - chunk.length);
     const { bytesRead } = await handle.read(chunk, 0, end - start, start);
     const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
