@@ -87,6 +87,8 @@ export function describeTarget(target: ConnectionTarget): string {
  */
 export function describeAddress(target: ConnectionTarget): string {
   const { libpq } = target;
+  // Validated when resolved, but a message must not fail for a URL that slipped through: it is then shown masked.
+  if (target.url !== undefined && !URL.canParse(target.url)) return maskUrl(target.url);
   const url = target.url === undefined ? undefined : new URL(target.url);
   const param = (name: string) => url?.searchParams.get(name) || undefined;
   const host = (url && safeDecode(url.hostname)) || param('host') || libpq.host || 'localhost';
