@@ -17,9 +17,11 @@ Examples:
   $ api7-audit export --hec-url https://splunk:8088 --checkpoint hec.json --dry-run
 
 Entries are sent oldest first, in (timestamp, id) order. With --checkpoint FILE, the position of the last entry the
-destination confirmed is kept in FILE (replaced atomically); the next run continues after it, so a job run every
-10 minutes ships each entry once. Entries younger than --settle (default 5s) wait for the next run, so a
-transaction that commits late is not skipped. Network errors, 408, 429 and 5xx are retried with backoff (honouring
+destination confirmed is kept in FILE (replaced atomically) with the run's filters and destination kind; the next
+run continues after it (with the same filters), so a job run every 10 minutes ships each entry once. Entries newer
+than the start of the oldest open transaction in the database, or younger than --settle (default 5s), wait for the
+next run, so a transaction that commits late is not skipped (seeing other sessions' transactions needs
+pg_read_all_stats; without it the run warns and relies on --settle). Network errors, 408, 429 and 5xx are retried with backoff (honouring
 Retry-After) up to --max-retry-time; other 4xx stop the run at once with what the destination answered.
 --out FILE appends to an existing FILE (one of this tool's) and never truncates it: without --checkpoint, a rerun
 appends the same entries again.`;
@@ -53,7 +55,7 @@ export function declareExportCommand(program: Command, action: (flags: ExportFla
     .option('--out <file>', 'append NDJSON to FILE (gzip when it ends in .gz), or - for stdout')
     .optionsGroup('Delivery:')
     .option('--checkpoint <file>', 'continue after the position in FILE and record progress there')
-    .option('--settle <time>', 'leave entries younger than this for the next run (default: 5s)')
+    .option('--settle <time>', 'also leave entries younger than this for the next run (default: 5s)')
     .option('--gzip', 'compress request bodies (Content-Encoding: gzip)')
     .option('--concurrency <n>', 'requests in flight (default: 4)')
     .option('--batch-size <n>', 'entries per request (default: per destination)')
