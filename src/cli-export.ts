@@ -21,8 +21,9 @@ destination confirmed is kept in FILE (replaced atomically) with the run's filte
 run continues after it (with the same filters), so a job run every 10 minutes ships each entry once. Entries newer
 than the start of the oldest open transaction in the database, or younger than --settle (default 5s), wait for the
 next run, so a transaction that commits late is not skipped (seeing other sessions' transactions needs
-pg_read_all_stats; without it the run warns and relies on --settle). Network errors, 408, 429 and 5xx are retried with backoff (honouring
-Retry-After) up to --max-retry-time; other 4xx stop the run at once with what the destination answered.
+pg_read_all_stats; without it the run warns and relies on --settle). Network errors, 408, 429 and 5xx are
+retried with backoff (honouring Retry-After) up to --max-retry-time; other 4xx stop the run at once with what the
+destination answered.
 --out FILE appends to an existing FILE (one of this tool's) and never truncates it: without --checkpoint, a rerun
 appends the same entries again.`;
 
