@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../support/cli.js';
+
+/**
+ * Prepared transactions need max_prepared_transactions > 0, which the shared test server does not have (and must not
+ * be reconfigured): a PostgreSQL of this file's own, in a temp dir on a free port.
+ */
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+const available = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
+const run = promisify(execFile);
+
+let dir: string;
+let url: string;
+
+async function asServerUser(program: string, args: string[]): Promise<void> {
+  const command = join(PG_BIN, program);
+  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args], { timeout: 60_000 });
+  else await run(command, args, { timeout: 60_000 });
+}
+const pgCtl = (...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+async function query<R extends pg.QueryResultRow>(...statements: string[]): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'control-plane' });
+  await client.connect();
+  try {
+    let rows: R[] = [];
+    for (const text of statements) rows = (await client.query<R>(text)).rows;
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  if (!available) return;
+  dir = await mkdtemp(join(tmpdir(), 'api7-prepared-'));
+  if (process.getuid?.() === 0) await run('chown', ['postgres', dir]);
+  const port = await freePort();
+  url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await asServerUser('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-N']);
+  await pgCtl('-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
+  await query(await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8'));
+}, 120_000);
+
+afterAll(async () => {
+  if (!available || !dir) return;
+  await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!available)('a prepared transaction', () => {
+  it('holds the export at its checkpoint, named on stderr, until it is committed; then its row arrives once', async () => {
+    await query(`insert into audit_logs (created_at, operator) select now() - interval '1 hour', 'early' from generate_series(1, 5)`);
+    const out = join(dir, 'out.ndjson');
+    const checkpoint = join(dir, 'cp.json');
+    const exportOnce = () => spawnCli(['--db', url, 'export', '--out', out, '--checkpoint', checkpoint, '--settle', '200ms', '--json']);
+    const first = await exportOnce();
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ exported: 5 });
+    const saved = await readFile(checkpoint, 'utf8');
+
+    // Its row is stamped with its start; its session is gone, so pg_stat_activity no longer shows that start.
+    await query('begin', `insert into audit_logs (operator) values ('prepared')`, `prepare transaction 'cp-h3'`);
+    await query(`insert into audit_logs (operator) values ('after')`);
+    await sleep(500);
+    const held = await exportOnce();
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stderr).toContain("prepared transaction 'cp-h3'");
+    expect(JSON.parse(held.stdout)).toMatchObject({ exported: 0 });
+    expect(await readFile(checkpoint, 'utf8')).toBe(saved);
+
+    await query(`commit prepared 'cp-h3'`);
+    const after = await exportOnce();
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).not.toContain('prepared transaction');
+    const ids = (await query<{ id: string }>('select id::text id from audit_logs order by id')).map((row) => row.id);
+    const sent = (await readFile(out, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(ids).toHaveLength(7);
+    expect([...sent].sort()).toEqual([...ids].sort());
+  }, 60_000);
+});
