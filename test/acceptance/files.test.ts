@@ -72,7 +72,7 @@ describe('a file that is not entries of this tool is never cut or appended to', 
     await writeFile(path, content, { mode: 0o644 });
     await chmod(path, 0o644);
     const result = await prune(schema, '--archive', path);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(errorLines(result)).toHaveLength(1);
     expect(result.stderr).toContain(path);
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -87,7 +87,7 @@ describe('a file that is not entries of this tool is never cut or appended to', 
     await writeFile(path, content);
     await chmod(path, 0o644);
     const result = await exportTo(schema, '--out', path);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(errorLines(result)).toHaveLength(1);
     expect(result.stderr).toContain(path);
     expect(await readFile(path, 'utf8')).toBe(content);
@@ -100,7 +100,7 @@ describe('a file that is not entries of this tool is never cut or appended to', 
     const content = gzipSync('{"report":"quarterly"}');
     await writeFile(path, content);
     for (const result of [await prune(schema, '--archive', path), await exportTo(schema, '--out', path)]) {
-      expect(result.code).toBe(2);
+      expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(path);
     }
     expect((await readFile(path)).equals(content)).toBe(true);
@@ -111,7 +111,7 @@ describe('a file that is not entries of this tool is never cut or appended to', 
     const schema = await seeded();
     const path = fresh('archive.ndjson');
     const first = await prune(schema, '--archive', path, '--batch-size', '10');
-    expect(first.code).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
     const archived = await readFile(path, 'utf8');
     expect(idsOf(archived)).toHaveLength(OLD);
     // A later run was killed while writing: half an entry and no newline.
@@ -119,7 +119,7 @@ describe('a file that is not entries of this tool is never cut or appended to', 
     await writeFile(path, `${archived}${(lines.at(-1) ?? '').slice(0, 25)}`);
     await insertRows(schema, [{ age: '200 days', operator: 'late', operation: 'delete' }]);
     const second = await prune(schema, '--archive', path);
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain('cut a torn last line');
     const text = await readFile(path, 'utf8');
     expect(idsOf(text)).toHaveLength(OLD + 1); // every line parses: the torn piece is gone
@@ -128,11 +128,12 @@ describe('a file that is not entries of this tool is never cut or appended to', 
   it('export --out appends after an existing export file, and cuts a torn last line of one', async () => {
     const schema = await seeded();
     const path = fresh('export.ndjson');
-    expect((await exportTo(schema, '--out', path, '--operator', 'new')).code).toBe(0);
+    const first = await exportTo(schema, '--out', path, '--operator', 'new');
+    expect(first.code, first.stderr).toBe(0);
     const before = await readFile(path, 'utf8');
     await writeFile(path, `${before}{"id":12,"timestamp":"2026-`);
     const again = await exportTo(schema, '--out', path, '--operator', 'new');
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(idsOf(await readFile(path, 'utf8'))).toHaveLength(2 * RECENT);
   });
 });
@@ -143,10 +144,12 @@ describe('files holding entries are private', () => {
     const out = fresh('secrets.ndjson');
     const gz = fresh('secrets.ndjson.gz');
     const archive = fresh('archive.ndjson.gz');
-    expect((await spawnWithUmask000([...db(schema), 'export', '--show-secrets', '--out', out])).code).toBe(0);
-    expect((await spawnWithUmask000([...db(schema), 'export', '--out', gz])).code).toBe(0);
+    for (const args of [['--show-secrets', '--out', out], ['--out', gz]]) {
+      const result = await spawnWithUmask000([...db(schema), 'export', ...args]);
+      expect(result.code, result.stderr).toBe(0);
+    }
     const pruned = await spawnWithUmask000([...db(schema), 'prune', '--retention-days', '30', '--yes', '--show-secrets', '--archive', archive]);
-    expect(pruned.code).toBe(0);
+    expect(pruned.code, pruned.stderr).toBe(0);
     expect(await readFile(out, 'utf8')).toContain('hunter2-secret');
     for (const path of [out, gz, archive]) expect(await modeOf(path)).toBe(0o600);
   });
@@ -160,10 +163,10 @@ describe('files holding entries are private', () => {
     await chmod(out, 0o666);
     await chmod(archive, 0o644);
     const exported = await exportTo(schema, '--out', out);
-    expect(exported.code).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stderr).toMatch(/warning: --out '.*wide\.ndjson' was open to other users \(mode 0666\); narrowed to 0600/);
     const pruned = await prune(schema, '--archive', archive);
-    expect(pruned.code).toBe(0);
+    expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stderr).toMatch(/warning: --archive .* \(mode 0644\); narrowed to 0600/);
     expect(await modeOf(out)).toBe(0o600);
     expect(await modeOf(archive)).toBe(0o600);
@@ -182,7 +185,7 @@ describe('files holding entries are private', () => {
     const exported = await exportTo(schema, '--out', out);
     const pruned = await prune(schema, '--archive', archive);
     for (const result of [exported, pruned]) {
-      expect(result.code).toBe(2);
+      expect(result.code, result.stderr).toBe(2);
       expect(errorLines(result)).toHaveLength(1);
       expect(result.stderr).toMatch(/open to other users \(mode 0666\) and owned by uid 65534/);
     }
@@ -205,7 +208,7 @@ describe('files holding entries are private', () => {
     await symlink(target, archiveLink);
     await symlink(join(dir, 'nowhere', 'x.ndjson'), dangling);
     for (const result of [await exportTo(schema, '--out', outLink), await prune(schema, '--archive', archiveLink), await exportTo(schema, '--out', dangling)]) {
-      expect(result.code).toBe(2);
+      expect(result.code, result.stderr).toBe(2);
       expect(errorLines(result)).toHaveLength(1);
       expect(result.stderr).toMatch(/is a symbolic link; .*pass the real path/);
     }
@@ -226,7 +229,7 @@ describe('a torn gzip member is cut, the same way for --out and --archive', () =
     const torn = gzipSync(`${entryLine(2)}\n${entryLine(3)}\n`);
     await writeFile(path, Buffer.concat([whole, torn.subarray(0, torn.length - 12)]));
     const result = await prune(schema, '--archive', path);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('cut a torn last gzip member');
     expect(idsOf(gunzipSync(await readFile(path)).toString('utf8'))).toEqual(['1', ...Array.from({ length: OLD }, () => expect.any(String))]);
   });
@@ -234,11 +237,12 @@ describe('a torn gzip member is cut, the same way for --out and --archive', () =
   it('export --out FILE.gz after a torn member: the member is cut and the file reads back whole', async () => {
     const schema = await seeded();
     const path = fresh('export.ndjson.gz');
-    expect((await exportTo(schema, '--out', path, '--operator', 'new')).code).toBe(0);
+    const first = await exportTo(schema, '--out', path, '--operator', 'new');
+    expect(first.code, first.stderr).toBe(0);
     const torn = gzipSync(`${entryLine(2)}\n${entryLine(3)}\n`);
     await writeFile(path, Buffer.concat([await readFile(path), torn.subarray(0, 20)]));
     const again = await exportTo(schema, '--out', path, '--operator', 'new');
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('cut a torn last gzip member');
     expect(idsOf(gunzipSync(await readFile(path)).toString('utf8'))).toHaveLength(2 * RECENT);
   });
@@ -250,7 +254,7 @@ describe('a torn gzip member is cut, the same way for --out and --archive', () =
     const content = Buffer.concat([first.subarray(0, first.length - 20), gzipSync(`${entryLine(3)}\n`)]);
     await writeFile(path, content);
     for (const result of [await prune(schema, '--archive', path), await exportTo(schema, '--out', path)]) {
-      expect(result.code).toBe(2);
+      expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(path);
     }
     expect((await readFile(path)).equals(content)).toBe(true);
@@ -300,7 +304,7 @@ describe('paths that cannot be written fail before anything is sent or deleted',
     const result = await spawnCli([...db(schema), 'export', '--hec-url', hec.server.url, '--checkpoint', checkpoint], {
       env: { API7_AUDIT_HEC_TOKEN: 'files-test-hec-token' },
     });
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(errorLines(result)).toEqual([`error: cannot write --checkpoint '${checkpoint}': directory '${join(dir, 'missing', 'dir')}' does not exist`]);
     expect(hec.server.requestCount).toBe(0);
   });
@@ -309,10 +313,10 @@ describe('paths that cannot be written fail before anything is sent or deleted',
     const schema = await seeded();
     const out = join(dir, 'missing', 'out.ndjson');
     const result = await exportTo(schema, '--out', out);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(errorLines(result)).toEqual([`error: cannot write --out '${out}': directory '${join(dir, 'missing')}' does not exist`]);
     const isDir = await exportTo(schema, '--out', dir);
-    expect(isDir.code).toBe(2);
+    expect(isDir.code, isDir.stderr).toBe(2);
     expect(isDir.stderr).toContain(dir);
   });
 
@@ -320,7 +324,7 @@ describe('paths that cannot be written fail before anything is sent or deleted',
     const schema = await seeded();
     const archive = join(dir, 'missing', 'a.ndjson.gz');
     const result = await prune(schema, '--archive', archive);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(errorLines(result)).toEqual([`error: cannot write --archive '${archive}': directory '${join(dir, 'missing')}' does not exist`]);
     expect(await count(schema)).toBe(OLD + RECENT);
   });
