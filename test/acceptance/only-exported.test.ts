@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -224,5 +224,26 @@ describe('a checkpoint timestamp with a UTC offset, on a partitioned table', () 
     } finally {
       await parts.drop();
     }
+  });
+});
+
+describe('the checkpoint file through the binary', () => {
+  it('removes the temporary files killed runs left beside it (only those), and replaces a symlink\'s target, 0600', async () => {
+    const home = join(dir, `files-${randomBytes(3).toString('hex')}`);
+    const state = join(home, 'state');
+    await mkdir(state, { recursive: true });
+    const target = join(state, 'hec.json');
+    const link = join(home, 'link.json');
+    await symlink(target, link);
+    const stale = ['.hec.json.0123456789ab.tmp', '.hec.json.a1b2c3d4e5f6.tmp'];
+    const foreign = ['.hec.json.tmp', '.other.json.0123456789ab.tmp', 'notes.txt'];
+    for (const name of [...stale, ...foreign]) await writeFile(join(state, name), 'x');
+    const exported = await exportTo(link);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((await readdir(state)).sort()).toEqual(['hec.json', ...foreign].sort());
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe(target);
+    expect((await stat(target)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(target, 'utf8'))).toMatchObject({ version: 2, late_commit_guard: 'open-transactions' });
   });
 });
