@@ -108,7 +108,11 @@ export async function checkpointTarget(file: string): Promise<string> {
 
 /** Removes the temporary files that killed runs left beside the checkpoint (and its link, if it is one). */
 export async function removeStaleTemps(file: string): Promise<void> {
-  const targets = new Set([file, await checkpointTarget(file)]);
+  const target = await checkpointTarget(file).catch((error: NodeJS.ErrnoException) => {
+    if (error instanceof RuntimeError || error.code === undefined) throw error;
+    throw new RuntimeError(`cannot resolve checkpoint file ${file}: ${error.code}`);
+  });
+  const targets = new Set([file, target]);
   for (const target of targets) {
     const prefix = `.${basename(target)}.`;
     const names = await readdir(dirname(target)).catch(() => [] as string[]);
