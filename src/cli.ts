@@ -61,7 +61,8 @@ retention_days in the config file, else 60. The cutoff is now() - N days by the 
 nothing at or after it is touched. Batches are short transactions in timestamp order: Ctrl-C or SIGTERM finishes
 the current batch and exits 130, and the next run continues. Only one prune per table runs at a time: another one
 exits 3 at once, naming the holder's pid and role, or with --wait-lock waits that long for the lock first (a prune
-killed with -9 holds it until its last DELETE ends on the server). Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
+killed with -9 holds it until its last DELETE ends on the server). A lost connection prints the summary, then one
+line, and exits 1. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
 The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
 --show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
 
