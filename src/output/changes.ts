@@ -15,7 +15,7 @@ export interface Change {
 }
 
 /** Far deeper than any gateway config; below it a changed subtree is reported whole instead of recursing on. */
-const MAX_DEPTH = 200;
+export const MAX_DEPTH = 200;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -37,6 +37,11 @@ export function diffChanges(before: unknown, after: unknown): Change[] {
   return changes;
 }
 
+/** The changes under `path`, a node at `depth` where both sides are present, as {@link diffChanges} finds them. */
+export function diffChangesAt(path: string, before: unknown, after: unknown, depth: number, out: Change[]): void {
+  walk(path, before, after, out, depth);
+}
+
 function walk(path: string, before: unknown, after: unknown, out: Change[], depth: number): void {
   if (depth > MAX_DEPTH) {
     if (stableStringify(before, 0) !== stableStringify(after, 0)) out.push({ path, before, after });
@@ -56,7 +61,7 @@ function walk(path: string, before: unknown, after: unknown, out: Change[], dept
   }
 }
 
-type Side = { present: true; value: unknown } | { present: false };
+export type Side = { present: true; value: unknown } | { present: false };
 
 function compareChild(path: string, before: Side, after: Side, out: Change[], depth: number): void {
   if (before.present && after.present) walk(path, before.value, after.value, out, depth + 1);
@@ -65,13 +70,13 @@ function compareChild(path: string, before: Side, after: Side, out: Change[], de
 }
 
 /** An own value that JSON would print; `undefined` counts as missing, as JSON.stringify drops it. */
-function sideOf(container: Record<string, unknown> | unknown[], key: string | number): Side {
+export function sideOf(container: Record<string, unknown> | unknown[], key: string | number): Side {
   if (!Object.hasOwn(container, key)) return { present: false };
   const value: unknown = (container as Record<string | number, unknown>)[key];
   return value === undefined ? { present: false } : { present: true, value };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
