@@ -14,7 +14,7 @@ import { writeEntryJsonText } from '../output/writers.js';
 import { encodeCursor } from '../queries/cursor.js';
 import { createSecretPolicy, maskEntry, maskEntryBytes } from '../output/secrets.js';
 import { printEntries, type OutputFormat } from '../output/print-entries.js';
-import { mayHoldInvalidStates, warnInvalidStatesInEntry } from '../output/invalid-states.js';
+import { mayHoldInvalidStates, reportInvalidStatesInEntry } from '../output/invalid-states.js';
 
 export interface ListOptions {
   filters: EntryFilters;
@@ -52,8 +52,8 @@ export function listEntries(table: AuditTable, options: ListOptions, secretsConf
       }
       shown += 1;
       last = entry;
-      if (checkStates) warnInvalidStatesInEntry(entry, 'listed', warn);
-      yield options.showSecrets ? entry : maskEntry(entry, policy);
+      const checked = checkStates ? reportInvalidStatesInEntry(entry, 'listed', warn, options.showSecrets ? undefined : policy) : entry;
+      yield options.showSecrets ? checked : maskEntry(checked, policy);
     }
   }
   return { entries: entries(), nextCursor: () => next };

@@ -1,10 +1,11 @@
+import { fromByteString, toByteString } from '../byte-string.js';
 import { INVALID_JSON_KEY } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { AuditEntry } from '../entry.js';
-import { EntryRecord } from '../queries/export-record.js';
+import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from './secrets.js';
 
 const STATES = ['before', 'after'] as const;
-const MARKERS = STATES.map((state) => [state, `,"${state}":{"${INVALID_JSON_KEY}":"invalid_json",`] as const);
+const MARKERS = STATES.map((state) => `,"${state}":{"${INVALID_JSON_KEY}":"invalid_json",`);
 
 /** Only a `text` state column can hold what is not JSON (json and jsonb refuse it on insert). */
 export function mayHoldInvalidStates(mapping: ResolvedMapping): boolean {
@@ -12,25 +13,40 @@ export function mayHoldInvalidStates(mapping: ResolvedMapping): boolean {
 }
 
 /**
- * Names each state of an export entry (its JSON text as a byte string) that the server found not to be JSON and
- * carried as `{"$api7_audit":"invalid_json","raw":"..."}` (src/db/entry-columns.ts).
+ * For an export entry (its JSON text as a byte string): names each state the server found not to be JSON and
+ * carried as `{"$api7_audit":"invalid_json","raw":"..."}` (src/db/entry-columns.ts), and, given a policy, masks the
+ * secrets in that raw text, which the JSON masking cannot see inside a string. Returns the entry's bytes.
  */
-export function warnInvalidStatesInText(jsonBytes: string, verb: string, warn: (message: string) => void): void {
-  for (const [state, marker] of MARKERS) {
-    if (jsonBytes.includes(marker)) warn(invalidStateWarning(new EntryRecord(jsonBytes).id, state, verb));
-  }
+export function reportInvalidStatesInText(jsonBytes: string, verb: string, warn: (message: string) => void, policy?: SecretPolicy): string {
+  if (!MARKERS.some((marker) => jsonBytes.includes(marker))) return jsonBytes;
+  const entry = JSON.parse(fromByteString(jsonBytes)) as AuditEntry;
+  return toByteString(JSON.stringify(reportInvalidStatesInEntry(entry, verb, warn, policy)));
 }
 
-/** {@link warnInvalidStatesInText} for an entry read as an object (list, show). */
-export function warnInvalidStatesInEntry(entry: AuditEntry, verb: string, warn: (message: string) => void): void {
+/** {@link reportInvalidStatesInText} for an entry read as an object (list). */
+export function reportInvalidStatesInEntry(entry: AuditEntry, verb: string, warn: (message: string) => void, policy?: SecretPolicy): AuditEntry {
+  let out = entry;
   for (const state of STATES) {
     const value = entry[state] as Record<string, unknown> | null;
-    if (typeof value === 'object' && value !== null && value[INVALID_JSON_KEY] === 'invalid_json') {
-      warn(invalidStateWarning(entry.id, state, verb));
-    }
+    if (typeof value !== 'object' || value === null || value[INVALID_JSON_KEY] !== 'invalid_json') continue;
+    warn(`warning: entry id ${entry.id}: ${state} is not valid JSON; ${verb} as {"${INVALID_JSON_KEY}":"invalid_json","raw":"<its text>"}`);
+    if (policy !== undefined && typeof value.raw === 'string') out = { ...out, [state]: { ...value, raw: maskRawText(value.raw, policy) } };
   }
+  return out;
 }
 
-function invalidStateWarning(id: string, state: string, verb: string): string {
-  return `warning: entry id ${id}: ${state} is not valid JSON; ${verb} as {"${INVALID_JSON_KEY}":"invalid_json","raw":"<its text>"}`;
+/** `"name": value` in text that is not JSON: a value is a string (unterminated: the rest) or anything up to , } ]. */
+const PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]*)/g;
+
+/**
+ * The value of each field named like a secret (any `key` or `keys` too, as their context cannot be trusted here)
+ * masked in text that is not JSON. A key written with an escape could spell a secret name unseen: then all of it.
+ */
+export function maskRawText(raw: string, policy: SecretPolicy): string {
+  if (!mayHoldSecret(raw, policy)) return raw;
+  if (hasEscapedKey(raw)) return SECRET_MASK;
+  return raw.replace(PAIR, (pair, name: string, colon: string) => {
+    const key = normalizeSecretKey(name);
+    return policy.keys.has(key) || key === 'key' || key === 'keys' ? `"${name}"${colon}"${SECRET_MASK}"` : pair;
+  });
 }

@@ -210,6 +210,25 @@ describe('a text state that is not JSON (it once failed the whole COPY and every
     }
   });
 
+  it('a secret in such raw text is masked like any other (export and list), and kept with --show-secrets', async () => {
+    const name = `t${(tables += 1)}_secret`;
+    await schema.query(`create table ${schema.name}.${name} (id bigserial primary key, created_at timestamptz not null,
+      operator text, operation text, resource_type text, resource_id text, before text, after text)`);
+    const raw = '{"name":"c1", "password": "hunter2-raw", "plugins": {"key-auth": {"key": "k-raw"}}, "broken": ';
+    await schema.query(`insert into ${schema.name}.${name} (created_at, operator, after) values (now() - interval '1 hour', 'op', $1)`, [raw]);
+    const masked = '{"name":"c1", "password": "******", "plugins": {"key-auth": {"key": "******"}}, "broken": ';
+    const table = `${schema.name}.${name}`;
+    for (const argv of [['export', '--out', '-'], ['list', '--all', '-o', 'ndjson']]) {
+      const result = await spawnCli([...db(table), ...argv]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).not.toContain('hunter2');
+      expect(result.stdout).not.toContain('k-raw');
+      expect((JSON.parse(splitLines(result.stdout)[0] ?? '') as { after: unknown }).after).toEqual({ $api7_audit: 'invalid_json', raw: masked });
+    }
+    const shown = await spawnCli([...db(table), 'export', '--out', '-', '--show-secrets']);
+    expect((JSON.parse(splitLines(shown.stdout)[0] ?? '') as { after: unknown }).after).toEqual({ $api7_audit: 'invalid_json', raw });
+  });
+
   it('list --all --output ndjson lists every entry and names the bad ones', async () => {
     const { table, ids } = await createPoisonTable();
     const result = await spawnCli([...db(table), 'list', '--all', '--order', 'asc', '-o', 'ndjson']);
