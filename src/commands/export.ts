@@ -14,7 +14,7 @@ import { decideExportBound } from './export-bound.js';
 import { runCoverage } from './export-coverage.js';
 import { startProgress } from '../output/progress.js';
 import { RejectedEntries } from '../delivery/rejects.js';
-import { mayHoldInvalidStates, warnInvalidStatesInText } from '../output/invalid-states.js';
+import { mayHoldInvalidStates, reportInvalidStatesInText } from '../output/invalid-states.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -75,10 +75,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string) => maskEntryBytes(bytes, policy);
   const warn = (message: string) => io.stderr.write(`${message}\n`);
   const transform = mayHoldInvalidStates(table.mapping)
-    ? (bytes: string) => {
-        warnInvalidStatesInText(bytes, 'sent', warn);
-        return mask(bytes);
-      }
+    ? (bytes: string) => mask(reportInvalidStatesInText(bytes, 'sent', warn, options.showSecrets ? undefined : policy))
     : mask;
   const rejected = await RejectedEntries.open(options.rejects, warn);
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected });
