@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
 
 /**
- * Prepared transactions need max_prepared_transactions > 0, which the shared test server does not have (and must not
- * be reconfigured): a PostgreSQL of this file's own, in a temp dir on a free port.
+ * A PostgreSQL of this file's own, in a temp dir on a free port, with a standby: prepared transactions need
+ * max_prepared_transactions > 0, which the shared test server does not have (and must not be reconfigured), and a
+ * transaction held open for a minute here holds back no other test's export.
  */
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const available = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
@@ -20,13 +21,14 @@ const run = promisify(execFile);
 
 let dir: string;
 let url: string;
+let standbyUrl: string;
 
 async function asServerUser(program: string, args: string[]): Promise<void> {
   const command = join(PG_BIN, program);
   if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args], { timeout: 60_000 });
   else await run(command, args, { timeout: 60_000 });
 }
-const pgCtl = (...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
+const pgCtl = (data: string, ...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, data), '-l', join(dir, `${data}.log`), '-w', '-t', '60', ...args]);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -48,6 +50,15 @@ async function query<R extends pg.QueryResultRow>(...statements: string[]): Prom
   }
 }
 
+/** A control-plane session with a transaction open since now, holding a row stamped with that start. */
+async function holdOpen(operator: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'control-plane' });
+  await client.connect();
+  await client.query('begin');
+  await client.query(`insert into audit_logs (operator) values ($1)`, [operator]);
+  return client;
+}
+
 beforeAll(async () => {
   if (!available) return;
   dir = await mkdtemp(join(tmpdir(), 'api7-prepared-'));
@@ -55,13 +66,18 @@ beforeAll(async () => {
   const port = await freePort();
   url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await asServerUser('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-N']);
-  await pgCtl('-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
+  await pgCtl('data', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
   await query(await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8'));
+  const standbyPort = await freePort();
+  standbyUrl = `postgres://postgres@127.0.0.1:${standbyPort}/postgres`;
+  await asServerUser('pg_basebackup', ['-D', join(dir, 'standby'), '-d', url, '-R', '-X', 'stream']);
+  await pgCtl('standby', '-o', `-p ${standbyPort} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
 }, 120_000);
 
 afterAll(async () => {
   if (!available || !dir) return;
-  await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
+  await pgCtl('standby', '-m', 'immediate', 'stop').catch(() => undefined);
+  await pgCtl('data', '-m', 'immediate', 'stop').catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -95,4 +111,38 @@ describe.skipIf(!available)('a prepared transaction', () => {
     expect(ids).toHaveLength(7);
     expect([...sent].sort()).toEqual([...ids].sort());
   }, 60_000);
+
+  it('on a standby: warns that only --settle guards the run, and records it', async () => {
+    const checkpoint = join(dir, 'standby.json');
+    const result = await spawnCli(['--db', standbyUrl, 'export', '--out', join(dir, 'standby.ndjson'), '--checkpoint', checkpoint, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining('warning: connected to a standby')]);
+    expect(JSON.parse(result.stdout)).toMatchObject({ late_commit_guard: 'settle' });
+    expect(JSON.parse(await readFile(checkpoint, 'utf8'))).toMatchObject({ late_commit_guard: 'settle' });
+  }, 60_000);
+
+  it('a transaction left open for over a minute is named once on stderr; its row arrives after it commits', async () => {
+    const out = join(dir, 'long.ndjson');
+    const checkpoint = join(dir, 'long.json');
+    const exportOnce = () => spawnCli(['--db', url, 'export', '--out', out, '--checkpoint', checkpoint, '--json']);
+    const held = await holdOpen('held');
+    try {
+      const [{ pid }] = (await held.query<{ pid: number }>('select pg_backend_pid() pid')).rows as [{ pid: number }];
+      // A minute behind the settle bound (5 s).
+      await sleep(66_000);
+      const first = await exportOnce();
+      expect(first.code, first.stderr).toBe(0);
+      const notes = first.stderr.trim().split('\n');
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(new RegExp(`^note: entries from \\S+ on wait for the next run: a transaction open since then may still commit some \\(pid ${pid}, user postgres, application 'control-plane', idle in transaction\\)$`));
+      await held.query('commit');
+    } finally {
+      await held.end();
+    }
+    const second = await exportOnce();
+    expect(second.code, second.stderr).toBe(0);
+    const ids = (await query<{ id: string }>('select id::text id from audit_logs order by id')).map((row) => row.id);
+    const sent = (await readFile(out, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect([...sent].sort()).toEqual([...ids].sort());
+  }, 120_000);
 });
