@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli } from '../support/cli.js';
+import { BIN, spawnCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 
 let schema: TestSchema;
@@ -77,6 +78,41 @@ describe('prune --wait-lock', () => {
     expect(await oldCount()).toBe(0);
     expect(Number((await schema.query<{ n: string }>(`select count(*) as n from ${schema.table()}`)).rows[0]?.n)).toBe(1);
   });
+
+  // A backend left running by a killed client, and a session watching it, need a real server; PGlite is one backend.
+  it.skipIf(isEmbedded())('after a kill -9 mid-DELETE, the orphaned backend keeps the lock: exit 3 at once, and --wait-lock gets it when that DELETE ends', async () => {
+    const table = schema.table();
+    await schema.query(`delete from ${table}`);
+    await schema.query(`insert into ${table} (created_at, operator) select now() - interval '90 days' + g * interval '1 s', 'old' from generate_series(1, 30000) g`);
+    // Every DELETE statement takes 2 s more, as a large batch on a busy server might.
+    await schema.query(`create function ${schema.name}.slow_delete() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return null; end $$`);
+    await schema.query(`create trigger slow_delete after delete on ${table} for each statement execute function ${schema.name}.slow_delete()`);
+    try {
+      const child = spawn(process.execPath, [BIN, '--db', databaseUrl(), '--table', table, 'prune', '--retention-days', '30', '--batch-size', '20000', '--yes'], {
+        env: { PATH: process.env.PATH },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+      const deleting = async () =>
+        (await schema.query(`select 1 from pg_stat_activity where application_name = 'api7-audit' and state = 'active' and position($1 in query) > 0 and query like '%delete from%'`, [schema.name]))
+          .rowCount;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && !(await deleting())) await sleep(10);
+      child.kill('SIGKILL');
+      await exited;
+
+      const busy = await prune();
+      expect(busy.code).toBe(3);
+      expect(busy.stderr).toContain('--wait-lock');
+      const waited = await prune('--wait-lock', '30s', '--batch-size', '20000');
+      expect(waited.stderr).toBe('');
+      expect(waited.code).toBe(0);
+      expect(JSON.parse(waited.stdout)).toMatchObject({ complete: true });
+      expect(await oldCount()).toBe(0);
+    } finally {
+      await schema.query(`drop trigger slow_delete on ${table}`);
+    }
+  }, 90_000);
 
   it('refuses a duration it cannot read, naming it (exit 2)', async () => {
     const result = await prune('--wait-lock', 'soon');
