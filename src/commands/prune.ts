@@ -24,6 +24,7 @@ import { computeCutoff, deleteBatch, matchEntries, readJsonPage, resetPruneSessi
 import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
 import { checkWritableDirectory } from '../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
+import { mayHoldInvalidStates, maskInvalidStatesInJson } from '../output/invalid-states.js';
 import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
 import { ADAPTIVE_BATCHES, nextBatchSize } from './prune-batch-size.js';
 import { BackgroundDrops } from './prune-drops.js';
@@ -350,6 +351,8 @@ class PruneRun {
   private masker(secrets: ResolvedConfig['secrets']): (json: string) => string {
     if (this.options.showSecrets) return (json) => json;
     const policy = createSecretPolicy(secrets);
+    // A text state that is not JSON is a string to maskEntryJson: its raw text is masked first, by name.
+    if (mayHoldInvalidStates(this.table.mapping)) return (json) => maskEntryJson(maskInvalidStatesInJson(json, policy), policy);
     return (json) => maskEntryJson(json, policy);
   }
 

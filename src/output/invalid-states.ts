@@ -25,14 +25,36 @@ export function reportInvalidStatesInText(jsonBytes: string, verb: string, warn:
 
 /** {@link reportInvalidStatesInText} for an entry read as an object (list). */
 export function reportInvalidStatesInEntry(entry: AuditEntry, verb: string, warn: (message: string) => void, policy?: SecretPolicy): AuditEntry {
+  for (const state of STATES) {
+    if (isInvalidMarker(entry[state])) {
+      warn(`warning: entry id ${entry.id}: ${state} is not valid JSON; ${verb} as {"${INVALID_JSON_KEY}":"invalid_json","raw":"<its text>"}`);
+    }
+  }
+  return policy === undefined ? entry : maskInvalidStates(entry, policy);
+}
+
+/** The entry with the secrets in the raw text of each state that is not JSON masked (show). */
+export function maskInvalidStates(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
   let out = entry;
   for (const state of STATES) {
-    const value = entry[state] as Record<string, unknown> | null;
-    if (typeof value !== 'object' || value === null || value[INVALID_JSON_KEY] !== 'invalid_json') continue;
-    warn(`warning: entry id ${entry.id}: ${state} is not valid JSON; ${verb} as {"${INVALID_JSON_KEY}":"invalid_json","raw":"<its text>"}`);
-    if (policy !== undefined && typeof value.raw === 'string') out = { ...out, [state]: { ...value, raw: maskRawText(value.raw, policy) } };
+    const value = entry[state];
+    if (isInvalidMarker(value)) out = { ...out, [state]: { ...value, raw: maskRawText(value.raw, policy) } };
   }
   return out;
+}
+
+/** {@link maskInvalidStates} for an entry's JSON text in any spacing (prune --archive). */
+export function maskInvalidStatesInJson(json: string, policy: SecretPolicy): string {
+  if (!json.includes(MARKER_TEXT)) return json;
+  return JSON.stringify(maskInvalidStates(JSON.parse(json) as AuditEntry, policy));
+}
+
+const MARKER_TEXT = `{"${INVALID_JSON_KEY}":"invalid_json","raw":`;
+
+function isInvalidMarker(value: unknown): value is { raw: string } {
+  if (typeof value !== 'object' || value === null) return false;
+  const marker = value as Record<string, unknown>;
+  return marker[INVALID_JSON_KEY] === 'invalid_json' && typeof marker.raw === 'string';
 }
 
 /** `"name": value` in text that is not JSON: a value is a string (unterminated: the rest) or anything up to , } ]. */

@@ -210,7 +210,7 @@ describe('a text state that is not JSON (it once failed the whole COPY and every
     }
   });
 
-  it('a secret in such raw text is masked like any other (export and list), and kept with --show-secrets', async () => {
+  it('a secret in such raw text is masked like any other (export, list, show, prune --archive), and kept with --show-secrets', async () => {
     const name = `t${(tables += 1)}_secret`;
     await schema.query(`create table ${schema.name}.${name} (id bigserial primary key, created_at timestamptz not null,
       operator text, operation text, resource_type text, resource_id text, before text, after text)`);
@@ -227,6 +227,18 @@ describe('a text state that is not JSON (it once failed the whole COPY and every
     }
     const shown = await spawnCli([...db(table), 'export', '--out', '-', '--show-secrets']);
     expect((JSON.parse(splitLines(shown.stdout)[0] ?? '') as { after: unknown }).after).toEqual({ $api7_audit: 'invalid_json', raw });
+    const id = (JSON.parse(splitLines(shown.stdout)[0] ?? '') as { id: string }).id;
+    const show = await spawnCli([...db(table), 'show', id, '--output', 'json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).not.toContain('hunter2');
+    expect((JSON.parse(show.stdout) as { after: unknown }).after).toEqual({ $api7_audit: 'invalid_json', raw: masked });
+    await schema.query(`update ${schema.name}.${name} set created_at = now() - interval '40 days'`);
+    const archive = join(dir, 'secret-archive.ndjson');
+    const prune = await spawnCli([...db(table), 'prune', '--retention-days', '30', '--yes', '--archive', archive]);
+    expect(prune.code, prune.stderr).toBe(0);
+    const archived = await readFile(archive, 'utf8');
+    expect(archived).not.toContain('hunter2');
+    expect((JSON.parse(splitLines(archived)[0] ?? '') as { after: unknown }).after).toEqual({ $api7_audit: 'invalid_json', raw: masked });
   });
 
   it('list --all --output ndjson lists every entry and names the bad ones', async () => {
