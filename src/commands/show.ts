@@ -9,6 +9,7 @@ import { formatTableName } from '../db/identifiers.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { findEntry } from '../queries/show.js';
 import { createSecretPolicy, maskEntry } from '../output/secrets.js';
+import { maskInvalidStates } from '../output/invalid-states.js';
 import { createColors, shouldUseColor } from '../output/colors.js';
 import { renderShow, showJson } from '../output/show.js';
 import { hiddenSecretChanges } from '../output/secret-changes.js';
@@ -37,7 +38,8 @@ export async function showEntry(table: AuditTable, options: ShowOptions, secrets
   const raw = await findEntry(table.db, table.mapping, options.id);
   if (!raw) throw new RuntimeError(`no audit entry with id '${options.id}' in ${formatTableName(table.mapping.table)}`);
   if (options.showSecrets) return { entry: raw, hiddenChanges: [] };
-  const entry = maskEntry(raw, createSecretPolicy(secretsConfig));
+  const policy = createSecretPolicy(secretsConfig);
+  const entry = maskEntry(maskInvalidStates(raw, policy), policy);
   return { entry, hiddenChanges: hiddenSecretChanges(raw, entry) };
 }
 
