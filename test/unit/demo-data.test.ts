@@ -99,6 +99,19 @@ describe('generateDemoEntries', () => {
     expect(service?.upstream).toMatchObject({ type: expect.any(String), nodes: expect.any(Array) });
   });
 
+  it('holds what the README and --help examples name: alice, entry 5290 and its route', () => {
+    // Ids follow the order of the entries; operators are matched exactly, as --operator does.
+    const entry = entries[5290 - 1];
+    expect(entry).toMatchObject({ operator: 'alice', operation: 'UPDATE', resource_type: 'route', resource_id: 'c0618158' });
+    expect(entry?.after).not.toEqual(entry?.before);
+    const removed = Object.keys(entry?.before ?? {}).filter((key) => JSON.stringify(entry?.before?.[key]) !== JSON.stringify(entry?.after?.[key]));
+    expect(removed.length).toBeGreaterThan(0);
+    expect(ofType('route').filter((e) => e.resource_id === 'c0618158').length).toBeGreaterThan(3);
+    const lastWeek = entries.filter((e) => e.ageSeconds < 7 * DAY);
+    expect(lastWeek.filter((e) => e.operator === 'alice').length).toBeGreaterThan(10);
+    expect(lastWeek.filter((e) => ['alice', 'bob'].includes(e.operator) && e.operation === 'DELETE').length).toBeGreaterThan(0);
+  });
+
   it('averages around 1 KB per entry', () => {
     const bytes = entries.reduce((sum, e) => sum + JSON.stringify(e).length, 0) / entries.length;
     expect(bytes).toBeGreaterThan(600);
