@@ -74,6 +74,9 @@ export class DatadogSink implements Sink {
     const logs = items.map((r) => this.encode(r));
     for (const [i, log] of logs.entries()) {
       if (log.length <= DATADOG_LIMITS.maxLogBytes) continue;
+      if (this.oversize === undefined) {
+        return { kind: 'fatal', reason: `${NAME} accepts logs up to 1 MB; entry id ${(items[i] as ExportRecord).id} is ${log.length} bytes` };
+      }
       const reduced = await this.reduce(items, logs, i, `${NAME} accepts logs up to 1 MB; this one is ${log.length} bytes`);
       if (reduced) return reduced;
     }
