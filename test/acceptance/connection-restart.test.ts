@@ -132,7 +132,7 @@ describe('a server restarted under a running command', () => {
 
     const rerun = await spawnCli(args);
     expect(rerun.stderr).toBe('');
-    expect(rerun.code).toBe(0);
+    expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ complete: true });
     expect(await old()).toBe(0);
     expect(await kept()).toBe(keptBefore);
@@ -166,7 +166,7 @@ describe('a server restarted under a running command', () => {
       expect(ids.slice(0, upTo + 1).filter((id) => !hec.ids.has(id))).toEqual([]);
 
       const rerun = await spawnCli(args, { env });
-      expect(rerun.code).toBe(0);
+      expect(rerun.code, rerun.stderr).toBe(0);
       expect(ids.filter((id) => !hec.ids.has(id))).toEqual([]);
       // The batches in flight when the connection went were confirmed and checkpointed before the exit: none is resent.
       expect(hec.ids.duplicates).toBe(0);
