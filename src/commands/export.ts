@@ -155,7 +155,7 @@ async function startQuery(table: AuditTable, options: ExportOptions, io: CliIo):
   // Fails early on another stream's checkpoint; the guard is recomputed below once the bound is known.
   if (file) runCoverage(file, previous, options.filters, options.sink.kind, 'open-transactions');
   if (file && !options.dryRun) await removeStaleTemps(file);
-  const facts = await readOpenTransactions(table.db, options.settleSeconds);
+  const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, previous?.position, file !== undefined);
   for (const message of bound.messages) io.stderr.write(`${message}\n`);
   const coverage = file ? runCoverage(file, previous, options.filters, options.sink.kind, bound.guard) : undefined;

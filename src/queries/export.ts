@@ -35,7 +35,11 @@ export interface OpenTransaction {
   since: string;
 }
 
-/** A prepared (two-phase) transaction: its rows may carry any timestamp, and its start is recorded nowhere. */
+/**
+ * A prepared (two-phase) transaction that holds a lock on the audit table or one of its partitions: it may have
+ * inserted rows of any timestamp, and its start is recorded nowhere. One that holds none inserted nothing there,
+ * and being prepared it can do nothing more.
+ */
 export interface PreparedTransaction {
   gid: string;
   owner: string;
@@ -67,7 +71,7 @@ const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
  * READ ONLY transactions can last minutes) never insert entries and are left out. See
  * docs/decisions/001-late-commits.md for why this bounds every row the export's COPY cannot see yet.
  */
-export async function readOpenTransactions(db: Db, settleSeconds: number): Promise<OpenTransactions> {
+export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, settleSeconds: number): Promise<OpenTransactions> {
   const activity = await sql<{
     settle_bound: string; hidden: string; role: string; in_recovery: boolean;
     pid: number | null; usename: string | null; application_name: string | null; state: string | null; since: string | null;
@@ -87,9 +91,17 @@ export async function readOpenTransactions(db: Db, settleSeconds: number): Promi
       order by xact_start limit 1
     ) o on true`.execute(db);
   const row = activity.rows[0] as (typeof activity.rows)[number];
+  const table = sql`to_regclass(quote_ident(${mapping.table.schema}) || '.' || quote_ident(${mapping.table.name}))`;
+  // A prepared transaction's locks keep the virtual transaction id it had, with no pid; its transactionid lock links them.
   const prepared = await sql<PreparedTransaction>`
-    select gid, owner::text as owner, to_char(prepared at time zone 'UTC', ${ISO_UTC}) as prepared
-    from pg_prepared_xacts where database = current_database() order by prepared`.execute(db);
+    select p.gid, p.owner::text as owner, to_char(p.prepared at time zone 'UTC', ${ISO_UTC}) as prepared
+    from pg_prepared_xacts p
+    where p.database = current_database() and exists (
+      select 1 from pg_locks x join pg_locks r on r.virtualtransaction = x.virtualtransaction and r.pid is null
+      where x.locktype = 'transactionid' and x.transactionid = p.transaction and x.pid is null
+        and r.locktype = 'relation' and (r.relation = ${table} or r.relation in (select relid from pg_partition_tree(${table})))
+    )
+    order by p.prepared`.execute(db);
   return {
     settleBound: row.settle_bound,
     oldest: row.pid === null || row.since === null

@@ -94,11 +94,14 @@ describe.skipIf(!available)('a prepared transaction', () => {
 
     // Its row is stamped with its start; its session is gone, so pg_stat_activity no longer shows that start.
     await query('begin', `insert into audit_logs (operator) values ('prepared')`, `prepare transaction 'cp-h3'`);
+    // One that never touched the audit table holds nothing back.
+    await query('create table if not exists other (x int)', 'begin', 'insert into other values (1)', `prepare transaction 'cp-other'`);
     await query(`insert into audit_logs (operator) values ('after')`);
     await sleep(500);
     const held = await exportOnce();
     expect(held.code, held.stderr).toBe(0);
     expect(held.stderr).toContain("prepared transaction 'cp-h3'");
+    expect(held.stderr).not.toContain('cp-other');
     expect(JSON.parse(held.stdout)).toMatchObject({ exported: 0 });
     expect(await readFile(checkpoint, 'utf8')).toBe(saved);
 
@@ -106,6 +109,7 @@ describe.skipIf(!available)('a prepared transaction', () => {
     const after = await exportOnce();
     expect(after.code, after.stderr).toBe(0);
     expect(after.stderr).not.toContain('prepared transaction');
+    await query(`rollback prepared 'cp-other'`);
     const ids = (await query<{ id: string }>('select id::text id from audit_logs order by id')).map((row) => row.id);
     const sent = (await readFile(out, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
     expect(ids).toHaveLength(7);
