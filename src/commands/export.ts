@@ -15,6 +15,7 @@ import { runCoverage } from './export-coverage.js';
 import { startProgress } from '../output/progress.js';
 import { RejectedEntries } from '../delivery/rejects.js';
 import { mayHoldInvalidStates, reportInvalidStatesInText } from '../output/invalid-states.js';
+import { prepareExportFiles } from './export-files.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -134,7 +135,8 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
  * `api7-audit export`: reads in READ ONLY transactions (the export's entries in one statement, one snapshot) and
  * prints a summary.
  */
-export async function runExport(options: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
+export async function runExport(given: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
+  const options = await prepareExportFiles(given, io);
   const result = await withAuditTable<ExportSummary | DryRunSummary>(config, (table) =>
     options.dryRun
       ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets, io))
