@@ -1,5 +1,6 @@
 import { fromByteString, toByteString } from '../byte-string.js';
 import { CANONICAL_FIELDS } from '../entry.js';
+import { timestampTokenMs } from './timestamp-token.js';
 import type { ExportFields, ExportFieldsJson, ExportRecord } from '../sinks/types.js';
 
 /**
@@ -30,7 +31,7 @@ export class EntryRecord implements ExportRecord {
   }
 
   get timeMs(): number {
-    return epochMs(this.timestamp);
+    return timestampTokenMs(this.head().timestamp) ?? epochMs(this.timestamp);
   }
 
   get fields(): ExportFields {
