@@ -108,7 +108,7 @@ function expectLostLine(result: CliResult, activity: string): void {
 }
 
 describe('a server restarted under a running command', () => {
-  it.skipIf(!available)('prune during pg_ctl restart -m immediate: summary, one line, exit 1; the rerun leaves nothing old and touches nothing new', async () => {
+  it.skipIf(!available).each(['immediate', 'fast'])('prune during pg_ctl restart -m %s: summary, one line, exit 1; the rerun leaves nothing old and touches nothing new', async (mode) => {
     await query(`truncate audit_logs`);
     await query(
       `insert into audit_logs (created_at, operator, operation, resource_id, after)
@@ -125,7 +125,7 @@ describe('a server restarted under a running command', () => {
     const running = start(args);
     expect(await waitFor(async () => running.exited() || (await old()) < 38_000)).toBe(true);
     expect(running.exited()).toBe(false);
-    await pgCtl('-m', 'immediate', '-o', serverOptions(), 'restart');
+    await pgCtl('-m', mode, '-o', serverOptions(), 'restart');
     const result = await running.result;
     expectLostLine(result, 'prune');
     expect(JSON.parse(result.stdout)).toMatchObject({ complete: false, stopped: 'connection-lost' });
@@ -136,11 +136,12 @@ describe('a server restarted under a running command', () => {
     expect(JSON.parse(rerun.stdout)).toMatchObject({ complete: true });
     expect(await old()).toBe(0);
     expect(await kept()).toBe(keptBefore);
-  });
+  }, 90_000);
 
-  it.skipIf(!available)('export during pg_ctl restart -m fast: checkpoint of what was confirmed, one line, exit 1; the rerun sends the rest', async () => {
+  it.skipIf(!available).each(['fast', 'immediate'])('export during pg_ctl restart -m %s: checkpoint of what was confirmed, one line, exit 1; the rerun sends the rest', async (mode) => {
     await query(`drop trigger if exists slow_delete on audit_logs`);
     await query(`truncate audit_logs`);
+    await rm(join(dir, 'export.json'), { force: true });
     await query(
       `insert into audit_logs (created_at, operator, operation, resource_id, after)
        select now() - interval '2 hours' + (g / 3) * interval '1 ms', 'op', 'update', 'r-' || g, jsonb_build_object('n', g, 'note', repeat('x', 500))
@@ -155,7 +156,7 @@ describe('a server restarted under a running command', () => {
       const running = start(args, env);
       expect(await waitFor(() => running.exited() || server.requestCount >= 20)).toBe(true);
       expect(running.exited()).toBe(false);
-      await pgCtl('-m', 'fast', '-o', serverOptions(), 'restart');
+      await pgCtl('-m', mode, '-o', serverOptions(), 'restart');
       const result = await running.result;
       expectLostLine(result, 'export');
 
@@ -173,5 +174,5 @@ describe('a server restarted under a running command', () => {
     } finally {
       await server.close();
     }
-  });
+  }, 90_000);
 });
