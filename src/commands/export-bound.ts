@@ -28,14 +28,16 @@ export function decideExportBound(facts: OpenTransactions, after: Position | und
   if (facts.inRecovery) {
     guard = 'settle';
     messages.push(
-      'warning: connected to a standby, whose pg_stat_activity does not show the primary\'s transactions: entries are held back only by --settle, so one whose transaction commits later than that can be skipped; export from the primary',
+      'warning: connected to a standby, whose pg_stat_activity does not show the primary\'s transactions, so an entry committed more than --settle after its timestamp can be skipped; export from the primary',
     );
   } else if (facts.hidden > 0) {
     guard = 'settle';
     messages.push(
-      `warning: role ${facts.role} cannot see the transactions of ${facts.hidden} other session(s) in this database: entries are held back only by --settle, so one whose transaction commits later than that can be skipped; fix: GRANT pg_read_all_stats TO ${quoteRole(facts.role)}`,
+      `warning: role ${facts.role} cannot see the transactions of ${facts.hidden} other session(s) in this database, so an entry one of them commits more than --settle after its timestamp can be skipped; fix: GRANT pg_read_all_stats TO ${quoteRole(facts.role)}`,
     );
-  } else if (facts.oldest && compareInstants(facts.oldest.since, facts.settleBound) < 0) {
+  }
+  // With sessions hidden, the visible ones still narrow the bound; only the guarantee is gone.
+  if (facts.oldest && compareInstants(facts.oldest.since, facts.settleBound) < 0) {
     before = facts.oldest.since;
     if (secondsBetween(facts.oldest.since, facts.settleBound) >= HOLDER_NOTICE_SECONDS) {
       const { pid, user, application, state, since } = facts.oldest;

@@ -36,8 +36,8 @@ describe('decideExportBound', () => {
   it('falls back to the settle window, with the GRANT, when other sessions are hidden; on a standby too', () => {
     const hidden = decideExportBound(facts({ hidden: 3, role: 'Audit Reader', oldest: holder('2026-12-03T09:00:00.000000Z') }), undefined, true);
     expect(hidden.guard).toBe('settle');
-    expect(hidden.before).toBe('2026-12-03T10:00:00.000000Z');
-    expect(hidden.messages).toHaveLength(1);
+    expect(hidden.before).toBe('2026-12-03T09:00:00.000000Z');
+    expect(hidden.messages).toHaveLength(2);
     expect(hidden.messages[0]).toContain('fix: GRANT pg_read_all_stats TO "Audit Reader"');
     const standby = decideExportBound(facts({ inRecovery: true }), undefined, true);
     expect(standby.guard).toBe('settle');
