@@ -13,6 +13,9 @@ export interface RenderShowOptions {
   hiddenChanges?: Change[];
 }
 
+/** Secret paths listed under the diff at most, as the diff itself is cut (diff.ts). */
+const MAX_HIDDEN_LISTED = 100;
+
 /** `show --output json`: the canonical entry plus its leaf-level changes. */
 export type ShowJson = AuditEntry & { changes: Change[] };
 
@@ -37,7 +40,9 @@ export function renderShow(entry: AuditEntry, options: RenderShowOptions): strin
   const header = rows.map(([label, value]) => `${colors.bold(`${label}:`.padEnd(labelWidth))} ${value}`);
   const diff = renderDiff(entry.before, entry.after, { colors, contextLines: options.contextLines });
   const hidden = options.hiddenChanges ?? [];
-  const secrets = hidden.length ? `\n\n${colors.yellow('Secrets changed (values hidden):')} ${hidden.map((c) => sanitizeForTerminal(c.path)).join(', ')}` : '';
+  const listed = hidden.slice(0, MAX_HIDDEN_LISTED).map((c) => sanitizeForTerminal(c.path));
+  if (hidden.length > listed.length) listed.push(`and ${hidden.length - listed.length} more (use --output json for every change)`);
+  const secrets = hidden.length ? `\n\n${colors.yellow('Secrets changed (values hidden):')} ${listed.join(', ')}` : '';
   return `${header.join('\n')}\n\n${diff}${secrets}`;
 }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { MAX_INDENT_LEVELS, stableStringify, writeJson } from '../../src/output/stable-json.js';
+import { MAX_INDENT_LEVELS, stableStringify, writeDeepJson, writeJson } from '../../src/output/stable-json.js';
 
 /** Key-sorting replacer with JSON.stringify: the reference the iterative writer must match. */
 function sortedReference(value: unknown, indent: number): string {
@@ -25,6 +25,8 @@ describe('writeJson', () => {
       for (const indent of [0, 2, 4]) {
         expect(writeJson(sample, { indent })).toBe(JSON.stringify(sample, null, indent) ?? 'null');
         expect(stableStringify(sample, indent)).toBe(sortedReference(sample, indent));
+        expect(writeDeepJson(sample, { indent })).toBe(JSON.stringify(sample, null, indent) ?? 'null');
+        expect(writeDeepJson(sample, { indent, sortKeys: true })).toBe(sortedReference(sample, indent));
       }
     }
   });
@@ -41,8 +43,12 @@ describe('writeJson', () => {
     expect(JSON.parse(lines.join('\n'))).toBeTruthy();
   });
 
-  it('prints a 100,000-element array', () => {
-    const items = Array.from({ length: 100_000 }, (_, index) => ({ i: index }));
-    expect(stableStringify(items, 0)).toBe(JSON.stringify(items));
+  it('prints a 30,000-element array, and 99 levels as JSON.stringify does', () => {
+    const items = Array.from({ length: 30_000 }, (_, index) => ({ i: index, z: [index], a: 'x' }));
+    expect(writeDeepJson(items, { indent: 2, sortKeys: true })).toBe(sortedReference(items, 2));
+    let nested: unknown = { b: 1, a: 2 };
+    for (let level = 0; level < MAX_INDENT_LEVELS - 2; level++) nested = [nested];
+    expect(stableStringify(nested)).toBe(sortedReference(nested, 2));
+    expect(writeDeepJson(nested, { indent: 2, sortKeys: true })).toBe(sortedReference(nested, 2));
   });
 });
