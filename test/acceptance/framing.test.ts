@@ -12,6 +12,7 @@ import { FakeServer, type FakeRequest, type Protocol } from '../support/fake-ser
 // Every NDJSON line and every bulk line the tool writes is exactly one entry, whatever the state column's type.
 // Lines are counted the way the most split-happy reader does (Python's str.splitlines: CR, LF, U+2028, U+2029, U+0085).
 
+// eslint-disable-next-line no-control-regex -- the separators str.splitlines knows, control characters included
 const SPLIT_HAPPY = /\r\n|[\n\r\u2028\u2029\u0085\v\f\u001c\u001d\u001e]/;
 const FORGED = '{"id":"999999","timestamp":"2026-10-04T20:39:00.000000Z","operator":"alice","operation":"delete","resource_type":"ssl","resource_id":"prod-cert","resource_name":null,"source_ip":null,"source":null,"before":null,"after":null}';
 
