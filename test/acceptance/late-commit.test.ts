@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
-import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
+import { createDefaultTable, createTestDatabase, createTestSchema, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 import type { FakeServer } from '../support/fake-server.js';
 
 const TOKEN = 'hec-token';
 let schema: TestSchema;
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+/** This file's own database: its transactions stay open for seconds (see createTestDatabase). */
+const databaseUrl = () => database.url;
 let dir: string;
 let server: FakeServer;
 let hec: FakeHec;
 const clients: pg.Client[] = [];
 
 beforeAll(async () => {
-  schema = await createTestSchema('late_commit');
+  database = await createTestDatabase('late_commit');
+  schema = await createTestSchema('late_commit', database.url);
   await createDefaultTable(schema);
   dir = await mkdtemp(join(tmpdir(), 'api7-late-commit-'));
   ({ server, hec } = await FakeHec.start({ token: TOKEN }));
@@ -25,6 +29,7 @@ afterAll(async () => {
   await Promise.all(clients.splice(0).map((client) => client.end().catch(() => undefined)));
   await server?.close();
   await schema.drop();
+  await database.drop();
   await rm(dir, { recursive: true, force: true });
 });
 

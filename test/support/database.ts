@@ -16,9 +16,9 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-export async function createTestSchema(prefix: string): Promise<TestSchema> {
+export async function createTestSchema(prefix: string, url = databaseUrl()): Promise<TestSchema> {
   const name = `t_${prefix}_${randomBytes(4).toString('hex')}`;
-  const client = new pg.Client({ connectionString: databaseUrl() });
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query(`create schema ${name}`);
   return {
@@ -31,6 +31,29 @@ export async function createTestSchema(prefix: string): Promise<TestSchema> {
       await client.end();
     },
   };
+}
+
+/**
+ * A database of its own on the test server, for a file whose transactions stay open for seconds: an export's bound
+ * is the start of the oldest open transaction in its database, so in the shared one they would hold back the
+ * exports of every other file running meanwhile. The embedded server has one database: its URL is returned.
+ */
+export async function createTestDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (isEmbedded()) return { url: databaseUrl(), drop: async () => undefined };
+  const name = `t_${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = new URL(databaseUrl());
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
 /** Creates the default table with the indexes from examples/schema.sql inside the schema. */
