@@ -74,7 +74,7 @@ function readmeExamples(): Example[] {
 /** Each command's --help from the built binary, keyed by how it is asked for. */
 async function helpTexts(): Promise<Record<string, string>> {
   const main = await spawnCli(['--help']);
-  expect(main.code).toBe(0);
+  expect(main.code, main.stderr).toBe(0);
   const listing = /\nCommands:\n([\s\S]*?)(\n\n|$)/.exec(main.stdout)?.[1] ?? '';
   // Command lines are indented by two spaces; wrapped descriptions by more.
   const names = [...listing.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1] ?? '').filter((name) => name !== 'help');
@@ -82,7 +82,7 @@ async function helpTexts(): Promise<Record<string, string>> {
   const texts: Record<string, string> = { '--help': main.stdout };
   for (const name of names) {
     const help = await spawnCli([name, '--help']);
-    expect(help.code).toBe(0);
+    expect(help.code, help.stderr).toBe(0);
     texts[`${name} --help`] = help.stdout;
   }
   return texts;
@@ -412,6 +412,8 @@ describe('README and --help examples on the demo database', () => {
     const twice = Object.values(await filesIn(dir)).flat();
     expect(once.length).toBeGreaterThan(0);
     expect(twice).toEqual([...once, ...once]);
+    expect(README).toMatch(/`--out FILE` appends to FILE and never truncates it/);
+    expect(help['export --help']?.replace(/\s+/g, ' ')).toMatch(/--out FILE appends to an existing FILE .* and never truncates it/);
   });
 });
 
@@ -481,6 +483,15 @@ describe('the README says what the binary and the shipped files need', () => {
     const [report] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     expect(report?.filename).toBe(named);
     expect(report?.files.map((f) => f.path)).toEqual(expect.arrayContaining(['bin/api7-audit.js', 'dist/main.js', 'examples/schema.sql', 'examples/api7-audit-prune.service']));
+    // The README's first line runs `npx api7-audit` in the checkout: it must be this package's bin, never a download.
+    const npx = await new Promise<string>((resolve, reject) => {
+      const child = spawn('npx', ['--no', '--', 'api7-audit', '--version'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      child.on('error', reject);
+      child.on('close', () => resolve(Buffer.concat(out).toString('utf8').trim()));
+    });
+    expect(npx).toBe(pkg.version);
   });
 
   it('names every directory the systemd unit and the crontab line need', async () => {
