@@ -64,10 +64,7 @@ class Abandoned extends Error {}
 
 const positionOf = (r: ExportRecord): Position => ({ timestamp: r.timestamp, id: r.id });
 
-/**
- * The default window: twice the batches in flight, so that sending goes on while a checkpoint is being fsynced
- * (the measurements are in docs/decisions/).
- */
+/** The default window: twice the batches in flight, so that sending goes on while a checkpoint is being fsynced (docs/decisions/002-delivery-window.md). */
 export const deliveryWindow = (concurrency: number): number => 2 * concurrency;
 
 /**
