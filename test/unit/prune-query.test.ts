@@ -41,7 +41,8 @@ describe('prune batch delete', () => {
 
   it('returns the JSON of every deleted entry when archiving, and the batch end even when none was deleted', () => {
     const query = compile(true);
-    expect(query.sql).toContain('returning json_build_object(');
+    // The entry's JSON, with the line separators that some readers split on escaped (entryJsonExpression).
+    expect(query.sql).toMatch(/returning (replace\()*json_build_object\(/);
     expect(query.sql).toMatch(/deleted\.json from last left join deleted on true$/);
   });
 
