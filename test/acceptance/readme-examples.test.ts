@@ -296,9 +296,10 @@ async function checkExample(command: string, result: CliResult, dir: string, bef
       expect(changes.length).toBeGreaterThan(0);
     } else {
       expect(result.stdout).toContain(id);
-      // A before/after diff: lines taken away and lines added.
-      expect(result.stdout).toMatch(/^\s*-\s*\S/m);
-      expect(result.stdout).toMatch(/^\s*\+\s*\S/m);
+      // A before/after diff: a hunk with lines taken away and lines added, not only the --- / +++ headers.
+      expect(result.stdout).toMatch(/^@@ /m);
+      expect(result.stdout).toMatch(/^-(?!-- )/m);
+      expect(result.stdout).toMatch(/^\+(?!\+\+ )/m);
     }
   } else if (sub === 'export') {
     const after = received();
