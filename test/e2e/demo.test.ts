@@ -6,7 +6,7 @@ import { spawnCli } from '../support/cli.js';
 describe('--demo', () => {
   it('lists recent entries from the embedded database, whatever the date', async () => {
     const result = await spawnCli(['--demo', 'list', '--since', '7d', '--json', '--limit', '500']);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr).toBe(0);
     const entries = JSON.parse(result.stdout) as AuditEntry[];
     expect(entries.length).toBeGreaterThanOrEqual(50);
     const oldest = Date.parse(entries.at(-1)?.timestamp ?? '');
@@ -18,10 +18,10 @@ describe('--demo', () => {
 
   it('shows one entry and exports to stdout', async () => {
     const shown = await spawnCli(['--demo', 'show', '42', '--json']);
-    expect(shown.code).toBe(0);
+    expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: '42', changes: expect.any(Array) });
     const exported = await spawnCli(['--demo', 'export', '--out', '-', '--since', '1d']);
-    expect(exported.code).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
     const lines = exported.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThan(10);
     expect(exported.stderr).toMatch(new RegExp(`exported ${lines.length} entries to stdout`));
