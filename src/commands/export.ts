@@ -16,6 +16,7 @@ import { startProgress } from '../output/progress.js';
 import { RejectedEntries } from '../delivery/rejects.js';
 import { mayHoldInvalidStates, reportInvalidStatesInText } from '../output/invalid-states.js';
 import { prepareExportFiles } from './export-files.js';
+import { checkCheckpointId } from '../queries/id-check.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -154,6 +155,7 @@ export async function runExport(given: ExportOptions, config: ResolvedConfig, io
 async function startQuery(table: AuditTable, options: ExportOptions, io: CliIo): Promise<{ query: ExportQuery; coverage?: CheckpointCoverage; guard: LateCommitGuard }> {
   const file = options.checkpoint;
   const previous = file ? await readCheckpoint(file) : undefined;
+  if (file && previous) checkCheckpointId(table.mapping, previous.position.id, `checkpoint file ${file}`);
   // Fails early on another stream's checkpoint; the guard is recomputed below once the bound is known.
   if (file) runCoverage(file, previous, options.filters, options.sink.kind, 'open-transactions');
   if (file && !options.dryRun) await removeStaleTemps(file);

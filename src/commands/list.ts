@@ -11,7 +11,7 @@ import { decodeToken, readHeadTokens } from '../queries/export-record.js';
 import { fromByteString } from '../byte-string.js';
 import { compactJsonBytes } from '../output/compact-json.js';
 import { writeEntryJsonText } from '../output/writers.js';
-import { encodeCursor } from '../queries/cursor.js';
+import { checkCursor, encodeCursor } from '../queries/cursor.js';
 import { createSecretPolicy, maskEntry, maskEntryBytes } from '../output/secrets.js';
 import { printEntries, type OutputFormat } from '../output/print-entries.js';
 import { mayHoldInvalidStates, reportInvalidStatesInEntry } from '../output/invalid-states.js';
@@ -102,14 +102,16 @@ export async function runList(options: ListOptions, config: ResolvedConfig, io: 
   const machine = options.output === 'json' || options.output === 'ndjson' ? options.output : undefined;
   await withAuditTable(
     config,
-    (table) =>
-      machine && canListAsJsonText(table.mapping)
+    (table) => {
+      if (options.cursor) checkCursor(table.mapping, options.cursor);
+      return machine && canListAsJsonText(table.mapping)
         ? printAsJsonText(listEntryJson(table, options, config.secrets), machine, io)
         : withReadOnly(table.db, async (db) => {
             const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
             await printEntries(result.entries, options.output, io);
             printNextCursor(result.nextCursor(), io);
-          }),
+          });
+    },
     { early, activity: 'list' },
   );
 }

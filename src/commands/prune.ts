@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Db } from '../db/connect.js';
 import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
 import { formatTableName } from '../db/identifiers.js';
+import { checkCheckpointId } from '../queries/id-check.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import {
   countPartition,
@@ -193,6 +194,7 @@ class PruneRun {
     const cutoff = this.options.cutoff ?? (await computeCutoff(this.conn, this.options.retention.days));
     this.summary.cutoff = cutoff;
     const exported = this.options.onlyExported;
+    if (exported) checkCheckpointId(mapping, exported.id, 'the --only-exported checkpoint');
     const bound: PruneBound = { before: cutoff, upTo: exported };
     this.summary.onlyExported = exported;
     // A partition may go whole only if every row in it is before the cutoff and already exported: its upper bound

@@ -8,6 +8,7 @@ import type { OpenPool } from '../db/pool.js';
 import { formatTableName } from '../db/identifiers.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { findEntry } from '../queries/show.js';
+import { idProblem } from '../queries/id-check.js';
 import { createSecretPolicy, maskEntry } from '../output/secrets.js';
 import { maskInvalidStates } from '../output/invalid-states.js';
 import { createColors, shouldUseColor } from '../output/colors.js';
@@ -21,10 +22,6 @@ export interface ShowOptions {
   output: 'text' | 'json';
   showSecrets: boolean;
 }
-
-// Largest id each integer type can hold: a bigger number cannot exist, and PostgreSQL would fail the cast.
-const INTEGER_MAX: Record<string, bigint> = { int8: 2n ** 63n - 1n, int4: 2n ** 31n - 1n, int2: 2n ** 15n - 1n, numeric: 10n ** 30n };
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export interface ShownEntry {
   /** The entry, secrets masked unless --show-secrets. */
@@ -83,10 +80,6 @@ async function stopIfInterrupted(signal: AbortSignal | undefined): Promise<void>
 
 /** Rejects ids that cannot exist in the id column's type, before PostgreSQL would fail the cast. */
 function validateId(mapping: ResolvedMapping, id: string): void {
-  const type = mapping.columns.id?.type ?? 'text';
-  const max = INTEGER_MAX[type];
-  if (max !== undefined && !(/^-?\d{1,30}$/.test(id) && BigInt(id) <= max && BigInt(id) >= -max - 1n)) {
-    throw new UsageError(`invalid id '${id}': ids in ${formatTableName(mapping.table)} are whole numbers`);
-  }
-  if (type === 'uuid' && !UUID.test(id)) throw new UsageError(`invalid id '${id}': ids in ${formatTableName(mapping.table)} are UUIDs`);
+  const problem = idProblem(mapping, id);
+  if (problem) throw new UsageError(`invalid id '${id}': ids in ${formatTableName(mapping.table)} are ${problem}`);
 }

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.js';
 import type { EntryFilters } from '../queries/filters.js';
 import { parseIpFilter, parseNonEmpty, parseResource } from './parse-flags.js';
 import { parseTimeBound } from './time-bound.js';
@@ -36,7 +37,15 @@ export function parseFilterFlags(flags: FilterFlags): EntryFilters {
     operators: (flags.operator ?? []).map((value) => parseNonEmpty('--operator', value)),
     operations: (flags.operation ?? []).map((value) => parseNonEmpty('--operation', value)),
     resources: (flags.resource ?? []).map(parseResource),
-    ips: (flags.ip ?? []).map(parseIpFilter),
+    ips: (flags.ip ?? []).map(parseIpFlag),
     sources: (flags.source ?? []).map((value) => parseNonEmpty('--source', value)),
   };
+}
+
+/** `--ip`: Node accepts an IPv6 zone id (`fe80::1%eth0`), which PostgreSQL's inet refuses; it names no stored address. */
+function parseIpFlag(value: string): string {
+  const ip = parseIpFilter(value);
+  const zone = /%[^/]*/.exec(ip);
+  if (zone) throw new UsageError(`invalid --ip '${value}': a zone id (${zone[0]}) is not part of a stored address; use --ip ${ip.replace(zone[0], '')}`);
+  return ip;
 }

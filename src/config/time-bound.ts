@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { normalizeInstant } from './instant.js';
 
 /**
  * A point in time given on the command line. Relative bounds are resolved by the database clock (`now() - interval`)
@@ -8,6 +9,11 @@ export type TimeBound = { kind: 'relative'; interval: string } | { kind: 'absolu
 
 const UNITS: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours', d: 'days', w: 'weeks' };
 const DURATION = /^(\d{1,9})(s|m|h|d|w)$/;
+const UNIT_DAYS: Record<string, number> = { s: 1 / 86_400, m: 1 / 1440, h: 1 / 24, d: 1, w: 7 };
+/** Farther back than this, `now() - interval` leaves PostgreSQL's range (4713 BC) or the interval type's. */
+const MAX_DURATION_DAYS = 1_000 * 366;
+/** PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range"). */
+const MAX_OFFSET_HOURS = 15;
 // Date, or date and time with optional fraction and zone. A time without a zone is taken as UTC.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
@@ -19,10 +25,22 @@ export function parseDuration(value: string): string | undefined {
   return `${amount} ${UNITS[unit as string]}`;
 }
 
+function durationDays(value: string): number {
+  const [, amount = '0', unit = 'd'] = DURATION.exec(value.trim()) ?? [];
+  return Number(amount) * (UNIT_DAYS[unit] ?? 1);
+}
+
 /** Parses a `--since`/`--until` value: a duration before now, or an ISO 8601 date/time. */
 export function parseTimeBound(flag: string, value: string): TimeBound {
   const interval = parseDuration(value);
+  if (interval && durationDays(value) > MAX_DURATION_DAYS) {
+    throw new UsageError(`invalid ${flag} '${value}': a duration reaches back 1000 years at most`);
+  }
   if (interval) return { kind: 'relative', interval };
+  const offset = /([+-])(\d{2}):?(\d{2})$/.exec(value.trim());
+  if (offset && ISO.test(value.trim()) && (Number(offset[2]) > MAX_OFFSET_HOURS || Number(offset[3]) > 59)) {
+    throw new UsageError(`invalid ${flag} '${value}': the UTC offset ${offset[0]} is out of range (at most ±15:59)`);
+  }
   const iso = normalizeIso(value.trim());
   if (iso) return { kind: 'absolute', iso };
   throw new UsageError(
@@ -36,11 +54,8 @@ function normalizeIso(value: string): string | undefined {
   if (!match) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = '', zone = 'Z'] = match;
   const text = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${zone.toUpperCase()}`;
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) return undefined;
-  // Date accepts 2026-02-31 by rolling over; reject what does not round-trip in UTC-date terms.
-  if (zone.toUpperCase() === 'Z' && date.toISOString().slice(0, 10) !== `${y}-${mo}-${d}`) return undefined;
-  return text;
+  // The checkpoint's rules: no 2026-02-31 (Date rolls it over, whatever the zone), no year 0, nothing PostgreSQL refuses.
+  return normalizeInstant(text) === undefined ? undefined : text;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

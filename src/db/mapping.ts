@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { CANONICAL_FIELDS, OPTIONAL_FIELDS, type CanonicalField } from '../entry.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import type { Db } from './connect.js';
-import { formatTableName, parseTableName, validateIdentifier, type TableName } from './identifiers.js';
+import { checkQueryableName, formatTableName, parseTableName, validateIdentifier, type TableName } from './identifiers.js';
 
 /** A table column bound to a canonical field, with its PostgreSQL type name (`pg_type.typname`). */
 export interface MappedColumn {
@@ -52,6 +52,8 @@ export async function resolveMapping(db: Db, tableSpec: string, configured: Part
   if (!first) throw new RuntimeError(await describeMissingTable(db, table));
   const types = new Map(rows.map((row) => [row.column, row.type]));
   const resolvedTable = { schema: first.schema, name: first.name };
+  // An unqualified name may resolve through search_path to a schema whose name no query can hold.
+  checkQueryableName(resolvedTable, tableSpec);
   const columns = {} as Record<CanonicalField, MappedColumn | undefined>;
   for (const field of CANONICAL_FIELDS) {
     const explicit = configured[field];

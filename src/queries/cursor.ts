@@ -1,5 +1,9 @@
 import { UsageError } from '../errors.js';
+import { normalizeInstant } from '../config/instant.js';
 import type { Position } from '../db/entry-columns.js';
+import { formatTableName } from '../db/identifiers.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import { idProblem } from './id-check.js';
 
 /**
  * `--cursor` values are opaque to users but simple inside: the (timestamp, id) position of the last entry shown,
@@ -14,13 +18,26 @@ export function decodeCursor(value: string): Position {
     const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [timestamp, id] = parsed as unknown[];
-      if (typeof timestamp === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(timestamp))) {
-        return { timestamp, id };
-      }
+      const normalized = typeof timestamp === 'string' ? normalizeInstant(timestamp) : undefined;
+      if (normalized !== undefined && typeof id === 'string') return { timestamp: normalized, id };
     }
-  } catch {
-    // fall through to the usage error
+  } catch (error) {
+    // Base64url decoding never throws; only JSON.parse does, and bad JSON gets the usage error below.
+    if (!(error instanceof SyntaxError)) throw error;
   }
-  const shown = value.length > 60 ? `${value.slice(0, 60)}…` : value;
-  throw new UsageError(`invalid --cursor '${shown}': use the value printed after the previous page`);
+  throw new UsageError(`invalid --cursor '${shorten(value)}': use the value printed after the previous page`);
+}
+
+/** Refuses a cursor whose id the table's id column cannot hold (a cursor of another table, or edited by hand). */
+export function checkCursor(mapping: ResolvedMapping, position: Position): void {
+  const problem = idProblem(mapping, position.id);
+  if (problem) {
+    throw new UsageError(
+      `invalid --cursor '${shorten(encodeCursor(position))}': its id ${JSON.stringify(position.id)} cannot be in ${formatTableName(mapping.table)}, whose ids are ${problem}; use the value printed after the previous page of this table`,
+    );
+  }
+}
+
+function shorten(value: string): string {
+  return value.length > 60 ? `${value.slice(0, 60)}…` : value;
 }

@@ -174,7 +174,8 @@ describe('show interrupted', () => {
       child.kill(signal);
       const outcome = await closed;
       clearTimeout(killer);
-      expect({ ...outcome, stderr: Buffer.concat(err).toString('utf8') }).toEqual({ code: 130, signal: null, stderr: 'error: show interrupted; nothing was printed\n' });
+      expect(outcome).toEqual({ code: 130, signal: null });
+      expect(Buffer.concat(err).toString('utf8')).toMatch(/^[^\n]*interrupted[^\n]*\n$/);
       expect(Buffer.concat(out).length).toBe(0);
     }
   });
