@@ -124,8 +124,12 @@ describe('Splunk HEC', () => {
 
   it('--hec-ack against a token without acknowledgment: one line naming the cause, exit 1, nothing counted', async () => {
     const { server } = await hec();
-    const result = await exportTo(['--hec-url', server.url, '--hec-ack', '--max-retry-time', '1s'], { API7_AUDIT_HEC_TOKEN: 'hec-T0ken-x' });
+    const checkpoint = join(dir, 'hec-no-ack.json');
+    const result = await exportTo(['--hec-url', server.url, '--hec-ack', '--max-retry-time', '1s', '--checkpoint', checkpoint], { API7_AUDIT_HEC_TOKEN: 'hec-T0ken-x' });
     expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    // Unacknowledged, nothing counts as delivered: no checkpoint to continue after.
+    await expect(readFile(checkpoint, 'utf8')).rejects.toThrow(/ENOENT/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: Splunk HEC returned no ackId \(is indexer acknowledgment enabled for the token\?\)/)]);
   });
