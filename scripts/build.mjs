@@ -5,7 +5,7 @@
 // 13-20 ms from one bundled file, which decides whether `list` can start within 50 ms of `--version`. Type checking
 // stays with `npm run typecheck` (tsc); this step only transpiles.
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -39,11 +39,14 @@ const common = {
 };
 
 async function buildCli() {
-  await rm(`${root}dist`, { recursive: true, force: true });
+  // Built beside dist/ and swapped in by two renames, so a binary already running (or a test spawning one) never
+  // finds dist/ half written: it sees the old bundle or the new one.
+  const next = `${root}dist.next-${process.pid}`;
+  const old = `${root}dist.old-${process.pid}`;
   await build({
     ...common,
     entryPoints: ['src/main.ts'],
-    outdir: `${root}dist`,
+    outdir: next,
     // Dynamic imports (a command, pg, ora, the demo database) stay separate chunks, loaded only when a command needs them.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
@@ -56,7 +59,15 @@ async function buildCli() {
     // PGlite finds its WebAssembly and data files next to its own modules, so it is loaded from node_modules; pg
     // tries the optional native binding only when asked to, which api7-audit never does.
     external: ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'pg-native'],
+  }).catch(async (error) => {
+    await rm(next, { recursive: true, force: true });
+    throw error;
   });
+  await rename(`${root}dist`, old).catch((error) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  await rename(next, `${root}dist`);
+  await rm(old, { recursive: true, force: true });
 }
 
 async function buildBench() {
