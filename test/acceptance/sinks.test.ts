@@ -135,6 +135,32 @@ describe('Splunk HEC', () => {
   });
 });
 
+describe('where a credential comes from', () => {
+  it('--hec-token-file beats API7_AUDIT_HEC_TOKEN', async () => {
+    const { server, hec: fake } = await hec();
+    const tokenFile = await file('hec-token-wins', 'hec-T0ken-x\n');
+    const result = await exportTo(['--hec-url', server.url, '--hec-token-file', tokenFile], { API7_AUDIT_HEC_TOKEN: 'stale-T0ken-z' });
+    expect(summaryOf(result).exported).toBe(ENTRIES);
+    expect(fake.ids.unique).toBe(ENTRIES);
+  });
+
+  it.each([
+    ['none given', [] as string[], /^error: no credential: set DD_API_KEY, or give --datadog-api-key-file FILE$/],
+    ['a missing file', ['--datadog-api-key-file', '/nonexistent/dd-key'], /^error: cannot read --datadog-api-key-file '\/nonexistent\/dd-key': ENOENT$/],
+    ['the flag and the file', ['--datadog-api-key', 'dd-K3y-x', '--datadog-api-key-file', '/nonexistent/dd-key'], /^error: give --datadog-api-key or --datadog-api-key-file, not both$/],
+  ])('%s: one line, exit 2, nothing sent', async (_name, args, message) => {
+    const protocol = new FakeDatadog({ apiKey: 'dd-K3y-x' });
+    const { server } = await startRecorded(protocol);
+    servers.push(server);
+    const result = await exportTo(['--datadog-url', server.url, ...args]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('error:'))).toEqual([expect.stringMatching(message)]);
+    expect(result.stderr).not.toContain('dd-K3y-x');
+    expect(server.requestCount).toBe(0);
+  });
+});
+
 describe('Elasticsearch', () => {
   async function elastic() {
     const protocol = new FakeElastic({ apiKey: 'es-K3y-x' });

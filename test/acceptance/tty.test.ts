@@ -61,6 +61,19 @@ describe('on a terminal', () => {
     expect(result.output).toMatch(/\balice\s+DELETE\b/);
   });
 
+  it('show colours its diff on a terminal (removed red, added green), and not with NO_COLOR=1', async () => {
+    const id = (await schema.query<{ id: string }>(`select id::text as id from ${schema.table()} where operator = 'bob'`)).rows[0]?.id ?? '';
+    await schema.query(`update ${schema.table()} set before = '{"name": "old-name"}', after = '{"name": "new-name"}' where id = $1`, [id]);
+    const coloured = await spawnInPty([...db(), 'show', id]);
+    expect(coloured.code, coloured.output).toBe(0);
+    expect(coloured.output).toContain(`${ESC}31m-  "name": "old-name"`);
+    expect(coloured.output).toContain(`${ESC}32m+  "name": "new-name"`);
+    const plain = await spawnInPty([...db(), 'show', id], { env: { NO_COLOR: '1' } });
+    expect(plain.code, plain.output).toBe(0);
+    expect(plain.output).not.toContain('\u001b');
+    expect(plain.output).toContain('-  "name": "old-name"');
+  });
+
   it('list --output json on a terminal is plain JSON, no colour', async () => {
     const result = await spawnInPty([...db(), 'list', '--json']);
     expect(result.code, result.output).toBe(0);
