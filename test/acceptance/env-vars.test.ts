@@ -99,3 +99,41 @@ describe('naming the database', () => {
     expect(result.stderr).not.toContain(BAD_PASSWORD);
   });
 });
+
+describe('a config file given by --config, under flags', () => {
+  async function configFile(body: string) {
+    const file = join(home, `config-${(configs += 1)}.yaml`);
+    await writeFile(file, body);
+    await chmod(file, 0o600);
+    return file;
+  }
+  const run = (args: string[]) => spawnCli(args, { env: { HOME: home, XDG_CONFIG_HOME: join(home, '.config') }, cwd: home });
+
+  it('its table is used without --table, and --table beats it', async () => {
+    const file = await configFile(`database:\n  url: ${JSON.stringify(databaseUrl())}\ntable: ${schema.table()}\n`);
+    const fromFile = await run(['--config', file, 'list', '--json']);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(listedIds(fromFile.stdout)).toEqual(ids);
+    const elsewhere = await configFile(`database:\n  url: ${JSON.stringify(databaseUrl())}\ntable: ${schema.name}.no_such_table\n`);
+    const flagged = await run(['--config', elsewhere, '--table', schema.table(), 'list', '--json']);
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(listedIds(flagged.stdout)).toEqual(ids);
+  });
+
+  it('retention: --retention-days beats --cp-config, which beats retention_days of the file, which beats 60', async () => {
+    const file = await configFile(`database:\n  url: ${JSON.stringify(databaseUrl())}\ntable: ${schema.table()}\nretention_days: 11\n`);
+    const cp = await configFile('deployment:\n  role: control_plane\naudit:\n  retention_days: 22\n');
+    const bare = await configFile(`database:\n  url: ${JSON.stringify(databaseUrl())}\ntable: ${schema.table()}\n`);
+    const cases: [string[], number, string][] = [
+      [['--config', file, 'prune', '--dry-run', '--json', '--cp-config', cp, '--retention-days', '33'], 33, 'flag'],
+      [['--config', file, 'prune', '--dry-run', '--json', '--cp-config', cp], 22, 'cp-config'],
+      [['--config', file, 'prune', '--dry-run', '--json'], 11, 'config'],
+      [['--config', bare, 'prune', '--dry-run', '--json'], 60, 'default'],
+    ];
+    for (const [args, days, source] of cases) {
+      const result = await run(args);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ retention_days: days, retention_source: source, deleted: 0 });
+    }
+  });
+});
