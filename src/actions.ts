@@ -2,6 +2,7 @@ import type { Actions } from './cli.js';
 import type { CliIo } from './io.js';
 import { resolveConfig, type GlobalFlags, type ResolvedConfig } from './config/resolve-config.js';
 import { closeEarly, connectEarly, type OpenPool } from './db/pool.js';
+import { deferInterrupts } from './interrupt.js';
 
 export interface ShowFlags {
   output: 'text' | 'json';
@@ -14,7 +15,11 @@ export interface ShowFlags {
  * are imported on demand so `--help` and `--version` never load pg, Kysely or the formatters.
  */
 export function createActions(io: CliIo): Actions {
-  const config = (global: GlobalFlags) => resolveConfig(global, io.env, io.cwd);
+  const config = async (global: GlobalFlags) => {
+    const resolved = await resolveConfig(global, io.env, io.cwd);
+    for (const warning of resolved.warnings) io.stderr.write(`${warning}\n`);
+    return resolved;
+  };
   return {
     async list(flags, global) {
       const { parseListFlags } = await import('./commands/list-flags.js');
@@ -26,6 +31,8 @@ export function createActions(io: CliIo): Actions {
     async show(id, flags, global) {
       const options = { id, output: flags.json ? ('json' as const) : flags.output, showSecrets: flags.showSecrets === true };
       const resolved = await config(global);
+      // show checks io.signal between its steps and prints nothing when stopped.
+      deferInterrupts();
       const { module, early } = await loadWhileConnecting(resolved, () => import('./commands/show.js'));
       await module.runShow(options, resolved, io, early);
     },
@@ -33,13 +40,18 @@ export function createActions(io: CliIo): Actions {
       const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('./commands/prune-flags.js'), import('./commands/prune.js')]);
       const resolved = await config(global);
       const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: resolved.retentionDays });
+      // prune finishes its batch, prints its summary and exits 130.
+      deferInterrupts();
       await runPrune(options, resolved, io);
     },
     async export(flags, global) {
       const [{ parseExportFlags }, { runExport }] = await Promise.all([import('./commands/export-flags.js'), import('./commands/export.js')]);
       const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
       for (const warning of warnings) io.stderr.write(`${warning}\n`);
-      await runExport(options, await config(global), io);
+      const resolved = await config(global);
+      // export lets its batches in flight finish and saves its checkpoint.
+      deferInterrupts();
+      await runExport(options, resolved, io);
     },
   };
 }

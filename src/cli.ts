@@ -9,6 +9,7 @@ import type { ExportFlags } from './commands/export-flags.js';
 import { declareExportCommand } from './cli-export.js';
 import type { ShowFlags } from './actions.js';
 import { VERSION } from './version.js';
+import { MAX_CONNECT_TIMEOUT_S } from './config/config-file.js';
 
 /** What each subcommand does once commander has parsed its flags; tests may pass their own. */
 export interface Actions {
@@ -27,6 +28,8 @@ Examples:
 
 Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else database.url in the config file,
 else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Config file: --config FILE, else API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml ($XDG_CONFIG_HOME), else
+/etc/api7-audit/config.yaml; never one in the working directory.
 Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id, a lost connection), 2 bad input, 3 prune lock busy
 (another prune of the table holds it; see prune --wait-lock), 130 interrupted.`;
 
@@ -72,7 +75,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .description('Query, diff, prune and export the API7 control-plane audit log in PostgreSQL')
     .version(VERSION, '-V, --version')
     .option('--db <url>', 'PostgreSQL URL (postgres://user@host:5432/db?sslmode=require)')
-    .option('--config <file>', 'YAML config file (default: ./api7-audit.yaml when present)')
+    .option('--config <file>', 'YAML config file (default: API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml, else /etc/api7-audit/config.yaml)')
     .option('--table <name>', 'audit table, optionally schema-qualified (default: audit_logs)')
     .option('--demo', 'use an embedded demo database seeded with realistic entries')
     .addOption(new Option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)').argParser(parseSeconds))
@@ -131,8 +134,8 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
 
 function parseSeconds(value: string): number {
   const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new UsageError(`invalid --connect-timeout '${value}': expected a positive number of seconds`);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_CONNECT_TIMEOUT_S) {
+    throw new UsageError(`invalid --connect-timeout '${value}': expected a positive number of seconds, at most ${MAX_CONNECT_TIMEOUT_S} (a day)`);
   }
   return seconds;
 }

@@ -4,6 +4,7 @@ import { buildProgram, type Actions } from './cli.js';
 import { createActions } from './actions.js';
 import { CliError } from './errors.js';
 import { redactSecrets } from './redact.js';
+import { interruptEndsRunAtOnce } from './interrupt.js';
 
 const EXIT_USAGE = 2;
 const EXIT_RUNTIME = 1;
@@ -41,8 +42,12 @@ export async function runProcess(): Promise<void> {
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
-    // The first signal asks the running command to stop at a safe point; a second one means "now".
-    if (interrupts > 1) process.exit(130);
+    // The first signal asks a command that declared a safe point (interrupt.ts) to stop there; else, or on a second
+    // signal, the run ends now: nothing is left half-done that a rerun would not redo.
+    if (interrupts > 1 || interruptEndsRunAtOnce()) {
+      process.stderr.write(`error: interrupted (${signal})\n`);
+      process.exit(130);
+    }
     controller.abort(new Error(`received ${signal}`));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);

@@ -2,7 +2,7 @@ import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
 import { UsageError } from '../errors.js';
 import { readYamlFile } from './yaml-file.js';
 
-/** What `api7-audit.yaml` may hold. Every key is optional; unknown keys are rejected so typos do not go unnoticed. */
+/** What a config file may hold. Every key is optional; unknown keys are rejected so typos do not go unnoticed. */
 export interface ConfigFile {
   database?: { url?: string; connect_timeout?: number };
   table?: string;
@@ -11,7 +11,8 @@ export interface ConfigFile {
   retention_days?: number;
 }
 
-export const DEFAULT_CONFIG_FILE = 'api7-audit.yaml';
+/** The longest connect timeout, in seconds: a day. Node's timers overflow past 2^31 ms and would fire at once. */
+export const MAX_CONNECT_TIMEOUT_S = 86_400;
 
 /** Reads and validates a config file, collecting every problem into one error. */
 export async function loadConfigFile(path: string): Promise<ConfigFile> {
@@ -34,8 +35,8 @@ function validateConfig(raw: unknown): string[] {
       }
       if (raw.database.url !== undefined && typeof raw.database.url !== 'string') problems.push(`'database.url' must be a string`);
       const timeout = raw.database.connect_timeout;
-      if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
-        problems.push(`'database.connect_timeout' must be a positive number of seconds`);
+      if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= MAX_CONNECT_TIMEOUT_S)) {
+        problems.push(`'database.connect_timeout' must be a positive number of seconds, at most ${MAX_CONNECT_TIMEOUT_S} (a day), got ${JSON.stringify(timeout)}`);
       }
     }
   }

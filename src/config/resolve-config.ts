@@ -1,8 +1,10 @@
-import { access } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { CanonicalField } from '../entry.js';
-import { resolveConnectionTarget, type ConnectionTarget } from '../db/connection-url.js';
-import { DEFAULT_CONFIG_FILE, loadConfigFile, type ConfigFile } from './config-file.js';
+import { UsageError } from '../errors.js';
+import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from '../db/connection-url.js';
+import { loadConfigFile, type ConfigFile } from './config-file.js';
 
 /** Flags shared by every subcommand (declared once on the program in cli.ts). */
 export interface GlobalFlags {
@@ -25,17 +27,34 @@ export interface ResolvedConfig {
   secrets: { keys: string[]; mode: 'extend' | 'replace' };
   retentionDays?: number;
   configPath?: string;
+  /** Lines for stderr on every run: a password on argv, masking weakened by the config file, an ignored ./api7-audit.yaml. */
+  warnings: string[];
 }
 
 export const DEFAULT_TABLE = 'audit_logs';
 const DEFAULT_CONNECT_TIMEOUT_S = 10;
+/** Where earlier versions read a config file without being asked; one there is now only pointed out. */
+const LEGACY_CONFIG_FILE = 'api7-audit.yaml';
 
 export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<ResolvedConfig> {
-  const configPath = await findConfigFile(flags.config, cwd);
+  const warnings: string[] = [];
+  const configPath = await findConfigFile(flags.config, env, cwd);
+  const legacy = resolve(cwd, LEGACY_CONFIG_FILE);
+  if (configPath !== legacy && (await exists(legacy))) {
+    warnings.push(`notice: ./${LEGACY_CONFIG_FILE} is ignored (config files are not read from the working directory); to use it, pass --config ${LEGACY_CONFIG_FILE}`);
+  }
+  if (configPath) await refuseWritableByOthers(configPath);
   const file: ConfigFile = configPath ? await loadConfigFile(configPath) : {};
+  if (file.secrets?.mode === 'replace') {
+    warnings.push(
+      `warning: config file '${configPath}' sets secrets.mode: replace: only its secrets.keys are masked, not passwords, tokens or private keys`,
+    );
+  }
   const demo = flags.demo === true;
+  const argvPassword = demo ? undefined : passwordOnArgvWarning(flags.db);
+  if (argvPassword) warnings.push(argvPassword);
   return {
-    connection: demo ? undefined : resolveConnectionTarget(flags.db, env, file.database?.url),
+    connection: demo ? undefined : resolveConnectionTarget(flags.db, env, file.database?.url, configPath),
     demo,
     connectTimeoutMs: (flags.connectTimeout ?? file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
     table: flags.table ?? file.table ?? DEFAULT_TABLE,
@@ -43,17 +62,52 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
     secrets: { keys: file.secrets?.keys ?? [], mode: file.secrets?.mode ?? 'extend' },
     retentionDays: file.retention_days,
     configPath,
+    warnings,
   };
 }
 
-/** --config FILE must exist; without it, ./api7-audit.yaml is used when present. */
-async function findConfigFile(flagPath: string | undefined, cwd: string): Promise<string | undefined> {
+/**
+ * The config file, as kubectl and gh look for theirs: --config FILE, else API7_AUDIT_CONFIG (both must exist), else
+ * the first of $XDG_CONFIG_HOME/api7-audit/config.yaml (~/.config by default) and /etc/api7-audit/config.yaml that
+ * exists. Never the working directory: a file dropped there could point the tool at another server.
+ */
+async function findConfigFile(flagPath: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Promise<string | undefined> {
   if (flagPath !== undefined) return resolve(cwd, flagPath);
-  const defaultPath = resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (env.API7_AUDIT_CONFIG) return resolve(cwd, env.API7_AUDIT_CONFIG);
+  for (const candidate of defaultConfigFiles(env)) if (await exists(candidate)) return candidate;
+  return undefined;
+}
+
+/** The default locations, in order. */
+export function defaultConfigFiles(env: NodeJS.ProcessEnv): string[] {
+  // XDG: a relative XDG_CONFIG_HOME is invalid and ignored.
+  const xdg = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), '.config');
+  return [join(xdg, 'api7-audit', 'config.yaml'), '/etc/api7-audit/config.yaml'];
+}
+
+/** A file that other users may write could point the tool at their server or turn masking off: refused, as ssh does. */
+async function refuseWritableByOthers(path: string): Promise<void> {
+  // A missing or unreadable file is reported by the loader, naming the reason.
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'EACCES' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  if (!info) return;
+  const mode = `0${(info.mode & 0o777).toString(8)}`;
+  if (info.mode & 0o022) {
+    throw new UsageError(`config file '${path}' is writable by other users (mode ${mode}): run chmod go-w '${path}'`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid && info.uid !== 0) {
+    throw new UsageError(`config file '${path}' belongs to another user (uid ${info.uid}): it must be yours or root's`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
   try {
-    await access(defaultPath);
-    return defaultPath;
+    await access(path);
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Pool } from 'pg';
 import { ConnectionLostError, RuntimeError } from '../errors.js';
-import { describeAddress, describeTarget, type ConnectionTarget } from './connection-url.js';
+import { describeAddress, describeSource, type ConnectionTarget } from './connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
 
 export type { DatabaseSettings };
@@ -29,6 +29,8 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
     throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost });
   } finally {
     await db.destroy();
+    // Kysely ends only a pool it has used: a session that failed before its first query (a bad --table) must end it.
+    if (!pool.ending) await pool.end();
   }
 }
 
@@ -46,6 +48,8 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETI
 const CONNECTION_SQLSTATE = /^(08|28|3D000)/;
 /** What pg says when a connection it held went away, in the query that was running or the next one. */
 const LOST_MESSAGES = new Set(['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable']);
+/** pg's own check before connecting, when neither the URL, PGUSER nor USER names a user. */
+const NO_USER = /^no PostgreSQL user name specified/;
 // 57P01 admin_shutdown (pg_terminate_backend, a fast or immediate shutdown), 57P02 crash_shutdown.
 const TERMINATED_SQLSTATE = /^57P0[12]$/;
 
@@ -69,9 +73,9 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
     return new ConnectionLostError(`lost the connection to PostgreSQL at ${describeAddress(target)}${during}: ${reason}`, { cause: error });
   }
   const timedOut = /timeout/i.test(error.message) && /connect/i.test(error.message);
-  if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut) return error;
+  if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message)) return error;
   const reason = timedOut ? 'connection timed out' : error.message || code;
-  return new RuntimeError(`cannot connect to PostgreSQL at ${describeTarget(target)}: ${reason}`, { cause: error });
+  return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
 }
 
 /**

@@ -9,6 +9,8 @@ export interface ConnectionTarget {
   url?: string;
   libpq: LibpqSettings;
   source: ConnectionSource;
+  /** The config file that gave the URL, when `source` is 'config file'. */
+  file?: string;
 }
 
 export interface LibpqSettings {
@@ -19,11 +21,21 @@ export interface LibpqSettings {
   database?: string;
 }
 
+/** The libpq variables that, set alone, say which server to use (PGPASSWORD alone does not). */
+const LIBPQ_TARGET_VARIABLES = ['PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE'] as const;
+
+/** Every way to name the database, for the message when none is used. */
+export const NO_DATABASE_MESSAGE =
+  'no database configured: pass --db postgres://USER@HOST:5432/DB, or set API7_AUDIT_DATABASE_URL or DATABASE_URL, ' +
+  'or database.url in a config file (--config FILE, API7_AUDIT_CONFIG, ~/.config/api7-audit/config.yaml), ' +
+  'or the libpq variables PGHOST, PGPORT, PGUSER, PGDATABASE; or try --demo';
+
 /**
  * Picks the database URL: --db, then API7_AUDIT_DATABASE_URL, then DATABASE_URL, then `database.url` of the config
- * file, then the libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE).
+ * file, then the libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). None of them is a UsageError: pg
+ * would otherwise guess localhost and the login name as the database, and fail (or succeed) somewhere unexpected.
  */
-export function resolveConnectionTarget(flagUrl: string | undefined, env: NodeJS.ProcessEnv, fileUrl: string | undefined): ConnectionTarget {
+export function resolveConnectionTarget(flagUrl: string | undefined, env: NodeJS.ProcessEnv, fileUrl: string | undefined, filePath?: string): ConnectionTarget {
   const candidates: [ConnectionSource, string | undefined][] = [
     ['--db', flagUrl],
     ['API7_AUDIT_DATABASE_URL', env.API7_AUDIT_DATABASE_URL],
@@ -32,12 +44,35 @@ export function resolveConnectionTarget(flagUrl: string | undefined, env: NodeJS
   ];
   const libpq = readLibpqEnv(env);
   for (const [source, url] of candidates) {
-    if (url !== undefined && url !== '') return { url: validateUrl(source, url), libpq, source };
+    if (url === undefined || url === '') continue;
+    const file = source === 'config file' ? filePath : undefined;
+    return { url: validateUrl(source === 'config file' && file ? `config file '${file}'` : source, url), libpq, source, ...(file ? { file } : {}) };
   }
+  if (!LIBPQ_TARGET_VARIABLES.some((name) => env[name])) throw new UsageError(NO_DATABASE_MESSAGE);
   return { libpq, source: 'PG* variables' };
 }
 
-function validateUrl(source: ConnectionSource, url: string): string {
+/** Where the target came from, for messages: `--db`, `DATABASE_URL`, `config file '/etc/...'`, `PGHOST, PGUSER`. */
+export function describeSource(target: ConnectionTarget): string {
+  if (target.source === 'config file' && target.file) return `config file '${target.file}'`;
+  if (target.source !== 'PG* variables') return target.source;
+  const { host, port, user, database } = target.libpq;
+  const set = Object.entries({ PGHOST: host, PGPORT: port, PGUSER: user, PGDATABASE: database }).filter(([, value]) => value !== undefined && value !== '');
+  return set.length > 0 ? set.map(([name]) => name).join(', ') : 'PG* variables';
+}
+
+/** The warning for a password given on the command line, where `ps` shows it to every user of the machine. */
+export function passwordOnArgvWarning(flagUrl: string | undefined): string | undefined {
+  if (flagUrl === undefined || (passwordOf(flagUrl) === undefined && !new RegExp(PASSWORD_PARAM.source, 'i').test(flagUrl))) return undefined;
+  return 'warning: a password in --db on the command line is visible to other users of this machine; prefer PGPASSWORD, ~/.pgpass or API7_AUDIT_DATABASE_URL';
+}
+
+function validateUrl(source: string, url: string): string {
+  // Registered before parsing, so that even a URL that does not parse never shows its password in a message.
+  const password = passwordOf(url);
+  registerSecret(password);
+  if (password !== undefined) registerSecret(safeDecode(password));
+  for (const match of url.matchAll(PASSWORD_PARAM)) registerSecret(safeDecode(match[2] ?? ''));
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -69,16 +104,23 @@ function safeDecode(text: string): string {
   }
 }
 
-/** Replaces the password of a URL with `***`, also for strings that do not parse as a URL. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, '$1:***@');
+/** `password=` in a URL's query or a libpq keyword string; group 2 is the value (quoted or up to `&`, `#` or space). */
+const PASSWORD_PARAM = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&#\s]*)/gi;
+
+/**
+ * The password of `scheme://user:password@host...` as written, whatever it holds: the user info ends at the last `@`
+ * (an unencoded `@`, `/`, `?` or `#` in a password is common and must not end it early). May over-reach into a
+ * query holding an `@`; for masking, taking too much is the safe side.
+ */
+function passwordOf(url: string): string | undefined {
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/(.*)@/is.exec(url)?.[1];
+  const colon = userinfo?.indexOf(':') ?? -1;
+  return userinfo === undefined || colon < 0 ? undefined : userinfo.slice(colon + 1);
 }
 
-/** A printable description of the target: the masked URL or host:port/db from libpq variables. */
-export function describeTarget(target: ConnectionTarget): string {
-  if (target.url) return maskUrl(target.url);
-  const { host = 'localhost', port = 5432, user, database } = target.libpq;
-  return `${user ? `${user}@` : ''}${host}:${port}/${database ?? user ?? ''}`;
+/** Replaces the password of a URL (user info and `password=` parameters) with `***`, also for strings that do not parse. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@]*):.*@/is, '$1:***@').replace(PASSWORD_PARAM, '$1***');
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { ConnectionTarget } from './connection-url.js';
+import { markConnected } from '../interrupt.js';
 
 export interface DatabaseSettings {
   target: ConnectionTarget;
@@ -41,6 +42,7 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
  * when it is released. The loss is recorded so that a later "not queryable" error can still say why.
  */
 function watchConnection(client: PoolClient, opened: OpenPool): void {
+  markConnected();
   client.on('error', (error: Error) => {
     // The server's own words ("terminating connection due to administrator command") beat the socket's.
     if (!opened.lost || !('severity' in opened.lost)) opened.lost = error;

@@ -31,10 +31,18 @@ describe('config files through the built binary', () => {
     expect(entries[0]?.id).toBe('ev-0001');
   });
 
-  it('./api7-audit.yaml in the working directory is used without --config', async () => {
-    const result = await spawnCli(['--db', databaseUrl(), 'list', '--limit', '3', '--json'], { cwd: layoutDir });
+  it('API7_AUDIT_CONFIG names the file (relative to the working directory)', async () => {
+    const result = await spawnCli(['--db', databaseUrl(), 'list', '--limit', '3', '--json'], { cwd: layoutDir, env: { API7_AUDIT_CONFIG: 'api7-audit.yaml' } });
+    expect(result.stderr).not.toMatch(/notice|warning|error/);
     expect(result.code).toBe(0);
     expect((JSON.parse(result.stdout) as unknown[]).length).toBe(3);
+  });
+
+  it('./api7-audit.yaml in the working directory is not read: a notice says how to use it', async () => {
+    const result = await spawnCli(['--db', databaseUrl(), '--table', `${schema.name}.audit_events`, 'list', '--limit', '3', '--json'], { cwd: layoutDir });
+    expect(lines(result.stderr)[0]).toBe('notice: ./api7-audit.yaml is ignored (config files are not read from the working directory); to use it, pass --config api7-audit.yaml');
+    // Without the file's column mapping the custom table does not map: the run fails, naming a column it lacks.
+    expect(result.code).not.toBe(0);
   });
 
   it('database.url, retention_days and secrets.keys come from the file', async () => {

@@ -25,10 +25,10 @@ const lines = (text: string) => text.split('\n').filter(Boolean).map((line) => J
 
 describe('export on a custom mapping', () => {
   it('ships the entries list prints, oldest first, secrets masked, across pages', async () => {
-    const listed = await runCli(['--db', databaseUrl(), 'list', '--all', '--order', 'asc', '-o', 'ndjson'], { cwd: dir });
+    const listed = await runCli(['--config', 'api7-audit.yaml', '--db', databaseUrl(), 'list', '--all', '--order', 'asc', '-o', 'ndjson'], { cwd: dir });
     expect(listed.stderr).toBe('');
     const out = join(dir, 'out.ndjson');
-    const exported = await runCli(['--db', databaseUrl(), 'export', '--settle', '0', '--out', out, '--json'], { cwd: dir });
+    const exported = await runCli(['--config', 'api7-audit.yaml', '--db', databaseUrl(), 'export', '--settle', '0', '--out', out, '--json'], { cwd: dir });
     expect(exported.stderr).toBe('');
     expect(JSON.parse(exported.stdout)).toMatchObject({ exported: 2500 });
     const text = await readFile(out, 'utf8');

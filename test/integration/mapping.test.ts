@@ -20,8 +20,8 @@ beforeAll(async () => {
 afterAll(() => schema.drop());
 
 async function listMapped(args: string[]): Promise<AuditEntry[]> {
-  // The config file is found in the working directory, as ./api7-audit.yaml.
-  const result = await runCli(['--db', databaseUrl(), 'list', '--all', '-o', 'ndjson', ...args], { cwd: configDir });
+  // The layout's config file, named relative to its directory (the working directory is never searched).
+  const result = await runCli(['--config', 'api7-audit.yaml', '--db', databaseUrl(), 'list', '--all', '-o', 'ndjson', ...args], { cwd: configDir });
   expect(result.stderr).toBe('');
   return result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEntry);
 }
@@ -61,13 +61,13 @@ describe('a custom table mapped by the config file', () => {
   });
 
   it('a filter on a field with no column is a usage error', async () => {
-    const result = await runCli(['--db', databaseUrl(), 'list', '--source', 'api'], { cwd: configDir });
+    const result = await runCli(['--config', 'api7-audit.yaml', '--db', databaseUrl(), 'list', '--source', 'api'], { cwd: configDir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('no column mapped to source');
   });
 
   it('shows an entry by its text id', async () => {
-    const result = await runCli(['--db', databaseUrl(), 'show', 'ev-0002', '--json'], { cwd: configDir });
+    const result = await runCli(['--config', 'api7-audit.yaml', '--db', databaseUrl(), 'show', 'ev-0002', '--json'], { cwd: configDir });
     expect(result.code).toBe(0);
     const shown = JSON.parse(result.stdout) as AuditEntry & { changes: unknown[] };
     expect(shown.id).toBe('ev-0002');

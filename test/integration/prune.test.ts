@@ -173,7 +173,7 @@ describe('prune by retention', () => {
     await writeFile(join(dir, 'api7-audit.yaml'), 'retention_days: 45\n');
     const fromCp = await prune(schema, ['--cp-config', 'conf.yaml', '--dry-run', '--json'], { cwd: dir });
     expect(summaryOf(fromCp)).toMatchObject({ retention_days: 30, retention_source: 'cp-config', matched: 41 });
-    const fromConfig = await prune(schema, ['--dry-run', '--json'], { cwd: dir });
+    const fromConfig = await prune(schema, ['--config', 'api7-audit.yaml', '--dry-run', '--json'], { cwd: dir });
     expect(summaryOf(fromConfig)).toMatchObject({ retention_days: 45, retention_source: 'config' });
     await rm(join(dir, 'api7-audit.yaml'));
   });

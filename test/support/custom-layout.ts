@@ -7,7 +7,8 @@ import type { TestSchema } from './database.js';
  * A layout unlike the default: other names, a timestamp without time zone (read as UTC), text ids and IPs, text and
  * json state, and no resource_name or source column. Creates `audit_events` with `rows` entries (one a minute, with
  * an SSL private key in half of the `before` states and a key-auth key in every `after`), and a directory holding an
- * api7-audit.yaml that maps it; run the CLI with that directory as cwd.
+ * api7-audit.yaml that maps it; run the CLI with `--config` naming that file (or with that directory as cwd and
+ * `--config api7-audit.yaml`).
  */
 export async function createCustomLayout(schema: TestSchema, rows: number, spacing = 'minutes'): Promise<string> {
   await schema.query(`create table ${schema.name}.audit_events (

@@ -44,7 +44,9 @@ describe('config file', () => {
     expect(fromFlags).toMatchObject({ table: 't2', connectTimeoutMs: 1000, connection: { url: 'postgres://flag@h/x' } });
     const fromEnv = await resolveConfig({ config: path }, { DATABASE_URL: 'postgres://env@h/e' }, '/');
     expect(fromEnv.connection?.url).toBe('postgres://env@h/e');
-    const defaults = await resolveConfig({}, {}, await mkdtemp(join(tmpdir(), 'api7-audit-empty-')));
+    // No config file in the (empty) home; PGHOST names the server, since naming none is an error.
+    const empty = await mkdtemp(join(tmpdir(), 'api7-audit-empty-'));
+    const defaults = await resolveConfig({}, { PGHOST: 'h', HOME: empty }, empty);
     expect(defaults).toMatchObject({ table: 'audit_logs', connectTimeoutMs: 10_000, configPath: undefined });
   });
 });

@@ -39,7 +39,7 @@ describe('secrets in messages', () => {
     const target = { url: 'postgres://u:pw@127.0.0.1:1/d', libpq: {}, source: '--db' as const };
     const translated = translateConnectionError(error, target);
     expect(translated).toBeInstanceOf(RuntimeError);
-    expect((translated as Error).message).toBe('cannot connect to PostgreSQL at postgres://u:***@127.0.0.1:1/d: connect ECONNREFUSED 127.0.0.1:1');
+    expect((translated as Error).message).toBe('cannot connect to PostgreSQL at 127.0.0.1:1/d (from --db): connect ECONNREFUSED 127.0.0.1:1');
     const syntax = Object.assign(new Error('syntax error'), { code: '42601' });
     expect(translateConnectionError(syntax, target)).toBe(syntax);
   });
