@@ -32,7 +32,11 @@ export function parseTableName(value: string): TableName {
   }
   const [first, second] = parts.map((part, index) => {
     const schema = parts.length === 2 && index === 0;
-    return part.quoted ? validateQuoted(schema ? 'schema' : 'table', part.text, value) : validateIdentifier(schema ? 'table schema' : 'table', part.text);
+    if (part.quoted) return validateQuoted(schema ? 'schema' : 'table', part.text, value);
+    if (IDENTIFIER.test(part.text) && Buffer.byteLength(part.text) <= MAX_IDENTIFIER_BYTES) return part.text;
+    throw new UsageError(
+      `invalid table '${shorten(value)}': ${JSON.stringify(part.text)} is not a PostgreSQL identifier (letters, digits, _ and $, at most 63 bytes); double-quote a name with other characters, as in psql`,
+    );
   }) as [string, string | undefined];
   return second === undefined ? { name: first } : { schema: first, name: second };
 }
