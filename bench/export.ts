@@ -23,6 +23,8 @@ export interface ExportFigure {
   ratioToCopy?: Summary;
   wallSeconds: Summary;
   peakRssMb: Summary;
+  /** CPU time of the measured process (api7-audit, or psql for the baseline, whose work is in the server), µs per entry. */
+  cpuUsPerRow?: Summary;
   /** Bytes the receiver (or the file) got per run, MB. */
   sentMb: Summary;
 }
@@ -110,13 +112,13 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
       },
       { name: 'list --all --output ndjson', command: 'list --all --output ndjson > /dev/null', list: true, run: listAll },
     );
-    const samples = new Map(variants.map((v) => [v.name, [] as { rate: number; wall: number; rss: number; rows: number; sent: number }[]]));
+    const samples = new Map(variants.map((v) => [v.name, [] as { rate: number; wall: number; rss: number; cpu: number; rows: number; sent: number }[]]));
     for (let round = 1; round <= runs; round += 1) {
       for (const variant of variants) {
         const { run, rows, sentBytes } = await variant.run();
         const seconds = run.wallMs / 1000;
-        samples.get(variant.name)?.push({ rate: rows / seconds, wall: seconds, rss: run.peakRssMb ?? NaN, rows, sent: sentBytes / 1048576 });
-        log(`  export round ${round}: ${variant.name}: ${rows} rows in ${seconds.toFixed(2)} s, ${Math.round(rows / seconds)} rows/s, peak RSS ${run.peakRssMb?.toFixed(0)} MB`);
+        samples.get(variant.name)?.push({ rate: rows / seconds, wall: seconds, rss: run.peakRssMb ?? NaN, cpu: ((run.cpuSeconds ?? NaN) * 1e6) / rows, rows, sent: sentBytes / 1048576 });
+        log(`  export round ${round}: ${variant.name}: ${rows} rows in ${seconds.toFixed(2)} s, ${Math.round(rows / seconds)} rows/s, peak RSS ${run.peakRssMb?.toFixed(0)} MB, CPU ${run.cpuSeconds?.toFixed(2)} s`);
       }
     }
     const baseline = baselineSkipped ? undefined : samples.get(variants[0]?.name ?? '');
@@ -131,6 +133,7 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
         ratioToCopy: baseline && list !== baseline ? pairedRatio(rates, baseline.map((s) => s.rate)) : undefined,
         wallSeconds: summarize(list.map((s) => s.wall)),
         peakRssMb: summarize(list.map((s) => s.rss)),
+        cpuUsPerRow: summarize(list.map((s) => s.cpu).filter(Number.isFinite)),
         sentMb: summarize(list.map((s) => s.sent).filter(Number.isFinite)),
       };
     });

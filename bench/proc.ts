@@ -13,6 +13,8 @@ export interface ProcessRun {
   stderr: string;
   /** Peak resident set size of the process (VmHWM), in MB; only when asked for. */
   peakRssMb?: number;
+  /** User plus system CPU time of the process, s (with GNU time only): steadier than wall time on a busy machine. */
+  cpuSeconds?: number;
 }
 
 export interface RunOptions {
@@ -46,7 +48,7 @@ export async function runProcess(command: string, args: readonly string[], optio
   const useTime = options.measureRss === true && hasGnuTime();
   const dir = useTime ? await mkdtemp(join(tmpdir(), 'api7-bench-time-')) : undefined;
   const rssFile = dir && join(dir, 'rss');
-  const [file, argv] = rssFile ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, [...args]];
+  const [file, argv] = rssFile ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]] : [command, [...args]];
   try {
     const started = performance.now();
     const child = spawn(file, argv, { env: options.env ?? { PATH: process.env.PATH }, cwd: options.cwd, stdio: ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'] });
@@ -75,13 +77,16 @@ export async function runProcess(command: string, args: readonly string[], optio
     });
     const wallMs = performance.now() - started;
     let peakRssMb: number | undefined;
+    let cpuSeconds: number | undefined;
     if (rssFile) {
       const lines = (await readFile(rssFile, 'utf8')).trim().split('\n');
-      peakRssMb = Number(lines.at(-1)) / 1024;
+      const [kb, user, system] = (lines.at(-1) ?? '').split(' ').map(Number);
+      peakRssMb = (kb ?? NaN) / 1024;
+      cpuSeconds = (user ?? NaN) + (system ?? NaN);
     } else if (options.measureRss) peakRssMb = hwmKb / 1024;
     const stderr = Buffer.concat(err).toString('utf8');
     if (wallMs >= timeout) throw new Error(`${command} ${args.join(' ')}: killed after ${timeout} ms`);
-    return { wallMs, exitCode, stdout: Buffer.concat(out).toString('utf8'), stdoutBytes, stderr, peakRssMb };
+    return { wallMs, exitCode, stdout: Buffer.concat(out).toString('utf8'), stdoutBytes, stderr, peakRssMb, cpuSeconds };
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }

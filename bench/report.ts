@@ -24,6 +24,8 @@ export interface Results {
   list?: ListResult;
   export?: ExportResult;
   prune?: PruneResult;
+  /** 1, 5 and 15-minute load averages when the bench started and ended: other work on the machine skews every figure. */
+  loadAverage?: { start: number[]; end?: number[] };
   /** Wall time the bench spent per section, s. */
   seconds: Record<string, number>;
   targets: Target[];
@@ -84,7 +86,8 @@ export function renderMarkdown(r: Results): string {
   out.push(`Measured ${r.date.slice(0, 10)} on ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, Node.js ${r.machine.node}, ` +
     `${r.server.version.split(' on ')[0]} on the same machine.` +
     (seed ? ` ${formatNumber(seed.rows)} entries (${seed.shape} shape), ${formatNumber(seed.avgJsonBytes)} bytes of JSON each on average (${formatNumber(seed.tableMb)} MB with indexes).` : '') +
-    ` Median (min–max) of ${r.options.runs} runs for export and prune, ${r.options.cheapRepeats} for startup and list.`);
+    ` Median (min–max) of ${r.options.runs} runs for export and prune, ${r.options.cheapRepeats} for startup and list.` +
+    (r.loadAverage ? ` Load average (1 min) ${r.loadAverage.start[0]?.toFixed(1)} at the start, ${r.loadAverage.end?.[0]?.toFixed(1) ?? '?'} at the end.` : ''));
   out.push('');
   out.push('| target | measured | |', '| --- | --- | --- |');
   for (const t of r.targets) out.push(`| ${t.target} | ${t.measured} | ${t.pass === undefined ? 'n/a' : t.pass ? 'pass' : '**miss**'} |`);
@@ -109,9 +112,10 @@ export function renderMarkdown(r: Results): string {
     const e = r.export;
     out.push('', `**export** (${e.figures[0] ? formatNumber(e.figures.find((f) => !f.name.includes('¼'))?.rows ?? 0) : 0} entries, whole process)`, '');
     if (e.baselineSkipped) out.push(`COPY baseline skipped: ${e.baselineSkipped}.`, '');
-    out.push('| variant | rows/s | × COPY | wall s | peak RSS MB | sent MB |', '| --- | --- | --- | --- | --- | --- |');
+    out.push('| variant | rows/s | × COPY | wall s | peak RSS MB | process CPU µs/entry | sent MB |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const f of [...e.figures, ...(e.listNdjson ? [e.listNdjson] : [])]) {
-      out.push(`| ${f.name} | ${formatSummary(f.rowsPerSecond)} | ${ratio(f.ratioToCopy)} | ${sec(f.wallSeconds)} | ${formatSummary(f.peakRssMb)} | ${f.sentMb.runs ? formatSummary(f.sentMb) : '–'} |`);
+      const cpu = f.cpuUsPerRow && f.cpuUsPerRow.runs > 0 ? formatSummary(f.cpuUsPerRow, 1) : '–';
+      out.push(`| ${f.name} | ${formatSummary(f.rowsPerSecond)} | ${ratio(f.ratioToCopy)} | ${sec(f.wallSeconds)} | ${formatSummary(f.peakRssMb)} | ${cpu} | ${f.sentMb.runs ? formatSummary(f.sentMb) : '–'} |`);
     }
   }
   if (r.prune) {

@@ -7,7 +7,7 @@
  * Prints a markdown table on stdout (progress on stderr) and writes bench/results.json.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, freemem, platform, release, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { connect, serverInfo } from './db.js';
 import { measureExport } from './export.js';
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       options: { rows: options.rows, shape: options.shape, runs: options.runs, cheapRepeats },
       rssMethod: rssMethod(),
       seconds: {},
+      loadAverage: { start: loadavg() },
     };
     log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows (${options.shape} shape), ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);
     const seed = await timed(base, 'seed', () => ensureSeed(client, options.databaseUrl, server, options.rows, options.shape, log));
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     await run('list', () => measureList(seed, options.databaseUrl, cheapRepeats, cwd));
     await run('export', () => measureExport(seed, options.databaseUrl, server, options.runs, cwd, log));
     await run('prune', () => measurePrune(client, seed, options.databaseUrl, server, options.runs, cwd, log));
+    base.loadAverage = { ...base.loadAverage, end: loadavg() };
     const results: Results = { ...base, targets: evaluateTargets(base) };
     await mkdir(dirname(options.out), { recursive: true });
     await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
