@@ -54,8 +54,8 @@ async function main(): Promise<void> {
       options: { rows: options.rows, shape: options.shape, runs: options.runs, cheapRepeats },
       rssMethod: rssMethod(),
       seconds: {},
-      loadAverage: { start: loadavg() },
     };
+    const loadAtStart = loadavg();
     log(`api7-audit bench: ${options.rows.toLocaleString('en-US')} rows (${options.shape} shape), ${options.runs} runs, sections ${options.sections.join(', ')}; ${Math.round(freemem() / 2 ** 30)} GB free`);
     const seed = await timed(base, 'seed', () => ensureSeed(client, options.databaseUrl, server, options.rows, options.shape, log));
     base.seed = seed;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     await run('list', () => measureList(seed, options.databaseUrl, cheapRepeats, cwd));
     await run('export', () => measureExport(seed, options.databaseUrl, server, options.runs, cwd, log));
     await run('prune', () => measurePrune(client, seed, options.databaseUrl, server, options.runs, cwd, log));
-    base.loadAverage = { ...base.loadAverage, end: loadavg() };
+    base.loadAverage = { start: loadAtStart, end: loadavg() };
     const results: Results = { ...base, targets: evaluateTargets(base) };
     await mkdir(dirname(options.out), { recursive: true });
     await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
