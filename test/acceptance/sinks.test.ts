@@ -260,3 +260,36 @@ describe('files and stdout', () => {
     expect(result.stdout).not.toContain(PASSWORD);
   });
 });
+
+describe('each sink under 503, 429 and connections cut mid-body (--gzip, batches of 5)', () => {
+  // The first two requests fail whatever the draw, so every run retries.
+  const faults = { seed: 7, failFirst: 2, failRate: 0.25, failStatuses: [503, 429], dropRate: 0.1 };
+  const cases: [string, () => Promise<{ server: FakeServer; stored: () => string[] }>, string[], NodeJS.ProcessEnv][] = [
+    ['Splunk HEC', async () => {
+      const protocol = new FakeHec({ token: 'hec-T0ken-x', ...faults });
+      const { server } = await startRecorded(protocol, faults);
+      return { server, stored: () => protocol.ids.ids };
+    }, ['--hec-url'], { API7_AUDIT_HEC_TOKEN: 'hec-T0ken-x' }],
+    ['Elasticsearch', async () => {
+      const protocol = new FakeElastic({ apiKey: 'es-K3y-x', itemRejectRate: 0.05, ...faults });
+      const { server } = await startRecorded(protocol, faults);
+      return { server, stored: () => protocol.ids.ids };
+    }, ['--elastic-url'], { API7_AUDIT_ELASTIC_API_KEY: 'es-K3y-x' }],
+    ['Datadog', async () => {
+      const protocol = new FakeDatadog({ apiKey: 'dd-K3y-x', ...faults });
+      const { server } = await startRecorded(protocol, faults);
+      return { server, stored: () => protocol.ids.ids };
+    }, ['--datadog-url'], { DD_API_KEY: 'dd-K3y-x' }],
+  ];
+
+  it.each(cases)('%s: every entry stored once, the retries counted, exit 0', async (_name, start, flag, env) => {
+    const { server, stored } = await start();
+    servers.push(server);
+    const result = await exportTo([...flag, server.url, '--gzip', '--batch-size', '5', '--concurrency', '2'], env);
+    const summary = summaryOf(result) as { exported: number; retries: number };
+    expect(summary.exported).toBe(ENTRIES);
+    expect(summary.retries).toBeGreaterThanOrEqual(2);
+    expect(sorted(stored())).toEqual(sorted(ids));
+    expect(server.faults.failed).toBeGreaterThanOrEqual(2);
+  });
+});
