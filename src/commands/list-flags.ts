@@ -12,6 +12,7 @@ export interface ListFlags extends FilterFlags {
   cursor?: string;
   output?: OutputFormat;
   json?: boolean;
+  wide?: boolean;
   showSecrets?: boolean;
 }
 
@@ -29,5 +30,6 @@ export function parseListFlags(flags: ListFlags): ListOptions {
     cursor: flags.cursor === undefined ? undefined : decodeCursor(flags.cursor),
     output: flags.json ? 'json' : (flags.output ?? 'table'),
     showSecrets: flags.showSecrets === true,
+    wide: flags.wide === true,
   };
 }

@@ -1,75 +1,209 @@
+import type { Writable } from 'node:stream';
+import type CliTable3 from 'cli-table3';
 import type { AuditEntry } from '../entry.js';
 import { operationColor, type Colors } from './colors.js';
-import { displayWidth, sanitizeForTerminal } from './terminal-text.js';
+import { sanitizeForTerminal } from './terminal-text.js';
 
-export interface RenderTableOptions {
+export interface TableOptions {
   colors: Colors;
-  /** Terminal columns: the table is fitted to them. Leave undefined when stdout is not a terminal. */
+  /** Terminal columns: the table is fitted to them. Leave undefined when stdout is not a terminal (nothing is cut). */
   width?: number;
+  /** `--wide`: every column, every value whole, even on a narrow terminal. */
+  wide?: boolean;
 }
 
-/** What {@link renderTable} returns for no entries; a caller that wants it on stderr checks `entries.length`. */
+/** What a table of no entries prints; {@link printTable} writes it to stderr, keeping stdout for data. */
 export const NO_ENTRIES_MESSAGE = 'No audit entries match.';
 
-const HEAD = ['ID', 'TIME', 'OPERATOR', 'OPERATION', 'RESOURCE', 'SOURCE IP', 'SOURCE'];
-const SEPARATOR = '  ';
+/** Rows that size the columns; later rows keep those widths, so `list --all` streams in flat memory. */
+export const FIRST_PAGE_ROWS = 100;
 
-/**
- * Which columns give up width first when the terminal is too narrow: the free-text OPERATOR and RESOURCE, down to
- * 12 columns each; then SOURCE IP and SOURCE down to 8; then those and OPERATION down to 4; only then ID and TIME,
- * which a reader needs whole (an ID is what `show` takes), and everything down to 1.
- */
-const SHRINK_STAGES: readonly { columns: readonly number[]; min: number }[] = [
-  { columns: [2, 4], min: 12 },
-  { columns: [5, 6], min: 8 },
-  { columns: [2, 4, 5, 6, 3], min: 4 },
-  { columns: [0, 1, 2, 3, 4, 5, 6], min: 1 },
-];
-
-/**
- * Entries as a borderless table, as text without a final newline: columns separated by two spaces, so the output
- * reads (and greps) like `ps` or `kubectl get`. With `width`, no line is wider than it (for any width of at least 19,
- * the seven 1-column minimums plus separators): long values are cut with `…`. Without it every value is printed in
- * full. All styling comes from `colors`, so with colours disabled there is not a single ANSI code. Values are
- * escaped by {@link sanitizeForTerminal}. Laid out here rather than by a table library: cli-table3 took 41 to 67 ms
- * (plus 11 to 16 ms to import) for the 50 rows of a default `list`, more than the whole 50 ms start-up budget.
- */
-export function renderTable(entries: readonly AuditEntry[], options: RenderTableOptions): string {
-  if (entries.length === 0) return NO_ENTRIES_MESSAGE;
-  const { colors } = options;
-  const rows = entries.map(toCells);
-  const natural = naturalWidths(rows);
-  const widths = options.width === undefined ? natural : fitWidths(natural, options.width);
-  const line = (cells: readonly string[], style: (text: string, column: number) => string) =>
-    cells
-      .map((cell, column) => {
-        const width = widths[column] ?? 0;
-        const text = truncate(cell, width);
-        const padding = column === cells.length - 1 ? '' : ' '.repeat(Math.max(0, width - displayWidth(text)));
-        return style(text, column) + padding;
-      })
-      .join(SEPARATOR)
-      .trimEnd();
-  const lines = [line(HEAD, (text) => colors.bold(text))];
-  rows.forEach((cells, index) => {
-    const operation = entries[index]?.operation;
-    lines.push(line(cells, (text, column) => (column === 3 && operation ? operationColor(colors, operation)(text) : text)));
-  });
-  return lines.join('\n');
+interface Column {
+  head: string;
+  /** Whether a value may be cut with `…` to fit the terminal: never the ID (what `show` takes), TIME or SOURCE IP. */
+  cut: boolean;
 }
 
-/** `text` cut to `width` terminal columns, ending in `…` when anything was cut. */
-function truncate(text: string, width: number): string {
-  if (displayWidth(text) <= width) return text;
-  let out = '';
-  let used = 0;
-  for (const char of text) {
-    const size = displayWidth(char);
-    if (used + size > width - 1) break;
-    out += char;
-    used += size;
+const COLUMNS: readonly Column[] = [
+  { head: 'ID', cut: false },
+  { head: 'TIME', cut: false },
+  { head: 'OPERATOR', cut: true },
+  { head: 'OPERATION', cut: true },
+  { head: 'RESOURCE', cut: true },
+  { head: 'SOURCE IP', cut: false },
+  { head: 'SOURCE', cut: true },
+];
+const [OPERATOR, OPERATION, RESOURCE, SOURCE] = [2, 3, 4, 6];
+const SEPARATOR = 2;
+
+/**
+ * On a terminal too narrow for every column, the first of these that fits is used, like kubectl's narrow output:
+ * cut OPERATOR and RESOURCE to `min` columns (never below their header), then drop SOURCE, then OPERATION, then
+ * RESOURCE and OPERATOR. ID, TIME and SOURCE IP always stay whole; when they alone are wider, the line overflows.
+ */
+const NARROWING: readonly { hidden: readonly number[]; min: number }[] = [
+  { hidden: [], min: 12 },
+  { hidden: [SOURCE], min: 12 },
+  { hidden: [SOURCE, OPERATION], min: 12 },
+  { hidden: [SOURCE, OPERATION], min: 0 },
+  { hidden: [SOURCE, OPERATION, RESOURCE], min: 0 },
+  { hidden: [SOURCE, OPERATION, RESOURCE, OPERATOR], min: 0 },
+];
+
+/** Which columns are shown and how wide their content is (without the two-space separator). */
+export interface Layout {
+  columns: number[];
+  widths: number[];
+}
+
+/** Columns a string takes on a terminal: string-width (cli-table3's own measure), skipped for printable ASCII. */
+export type Measure = (text: string) => number;
+
+interface Libraries {
+  Table: typeof CliTable3;
+  measure: Measure;
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** cli-table3 and string-width, loaded only for table output: `--version` and machine outputs never pay for them. */
+export async function loadTableLibraries(): Promise<Libraries> {
+  const [{ default: Table }, { default: stringWidth }] = await Promise.all([import('cli-table3'), import('string-width')]);
+  return { Table, measure: (text) => (PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text)) };
+}
+
+/**
+ * Prints entries as a borderless table (columns two spaces apart, like `kubectl get`), streaming: the first
+ * {@link FIRST_PAGE_ROWS} rows are laid out by cli-table3 and size the columns; each later row keeps those widths.
+ * A later value too wide for its column is cut with `…` by cli-table3 where cutting is allowed (a terminal, no
+ * `--wide`), else printed whole, pushing the rest of its line right. Values pass {@link sanitizeForTerminal}.
+ */
+export async function printTable(entries: AsyncIterable<AuditEntry>, out: Writable, stderr: Writable, options: TableOptions): Promise<void> {
+  const libraries = await loadTableLibraries();
+  const firstPage: AuditEntry[] = [];
+  let formatter: RowFormatter | undefined;
+  let pending = '';
+  for await (const entry of entries) {
+    if (formatter === undefined) {
+      firstPage.push(entry);
+      if (firstPage.length < FIRST_PAGE_ROWS) continue;
+      formatter = createRowFormatter(firstPage, options, libraries);
+      await send(out, `${formatter.firstPage}\n`);
+      continue;
+    }
+    pending += `${formatter.format(entry)}\n`;
+    if (pending.length >= 65_536) {
+      await send(out, pending);
+      pending = '';
+    }
   }
-  return `${out}…`;
+  if (formatter === undefined) {
+    if (firstPage.length === 0) {
+      stderr.write(`${NO_ENTRIES_MESSAGE}\n`);
+      return;
+    }
+    pending = `${createRowFormatter(firstPage, options, libraries).firstPage}\n`;
+  }
+  await send(out, pending);
+}
+
+/** The whole table as one string without a final newline: {@link printTable} for entries already in memory. */
+export function renderTable(entries: readonly AuditEntry[], options: TableOptions, libraries: Libraries): string {
+  if (entries.length === 0) return NO_ENTRIES_MESSAGE;
+  const formatter = createRowFormatter(entries.slice(0, FIRST_PAGE_ROWS), options, libraries);
+  return [formatter.firstPage, ...entries.slice(FIRST_PAGE_ROWS).map((entry) => formatter.format(entry))].join('\n');
+}
+
+interface RowFormatter {
+  /** Header and first-page rows, laid out by cli-table3. */
+  firstPage: string;
+  format(entry: AuditEntry): string;
+}
+
+function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, { Table, measure }: Libraries): RowFormatter {
+  const { colors } = options;
+  const rows = firstPage.map(toCells);
+  const natural = COLUMNS.map((column, index) => rows.reduce((max, cells) => Math.max(max, measure(cells[index] ?? '')), column.head.length));
+  const cutAllowed = options.width !== undefined && options.wide !== true;
+  const layout = cutAllowed ? fitLayout(natural, options.width ?? Infinity) : { columns: COLUMNS.map((_, index) => index), widths: natural };
+  const style = (cells: readonly string[], operation: string | null) =>
+    layout.columns.map((column) => {
+      const text = cells[column] ?? '';
+      return column === OPERATION && operation ? operationColor(colors, operation)(text) : text;
+    });
+  const draw = (body: string[][], widths: readonly number[], head?: string[]) => {
+    const table = new Table({
+      chars: BORDERLESS,
+      style: { head: [], border: [], 'padding-left': 0, 'padding-right': SEPARATOR },
+      colWidths: widths.map((width) => width + SEPARATOR),
+      ...(head ? { head } : {}),
+    });
+    table.push(...body);
+    return table.toString().split('\n').map((line) => line.trimEnd()).join('\n');
+  };
+  const head = layout.columns.map((column) => colors.bold(COLUMNS[column]?.head ?? ''));
+  return {
+    firstPage: draw(rows.map((cells, index) => style(cells, firstPage[index]?.operation ?? null)), layout.widths, head),
+    format(entry) {
+      const cells = toCells(entry);
+      const widths = [...layout.widths];
+      let needsCut = false;
+      const measured = layout.columns.map((column, index) => {
+        const width = measure(cells[column] ?? '');
+        const room = widths[index] ?? 0;
+        if (width > room) {
+          if (cutAllowed && COLUMNS[column]?.cut) needsCut = true;
+          else widths[index] = width;
+        }
+        return width;
+      });
+      const styled = style(cells, entry.operation);
+      // What cli-table3 prints for values that fit (left-aligned, padded to the column), without its per-row cost.
+      if (!needsCut) return styled.map((text, index) => text + ' '.repeat((widths[index] ?? 0) - (measured[index] ?? 0))).join('  ').trimEnd();
+      return draw([styled], widths);
+    },
+  };
+}
+
+const BORDERLESS = Object.fromEntries(
+  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'].map((name) => [name, '']),
+);
+
+/**
+ * The columns to show and their widths within `width`: the first {@link NARROWING} step whose minimum fits, then
+ * cut columns share out the room, the widest cut first (one water level), so a long value does not starve the others.
+ */
+export function fitLayout(natural: readonly number[], width: number): Layout {
+  const all = COLUMNS.map((_, index) => index);
+  let fallback: Layout = { columns: all, widths: [...natural] };
+  for (const step of NARROWING) {
+    const columns = all.filter((column) => !step.hidden.includes(column));
+    const floor = columns.map((column) => {
+      const own = natural[column] ?? 0;
+      return COLUMNS[column]?.cut ? Math.min(own, Math.max(COLUMNS[column]?.head.length ?? 0, step.min)) : own;
+    });
+    const total = (widths: readonly number[]) => widths.reduce((sum, w) => sum + w, 0) + SEPARATOR * (widths.length - 1);
+    fallback = { columns, widths: floor };
+    if (total(floor) > width) continue;
+    const at = (level: number) => columns.map((column, index) => (COLUMNS[column]?.cut ? Math.max(floor[index] ?? 0, Math.min(natural[column] ?? 0, level)) : (floor[index] ?? 0)));
+    let low = 0;
+    let high = Math.max(...columns.map((column) => natural[column] ?? 0));
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (total(at(mid)) <= width) low = mid;
+      else high = mid - 1;
+    }
+    const widths = at(low);
+    let spare = width - total(widths);
+    columns.forEach((column, index) => {
+      if (spare > 0 && (widths[index] ?? 0) < (natural[column] ?? 0)) {
+        widths[index] = (widths[index] ?? 0) + 1;
+        spare -= 1;
+      }
+    });
+    return { columns, widths };
+  }
+  return fallback;
 }
 
 function toCells(entry: AuditEntry): string[] {
@@ -86,28 +220,18 @@ export function formatTime(timestamp: string): string {
   return Number.isNaN(date.getTime()) ? timestamp : date.toISOString().slice(0, 19).replace('T', ' ');
 }
 
-function naturalWidths(rows: readonly string[][]): number[] {
-  return HEAD.map((title, column) => Math.max(title.length, ...rows.map((cells) => displayWidth(cells[column] ?? ''))));
-}
-
-/**
- * Column widths that fit `width`: takes one column at a time from the widest column of the earliest stage that
- * still has room, so long values are cut evenly instead of one column collapsing. Columns are never widened.
- */
-export function fitWidths(natural: readonly number[], width: number): number[] {
-  const widths = [...natural];
-  let excess = widths.reduce((sum, w) => sum + w, 0) + SEPARATOR.length * (widths.length - 1) - width;
-  for (const stage of SHRINK_STAGES) {
-    while (excess > 0) {
-      let widest: number | undefined;
-      for (const column of stage.columns) {
-        const current = widths[column] ?? 0;
-        if (current > stage.min && (widest === undefined || current > (widths[widest] ?? 0))) widest = column;
-      }
-      if (widest === undefined) break;
-      widths[widest] = (widths[widest] ?? 0) - 1;
-      excess -= 1;
-    }
-  }
-  return widths;
+/** Writes `text`, resolving once `out` has room again; rejects if `out` fails or closes first. */
+function send(out: Writable, text: string): Promise<void> {
+  if (text === '' || out.write(text)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      out.off('drain', onDrain).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = (): void => settle();
+    const onError = (error: Error): void => settle(error);
+    const onClose = (): void => settle(new Error('output stream closed'));
+    out.on('drain', onDrain).on('error', onError).on('close', onClose);
+  });
 }
