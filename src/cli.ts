@@ -96,6 +96,7 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('--cursor <cursor>', 'continue after the last page (printed on stderr when more entries match)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'ndjson', 'csv']))
     .option('--json', 'shortcut for --output json')
+    .option('--wide', 'table: every column and every value whole, even when wider than the terminal')
     .option('--show-secrets', 'print secret values instead of "******"')
     .addHelpText('after', LIST_HELP)
     .action((flags: ListFlags, command: Command) => actions.list(flags, command.optsWithGlobals()));

@@ -24,6 +24,8 @@ export interface ListOptions {
   cursor?: Position;
   output: OutputFormat;
   showSecrets: boolean;
+  /** `--wide`: the table cuts and drops nothing to fit the terminal. */
+  wide?: boolean;
 }
 
 export interface ListResult {
@@ -108,7 +110,7 @@ export async function runList(options: ListOptions, config: ResolvedConfig, io: 
         ? printAsJsonText(listEntryJson(table, options, config.secrets), machine, io)
         : withReadOnly(table.db, async (db) => {
             const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
-            await printEntries(result.entries, options.output, io);
+            await printEntries(result.entries, options.output, io, options.wide);
             printNextCursor(result.nextCursor(), io);
           });
     },
