@@ -62,6 +62,7 @@ export function declareExportCommand(program: Command, action: (flags: ExportFla
     .option('--batch-size <n>', 'entries per request (default: per destination)')
     .option('--timeout <time>', 'per-request timeout (default: 30s)')
     .option('--max-retry-time <time>', 'give up on a batch after retrying this long (default: 5m)')
+    .option('--ca-file <file>', 'trust the CA certificates (PEM) in FILE for an https:// destination')
     .option('--insecure', 'accept any TLS certificate (test clusters only)')
     .option('--rejects <file>', 'append entries too large for the destination here, whole (they are sent reduced)')
     .optionsGroup('Output:')

@@ -35,6 +35,7 @@ export interface ExportFlags extends FilterFlags {
   maxRetryTime?: string;
   checkpoint?: string;
   settle?: string;
+  caFile?: string;
   insecure?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -83,6 +84,7 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
     timeoutMs: parseSpanMs('--timeout', flags.timeout ?? '30s', 100),
     proxyFromEnv: true,
     rejectUnauthorized: flags.insecure !== true,
+    ...(await readCaFile(flags, cwd, warnings)),
   };
   let sink: SinkOptions;
   if (flags.hecUrl) {
@@ -124,6 +126,21 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
       rejects: flags.rejects === undefined ? undefined : resolve(cwd, flags.rejects),
     },
   };
+}
+
+/** --ca-file's certificates (PEM), trusted instead of Node's store; --insecure, with its warning. */
+async function readCaFile(flags: ExportFlags, cwd: string, warnings: string[]): Promise<{ ca?: string }> {
+  if (flags.insecure) {
+    if (flags.caFile !== undefined) throw new UsageError('give --ca-file or --insecure, not both');
+    warnings.push("warning: --insecure: the destination's TLS certificate is not checked, so anyone on the network path can read the entries and the token; prefer --ca-file FILE");
+  }
+  if (flags.caFile === undefined) return {};
+  if (flags.out !== undefined) throw new UsageError('--ca-file is for HTTPS destinations, not --out');
+  const ca = await readFile(resolve(cwd, flags.caFile), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --ca-file '${flags.caFile}': ${error.code ?? 'unreadable'}`);
+  });
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file '${flags.caFile}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return { ca };
 }
 
 function parseHttpUrl(flag: string, value: string): string {

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { ConnectionLostError, RuntimeError } from '../errors.js';
 import { describeAddress, describeSource, type ConnectionTarget } from './connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
+import { TlsConnectError } from './tls.js';
 
 export type { DatabaseSettings };
 
@@ -73,7 +74,8 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
     return new ConnectionLostError(`lost the connection to PostgreSQL at ${describeAddress(target)}${during}: ${reason}`, { cause: error });
   }
   const timedOut = /timeout/i.test(error.message) && /connect/i.test(error.message);
-  if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message)) return error;
+  const tls = error instanceof TlsConnectError;
+  if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message) && !tls) return error;
   const reason = timedOut ? 'connection timed out' : error.message || code;
   return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
 }

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { resolveTls, type TlsSettings } from './tls.js';
 
 /** Where the connection settings came from, named in error messages so users know what to fix. */
 export type ConnectionSource = '--db' | 'API7_AUDIT_DATABASE_URL' | 'DATABASE_URL' | 'config file' | 'PG* variables' | 'demo';
@@ -11,6 +12,8 @@ export interface ConnectionTarget {
   source: ConnectionSource;
   /** The config file that gave the URL, when `source` is 'config file'. */
   file?: string;
+  /** sslmode and certificates from the URL and the PGSSL* variables; unset: no TLS (the demo). */
+  tls?: TlsSettings;
 }
 
 export interface LibpqSettings {
@@ -46,10 +49,11 @@ export function resolveConnectionTarget(flagUrl: string | undefined, env: NodeJS
   for (const [source, url] of candidates) {
     if (url === undefined || url === '') continue;
     const file = source === 'config file' ? filePath : undefined;
-    return { url: validateUrl(source === 'config file' && file ? `config file '${file}'` : source, url), libpq, source, ...(file ? { file } : {}) };
+    const valid = validateUrl(source === 'config file' && file ? `config file '${file}'` : source, url);
+    return { url: valid, libpq, source, ...(file ? { file } : {}), tls: resolveTls(valid, env) };
   }
   if (!LIBPQ_TARGET_VARIABLES.some((name) => env[name])) throw new UsageError(NO_DATABASE_MESSAGE);
-  return { libpq, source: 'PG* variables' };
+  return { libpq, source: 'PG* variables', tls: resolveTls(undefined, env) };
 }
 
 /** Where the target came from, for messages: `--db`, `DATABASE_URL`, `config file '/etc/...'`, `PGHOST, PGUSER`. */

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { ConnectionTarget } from './connection-url.js';
+import { createTlsPool, NO_TLS, stripTlsParams } from './tls.js';
 import { markConnected } from '../interrupt.js';
 
 export interface DatabaseSettings {
@@ -27,7 +28,7 @@ export interface OpenPool {
  */
 export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool(toPoolConfig(settings));
+  const pool = createTlsPool(pg.Pool, toPoolConfig(settings), settings.target.tls ?? NO_TLS);
   const opened: OpenPool = { pool };
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
@@ -83,7 +84,7 @@ function toPoolConfig({ target, connectTimeoutMs, maxConnections = 2 }: Database
     max: maxConnections,
     application_name: 'api7-audit',
   };
-  if (target.url) return { ...base, connectionString: target.url };
+  if (target.url) return { ...base, connectionString: stripTlsParams(target.url) };
   return { ...base, ...target.libpq };
 }
 

@@ -231,6 +231,14 @@ export class HttpClient {
 /** Codes that retrying cannot fix: the request cannot be built, the host does not exist, TLS does not verify. */
 const PERMANENT = /^(UND_ERR_INVALID_ARG|ENOTFOUND|ERR_TLS_.*|.*CERT.*|.*SELF_SIGNED.*|UNABLE_TO_.*)$/;
 
+/** A certificate problem, worded with what fixes it: the CA's file for an untrusted chain, nothing for a wrong host. */
+function tlsPhrase(code: string): string | undefined {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS certificate is for another host name (${code}): use the host name it names`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `TLS certificate is out of its validity period (${code})`;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS_/.test(code)) return `TLS certificate not trusted (${code}): pass --ca-file FILE with the CA that signed it`;
+  return undefined;
+}
+
 /** Builds our own message from the error's code only: undici errors may carry request options (headers). */
 function toTransportError(what: string, error: unknown, signal: AbortSignal): TransportError {
   if (signal.aborted) return new TransportError(`${what}: aborted`);
@@ -238,7 +246,6 @@ function toTransportError(what: string, error: unknown, signal: AbortSignal): Tr
   if (typeof code !== 'string') {
     return new TransportError(`${what}: request failed (${error instanceof Error ? error.name : 'unknown error'})`);
   }
-  const tls = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS_/.test(code) ? ' (TLS: trust its CA with the ca option)' : '';
-  const phrase = TRANSPORT_PHRASES[code] ?? `request failed (${code})${tls}`;
+  const phrase = TRANSPORT_PHRASES[code] ?? tlsPhrase(code) ?? `request failed (${code})`;
   return new TransportError(`${what}: ${phrase}`, !PERMANENT.test(code));
 }
