@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,18 @@ describe('a config file that others could change', () => {
     const result = await spawnCli(['list'], { cwd, env: { HOME: home, XDG_CONFIG_HOME: xdg } });
     expect(result.code).toBe(2);
     expect(lines(result.stderr)).toEqual([`error: config file '${file}' is writable by other users (mode 0646): run chmod go-w '${file}'`]);
+  });
+});
+
+describe('a config file owned by another user', () => {
+  // Giving a file to another user takes root; run as anyone else, the check is the same and this test is skipped.
+  it.skipIf(process.getuid?.() !== 0)('is refused, exit 2, naming the file and the owner', async () => {
+    const { home, cwd } = await dirs();
+    const file = await writeConfig(join(cwd, 'theirs.yaml'), tableConfig('audit_logs'), 0o644);
+    await chown(file, 4242, 4242);
+    const result = await spawnCli(['--config', file, 'list', '--json'], { cwd, env: { HOME: home } });
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([`error: config file '${file}' belongs to another user (uid 4242): it must be yours or root's`]);
   });
 });
 
