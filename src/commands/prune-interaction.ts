@@ -7,18 +7,24 @@ export function isInteractive(io: CliIo): boolean {
 }
 
 /**
- * Asks a yes/no question on stderr and reads the answer from stdin; only "y" or "yes" agree. Ctrl-C at the prompt
- * (io.signal) is an interruption, not a "no".
+ * Asks a yes/no question on stderr and reads the answer from stdin; only "y" or "yes" agree, and Ctrl-D (end of
+ * input) is a no. Ctrl-C at the prompt is an interruption, not a "no": a SIGINT (io.signal), or on a terminal in raw
+ * mode the ^C that readline reads instead.
  */
 export async function confirm(io: CliIo, question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
   const input = io.stdin as NodeJS.ReadableStream;
   const rl = createInterface({ input, output: io.stderr, terminal: io.stdin?.isTTY === true });
+  const ctrlC = new AbortController();
+  rl.on('SIGINT', () => ctrlC.abort());
+  const signal = io.signal ? AbortSignal.any([io.signal, ctrlC.signal]) : ctrlC.signal;
   try {
-    const answer = await rl.question(`${question} [y/N] `, io.signal ? { signal: io.signal } : {});
+    const answer = await rl.question(`${question} [y/N] `, { signal });
     return /^\s*y(es)?\s*$/i.test(answer);
   } catch (error) {
-    if (io.signal?.aborted) throw new InterruptedError('interrupted at the confirmation prompt; nothing was deleted');
+    if (signal.aborted) throw new InterruptedError('interrupted at the confirmation prompt; nothing was deleted');
+    // readline's AbortError for Ctrl-D on an empty line.
+    if ((error as { code?: unknown }).code === 'ABORT_ERR') return false;
     throw error;
   } finally {
     rl.close();

@@ -52,7 +52,7 @@ const file = async (name: string, content: string) => {
 const summaryOf = (result: CliResult) => {
   expect(result.code, result.stderr).toBe(0);
   expect(result.stderr).not.toMatch(/\n\s+at /);
-  return JSON.parse(result.stdout) as { exported: number; destination: string };
+  return JSON.parse(result.stdout) as { exported: number; destination: string; retries: number };
 };
 const sorted = (values: Iterable<string>) => [...values].sort((a, b) => Number(a) - Number(b));
 /** Every request that carried a body large enough was compressed, and arrived smaller than it decodes to. */
@@ -286,7 +286,7 @@ describe('each sink under 503, 429 and connections cut mid-body (--gzip, batches
     const { server, stored } = await start();
     servers.push(server);
     const result = await exportTo([...flag, server.url, '--gzip', '--batch-size', '5', '--concurrency', '2'], env);
-    const summary = summaryOf(result) as { exported: number; retries: number };
+    const summary = summaryOf(result);
     expect(summary.exported).toBe(ENTRIES);
     expect(summary.retries).toBeGreaterThanOrEqual(2);
     expect(sorted(stored())).toEqual(sorted(ids));

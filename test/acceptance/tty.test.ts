@@ -93,6 +93,10 @@ describe('on a terminal', () => {
   }
   const count = async (own: TestSchema) => Number((await own.query<{ n: string }>(`select count(*) as n from ${own.table()}`)).rows[0]?.n);
   const PROMPT = /Delete (\d+) entries from \S+ older than \S+, the oldest from \S+\? \[y\/N\] /;
+  const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
+  /** What the terminal showed after the prompt, without cursor movements, as non-empty lines. */
+  const linesAfterPrompt = (output: string) =>
+    output.slice(output.search(PROMPT)).replace(PROMPT, '').replace(CSI, '').split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
 
   it("prune asks first; 'n' deletes nothing, one line, exit 1", async () => {
     const own = await pruneTable();
@@ -111,6 +115,24 @@ describe('on a terminal', () => {
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain(`Deleted ${OLD} of ${OLD} entries`);
     expect(await count(own)).toBe(RECENT);
+  });
+
+  it('prune: Ctrl-C at the prompt is an interruption: one line, exit 130, nothing deleted', async () => {
+    const own = await pruneTable();
+    const result = await spawnInPty([...db(own.table()), 'prune', '--retention-days', '30'], { answer: { when: PROMPT, send: '\u0003' } });
+    expect(PROMPT.test(result.output)).toBe(true);
+    expect(result.code, result.output).toBe(130);
+    expect(linesAfterPrompt(result.output)).toEqual(['error: interrupted at the confirmation prompt; nothing was deleted']);
+    expect(await count(own)).toBe(OLD + RECENT);
+  });
+
+  it('prune: Ctrl-D (end of input) at the prompt is a no: one line, exit 1, nothing deleted', async () => {
+    const own = await pruneTable();
+    const result = await spawnInPty([...db(own.table()), 'prune', '--retention-days', '30'], { answer: { when: PROMPT, send: '\u0004' } });
+    expect(PROMPT.test(result.output)).toBe(true);
+    expect(result.code, result.output).toBe(1);
+    expect(linesAfterPrompt(result.output)).toEqual(['error: cancelled at the confirmation prompt; nothing was deleted']);
+    expect(await count(own)).toBe(OLD + RECENT);
   });
 
   it('prune --yes does not ask', async () => {
