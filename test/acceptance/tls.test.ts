@@ -296,7 +296,7 @@ async function swapServerCertificate(name: string, commonName: string): Promise<
       user: 'tlsonly',
       database: 'postgres',
       // checkServerIdentity runs only once the chain verified.
-      ssl: { ca: await readFile(cert('ca.crt'), 'utf8'), checkServerIdentity: (_host, peer) => ((seen = peer.subject.CN ?? ''), undefined) },
+      ssl: { ca: await readFile(cert('ca.crt'), 'utf8'), checkServerIdentity: (_host, peer) => ((seen = String(peer.subject.CN)), undefined) },
     });
     await client.connect().then(() => client.end(), () => undefined);
     if (seen === commonName) return;
