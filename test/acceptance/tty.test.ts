@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
+import { FakeHec } from '../support/fake-hec.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 import { spawnInPty } from '../support/pty.js';
 
@@ -141,6 +142,25 @@ describe('on a terminal', () => {
     expect(result.code, result.output).toBe(0);
     expect(result.output).not.toContain('[y/N]');
     expect(await count(own)).toBe(RECENT);
+  });
+
+  it('export: Ctrl-C typed while the progress line spins and a HEC answers 503 stops the run, exit 130, nothing counted', async () => {
+    const { server, hec } = await FakeHec.start({ token: 'tty-hec-token', failFirst: 1_000_000 });
+    try {
+      const checkpoint = join(dir, 'ctrl-c.json');
+      const result = await spawnInPty([...db(), 'export', '--hec-url', server.url, '--checkpoint', checkpoint, '--max-retry-time', '60s'], {
+        env: { API7_AUDIT_HEC_TOKEN: 'tty-hec-token' },
+        answer: { when: /retrying batch/, send: '\u0003' },
+      });
+      expect(result.output).toContain('exporting to');
+      expect(result.code, result.output).toBe(130);
+      expect(result.output).toContain('error: export interrupted after 0 entries');
+      expect(result.output).not.toMatch(/\n\s+at /);
+      expect(hec.ids.unique).toBe(0);
+      await expect(readFile(checkpoint, 'utf8')).rejects.toThrow(/ENOENT/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('export shows a progress line on the terminal (stderr), and stdout carries only the entries', async () => {
