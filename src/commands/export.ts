@@ -142,6 +142,7 @@ export async function runExport(given: ExportOptions, config: ResolvedConfig, io
     options.dryRun
       ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets, io))
       : exportEntries(table, options, config.secrets, io),
+    { activity: 'export' },
   );
   if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stderr.write(`${formatSummary(result)}\n`);
