@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
 import { spawnCli } from '../support/cli.js';
 
-// The README's first command: the main job on the embedded demo database, with no server configured at all.
+// The README's first command: the main job on the embedded demo database, with no server configured at all. Each
+// --demo run starts an embedded PGlite (about 4 s of CPU; far longer on a busy machine): hence the long timeouts.
+const DEMO_TIMEOUT = 120_000;
+
 describe('--demo', () => {
   it('lists recent entries from the embedded database, whatever the date', async () => {
     const result = await spawnCli(['--demo', 'list', '--since', '7d', '--json', '--limit', '500']);
@@ -14,7 +17,7 @@ describe('--demo', () => {
     expect(new Set(entries.map((e) => e.operator)).size).toBeGreaterThanOrEqual(4);
     // Secrets are masked in demo data too.
     expect(result.stdout).not.toMatch(/BEGIN (RSA )?PRIVATE KEY/);
-  });
+  }, DEMO_TIMEOUT);
 
   it('shows one entry and exports to stdout', async () => {
     const shown = await spawnCli(['--demo', 'show', '42', '--json']);
@@ -25,5 +28,5 @@ describe('--demo', () => {
     const lines = exported.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThan(10);
     expect(exported.stderr).toMatch(new RegExp(`exported ${lines.length} entries to stdout`));
-  });
+  }, DEMO_TIMEOUT);
 });
