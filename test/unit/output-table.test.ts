@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import stringWidth from 'string-width';
 import { createColors } from '../../src/output/colors.js';
-import { FIRST_PAGE_ROWS, NO_ENTRIES_MESSAGE, fitLayout, formatTime, loadTableLibraries, renderTable } from '../../src/output/table.js';
+import { FIRST_PAGE_ROWS, NO_ENTRIES_MESSAGE, cutToWidth, fitLayout, formatTime, loadTableLibraries, renderTable } from '../../src/output/table.js';
 import { makeEntry } from './output-fixtures.js';
 
 const plain = createColors(false);
@@ -83,6 +83,7 @@ describe('renderTable', () => {
       expect(last).toContain('98765432109876543210');
       expect(last).toContain('fe80::1234:5678:9abc:def0');
       if (options.width) expect(last).toContain('…');
+      if (options.width) expect(stringWidth(last)).toBeLessThanOrEqual(options.width);
       else expect(last).toContain('x'.repeat(300));
     }
   });
@@ -127,5 +128,14 @@ describe('fitLayout', () => {
     expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 60)).toEqual({ columns: [0, 1, 5], widths: [10, 19, 28] });
     // Wider than the terminal on their own: they overflow rather than being cut.
     expect(fitLayout([30, 19, 60, 9, 50, 39, 9], 60)).toEqual({ columns: [0, 1, 5], widths: [30, 19, 39] });
+  });
+});
+
+describe('cutToWidth', () => {
+  it('cuts between graphemes, never inside an emoji or a CJK character', () => {
+    expect(cutToWidth('service:🚀🚀🚀 launch', 11, libraries.measure)).toBe('service:🚀…');
+    expect(cutToWidth('service:🚀🚀🚀 launch', 12, libraries.measure)).toBe('service:🚀…');
+    expect(cutToWidth('张三的消费者组', 6, libraries.measure)).toBe('张三…');
+    expect(cutToWidth('👩‍👩‍👧 family', 3, libraries.measure)).toBe('👩‍👩‍👧…');
   });
 });
