@@ -127,6 +127,8 @@ export class TlsConnectError extends Error {
 
 const NO_SSL = 'The server does not support SSL connections';
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+/** OpenSSL's verification results: the chain did not lead to a trusted root, or a certificate is unusable. */
+const CHAIN_CODE = /^(UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
 
 function isTlsFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -147,7 +149,7 @@ export function describeTlsFailure(error: unknown, tls: TlsSettings): unknown {
   let message: string;
   if (failure.message === NO_SSL) message = `the server does not accept SSL connections, which ${tls.modeSource} requires`;
   else if (failure.code === 'ERR_TLS_CERT_ALTNAME_INVALID') message = `the server's certificate is for another host name (${tls.modeSource} checks it; verify-ca would not): ${failure.message}`;
-  else if (TLS_CODE.test(failure.code ?? '')) message = `the server's certificate is not trusted by ${roots} (${tls.modeSource}): ${failure.message}`;
+  else if (CHAIN_CODE.test(failure.code ?? '')) message = `the server's certificate is not trusted by ${roots} (${tls.modeSource}): ${failure.message}`;
   else message = `the TLS handshake failed (${tls.modeSource}): ${failure.message}`;
   return new TlsConnectError(message, { cause: error });
 }

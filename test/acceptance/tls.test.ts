@@ -206,6 +206,43 @@ describe('sslmode against a server without TLS (the shared one)', () => {
   });
 });
 
+describe('sslmode against hostile servers', () => {
+  /** A TCP server on 127.0.0.1 that answers the SSLRequest with `reply` (or never, when undefined). */
+  async function hostile(reply: Buffer | undefined, fn: (url: string, address: string) => Promise<void>): Promise<void> {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        if (reply) socket.end(reply);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const hostPort = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      await fn(`postgres://u@${hostPort}/db`, `${hostPort}/db`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it('a server that says yes to TLS and then sends no TLS: one line, exit 1', async () => {
+    await hostile(Buffer.from('SHTTP/1.1 400 Bad Request\r\n\r\n'), async (url, address) => {
+      const result = await list(`${url}?sslmode=require`);
+      expectConnectFailure(result, address, /the TLS handshake failed \(sslmode=require in the URL\): /);
+    });
+  });
+
+  it('a server that never answers the SSLRequest: --connect-timeout ends it with one line, exit 1', async () => {
+    await hostile(undefined, async (url, address) => {
+      const result = await spawnCli(['--db', `${url}?sslmode=prefer`, '--connect-timeout', '1', 'list'], { env: { HOME: home ?? tmpdir() } });
+      expectConnectFailure(result, address, /connection timed out/);
+    });
+  });
+});
+
 describe.skipIf(!available)('sslmode against a TLS server of the test\'s own', () => {
   // [mode, role, connects]: tlsonly gets in only over TLS, plainonly only without.
   const matrix: [string, string, boolean][] = [
