@@ -20,5 +20,7 @@ export async function printEntries(entries: AsyncIterable<AuditEntry>, format: O
     return;
   }
   const colors = createColors(shouldUseColor(io.stdoutIsTty, io.env));
-  await printTable(entries, io.stdout, io.stderr, { colors, width: io.stdoutIsTty ? io.columns : undefined, wide });
+  // A pseudo-terminal nobody sized (script, docker exec -t) reports 0 columns: its width is unknown, not zero.
+  const width = io.stdoutIsTty && io.columns ? io.columns : undefined;
+  await printTable(entries, io.stdout, io.stderr, { colors, width, wide });
 }

@@ -53,6 +53,14 @@ describe('on a terminal', () => {
     expect(result.output).not.toContain('…');
   });
 
+  it('list on a pseudo-terminal nobody sized (0 columns) prints every column whole, as in a pipe', async () => {
+    const result = await spawnInPty([...db(), 'list'], { cols: 0, env: { NO_COLOR: '1' } });
+    expect(result.code, result.output).toBe(0);
+    expect(lines(result.output)[0]).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
+    expect(result.output).toMatch(/\balice\s+DELETE\s+route:r-1\s+2001:db8:85a3::8a2e:370:7334\s+-/);
+    expect(result.output).not.toContain('…');
+  });
+
   it.each([
     ['NO_COLOR=1', { NO_COLOR: '1' }],
     ['FORCE_COLOR=0', { FORCE_COLOR: '0' }],

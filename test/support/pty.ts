@@ -14,16 +14,20 @@ export interface PtyOptions {
   /** Typed once the terminal shows text matching `when`. */
   answer?: { when: RegExp; send: string };
   timeoutMs?: number;
+  /** Terminal width; 0 leaves the pty unsized, as `script` makes it (it reports 0 columns). Default 120. */
+  cols?: number;
 }
 
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 
 /**
- * Runs the built binary on a pseudo-terminal (`script -qfec`), sized 120x40 as a real terminal would be (a pty
- * nobody sized reports 0 columns). stdin, stdout and stderr are the terminal unless `redirect` says otherwise.
+ * Runs the built binary on a pseudo-terminal (`script -qfec`), sized 120x40 as a real terminal would be unless
+ * `cols` says otherwise. stdin, stdout and stderr are the terminal unless `redirect` says otherwise.
  */
 export function spawnInPty(argv: string[], options: PtyOptions = {}): Promise<PtyResult> {
-  const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...argv].map(quote).join(' ')} ${options.redirect ?? ''}`;
+  const cols = options.cols ?? 120;
+  const size = cols === 0 ? '' : `stty cols ${cols} rows 40; `;
+  const command = `${size}exec ${[process.execPath, BIN, ...argv].map(quote).join(' ')} ${options.redirect ?? ''}`;
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       env: { PATH: process.env.PATH, ...options.env },
