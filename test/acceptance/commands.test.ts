@@ -262,15 +262,18 @@ describe('export --dry-run', () => {
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
 
-  it('to a HEC, with --json: the count and nothing sent', async () => {
+  it('to a HEC, with --json and --checkpoint: the count, the first and last entry, nothing sent, no checkpoint written', async () => {
     const { server } = await FakeHec.start({ token: 'dry-run-token' });
+    const checkpoint = join(dir, 'dry-run-checkpoint.json');
     try {
-      const result = ok(await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--dry-run', '--json', '--hec-url', server.url, '--operator', 'bob'], {
+      const result = ok(await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--dry-run', '--json', '--hec-url', server.url, '--operator', 'bob', '--checkpoint', checkpoint], {
         env: { API7_AUDIT_HEC_TOKEN: 'dry-run-token' },
       }));
-      expect(JSON.stringify(JSON.parse(result.stdout))).toMatch(/"dry_run":true/);
-      expect(result.stdout).toMatch(/\b6\b/);
+      // bob's entries are the odd ones: the oldest is SEED[11], the newest SEED[1].
+      expect(JSON.parse(result.stdout)).toMatchObject({ dry_run: true, would_export: 6, first: { id: ids[11], operator: 'bob' }, last: { id: ids[1], operator: 'bob' } });
+      expect(result.stdout).not.toContain(SECRET);
       expect(server.requestCount).toBe(0);
+      await expect(stat(checkpoint)).rejects.toThrow(/ENOENT/);
     } finally {
       await server.close();
     }
