@@ -189,9 +189,18 @@ function describeDestination(sink: SinkOptions): string {
   return sink.url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+/** The first and last entry a dry run would send, as `--help` promises; nothing when none would go. */
+function describeEnds(result: DryRunSummary): string {
+  const at = (entry: unknown) => {
+    const { id, timestamp } = entry as { id: string; timestamp: string };
+    return `id ${id} at ${timestamp}`;
+  };
+  return result.first && result.last ? `; first ${at(result.first)}, last ${at(result.last)}` : '';
+}
+
 function formatSummary(result: ExportSummary | DryRunSummary): string {
   if ('dry_run' in result) {
-    return `dry run: would export ${result.would_export} entries to ${result.destination} (before ${result.before}${result.after ? `, after ${result.after.timestamp} id ${result.after.id}` : ''})`;
+    return `dry run: would export ${result.would_export} entries to ${result.destination} (before ${result.before}${result.after ? `, after ${result.after.timestamp} id ${result.after.id}` : ''})${describeEnds(result)}`;
   }
   const seconds = result.duration_ms / 1000;
   const rate = Math.round(result.exported / Math.max(seconds, 0.001));
