@@ -1,73 +1,31 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, spawnCli, type CliResult } from '../support/cli.js';
 import { FakeHec } from '../support/fake-hec.js';
+import { ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 
-/**
- * A PostgreSQL of this file's own, in a temp dir on a free port, restarted under a running binary. The shared test
- * server is never restarted.
- */
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const available = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
-const run = promisify(execFile);
+// A PostgreSQL of this file's own (test/support/own-postgres.ts), restarted under a running binary. The shared test
+// server is never restarted.
 const TOKEN = 'hec-token';
-
+const available = ownPostgresAvailable;
+let postgres: OwnPostgres;
 let dir: string;
 let port: number;
 let url: string;
-
-/** Runs a server program as the postgres user when this process is root (initdb and postgres refuse root). */
-async function asServerUser(program: string, args: string[]): Promise<void> {
-  const command = join(PG_BIN, program);
-  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args], { timeout: 60_000 });
-  else await run(command, args, { timeout: 60_000 });
-}
-
-const serverOptions = () => `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
-const pgCtl = (...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-t', '60', ...args]);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-async function query<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = <R extends pg.QueryResultRow>(text: string): Promise<R[]> => postgres.query<R>(text);
 
 beforeAll(async () => {
   if (!available) return;
-  dir = await mkdtemp(join(tmpdir(), 'api7-restart-'));
-  if (process.getuid?.() === 0) await run('chown', ['postgres', dir]);
-  port = await freePort();
-  url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await asServerUser('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-N']);
-  await pgCtl('-o', serverOptions(), 'start');
-  const schema = await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8');
-  await query(schema);
+  postgres = await startOwnPostgres('restart');
+  ({ dir, port, url } = postgres);
 }, 120_000);
 
 afterAll(async () => {
-  if (!available || !dir) return;
-  await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
+  await postgres?.stop();
 });
 
 /** Spawns the binary; resolves with its result. */
@@ -125,7 +83,7 @@ describe('a server restarted under a running command', () => {
     const running = start(args);
     expect(await waitFor(async () => running.exited() || (await old()) < 38_000)).toBe(true);
     expect(running.exited()).toBe(false);
-    await pgCtl('-m', mode, '-o', serverOptions(), 'restart');
+    await postgres.restart(mode as 'fast' | 'immediate');
     const result = await running.result;
     expectLostLine(result, 'prune');
     expect(JSON.parse(result.stdout)).toMatchObject({ complete: false, stopped: 'connection-lost' });
@@ -156,7 +114,7 @@ describe('a server restarted under a running command', () => {
       const running = start(args, env);
       expect(await waitFor(() => running.exited() || server.requestCount >= 20)).toBe(true);
       expect(running.exited()).toBe(false);
-      await pgCtl('-m', mode, '-o', serverOptions(), 'restart');
+      await postgres.restart(mode as 'fast' | 'immediate');
       const result = await running.result;
       expectLostLine(result, 'export');
 

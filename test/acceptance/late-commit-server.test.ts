@@ -1,54 +1,22 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
+import { asServerUser, ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 
 /**
  * A PostgreSQL of this file's own, in a temp dir on a free port, with a standby: prepared transactions need
  * max_prepared_transactions > 0, which the shared test server does not have (and must not be reconfigured), and a
  * transaction held open for a minute here holds back no other test's export.
  */
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const available = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
-const run = promisify(execFile);
-
+const available = ownPostgresAvailable;
+let server: OwnPostgres;
 let dir: string;
 let url: string;
 let standbyUrl: string;
-
-async function asServerUser(program: string, args: string[]): Promise<void> {
-  const command = join(PG_BIN, program);
-  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', command, ...args], { timeout: 60_000 });
-  else await run(command, args, { timeout: 60_000 });
-}
-const pgCtl = (data: string, ...args: string[]) => asServerUser('pg_ctl', ['-D', join(dir, data), '-l', join(dir, `${data}.log`), '-w', '-t', '60', ...args]);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-async function query<R extends pg.QueryResultRow>(...statements: string[]): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url, application_name: 'control-plane' });
-  await client.connect();
-  try {
-    let rows: R[] = [];
-    for (const text of statements) rows = (await client.query<R>(text)).rows;
-    return rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = <R extends pg.QueryResultRow>(...statements: string[]): Promise<R[]> => server.query<R>(...statements);
 
 /** A control-plane session with a transaction open since now, holding a row stamped with that start. */
 async function holdOpen(operator: string): Promise<pg.Client> {
@@ -61,24 +29,14 @@ async function holdOpen(operator: string): Promise<pg.Client> {
 
 beforeAll(async () => {
   if (!available) return;
-  dir = await mkdtemp(join(tmpdir(), 'api7-prepared-'));
-  if (process.getuid?.() === 0) await run('chown', ['postgres', dir]);
-  const port = await freePort();
-  url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await asServerUser('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-N']);
-  await pgCtl('data', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
-  await query(await readFile(new URL('../../examples/schema.sql', import.meta.url), 'utf8'));
-  const standbyPort = await freePort();
-  standbyUrl = `postgres://postgres@127.0.0.1:${standbyPort}/postgres`;
+  server = await startOwnPostgres('prepared', '-c max_prepared_transactions=4');
+  ({ dir, url } = server);
   await asServerUser('pg_basebackup', ['-D', join(dir, 'standby'), '-d', url, '-R', '-X', 'stream']);
-  await pgCtl('standby', '-o', `-p ${standbyPort} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=4`, 'start');
+  standbyUrl = `postgres://postgres@127.0.0.1:${await server.startOther('standby')}/postgres`;
 }, 120_000);
 
 afterAll(async () => {
-  if (!available || !dir) return;
-  await pgCtl('standby', '-m', 'immediate', 'stop').catch(() => undefined);
-  await pgCtl('data', '-m', 'immediate', 'stop').catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 describe.skipIf(!available)('a prepared transaction', () => {
