@@ -307,6 +307,30 @@ describe.skipIf(!available)('sslmode against a TLS server of the test\'s own', (
     expectConnectFailure(without, `127.0.0.1:${port}/postgres`, /certificate/);
   });
 
+  it('pg_stat_ssl shows the session encrypted; pg_terminate_backend of it is one "lost the connection" line, exit 1', async () => {
+    const holder = new pg.Client({ host: dir, port, user: 'postgres', database: 'postgres' });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table audit_logs in access exclusive mode');
+      const running = list(tlsUrl('tlsonly', `sslmode=verify-full&sslrootcert=${cert('ca.crt')}`));
+      let backend: { pid: number; ssl: boolean } | undefined;
+      for (const deadline = Date.now() + 20_000; backend === undefined && Date.now() < deadline; await sleep(50)) {
+        // From another session: the holder's transaction keeps one snapshot of the statistics.
+        const rows = await admin(`select a.pid, s.ssl from pg_stat_activity a join pg_stat_ssl s using (pid) where a.usename = 'tlsonly' and a.wait_event_type = 'Lock'`);
+        backend = rows[0] as typeof backend;
+      }
+      expect(backend?.ssl).toBe(true);
+      await admin(`select pg_terminate_backend(${Number(backend?.pid)})`);
+      const result = await running;
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^error: lost the connection to PostgreSQL at 127\\.0\\.0\\.1:${port}/postgres during list: terminating connection due to administrator command\\n$`));
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
+  });
+
   it('a certificate for another host name passes verify-ca and fails verify-full', async () => {
     await swapServerCertificate('wrong-host', 'db.elsewhere.test');
     try {
@@ -369,11 +393,13 @@ describe.skipIf(!available)('HTTPS destinations: --ca-file and --insecure', () =
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const exportTo = (...flags: string[]) => {
+  const exportTo = async (...flags: string[]) => {
     received = 0;
-    return spawnCli(['--db', databaseUrl(), '--table', plain.table(), 'export', '--hec-url', hecUrl, '--max-retry-time', '0s', ...flags], {
+    const result = await spawnCli(['--db', databaseUrl(), '--table', plain.table(), 'export', '--hec-url', hecUrl, '--max-retry-time', '0s', ...flags], {
       env: { API7_AUDIT_HEC_TOKEN: TOKEN, HOME: home },
     });
+    expect(result.stderr).not.toContain('SECURITY WARNING');
+    return result;
   };
 
   it('with --ca-file naming the CA that signed the certificate, the entries arrive', async () => {
