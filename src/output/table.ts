@@ -39,13 +39,13 @@ const SEPARATOR = 2;
 
 /**
  * On a terminal too narrow for every column, the first of these that fits is used, like kubectl's narrow output:
- * cut OPERATOR and RESOURCE to `min` columns (never below their header), then drop SOURCE, then OPERATION, then
+ * cut OPERATOR and RESOURCE to 12 columns, drop SOURCE, cut them down to their header, then drop OPERATION, then
  * RESOURCE and OPERATOR. ID, TIME and SOURCE IP always stay whole; when they alone are wider, the line overflows.
  */
 const NARROWING: readonly { hidden: readonly number[]; min: number }[] = [
   { hidden: [], min: 12 },
   { hidden: [SOURCE], min: 12 },
-  { hidden: [SOURCE, OPERATION], min: 12 },
+  { hidden: [SOURCE], min: 0 },
   { hidden: [SOURCE, OPERATION], min: 0 },
   { hidden: [SOURCE, OPERATION, RESOURCE], min: 0 },
   { hidden: [SOURCE, OPERATION, RESOURCE, OPERATOR], min: 0 },

@@ -122,6 +122,7 @@ describe('fitLayout', () => {
     expect(fitLayout([10, 19, 60, 9, 50, 20, 9], 200)).toEqual({ columns: [0, 1, 2, 3, 4, 5, 6], widths: [10, 19, 60, 9, 50, 20, 9] });
     expect(fitLayout([10, 19, 60, 9, 50, 20, 9], 120)).toEqual({ columns: [0, 1, 2, 3, 4, 5, 6], widths: [10, 19, 21, 9, 20, 20, 9] });
     expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 100)).toEqual({ columns: [0, 1, 2, 3, 4, 5], widths: [10, 19, 12, 9, 12, 28] });
+    expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 92)).toEqual({ columns: [0, 1, 2, 3, 4, 5], widths: [10, 19, 8, 9, 8, 28] });
     expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 90)).toEqual({ columns: [0, 1, 2, 4, 5], widths: [10, 19, 13, 12, 28] });
     expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 81)).toEqual({ columns: [0, 1, 2, 4, 5], widths: [10, 19, 8, 8, 28] });
     expect(fitLayout([10, 19, 60, 9, 50, 28, 9], 80)).toEqual({ columns: [0, 1, 2, 5], widths: [10, 19, 17, 28] });
