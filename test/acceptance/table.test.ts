@@ -23,8 +23,11 @@ const WHOLE = ['100000001', '100000002', '100000003', '999999999', IPV6, '10.0.0
 let many: TestSchema;
 let odd: TestSchema;
 beforeAll(async () => {
-  [many, odd] = await Promise.all([createTestSchema('acc_table_many'), createTestSchema('acc_table_odd')]);
-  await Promise.all([createDefaultTable(many), createDefaultTable(odd)]);
+  // One after the other: createDefaultTable sets search_path, and the embedded server is one shared backend.
+  many = await createTestSchema('acc_table_many');
+  odd = await createTestSchema('acc_table_odd');
+  await createDefaultTable(many);
+  await createDefaultTable(odd);
   await many.query(
     `insert into ${many.table()} (id, created_at, operator, operation, resource_type, resource_name, source_ip, source)
      select g, now() - g * interval '1 second', 'user' || (g % 7) || '@example.com', 'UPDATE', 'route', 'route-' || g,
