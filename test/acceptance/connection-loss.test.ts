@@ -60,7 +60,7 @@ interface Running {
 
 /** Spawns the binary with the output collected as it comes; killed with SIGKILL after `timeoutMs` at the latest. */
 function start(argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Running {
-  const child = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH, ...dbEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let done = false;
@@ -94,6 +94,9 @@ async function terminateWhen(run: Running, ready: () => boolean | Promise<boolea
   if (run.exited()) expect.fail(`the run ended before its connection could be cut: ${JSON.stringify(await run.result)}`);
   expect(await waitFor(async () => run.exited() || (await terminateBackends()) > 0, 5_000)).toBe(true);
 }
+
+/** The URL, password and all, where a cron job keeps it: in the environment (on argv it would draw a warning). */
+const dbEnv = () => ({ API7_AUDIT_DATABASE_URL: urlWithPassword() });
 
 /** One line on stderr, naming the server and the command, exit 1, no stack trace, no password. */
 function expectLostLine(result: CliResult, activity: string): void {
@@ -129,7 +132,7 @@ describe('prune when its connection is lost', () => {
     const kept = async () => (await schema.query<{ sum: string }>(`select md5(string_agg(t::text, ',' order by id)) as sum from ${table} t where created_at >= now() - interval '30 days'`)).rows[0]?.sum;
     const old = async () => Number((await schema.query<{ n: string }>(`select count(*) as n from ${table} where created_at < now() - interval '30 days'`)).rows[0]?.n);
     const keptBefore = await kept();
-    const args = ['--db', urlWithPassword(), '--table', table, 'prune', '--retention-days', '30', '--batch-size', String(BATCH), '--yes', '--json'];
+    const args = ['--table', table, 'prune', '--retention-days', '30', '--batch-size', String(BATCH), '--yes', '--json'];
 
     let remaining = OLD;
     for (const round of [1, 2, 3]) {
@@ -148,7 +151,7 @@ describe('prune when its connection is lost', () => {
       expect(before - remaining).toBeLessThanOrEqual(summary.deleted + BATCH);
     }
 
-    const rerun = await spawnCli(args);
+    const rerun = await spawnCli(args, { env: dbEnv() });
     expect(rerun.stderr).toBe('');
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ complete: true, stopped: null, deleted: remaining });
@@ -173,7 +176,7 @@ describe('prune --archive when its connection is lost', () => {
     const left = async () => new Set((await schema.query<{ id: string }>(`select id::text from ${table}`)).rows.map((row) => row.id));
     const archive = join(dir, 'pruned.ndjson');
     const archived = async () => new Set((await readFile(archive, 'utf8')).trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id));
-    const args = ['--db', urlWithPassword(), '--table', table, 'prune', '--retention-days', '30', '--batch-size', '100', '--archive', archive, '--yes', '--json'];
+    const args = ['--table', table, 'prune', '--retention-days', '30', '--batch-size', '100', '--archive', archive, '--yes', '--json'];
 
     const run = start(args);
     await terminateWhen(run, async () => (await left()).size < 20100 - 1500);
@@ -186,7 +189,7 @@ describe('prune --archive when its connection is lost', () => {
     const inArchive = await archived();
     expect(deleted.filter((id) => !inArchive.has(id))).toEqual([]);
 
-    const rerun = await spawnCli(args);
+    const rerun = await spawnCli(args, { env: dbEnv() });
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ complete: true });
     expect([...(await left())].length).toBe(100);
@@ -214,7 +217,7 @@ describe('export when its connection is lost', () => {
     const { server, hec } = await FakeHec.start({ token: TOKEN, slowRate: 1, slowMs: 20 });
     try {
       const checkpoint = join(dir, 'export.json');
-      const args = ['--db', urlWithPassword(), '--table', table, 'export', '--hec-url', server.url, '--checkpoint', checkpoint, '--batch-size', '50', '--concurrency', '2'];
+      const args = ['--table', table, 'export', '--hec-url', server.url, '--checkpoint', checkpoint, '--batch-size', '50', '--concurrency', '2'];
       const env = { API7_AUDIT_HEC_TOKEN: TOKEN };
       const run = start(args, env);
       await terminateWhen(run, () => server.requestCount >= 20);
@@ -229,7 +232,7 @@ describe('export when its connection is lost', () => {
       const missing = ids.slice(0, upTo + 1).filter((id) => !hec.ids.has(id));
       expect(missing).toEqual([]);
 
-      const rerun = await spawnCli(args, { env });
+      const rerun = await spawnCli(args, { env: { ...dbEnv(), ...env } });
       expect(rerun.stderr).not.toContain('error');
       expect(rerun.code, rerun.stderr).toBe(0);
       expect(ids.filter((id) => !hec.ids.has(id))).toEqual([]);
@@ -254,7 +257,7 @@ describe('list when its connection is lost', () => {
               jsonb_build_object('uri', '/old/' || g), jsonb_build_object('uri', '/new/' || g, 'note', repeat('x', 200))
        from generate_series(1, ${ENTRIES}) g`,
     );
-    const args = ['--db', urlWithPassword(), '--table', table, 'list', '--all', '--output', 'ndjson'];
+    const args = ['--table', table, 'list', '--all', '--output', 'ndjson'];
     const run = start(args);
     await terminateWhen(run, () => run.stdout().length > 200_000);
     const result = await run.result;
@@ -264,7 +267,7 @@ describe('list when its connection is lost', () => {
     expect(lines.length).toBeLessThan(ENTRIES);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
 
-    const rerun = await spawnCli(args);
+    const rerun = await spawnCli(args, { env: dbEnv() });
     expect(rerun.code, rerun.stderr).toBe(0);
     const all = rerun.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
     expect(new Set(all).size).toBe(ENTRIES);
