@@ -6,6 +6,8 @@ import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
 import { registerSecret } from '../redact.js';
 import type { SinkOptions } from '../sinks/index.js';
+import { DATADOG_SITES, knownDatadogSite } from '../sinks/datadog.js';
+import { maskUrl } from '../db/connection-url.js';
 import type { ExportOptions } from './export.js';
 
 export interface ExportFlags extends FilterFlags {
@@ -50,6 +52,8 @@ interface CredentialSpec {
   fileFlag: string;
   file?: string;
   envName: string;
+  /** Another way to authenticate, named when no credential is found. */
+  alternative?: string;
 }
 
 export interface ParsedExport {
@@ -94,13 +98,26 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
       sourcetype: flags.hecSourcetype, source: flags.hecSource, host: flags.hecHost, ack: flags.hecAck === true,
     };
   } else if (flags.elasticUrl) {
-    const apiKey = await credential({ flag: '--elastic-api-key', value: flags.elasticApiKey, fileFlag: '--elastic-api-key-file', file: flags.elasticApiKeyFile, envName: 'API7_AUDIT_ELASTIC_API_KEY' });
-    sink = { kind: 'elasticsearch', ...http, url: parseHttpUrl('--elastic-url', flags.elasticUrl), apiKey, index: flags.elasticIndex };
+    const { url, username, password } = takeUserInfo('--elastic-url', parseHttpUrl('--elastic-url', flags.elasticUrl));
+    if (username === undefined) {
+      const apiKey = await credential({
+        flag: '--elastic-api-key', value: flags.elasticApiKey, fileFlag: '--elastic-api-key-file', file: flags.elasticApiKeyFile,
+        envName: 'API7_AUDIT_ELASTIC_API_KEY', alternative: 'user:password in --elastic-url',
+      });
+      sink = { kind: 'elasticsearch', ...http, url, apiKey, index: flags.elasticIndex };
+    } else {
+      // Basic auth from the URL, a flag: it beats API7_AUDIT_ELASTIC_API_KEY, but two flags for it are ambiguous.
+      if (flags.elasticApiKey !== undefined || flags.elasticApiKeyFile !== undefined) {
+        throw new UsageError('give user:password in --elastic-url or an API key (--elastic-api-key, --elastic-api-key-file), not both');
+      }
+      warnings.push('warning: the password in --elastic-url is visible to other users of this machine; prefer an API key in API7_AUDIT_ELASTIC_API_KEY or --elastic-api-key-file');
+      sink = { kind: 'elasticsearch', ...http, url, username, password, index: flags.elasticIndex };
+    }
   } else if (flags.datadogUrl || flags.datadogSite) {
     if (flags.datadogUrl && flags.datadogSite) throw new UsageError('give --datadog-url or --datadog-site, not both');
     const apiKey = await credential({ flag: '--datadog-api-key', value: flags.datadogApiKey, fileFlag: '--datadog-api-key-file', file: flags.datadogApiKeyFile, envName: 'DD_API_KEY' });
     sink = {
-      kind: 'datadog', ...http, apiKey, site: flags.datadogSite,
+      kind: 'datadog', ...http, apiKey, site: flags.datadogSite === undefined ? undefined : parseDatadogSite(flags.datadogSite),
       url: flags.datadogUrl === undefined ? undefined : parseHttpUrl('--datadog-url', flags.datadogUrl),
       service: flags.datadogService, tags: flags.datadogTags,
     };
@@ -151,10 +168,40 @@ function parseHttpUrl(flag: string, value: string): string {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`invalid ${flag} '${value.replace(/\/\/[^@/]*@/, '//***@')}': expected an http:// or https:// URL`);
+    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': expected an http:// or https:// URL`);
   }
-  if (url.password) registerSecret(decodeURIComponent(url.password));
+  // As written; takeUserInfo registers the decoded form where it is used.
+  registerSecret(url.password);
   return value;
+}
+
+/** The URL without its `user:password@` (kept out of every message), and the two decoded; none given, no basic auth. */
+function takeUserInfo(flag: string, value: string): { url: string; username?: string; password?: string } {
+  const url = new URL(value);
+  if (url.username === '' && url.password === '') return { url: value };
+  let username: string;
+  let password: string;
+  try {
+    username = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch (error) {
+    if (!(error instanceof URIError)) throw error;
+    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': its user or password holds a malformed %-escape (write % as %25)`);
+  }
+  registerSecret(password);
+  if (username === '' || password === '') {
+    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': basic auth needs a user name and a password (https://USER:PASSWORD@host)`);
+  }
+  url.username = '';
+  url.password = '';
+  return { url: url.toString(), username, password };
+}
+
+/** One of Datadog's sites, or exit 2 listing them: the API key goes to the host this names. */
+function parseDatadogSite(value: string): string {
+  const site = knownDatadogSite(value);
+  if (site !== undefined) return site;
+  throw new UsageError(`invalid --datadog-site '${value}': expected one of ${DATADOG_SITES.join(', ')} (for another intake or a proxy, give --datadog-url URL)`);
 }
 
 /** Flag (with a warning: argv is visible to other users), else the file flag, else the environment variable. */
@@ -174,7 +221,7 @@ async function resolveCredential(spec: CredentialSpec, env: NodeJS.ProcessEnv, c
   } else {
     secret = env[spec.envName];
   }
-  if (!secret) throw new UsageError(`no credential: set ${spec.envName}, or give ${spec.fileFlag} FILE`);
+  if (!secret) throw new UsageError(`no credential: set ${spec.envName}, or give ${spec.fileFlag} FILE${spec.alternative ? `, or ${spec.alternative}` : ''}`);
   registerSecret(secret);
   return secret;
 }

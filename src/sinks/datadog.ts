@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, quoteJson } from './body.js';
-import { excerpt, HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
+import { HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import { ReducedRecord } from './oversize.js';
 import type { ExportRecord, FatalOutcome, OversizeHandler, SendOutcome, Sink } from './types.js';
 
@@ -24,6 +24,27 @@ export interface DatadogOptions extends HttpOptions {
 const NAME = 'Datadog';
 /** Intake limits: https://docs.datadoghq.com/api/latest/logs/#send-logs */
 export const DATADOG_LIMITS = { maxEntries: 1000, maxBytes: 5_000_000, maxLogBytes: 1_000_000 } as const;
+
+/**
+ * Datadog's sites (https://docs.datadoghq.com/getting_started/site/): `--datadog-site` takes only these, so a value
+ * such as `datadoghq.com@127.0.0.1` cannot send the API key elsewhere; `--datadog-url` is the way to another intake.
+ */
+export const DATADOG_SITES = [
+  'datadoghq.com',
+  'us3.datadoghq.com',
+  'us5.datadoghq.com',
+  'datadoghq.eu',
+  'ap1.datadoghq.com',
+  'ap2.datadoghq.com',
+  'ddog-gov.com',
+  'us2.ddog-gov.com',
+] as const;
+
+/** The known site `value` names (any letter case), else undefined. */
+export function knownDatadogSite(value: string): string | undefined {
+  const site = value.trim().toLowerCase();
+  return DATADOG_SITES.find((known) => known === site);
+}
 
 /** The intake URL of a Datadog site. */
 export function datadogIntakeUrl(site: string): string {
@@ -49,7 +70,10 @@ export class DatadogSink implements Sink {
 
   constructor(options: DatadogOptions) {
     this.oversize = options.oversize;
-    const base = new URL(options.url ?? datadogIntakeUrl(options.site ?? 'datadoghq.com'));
+    const site = options.site ?? 'datadoghq.com';
+    // The flags are checked already; this guards any other caller, as the API key goes to whatever host this names.
+    if (options.url === undefined && knownDatadogSite(site) === undefined) throw new Error(`unknown Datadog site '${site}'`);
+    const base = new URL(options.url ?? datadogIntakeUrl(site));
     this.http = new HttpClient(
       base,
       { 'dd-api-key': options.apiKey, 'content-type': 'application/json' },
@@ -106,13 +130,13 @@ export class DatadogSink implements Sink {
         continue;
       }
       if (reply.status === 413) {
-        const failed = await this.reduce(items, logs, start, `${NAME} refused it as too large (HTTP 413: ${this.http.redact(excerpt(reply.text))})`);
+        const failed = await this.reduce(items, logs, start, `${NAME} refused it as too large (HTTP 413: ${this.http.quote(reply.text)})`);
         if (failed) return failed;
         sizes[start] = (logs[start] as string).length;
         queue.unshift(range);
         continue;
       }
-      const outcome = statusOutcome(NAME, reply, this.http.redact(excerpt(reply.text)));
+      const outcome = statusOutcome(NAME, reply, this.http.quote(reply.text));
       return outcome.kind === 'retry' ? { ...outcome, remaining: items.slice(start) } : outcome;
     }
     return { kind: 'delivered', duplicates: 0 };

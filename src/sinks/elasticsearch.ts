@@ -1,6 +1,6 @@
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
-import { excerpt, HttpClient, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
+import { HttpClient, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
 import type { ExportRecord, OversizeHandler, SendOutcome, Sink } from './types.js';
 
 export interface ElasticsearchOptions extends HttpOptions {
@@ -112,17 +112,17 @@ export class ElasticsearchSink implements Sink {
       const status = item.status ?? 0;
       const record = records[i] as ExportRecord;
       if (status >= 200 && status < 300) continue;
-      const why = `${item.error?.type ?? 'error'}: ${this.http.redact(item.error?.reason ?? '')}`;
+      const why = this.http.quote(`${item.error?.type ?? 'error'}: ${item.error?.reason ?? ''}`);
       if (status === 409) duplicates += 1;
       else if (status === 429 || status >= 500) {
         remaining.push(record);
         lastRetry = `${status} ${why}`;
       } else {
-        return { kind: 'fatal', reason: `${NAME} refused entry id ${record.id} (item status ${status}, ${excerpt(why)})` };
+        return { kind: 'fatal', reason: `${NAME} refused entry id ${record.id} (item status ${status}, ${why})` };
       }
     }
     if (remaining.length === 0) return { kind: 'delivered', duplicates };
-    const reason = `${NAME} deferred ${remaining.length} of ${records.length} items (${excerpt(lastRetry)})`;
+    const reason = `${NAME} deferred ${remaining.length} of ${records.length} items (${lastRetry})`;
     return { kind: 'retry', reason, remaining, duplicates };
   }
 
@@ -130,11 +130,11 @@ export class ElasticsearchSink implements Sink {
   private detail(text: string): string {
     try {
       const error = (JSON.parse(text) as { error?: { type?: string; reason?: string } | string }).error;
-      if (typeof error === 'string') return this.http.redact(excerpt(error));
-      if (error?.type !== undefined) return this.http.redact(excerpt(`${error.type}: ${error.reason ?? ''}`));
+      if (typeof error === 'string') return this.http.quote(error);
+      if (error?.type !== undefined) return this.http.quote(`${error.type}: ${error.reason ?? ''}`);
     } catch {
       // not JSON: a proxy page
     }
-    return this.http.redact(excerpt(text));
+    return this.http.quote(text);
   }
 }

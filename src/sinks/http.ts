@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../redact.js';
 import type { BodyBuilder } from './body.js';
 import { ReducedRecord } from './oversize.js';
@@ -79,10 +80,19 @@ export function resolvePath(base: URL, suffix: string): string {
   return path.endsWith(suffix) ? path : path + suffix;
 }
 
-/** A short one-line excerpt of a reply for error messages. */
+/** Characters of a reply read for an excerpt: a reply can be megabytes, a message shows a few hundred. */
+const EXCERPT_SCAN = 64 * 1024;
+
+/**
+ * A short one-line excerpt of a reply for error messages, at most `max` characters and an ellipsis. A proxy's page
+ * or a hostile destination must not repaint or retitle the terminal: control and bidi characters become visible
+ * escapes, as in the table.
+ */
 export function excerpt(text: string, max = 300): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+  const line = sanitizeForTerminal(text.slice(0, EXCERPT_SCAN).replace(/\s+/g, ' ').trim());
+  if (line.length <= max && text.length <= EXCERPT_SCAN) return line;
+  // Not half of a surrogate pair at the cut.
+  return `${line.slice(0, max).replace(/[\uD800-\uDBFF]$/, '')}…`;
 }
 
 /** The outcome for a request that got no reply: worth another try unless it could not be sent at all. */
@@ -195,6 +205,11 @@ export class HttpClient {
   /** Removes every credential this client holds from `text`. */
   redact(text: string): string {
     return redactValues(text, this.secrets);
+  }
+
+  /** A destination's answer as a message quotes it: credentials removed first (a cut could halve one), then {@link excerpt}. */
+  quote(text: string): string {
+    return excerpt(this.redact(text));
   }
 
   /**

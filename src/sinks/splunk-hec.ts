@@ -4,7 +4,6 @@ import { toByteString } from '../byte-string.js';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
 import {
-  excerpt,
   HttpClient,
   isRetryableStatus,
   resolvePath,
@@ -135,7 +134,7 @@ export class SplunkHecSink implements Sink {
     } catch (error) {
       return transportOutcome(error);
     }
-    const detail = this.http.redact(excerpt(reply.text));
+    const detail = this.http.quote(reply.text);
     if (reply.status === 413) return { kind: 'too-large', reason: `HTTP 413${detail === '' ? '' : `: ${detail}`}` };
     const answer = parseHecReply(reply.text);
     if (reply.status === 200 && answer?.code === 0) {
@@ -147,7 +146,7 @@ export class SplunkHecSink implements Sink {
       return acked === 'acked' ? { kind: 'delivered', duplicates: 0 } : acked;
     }
     if (answer?.code === undefined) return statusOutcome(NAME, reply, detail);
-    const what = `HTTP ${reply.status}, code ${answer.code}: ${this.http.redact(answer.text ?? '')}`;
+    const what = `HTTP ${reply.status}, code ${answer.code}: ${this.http.quote(answer.text ?? '')}`;
     if (RETRY_CODES.has(answer.code) || isRetryableStatus(reply.status)) {
       return { kind: 'retry', reason: `${NAME} answered ${what}`, ...retryAfter(reply) };
     }
