@@ -75,9 +75,9 @@ export async function loadTableLibraries(): Promise<Libraries> {
 
 /**
  * Prints entries as a borderless table (columns two spaces apart, like `kubectl get`), streaming: the first
- * {@link FIRST_PAGE_ROWS} rows are laid out by cli-table3 and size the columns; each later row keeps those widths.
- * A later value too wide for its column is cut with `…` by cli-table3 where cutting is allowed (a terminal, no
- * `--wide`), else printed whole, pushing the rest of its line right. Values pass {@link sanitizeForTerminal}.
+ * {@link FIRST_PAGE_ROWS} rows size the columns and are laid out by cli-table3; each later row keeps those widths.
+ * A later value too wide for its column is cut with `…` where cutting is allowed (a terminal, no `--wide`, not ID,
+ * TIME or SOURCE IP), else printed whole, pushing the rest of its line right. Values pass {@link sanitizeForTerminal}.
  */
 export async function printTable(entries: AsyncIterable<AuditEntry>, out: Writable, stderr: Writable, options: TableOptions): Promise<void> {
   const libraries = await loadTableLibraries();
