@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Db } from '../db/connect.js';
 import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
 import { formatTableName } from '../db/identifiers.js';
+import { withReadOnlySession } from '../db/read-only.js';
 import { checkCheckpointId } from '../queries/id-check.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
 import {
@@ -94,17 +95,24 @@ export async function pruneTable(
 ): Promise<PruneSummary> {
   const began = performance.now();
   const name = formatTableName(table.mapping.table);
-  return table.db.connection().execute(async (conn) => {
-    // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it.
-    if (!options.dryRun) await acquireLock(conn, name, options.waitLockMs, io.signal);
+  const runOn = async (conn: Db) => {
     await setPruneSession(conn);
     try {
-      const run = new PruneRun(conn, table, options, io, began, started);
-      return await run.execute(secrets);
+      return await new PruneRun(conn, table, options, io, began, started).execute(secrets);
     } finally {
       await resetPruneSession(conn);
+    }
+  };
+  return table.db.connection().execute(async (conn) => {
+    // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it; PostgreSQL
+    // holds it to that: its settings and counts run READ ONLY (one transaction would abort at a refused setting).
+    if (options.dryRun) return withReadOnlySession(conn, runOn);
+    await acquireLock(conn, name, options.waitLockMs, io.signal);
+    try {
+      return await runOn(conn);
+    } finally {
       // Best effort: when the connection is gone, so is the lock.
-      if (!options.dryRun) await releaseAdvisoryLock(conn, pruneLockName(name)).catch(() => undefined);
+      await releaseAdvisoryLock(conn, pruneLockName(name)).catch(() => undefined);
     }
   });
 }
