@@ -92,7 +92,7 @@ export class HecAckPoller {
     } catch {
       return; // a lost poll is retried at the next tick; the deadline bounds it
     }
-    const detail = this.redact(excerpt(reply.text));
+    const detail = excerpt(this.redact(reply.text));
     if (reply.status !== 200) {
       const outcome = statusOutcome('Splunk HEC ack', reply, detail);
       if (outcome.kind === 'fatal') for (const id of ids) this.settle(id, outcome);
