@@ -1,4 +1,6 @@
-import { isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
+import { enterField, type PathNode } from '../secrets/plugin-paths.js';
+import { MAY_HOLD_SECRET_VALUE } from '../secrets/value-rules.js';
+import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
 
 const MASKED_VALUE = JSON.stringify(SECRET_MASK);
 
@@ -12,9 +14,11 @@ class Unusual extends Error {}
  * them), parsing, masking and writing back cost about 10 s of CPU per 2,000,000 exported entries, and its garbage
  * made the records outlive the young generation. Returns the text itself when nothing is secret, and undefined for
  * text it leaves to JSON.parse: a key with an escape or a non-ASCII byte (which could spell a secret name), nesting
- * deeper than {@link DEPTH_LIMIT}, or anything that is not a compact entry object.
+ * deeper than {@link DEPTH_LIMIT}, anything that is not a compact entry object, or a string that may itself be a
+ * secret ({@link MAY_HOLD_SECRET_VALUE}: a URL with a password, a JWT, JSON in a string...), which the walkers decide.
  */
 export function maskEntryByteString(text: string, keys: ReadonlySet<string>): string | undefined {
+  if (MAY_HOLD_SECRET_VALUE.test(text)) return undefined;
   const scan = new EntryScan(text, keys);
   try {
     scan.entry();
@@ -59,7 +63,7 @@ class EntryScan {
         // The export writes the resource type first; in any other order the parser decides.
         if (!typeSeen) throw new Unusual();
         states += 1;
-        at = this.value(value, '', ssl, 0);
+        at = this.value(value, '', undefined, ssl, 0);
       } else {
         at = this.skip(value);
         if (name === 'resource_type') {
@@ -92,8 +96,9 @@ class EntryScan {
     return out + this.text.slice(from);
   }
 
-  /** The normalized name of the key {@link member} read last. */
+  /** The normalized name of the key {@link member} read last, and its camelCase reading. */
   private name = '';
+  private camel: string | undefined;
 
   /** A member at `at` (its key's opening quote): sets {@link name} to its key's and returns where its value starts. */
   private member(at: number): number {
@@ -102,19 +107,25 @@ class EntryScan {
     const end = text.indexOf('"', at + 1);
     if (end < 0) throw new Unusual();
     const key = text.slice(at + 1, end);
-    if (NORMAL_KEY.test(key)) this.name = key;
-    else if (PLAIN_KEY.test(key)) this.name = normalizedName(key);
-    else throw new Unusual();
+    if (NORMAL_KEY.test(key)) {
+      this.name = key;
+      this.camel = undefined;
+    } else if (PLAIN_KEY.test(key)) {
+      this.name = normalizedName(key);
+      this.camel = cachedCamelCaseName(key);
+    } else {
+      throw new Unusual();
+    }
     const colon = this.space(end + 1);
     if (text.charCodeAt(colon) !== COLON) throw new Unusual();
     return this.space(colon + 1);
   }
 
   /** Scans the value at `at`, recording the secrets inside; returns where it ends. */
-  private value(at: number, parentKey: string, ssl: boolean, depth: number): number {
+  private value(at: number, parentKey: string, path: PathNode | undefined, ssl: boolean, depth: number): number {
     const code = this.text.charCodeAt(at);
-    if (code === OPEN_BRACE) return this.object(at, parentKey, ssl, depth);
-    if (code === OPEN_BRACKET) return this.array(at, parentKey, depth);
+    if (code === OPEN_BRACE) return this.object(at, parentKey, path, ssl, depth);
+    if (code === OPEN_BRACKET) return this.array(at, parentKey, path, depth);
     if (code === QUOTE) return this.stringEnd(at);
     SCALAR_END.lastIndex = at;
     const end = SCALAR_END.exec(this.text);
@@ -132,7 +143,7 @@ class EntryScan {
   /** Where the value at `at` ends, recording nothing inside it. */
   private skip(at: number): number {
     const count = this.ranges.length;
-    const end = this.value(at, '', false, 0);
+    const end = this.value(at, '', undefined, false, 0);
     this.ranges.length = count;
     return end;
   }
@@ -141,7 +152,7 @@ class EntryScan {
    * An object: a key that is secret everywhere is masked at once; `key` and `keys`, which are secret in an SSL
    * object (one holding `cert` or `certs`, which may come after them), are decided when the object closes.
    */
-  private object(at: number, parentKey: string, ssl: boolean, depth: number): number {
+  private object(at: number, parentKey: string, path: PathNode | undefined, ssl: boolean, depth: number): number {
     if (depth > DEPTH_LIMIT) throw new Unusual();
     const { text } = this;
     let pending: number[] | undefined;
@@ -150,11 +161,12 @@ class EntryScan {
     if (text.charCodeAt(at) === CLOSE_BRACE) return at + 1;
     for (;;) {
       const value = this.member(at);
-      const { name } = this;
-      if (isSecretField(name, this.keys, ssl, parentKey)) {
+      const { name, camel } = this;
+      const child = enterField(path, name);
+      if (isSecretField(name, this.keys, ssl, parentKey, child, camel)) {
         at = this.secret(value);
       } else {
-        at = this.value(value, name, false, depth + 1);
+        at = this.value(value, name, child, false, depth + 1);
         // Not secret yet; secret should a cert turn up (isSecretField with ssl true says so for both).
         if (name === 'key' || name === 'keys') (pending ??= []).push(value, at);
       }
@@ -172,14 +184,14 @@ class EntryScan {
     return at + 1;
   }
 
-  /** An array: its items are read with the array's own parent key, as the walkers do. */
-  private array(at: number, parentKey: string, depth: number): number {
+  /** An array: its items are read with the array's own parent key and path, as the walkers do. */
+  private array(at: number, parentKey: string, path: PathNode | undefined, depth: number): number {
     if (depth > DEPTH_LIMIT) throw new Unusual();
     const { text } = this;
     at = this.space(at + 1);
     if (text.charCodeAt(at) === CLOSE_BRACKET) return at + 1;
     for (;;) {
-      at = this.space(this.value(at, parentKey, false, depth + 1));
+      at = this.space(this.value(at, parentKey, path, false, depth + 1));
       const next = text.charCodeAt(at);
       if (next === CLOSE_BRACKET) return at + 1;
       if (next !== COMMA) throw new Unusual();

@@ -1,4 +1,5 @@
 /** The rules that make a field a secret, shared by the object walkers (secrets.ts) and the byte-string scanner. */
+import type { PathNode } from '../secrets/plugin-paths.js';
 
 /** What every secret value becomes, whatever its type, so the output never hints at a length or a structure. */
 export const SECRET_MASK = '******';
@@ -14,10 +15,11 @@ export function isCertName(name: string): boolean {
 /**
  * Whether a field is a secret, by its normalized name and where it stands: `ssl` when its object is an SSL object
  * (holds `cert` or `certs`, or is the root state of an SSL resource), `parentKey` the normalized name of the field
- * whose value the object is.
+ * whose value the object is, `path` the field's node among the plugins' declared secret paths (plugin-paths.ts),
+ * `camel` its {@link camelCaseName}.
  */
-export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: boolean, parentKey: string): boolean {
-  return keys.has(name) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl);
+export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: boolean, parentKey: string, path: PathNode | undefined, camel?: string): boolean {
+  return keys.has(name) || path?.leaf === true || (camel !== undefined && keys.has(camel)) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl);
 }
 
 /** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */
@@ -31,8 +33,27 @@ export function normalizeSecretKey(key: string): string {
   return key.toLowerCase().replaceAll('-', '_');
 }
 
+/**
+ * The camelCase reading of a key, normalized (`clientRSAPrivateKey` is `client_rsa_private_key`), or undefined when
+ * it reads no differently from {@link normalizeSecretKey}: a field is a secret under either name.
+ */
+export function camelCaseName(key: string): string | undefined {
+  const split = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2');
+  return split === key ? undefined : normalizeSecretKey(split);
+}
+
 /** Normalized names of the keys seen so far: audit rows repeat the same few hundred keys millions of times. */
 const normalizedNames = new Map<string, string>();
+const camelCaseNames = new Map<string, string | undefined>();
+
+/** {@link camelCaseName}, remembered. */
+export function cachedCamelCaseName(key: string): string | undefined {
+  if (camelCaseNames.has(key)) return camelCaseNames.get(key);
+  if (camelCaseNames.size >= 10_000) camelCaseNames.clear();
+  const name = camelCaseName(key);
+  camelCaseNames.set(key, name);
+  return name;
+}
 
 export function normalizedName(key: string): string {
   let name = normalizedNames.get(key);

@@ -3,6 +3,7 @@ import { fromByteString, toByteString } from '../../src/byte-string.js';
 import type { AuditEntry } from '../../src/entry.js';
 import { maskEntryByteString } from '../../src/output/mask-bytes.js';
 import { createSecretPolicy, maskEntryBytes, maskEntryJson, SECRET_MASK } from '../../src/output/secrets.js';
+import { MAY_HOLD_SECRET_VALUE } from '../../src/secrets/value-rules.js';
 import { seededRandom } from '../support/random.js';
 import { makeEntry, pick } from './output-fixtures.js';
 
@@ -42,10 +43,11 @@ describe('maskEntryBytes (scanning the byte string)', () => {
       const text = write(entry);
       expect(maskedValue(text), text).toEqual(JSON.parse(maskEntryJson(text, policy)));
       if (maskEntryByteString(toByteString(text), keys) !== undefined) scanned += 1;
-      if (!text.includes('"na\u00efve"')) asciiKeys += 1;
+      // A string that may itself be a secret (here '{"key": 1}', JSON in a string) is the walkers' to decide.
+      if (!text.includes('"na\u00efve"') && !MAY_HOLD_SECRET_VALUE.test(text)) asciiKeys += 1;
     }
-    // The scanner, not the fallback, read every entry whose keys are ASCII: it leaves only non-ASCII keys to the parser.
-    expect(asciiKeys).toBeGreaterThan(150);
+    // The scanner, not the fallback, read every entry whose keys are ASCII and whose strings are plain.
+    expect(asciiKeys).toBeGreaterThan(100);
     expect(scanned).toBe(asciiKeys);
   });
 
