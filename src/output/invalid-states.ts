@@ -2,6 +2,9 @@ import { fromByteString, toByteString } from '../byte-string.js';
 import { INVALID_JSON_KEY } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { AuditEntry } from '../entry.js';
+import { contextualPluginFields } from '../secrets/plugin-paths.js';
+import { maskSecretsInText } from '../secrets/value-rules.js';
+import { camelCaseName } from './secret-rules.js';
 import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from './secrets.js';
 
 const STATES = ['before', 'after'] as const;
@@ -61,14 +64,20 @@ function isInvalidMarker(value: unknown): value is { raw: string } {
 const PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]*)/g;
 
 /**
- * The value of each field named like a secret (any `key` or `keys` too, as their context cannot be trusted here)
- * masked in text that is not JSON. A key written with an escape could spell a secret name unseen: then all of it.
+ * The value of each field named like a secret (any `key`, `keys` or other field a plugin declares secret too, as
+ * their context cannot be trusted here), and each secret value (a URL's password, a JWT, a header line), masked in
+ * text that is not JSON. A key written with an escape could spell a secret name unseen, and a PEM private key
+ * anywhere makes it all a secret.
  */
 export function maskRawText(raw: string, policy: SecretPolicy): string {
   if (!mayHoldSecret(raw, policy)) return raw;
   if (hasEscapedKey(raw)) return SECRET_MASK;
-  return raw.replace(PAIR, (pair, name: string, colon: string) => {
+  const contextual = new Set(['key', 'keys', ...contextualPluginFields(policy.keys).fields]);
+  const named = raw.replace(PAIR, (pair, name: string, colon: string) => {
     const key = normalizeSecretKey(name);
-    return policy.keys.has(key) || key === 'key' || key === 'keys' ? `"${name}"${colon}"${SECRET_MASK}"` : pair;
+    const camel = camelCaseName(name);
+    const secret = policy.keys.has(key) || contextual.has(key) || (camel !== undefined && policy.keys.has(camel));
+    return secret ? `"${name}"${colon}"${SECRET_MASK}"` : pair;
   });
+  return maskSecretsInText(named, () => SECRET_MASK);
 }

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../entry.js';
-import { childPath, diffChangesAt, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
+import { childPath, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
 import { SECRET_MASK } from './secrets.js';
 import { stableStringify } from './stable-json.js';
 
@@ -22,6 +22,14 @@ export function hiddenSecretChanges(raw: AuditEntry, masked: AuditEntry): Change
 }
 
 /**
+ * One change at the masked value's own path when its raw sides differ: never the paths inside it, whose key names
+ * (`$.token["..."]`) are part of what masking hides.
+ */
+function hiddenAt(path: string, rawBefore: unknown, rawAfter: unknown, out: Change[]): void {
+  if (stableStringify(rawBefore, 0) !== stableStringify(rawAfter, 0)) out.push({ path, before: rawBefore, after: rawAfter });
+}
+
+/**
  * Walks the raw and the masked entry together, as diffChanges walks each (masking keeps every key and array, and
  * replaces whole values only): where the masked sides differ, the masked diff shows that change and everything
  * under it; where they are equal but the raw sides are not, masking hid what changed. Linear in the entry's size
@@ -29,12 +37,12 @@ export function hiddenSecretChanges(raw: AuditEntry, masked: AuditEntry): Change
  */
 function collectHidden(path: string, rawBefore: unknown, rawAfter: unknown, before: unknown, after: unknown, depth: number, out: Change[]): void {
   if (depth > MAX_DEPTH) {
-    if (stableStringify(before, 0) === stableStringify(after, 0)) diffChangesAt(path, rawBefore, rawAfter, depth, out);
+    if (stableStringify(before, 0) === stableStringify(after, 0)) hiddenAt(path, rawBefore, rawAfter, out);
     return;
   }
   const arrays = Array.isArray(before) && Array.isArray(after);
   if (!arrays && !(isRecord(before) && isRecord(after))) {
-    if (before === after) diffChangesAt(path, rawBefore, rawAfter, depth, out);
+    if (before === after) hiddenAt(path, rawBefore, rawAfter, out);
     return;
   }
   const rawSides = [rawBefore, rawAfter] as const;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
-import { diffChanges, type Change } from '../../src/output/changes.js';
+import { childPath, diffChanges, type Change } from '../../src/output/changes.js';
 import { hiddenSecretChanges } from '../../src/output/secret-changes.js';
 import { createSecretPolicy, maskEntry, SECRET_MASK } from '../../src/output/secrets.js';
 import { seededRandom } from '../support/random.js';
@@ -10,14 +10,30 @@ const policy = createSecretPolicy();
 /** The listing as first written: every raw change checked against every visible path (quadratic, but plainly right). */
 function reference(raw: AuditEntry, masked: AuditEntry): Change[] {
   const visible = diffChanges(masked.before, masked.after).map((change) => change.path);
-  const isVisible = (path: string) => visible.some((shown) => path === shown || path.startsWith(`${shown}.`) || path.startsWith(`${shown}[`));
+  const under = (path: string, root: string) => path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
+  const isVisible = (path: string) => visible.some((shown) => under(path, shown));
+  // A change inside a masked value is listed once, at the masked value: the names inside it stay hidden.
+  const roots = maskedRoots('$', masked.before, masked.after);
+  const seen = new Set<string>();
   return diffChanges(raw.before, raw.after)
     .filter((change) => !isVisible(change.path))
-    .map((change) => ({
-      path: change.path,
-      ...('before' in change ? { before: SECRET_MASK } : {}),
-      ...('after' in change ? { after: SECRET_MASK } : {}),
-    }));
+    .map((change) => {
+      const root = roots.find((path) => under(change.path, path));
+      if (root !== undefined) return { path: root, before: SECRET_MASK, after: SECRET_MASK };
+      return { path: change.path, ...('before' in change ? { before: SECRET_MASK } : {}), ...('after' in change ? { after: SECRET_MASK } : {}) };
+    })
+    .filter((change) => !seen.has(change.path) && seen.add(change.path) !== undefined);
+}
+
+/** Paths where both masked sides are the mask. */
+function maskedRoots(path: string, before: unknown, after: unknown): string[] {
+  if (before === SECRET_MASK && after === SECRET_MASK) return [path];
+  if (typeof before !== 'object' || before === null || typeof after !== 'object' || after === null || Array.isArray(before) !== Array.isArray(after)) return [];
+  const a = before as Record<string, unknown>;
+  const b = after as Record<string, unknown>;
+  return Object.keys(a)
+    .filter((key) => Object.hasOwn(b, key))
+    .flatMap((key) => maskedRoots(Array.isArray(before) ? `${path}[${key}]` : childPath(path, key), a[key], b[key]));
 }
 
 function entry(before: unknown, after: unknown, resourceType = 'route'): AuditEntry {
@@ -55,6 +71,13 @@ describe('hiddenSecretChanges', () => {
       { path: '$.password', before: SECRET_MASK, after: SECRET_MASK },
       { path: '$.plugins["key-auth"].key', before: SECRET_MASK, after: SECRET_MASK },
     ]);
+  });
+
+  it('lists a masked object once, at its own path, without the key names inside it', () => {
+    const raw = entry({ token: { 'LEAK-keyname-old': 1 }, uri: '/a' }, { token: { 'LEAK-keyname-new': 1 }, uri: '/a' });
+    const hidden = hiddenSecretChanges(raw, maskEntry(raw, policy));
+    expect(hidden).toEqual([{ path: '$.token', before: SECRET_MASK, after: SECRET_MASK }]);
+    expect(JSON.stringify(hidden)).not.toContain('LEAK');
   });
 
   it('agrees with the quadratic listing on 3,000 random entries', () => {
