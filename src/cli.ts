@@ -69,6 +69,11 @@ line, and exits 1. Partitions wholly before the cutoff (range partitioning on th
 The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
 --show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
 
+const SECRET_FINGERPRINT_HELP = `
+Examples:
+  $ printf %s "$LEAKED_KEY" | API7_AUDIT_FINGERPRINT_KEY=... api7-audit secret-fingerprint --stdin
+  $ api7-audit list --all --output ndjson --secret-fingerprints | grep -F "hmac-sha256:<the 12 hex printed>"`;
+
 /** Declares commands and flags. Never exits: main.ts turns errors into exit codes. */
 export function buildProgram(io: CliIo, actions: Actions): Command {
   const program = new Command('api7-audit')
@@ -80,6 +85,8 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .option('--demo', 'use an embedded demo database seeded with realistic entries')
     .addOption(new Option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)').argParser(parseSeconds))
     .option('--debug', 'print stack traces with errors')
+    .option('--secret-fingerprints', 'show each secret as ******(hmac-sha256:<12 hex>) under the key in API7_AUDIT_FINGERPRINT_KEY or --fingerprint-key-file')
+    .option('--fingerprint-key-file <file>', 'file holding the fingerprint key (instead of API7_AUDIT_FINGERPRINT_KEY)')
     .addHelpText('after', PROGRAM_HELP)
     .showSuggestionAfterError()
     .configureOutput({
@@ -130,6 +137,16 @@ export function buildProgram(io: CliIo, actions: Actions): Command {
     .action((flags: PruneFlags, command: Command) => actions.prune(flags, command.optsWithGlobals()));
 
   declareExportCommand(program, (flags, global) => actions.export(flags, global));
+
+  program
+    .command('secret-fingerprint')
+    .description('print the fingerprint of a value read from stdin, to look for a known secret in masked output')
+    .requiredOption('--stdin', 'read the value from stdin (never from the command line); one trailing newline is dropped')
+    .addHelpText('after', SECRET_FINGERPRINT_HELP)
+    .action(async (_flags: { stdin: true }, command: Command) => {
+      const { runSecretFingerprint } = await import('./commands/secret-fingerprint.js');
+      await runSecretFingerprint(command.optsWithGlobals<GlobalFlags>(), io);
+    });
   return program;
 }
 

@@ -7,7 +7,7 @@ export interface ConfigFile {
   database?: { url?: string; connect_timeout?: number };
   table?: string;
   columns?: Partial<Record<CanonicalField, string>>;
-  secrets?: { keys?: string[]; mode?: 'extend' | 'replace' };
+  secrets?: { keys?: string[]; mode?: 'extend' | 'replace'; fingerprints?: boolean; fingerprint_key_file?: string };
   retention_days?: number;
 }
 
@@ -66,7 +66,11 @@ function validateColumns(columns: unknown): string[] {
 function validateSecrets(secrets: unknown): string[] {
   if (!isRecord(secrets)) return [`'secrets' must be a mapping`];
   const problems: string[] = [];
-  for (const key of Object.keys(secrets)) if (key !== 'keys' && key !== 'mode') problems.push(`unknown key 'secrets.${key}'`);
+  const known = ['keys', 'mode', 'fingerprints', 'fingerprint_key_file'];
+  for (const key of Object.keys(secrets)) if (!known.includes(key)) problems.push(`unknown key 'secrets.${key}'`);
+  if (secrets.fingerprints !== undefined && typeof secrets.fingerprints !== 'boolean') problems.push(`'secrets.fingerprints' must be true or false`);
+  const keyFile = secrets.fingerprint_key_file;
+  if (keyFile !== undefined && !(typeof keyFile === 'string' && keyFile !== '')) problems.push(`'secrets.fingerprint_key_file' must be a file name`);
   const keys = secrets.keys;
   if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string' && k !== ''))) {
     problems.push(`'secrets.keys' must be a list of key names`);

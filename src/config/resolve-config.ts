@@ -5,6 +5,7 @@ import type { CanonicalField } from '../entry.js';
 import { UsageError } from '../errors.js';
 import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from '../db/connection-url.js';
 import { loadConfigFile, type ConfigFile } from './config-file.js';
+import { NO_FINGERPRINT_KEY, readFingerprintKey } from '../secrets/fingerprint-key.js';
 
 /** Flags shared by every subcommand (declared once on the program in cli.ts). */
 export interface GlobalFlags {
@@ -14,6 +15,8 @@ export interface GlobalFlags {
   demo?: boolean;
   debug?: boolean;
   connectTimeout?: number;
+  secretFingerprints?: boolean;
+  fingerprintKeyFile?: string;
 }
 
 /** Everything a command needs to reach the audit table, resolved once: flags > environment > config file > defaults. */
@@ -24,7 +27,8 @@ export interface ResolvedConfig {
   connectTimeoutMs: number;
   table: string;
   columns: Partial<Record<CanonicalField, string>>;
-  secrets: { keys: string[]; mode: 'extend' | 'replace' };
+  /** `fingerprintKey` only when fingerprints are asked for (--secret-fingerprints or secrets.fingerprints). */
+  secrets: { keys: string[]; mode: 'extend' | 'replace'; fingerprintKey?: string };
   retentionDays?: number;
   configPath?: string;
   /** Lines for stderr on every run: a password on argv, masking weakened by the config file, an ignored ./api7-audit.yaml. */
@@ -50,6 +54,7 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
       `warning: config file '${configPath}' sets secrets.mode: replace: only its secrets.keys are masked, not passwords, tokens or private keys`,
     );
   }
+  const fingerprintKey = await resolveFingerprintKey(flags, file, env, cwd, configPath);
   const demo = flags.demo === true;
   const argvPassword = demo ? undefined : passwordOnArgvWarning(flags.db);
   if (argvPassword) warnings.push(argvPassword);
@@ -59,11 +64,24 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
     connectTimeoutMs: (flags.connectTimeout ?? file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
     table: flags.table ?? file.table ?? DEFAULT_TABLE,
     columns: file.columns ?? {},
-    secrets: { keys: file.secrets?.keys ?? [], mode: file.secrets?.mode ?? 'extend' },
+    secrets: { keys: file.secrets?.keys ?? [], mode: file.secrets?.mode ?? 'extend', ...(fingerprintKey === undefined ? {} : { fingerprintKey }) },
     retentionDays: file.retention_days,
     configPath,
     warnings,
   };
+}
+
+/** The fingerprint key when fingerprints are asked for; asking without a key is bad input. */
+async function resolveFingerprintKey(flags: GlobalFlags, file: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, configPath: string | undefined): Promise<string | undefined> {
+  if (flags.secretFingerprints !== true && file.secrets?.fingerprints !== true) return undefined;
+  const configKeyFile = file.secrets?.fingerprint_key_file;
+  const key = flags.fingerprintKeyFile !== undefined
+    ? await readFingerprintKey(flags.fingerprintKeyFile, env, cwd)
+    : configKeyFile !== undefined && configPath !== undefined
+      ? await readFingerprintKey(resolve(configPath, '..', configKeyFile), env, cwd, 'secrets.fingerprint_key_file')
+      : await readFingerprintKey(undefined, env, cwd);
+  if (key === undefined) throw new UsageError(NO_FINGERPRINT_KEY);
+  return key;
 }
 
 /**

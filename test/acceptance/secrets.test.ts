@@ -1,0 +1,291 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atPath, readDeclaredFields } from '../support/apisix-fields.js';
+import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
+import { FakeDatadog } from '../support/fake-datadog.js';
+import { FakeElastic } from '../support/fake-elastic.js';
+import { FakeHec } from '../support/fake-hec.js';
+import { FakeServer, type FakeReply, type FakeRequest, type Protocol } from '../support/fake-server.js';
+
+// Secret masking through the built binary (npm run build first), on every output path: a canary at every field that
+// APISIX declares secret (../shared/reference/apisix-secret-fields.tsv, read here, never copied), in routes,
+// services, consumers and credentials, and the generic cases no schema declares. No output may hold a canary.
+
+const CANARY = 'CNRY';
+const fields = readDeclaredFields();
+let serial = 0;
+/** A canary of its own for each place, so a leak names its field. */
+const canary = (where: string) => `${CANARY}${(serial += 1)}-${where.replace(/[^A-Za-z0-9]/g, '_')}`;
+const valueFor = (path: string, where: string): unknown =>
+  path.endsWith('headers') ? { 'X-Site': canary(where) } : path.endsWith('keys') || path.endsWith('fallbacks') ? [canary(where)] : canary(where);
+
+function merge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(from)) {
+    const current = into[key];
+    if (Array.isArray(current) && Array.isArray(value)) into[key] = current.map((item, index) => (typeof item === 'object' && item !== null ? merge(item as Record<string, unknown>, value[index] as Record<string, unknown>) : item));
+    else if (typeof current === 'object' && current !== null && typeof value === 'object' && value !== null) merge(current as Record<string, unknown>, value as Record<string, unknown>);
+    else into[key] = value;
+  }
+  return into;
+}
+
+/** Every plugin with a canary at each of its declared paths. */
+function allPlugins(side: string): Record<string, unknown> {
+  const plugins: Record<string, Record<string, unknown>> = {};
+  for (const { kind, name, path } of fields) {
+    if (kind !== 'plugin') continue;
+    plugins[name] = merge(plugins[name] ?? { _meta: { disable: false } }, atPath(path, valueFor(path, `${side}.${name}.${path}`)));
+  }
+  return plugins;
+}
+
+function resourceState(name: string, side: string): Record<string, unknown> {
+  let state: Record<string, unknown> = { id: `res-${name}`, desc: 'visible description' };
+  for (const field of fields) if (field.kind === 'resource' && field.name === name) state = merge(state, atPath(field.path, valueFor(field.path, `${side}.${name}.${field.path}`)));
+  if (name === 'ssl') state.cert = '-----BEGIN CERTIFICATE-----\nMIIvisible\n-----END CERTIFICATE-----';
+  return state;
+}
+
+const JWT = (sub: string) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.c2ln${sub.replace(/[^A-Za-z0-9]/g, '')}`;
+
+/** The generic cases: what no schema declares. */
+function genericState(side: string): Record<string, unknown> {
+  const c = (where: string) => canary(`${side}.${where}`);
+  return {
+    id: 'generic',
+    accessToken: c('accessToken'), clientSecret: c('clientSecret'), refreshToken: c('refreshToken'), authToken: c('authToken'), privateKey: c('privateKey'),
+    endpoint: `https://user:${c('urlpw')}@api.example/v1`,
+    cache: `redis://:${c('redispw')}@cache.internal:6379/0`,
+    headers_list: [{ name: 'Authorization', value: `Bearer ${c('hdrobj')}` }, { name: 'X-Trace', value: 'visible-trace' }],
+    headers_lines: [`Authorization: Bearer ${c('hdrline')}`, `Cookie: sid=${c('cookieline')}`, `X-Auth-Token: ${c('xauthline')}`, `Proxy-Authorization: Basic ${c('proxyline')}`],
+    header_map: { Cookie: `sid=${c('cookiemap')}`, 'X-Auth-Token': c('xauthmap'), 'Proxy-Authorization': c('proxymap'), 'X-API-Key': c('apikeymap') },
+    pem: `-----BEGIN PRIVATE KEY-----\n${c('pem')}\n-----END PRIVATE KEY-----`,
+    signing_key: `-----BEGIN EC PRIVATE KEY-----\n${c('signing')}\n-----END EC PRIVATE KEY-----`,
+    elsewhere: { blob: `-----BEGIN RSA PRIVATE KEY-----\n${c('pemany')}\n-----END RSA PRIVATE KEY-----` },
+    desc: `called with ${JWT(c('jwt'))} yesterday`,
+    config_json: JSON.stringify({ host: 'visible-host', password: c('jsonpw'), nested: { clientSecret: c('jsonsecret') } }),
+    token: { [`LEAK-keyname-${side}`]: c('tokenobj') },
+    password: [{ [`LEAK-inner-${side}`]: 1 }],
+    uri: '/visible-uri',
+    plugins: { 'key-auth': { key: side === 'old' ? KNOWN_OLD : KNOWN_NEW } },
+  };
+}
+
+/** The key-auth key of the generic row, rotated: known values, for the fingerprint checks. */
+const KNOWN_OLD = 'KnownLeakedKey-0ld';
+const KNOWN_NEW = 'KnownRotatedKey-n3w';
+
+const RESOURCE_TYPES = ['route', 'service', 'consumer', 'credential'];
+const RESOURCES = [...new Set(fields.filter((f) => f.kind === 'resource').map((f) => f.name))];
+const seed = (): SeedRow[] => [
+  ...RESOURCE_TYPES.map((type, i) => ({ age: `${i + 2} days`, operator: 'alice', operation: 'update', resource_type: type, resource_id: `${type}-1`, resource_name: type,
+    before: { name: type, plugins: allPlugins(`${type}-old`) }, after: { name: type, plugins: allPlugins(`${type}-new`) } })),
+  ...RESOURCES.map((name, i) => ({ age: `${i + 2} days 1 hour`, operator: 'bob', operation: 'update', resource_type: name.replace(/\(.*\)$/, ''), resource_id: `r-${i}`, resource_name: name,
+    before: resourceState(name, 'old'), after: resourceState(name, 'new') })),
+  { age: '2 days 2 hours', operator: 'carol', operation: 'update', resource_type: 'route', resource_id: 'generic', resource_name: 'generic', before: genericState('old'), after: genericState('new') },
+];
+
+let schema: TestSchema;
+let dir: string;
+let ids: string[] = [];
+const servers: FakeServer[] = [];
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'api7-secrets-'));
+  schema = await createTestSchema('acc_secrets');
+  await createDefaultTable(schema);
+  ids = await insertRows(schema, seed());
+});
+afterAll(async () => {
+  await Promise.all([schema.drop(), rm(dir, { recursive: true, force: true }), ...servers.map((server) => server.close())]);
+});
+
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnCli(['--db', databaseUrl(), '--table', schema.table(), ...args], { env, timeoutMs: 120_000 });
+const ok = (result: CliResult) => {
+  expect(result.code, result.stderr).toBe(0);
+  return result;
+};
+/** Each canary found in a text, for a readable failure. */
+const leaks = (text: string) => [...new Set(text.match(new RegExp(`${CANARY}\\d+-[A-Za-z0-9_]*|KnownLeakedKey-0ld|KnownRotatedKey-n3w`, 'g')) ?? [])];
+
+const both = (result: CliResult) => result.stdout + result.stderr;
+
+/** Keeps each request body as received (decoded), beside the protocol's answer. */
+async function recorded<P extends Protocol>(protocol: P): Promise<{ server: FakeServer; bodies: string[] }> {
+  const bodies: string[] = [];
+  const recorder: Protocol = {
+    handle(request: FakeRequest): FakeReply {
+      bodies.push(request.body.toString('utf8'));
+      return protocol.handle(request);
+    },
+    failure: (status) => protocol.failure(status),
+    discardReply: (request) => protocol.discardReply(request),
+  };
+  const server = await new FakeServer(recorder, {}).start();
+  servers.push(server);
+  return { server, bodies };
+}
+
+/** Every output path, run with `extra` global flags and `env`; returns each output's text by name. */
+async function everyOutput(extra: string[], env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const format of ['table', 'json', 'ndjson', 'csv']) {
+    out.set(`list ${format}`, both(ok(await cli([...extra, 'list', '--all', '--output', format, '--wide'], env))));
+  }
+  for (const id of ids) {
+    out.set(`show ${id} text`, both(ok(await cli([...extra, 'show', id], env))));
+    out.set(`show ${id} json`, both(ok(await cli([...extra, 'show', id, '--output', 'json'], env))));
+  }
+  const file = join(dir, `export-${extra.length}.ndjson`);
+  const exported = ok(await cli([...extra, 'export', '--out', file], env));
+  out.set('export file', (await readFile(file, 'utf8')) + exported.stderr);
+
+  const hec = await recorded(new FakeHec({ token: 'hec-T0ken-secrets' }));
+  const toHec = ok(await cli([...extra, 'export', '--hec-url', hec.server.url], { ...env, API7_AUDIT_HEC_TOKEN: 'hec-T0ken-secrets' }));
+  out.set('export hec', hec.bodies.join('\n') + both(toHec));
+  const es = await recorded(new FakeElastic({ apiKey: 'es-K3y-secrets' }));
+  const toEs = ok(await cli([...extra, 'export', '--elastic-url', es.server.url], { ...env, API7_AUDIT_ELASTIC_API_KEY: 'es-K3y-secrets' }));
+  out.set('export elasticsearch', es.bodies.join('\n') + both(toEs));
+  const dd = await recorded(new FakeDatadog({ apiKey: 'dd-K3y-secrets' }));
+  const toDd = ok(await cli([...extra, 'export', '--datadog-url', dd.server.url], { ...env, DD_API_KEY: 'dd-K3y-secrets' }));
+  out.set('export datadog', dd.bodies.join('\n') + both(toDd));
+  for (const [name, text] of out) if (name.startsWith('export ')) expect(text.length, `${name} received nothing`).toBeGreaterThan(1000);
+  return out;
+}
+
+describe('no output path shows a secret', () => {
+  let outputs: Map<string, string>;
+  beforeAll(async () => {
+    outputs = await everyOutput([], {});
+  }, 600_000);
+
+  it('list (table, json, ndjson, csv), show (text, json) and export (file, HEC, Elasticsearch, Datadog) hold no canary', () => {
+    expect(outputs.size).toBe(4 + ids.length * 2 + 4);
+    for (const [name, text] of outputs) expect(leaks(text), name).toEqual([]);
+  });
+
+  it('the seed really holds a canary at every declared path, shown by --show-secrets, so the check above means something', async () => {
+    const shown = ok(await cli(['list', '--all', '--output', 'ndjson', '--show-secrets'])).stdout;
+    const declared = fields.filter((f) => f.kind === 'plugin').length * RESOURCE_TYPES.length * 2;
+    expect(leaks(shown).length).toBeGreaterThanOrEqual(declared);
+  });
+
+  it('masks what is secret and nothing more: names, hosts and ordinary values stay readable', () => {
+    const ndjson = outputs.get('list ndjson') as string;
+    for (const visible of ['visible description', 'api.example/v1', 'cache.internal:6379', 'visible-trace', 'visible-host', '/visible-uri', 'MIIvisible', 'called with', 'X-Trace']) {
+      expect(ndjson).toContain(visible);
+    }
+  });
+
+  it('a masked object hides its inner key names, in show\'s "Secrets changed" list too', () => {
+    for (const [name, text] of outputs) expect(text, name).not.toContain('LEAK-');
+    const generic = ids[ids.length - 1] as string;
+    const text = outputs.get(`show ${generic} text`) as string;
+    expect(text).toContain('Secrets changed (values hidden):');
+    expect(text).toContain('$.token');
+  });
+
+  it('prune --archive holds no canary', async () => {
+    const archive = join(dir, 'pruned.ndjson');
+    const result = ok(await cli(['prune', '--retention-days', '1', '--yes', '--json', '--archive', archive]));
+    expect(JSON.parse(result.stdout)).toMatchObject({ archived: ids.length });
+    const text = await readFile(archive, 'utf8');
+    expect(text.split('\n').filter(Boolean)).toHaveLength(ids.length);
+    expect(leaks(text)).toEqual([]);
+    expect(text).not.toContain('LEAK-');
+    await insertRows(schema, seed().map((row, i) => ({ ...row, id: Number(ids[i]) })));
+  });
+});
+
+/** `secret-fingerprint --stdin` with `input` on stdin, as a user would run it. */
+function fingerprintOf(input: string, env: NodeJS.ProcessEnv, args: string[] = ['--stdin']): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'secret-fingerprint', ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr } as CliResult));
+    child.stdin.end(input);
+  });
+}
+
+describe('--secret-fingerprints', () => {
+  const K1 = 'operator-fingerprint-key-one';
+  const K2 = 'operator-fingerprint-key-two';
+  const listed = async (env: NodeJS.ProcessEnv, extra: string[] = []) => ok(await cli(['--secret-fingerprints', ...extra, 'list', '--all', '--output', 'ndjson'], env)).stdout;
+  const hex = (result: CliResult) => /^hmac-sha256:([0-9a-f]{12})\n$/.exec(ok(result).stdout)?.[1] as string;
+
+  it('stability: the same value under the same key has the same fingerprint, the one secret-fingerprint --stdin prints', async () => {
+    const [first, second] = [await listed({ API7_AUDIT_FINGERPRINT_KEY: K1 }), await listed({ API7_AUDIT_FINGERPRINT_KEY: K1 })];
+    expect(first).toBe(second);
+    const old = hex(await fingerprintOf(`${KNOWN_OLD}\n`, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    const rotated = hex(await fingerprintOf(KNOWN_NEW, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    expect(old).toMatch(/^[0-9a-f]{12}$/);
+    expect(old).not.toBe(rotated);
+    expect(first).toContain(`"key":"******(hmac-sha256:${old})"`);
+    expect(first).toContain(`"key":"******(hmac-sha256:${rotated})"`);
+    // A key file gives what the variable gives.
+    const keyFile = join(dir, 'fingerprint.key');
+    await writeFile(keyFile, `${K1}\n`);
+    await chmod(keyFile, 0o600);
+    expect(await listed({}, ['--fingerprint-key-file', keyFile])).toBe(first);
+    expect(hex(await fingerprintOf(KNOWN_OLD, {}, ['--stdin', '--fingerprint-key-file', keyFile]))).toBe(old);
+  }, 120_000);
+
+  it('separation: another key gives other fingerprints, for the same values', async () => {
+    const one = await listed({ API7_AUDIT_FINGERPRINT_KEY: K1 });
+    const two = await listed({ API7_AUDIT_FINGERPRINT_KEY: K2 });
+    const prints = (text: string) => new Set(text.match(/hmac-sha256:[0-9a-f]{12}/g));
+    const [a, b] = [prints(one), prints(two)];
+    expect(a.size).toBeGreaterThan(100);
+    expect([...a].filter((print) => b.has(print))).toEqual([]);
+    const old = hex(await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K2 }));
+    expect(two).toContain(`******(hmac-sha256:${old})`);
+    expect(one).not.toContain(old);
+  }, 120_000);
+
+  it('no output path holds a raw secret or the key; show tells a rotated key by its fingerprints', async () => {
+    const outputs = await everyOutput(['--secret-fingerprints'], { API7_AUDIT_FINGERPRINT_KEY: K1 });
+    for (const [name, text] of outputs) {
+      expect(leaks(text), name).toEqual([]);
+      expect(text, name).not.toContain(K1);
+      expect(text, name).not.toContain('LEAK-');
+    }
+    const old = hex(await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    const rotated = hex(await fingerprintOf(KNOWN_NEW, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    const generic = outputs.get(`show ${ids[ids.length - 1] as string} text`) as string;
+    expect(generic).toContain(`hmac-sha256:${old}`);
+    expect(generic).toContain(`hmac-sha256:${rotated}`);
+  }, 600_000);
+
+  it('without a key, asking for fingerprints is bad input, one line', async () => {
+    const result = await cli(['--secret-fingerprints', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: secret fingerprints need a key: set API7_AUDIT_FINGERPRINT_KEY or give --fingerprint-key-file FILE\n');
+    const plain = ok(await cli(['list', '--all', '--output', 'ndjson'], { API7_AUDIT_FINGERPRINT_KEY: K1 })).stdout;
+    expect(plain).not.toContain('hmac-sha256');
+    expect(plain).toContain('"key":"******"');
+  });
+
+  it('secret-fingerprint reads the value from stdin only, never from argv, and never prints it or the key', async () => {
+    const onArgv = await fingerprintOf('', { API7_AUDIT_FINGERPRINT_KEY: K1 }, ['--stdin', KNOWN_OLD]);
+    expect(onArgv.code).toBe(2);
+    expect(onArgv.stdout + onArgv.stderr).not.toContain(KNOWN_OLD);
+    const noFlag = await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K1 }, []);
+    expect(noFlag.code).toBe(2);
+    expect(noFlag.stderr).toMatch(/^error: required option '--stdin' not specified\n$/);
+    const noKey = await fingerprintOf(KNOWN_OLD, {});
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/^error: secret fingerprints need a key/);
+    const empty = await fingerprintOf('', { API7_AUDIT_FINGERPRINT_KEY: K1 });
+    expect(empty.code).toBe(2);
+    const good = await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K1 });
+    expect(good.stdout + good.stderr).not.toContain(KNOWN_OLD);
+    expect(good.stdout + good.stderr).not.toContain(K1);
+  });
+});
