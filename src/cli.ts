@@ -70,9 +70,10 @@ The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets
 --show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
 
 const SECRET_FINGERPRINT_HELP = `
-Examples:
-  $ printf %s "$LEAKED_KEY" | API7_AUDIT_FINGERPRINT_KEY=... api7-audit secret-fingerprint --stdin
-  $ api7-audit list --all --output ndjson --secret-fingerprints | grep -F "hmac-sha256:<the 12 hex printed>"`;
+Reads one value from stdin (one trailing newline dropped; never from the command line, where others could see it)
+and prints hmac-sha256:<12 hex>, which --secret-fingerprints shows for that value under the same key
+(API7_AUDIT_FINGERPRINT_KEY, or --fingerprint-key-file FILE). To look for a leaked value in the history, grep for it:
+api7-audit --secret-fingerprints list --all --output ndjson | grep -F hmac-sha256:<12 hex>`;
 
 /** Declares commands and flags. Never exits: main.ts turns errors into exit codes. */
 export function buildProgram(io: CliIo, actions: Actions): Command {
