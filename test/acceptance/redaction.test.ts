@@ -70,14 +70,14 @@ describe('redaction in messages', () => {
     const result = await spawnCli(['--db', 'postgres://auditor:ONNREFUS@127.0.0.1:1/audit', 'list']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('ECONNREFUSED');
-    expect(result.stderr).toContain('postgres://auditor:***@127.0.0.1:1/audit');
+    expect(result.stderr).toContain('cannot connect to PostgreSQL at 127.0.0.1:1/audit (from --db)');
     expect(result.stderr).not.toContain('ONNREFUS@');
   });
 
-  it('a short database password is never printed: the URL is masked where it is written', async () => {
+  it('a short database password is never printed: messages name host:port/db, never the URL', async () => {
     const result = await spawnCli(['--db', 'postgres://auditor:pw@127.0.0.1:1/audit', 'list']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('postgres://auditor:***@127.0.0.1:1/audit');
-    expect(result.stderr).not.toMatch(/:pw@/);
+    expect(result.stderr).toContain('cannot connect to PostgreSQL at 127.0.0.1:1/audit');
+    expect(result.stderr).not.toMatch(/:pw@|\bpw\b/);
   });
 });
