@@ -62,3 +62,22 @@ export interface PruneSummary {
   /** The export checkpoint that bounded the prune (--only-exported). */
   onlyExported?: Position;
 }
+
+/** The summary of a prune that has done nothing yet. */
+export function emptySummary(table: string, options: PruneOptions): PruneSummary {
+  return {
+    table,
+    dryRun: options.dryRun,
+    cutoff: '',
+    retentionDays: options.retention.days,
+    retentionSource: options.retention.source,
+    matched: 0,
+    deleted: 0,
+    batches: 0,
+    partitions: [],
+    partitionsDropped: [],
+    partitionsDetached: [],
+    durationMs: 0,
+    slowestBatchMs: 0,
+  };
+}

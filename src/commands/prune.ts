@@ -1,28 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliIo } from '../io.js';
 import type { Position } from '../entry.js';
-import { ConnectionLostError, InterruptedError, LockBusyError, RuntimeError } from '../errors.js';
+import { ConnectionLostError, InterruptedError, RuntimeError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Db } from '../db/connect.js';
-import { releaseAdvisoryLock, tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
+import { releaseAdvisoryLock } from '../db/advisory-lock.js';
 import { formatTableName } from '../db/identifiers.js';
 import { withReadOnlySession } from '../db/read-only.js';
 import { checkCheckpointId } from '../queries/id-check.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
-import {
-  countPartition,
-  detachPartition,
-  findDetachedLeftovers,
-  isInsufficientPrivilege,
-  isLockConflict,
-  listTimePartitions,
-  lockPartition,
-  partitionName,
-  partitionRef,
-  type TimePartition,
-} from '../queries/partitions.js';
+import { findDetachedLeftovers, listTimePartitions, partitionName, type TimePartition } from '../queries/partitions.js';
 import { anyEntryLeft } from '../queries/prune-remaining.js';
-import { computeCutoff, deleteBatch, matchEntries, readJsonPage, resetPruneSession, setPruneSession, type PruneBound } from '../queries/prune.js';
+import { computeCutoff, deleteBatch, matchEntries, resetPruneSession, setPruneSession, type PruneBound } from '../queries/prune.js';
 import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
 import { checkWritableDirectory } from '../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
@@ -31,24 +19,17 @@ import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js
 import { ADAPTIVE_BATCHES, nextBatchSize } from './prune-batch-size.js';
 import { BackgroundDrops } from './prune-drops.js';
 import { confirm, isInteractive } from './prune-interaction.js';
+import { acquireLock, pruneLockName } from './prune-lock.js';
+import { detachOldPartition } from './prune-partitions.js';
 import { silentProgress, startProgress, type Progress } from '../output/progress.js';
-import type { PruneOptions, PruneSummary } from './prune-types.js';
+import { emptySummary, type PruneOptions, type PruneSummary } from './prune-types.js';
 import { earlierInstant } from '../config/instant.js';
 
 export type { PruneOptions, PruneStop, PruneSummary, RetentionSource } from './prune-types.js';
+export { pruneLockName } from './prune-lock.js';
 
-/** Attempts at the lock a partition detach needs before the partition is left to row-by-row deletion. */
-const DETACH_ATTEMPTS = 4;
-const DETACH_BACKOFF_MS = 250;
-/** Entries read per query when a partition is archived before it is dropped (unless --batch-size says otherwise). */
-const ARCHIVE_PAGE_SIZE = 5000;
-/** --wait-lock: pause between attempts at the lock. */
-const LOCK_RETRY_MS = 250;
 /** Passes over the range before a prune stops reporting complete while back-dated entries keep arriving. */
 const MAX_PASSES = 3;
-
-/** The advisory lock name: one prune at a time per table, whatever client runs it. */
-export const pruneLockName = (table: string) => `api7-audit prune ${table}`;
 
 /**
  * `api7-audit prune`: deletes entries older than the retention, then prints the summary. Interrupted runs print
@@ -117,42 +98,6 @@ export async function pruneTable(
   });
 }
 
-/**
- * Takes the table's prune lock, or throws LockBusyError (exit 3). With --wait-lock, tries again until that much time
- * has passed: a prune killed with -9 leaves its backend running its last DELETE, holding the lock until it ends.
- */
-async function acquireLock(conn: Db, table: string, waitMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
-  const deadline = performance.now() + (waitMs ?? 0);
-  for (;;) {
-    const result = await tryAdvisoryLock(conn, pruneLockName(table));
-    if (result.acquired) return;
-    const left = deadline - performance.now();
-    if (waitMs === undefined || left <= 0) throw new LockBusyError(describeBusy(table, result.holder, waitMs));
-    // The sleep rejects only when the signal aborts, which is checked next.
-    await sleep(Math.min(LOCK_RETRY_MS, left), undefined, { signal }).catch(() => undefined);
-    if (signal?.aborted) throw new InterruptedError(`interrupted while waiting for the prune lock of ${table}; nothing was done`);
-  }
-}
-
-function describeBusy(table: string, holder: LockHolder | undefined, waitedMs: number | undefined): string {
-  const parts = holder
-    ? [
-        `PostgreSQL backend pid ${holder.pid}`,
-        holder.role ? `role '${holder.role}'` : '',
-        holder.applicationName ? `application '${holder.applicationName}'` : '',
-        holder.since ? `since ${holder.since}` : '',
-      ].filter(Boolean)
-    : [];
-  const who = parts.length > 0 ? ` (${parts.join(', ')})` : '';
-  const waited = waitedMs === undefined ? '' : ` after waiting ${formatWait(waitedMs)}`;
-  const hint = waitedMs === undefined ? 'try again when it has finished, or wait for it with --wait-lock 10m' : 'try again later or with a longer --wait-lock';
-  return `another prune of ${table} is running${who}; nothing was done${waited}: ${hint}`;
-}
-
-function formatWait(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
-}
-
 /** One prune, step by step; its fields are the running totals that become the summary. */
 class PruneRun {
   private readonly summary: PruneSummary;
@@ -171,21 +116,7 @@ class PruneRun {
     this.name = formatTableName(table.mapping.table);
     this.progress = silentProgress(io);
     this.drops = new BackgroundDrops(table.db);
-    this.summary = {
-      table: this.name,
-      dryRun: options.dryRun,
-      cutoff: '',
-      retentionDays: options.retention.days,
-      retentionSource: options.retention.source,
-      matched: 0,
-      deleted: 0,
-      batches: 0,
-      partitions: [],
-      partitionsDropped: [],
-      partitionsDetached: [],
-      durationMs: 0,
-      slowestBatchMs: 0,
-    };
+    this.summary = emptySummary(this.name, options);
   }
 
   async execute(secrets: ResolvedConfig['secrets']): Promise<PruneSummary> {
@@ -300,40 +231,27 @@ class PruneRun {
     }
   }
 
-  /**
-   * Removes a partition wholly before the cutoff from the audit table: one short transaction locks it against
-   * writes, counts it (or, with an archive, copies it out, so the archive holds exactly what goes), and detaches
-   * it; then the table is dropped on its own (unless --detach-only), which locks nothing the control plane uses.
-   * When the parent's lock cannot be had within a short timeout, a few retries follow; after that, or when the role
-   * may delete rows but not detach (only the owner may), it says why and the partition stays attached, its rows
-   * going row by row like any others.
-   */
+  /** Detaches (and starts dropping) one partition wholly before the cutoff; see detachOldPartition. */
   private async dropPartition(
     partition: TimePartition,
     archive: ArchiveWriter | undefined,
     mask: (json: string) => string,
   ): Promise<'busy' | 'forbidden' | undefined> {
     const keep = this.options.detachOnly;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const entries = await this.conn.transaction().execute(async (trx) => {
-          await lockPartition(trx, partition);
-          const count = archive && !keep ? await this.archivePartition(trx, partition, archive, mask) : await countPartition(trx, partition);
-          await detachPartition(trx, this.table.mapping, partition, keep);
-          return count;
-        });
-        this.summary.deleted += entries;
-        if (keep) this.summary.partitionsDetached.push(partitionName(partition));
-        else this.drops.start(partition);
-        this.report();
-        return undefined;
-      } catch (error) {
-        if (isInsufficientPrivilege(error)) return 'forbidden';
-        if (!isLockConflict(error)) throw error;
-        if (attempt === DETACH_ATTEMPTS) return 'busy';
-        await sleep(DETACH_BACKOFF_MS * 2 ** (attempt - 1));
-      }
-    }
+    const outcome = await detachOldPartition(this.conn, this.table.mapping, partition, {
+      keep,
+      archive: archive && !keep ? archive : undefined,
+      mask,
+      pageSize: this.options.batchSize === 'auto' ? undefined : this.options.batchSize,
+      onArchived: (entries) =>
+        this.progress.update(`Pruning ${this.name}: archiving ${partitionName(partition)}, ${entries.toLocaleString('en-US')} entries`),
+    });
+    if (typeof outcome !== 'number') return outcome;
+    this.summary.deleted += outcome;
+    if (keep) this.summary.partitionsDetached.push(partitionName(partition));
+    else this.drops.start(partition);
+    this.report();
+    return undefined;
   }
 
   /** Waits for every DROP started; the dropped ones are listed in the order they were started. */
@@ -341,21 +259,6 @@ class PruneRun {
     const { dropped, error } = await this.drops.settle();
     this.summary.partitionsDropped.push(...dropped);
     return error;
-  }
-
-  /** Copies a locked partition into the archive, page by page in (timestamp, id) order; returns how many entries. */
-  private async archivePartition(trx: Db, partition: TimePartition, archive: ArchiveWriter, mask: (json: string) => string): Promise<number> {
-    const pageSize = this.options.batchSize === 'auto' ? ARCHIVE_PAGE_SIZE : this.options.batchSize;
-    let from: Position | undefined;
-    let entries = 0;
-    for (;;) {
-      const page = await readJsonPage(trx, this.table.mapping, partitionRef(partition), from, pageSize);
-      if (!page.end) return entries;
-      await archive.append(page.json.map(mask));
-      entries += page.json.length;
-      from = page.end;
-      this.progress.update(`Pruning ${this.name}: archiving ${partitionName(partition)}, ${entries.toLocaleString('en-US')} entries`);
-    }
   }
 
   private masker(secrets: ResolvedConfig['secrets']): (json: string) => string {
