@@ -41,7 +41,7 @@ export function declareExportCommand(program: Command, action: (flags: ExportFla
     .option('--hec-host <host>', 'event host (default: this machine)')
     .option('--hec-ack', 'count a batch as delivered only once the indexers acknowledge it')
     .optionsGroup('Elasticsearch:')
-    .option('--elastic-url <url>', 'cluster URL, e.g. https://es:9200')
+    .option('--elastic-url <url>', 'cluster URL, e.g. https://es:9200 (https://USER:PASSWORD@es:9200 for basic auth instead of an API key)')
     .option('--elastic-api-key-file <file>', 'file holding the API key (else API7_AUDIT_ELASTIC_API_KEY)')
     .option('--elastic-api-key <key>', 'the API key (visible to other users: prefer the variable or the file)')
     .option('--elastic-index <index>', 'index or data stream (default: api7-audit)')
