@@ -4,6 +4,7 @@ import type CliTable3 from 'cli-table3';
 import type { AuditEntry } from '../entry.js';
 import { operationColor, type Colors } from './colors.js';
 import { sanitizeForTerminal } from './terminal-text.js';
+import { waitForDrain } from './writers.js';
 
 export interface TableOptions {
   colors: Colors;
@@ -255,17 +256,6 @@ export function formatTime(timestamp: string): string {
 }
 
 /** Writes `text`, resolving once `out` has room again; rejects if `out` fails or closes first. */
-function send(out: Writable, text: string): Promise<void> {
-  if (text === '' || out.write(text)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const settle = (error?: Error): void => {
-      out.off('drain', onDrain).off('error', onError).off('close', onClose);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onDrain = (): void => settle();
-    const onError = (error: Error): void => settle(error);
-    const onClose = (): void => settle(new Error('output stream closed'));
-    out.on('drain', onDrain).on('error', onError).on('close', onClose);
-  });
+async function send(out: Writable, text: string): Promise<void> {
+  if (text !== '' && !out.write(text)) await waitForDrain(out);
 }

@@ -87,7 +87,7 @@ async function writeBytes(out: Writable, bytes: Buffer): Promise<void> {
 }
 
 /** Resolves on 'drain'; rejects on 'error' or 'close' first, so a broken pipe cannot leave an export hanging. */
-function waitForDrain(out: Writable): Promise<void> {
+export function waitForDrain(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const settle = (error?: Error): void => {
       out.off('drain', onDrain).off('error', onError).off('close', onClose);

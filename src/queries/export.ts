@@ -1,13 +1,12 @@
 import { sql } from 'kysely';
-import { poolOf, type Db } from '../db/connect.js';
-import { copyOutValues } from '../db/copy-out.js';
-import { compileWithInlineValues } from '../db/inline-values.js';
-import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import type { Db } from '../db/connect.js';
+import { idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { ExportRecord } from '../sinks/types.js';
 import { EntryRecord } from './export-record.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
 import { tableRef } from './table-ref.js';
+import { buildEntryJsonQuery, streamEntryJson } from './entry-json.js';
 
 export interface ExportQuery {
   filters: EntryFilters;
@@ -137,42 +136,6 @@ export async function countExport(db: Db, mapping: ResolvedMapping, query: Expor
 }
 
 /**
- * The run's entries in (timestamp, id) order (ascending unless asked), `limit` of them or all, each as one column of
- * JSON text built by the server. The selection is an index range scan (`p`); each of its rows is turned into the
- * canonical fields once (`e`, a lateral subselect), and `row_to_json(e)` serializes them: measured 10 % less server
- * time than `json_build_object` with the same values (20 % less at 2,000,000 rows, EXPLAIN ANALYZE, both through
- * the index), and the wide subquery keeps the planner on the index rather than a sort of the whole range. The id,
- * time and plain fields that sinks and the checkpoint need are read back from the head of that text
- * (`readHeadTokens` in export-record.ts) rather than sent again beside it.
- */
-export function buildExportQuery(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit?: number, order: 'asc' | 'desc' = 'asc') {
-  const direction = sql.raw(order);
-  const selection = db
-    .selectFrom(tableRef(mapping))
-    .selectAll()
-    .where(exportConditions(mapping, query))
-    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
-    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`);
-  // Inside `e`, the field expressions' bare column names can only mean the columns of `p`.
-  const entry = db.selectNoFrom(entrySelection(mapping));
-  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
-  return db
-    .selectFrom((limit === undefined ? selection : selection.limit(limit)).as('p'))
-    .innerJoinLateral(entry.as('e'), (join) => join.onTrue())
-    .select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'))
-    .orderBy(sql`${pageColumn('timestamp')} ${direction}`)
-    .orderBy(sql`${pageColumn('id')} ${direction}`);
-}
-
-/**
- * Keeps the run's read on an index that yields (timestamp, id) order, for its transaction only. For a filtered
- * range (`--since 30d`, `--operator`) the planner otherwise picks a parallel sequential scan and a sort of the whole
- * range: about 330 MB of rows for 30 days of 2,000,000 entries, spilled to disk, nothing sent until the sort is
- * over, and two more processes on the cores the export and the sink need.
- */
-const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_parallel_workers_per_gather = 0'];
-
-/**
  * Streams export records, as fast as COPY delivers them (copy-out.ts), in a READ ONLY transaction of their own: one
  * statement, one snapshot. Each entry's text arrives as a byte string (src/byte-string.ts); `transform` masks it (or
  * returns it as it is).
@@ -183,13 +146,12 @@ export async function* streamExportRecords(
   query: ExportQuery,
   transform: (jsonBytes: string) => string,
 ): AsyncGenerator<ExportRecord[]> {
-  const select = compileWithInlineValues(buildExportQuery(db, mapping, query));
-  for await (const values of copyOutValues(poolOf(db), select, READ_IN_INDEX_ORDER)) {
+  for await (const values of streamEntryJson(db, mapping, exportConditions(mapping, query), 'asc')) {
     yield values.map((jsonBytes) => new EntryRecord(transform(jsonBytes)));
   }
 }
 
 /** The first `limit` rows in `order`, as records' raw material (for --dry-run). */
 export function fetchExportRows(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number, order: 'asc' | 'desc' = 'asc'): Promise<ExportRow[]> {
-  return buildExportQuery(db, mapping, query, limit, order).execute() as unknown as Promise<ExportRow[]>;
+  return buildEntryJsonQuery(db, mapping, exportConditions(mapping, query), order, limit).execute() as unknown as Promise<ExportRow[]>;
 }

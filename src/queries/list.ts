@@ -1,12 +1,11 @@
 import { sql } from 'kysely';
 import type { AuditEntry } from '../entry.js';
-import { poolOf, type Db } from '../db/connect.js';
-import { copyOutValues } from '../db/copy-out.js';
-import { compileWithInlineValues } from '../db/inline-values.js';
+import type { Db } from '../db/connect.js';
 import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
 import { tableRef } from './table-ref.js';
+import { streamEntryJson } from './entry-json.js';
 
 export type SortOrder = 'asc' | 'desc';
 
@@ -56,37 +55,12 @@ export function canListAsJsonText(mapping: ResolvedMapping): boolean {
 }
 
 /**
- * The entries as one column of JSON text built by the server, `row_to_json` of the canonical fields, in the list's
- * order: the export's query shape (queries/export.ts), with the list's filters, cursor and limit.
- */
-export function buildListJsonQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit?: number) {
-  const direction = sql.raw(query.order);
-  const selection = db
-    .selectFrom(tableRef(mapping))
-    .selectAll()
-    .where(listConditions(mapping, query))
-    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
-    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`);
-  const entry = db.selectNoFrom(entrySelection(mapping));
-  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
-  return db
-    .selectFrom((limit === undefined ? selection : selection.limit(limit)).as('p'))
-    .innerJoinLateral(entry.as('e'), (join) => join.onTrue())
-    .select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'))
-    .orderBy(sql`${pageColumn('timestamp')} ${direction}`)
-    .orderBy(sql`${pageColumn('id')} ${direction}`);
-}
-
-/** As the export's read: on an index in (timestamp, id) order, never a sort of the whole range first. */
-const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_parallel_workers_per_gather = 0'];
-
-/**
  * Streams the entries' JSON text as byte strings (src/byte-string.ts), batch by batch as COPY delivers them, in a
  * READ ONLY transaction of its own (one statement, one snapshot). About four times the rate of pages of parsed rows
  * (`list --all --output ndjson`, bench/): no row objects, no JSON.parse of the states, and no FETCH round trips.
  */
 export function streamListJson(db: Db, mapping: ResolvedMapping, query: ListQuery, limit?: number): AsyncGenerator<string[]> {
-  return copyOutValues(poolOf(db), compileWithInlineValues(buildListJsonQuery(db, mapping, query, limit)), READ_IN_INDEX_ORDER);
+  return streamEntryJson(db, mapping, listConditions(mapping, query), query.order, limit);
 }
 
 export async function fetchPage(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number): Promise<AuditEntry[]> {
