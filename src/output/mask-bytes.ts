@@ -1,5 +1,5 @@
 import { enterField, type PathNode } from '../secrets/plugin-paths.js';
-import { MAY_HOLD_SECRET_VALUE } from '../secrets/value-rules.js';
+import { STRING_MAY_HOLD_SECRET } from '../secrets/value-rules.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
 
 const MASKED_VALUE = JSON.stringify(SECRET_MASK);
@@ -14,12 +14,12 @@ class Unusual extends Error {}
  * them), parsing, masking and writing back cost about 10 s of CPU per 2,000,000 exported entries, and its garbage
  * made the records outlive the young generation. Returns the text itself when nothing is secret, and undefined for
  * text it leaves to JSON.parse: a key with an escape or a non-ASCII byte (which could spell a secret name), nesting
- * deeper than {@link DEPTH_LIMIT}, anything that is not a compact entry object, or a string that may itself be a
- * secret ({@link MAY_HOLD_SECRET_VALUE}: a URL with a password, a JWT, JSON in a string...), which the walkers decide.
+ * deeper than {@link DEPTH_LIMIT}, anything that is not a compact entry object, or a string of a state, not
+ * already inside a secret, that may itself be a secret ({@link STRING_MAY_HOLD_SECRET}: a URL with a password, a
+ * JWT, JSON in a string...), which the walkers decide.
  */
-export function maskEntryByteString(text: string, keys: ReadonlySet<string>): string | undefined {
-  if (MAY_HOLD_SECRET_VALUE.test(text)) return undefined;
-  const scan = new EntryScan(text, keys);
+export function maskEntryByteString(text: string, keys: ReadonlySet<string>, checkStrings = true): string | undefined {
+  const scan = new EntryScan(text, keys, checkStrings);
   try {
     scan.entry();
   } catch (error) {
@@ -45,6 +45,8 @@ class EntryScan {
   constructor(
     private readonly text: string,
     private readonly keys: ReadonlySet<string>,
+    /** False when the whole text is known to hold no secret-looking string (mayHoldSecretValue said so). */
+    private readonly checkStrings: boolean,
   ) {}
 
   /** The root object: only `before` and `after` are scanned, as SSL objects when the resource type is one. */
@@ -126,7 +128,11 @@ class EntryScan {
     const code = this.text.charCodeAt(at);
     if (code === OPEN_BRACE) return this.object(at, parentKey, path, ssl, depth);
     if (code === OPEN_BRACKET) return this.array(at, parentKey, path, depth);
-    if (code === QUOTE) return this.stringEnd(at);
+    if (code === QUOTE) {
+      const end = this.stringEnd(at);
+      if (this.checkStrings && this.skipping === 0 && STRING_MAY_HOLD_SECRET.test(this.text.slice(at, end))) throw new Unusual();
+      return end;
+    }
     SCALAR_END.lastIndex = at;
     const end = SCALAR_END.exec(this.text);
     if (end === null || end.index === at) throw new Unusual();
@@ -140,10 +146,15 @@ class EntryScan {
     return end;
   }
 
+  /** Above 0 while {@link skip} reads a value: what it holds is masked whole, or is no state. */
+  private skipping = 0;
+
   /** Where the value at `at` ends, recording nothing inside it. */
   private skip(at: number): number {
     const count = this.ranges.length;
+    this.skipping += 1;
     const end = this.value(at, '', undefined, false, 0);
+    this.skipping -= 1;
     this.ranges.length = count;
     return end;
   }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../entry.js';
 import { contextualPluginFields, enterField, type PathNode } from '../secrets/plugin-paths.js';
-import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, MAY_HOLD_SECRET_VALUE, SECRET_HEADER_NAMES } from '../secrets/value-rules.js';
+import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretValue, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from '../secrets/value-rules.js';
 import { maskEntryByteString } from './mask-bytes.js';
 import { nameAlternation } from './name-alternation.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
@@ -123,7 +123,8 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const flags = ascii ? 'i' : 'iu';
   const kelvin = ascii ? '|\u212A' : '';
   const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
-  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)';
+  // A secret header's name in a string (value-rules.ts) is looked for in the same scan, as it also starts at a quote.
+  const quoted = `${branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)'}|${HEADER_HINT_SOURCE}`;
   const { fingerprintKey } = policy;
   const compiled: CompiledPolicy = {
     keys,
@@ -179,7 +180,7 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
   const { names, context } = compile(policy);
-  return mayMatch(jsonText, names, context) || MAY_HOLD_SECRET_VALUE.test(jsonText);
+  return mayHoldSecretValueButHeaders(jsonText) || mayMatch(jsonText, names, context);
 }
 
 function mayMatch(jsonText: string, names: RegExp, context: RegExp): boolean {
@@ -258,9 +259,11 @@ const KELVIN_BYTES = '\xE2\x84\xAA';
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
   const { byteNames, keys, context } = compile(policy);
   if (byteNames !== undefined) {
-    if (!jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context) && !MAY_HOLD_SECRET_VALUE.test(jsonBytes)) return jsonBytes;
-    // Fingerprints hash decoded values, which the parser has at hand.
-    const scanned = policy.fingerprintKey === undefined ? maskEntryByteString(jsonBytes, keys) : undefined;
+    const values = mayHoldSecretValueButHeaders(jsonBytes);
+    if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context)) return jsonBytes;
+    // Fingerprints hash decoded values, which the parser has at hand. Strings are checked one by one only where
+    // the row may hold a secret value (header names are looked for here, in the few rows that get this far).
+    const scanned = policy.fingerprintKey === undefined ? maskEntryByteString(jsonBytes, keys, values || mayHoldSecretValue(jsonBytes)) : undefined;
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);

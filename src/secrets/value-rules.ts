@@ -20,7 +20,11 @@ const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /** `scheme://user:PASSWORD@host`: the password runs to the last `@` before a `/` or a space. */
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s]+)@/gi;
-const HEADER_LINE = /((?:authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)[ \t]*:[ \t]*)([^\r\n]+)/gi;
+/**
+ * `Name: value` at the start of the text or of a line, with a space after the colon as HTTP writes it: an operator
+ * named `apikey:ci-deployer` is not a header.
+ */
+const HEADER_LINE = /(^|[\r\n])([ \t]*(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)[ \t]*:[ \t]+)([^\r\n]+)/gi;
 
 /**
  * The text with each secret it holds replaced by `mask(secret)`: a PEM private key makes the whole text a secret.
@@ -31,26 +35,60 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, (token) => mask(token));
   if (out.includes('://')) out = out.replace(URL_PASSWORD, (_, head: string, password: string) => `${head}${mask(password)}@`);
-  if (out.includes(':')) out = out.replace(HEADER_LINE, (_, head: string, value: string) => `${head}${mask(value)}`);
+  if (out.includes(':')) out = out.replace(HEADER_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
   return out;
 }
 
 /** A string that may hold a JSON object or array (JSON whitespace, then `{` or `[`). */
 export const JSON_IN_STRING = /^[ \t\r\n]*[{[]/;
 
+const SPACE = '(?:[ \\t]|\\\\t)';
+/** What may be secret inside one JSON string, written as JSON text (escaped), from its opening quote. */
+const IN_STRING = [
+  'PRIVATE KEY',
+  'eyJ[\\w-]*\\.',
+  '\\/\\/(?:[^ \\t\\r\\n/"\\\\]|\\\\.)*@',
+  `(?:"|\\\\[nr])${SPACE}*(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)${SPACE}*:${SPACE}`,
+  '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
+  '\\\\[u/]',
+];
+const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})"`;
+
+/**
+ * The header cases of {@link MAY_HOLD_SECRET_VALUE} as a RegExp source: each starts at a quote, so the secret-name
+ * pre-check (secrets.ts) carries them in its own scan instead of a second pass over every row.
+ */
+export const HEADER_HINT_SOURCE = `${IN_STRING[3] as string}|${HEADER_NAME_VALUE}\\s*[,}\\]]`;
+const HEADER_HINT = new RegExp(HEADER_HINT_SOURCE, 'i');
+const URL_HINT = new RegExp(IN_STRING[2] as string);
+
+/** PEM, JWT, escapes, a string opening with `{`, `[` or whitespace then one: literals a RegExp finds fast. */
+const CHEAP = /PRIVATE KEY|eyJ|\\[u/]|"[{[]/;
+const LEAD_START = /" |"\\[trn]/;
+const JSON_LEAD = new RegExp(IN_STRING[4] as string);
+const URL_START = /\/\//;
+
+/**
+ * {@link MAY_HOLD_SECRET_VALUE} but the header cases, with patterns that start with a literal (a fraction of the
+ * cost of one RegExp of every case over the row): false only when no string can hold a PEM private key, a JWT, a
+ * URL's password, a JSON document or an escape that could spell one.
+ */
+export function mayHoldSecretValueButHeaders(text: string): boolean {
+  if (CHEAP.test(text)) return true;
+  if (LEAD_START.test(text) && JSON_LEAD.test(text)) return true;
+  return URL_START.test(text) && URL_HINT.test(text);
+}
+
+/** {@link MAY_HOLD_SECRET_VALUE}, the cheap parts first. */
+export function mayHoldSecretValue(text: string): boolean {
+  return mayHoldSecretValueButHeaders(text) || HEADER_HINT.test(text);
+}
+
 /**
  * Over JSON text: false only when no string in it can hold what {@link maskSecretsInText}, a JSON document in a
  * string, or a secret header's name as a value would mask. A `\u` or `\/` escape could spell any of them: true.
  */
-export const MAY_HOLD_SECRET_VALUE = new RegExp(
-  [
-    'PRIVATE KEY',
-    'eyJ[\\w-]*\\.',
-    '\\/\\/(?:[^ \\t\\r\\n/"\\\\]|\\\\.)*@',
-    '(?:authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)(?:[ \\t]|\\\\t)*:',
-    '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
-    `"[ \\t]*(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"\\s*[,}\\]]`,
-    '\\\\[u/]',
-  ].join('|'),
-  'i',
-);
+export const MAY_HOLD_SECRET_VALUE = new RegExp([...IN_STRING, `${HEADER_NAME_VALUE}\\s*[,}\\]]`].join('|'), 'i');
+
+/** {@link MAY_HOLD_SECRET_VALUE} for one JSON string token (its quotes included), as the byte scanner reads it. */
+export const STRING_MAY_HOLD_SECRET = new RegExp([...IN_STRING, `^${HEADER_NAME_VALUE}$`].join('|'), 'i');

@@ -42,9 +42,12 @@ describe('maskEntryBytes (scanning the byte string)', () => {
       const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'SSLs', 'consumer', null]), resource_name: pick(random, ['r', 'n\u00e4me \u{1F600}', 'q"uote']), before: tree(0), after: tree(0) });
       const text = write(entry);
       expect(maskedValue(text), text).toEqual(JSON.parse(maskEntryJson(text, policy)));
-      if (maskEntryByteString(toByteString(text), keys) !== undefined) scanned += 1;
+      const byScanner = maskEntryByteString(toByteString(text), keys) !== undefined;
       // A string that may itself be a secret (here '{"key": 1}', JSON in a string) is the walkers' to decide.
-      if (!text.includes('"na\u00efve"') && !MAY_HOLD_SECRET_VALUE.test(text)) asciiKeys += 1;
+      if (!text.includes('"na\u00efve"') && !MAY_HOLD_SECRET_VALUE.test(text)) {
+        asciiKeys += 1;
+        if (byScanner) scanned += 1;
+      }
     }
     // The scanner, not the fallback, read every entry whose keys are ASCII and whose strings are plain.
     expect(asciiKeys).toBeGreaterThan(100);
