@@ -237,6 +237,16 @@ describe('--secret-fingerprints', () => {
     expect(hex(await fingerprintOf(KNOWN_OLD, {}, ['--stdin', '--fingerprint-key-file', keyFile]))).toBe(old);
   }, 120_000);
 
+  it('the config file can ask for fingerprints, with a key file beside it', async () => {
+    const keyFile = join(dir, 'config-fingerprint.key');
+    await writeFile(keyFile, `${K1}\n`, { mode: 0o600 });
+    const config = join(dir, 'fingerprints.yaml');
+    await writeFile(config, 'secrets:\n  fingerprints: true\n  fingerprint_key_file: config-fingerprint.key\n', { mode: 0o600 });
+    const viaConfig = ok(await cli(['--config', config, 'list', '--all', '--output', 'ndjson'])).stdout;
+    expect(viaConfig).toBe(await listed({ API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    expect(viaConfig).not.toContain(K1);
+  }, 120_000);
+
   it('separation: another key gives other fingerprints, for the same values', async () => {
     const one = await listed({ API7_AUDIT_FINGERPRINT_KEY: K1 });
     const two = await listed({ API7_AUDIT_FINGERPRINT_KEY: K2 });
@@ -262,6 +272,17 @@ describe('--secret-fingerprints', () => {
     expect(generic).toContain(`hmac-sha256:${old}`);
     expect(generic).toContain(`hmac-sha256:${rotated}`);
   }, 600_000);
+
+  it('prune --archive with fingerprints holds no raw secret and not the key', async () => {
+    const archive = join(dir, 'pruned-fingerprints.ndjson');
+    const result = ok(await cli(['--secret-fingerprints', 'prune', '--retention-days', '1', '--yes', '--json', '--archive', archive], { API7_AUDIT_FINGERPRINT_KEY: K1 }));
+    expect(JSON.parse(result.stdout)).toMatchObject({ archived: ids.length });
+    const text = await readFile(archive, 'utf8');
+    expect(leaks(text)).toEqual([]);
+    expect(text).not.toContain(K1);
+    expect(text).toContain(`******(hmac-sha256:${hex(await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K1 }))})`);
+    await insertRows(schema, seed().map((row, i) => ({ ...row, id: Number(ids[i]) })));
+  }, 120_000);
 
   it('without a key, asking for fingerprints is bad input, one line', async () => {
     const result = await cli(['--secret-fingerprints', 'list']);
