@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../entry.js';
 import { contextualPluginFields, enterField, type PathNode } from '../secrets/plugin-paths.js';
-import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretValue, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from '../secrets/value-rules.js';
+import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from '../secrets/value-rules.js';
 import { maskEntryByteString } from './mask-bytes.js';
 import { nameAlternation } from './name-alternation.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
@@ -263,7 +263,7 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
     if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context)) return jsonBytes;
     // Fingerprints hash decoded values, which the parser has at hand. Strings are checked one by one only where
     // the row may hold a secret value (header names are looked for here, in the few rows that get this far).
-    const scanned = policy.fingerprintKey === undefined ? maskEntryByteString(jsonBytes, keys, values || mayHoldSecretValue(jsonBytes)) : undefined;
+    const scanned = policy.fingerprintKey === undefined ? maskEntryByteString(jsonBytes, keys, values || mayHoldSecretHeader(jsonBytes)) : undefined;
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);

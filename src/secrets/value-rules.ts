@@ -79,6 +79,11 @@ export function mayHoldSecretValueButHeaders(text: string): boolean {
   return URL_START.test(text) && URL_HINT.test(text);
 }
 
+/** The header cases of {@link MAY_HOLD_SECRET_VALUE}. */
+export function mayHoldSecretHeader(text: string): boolean {
+  return HEADER_HINT.test(text);
+}
+
 /** {@link MAY_HOLD_SECRET_VALUE}, the cheap parts first. */
 export function mayHoldSecretValue(text: string): boolean {
   return mayHoldSecretValueButHeaders(text) || HEADER_HINT.test(text);
