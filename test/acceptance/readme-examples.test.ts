@@ -35,9 +35,11 @@ const FOREIGN_FLAGS: Record<string, string> = {
   '--rows': 'npm run bench',
   '--only': 'npm run bench',
   '--runs': 'npm run bench',
+  '--shape': 'npm run bench',
   '--max-old-space-size': 'node',
   '--max-semi-space-size': 'node',
   '--trace-gc-nvp': 'node',
+  '--trace-gc': 'node',
   '--now': 'systemctl enable',
   '--system': 'useradd',
 };
