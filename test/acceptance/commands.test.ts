@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
 import { parseCsv } from '../support/csv.js';
-import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
+import { createDefaultTable, createPartitionedTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 
 // Every command and output mode through the built binary (npm run build first): each lazily loaded chunk of the
@@ -201,18 +201,15 @@ describe('prune of a table partitioned by range on its timestamp', () => {
   async function partitioned(): Promise<TestSchema> {
     const own = await createTestSchema('acc_parts');
     schemas.push(own);
-    const t = own.table();
-    await own.query(`
-      create table ${t} (
-        id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text,
-        resource_name text, source_ip inet, source text, before jsonb, after jsonb, primary key (created_at, id)
-      ) partition by range (created_at)`);
-    const bound = async (expression: string) =>
-      (await own.query<{ t: string }>(`select to_char((${expression}) at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as t`)).rows[0]?.t;
-    const [a, b, c, d] = [await bound(`now() - interval '200 days'`), await bound(`now() - interval '90 days'`), await bound(`now() - interval '30 days'`), await bound(`now() + interval '30 days'`)];
-    await own.query(`create table ${own.name}.p_old partition of ${t} for values from ('${a}') to ('${b}')`);
-    await own.query(`create table ${own.name}.p_mid partition of ${t} for values from ('${b}') to ('${c}')`);
-    await own.query(`create table ${own.name}.p_new partition of ${t} for values from ('${c}') to ('${d}')`);
+    await createPartitionedTable(
+      own,
+      [
+        ['p_old', `now() - interval '200 days'`, `now() - interval '90 days'`],
+        ['p_mid', `now() - interval '90 days'`, `now() - interval '30 days'`],
+        ['p_new', `now() - interval '30 days'`, `now() + interval '30 days'`],
+      ],
+      { primaryKey: true },
+    );
     const rows = (ages: number[], operator: string) => ages.map((days) => ({ age: `${days} days 2 hours`, operator }));
     await insertRows(own, [...rows([150, 120, 100], 'old'), ...rows([80, 70], 'mid-old'), ...rows([50, 40], 'mid-new'), ...rows([10, 1], 'new')]);
     return own;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
-import { createDefaultTable, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
+import { createDefaultTable, createPartitionedTable, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 
 const TOKEN = 'hec-token';
@@ -188,17 +188,10 @@ describe('a checkpoint timestamp with a UTC offset, on a partitioned table', () 
   it('is compared as an instant: the partition holding an entry after the checkpoint is not dropped whole', async () => {
     const parts = await createTestSchema('only_exp_parts');
     try {
-      const t = parts.table();
-      await parts.query(`
-        create table ${t} (
-          id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text,
-          resource_name text, source_ip inet, source text, before jsonb, after jsonb
-        ) partition by range (created_at)`);
-      await parts.query(`create index on ${t} (created_at, id)`);
-      const iso = (expression: string) => `to_char((${expression}) at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'`;
-      const bounds = (await parts.query<Record<string, string>>(`select ${iso(`now() - interval '100 days'`)} lo, ${iso(`now() - interval '60 days 1 hour'`)} mid, ${iso(`now() + interval '30 days'`)} hi`)).rows[0] as Record<string, string>;
-      await parts.query(`create table ${parts.name}.p_old partition of ${t} for values from ('${bounds.lo}') to ('${bounds.mid}')`);
-      await parts.query(`create table ${parts.name}.p_new partition of ${t} for values from ('${bounds.mid}') to ('${bounds.hi}')`);
+      const t = await createPartitionedTable(parts, [
+        ['p_old', `now() - interval '100 days'`, `now() - interval '60 days 1 hour'`],
+        ['p_new', `now() - interval '60 days 1 hour'`, `now() + interval '30 days'`],
+      ]);
       const insert = async (age: string, operator: string) =>
         ((await parts.query<{ id: string }>(`insert into ${t} (created_at, operator) values (now() - interval '${age}', $1) returning id::text`, [operator])).rows[0] as { id: string }).id;
       await insert('80 days', 'exported');

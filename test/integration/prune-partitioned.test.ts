@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropMarker } from '../../src/queries/partitions.js';
 import type { ResolvedMapping } from '../../src/db/mapping.js';
 import { runCli, type CliResult } from '../support/cli.js';
-import { createTestSchema, databaseUrl, insertRows, isEmbedded, type SeedRow, type TestSchema } from '../support/database.js';
+import { createPartitionedTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type SeedRow, type TestSchema } from '../support/database.js';
 
 const schemas: TestSchema[] = [];
 let dir: string;
@@ -25,26 +25,15 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 async function partitionedTable(): Promise<TestSchema> {
   const schema = await createTestSchema('prune_parts');
   schemas.push(schema);
-  const t = schema.table();
-  await schema.query(`
-    create table ${t} (
-      id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text,
-      resource_name text, source_ip inet, source text, before jsonb, after jsonb
-    ) partition by range (created_at)`);
-  await schema.query(`create index on ${t} (created_at, id)`);
-  const bounds = await schema.query<Record<string, string>>(`
-    select ${[200, 150, 100, 70, 50].map((d) => `to_char((now() - interval '${d} days') at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00' as d${d}`).join(', ')},
-           to_char((now() + interval '30 days') at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00' as future`);
-  const b = bounds.rows[0] as Record<string, string>;
-  const parts: [string, string, string][] = [
-    ['p_200_150', b.d200 as string, b.d150 as string],
-    ['p_150_100', b.d150 as string, b.d100 as string],
-    ['p_100_70', b.d100 as string, b.d70 as string],
-    ['p_70_50', b.d70 as string, b.d50 as string],
-    ['p_50_now', b.d50 as string, b.future as string],
-  ];
-  for (const [name, from, to] of parts) await schema.query(`create table ${schema.name}.${name} partition of ${t} for values from ('${from}') to ('${to}')`);
-  await schema.query(`create table ${schema.name}.p_default partition of ${t} default`);
+  const ago = (days: number) => `now() - interval '${days} days'`;
+  await createPartitionedTable(schema, [
+    ['p_200_150', ago(200), ago(150)],
+    ['p_150_100', ago(150), ago(100)],
+    ['p_100_70', ago(100), ago(70)],
+    ['p_70_50', ago(70), ago(50)],
+    ['p_50_now', ago(50), `now() + interval '30 days'`],
+    ['p_default', 'default'],
+  ]);
   return schema;
 }
 

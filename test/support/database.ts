@@ -64,6 +64,32 @@ export async function createDefaultTable(schema: TestSchema): Promise<void> {
   await schema.query('set search_path to default');
 }
 
+/**
+ * The default columns in a table partitioned by range on created_at, with an index on (created_at, id) (or that as
+ * its primary key): one partition per `[name, from, to]`, bounds as SQL time expressions such as
+ * `now() - interval '90 days'`, or `'default'` for the default partition. Returns `schema.table`.
+ */
+export async function createPartitionedTable(
+  schema: TestSchema,
+  partitions: readonly (readonly [string, string, string] | readonly [string, 'default'])[],
+  { primaryKey = false } = {},
+): Promise<string> {
+  const t = schema.table();
+  await schema.query(`
+    create table ${t} (
+      id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text,
+      resource_name text, source_ip inet, source text, before jsonb, after jsonb${primaryKey ? ', primary key (created_at, id)' : ''}
+    ) partition by range (created_at)`);
+  if (!primaryKey) await schema.query(`create index on ${t} (created_at, id)`);
+  const bound = async (expression: string) =>
+    (await schema.query<{ t: string }>(`select to_char((${expression}) at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as t`)).rows[0]?.t;
+  for (const [name, from, to] of partitions) {
+    const range = from === 'default' ? 'default' : `for values from ('${await bound(from)}') to ('${await bound(to as string)}')`;
+    await schema.query(`create table ${schema.name}.${name} partition of ${t} ${range}`);
+  }
+  return t;
+}
+
 /** A row for the default table; `age` is a PostgreSQL interval before now(), or `at` an absolute time. */
 export interface SeedRow {
   id?: number;
