@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { spawnCli, startCli, type CliResult, type Running } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 
@@ -52,31 +51,9 @@ async function terminateBackends(): Promise<number> {
   return pids.length;
 }
 
-interface Running {
-  result: Promise<CliResult>;
-  stdout(): string;
-  exited(): boolean;
-}
-
-/** Spawns the binary with the output collected as it comes; killed with SIGKILL after `timeoutMs` at the latest. */
-function start(argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Running {
-  const child = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH, ...dbEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let done = false;
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const result = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      done = true;
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-  return { result, stdout: () => Buffer.concat(out).toString('utf8'), exited: () => done };
-}
+/** Starts the binary against this file's database; killed with SIGKILL after `timeoutMs` at the latest. */
+const start = (argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Running =>
+  startCli(argv, { env: { ...dbEnv(), ...env }, timeoutMs });
 
 /** Polls `ready` every 10 ms for at most `limitMs`; whether it became true. */
 async function waitFor(ready: () => boolean | Promise<boolean>, limitMs: number): Promise<boolean> {

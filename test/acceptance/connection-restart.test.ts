@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { spawnCli, startCli, type CliResult, type Running } from '../support/cli.js';
 import { FakeHec } from '../support/fake-hec.js';
 import { ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 
@@ -28,25 +27,7 @@ afterAll(async () => {
   await postgres?.stop();
 });
 
-/** Spawns the binary; resolves with its result. */
-function start(argv: string[], env: NodeJS.ProcessEnv = {}): { result: Promise<CliResult>; exited: () => boolean } {
-  const child = spawn(process.execPath, [BIN, ...argv], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let done = false;
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const result = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      done = true;
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-  return { result, exited: () => done };
-}
+const start = (argv: string[], env: NodeJS.ProcessEnv = {}): Running => startCli(argv, { env, timeoutMs: 90_000 });
 
 /** Polls `ready` every 20 ms for at most 30 s. */
 async function waitFor(ready: () => boolean | Promise<boolean>): Promise<boolean> {

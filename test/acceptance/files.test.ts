@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { BIN, spawnCli, startProcess, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 import { seededRandom } from '../support/fake-server.js';
@@ -47,20 +47,8 @@ const errorLines = (result: CliResult) => result.stderr.trim().split('\n');
 
 /** Spawns the binary under `umask 000`, as a user whose shell creates world-writable files. */
 function spawnWithUmask000(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
-    const child = spawn('sh', ['-c', `umask 000; exec ${quoted}`], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  const quoted = [process.execPath, BIN, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+  return startProcess('sh', ['-c', `umask 000; exec ${quoted}`]).result;
 }
 
 describe('a file that is not entries of this tool is never cut or appended to', () => {

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../support/cli.js';
+import { startCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
 
 const OLD = 20_000;
@@ -30,31 +29,20 @@ describe('prune and entries inserted back-dated while it runs', () => {
     await schema.query(`create function ${schema.name}.slow_delete() returns trigger language plpgsql as $$ begin perform pg_sleep(0.004); return null; end $$`);
     await schema.query(`create trigger slow_delete after delete on ${table} for each statement execute function ${schema.name}.slow_delete()`);
 
-    const child = spawn(process.execPath, [BIN, '--db', databaseUrl(), '--table', table, 'prune', '--retention-days', '30', '--batch-size', String(BATCH), '--yes', '--json'], {
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    let running = true;
-    void exited.then(() => (running = false));
+    const run = startCli(['--db', databaseUrl(), '--table', table, 'prune', '--retention-days', '30', '--batch-size', String(BATCH), '--yes', '--json']);
+    const running = () => !run.exited();
 
     // Once a fifth of the old entries are gone, insert entries older than all of them: behind the prune's position.
     const deadline = Date.now() + 30_000;
-    while (running && Date.now() < deadline && (await count(`created_at < now() - interval '30 days'`)) > OLD * 0.8) await sleep(10);
-    expect(running, 'the prune ended before the back-dated entries could be inserted').toBe(true);
+    while (running() && Date.now() < deadline && (await count(`created_at < now() - interval '30 days'`)) > OLD * 0.8) await sleep(10);
+    expect(running(), 'the prune ended before the back-dated entries could be inserted').toBe(true);
     await schema.query(`insert into ${table} (created_at, operator) select now() - interval '200 days' + g * interval '1 s', 'backdated' from generate_series(1, 50) g`);
-    expect(running, 'the prune ended before the back-dated entries were committed').toBe(true);
+    expect(running(), 'the prune ended before the back-dated entries were committed').toBe(true);
 
-    const code = await exited;
-    clearTimeout(timer);
-    expect(Buffer.concat(err).toString('utf8')).toBe('');
+    const { code, stdout, stderr } = await run.result;
+    expect(stderr).toBe('');
     expect(code).toBe(0);
-    const summary = JSON.parse(Buffer.concat(out).toString('utf8')) as { complete: boolean; deleted: number };
+    const summary = JSON.parse(stdout) as { complete: boolean; deleted: number };
     expect(summary.complete).toBe(true);
     expect(summary.deleted).toBe(OLD + 50);
     expect(await count(`created_at < now() - interval '30 days'`)).toBe(0);

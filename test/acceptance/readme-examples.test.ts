@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { BlockList, isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoDatabase, type DemoDatabase } from '../../src/db/demo.js';
 import type { AuditEntry } from '../../src/entry.js';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { BIN, spawnCli, startProcess, type CliResult } from '../support/cli.js';
 import { createCustomLayout } from '../support/custom-layout.js';
 import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
 import { FakeDatadog } from '../support/fake-datadog.js';
@@ -194,19 +193,7 @@ function env(): NodeJS.ProcessEnv {
 
 /** Runs a command line in bash (pipefail: a failing api7-audit before `| jq` fails the line), killed after 60 s. */
 function bash(command: string, cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-o', 'pipefail', '-c', command], { cwd, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return startProcess('bash', ['-o', 'pipefail', '-c', command], { cwd, env: env() }).result;
 }
 
 async function count(where = 'true'): Promise<number> {

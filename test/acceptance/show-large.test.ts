@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
 
 /** `show` on entries far beyond any gateway config: each must finish (the timeout is generous: no timing asserted). */
@@ -164,26 +163,17 @@ describe('show interrupted', () => {
     );
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const known = isEmbedded() ? [] : await toolBackends();
-      const child = spawn(process.execPath, [BIN, '--db', databaseUrl(), '--table', schema.table(), 'show', '9'], {
-        env: { PATH: process.env.PATH },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));
-      const killer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+      // A signal that killed the process (not handled) would read as 128, never 130.
+      const run = startCli(['--db', databaseUrl(), '--table', schema.table(), 'show', '9'], { timeoutMs: TIMEOUT_MS });
       // Once the entry's query was sent, the show has a second or more of work left. The embedded server has no
       // pg_stat_activity to watch, so there the signal simply comes after 300 ms.
       if (isEmbedded()) await sleep(300);
       else for (let tries = 0; tries < 1000 && !(await queried(known)); tries++) await sleep(10);
-      child.kill(signal);
-      const outcome = await closed;
-      clearTimeout(killer);
-      expect(outcome).toEqual({ code: 130, signal: null });
-      expect(Buffer.concat(err).toString('utf8')).toMatch(/^[^\n]*interrupted[^\n]*\n$/);
-      expect(Buffer.concat(out).length).toBe(0);
+      run.child.kill(signal);
+      const outcome = await run.result;
+      expect(outcome.code).toBe(130);
+      expect(outcome.stderr).toMatch(/^[^\n]*interrupted[^\n]*\n$/);
+      expect(outcome.stdout.length).toBe(0);
     }
   });
 });
