@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { normalizeInstant } from './instant.js';
+import { normalizeInstant, parseInstant } from './instant.js';
+import { DURATION_EXAMPLES, MAX_DURATION_MS, durationHint, parseDurationFlag, tryParseDuration } from './duration.js';
 
 /**
  * A point in time given on the command line. Relative bounds are resolved by the database clock (`now() - interval`)
@@ -7,45 +8,30 @@ import { normalizeInstant } from './instant.js';
  */
 export type TimeBound = { kind: 'relative'; interval: string } | { kind: 'absolute'; iso: string };
 
-const UNITS: Record<string, string> = { s: 'seconds', m: 'minutes', h: 'hours', d: 'days', w: 'weeks' };
-const DURATION = /^(\d{1,9})(s|m|h|d|w)$/;
-const UNIT_DAYS: Record<string, number> = { s: 1 / 86_400, m: 1 / 1440, h: 1 / 24, d: 1, w: 7 };
-/** Farther back than this, `now() - interval` leaves PostgreSQL's range (4713 BC) or the interval type's. */
-const MAX_DURATION_DAYS = 1_000 * 366;
 /** PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range"). */
 const MAX_OFFSET_HOURS = 15;
 // Date, or date and time with optional fraction and zone. A time without a zone is taken as UTC.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
-/** Parses `30m`, `24h`, `7d`, `2w` into a PostgreSQL interval literal, or returns undefined. */
+/** Parses `30m`, `24h`, `2h30m`, `7d`, `2w` into a PostgreSQL interval literal, or returns undefined. */
 export function parseDuration(value: string): string | undefined {
-  const match = DURATION.exec(value.trim());
-  if (!match) return undefined;
-  const [, amount, unit] = match;
-  return `${amount} ${UNITS[unit as string]}`;
-}
-
-function durationDays(value: string): number {
-  const [, amount = '0', unit = 'd'] = DURATION.exec(value.trim()) ?? [];
-  return Number(amount) * (UNIT_DAYS[unit] ?? 1);
+  return tryParseDuration(value)?.interval;
 }
 
 /** Parses a `--since`/`--until` value: a duration before now, or an ISO 8601 date/time. */
 export function parseTimeBound(flag: string, value: string): TimeBound {
-  const interval = parseDuration(value);
-  if (interval && durationDays(value) > MAX_DURATION_DAYS) {
+  const duration = tryParseDuration(value);
+  if (duration && duration.ms > MAX_DURATION_MS) {
     throw new UsageError(`invalid ${flag} '${value}': a duration reaches back 1000 years at most`);
   }
-  if (interval) return { kind: 'relative', interval };
+  if (duration) return { kind: 'relative', interval: duration.interval };
   const offset = /([+-])(\d{2}):?(\d{2})$/.exec(value.trim());
   if (offset && ISO.test(value.trim()) && (Number(offset[2]) > MAX_OFFSET_HOURS || Number(offset[3]) > 59)) {
     throw new UsageError(`invalid ${flag} '${value}': the UTC offset ${offset[0]} is out of range (at most ±15:59)`);
   }
   const iso = normalizeIso(value.trim());
   if (iso) return { kind: 'absolute', iso };
-  throw new UsageError(
-    `invalid ${flag} '${value}': expected a duration such as 30m, 24h, 7d, 2w or an ISO 8601 time such as 2026-01-31T12:00:00Z`,
-  );
+  throw new UsageError(`invalid ${flag} '${value}': ${timeHint(value.trim())}`);
 }
 
 /** Returns the ISO text with an explicit zone (UTC when none was given), or undefined when it is not a real time. */
@@ -58,18 +44,47 @@ function normalizeIso(value: string): string | undefined {
   return normalizeInstant(text) === undefined ? undefined : text;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const SPAN = /^(\d{1,9})(ms|s|m|h|d|w)?$/;
-
 /**
- * Parses a length of time for flags such as `--settle 5s`, `--timeout 30s`, `--max-duration 10m`: a whole number
- * with a unit (ms, s, m, h, d, w), or bare seconds. `min` is in milliseconds.
+ * Parses a length of time for flags such as `--settle 5s`, `--timeout 30s`, `--max-duration 10m` in the grammar of
+ * every duration flag (config/duration.ts). `min` is in milliseconds; with `min` 0 a plain `0` is allowed.
  */
 export function parseSpanMs(flag: string, value: string, min = 1): number {
-  const match = SPAN.exec(value.trim());
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 0) : NaN;
-  if (!match || !(ms >= min)) {
-    throw new UsageError(`invalid ${flag} '${value}': expected a duration such as 500ms, 30s, 10m or 2h${min === 0 ? ' (0 allowed)' : ''}`);
+  return parseDurationFlag(flag, value, { minMs: min }).ms;
+}
+
+/**
+ * Refuses `--since 1d --until 7d` and other ranges that can hold nothing, naming both values. A duration against an
+ * ISO time is compared by this machine's clock, and only refused when it is empty by more than a minute of skew.
+ */
+export function checkTimeRange(since: { flag: string; value: string }, until: { flag: string; value: string }): void {
+  const start = parseTimeBound(since.flag, since.value);
+  const end = parseTimeBound(until.flag, until.value);
+  const sameKind = start.kind === end.kind;
+  const startMs = boundMs(start, since.value);
+  const endMs = boundMs(end, until.value);
+  if (startMs === undefined || endMs === undefined) return;
+  const slack = sameKind ? 0 : SKEW_MS;
+  if (startMs + slack >= endMs) {
+    throw new UsageError(
+      `empty range: ${since.flag} ${since.value} is not before ${until.flag} ${until.value}, so nothing can match; ` +
+        `${since.flag} is the older end (for the week before yesterday: ${since.flag} 7d ${until.flag} 1d)`,
+    );
   }
-  return ms;
+}
+
+const SKEW_MS = 60_000;
+
+/** A bound as milliseconds since 1970 by this machine's clock (relative bounds: now minus the duration). */
+function boundMs(bound: TimeBound, value: string): number | undefined {
+  if (bound.kind === 'absolute') {
+    const instant = parseInstant(bound.iso);
+    return instant && instant.seconds * 1000 + instant.micros / 1000;
+  }
+  const duration = tryParseDuration(value);
+  return duration && Date.now() - duration.ms;
+}
+
+function timeHint(text: string): string {
+  const iso = 'an ISO 8601 time such as 2026-01-31T12:00:00Z';
+  return /^\d+(?:\.\d+)?$/.test(text) ? `${durationHint(text)}; or ${iso}` : `expected a duration such as ${DURATION_EXAMPLES} or ${iso}`;
 }

@@ -82,12 +82,13 @@ describe('prune flags', () => {
     ['10m', 600_000],
     ['2h', 7_200_000],
     ['500ms', 500],
-    ['45', 45_000],
+    ['1.5h', 5_400_000],
+    ['2h30m', 9_000_000],
   ])('--max-duration %s is %i ms', async (text, ms) => {
     expect((await parse({ maxDuration: text })).maxDurationMs).toBe(ms);
   });
 
-  it.each(['0s', '-5m', '1.5h', '10 m', 'forever'])('--max-duration %j is a usage error', async (text) => {
+  it.each(['0s', '-5m', '45', '10 m', 'forever'])('--max-duration %j is a usage error', async (text) => {
     await expect(parse({ maxDuration: text })).rejects.toThrow(`invalid --max-duration '${text}'`);
   });
 
