@@ -19,6 +19,29 @@ export interface EntryFilters {
 
 export const NO_FILTERS: EntryFilters = { operators: [], operations: [], resources: [], ips: [], sources: [] };
 
+/** The values API7 writes today; a filter outside them still runs (new versions add some) but is warned about. */
+export const KNOWN_SOURCES: readonly string[] = ['dashboard', 'api', 'adc'];
+export const KNOWN_OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'PATCH', 'DELETE', 'LOGIN', 'LOGOUT', 'PUBLISH', 'ROLLBACK'];
+export const KNOWN_RESOURCE_TYPES: readonly string[] = [
+  'route', 'service', 'upstream', 'ssl', 'consumer', 'consumer_group', 'credential', 'plugin_config', 'plugin_metadata',
+  'global_rule', 'stream_route', 'proto', 'secret', 'gateway_group', 'user',
+];
+
+const isKnown = (known: readonly string[], value: string) => known.some((item) => item.toLowerCase() === value.toLowerCase());
+
+/** One warning per filter value outside the known set, listing the known values, so a typo is not silence. */
+export function unknownFilterWarnings(filters: EntryFilters): string[] {
+  const warn = (flag: string, value: string, known: readonly string[]) =>
+    `warning: ${flag} '${value}' is not one of the known values (${known.join(', ')}); filtering on it anyway`;
+  return [
+    ...filters.sources.filter((value) => !isKnown(KNOWN_SOURCES, value)).map((value) => warn('--source', value, KNOWN_SOURCES)),
+    ...filters.operations.filter((value) => !isKnown(KNOWN_OPERATIONS, value)).map((value) => warn('--operation', value, KNOWN_OPERATIONS)),
+    ...filters.resources
+      .filter(({ type }) => !isKnown(KNOWN_RESOURCE_TYPES, type))
+      .map(({ type }) => warn('--resource', type, KNOWN_RESOURCE_TYPES)),
+  ];
+}
+
 // Only textual IP values are cast to inet, so a malformed value in a text column reads as "no match", not an error.
 const IP_TEXT = `'^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$'`;
 
@@ -35,7 +58,7 @@ export function filterConditions(mapping: ResolvedMapping, filters: EntryFilters
   }
   if (filters.resources.length) conditions.push(resourceCondition(mapping, filters.resources));
   if (filters.ips.length) conditions.push(ipCondition(mapping, filters.ips));
-  if (filters.sources.length) conditions.push(inList(requireColumn(mapping, 'source', '--source'), filters.sources));
+  if (filters.sources.length) conditions.push(caseInsensitive(requireColumn(mapping, 'source', '--source'), filters.sources, KNOWN_SOURCES));
   return conditions;
 }
 
@@ -48,13 +71,31 @@ function inList(ref: RawBuilder<unknown>, values: string[]): RawBuilder<boolean>
   return values.length === 1 ? sql<boolean>`${ref} = ${values[0]}` : sql<boolean>`${ref} in (${sql.join(values)})`;
 }
 
+/**
+ * Known values match as API7 stores them (lowercase), which keeps the (source, ...) and (resource_type, ...) indexes
+ * usable; any other value is compared case-insensitively, so `--source API` and an unknown `--source Foo` both match.
+ */
+function caseInsensitive(ref: RawBuilder<unknown>, values: string[], known: readonly string[]): RawBuilder<boolean> {
+  const canonical = values.filter((value) => isKnown(known, value)).map((value) => value.toLowerCase());
+  const other = values.filter((value) => !isKnown(known, value)).map((value) => value.toLowerCase());
+  const parts = [
+    ...(canonical.length ? [inList(ref, [...new Set(canonical)])] : []),
+    ...(other.length ? [inList(sql`lower(${ref})`, [...new Set(other)])] : []),
+  ];
+  return parts.length === 1 ? (parts[0] as RawBuilder<boolean>) : sql<boolean>`(${sql.join(parts, sql` or `)})`;
+}
+
+/** `TYPE` matches the type; `TYPE:X` the resource whose id or name is X (the table shows TYPE:NAME). */
 function resourceCondition(mapping: ResolvedMapping, resources: ResourceFilter[]): RawBuilder<boolean> {
   const type = requireColumn(mapping, 'resource_type', '--resource');
-  const alternatives = resources.map(({ type: value, id }) =>
-    id === undefined
-      ? sql<boolean>`${type} = ${value}`
-      : sql<boolean>`(${type} = ${value} and ${requireColumn(mapping, 'resource_id', '--resource')} = ${id})`,
-  );
+  const alternatives = resources.map(({ type: value, id }) => {
+    const typeMatches = caseInsensitive(type, [value], KNOWN_RESOURCE_TYPES);
+    if (id === undefined) return typeMatches;
+    const idRef = requireColumn(mapping, 'resource_id', '--resource');
+    const nameRef = columnRef(mapping, 'resource_name');
+    const idOrName = nameRef ? sql<boolean>`(${idRef} = ${id} or ${nameRef} = ${id})` : sql<boolean>`${idRef} = ${id}`;
+    return sql<boolean>`(${typeMatches} and ${idOrName})`;
+  });
   return sql<boolean>`(${sql.join(alternatives, sql` or `)})`;
 }
 
