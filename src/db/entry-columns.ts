@@ -1,7 +1,7 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
 import { CANONICAL_FIELDS, type CanonicalField, type Position } from '../entry.js';
 import type { TimeBound } from '../config/time-bound.js';
-import type { ResolvedMapping } from './mapping.js';
+import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.js';
 
 export type { Position };
 
@@ -13,7 +13,12 @@ const ID_CASTS: Record<string, string> = {
 
 export function columnRef(mapping: ResolvedMapping, field: CanonicalField): RawBuilder<unknown> | undefined {
   const column = mapping.columns[field];
-  return column ? sql.ref(column.name) : undefined;
+  return column ? readColumn(column) : undefined;
+}
+
+/** The column, or the configured expression in parentheses (validated by PostgreSQL in resolveMapping). */
+function readColumn(column: MappedColumn): RawBuilder<unknown> {
+  return column.expression === undefined ? sql.ref(column.name) : sql`(${sql.raw(column.expression)})`;
 }
 
 function requiredRef(mapping: ResolvedMapping, field: 'id' | 'timestamp'): RawBuilder<unknown> {
@@ -37,13 +42,13 @@ export function qualifiedRef(mapping: ResolvedMapping, field: 'id' | 'timestamp'
 export function fieldExpression(mapping: ResolvedMapping, field: CanonicalField): RawBuilder<unknown> {
   const column = mapping.columns[field];
   if (!column) return sql`null`;
-  const ref = sql.ref(column.name);
+  const ref = readColumn(column);
   switch (field) {
     case 'id':
       return sql`${ref}::text`;
     case 'timestamp':
-      return column.type === 'timestamptz'
-        ? sql`to_char(${ref} at time zone 'UTC', ${sql.raw(ISO_FORMAT)})`
+      return column.type === 'timestamptz' || column.epoch !== undefined || column.timeZone !== undefined
+        ? sql`to_char(${asTimestamptz(column)} at time zone 'UTC', ${sql.raw(ISO_FORMAT)})`
         : sql`to_char(${ref}, ${sql.raw(ISO_FORMAT)})`;
     case 'source_ip':
       // host() drops the /32 or /128 that inet's text cast would add.
@@ -136,12 +141,32 @@ export function entryJsonExpression(mapping: ResolvedMapping): RawBuilder<string
 /** Characters that some readers take for a line break, and the JSON escapes that stand for them inside strings. */
 const LINE_SEPARATOR_ESCAPES = [['\u2028', '\\u2028'], ['\u2029', '\\u2029'], ['\u0085', '\\u0085']] as const;
 
-/** A bound timestamp in the column's own type, so the timestamp index stays usable. */
+/** The timestamp column as a timestamptz: converted from epoch numbers or from local time in its zone. */
+function asTimestamptz(column: MappedColumn): RawBuilder<unknown> {
+  const ref = sql.ref(column.name);
+  if (column.epoch === 'seconds') return sql`to_timestamp(${ref})`;
+  if (column.epoch === 'milliseconds') return sql`to_timestamp(${ref} / 1000.0)`;
+  if (column.timeZone !== undefined) return sql`(${ref} at time zone ${sql.lit(column.timeZone)})`;
+  return ref;
+}
+
+/**
+ * A bound timestamp in the column's own type (epoch numbers, local time in the configured zone, UTC for a plain
+ * timestamp), so a filter compares the raw column and its index stays usable.
+ */
 export function timestampValue(mapping: ResolvedMapping, value: TimeBound | Position): RawBuilder<unknown> {
   const asTimestamptz = 'kind' in value && value.kind === 'relative'
     ? sql`(now() - cast(${value.interval} as interval))`
     : sql`cast(${'kind' in value ? value.iso : value.timestamp} as timestamptz)`;
-  return mapping.columns.timestamp?.type === 'timestamp' ? sql`(${asTimestamptz} at time zone 'UTC')` : asTimestamptz;
+  const column = mapping.columns.timestamp;
+  if (column?.epoch !== undefined) {
+    const seconds = sql`extract(epoch from ${asTimestamptz})${sql.raw(column.epoch === 'milliseconds' ? ' * 1000' : '')}`;
+    // An integer column: ceil keeps `>=` and `<` exact; a position's value is whole already, so `<=` stays exact too.
+    const whole = column.type === 'int8' || column.type === 'int4' ? sql`ceil(${seconds})` : seconds;
+    return sql`cast(${whole} as ${sql.raw(EPOCH_TYPES[column.type] ?? 'numeric')})`;
+  }
+  if (column?.timeZone !== undefined) return sql`(${asTimestamptz} at time zone ${sql.lit(column.timeZone)})`;
+  return column?.type === 'timestamp' ? sql`(${asTimestamptz} at time zone 'UTC')` : asTimestamptz;
 }
 
 /** A bound id in the id column's type, so (timestamp, id) row comparisons order ids numerically when they are numbers. */
