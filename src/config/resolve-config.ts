@@ -1,10 +1,9 @@
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { CanonicalField } from '../entry.js';
 import { UsageError } from '../errors.js';
 import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from '../db/connection-url.js';
-import { loadConfigFile, type ConfigFile } from './config-file.js';
+import { loadConfigFile, type ColumnsSpec, type ConfigFile } from './config-file.js';
 import { NO_FINGERPRINT_KEY, readFingerprintKey } from '../secrets/fingerprint-key.js';
 
 /** Flags shared by every subcommand (declared once on the program in cli.ts). */
@@ -26,7 +25,7 @@ export interface ResolvedConfig {
   demo: boolean;
   connectTimeoutMs: number;
   table: string;
-  columns: Partial<Record<CanonicalField, string>>;
+  columns: ColumnsSpec;
   /** `fingerprintKey` only when fingerprints are asked for (--secret-fingerprints or secrets.fingerprints). */
   secrets: { keys: string[]; mode: 'extend' | 'replace'; fingerprintKey?: string };
   retentionDays?: number;
