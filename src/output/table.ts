@@ -12,6 +12,10 @@ export interface TableOptions {
   width?: number;
   /** `--wide`: every column, every value whole, even on a narrow terminal. */
   wide?: boolean;
+  /** IANA zone for the TIME column (`--local`, API7_AUDIT_TZ); UTC when undefined. The header names it. */
+  timeZone?: string;
+  /** `--fields`: the columns to show, in this order (see {@link TABLE_FIELDS}); every default column when undefined. */
+  fields?: readonly TableField[];
 }
 
 /** What a table of no entries prints; {@link printTable} writes it to stderr, keeping stdout for data. */
@@ -21,35 +25,50 @@ export const NO_ENTRIES_MESSAGE = 'No audit entries match.';
 export const FIRST_PAGE_ROWS = 100;
 
 interface Column {
+  field: TableField;
   head: string;
   /** Whether a value may be cut with `…` to fit the terminal: never the ID (what `show` takes), TIME or SOURCE IP. */
   cut: boolean;
 }
 
-const COLUMNS: readonly Column[] = [
-  { head: 'ID', cut: false },
-  { head: 'TIME', cut: false },
-  { head: 'OPERATOR', cut: true },
-  { head: 'OPERATION', cut: true },
-  { head: 'RESOURCE', cut: true },
-  { head: 'SOURCE IP', cut: false },
-  { head: 'SOURCE', cut: true },
-];
-const [OPERATOR, OPERATION, RESOURCE, SOURCE] = [2, 3, 4, 6];
+/** What `--fields` may name for the table: the canonical names, and `resource` for TYPE:NAME (the default). */
+export const TABLE_FIELDS = ['id', 'timestamp', 'operator', 'operation', 'resource', 'resource_type', 'resource_id', 'resource_name', 'source_ip', 'source'] as const;
+export type TableField = (typeof TABLE_FIELDS)[number];
+
+const ALL_COLUMNS: Readonly<Record<TableField, Column>> = {
+  id: { field: 'id', head: 'ID', cut: false },
+  timestamp: { field: 'timestamp', head: 'TIME', cut: false },
+  operator: { field: 'operator', head: 'OPERATOR', cut: true },
+  operation: { field: 'operation', head: 'OPERATION', cut: true },
+  resource: { field: 'resource', head: 'RESOURCE', cut: true },
+  resource_type: { field: 'resource_type', head: 'TYPE', cut: true },
+  resource_id: { field: 'resource_id', head: 'RESOURCE ID', cut: false },
+  resource_name: { field: 'resource_name', head: 'NAME', cut: true },
+  source_ip: { field: 'source_ip', head: 'SOURCE IP', cut: false },
+  source: { field: 'source', head: 'SOURCE', cut: true },
+};
+const DEFAULT_FIELDS: readonly TableField[] = ['id', 'timestamp', 'operator', 'operation', 'resource', 'source_ip', 'source'];
 const SEPARATOR = 2;
+
+/** The columns of a table: `fields` in order, the TIME header naming its zone. */
+function tableColumns(options: Pick<TableOptions, 'fields' | 'timeZone'>): Column[] {
+  return (options.fields ?? DEFAULT_FIELDS).map((field) =>
+    field === 'timestamp' ? { ...ALL_COLUMNS.timestamp, head: `TIME (${options.timeZone ?? 'UTC'})` } : ALL_COLUMNS[field],
+  );
+}
 
 /**
  * On a terminal too narrow for every column, the first of these that fits is used, like kubectl's narrow output:
  * cut OPERATOR and RESOURCE to 12 columns, drop SOURCE, cut them down to their header, then drop OPERATION, then
  * RESOURCE and OPERATOR. ID, TIME and SOURCE IP always stay whole; when they alone are wider, the line overflows.
  */
-const NARROWING: readonly { hidden: readonly number[]; min: number }[] = [
+const NARROWING: readonly { hidden: readonly TableField[]; min: number }[] = [
   { hidden: [], min: 12 },
-  { hidden: [SOURCE], min: 12 },
-  { hidden: [SOURCE], min: 0 },
-  { hidden: [SOURCE, OPERATION], min: 0 },
-  { hidden: [SOURCE, OPERATION, RESOURCE], min: 0 },
-  { hidden: [SOURCE, OPERATION, RESOURCE, OPERATOR], min: 0 },
+  { hidden: ['source'], min: 12 },
+  { hidden: ['source'], min: 0 },
+  { hidden: ['source', 'operation'], min: 0 },
+  { hidden: ['source', 'operation', 'resource', 'resource_type', 'resource_name'], min: 0 },
+  { hidden: ['source', 'operation', 'resource', 'resource_type', 'resource_name', 'operator'], min: 0 },
 ];
 
 /** Which columns are shown and how wide their content is (without the two-space separator). */
@@ -124,10 +143,13 @@ interface RowFormatter {
 
 function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, { Table, measure }: Libraries): RowFormatter {
   const { colors } = options;
+  const COLUMNS = tableColumns(options);
+  const OPERATION = COLUMNS.findIndex((column) => column.field === 'operation');
+  const toCells = (entry: AuditEntry) => COLUMNS.map((column) => cellOf(entry, column.field, options.timeZone));
   const rows = firstPage.map(toCells);
   const natural = COLUMNS.map((column, index) => rows.reduce((max, cells) => Math.max(max, measure(cells[index] ?? '')), column.head.length));
   const cutAllowed = options.width !== undefined && options.wide !== true;
-  const layout = cutAllowed ? fitLayout(natural, options.width ?? Infinity) : { columns: COLUMNS.map((_, index) => index), widths: natural };
+  const layout = cutAllowed ? fitLayout(natural, options.width ?? Infinity, COLUMNS) : { columns: COLUMNS.map((_, index) => index), widths: natural };
   /** The shown cells, cut to `widths` where allowed (cli-table3's own cut splits a 🚀 in half), then coloured. */
   const shown = (cells: readonly string[], widths: readonly number[], operation: string | null) =>
     layout.columns.map((column, index) => {
@@ -158,7 +180,7 @@ function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOpti
         }
       });
       // A whole value wider than its column takes the room from the cut columns of its row, so the line still fits.
-      if (cutAllowed) giveBack(layout.columns, widths, overflow);
+      if (cutAllowed) giveBack(COLUMNS, layout.columns, widths, overflow);
       // What cli-table3 prints for cells that fit (left-aligned, padded to the column; the unit test compares the
       // two), without its 0.3-0.7 ms per row: 200,000 rows would take over a minute.
       return shown(cells, widths, entry.operation)
@@ -186,7 +208,7 @@ export function cutToWidth(text: string, width: number, measure: Measure): strin
 }
 
 /** Narrows the widest cut column by one, `overflow` times, never below its header. */
-function giveBack(columns: readonly number[], widths: number[], overflow: number): void {
+function giveBack(COLUMNS: readonly Column[], columns: readonly number[], widths: number[], overflow: number): void {
   let left = overflow;
   while (left > 0) {
     let widest: number | undefined;
@@ -208,11 +230,11 @@ const BORDERLESS = Object.fromEntries(
  * The columns to show and their widths within `width`: the first {@link NARROWING} step whose minimum fits, then
  * cut columns share out the room, the widest cut first (one water level), so a long value does not starve the others.
  */
-export function fitLayout(natural: readonly number[], width: number): Layout {
+export function fitLayout(natural: readonly number[], width: number, COLUMNS: readonly Column[] = tableColumns({})): Layout {
   const all = COLUMNS.map((_, index) => index);
   let fallback: Layout = { columns: all, widths: [...natural] };
   for (const step of NARROWING) {
-    const columns = all.filter((column) => !step.hidden.includes(column));
+    const columns = all.filter((column) => !step.hidden.includes(COLUMNS[column]?.field ?? 'id'));
     const floor = columns.map((column) => {
       const own = natural[column] ?? 0;
       return COLUMNS[column]?.cut ? Math.min(own, Math.max(COLUMNS[column]?.head.length ?? 0, step.min)) : own;
@@ -241,18 +263,34 @@ export function fitLayout(natural: readonly number[], width: number): Layout {
   return fallback;
 }
 
-function toCells(entry: AuditEntry): string[] {
-  const resource = [entry.resource_type, entry.resource_name || entry.resource_id].filter(Boolean).join(':');
-  const time = formatTime(entry.timestamp);
-  return [entry.id, time, entry.operator, entry.operation, resource, entry.source_ip, entry.source].map((value) =>
-    value ? sanitizeForTerminal(value) : '-',
-  );
+/** One cell as the terminal shows it: `-` for a missing value, control characters escaped. */
+function cellOf(entry: AuditEntry, field: TableField, timeZone: string | undefined): string {
+  const value =
+    field === 'resource'
+      ? [entry.resource_type, entry.resource_name || entry.resource_id].filter(Boolean).join(':')
+      : field === 'timestamp'
+        ? formatTime(entry.timestamp, timeZone)
+        : entry[field];
+  return value ? sanitizeForTerminal(value) : '-';
 }
 
-/** `YYYY-MM-DD HH:MM:SS` in UTC; a timestamp that does not parse is shown as it is rather than hidden. */
-export function formatTime(timestamp: string): string {
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * `YYYY-MM-DD HH:MM:SS` in UTC, or in `timeZone` (an IANA name) when given; a timestamp that does not parse is shown
+ * as it is rather than hidden.
+ */
+export function formatTime(timestamp: string, timeZone?: string): string {
   const date = new Date(timestamp);
-  return Number.isNaN(date.getTime()) ? timestamp : date.toISOString().slice(0, 19).replace('T', ' ');
+  if (Number.isNaN(date.getTime())) return timestamp;
+  if (timeZone === undefined) return date.toISOString().slice(0, 19).replace('T', ' ');
+  let format = zoneFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    zoneFormats.set(timeZone, format);
+  }
+  const part = Object.fromEntries(format.formatToParts(date).map(({ type, value }) => [type, value]));
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
 }
 
 /** Writes `text`, resolving once `out` has room again; rejects if `out` fails or closes first. */

@@ -58,7 +58,7 @@ describe('list, each --output and --order', () => {
   it.each(['desc', 'asc'] as const)('table, json, ndjson and csv list the same entries in the same order (--order %s)', async (order) => {
     const expected = order === 'desc' ? newestFirst() : oldestFirst();
     const table = ok(await cli(['list', '--order', order, '--output', 'table']));
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE/);
     expect(tableIds(table.stdout)).toEqual(expected);
     expect(table.stdout).toContain('2001:db8::7');
     expect(table.stdout).not.toContain('\u001b[');

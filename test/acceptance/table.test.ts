@@ -110,7 +110,7 @@ describe('list --all with the table output', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.lines).toBe(MANY + 2); // header, every row, the late row
-    expect(result.head).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
+    expect(result.head).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
     const last = result.tail.at(-1) ?? '';
     expect(last).toMatch(new RegExp(`^${LATE_ID}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  late\\s+DELETE\\s+route:last\\s+${IPV6}  adc$`));
     expect(result.tail[1]).toMatch(new RegExp(`^${MANY}\\s+`));
@@ -139,7 +139,7 @@ describe('the table on a terminal', () => {
         const ip = WHOLE.slice(4).find((value) => row.includes(value)) ?? '?';
         expect(columnOf(row, ip), row).toBe(ipAt);
       }
-      if (columns === 60) expect(head).toMatch(/^\S*ID\S*\s+\S*TIME\S*\s+\S*SOURCE IP\S*$/);
+      if (columns === 60) expect(head).toMatch(/^\S*ID\S*\s+\S*TIME \(UTC\)\S*\s+\S*SOURCE IP\S*$/);
       if (columns === 200) expect(text).toContain('consumer_group:张三的消费者组-with-a-long-suffix-that-goes-on');
     });
   }

@@ -56,7 +56,7 @@ describe('on a terminal', () => {
   it('list on a pseudo-terminal nobody sized (0 columns) prints every column whole, as in a pipe', async () => {
     const result = await spawnInPty([...db(), 'list'], { cols: 0, env: { NO_COLOR: '1' } });
     expect(result.code, result.output).toBe(0);
-    expect(lines(result.output)[0]).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
+    expect(lines(result.output)[0]).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
     expect(result.output).toMatch(/\balice\s+DELETE\s+route:r-1\s+2001:db8:85a3::8a2e:370:7334\s+-/);
     expect(result.output).not.toContain('…');
   });
@@ -68,7 +68,7 @@ describe('on a terminal', () => {
     const result = await spawnInPty([...db(), 'list'], { env });
     expect(result.code, result.output).toBe(0);
     expect(result.output).not.toContain('\u001b');
-    expect(lines(result.output)[0]).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION/);
+    expect(lines(result.output)[0]).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION/);
     expect(result.output).toMatch(/\balice\s+DELETE\b/);
   });
 

@@ -39,7 +39,7 @@ describe('the built binary', () => {
   it('prints a table without colour codes when stdout is not a terminal, and a diff for show', async () => {
     const table = await spawnCli([...db(), 'list', '--limit', '3'], { env: { FORCE_COLOR: undefined } });
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/ID\s+TIME\s+OPERATOR\s+OPERATION/);
+    expect(table.stdout).toMatch(/ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION/);
     expect(table.stdout).not.toContain('\u001b[');
     const id = /^\s*(\d+)\s/m.exec(table.stdout.split('\n')[1] ?? '')?.[1];
     const show = await spawnCli([...db(), 'show', id ?? '']);

@@ -47,10 +47,10 @@ describe('renderTable', () => {
 
   it('drops SOURCE, then OPERATION on narrow terminals instead of cutting everything', () => {
     const head = (width: number) => render(entries, { colors: plain, width }).split('\n')[0];
-    expect(head(220)).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
-    expect(head(100)).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP$/);
-    expect(head(88)).toMatch(/^ID\s+TIME\s+OPERATOR\s+RESOURCE\s+SOURCE IP$/);
-    expect(head(60)).toMatch(/^ID\s+TIME\s+SOURCE IP$/);
+    expect(head(220)).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
+    expect(head(100)).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP$/);
+    expect(head(88)).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+RESOURCE\s+SOURCE IP$/);
+    expect(head(60)).toMatch(/^ID\s+TIME \(UTC\)\s+SOURCE IP$/);
   });
 
   it('lays out columns in display width, so rows with emoji and CJK stay aligned', () => {
@@ -95,7 +95,7 @@ describe('renderTable', () => {
 
   it('shows UTC time to the second, type:name or type:id, and - for missing values', () => {
     const [head, first, , , fourth] = render(entries, { colors: plain }).split('\n');
-    expect(head).toMatch(/^ID\s+TIME\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
+    expect(head).toMatch(/^ID\s+TIME \(UTC\)\s+OPERATOR\s+OPERATION\s+RESOURCE\s+SOURCE IP\s+SOURCE$/);
     expect(first).toMatch(/^42\s+2024-05-01 12:34:56\s+alice\s+UPDATE\s+route:orders\s+10\.0\.0\.7\s+dashboard$/);
     expect(fourth).toMatch(/^42\s+\S+ \S+\s+-\s+LOGIN\s+-\s+/);
     expect(render([makeEntry({ resource_name: null })], { colors: plain })).toContain('route:r1');
@@ -138,5 +138,18 @@ describe('cutToWidth', () => {
     expect(cutToWidth('service:🚀🚀🚀 launch', 12, libraries.measure)).toBe('service:🚀…');
     expect(cutToWidth('张三的消费者组', 6, libraries.measure)).toBe('张三…');
     expect(cutToWidth('👩‍👩‍👧 family', 3, libraries.measure)).toBe('👩‍👩‍👧…');
+  });
+});
+
+describe('time zone and fields', () => {
+  it('--local and API7_AUDIT_TZ: the TIME header names the zone its times are in', () => {
+    const text = renderTable([makeEntry()], { colors: plain, timeZone: 'Asia/Tokyo' }, libraries);
+    expect(text.split('\n')[0]).toMatch(/^ID\s+TIME \(Asia\/Tokyo\)\s+OPERATOR/);
+    expect(text).toContain('2024-05-01 21:34:56');
+    expect(formatTime('2024-01-01T00:30:00Z', 'America/New_York')).toBe('2023-12-31 19:30:00');
+  });
+  it('--fields picks and orders the columns', () => {
+    const text = renderTable([makeEntry()], { colors: plain, fields: ['operator', 'resource_id', 'id'] }, libraries);
+    expect(text.split('\n')).toEqual([expect.stringMatching(/^OPERATOR\s+RESOURCE ID\s+ID$/), expect.stringMatching(/^alice\s+r1\s+42$/)]);
   });
 });
