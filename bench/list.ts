@@ -1,9 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { CompiledQuery } from 'kysely';
 // The CLI's own modules, bundled into the bench by the same build as dist/: the SQL explained is the SQL the binary runs.
-import { buildProgram, type Actions } from '../src/cli.js';
-import { parseListFlags } from '../src/commands/list-flags.js';
-import type { ListOptions } from '../src/commands/list.js';
+import { buildProgram } from '../src/cli.js';
+import { parseListFlags, type ListFlags } from '../src/commands/list/command.js';
+import type { ListOptions } from '../src/commands/list/run.js';
 import { withDatabase } from '../src/db/connect.js';
 import { resolveMapping } from '../src/db/mapping.js';
 import { buildListQuery, PAGE_SIZE } from '../src/queries/list.js';
@@ -139,17 +139,12 @@ async function explainShapes(seed: Seed, url: string, repeats: number): Promise<
 /** The list options the CLI would build from these flags: parsed by the CLI's own program and flag parser. */
 async function parseListArgs(args: readonly string[]): Promise<ListOptions> {
   let captured: ListOptions | undefined;
-  const refuse = () => Promise.reject(new Error('only list is parsed here'));
-  const actions: Actions = {
-    list: async (flags) => {
-      captured = parseListFlags(flags);
-    },
-    show: refuse,
-    prune: refuse,
-    export: refuse,
-  };
   const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, cwd: process.cwd(), stdoutIsTty: false, stderrIsTty: false };
-  await buildProgram(io, actions).parseAsync(['list', ...args], { from: 'user' });
+  const program = buildProgram(io);
+  program.commands.find((command) => command.name() === 'list')?.action(async function () {
+    captured = await parseListFlags(this.opts() as ListFlags);
+  });
+  await program.parseAsync(['list', ...args], { from: 'user' });
   if (!captured) throw new Error(`list ${args.join(' ')} was not parsed`);
   return captured;
 }

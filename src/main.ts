@@ -1,7 +1,6 @@
 import { CommanderError } from 'commander';
 import type { CliIo } from './io.js';
-import { buildProgram, type Actions } from './cli.js';
-import { createActions } from './actions.js';
+import { buildProgram } from './cli.js';
 import { CliError } from './errors.js';
 import { redactSecrets } from './redact.js';
 import { interruptEndsRunAtOnce } from './interrupt.js';
@@ -13,10 +12,10 @@ const EXIT_RUNTIME = 1;
  * Runs one command line and returns its exit code. The only place that decides exit codes: expected errors print
  * one line, anything else prints its message (and with --debug its stack) and exits 1.
  */
-export async function run(argv: string[], io: CliIo, actions: Actions = createActions(io)): Promise<number> {
+export async function run(argv: string[], io: CliIo): Promise<number> {
   const debug = argv.includes('--debug') || io.env.API7_AUDIT_DEBUG === '1';
   try {
-    await buildProgram(io, actions).parseAsync(argv, { from: 'user' });
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     return reportError(error, io, debug);

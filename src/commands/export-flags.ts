@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { parseFilterFlags, type FilterFlags } from '../config/filter-flags.js';
+import { parseFilterFlags } from './flags/filters.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
 import { registerSecret } from '../redact.js';
@@ -9,41 +9,7 @@ import type { SinkOptions } from '../sinks/index.js';
 import { DATADOG_SITES, knownDatadogSite } from '../sinks/datadog.js';
 import { maskUrl } from '../db/connection-url.js';
 import type { ExportOptions } from './export.js';
-
-export interface ExportFlags extends FilterFlags {
-  hecUrl?: string;
-  hecToken?: string;
-  hecTokenFile?: string;
-  hecIndex?: string;
-  hecSourcetype?: string;
-  hecSource?: string;
-  hecHost?: string;
-  hecAck?: boolean;
-  elasticUrl?: string;
-  elasticApiKey?: string;
-  elasticApiKeyFile?: string;
-  elasticIndex?: string;
-  datadogUrl?: string;
-  datadogSite?: string;
-  datadogApiKey?: string;
-  datadogApiKeyFile?: string;
-  datadogService?: string;
-  datadogTags?: string;
-  out?: string;
-  gzip?: boolean;
-  concurrency?: string;
-  batchSize?: string;
-  timeout?: string;
-  maxRetryTime?: string;
-  checkpoint?: string;
-  settle?: string;
-  caFile?: string;
-  insecure?: boolean;
-  dryRun?: boolean;
-  json?: boolean;
-  showSecrets?: boolean;
-  rejects?: string;
-}
+import type { ExportFlags } from './export/command.js';
 
 /** A credential: its flag, the file flag that may hold it, and the environment variable. */
 interface CredentialSpec {

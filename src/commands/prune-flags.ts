@@ -7,22 +7,7 @@ import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
 import { MAX_RETENTION_DAYS, readControlPlaneRetention } from '../config/cp-config.js';
 import type { PruneOptions, RetentionSource } from './prune.js';
-
-/** Raw prune flags as commander collects them; values are validated by {@link parsePruneFlags}. */
-export interface PruneFlags {
-  retentionDays?: string;
-  cpConfig?: string;
-  dryRun?: boolean;
-  batchSize?: string;
-  maxDuration?: string;
-  waitLock?: string;
-  archive?: string;
-  detachOnly?: boolean;
-  yes?: boolean;
-  json?: boolean;
-  showSecrets?: boolean;
-  onlyExported?: string;
-}
+import type { PruneFlags } from './prune/command.js';
 
 /** What the flags are resolved against: the working directory and api7-audit's own config file. */
 export interface PruneFlagContext {

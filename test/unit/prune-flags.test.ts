@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram, type Actions } from '../../src/cli.js';
+import { buildProgram } from '../../src/cli.js';
 import { readControlPlaneRetention } from '../../src/config/cp-config.js';
 import { UsageError } from '../../src/errors.js';
-import { DEFAULT_BATCH_SIZE, parsePruneFlags, type PruneFlags } from '../../src/commands/prune-flags.js';
+import { DEFAULT_BATCH_SIZE, parsePruneFlags } from '../../src/commands/prune-flags.js';
+import type { PruneFlags } from '../../src/commands/prune/command.js';
 
 let dir: string;
 const file = (name: string) => join(dir, name);
@@ -129,14 +130,12 @@ describe('retention precedence', () => {
 describe('prune command line', () => {
   function parseArgv(argv: string[]): Promise<PruneFlags> {
     return new Promise((resolve, reject) => {
-      const noop = () => Promise.resolve();
-      const actions = {
-        list: noop,
-        show: noop,
-        prune: async (flags: PruneFlags) => resolve(flags),
-      } as unknown as Actions;
       const io = { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, cwd: dir, stdoutIsTty: false, stderrIsTty: false };
-      buildProgram(io, actions).parseAsync(argv, { from: 'user' }).catch(reject);
+      const program = buildProgram(io);
+      program.commands.find((command) => command.name() === 'prune')?.action(function () {
+        resolve(this.opts() as PruneFlags);
+      });
+      program.parseAsync(argv, { from: 'user' }).catch(reject);
     });
   }
 

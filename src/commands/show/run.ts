@@ -1,21 +1,21 @@
-import type { AuditEntry } from '../entry.js';
-import type { CliIo } from '../io.js';
-import { InterruptedError, RuntimeError, UsageError } from '../errors.js';
-import type { ResolvedConfig } from '../config/resolve-config.js';
-import { withAuditTable, type AuditTable } from '../db/session.js';
-import { withReadOnly } from '../db/read-only.js';
-import type { OpenPool } from '../db/pool.js';
-import { formatTableName } from '../db/identifiers.js';
-import type { ResolvedMapping } from '../db/mapping.js';
-import { findEntry } from '../queries/show.js';
-import { idProblem } from '../queries/id-check.js';
-import { createSecretPolicy, maskEntry } from '../output/secrets.js';
-import { maskInvalidStates } from '../output/invalid-states.js';
-import { createColors, shouldUseColor } from '../output/colors.js';
-import { renderShow, showJson } from '../output/show.js';
-import { hiddenSecretChanges } from '../output/secret-changes.js';
-import type { Change } from '../output/changes.js';
-import { writeJson } from '../output/stable-json.js';
+import type { AuditEntry } from '../../entry.js';
+import type { CliIo } from '../../io.js';
+import { InterruptedError, RuntimeError, UsageError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import { withReadOnly } from '../../db/read-only.js';
+import type { OpenPool } from '../../db/pool.js';
+import { formatTableName } from '../../db/identifiers.js';
+import type { ResolvedMapping } from '../../db/mapping.js';
+import { findEntry } from '../../queries/show.js';
+import { idProblem } from '../../queries/id-check.js';
+import { createSecretPolicy, maskEntry } from '../../output/secrets.js';
+import { maskInvalidStates } from '../../output/invalid-states.js';
+import { createColors, shouldUseColor } from '../../output/colors.js';
+import { renderShow, showJson } from '../../output/show.js';
+import { findFingerprintChanges, hiddenSecretChanges, type FingerprintChange } from '../../output/secret-changes.js';
+import type { Change } from '../../output/changes.js';
+import { writeJson } from '../../output/stable-json.js';
 
 export interface ShowOptions {
   id: string;
@@ -28,6 +28,8 @@ export interface ShownEntry {
   entry: AuditEntry;
   /** Secrets that changed, which masking would otherwise hide from the diff. */
   hiddenChanges: Change[];
+  /** With fingerprints, for the text: the secrets whose fingerprints changed. */
+  fingerprintChanges?: FingerprintChange[];
 }
 
 /**
@@ -48,13 +50,16 @@ export async function showEntry(
   const policy = createSecretPolicy(secretsConfig);
   const entry = maskEntry(maskInvalidStates(raw, policy), policy);
   await checkpoint();
-  return { entry, hiddenChanges: hiddenSecretChanges(raw, entry) };
+  const hiddenChanges = hiddenSecretChanges(raw, entry);
+  if (secretsConfig.fingerprintKey === undefined || options.output !== 'text') return { entry, hiddenChanges };
+  await checkpoint();
+  return { entry, hiddenChanges, fingerprintChanges: findFingerprintChanges(entry) };
 }
 
-export function formatShow({ entry, hiddenChanges }: ShownEntry, options: ShowOptions, io: CliIo): string {
+export function formatShow({ entry, hiddenChanges, fingerprintChanges }: ShownEntry, options: ShowOptions, io: CliIo): string {
   // writeJson, not JSON.stringify: a state nested 5,000 levels deep overflows the stack of the latter.
   if (options.output === 'json') return `${writeJson(showJson(entry, hiddenChanges), { indent: 2 })}\n`;
-  return `${renderShow(entry, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)), hiddenChanges })}\n`;
+  return `${renderShow(entry, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)), hiddenChanges, fingerprintChanges })}\n`;
 }
 
 /** `api7-audit show ID` */

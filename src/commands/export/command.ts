@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
-import type { GlobalFlags } from './config/resolve-config.js';
-import { addFilterOptions } from './config/filter-flags.js';
-import type { ExportFlags } from './commands/export-flags.js';
+import type { CliIo } from '../../io.js';
+import type { Program } from '../program.js';
+import { withFilterFlags } from '../flags/filters.js';
+import { deferInterrupts } from '../../interrupt.js';
+import { resolveCommandConfig } from '../session.js';
 
 const EXPORT_HELP = `
 Exactly one destination per run. Credentials come from the environment (API7_AUDIT_HEC_TOKEN,
@@ -27,10 +28,9 @@ destination answered.
 --out FILE appends to an existing FILE (one of this tool's) and never truncates it: without --checkpoint, a rerun
 appends the same entries again.`;
 
-/** Declares `api7-audit export` and its flags. */
-export function declareExportCommand(program: Command, action: (flags: ExportFlags, global: GlobalFlags) => Promise<void>): void {
-  const command = program.command('export').description('push entries to Splunk HEC, Elasticsearch, Datadog or an NDJSON file');
-  addFilterOptions(command)
+/** `api7-audit export`'s flags, declared once: their types are inferred from here. */
+function exportCommand(program: Program) {
+  return withFilterFlags(program.command('export').description('push entries to Splunk HEC, Elasticsearch, Datadog or an NDJSON file'))
     .optionsGroup('Splunk HEC:')
     .option('--hec-url <url>', 'HEC base URL, e.g. https://splunk:8088')
     .option('--hec-token-file <file>', 'file holding the HEC token (else API7_AUDIT_HEC_TOKEN)')
@@ -69,6 +69,21 @@ export function declareExportCommand(program: Command, action: (flags: ExportFla
     .option('--dry-run', 'send nothing; print how many entries would go, and the first and last')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('--show-secrets', 'send secret values instead of "******"')
-    .addHelpText('after', EXPORT_HELP)
-    .action((flags: ExportFlags, cmd: Command) => action(flags, cmd.optsWithGlobals()));
+    .addHelpText('after', EXPORT_HELP);
+}
+
+/** The flags as commander hands them to the action; values are validated by `parseExportFlags`. */
+export type ExportFlags = ReturnType<ReturnType<typeof exportCommand>['opts']>;
+
+/** Registers `api7-audit export`; its run module (pg, undici, the sinks) loads only when it runs. */
+export function declareExport(program: Program, io: CliIo): void {
+  exportCommand(program).action(async (flags, command) => {
+    const [{ parseExportFlags }, { runExport }] = await Promise.all([import('../export-flags.js'), import('../export.js')]);
+    const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
+    for (const warning of warnings) io.stderr.write(`${warning}\n`);
+    const config = await resolveCommandConfig(command.optsWithGlobals(), io);
+    // export lets its batches in flight finish and saves its checkpoint.
+    deferInterrupts();
+    await runExport(options, config, io);
+  });
 }

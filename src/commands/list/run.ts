@@ -1,20 +1,20 @@
-import type { AuditEntry } from '../entry.js';
-import type { CliIo } from '../io.js';
-import type { ResolvedConfig } from '../config/resolve-config.js';
-import { withAuditTable, type AuditTable } from '../db/session.js';
-import { withReadOnly } from '../db/read-only.js';
-import type { OpenPool } from '../db/pool.js';
-import type { Position } from '../db/entry-columns.js';
-import type { EntryFilters } from '../queries/filters.js';
-import { canListAsJsonText, positionOf, streamEntries, streamListJson, type SortOrder } from '../queries/list.js';
-import { decodeToken, readHeadTokens } from '../queries/export-record.js';
-import { fromByteString } from '../byte-string.js';
-import { compactJsonBytes } from '../output/compact-json.js';
-import { writeEntryJsonText } from '../output/writers.js';
-import { checkCursor, encodeCursor } from '../queries/cursor.js';
-import { createSecretPolicy, maskEntry, maskEntryBytes } from '../output/secrets.js';
-import { printEntries, type OutputFormat } from '../output/print-entries.js';
-import { mayHoldInvalidStates, reportInvalidStatesInEntry } from '../output/invalid-states.js';
+import type { AuditEntry } from '../../entry.js';
+import type { CliIo } from '../../io.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import { withReadOnly } from '../../db/read-only.js';
+import type { OpenPool } from '../../db/pool.js';
+import type { Position } from '../../db/entry-columns.js';
+import type { EntryFilters } from '../../queries/filters.js';
+import { canListAsJsonText, positionOf, streamEntries, streamListJson, type SortOrder } from '../../queries/list.js';
+import { decodeToken, readHeadTokens } from '../../queries/export-record.js';
+import { fromByteString } from '../../byte-string.js';
+import { compactJsonBytes } from '../../output/compact-json.js';
+import { writeEntryJsonText } from '../../output/writers.js';
+import { checkCursor, encodeCursor } from '../../queries/cursor.js';
+import { createSecretPolicy, maskEntry, maskEntryBytes } from '../../output/secrets.js';
+import { printEntries, type OutputFormat } from '../../output/print-entries.js';
+import { mayHoldInvalidStates, reportInvalidStatesInEntry } from '../../output/invalid-states.js';
 
 export interface ListOptions {
   filters: EntryFilters;

@@ -1,24 +1,13 @@
-import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.js';
-import type { EntryFilters } from '../queries/filters.js';
-import { parseIpFilter, parseNonEmpty, parseResource } from './parse-flags.js';
-import { parseTimeBound } from './time-bound.js';
-
-/** Raw filter flags as commander collects them: repeatable flags are arrays. */
-export interface FilterFlags {
-  since?: string;
-  until?: string;
-  operator?: string[];
-  operation?: string[];
-  resource?: string[];
-  ip?: string[];
-  source?: string[];
-}
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { UsageError } from '../../errors.js';
+import type { EntryFilters } from '../../queries/filters.js';
+import { parseIpFilter, parseNonEmpty, parseResource } from '../../config/parse-flags.js';
+import { parseTimeBound } from '../../config/time-bound.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** Declares the filters shared by list and export, so both spell and document them the same way. */
-export function addFilterOptions(command: Command): Command {
+/** The filters shared by list and export, declared once so both spell and document them the same way. */
+export function withFilterFlags<Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(command: Command<Args, Opts, Globals>) {
   return command
     .option('--since <when>', 'entries at or after this time: a duration ago (30m, 24h, 7d, 2w) or ISO 8601')
     .option('--until <when>', 'entries before this time (exclusive): a duration ago or ISO 8601')
@@ -28,6 +17,9 @@ export function addFilterOptions(command: Command): Command {
     .addOption(new Option('--ip <ip|cidr>', 'source IP or CIDR block, IPv4 or IPv6 (repeatable)').argParser(collect))
     .addOption(new Option('--source <source>', 'where the change came from: dashboard, api, adc (repeatable)').argParser(collect));
 }
+
+/** The filter flags as commander collects them (inferred from {@link withFilterFlags}): repeatable flags are arrays. */
+export type FilterFlags = ReturnType<ReturnType<typeof withFilterFlags<[], Record<never, never>, Record<never, never>>>['opts']>;
 
 /** Validates filter flags into typed filters; a bad value is a UsageError naming it. */
 export function parseFilterFlags(flags: FilterFlags): EntryFilters {

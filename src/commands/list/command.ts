@@ -1,0 +1,63 @@
+import { Option } from '@commander-js/extra-typings';
+import type { CliIo } from '../../io.js';
+import type { Program } from '../program.js';
+import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
+import { outputFormat, withOutputFlags } from '../flags/output.js';
+import { parsePositiveInt } from '../../config/parse-flags.js';
+import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
+import type { ListOptions } from './run.js';
+
+const LIST_HELP = `
+Examples:
+  $ api7-audit list --since 24h
+  $ api7-audit list --operator alice --operator bob --operation delete --since 7d
+  $ api7-audit list --resource route:c0618158 --order asc
+  $ api7-audit list --ip 10.0.0.0/8 --ip 2001:db8::/32 --output csv > changes.csv
+  $ api7-audit list --since 30d --until 7d --all --output ndjson
+  $ api7-audit list --limit 100 --cursor <value printed after the previous page>
+
+--since is inclusive and --until exclusive: a duration before now (30m, 24h, 7d, 2w), taken against the database
+clock, or an ISO 8601 time (2026-01-31, 2026-01-31T12:00:00Z; no zone = UTC).
+Secrets in before/after (passwords, tokens, private keys, key-auth keys) print as "******" unless --show-secrets.`;
+
+export const DEFAULT_LIMIT = 50;
+
+/** `api7-audit list`'s flags, declared once: their types are inferred from here. */
+function listCommand(program: Program) {
+  const list = withFilterFlags(program.command('list').description('list audit entries, newest first, with filters'))
+    .addOption(new Option('-n, --limit <n>', `entries to show (default: ${DEFAULT_LIMIT})`).argParser((value) => parsePositiveInt('--limit', value)))
+    .option('--all', 'every matching entry (streams; no limit)')
+    .addOption(new Option('--order <order>', 'newest first (desc) or oldest first (asc)').choices(['desc', 'asc'] as const).default('desc' as const))
+    .option('--cursor <cursor>', 'continue after the last page (printed on stderr when more entries match)');
+  return withOutputFlags(list, ['table', 'json', 'ndjson', 'csv'] as const)
+    .option('--wide', 'table: every column and every value whole, even when wider than the terminal')
+    .addHelpText('after', LIST_HELP);
+}
+
+/** The flags as commander hands them to the action. */
+export type ListFlags = ReturnType<ReturnType<typeof listCommand>['opts']>;
+
+/** Registers `api7-audit list`; its run module (pg, Kysely, formatters) loads only when it runs. */
+export function declareList(program: Program, io: CliIo): void {
+  listCommand(program).action(async (flags, command) => {
+    const options = await parseListFlags(flags);
+    const config = await resolveCommandConfig(command.optsWithGlobals(), io);
+    const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
+    await module.runList(options, config, io, early);
+  });
+}
+
+/** Turns the parsed flags into typed list options; a bad value is a UsageError naming it. */
+export async function parseListFlags(flags: ListFlags): Promise<ListOptions> {
+  // Loaded here, not at the top: queries/ brings Kysely, which --help and --version must not load.
+  const { decodeCursor } = await import('../../queries/cursor.js');
+  return {
+    filters: parseFilterFlags(flags),
+    order: flags.order,
+    limit: flags.all ? null : (flags.limit ?? DEFAULT_LIMIT),
+    cursor: flags.cursor === undefined ? undefined : decodeCursor(flags.cursor),
+    output: outputFormat(flags, 'table'),
+    showSecrets: flags.showSecrets === true,
+    wide: flags.wide === true,
+  };
+}

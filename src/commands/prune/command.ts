@@ -1,0 +1,57 @@
+import type { CliIo } from '../../io.js';
+import type { Program } from '../program.js';
+import { deferInterrupts } from '../../interrupt.js';
+import { resolveCommandConfig } from '../session.js';
+
+const PRUNE_HELP = `
+Examples:
+  $ api7-audit prune --dry-run                            what would go, and the cutoff
+  $ api7-audit prune --cp-config /usr/local/api7/conf/conf.yaml --yes
+  $ api7-audit prune --retention-days 90 --archive pruned-$(date +%F).ndjson.gz --yes
+  $ api7-audit prune --yes --max-duration 10m --json      from cron (see examples/prune.crontab)
+  $ api7-audit prune --yes --only-exported /var/lib/api7-audit/hec.json   never delete what the SIEM lacks
+
+Retention: --retention-days, else audit.retention_days in the control plane's conf.yaml (--cp-config), else
+retention_days in the config file, else 60. The cutoff is now() - N days by the database clock, frozen at the start;
+nothing at or after it is touched. Batches are short transactions in timestamp order: Ctrl-C or SIGTERM finishes
+the current batch and exits 130, and the next run continues. Only one prune per table runs at a time: another one
+exits 3 at once, naming the holder's pid and role, or with --wait-lock waits that long for the lock first (a prune
+killed with -9 holds it until its last DELETE ends on the server). A lost connection prints the summary, then one
+line, and exits 1. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
+The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
+--show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
+
+/** `api7-audit prune`'s flags, declared once: their types are inferred from here. */
+function pruneCommand(program: Program) {
+  return program
+    .command('prune')
+    .description('delete entries older than the retention period, in short batches')
+    .option('--retention-days <n>', 'keep this many days (default: from --cp-config, the config file, else 60)')
+    .option('--cp-config <file>', "the control plane's conf.yaml, to use its audit.retention_days")
+    .option('--dry-run', 'delete nothing; show how many entries would go, the oldest and newest, and the cutoff')
+    .option('--batch-size <n>', 'entries per DELETE (default: sized to take about 40 ms each, starting at 1000)')
+    .option('--max-duration <time>', 'stop cleanly after the batch that crosses this: 90s, 10m, 2h')
+    .option('--wait-lock <time>', 'if another prune of the table is running, wait up to this long for it (90s, 10m) instead of exiting 3')
+    .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
+    .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
+    .option('-y, --yes', 'do not ask for confirmation on a terminal')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--show-secrets', 'archive secret values as they are instead of "******"')
+    .option('--only-exported <checkpoint>', 'delete nothing after the position in this export checkpoint file')
+    .addHelpText('after', PRUNE_HELP);
+}
+
+/** The flags as commander hands them to the action; values are validated by `parsePruneFlags`. */
+export type PruneFlags = ReturnType<ReturnType<typeof pruneCommand>['opts']>;
+
+/** Registers `api7-audit prune`; its run module loads only when it runs. */
+export function declarePrune(program: Program, io: CliIo): void {
+  pruneCommand(program).action(async (flags, command) => {
+    const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('../prune-flags.js'), import('../prune.js')]);
+    const config = await resolveCommandConfig(command.optsWithGlobals(), io);
+    const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: config.retentionDays });
+    // prune finishes its batch, prints its summary and exits 130.
+    deferInterrupts();
+    await runPrune(options, config, io);
+  });
+}
