@@ -1,6 +1,8 @@
 import type { AuditEntry } from '../entry.js';
-import { childPath, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
-import { SECRET_MASK } from './secrets.js';
+import { APISIX_RESOURCE_SECRET_PATHS } from '../secrets/apisix-fields.js';
+import { PLUGINS_NODE, type PathNode } from '../secrets/plugin-paths.js';
+import { childPath, diffChanges, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
+import { normalizeSecretKey, SECRET_MASK } from './secrets.js';
 import { stableStringify } from './stable-json.js';
 
 /**
@@ -62,4 +64,111 @@ function collectHidden(path: string, rawBefore: unknown, rawAfter: unknown, befo
     const child = typeof key === 'number' ? `${path}[${key}]` : childPath(path, key);
     collectHidden(child, rawBeforeSide.value, rawAfterSide.value, maskedBefore.value, maskedAfter.value, depth + 1, out);
   }
+}
+
+/** A fingerprinted secret that changed: its path, and the fingerprints (12 hex each) on each side it is present. */
+export interface FingerprintChange {
+  path: string;
+  before?: string[];
+  after?: string[];
+}
+
+/** What masking writes with a key (secrets.ts): `******(hmac-sha256:<12 hex>)`. */
+const FINGERPRINT = new RegExp(`${SECRET_MASK.replaceAll('*', '\\*')}\\(hmac-sha256:([0-9a-f]{12})\\)`, 'g');
+
+const fingerprintsIn = (text: string): string[] => Array.from(text.matchAll(FINGERPRINT), (match) => match[1] as string);
+
+/**
+ * The secrets of an entry masked with fingerprints whose fingerprints differ between before and after, leaf by leaf
+ * (an added plugin's key is listed as added), in the diff's order. A value whose text changed around the same
+ * fingerprints (a URL's host, not its password) is no secret change.
+ */
+export function findFingerprintChanges(masked: AuditEntry): FingerprintChange[] {
+  const out: FingerprintChange[] = [];
+  for (const change of diffChanges(masked.before, masked.after)) {
+    if (typeof change.before === 'string' && typeof change.after === 'string') {
+      pushIfDiffer(change.path, fingerprintsIn(change.before), fingerprintsIn(change.after), out);
+      continue;
+    }
+    const before = new Map<string, string[]>();
+    const after = new Map<string, string[]>();
+    if ('before' in change) collectFingerprints(change.path, change.before, 0, before);
+    if ('after' in change) collectFingerprints(change.path, change.after, 0, after);
+    for (const path of new Set([...before.keys(), ...after.keys()])) pushIfDiffer(path, before.get(path), after.get(path), out);
+  }
+  return out;
+}
+
+function pushIfDiffer(path: string, before: string[] | undefined, after: string[] | undefined, out: FingerprintChange[]): void {
+  if (!before?.length && !after?.length) return;
+  if (before !== undefined && after !== undefined && before.join() === after.join()) return;
+  out.push({ path, ...(before === undefined ? {} : { before }), ...(after === undefined ? {} : { after }) });
+}
+
+/** The fingerprinted strings under a value, by path. */
+function collectFingerprints(path: string, value: unknown, depth: number, out: Map<string, string[]>): void {
+  if (typeof value === 'string') {
+    const prints = fingerprintsIn(value);
+    if (prints.length > 0) out.set(path, prints);
+  } else if (depth <= MAX_DEPTH && Array.isArray(value)) {
+    value.forEach((item, index) => collectFingerprints(`${path}[${index}]`, item, depth + 1, out));
+  } else if (depth <= MAX_DEPTH && isRecord(value)) {
+    for (const key of Object.keys(value).sort()) collectFingerprints(childPath(path, key), value[key], depth + 1, out);
+  }
+}
+
+const SEGMENT = /\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/** The keys and indexes of a path as {@link childPath} writes it, or undefined for any other text. */
+function pathSegments(path: string): (string | number)[] | undefined {
+  if (!path.startsWith('$')) return undefined;
+  const segments: (string | number)[] = [];
+  SEGMENT.lastIndex = 1;
+  while (SEGMENT.lastIndex < path.length) {
+    const match = SEGMENT.exec(path);
+    if (!match) return undefined;
+    const [, name, index, quoted] = match;
+    segments.push(name ?? (index !== undefined ? Number(index) : (JSON.parse(quoted as string) as string)));
+  }
+  return segments;
+}
+
+/** `auth.header`, `instances[1].auth.header`: a field's place inside its plugin or resource, as a person reads it. */
+function fieldText(segments: readonly (string | number)[]): string {
+  return segments.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`)).join('');
+}
+
+/**
+ * A secret's field in words where APISIX declares it (or holds one): `key-auth key`, `ai-proxy
+ * instances[1].auth.header` (with `in $.services[0]` when the plugins are not at the root), `ssl key`, `upstream
+ * tls.client_key`; else its path.
+ */
+export function describeSecretField(path: string, resourceType: string | null): string {
+  const segments = pathSegments(path);
+  return (segments && (pluginField(segments) ?? resourceField(segments, resourceType))) ?? path;
+}
+
+function pluginField(segments: readonly (string | number)[]): string | undefined {
+  // The last `plugins` on the path is the one whose declared fields masking applied (plugin-paths.ts).
+  const at = segments.findLastIndex((segment, index) => index < segments.length - 2 && typeof segment === 'string' && normalizeSecretKey(segment) === 'plugins');
+  const plugin = segments[at + 1];
+  if (at < 0 || typeof plugin !== 'string') return undefined;
+  const rest = segments.slice(at + 2);
+  let node: PathNode | undefined = PLUGINS_NODE.children.get(normalizeSecretKey(plugin));
+  for (const segment of rest) if (typeof segment === 'string') node = node?.children.get(normalizeSecretKey(segment));
+  // A declared field, or one that holds some (aws-lambda `authorization`, masked whole by its name).
+  if (node === undefined || rest.length === 0) return undefined;
+  const where = segments.slice(0, at).reduce<string>((path, segment) => (typeof segment === 'number' ? `${path}[${segment}]` : childPath(path, segment)), '$');
+  return `${plugin} ${fieldText(rest)}${at === 0 ? '' : ` in ${where}`}`;
+}
+
+function resourceField(segments: readonly (string | number)[], resourceType: string | null): string | undefined {
+  if (resourceType === null) return undefined;
+  const type = normalizeSecretKey(resourceType);
+  const dotted = segments.filter((segment) => typeof segment === 'string').map(normalizeSecretKey).join('.');
+  for (const [resource, paths] of Object.entries(APISIX_RESOURCE_SECRET_PATHS)) {
+    const name = resource.replace(/\(.*\)$/, '');
+    if ((type === name || type === `${name}s`) && paths.includes(dotted)) return `${resourceType} ${fieldText(segments)}`;
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { toCanonicalEntry } from './canonical.js';
 import { diffChanges, type Change } from './changes.js';
 import { operationColor, type Colors } from './colors.js';
 import { renderDiff } from './diff.js';
+import { describeSecretField, type FingerprintChange } from './secret-changes.js';
 import { sanitizeForTerminal } from './terminal-text.js';
 
 export interface RenderShowOptions {
@@ -11,10 +12,13 @@ export interface RenderShowOptions {
   contextLines?: number;
   /** Secret changes the masked diff cannot show (see secret-changes.ts), listed under the diff. */
   hiddenChanges?: Change[];
+  /** With fingerprints: the secrets whose fingerprints changed, each told on a line under the diff. */
+  fingerprintChanges?: FingerprintChange[];
 }
 
-/** Secret paths listed under the diff at most, as the diff itself is cut (diff.ts). */
+/** Secrets listed under the diff at most, as the diff itself is cut (diff.ts). */
 const MAX_HIDDEN_LISTED = 100;
+const MORE = (count: number) => `and ${count} more (use --output json for every change)`;
 
 /** `show --output json`: the canonical entry plus its leaf-level changes. */
 export type ShowJson = AuditEntry & { changes: Change[] };
@@ -39,11 +43,25 @@ export function renderShow(entry: AuditEntry, options: RenderShowOptions): strin
   const labelWidth = Math.max(...rows.map(([label]) => label.length)) + 1;
   const header = rows.map(([label, value]) => `${colors.bold(`${label}:`.padEnd(labelWidth))} ${value}`);
   const diff = renderDiff(entry.before, entry.after, { colors, contextLines: options.contextLines });
+  const label = (path: string) => sanitizeForTerminal(describeSecretField(path, entry.resource_type));
+  const printed = options.fingerprintChanges ?? [];
+  const told = printed.slice(0, MAX_HIDDEN_LISTED).map((change) => `  ${label(change.path)} ${tellFingerprints(change)}`);
+  if (printed.length > told.length) told.push(`  ${MORE(printed.length - told.length)}`);
+  const fingerprints = told.length ? `\n\n${colors.yellow('Secrets changed:')}\n${told.join('\n')}` : '';
   const hidden = options.hiddenChanges ?? [];
-  const listed = hidden.slice(0, MAX_HIDDEN_LISTED).map((c) => sanitizeForTerminal(c.path));
-  if (hidden.length > listed.length) listed.push(`and ${hidden.length - listed.length} more (use --output json for every change)`);
+  const listed = hidden.slice(0, MAX_HIDDEN_LISTED).map((change) => label(change.path));
+  if (hidden.length > listed.length) listed.push(MORE(hidden.length - listed.length));
   const secrets = hidden.length ? `\n\n${colors.yellow('Secrets changed (values hidden):')} ${listed.join(', ')}` : '';
-  return `${header.join('\n')}\n\n${diff}${secrets}`;
+  return `${header.join('\n')}\n\n${diff}${fingerprints}${secrets}`;
+}
+
+/** `changed (fingerprint a1b2... -> c3d4...)`, `added (fingerprint ...)`, `removed (...)`; `none` for a side without. */
+function tellFingerprints({ before, after }: FingerprintChange): string {
+  const side = (prints: string[]) => (prints.length === 0 ? 'none' : prints.join(', '));
+  const noun = Math.max(before?.length ?? 0, after?.length ?? 0) > 1 ? 'fingerprints' : 'fingerprint';
+  if (before === undefined) return `added (${noun} ${side(after ?? [])})`;
+  if (after === undefined) return `removed (${noun} ${side(before)})`;
+  return `changed (${noun} ${side(before)} -> ${side(after)})`;
 }
 
 /** Field order is canonical, then `changes` (with hidden secret changes, masked, in path order). */

@@ -26,7 +26,7 @@ describe('show', () => {
     expect(text.stdout).toContain('-  "desc": "a"');
     expect(text.stdout).toContain('+  "desc": "b"');
     expect(text.stdout).not.toMatch(/old-Secret-1|new-Secret-2/);
-    expect(text.stdout).toContain('Secrets changed (values hidden): $.plugins["key-auth"].key');
+    expect(text.stdout).toContain('Secrets changed (values hidden): key-auth key');
 
     const json = JSON.parse((await show(ids[0] ?? '', '--json')).stdout) as { changes: { path: string; before: unknown; after: unknown }[] };
     expect(json.changes).toEqual([
