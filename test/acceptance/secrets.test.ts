@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { atPath, readDeclaredFields } from '../support/apisix-fields.js';
+import { atPath, laidOutPath, readDeclaredFields } from '../support/apisix-fields.js';
 import { BIN, spawnCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeDatadog } from '../support/fake-datadog.js';
@@ -20,8 +20,9 @@ const fields = readDeclaredFields();
 let serial = 0;
 /** A canary of its own for each place, so a leak names its field. */
 const canary = (where: string) => `${CANARY}${(serial += 1)}-${where.replace(/[^A-Za-z0-9]/g, '_')}`;
+/** A canary shaped as APISIX keeps the field: header and query maps (whose inner names must not show either), lists. */
 const valueFor = (path: string, where: string): unknown =>
-  path.endsWith('headers') ? { 'X-Site': canary(where) } : path.endsWith('keys') || path.endsWith('fallbacks') ? [canary(where)] : canary(where);
+  /(headers|header|query)$/.test(path) ? { 'LEAK-name-in-map': canary(where) } : path.endsWith('keys') || path.endsWith('fallbacks') ? [canary(where)] : canary(where);
 
 function merge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(from)) {
@@ -60,9 +61,23 @@ function genericState(side: string): Record<string, unknown> {
     accessToken: c('accessToken'), clientSecret: c('clientSecret'), refreshToken: c('refreshToken'), authToken: c('authToken'), privateKey: c('privateKey'),
     endpoint: `https://user:${c('urlpw')}@api.example/v1`,
     cache: `redis://:${c('redispw')}@cache.internal:6379/0`,
-    headers_list: [{ name: 'Authorization', value: `Bearer ${c('hdrobj')}` }, { name: 'X-Trace', value: 'visible-trace' }],
-    headers_lines: [`Authorization: Bearer ${c('hdrline')}`, `Cookie: sid=${c('cookieline')}`, `X-Auth-Token: ${c('xauthline')}`, `Proxy-Authorization: Basic ${c('proxyline')}`],
-    header_map: { Cookie: `sid=${c('cookiemap')}`, 'X-Auth-Token': c('xauthmap'), 'Proxy-Authorization': c('proxymap'), 'X-API-Key': c('apikeymap') },
+    headers_list: [
+      { name: 'Authorization', value: `Bearer ${c('hdrobj')}` }, { name: 'X-Trace', value: 'visible-trace' }, { name: 'cookie', value: `sid=${c('cookieobj')}` },
+      { name: 'X-Auth-Token', value: c('xauthobj') }, { name: 'Proxy-Authorization', value: `Basic ${c('proxyobj')}` }, { name: 'X-API-KEY', value: c('apikeyobj') },
+      { value: `Bearer ${c('valuefirst')}`, name: 'Authorization' }, { key: 'apikey', value: c('keyvalue') }, { name: 'Cookie', values: [`a=${c('cookievalues')}`] },
+    ],
+    headers_lines: [
+      `Authorization: Bearer ${c('hdrline')}`, `Cookie: sid=${c('cookieline')}`, `X-Auth-Token: ${c('xauthline')}`, `Proxy-Authorization: Basic ${c('proxyline')}`,
+      `X-API-Key: ${c('apikeyline')}`, `Host: visible-host-line\r\nauthorization: Bearer ${c('secondline')}`,
+    ],
+    header_map: { Cookie: `sid=${c('cookiemap')}`, 'X-Auth-Token': c('xauthmap'), 'Proxy-Authorization': c('proxymap'), 'X-API-Key': c('apikeymap'), authorization: `Bearer ${c('authmap')}` },
+    'proxy-rewrite-like': { headers: { set: { 'X-Api-Key': c('rewritekey'), Authorization: `Basic ${c('rewriteauth')}`, 'X-Visible': 'visible-set' } } },
+    camel: { clientRSAPrivateKey: c('rsacamel'), redisPassword: c('rediscamel'), sessionToken: c('sessioncamel'), apiKey: c('apikeycamel'), AccessToken: c('pascal'), 'client-secret': c('kebab'), CLIENT_SECRET: c('upper') },
+    callback: `https://app.example/cb?id_token=${JWT(c('jwturl'))}&state=visible-state`,
+    at_in_password: `https://svc:${c('atpw')}@x@db.example:5432/app`,
+    openssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${c('openssh')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    encrypted: `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${c('encrypted')}\n-----END ENCRYPTED PRIVATE KEY-----`,
+    nested_json: JSON.stringify({ outer: JSON.stringify({ token: c('doublejson') }), headers: [`Cookie: ${c('jsonline')}`] }),
     pem: `-----BEGIN PRIVATE KEY-----\n${c('pem')}\n-----END PRIVATE KEY-----`,
     signing_key: `-----BEGIN EC PRIVATE KEY-----\n${c('signing')}\n-----END EC PRIVATE KEY-----`,
     elsewhere: { blob: `-----BEGIN RSA PRIVATE KEY-----\n${c('pemany')}\n-----END RSA PRIVATE KEY-----` },
@@ -79,7 +94,7 @@ function genericState(side: string): Record<string, unknown> {
 const KNOWN_OLD = 'KnownLeakedKey-0ld';
 const KNOWN_NEW = 'KnownRotatedKey-n3w';
 
-const RESOURCE_TYPES = ['route', 'service', 'consumer', 'credential'];
+const RESOURCE_TYPES = ['route', 'service', 'consumer', 'credential', 'consumer_group', 'global_rule', 'plugin_config'];
 const RESOURCES = [...new Set(fields.filter((f) => f.kind === 'resource').map((f) => f.name))];
 const seed = (): SeedRow[] => [
   ...RESOURCE_TYPES.map((type, i) => ({ age: `${i + 2} days`, operator: 'alice', operation: 'update', resource_type: type, resource_id: `${type}-1`, resource_name: type,
@@ -109,7 +124,22 @@ const ok = (result: CliResult) => {
   return result;
 };
 /** Each canary found in a text, for a readable failure. */
-const leaks = (text: string) => [...new Set(text.match(new RegExp(`${CANARY}\\d+-[A-Za-z0-9_]*|KnownLeakedKey-0ld|KnownRotatedKey-n3w`, 'g')) ?? [])];
+const leaks = (text: string) => [...new Set(text.match(new RegExp(`${CANARY}\\d+[-A-Za-z0-9_]*|KnownLeakedKey-0ld|KnownRotatedKey-n3w`, 'g')) ?? [])];
+
+/** How show names each declared field of a row that has them: `key-auth key`, `ai-proxy instances[1].auth.header`. */
+function declaredLabels(row: number): string[] {
+  if (row < RESOURCE_TYPES.length) return fields.filter((f) => f.kind === 'plugin').map((f) => `${f.name} ${laidOutPath(f.path)}`);
+  const resource = RESOURCES[row - RESOURCE_TYPES.length] as string;
+  return fields.filter((f) => f.kind === 'resource' && f.name === resource).map((f) => `${resource.replace(/\(.*\)$/, '')} ${f.path}`);
+}
+const GENERIC_ROW = RESOURCE_TYPES.length + RESOURCES.length;
+
+/** show's one line listing the secrets that changed with their values hidden, split into its names. */
+function hiddenListed(text: string): string[] {
+  const line = text.split('\n').find((l) => l.startsWith('Secrets changed (values hidden): '));
+  return line === undefined ? [] : line.slice('Secrets changed (values hidden): '.length).split(', ');
+}
+
 
 const both = (result: CliResult) => result.stdout + result.stderr;
 
@@ -175,7 +205,8 @@ describe('no output path shows a secret', () => {
 
   it('masks what is secret and nothing more: names, hosts and ordinary values stay readable', () => {
     const ndjson = outputs.get('list ndjson') as string;
-    for (const visible of ['visible description', 'api.example/v1', 'cache.internal:6379', 'visible-trace', 'visible-host', '/visible-uri', 'MIIvisible', 'called with', 'X-Trace']) {
+    for (const visible of ['visible description', 'api.example/v1', 'cache.internal:6379', 'visible-trace', 'visible-host', '/visible-uri', 'MIIvisible', 'called with', 'X-Trace',
+      'visible-host-line', 'visible-set', 'X-Visible', 'visible-state', 'db.example:5432', 'app.example/cb']) {
       expect(ndjson).toContain(visible);
     }
   });
@@ -184,8 +215,22 @@ describe('no output path shows a secret', () => {
     for (const [name, text] of outputs) expect(text, name).not.toContain('LEAK-');
     const generic = ids[ids.length - 1] as string;
     const text = outputs.get(`show ${generic} text`) as string;
-    expect(text).toContain('Secrets changed (values hidden):');
-    expect(text).toContain('$.token');
+    expect(hiddenListed(text)).toEqual(expect.arrayContaining(['$.token', '$.password', 'key-auth key']));
+  });
+
+  it('show names each changed secret by its plugin (or resource) and field, in every kind of object, values hidden', () => {
+    expect(ids).toHaveLength(GENERIC_ROW + 1);
+    for (let row = 0; row < GENERIC_ROW; row++) {
+      const text = outputs.get(`show ${ids[row] as string} text`) as string;
+      const listed = hiddenListed(text);
+      expect(listed.length, text).toBeGreaterThan(0);
+      // A field masked whole by its name (aws-lambda `authorization`) stands for the declared ones inside it.
+      for (const label of declaredLabels(row)) expect(listed.some((name) => label === name || label.startsWith(`${name}.`)), `row ${row}: ${label} in ${listed.join(', ')}`).toBe(true);
+      expect(text).not.toContain('fingerprint');
+    }
+    const json = JSON.parse(outputs.get(`show ${ids[GENERIC_ROW] as string} json`) as string) as { changes: unknown[] };
+    expect(json.changes).toContainEqual({ path: '$.plugins["key-auth"].key', before: '******', after: '******' });
+    expect(json.changes).toContainEqual({ path: '$.token', before: '******', after: '******' });
   });
 
   it('prune --archive holds no canary', async () => {
@@ -268,9 +313,24 @@ describe('--secret-fingerprints', () => {
     }
     const old = hex(await fingerprintOf(KNOWN_OLD, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
     const rotated = hex(await fingerprintOf(KNOWN_NEW, { API7_AUDIT_FINGERPRINT_KEY: K1 }));
-    const generic = outputs.get(`show ${ids[ids.length - 1] as string} text`) as string;
-    expect(generic).toContain(`hmac-sha256:${old}`);
-    expect(generic).toContain(`hmac-sha256:${rotated}`);
+    const generic = outputs.get(`show ${ids[GENERIC_ROW] as string} text`) as string;
+    expect(generic).toContain(`\n-      "key": "******(hmac-sha256:${old})"\n+      "key": "******(hmac-sha256:${rotated})"\n`);
+    expect(generic.split('\n')).toContain(`  key-auth key changed (fingerprint ${old} -> ${rotated})`);
+    expect(generic).not.toContain('values hidden');
+    const json = JSON.parse(outputs.get(`show ${ids[GENERIC_ROW] as string} json`) as string) as { changes: unknown[] };
+    expect(json.changes).toContainEqual({ path: '$.plugins["key-auth"].key', before: `******(hmac-sha256:${old})`, after: `******(hmac-sha256:${rotated})` });
+    // Every declared field of every row is told by name with both fingerprints, which differ (each side its canary).
+    for (let row = 0; row < GENERIC_ROW; row++) {
+      const lines = (outputs.get(`show ${ids[row] as string} text`) as string).split('\n');
+      expect(lines, `row ${row}`).toContain('Secrets changed:');
+      const told = new Map(lines.map((line) => /^ {2}(.+) changed \(fingerprint ([0-9a-f]{12}) -> ([0-9a-f]{12})\)$/.exec(line)).filter((m) => m !== null).map((m) => [m[1] as string, [m[2], m[3]]]));
+      for (const declared of declaredLabels(row)) {
+        const label = [...told.keys()].find((name) => declared === name || declared.startsWith(`${name}.`));
+        expect(label, `row ${row}: ${declared} in ${lines.join('\n')}`).toBeDefined();
+        const [before, after] = told.get(label as string) as string[];
+        expect(before).not.toBe(after);
+      }
+    }
   }, 600_000);
 
   it('prune --archive with fingerprints holds no raw secret and not the key', async () => {

@@ -33,13 +33,22 @@ export function readDeclaredFields(): DeclaredField[] {
     });
 }
 
+/** Fields on declared paths that APISIX schemas make arrays: ai-proxy `instances`, kafka-logger `brokers`. */
+const ARRAYS: ReadonlySet<string> = new Set(['instances', 'brokers']);
+
 /**
- * An object holding `value` at a dotted path; `instances` is an array (ai-proxy), crossed as its second item, beside
- * a plain first one. Ordinary neighbours sit at each level so a mask that swallows too much shows.
+ * An object holding `value` at a dotted path; an array on the way ({@link ARRAYS}) is crossed as its second item,
+ * beside a plain first one. Ordinary neighbours sit at each level so a mask that swallows too much shows.
  */
 export function atPath(path: string, value: unknown): Record<string, unknown> {
   const [head, ...rest] = path.split('.') as [string, ...string[]];
   const inner = rest.length === 0 ? value : atPath(rest.join('.'), value);
-  if (head === 'instances' && rest.length > 0) return { [head]: [{ name: 'plain' }, inner], neighbour: 'visible' };
+  if (ARRAYS.has(head) && rest.length > 0) return { [head]: [{ name: 'plain' }, inner], neighbour: 'visible' };
   return { [head]: inner, neighbour: 'visible' };
+}
+
+/** The declared path as {@link atPath} lays it out, as show names it: `instances[1].auth.header`. */
+export function laidOutPath(path: string): string {
+  const parts = path.split('.');
+  return parts.map((part, index) => (ARRAYS.has(part) && index < parts.length - 1 ? `${part}[1]` : part)).join('.');
 }
