@@ -21,7 +21,9 @@ export function createColors(enabled: boolean): Colors {
  *   else turns it on even in a pipe. It beats NO_COLOR, as in Node.js itself, because it is the more specific
  *   request (someone with NO_COLOR in their profile can still run `FORCE_COLOR=1 api7-audit list | less -R`).
  * - `NO_COLOR` set to a non-empty value (any value, per no-color.org) turns colour off.
+ * - `TERM=dumb` (Emacs shells, some CI logs) turns it off: such a terminal shows escape codes as text.
  * - Otherwise colour follows whether stdout is a terminal. Empty values count as unset, as both specs say.
+ * `--no-color` is turned into NO_COLOR (and FORCE_COLOR unset) where flags are read, so every writer honours it.
  */
 export function shouldUseColor(isTty: boolean, env: NodeJS.ProcessEnv): boolean {
   const force = env['FORCE_COLOR'];
@@ -30,6 +32,7 @@ export function shouldUseColor(isTty: boolean, env: NodeJS.ProcessEnv): boolean 
   }
   const noColor = env['NO_COLOR'];
   if (noColor !== undefined && noColor !== '') return false;
+  if (env['TERM'] === 'dumb') return false;
   return isTty;
 }
 

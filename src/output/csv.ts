@@ -1,4 +1,4 @@
-import { CANONICAL_FIELDS, type AuditEntry } from '../entry.js';
+import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../entry.js';
 
 /**
  * RFC 4180 CSV: CRLF line ends; a field holding a comma, a double quote, CR or LF is quoted, with its quotes
@@ -9,19 +9,19 @@ import { CANONICAL_FIELDS, type AuditEntry } from '../entry.js';
  * (CSV injection); the usual guard prefixes a `'`, but an audit export must keep the exact data, so opening the
  * file as text (or importing with column types set to text) is left to the reader.
  */
-export function csvHeader(): string {
-  return `${CANONICAL_FIELDS.join(',')}\r\n`;
+export function csvHeader(fields: readonly CanonicalField[] = CANONICAL_FIELDS): string {
+  return `${fields.join(',')}\r\n`;
 }
 
-/** One entry as a CSV record, in canonical field order, ending in CRLF. */
-export function csvRow(entry: AuditEntry): string {
-  const fields = CANONICAL_FIELDS.map((field) => {
+/** One entry as a CSV record, in canonical field order (or `--fields` order), ending in CRLF. */
+export function csvRow(entry: AuditEntry, fields: readonly CanonicalField[] = CANONICAL_FIELDS): string {
+  const values = fields.map((field) => {
     const value: unknown = entry[field];
     if (value === null || value === undefined) return '';
     const text = field === 'before' || field === 'after' ? JSON.stringify(value) : String(value);
     return csvQuote(text);
   });
-  return `${fields.join(',')}\r\n`;
+  return `${values.join(',')}\r\n`;
 }
 
 /** Quotes a field only when RFC 4180 requires it. */
