@@ -1,4 +1,4 @@
-import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../domain.js';
 
 /**
  * RFC 4180 CSV: CRLF line ends; a field holding a comma, a double quote, CR or LF is quoted, with its quotes
@@ -13,8 +13,13 @@ export function csvHeader(fields: readonly CanonicalField[] = CANONICAL_FIELDS):
   return `${fields.join(',')}\r\n`;
 }
 
-/** One entry as a CSV record, in canonical field order (or `--fields` order), ending in CRLF. */
-export function csvRow(entry: AuditEntry, fields: readonly CanonicalField[] = CANONICAL_FIELDS): string {
+/** One entry as a CSV record, in canonical field order, ending in CRLF. */
+export function csvRow(entry: AuditEntry): string {
+  return csvRowOf(entry, CANONICAL_FIELDS);
+}
+
+/** One entry as a CSV record of `fields` (`--fields`), in their order, ending in CRLF. */
+export function csvRowOf(entry: AuditEntry, fields: readonly CanonicalField[]): string {
   const values = fields.map((field) => {
     const value: unknown = entry[field];
     if (value === null || value === undefined) return '';

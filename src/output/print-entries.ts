@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
-import type { AuditEntry, CanonicalField } from '../entry.js';
+import type { AuditEntry, CanonicalField } from '../domain.js';
 import type { CliIo } from '../io.js';
 import { toCanonicalEntry } from './canonical.js';
 import { createColors, shouldUseColor } from './colors.js';
-import { csvHeader, csvRow } from './csv.js';
+import { csvHeader, csvRowOf } from './csv.js';
 import { pickFields } from './fields.js';
 import { pagerCommand, startPager } from './pager.js';
 import { printTable, type TableField } from './table.js';
@@ -73,7 +73,7 @@ async function writeShaped(entries: AsyncIterable<AuditEntry>, format: Exclude<O
   if (format === 'csv') await send(out, csvHeader(fields));
   else if (envelope) await send(out, '{"entries": [');
   for await (const entry of entries) {
-    const text = format === 'csv' ? csvRow(entry, fields) : format === 'ndjson' ? `${encode(entry)}\n` : `${count === 0 ? '\n' : ',\n'}${encode(entry)}`;
+    const text = format === 'csv' ? csvRowOf(entry, fields ?? CANONICAL_FIELDS) : format === 'ndjson' ? `${encode(entry)}\n` : `${count === 0 ? '\n' : ',\n'}${encode(entry)}`;
     if (format === 'json' && count === 0 && !envelope) await send(out, '[');
     count += 1;
     await send(out, text);
