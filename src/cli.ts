@@ -5,6 +5,7 @@ import { declareShow } from './commands/show/command.js';
 import { declarePrune } from './commands/prune/command.js';
 import { declareExport } from './commands/export/command.js';
 import { declareSecretFingerprint } from './commands/secret-fingerprint/command.js';
+import { declareInit } from './commands/init/command.js';
 
 /** Registers each command's declaration (src/commands/<name>/command.ts). Never exits: main.ts maps errors to exit codes. */
 export function buildProgram(io: CliIo): Program {
@@ -14,5 +15,6 @@ export function buildProgram(io: CliIo): Program {
   declarePrune(program, io);
   declareExport(program, io);
   declareSecretFingerprint(program, io);
+  declareInit(program, io);
   return program;
 }
