@@ -6,6 +6,10 @@ import { declarePrune } from './commands/prune/command.js';
 import { declareExport } from './commands/export/command.js';
 import { declareSecretFingerprint } from './commands/secret-fingerprint/command.js';
 import { declareInit } from './commands/init/command.js';
+import { declareHistory } from './commands/history/command.js';
+import { declareStats } from './commands/stats/command.js';
+import { declareSeal } from './commands/seal/command.js';
+import { declareVerify } from './commands/verify/command.js';
 
 /** Registers each command's declaration (src/commands/<name>/command.ts). Never exits: main.ts maps errors to exit codes. */
 export function buildProgram(io: CliIo): Program {
@@ -16,5 +20,9 @@ export function buildProgram(io: CliIo): Program {
   declareExport(program, io);
   declareSecretFingerprint(program, io);
   declareInit(program, io);
+  declareHistory(program, io);
+  declareStats(program, io);
+  declareSeal(program, io);
+  declareVerify(program, io);
   return program;
 }

@@ -1,0 +1,180 @@
+import type { AuditEntry } from '../../entry.js';
+import type { CliIo } from '../../io.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import type { TimeBound } from '../../config/time-bound.js';
+import { RuntimeError } from '../../errors.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import { withReadOnly } from '../../db/read-only.js';
+import type { OpenPool } from '../../db/pool.js';
+import type { EntryFilters } from '../../queries/filters.js';
+import type { SortOrder } from '../../queries/list.js';
+import { entryAt, firstEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
+import { createSecretPolicy, maskEntry, type SecretPolicy } from '../../output/secrets.js';
+import { maskInvalidStates } from '../../output/invalid-states.js';
+import { diffChanges, type Change } from '../../output/changes.js';
+import { hiddenSecretChanges } from '../../output/secret-changes.js';
+import { toCanonicalEntry } from '../../output/canonical.js';
+import { createColors, shouldUseColor } from '../../output/colors.js';
+import { renderDiff } from '../../output/diff.js';
+import { renderTimeline, type TimelineItem } from '../../output/history-text.js';
+import { writeJson } from '../../output/stable-json.js';
+
+export type HistoryMode = { kind: 'timeline' } | { kind: 'at'; at: TimeBound } | { kind: 'between'; from: TimeBound; to: TimeBound };
+
+export interface HistoryOptions {
+  resource: ResourceKey;
+  mode: HistoryMode;
+  filters: EntryFilters;
+  /** Oldest first by default: a timeline reads down. */
+  order: SortOrder;
+  output: 'table' | 'json' | 'ndjson';
+  showSecrets: boolean;
+}
+
+/** Whether the resource's history starts at its creation: a first entry that is an UPDATE or DELETE means older ones were pruned. */
+export interface Completeness {
+  complete: boolean;
+  first?: AuditEntry;
+}
+
+/** The resource's state at one moment: the `after` of the last entry at or before it. */
+export interface StateAt {
+  at: string;
+  /** The entry that produced the state; undefined when there is none at or before `at`. */
+  entry?: AuditEntry;
+  /** False when no entry is at or before `at` and the history is incomplete: the state then is unknown, not absent. */
+  known: boolean;
+  exists: boolean;
+  state: unknown;
+}
+
+const EDIT_OPERATION = /^(update|patch|modify|put|delete|remove)$/i;
+
+export function judgeCompleteness(first: AuditEntry | undefined): Completeness {
+  if (!first) return { complete: true };
+  const continues = (first.before !== null && first.before !== undefined) || EDIT_OPERATION.test(first.operation ?? '');
+  return { complete: !continues, first };
+}
+
+/** A one-line warning for stderr when the history does not reach back to the resource's creation. */
+export function incompleteNotice(resource: ResourceKey, completeness: Completeness): string | undefined {
+  const { first } = completeness;
+  if (completeness.complete || !first) return undefined;
+  return `warning: the history of ${resource.type}:${resource.id} is incomplete: its oldest entry (id ${first.id}, ${first.operation ?? 'no operation'} at ${first.timestamp}) changes an existing resource, so earlier entries were pruned; the state before it is unknown`;
+}
+
+interface Masker {
+  entry(raw: AuditEntry): AuditEntry;
+  /** The changes from one state to another, secrets masked, secret changes listed with masked values. */
+  changes(rawBefore: unknown, rawAfter: unknown, before: unknown, after: unknown): Change[];
+}
+
+function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker {
+  return {
+    entry: (raw) => (showSecrets ? raw : maskEntry(maskInvalidStates(raw, policy), policy)),
+    changes(rawBefore, rawAfter, before, after) {
+      const visible = diffChanges(before, after);
+      if (showSecrets) return visible;
+      const pair = (b: unknown, a: unknown) => ({ before: b, after: a }) as AuditEntry;
+      const hidden = hiddenSecretChanges(pair(rawBefore, rawAfter), pair(before, after));
+      return [...visible, ...hidden].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    },
+  };
+}
+
+/** The timeline: every entry of the resource that matches the filters, with what it changed (before -> after). */
+export async function* readTimeline(table: AuditTable, options: HistoryOptions, masker: Masker): AsyncGenerator<TimelineItem> {
+  for await (const raw of streamHistory(table.db, table.mapping, options.resource, options.filters, options.order)) {
+    const entry = masker.entry(raw);
+    yield { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after) };
+  }
+}
+
+export async function readStateAt(table: AuditTable, resource: ResourceKey, at: TimeBound, completeness: Completeness): Promise<{ raw?: AuditEntry; state: Omit<StateAt, 'entry'> }> {
+  const [instant, raw] = [await resolveInstant(table.db, at), await entryAt(table.db, table.mapping, resource, at)];
+  const present = raw !== undefined && raw.after !== null && raw.after !== undefined;
+  return { raw, state: { at: instant, known: raw !== undefined || completeness.complete, exists: present, state: present ? raw.after : null } };
+}
+
+function maskedState(masker: Masker, read: { raw?: AuditEntry; state: Omit<StateAt, 'entry'> }): StateAt {
+  const entry = read.raw && masker.entry(read.raw);
+  return { ...read.state, entry, state: entry && read.state.exists ? entry.after : null };
+}
+
+function stateJson(resource: ResourceKey, state: StateAt, completeness: Completeness) {
+  return {
+    resource: `${resource.type}:${resource.id}`,
+    at: state.at,
+    known: state.known,
+    exists: state.exists,
+    history_complete: completeness.complete,
+    state: state.state,
+    entry: state.entry ? toCanonicalEntry(state.entry) : null,
+  };
+}
+
+/** `api7-audit history TYPE:ID` in a read-only transaction: the timeline, the state at a time, or a diff of two. */
+export async function runHistory(options: HistoryOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const masker = createMasker(options.showSecrets, createSecretPolicy(config.secrets));
+  const colors = createColors(shouldUseColor(io.stdoutIsTty, io.env));
+  const label = `${options.resource.type}:${options.resource.id}`;
+  const text = await withAuditTable(
+    config,
+    (table) =>
+      withReadOnly(table.db, async (db) => {
+        let first = await firstEntry(db, table.mapping, options.resource);
+        if (!first) {
+          // `route:billing-webhook`: the name list shows, standing for the id of the route last called that.
+          const id = await idForName(db, table.mapping, options.resource.type, options.resource.id);
+          if (id !== undefined) {
+            io.stderr.write(`${label} is the name of ${options.resource.type}:${id}\n`);
+            options = { ...options, resource: { ...options.resource, id } };
+            first = await firstEntry(db, table.mapping, options.resource);
+          }
+        }
+        if (!first) throw new RuntimeError(`no audit entries for ${label}`);
+        const session = { ...table, db };
+        const completeness = judgeCompleteness(first);
+        const notice = incompleteNotice(options.resource, completeness);
+        if (notice) io.stderr.write(`${notice}\n`);
+        const { mode } = options;
+        if (mode.kind === 'at') {
+          const state = maskedState(masker, await readStateAt(session, options.resource, mode.at, completeness));
+          return `${writeJson(stateJson(options.resource, state, completeness), { indent: 2 })}\n`;
+        }
+        if (mode.kind === 'between') {
+          const from = await readStateAt(session, options.resource, mode.from, completeness);
+          const to = await readStateAt(session, options.resource, mode.to, completeness);
+          const [a, b] = [maskedState(masker, from), maskedState(masker, to)];
+          const changes = masker.changes(from.state.state, to.state.state, a.state, b.state);
+          if (options.output === 'json' || options.output === 'ndjson') {
+            const side = (s: StateAt) => ({ at: s.at, known: s.known, exists: s.exists, entry_id: s.entry?.id ?? null });
+            return `${writeJson({ resource: label, history_complete: completeness.complete, from: side(a), to: side(b), changes }, { indent: 2 })}\n`;
+          }
+          const describe = (s: StateAt) =>
+            `${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`;
+          const header = `${colors.bold(label)}\n${colors.red('--- ')}${describe(a)}\n${colors.green('+++ ')}${describe(b)}`;
+          return `${header}\n\n${renderDiff(a.state, b.state, { colors })}\n`;
+        }
+        if (options.output === 'ndjson') {
+          for await (const item of readTimeline(session, options, masker)) {
+            io.stdout.write(`${writeJson({ ...toCanonicalEntry(item.entry), changes: item.changes })}\n`);
+          }
+          return '';
+        }
+        const items: TimelineItem[] = [];
+        for await (const item of readTimeline(session, options, masker)) items.push(item);
+        if (options.output === 'json') {
+          const entries = items.map((item) => ({ ...toCanonicalEntry(item.entry), changes: item.changes }));
+          return `${writeJson({ resource: label, history_complete: completeness.complete, entries }, { indent: 2 })}\n`;
+        }
+        if (items.length === 0) {
+          io.stderr.write(`No entries of ${label} match the filters.\n`);
+          return '';
+        }
+        return `${renderTimeline(items, colors)}\n`;
+      }),
+    { early, activity: 'history' },
+  );
+  io.stdout.write(text);
+}

@@ -1,0 +1,113 @@
+import type { Colors } from './colors.js';
+import { sanitizeForTerminal } from './terminal-text.js';
+
+/** How pictures are drawn: Unicode block characters, or ASCII where the terminal's locale is not UTF-8 (or --ascii). */
+export interface ChartStyle {
+  unicode: boolean;
+  colors: Colors;
+  /** Columns available; bars shrink to fit. */
+  width: number;
+}
+
+export interface Bar {
+  label: string;
+  count: number;
+  /** A short note after the number (an unusual mark). */
+  note?: string;
+}
+
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+const SPARK_UNICODE = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+const SPARK_ASCII = ['_', '.', '-', '~', '=', '+', '*', '#'];
+const HEAT_UNICODE = ['·', '░', '▒', '▓', '█'];
+const HEAT_ASCII = ['.', ':', '+', '*', '#'];
+const MAX_BAR = 40;
+const MAX_LABEL = 32;
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+/** The locale's character set: UTF-8 unless LC_ALL, LC_CTYPE or LANG (the first one set) names another. */
+export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG;
+  return locale === undefined || locale === '' || /utf-?8/i.test(locale);
+}
+
+/** Horizontal bars, longest for the largest count, the count always beside the bar: `alice  ██████▌  1,204`. */
+export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
+  if (bars.length === 0) return [];
+  const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label)));
+  const labelWidth = Math.max(...labels.map((label) => [...label].length));
+  const numbers = bars.map((bar) => formatCount(bar.count));
+  const numberWidth = Math.max(...numbers.map((text) => text.length));
+  const room = Math.max(8, Math.min(MAX_BAR, style.width - labelWidth - numberWidth - 6));
+  const max = Math.max(...bars.map((bar) => bar.count), 1);
+  return bars.map((bar, index) => {
+    const drawn = bar.count === 0 ? '' : drawBar((bar.count / max) * room, style.unicode);
+    const label = padEnd(labels[index] ?? '', labelWidth);
+    const note = bar.note ? `  ${style.colors.yellow(bar.note)}` : '';
+    return `${label}  ${style.colors.cyan(padEnd(drawn, room))}  ${(numbers[index] ?? '').padStart(numberWidth)}${note}`.trimEnd();
+  });
+}
+
+/** A bar of `length` columns in eighths of a block, at least a sliver for any non-zero count. */
+function drawBar(length: number, unicode: boolean): string {
+  if (!unicode) return '#'.repeat(Math.max(1, Math.round(length)));
+  const eighths = Math.max(1, Math.round(length * 8));
+  return '█'.repeat(Math.floor(eighths / 8)) + (EIGHTHS[eighths % 8] ?? '');
+}
+
+/** One character per value, scaled to the largest; zero is a space so quiet stretches read as gaps. */
+export function sparkline(values: readonly number[], unicode: boolean): string {
+  const levels = unicode ? SPARK_UNICODE : SPARK_ASCII;
+  const max = Math.max(...values, 0);
+  return values.map((value) => (value <= 0 || max === 0 ? ' ' : (levels[Math.min(levels.length - 1, Math.ceil((value / max) * levels.length) - 1)] ?? ' '))).join('');
+}
+
+/** `▁▂▅█▃  total 1,234, peak 45 on 2026-11-30`: a sparkline with its numbers beside it. */
+export function renderSparkline(label: string, keys: readonly string[], values: readonly number[], style: ChartStyle, labelWidth = 0): string {
+  const total = values.reduce((sum, value) => sum + value, 0);
+  let peak = 0;
+  values.forEach((value, index) => {
+    if (value > (values[peak] ?? 0)) peak = index;
+  });
+  const numbers = `total ${formatCount(total)}, peak ${formatCount(values[peak] ?? 0)} at ${keys[peak] ?? '-'}`;
+  const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label)), labelWidth)}  `;
+  return `${prefix}${style.colors.cyan(sparkline(values, style.unicode))}  ${numbers}`;
+}
+
+/**
+ * Hour of day (columns, 0-23 UTC) by weekday (rows): each cell one character, darker for more changes, so a burst
+ * at 3 a.m. or on a Sunday stands out; each row's total beside it and the busiest cell named below.
+ */
+export function renderHeat(cells: readonly (readonly number[])[], style: ChartStyle): string[] {
+  const levels = style.unicode ? HEAT_UNICODE : HEAT_ASCII;
+  const max = Math.max(0, ...cells.flat());
+  const header = `     ${Array.from({ length: 24 }, (_, hour) => (hour % 3 === 0 ? String(hour).padEnd(3) : '')).join('')}`;
+  const lines = [style.colors.dim(header.trimEnd())];
+  let peak = { weekday: 0, hour: 0, count: 0 };
+  cells.forEach((row, weekday) => {
+    const drawn = row.map((count, hour) => {
+      if (count > peak.count) peak = { weekday, hour, count };
+      if (count <= 0) return style.colors.dim(levels[0] ?? '.');
+      const level = Math.min(levels.length - 1, Math.max(1, Math.ceil((count / max) * (levels.length - 1))));
+      const char = levels[level] ?? '#';
+      return level === levels.length - 1 ? style.colors.red(char) : style.colors.yellow(char);
+    });
+    const total = row.reduce((sum, count) => sum + count, 0);
+    lines.push(`${WEEKDAYS[weekday] ?? '?'}  ${drawn.join('')}  ${formatCount(total)}`);
+  });
+  if (peak.count > 0) {
+    lines.push(`busiest: ${WEEKDAYS[peak.weekday]} ${String(peak.hour).padStart(2, '0')}:00-${String(peak.hour).padStart(2, '0')}:59 UTC, ${formatCount(peak.count)} changes; darkest cell = ${formatCount(max)}`);
+  }
+  return lines;
+}
+
+function cut(text: string): string {
+  const chars = [...text];
+  return chars.length > MAX_LABEL ? `${chars.slice(0, MAX_LABEL - 1).join('')}…` : text;
+}
+
+function padEnd(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - [...text].length));
+}

@@ -1,0 +1,89 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { AuditEntry } from '../entry.js';
+import type { Db } from '../db/connect.js';
+import { columnRef, entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import type { TimeBound } from '../config/time-bound.js';
+import { UsageError } from '../errors.js';
+import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from './filters.js';
+import { PAGE_SIZE, type SortOrder } from './list.js';
+import { tableRef } from './table-ref.js';
+
+/** One resource, as `TYPE:ID` names it. */
+export interface ResourceKey {
+  type: string;
+  id: string;
+}
+
+/**
+ * Exactly this type and id, as stored: the `(resource_type, resource_id, created_at)` index serves every query here
+ * (`--resource`'s filter also matches names, which no index of that shape can serve).
+ */
+function resourceConditions(mapping: ResolvedMapping, resource: ResourceKey, filters: EntryFilters = NO_FILTERS) {
+  const conditions = filterConditions(mapping, filters);
+  conditions.push(sql<boolean>`${requiredColumn(mapping, 'resource_type')} = ${resource.type}`, sql<boolean>`${requiredColumn(mapping, 'resource_id')} = ${resource.id}`);
+  return conditions;
+}
+
+function requiredColumn(mapping: ResolvedMapping, field: 'resource_type' | 'resource_id' | 'resource_name'): RawBuilder<unknown> {
+  const ref = columnRef(mapping, field);
+  if (!ref) throw new UsageError(`history cannot be used: the table has no column mapped to ${field}`);
+  return ref;
+}
+
+/** The resource's entries in time order (ties by id), streamed page by page. */
+export async function* streamHistory(db: Db, mapping: ResolvedMapping, resource: ResourceKey, filters: EntryFilters, order: SortOrder): AsyncGenerator<AuditEntry> {
+  let after: Position | undefined;
+  for (;;) {
+    const conditions = resourceConditions(mapping, resource, filters);
+    if (after) {
+      const bound = sql`(${timestampValue(mapping, after)}, ${idValue(mapping, after.id)})`;
+      const row = sql`(${timestampRef(mapping)}, ${idRef(mapping)})`;
+      conditions.push(order === 'desc' ? sql<boolean>`${row} < ${bound}` : sql<boolean>`${row} > ${bound}`);
+    }
+    const page = (await edgeQuery(db, mapping, allOf(conditions), order, PAGE_SIZE).execute()) as unknown as AuditEntry[];
+    yield* page;
+    const last = page.at(-1);
+    if (!last || page.length < PAGE_SIZE) return;
+    after = { timestamp: last.timestamp, id: last.id };
+  }
+}
+
+/** The resource's oldest entry whatever the filters: whether its history starts with a CREATE or was pruned before. */
+export async function firstEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey): Promise<AuditEntry | undefined> {
+  return (await edgeQuery(db, mapping, allOf(resourceConditions(mapping, resource)), 'asc').executeTakeFirst()) as AuditEntry | undefined;
+}
+
+/** The id of the resource of this type most recently named `name`, for `history route:billing-webhook`. */
+export async function idForName(db: Db, mapping: ResolvedMapping, type: string, name: string): Promise<string | undefined> {
+  if (!columnRef(mapping, 'resource_name')) return undefined;
+  const where = allOf([sql<boolean>`${requiredColumn(mapping, 'resource_type')} = ${type}`, sql<boolean>`${requiredColumn(mapping, 'resource_name')} = ${name}`]);
+  const entry = (await edgeQuery(db, mapping, where, 'desc').executeTakeFirst()) as AuditEntry | undefined;
+  return entry?.resource_id ?? undefined;
+}
+
+/** The last entry at or before `at`: the one whose `after` is the resource's state then. */
+export async function entryAt(db: Db, mapping: ResolvedMapping, resource: ResourceKey, at: TimeBound): Promise<AuditEntry | undefined> {
+  const conditions = resourceConditions(mapping, resource);
+  conditions.push(sql<boolean>`${timestampRef(mapping)} <= ${timestampValue(mapping, at)}`);
+  return (await edgeQuery(db, mapping, allOf(conditions), 'desc').executeTakeFirst()) as AuditEntry | undefined;
+}
+
+/** The database's reading of a time bound (`7d` is `now() - 7 days` by its clock), as the entries' ISO text. */
+export async function resolveInstant(db: Db, bound: TimeBound): Promise<string> {
+  const value = bound.kind === 'relative' ? sql`(now() - cast(${bound.interval} as interval))` : sql`cast(${bound.iso} as timestamptz)`;
+  const result = await sql<{ at: string }>`select to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`.execute(db);
+  return (result.rows[0] as { at: string }).at;
+}
+
+/** The entries matching `where` in (timestamp, id) order, the first `limit` of them. */
+function edgeQuery(db: Db, mapping: ResolvedMapping, where: ReturnType<typeof allOf>, order: SortOrder, limit = 1) {
+  const direction = sql.raw(order);
+  return db
+    .selectFrom(tableRef(mapping))
+    .select(entrySelection(mapping))
+    .where(where)
+    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
+    .limit(limit);
+}

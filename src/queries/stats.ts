@@ -1,0 +1,192 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { columnRef, fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import type { CanonicalField } from '../entry.js';
+import { UsageError } from '../errors.js';
+import { allOf, filterConditions, type EntryFilters } from './filters.js';
+import { tableRef } from './table-ref.js';
+
+/** What `stats --by` can group on. Times are UTC: `day` is YYYY-MM-DD, `hour` 0-23, `weekday` 1 (Monday) to 7. */
+export const DIMENSIONS = ['operator', 'operation', 'resource', 'source', 'ip', 'net', 'day', 'hour', 'weekday'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+export const TIME_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>(['day', 'hour', 'weekday']);
+
+/** One group of a view: its key per dimension (null when the column is null) and how many entries it holds. */
+export interface StatsRow {
+  keys: (string | number | null)[];
+  count: number;
+}
+
+const COLUMN_OF: Partial<Record<Dimension, CanonicalField>> = {
+  operator: 'operator', operation: 'operation', resource: 'resource_type', source: 'source', ip: 'source_ip', net: 'source_ip',
+};
+const IP_TEXT = `'^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$'`;
+
+/** The timestamp as a UTC `timestamp`, read the cheapest way the column allows. */
+function utcTimestamp(mapping: ResolvedMapping): RawBuilder<unknown> {
+  const column = mapping.columns.timestamp;
+  const plain = column && column.expression === undefined && column.epoch === undefined && column.timeZone === undefined;
+  if (plain && column.type === 'timestamptz') return sql`(${timestampRef(mapping)} at time zone 'UTC')`;
+  if (plain && column.type === 'timestamp') return timestampRef(mapping);
+  return sql`cast(${fieldExpression(mapping, 'timestamp')} as timestamp)`;
+}
+
+function requireColumn(mapping: ResolvedMapping, dimension: Dimension): RawBuilder<unknown> {
+  const field = COLUMN_OF[dimension] as CanonicalField;
+  const ref = columnRef(mapping, field);
+  if (!ref) throw new UsageError(`--by ${dimension} cannot be used: the table has no column mapped to ${field}`);
+  return ref;
+}
+
+/** The SQL expression one dimension groups on. */
+export function dimensionExpression(mapping: ResolvedMapping, dimension: Dimension): RawBuilder<unknown> {
+  const utc = utcTimestamp(mapping);
+  switch (dimension) {
+    case 'day':
+      return sql`to_char(${utc}, 'YYYY-MM-DD')`;
+    case 'hour':
+      return sql`extract(hour from ${utc})::int`;
+    case 'weekday':
+      return sql`extract(isodow from ${utc})::int`;
+    case 'operation':
+      return sql`upper(${requireColumn(mapping, dimension)})`;
+    case 'ip':
+      return fieldExpression(mapping, 'source_ip');
+    case 'net': {
+      const ref = requireColumn(mapping, dimension);
+      const type = mapping.columns.source_ip?.type;
+      const ip = type === 'inet' || type === 'cidr' ? sql`${ref}::inet` : sql`(case when ${ref}::text ~ ${sql.raw(IP_TEXT)} then ${ref}::text::inet end)`;
+      // A /24 for IPv4 and a /64 for IPv6: the block one site or one customer network usually holds.
+      return sql`network(set_masklen(${ip}, case when family(${ip}) = 4 then 24 else 64 end))::text`;
+    }
+    default:
+      return sql`${requireColumn(mapping, dimension)}::text`;
+  }
+}
+
+/** One GROUP BY over the filtered entries, counted by PostgreSQL: one row per group, never the entries. */
+export function buildStatsQuery(mapping: ResolvedMapping, filters: EntryFilters, by: readonly Dimension[]): RawBuilder<Record<string, unknown>> {
+  const keys = by.map((dimension, index) => sql`${dimensionExpression(mapping, dimension)} as ${sql.ref(`k${index}`)}`);
+  const positions = by.map((_, index) => sql.raw(String(index + 1)));
+  return sql<Record<string, unknown>>`select ${sql.join(keys)}, count(*) as n from ${sql.table(tableRef(mapping))} where ${allOf(filterConditions(mapping, filters))} group by ${sql.join(positions)}`;
+}
+
+export async function countGroups(db: Db, mapping: ResolvedMapping, filters: EntryFilters, by: readonly Dimension[]): Promise<StatsRow[]> {
+  const result = await buildStatsQuery(mapping, filters, by).execute(db);
+  return result.rows.map((row) => ({ keys: by.map((_, index) => (row[`k${index}`] ?? null) as string | number | null), count: Number(row.n) }));
+}
+
+/** An operator whose first entry ever (in the whole table) is in the filtered window. */
+export interface FirstChange {
+  operator: string;
+  first: string;
+}
+
+/** A day on which an operator changed more than `factor` times their median over active days. */
+export interface BusyDay {
+  operator: string;
+  day: string;
+  count: number;
+  median: number;
+}
+
+/** An (operator, source IP) pair in the window with no earlier entry of that operator from that address. */
+export interface NewAddress {
+  operator: string;
+  ip: string;
+  first: string;
+  count: number;
+}
+
+const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
+
+function isoText(mapping: ResolvedMapping, value: RawBuilder<unknown>): RawBuilder<string> {
+  const type = mapping.columns.timestamp?.type;
+  return type === 'timestamp' ? sql<string>`to_char(${value}, ${ISO_UTC})` : sql<string>`to_char(${value} at time zone 'UTC', ${ISO_UTC})`;
+}
+
+/** Columns of the same table under the alias `o`, for the correlated "anything earlier?" checks. */
+function earlier(mapping: ResolvedMapping, field: 'operator' | 'source_ip' | 'timestamp'): RawBuilder<unknown> {
+  const column = mapping.columns[field] as { name: string };
+  return sql.ref(`o.${column.name}`);
+}
+
+/** Needs plain columns for operator and timestamp: the checks read the same table again under another alias. */
+function plainColumns(mapping: ResolvedMapping, fields: readonly CanonicalField[]): boolean {
+  return fields.every((field) => {
+    const column = mapping.columns[field];
+    return column !== undefined && column.expression === undefined && column.epoch === undefined && column.timeZone === undefined;
+  });
+}
+
+/** Operators whose first change ever is inside the window: one GROUP BY, then one index probe per operator. */
+export async function findFirstChanges(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<FirstChange[]> {
+  if (!plainColumns(mapping, ['operator', 'timestamp'])) return [];
+  const operator = sql.ref((mapping.columns.operator as { name: string }).name);
+  const ts = timestampRef(mapping);
+  const result = await sql<{ operator: string; first: string }>`
+    select g.k::text as operator, ${isoText(mapping, sql`g.first_in`)} as first from (
+      select ${operator} as k, min(${ts}) as first_in
+      from ${sql.table(tableRef(mapping))} where ${allOf([...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`])}
+      group by 1
+    ) g
+    where not exists (select 1 from ${sql.table(tableRef(mapping))} as o where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'timestamp')} < g.first_in)
+    order by g.first_in`.execute(db);
+  return result.rows;
+}
+
+/** Days before the window that set each operator's normal rate, besides the window's own. */
+export const BASELINE_DAYS = 28;
+/** An operator needs this many active days in the baseline before a day of theirs can be unusual. */
+export const MIN_ACTIVE_DAYS = 3;
+
+/**
+ * Days in the window on which an operator made more than `factor` times their median daily count, the median taken
+ * over their active days in the window and the {@link BASELINE_DAYS} before it. One statement: a GROUP BY per
+ * operator and day, the median per operator, and the comparison, all in PostgreSQL.
+ */
+export async function findBusyDays(db: Db, mapping: ResolvedMapping, filters: EntryFilters, factor: number): Promise<BusyDay[]> {
+  const operator = requireColumn(mapping, 'operator');
+  const day = dimensionExpression(mapping, 'day');
+  const baseline = { ...filters, since: undefined };
+  const conditions = [...filterConditions(mapping, baseline), sql<boolean>`${operator} is not null`];
+  let windowStart: RawBuilder<unknown> = sql`''`;
+  if (filters.since) {
+    const since = timestampValue(mapping, filters.since);
+    conditions.push(sql<boolean>`${timestampRef(mapping)} >= ${since} - make_interval(days => ${BASELINE_DAYS})`);
+    const type = mapping.columns.timestamp?.type;
+    windowStart = type === 'timestamp' ? sql`to_char(${since}, 'YYYY-MM-DD')` : sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
+  }
+  const result = await sql<{ operator: string; day: string; n: string; median: number }>`
+    with daily as (
+      select ${operator}::text as k, ${day} as d, count(*) as n from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
+    ), norm as (
+      select k, percentile_cont(0.5) within group (order by n) as median, count(*) as days from daily group by k
+    )
+    select daily.k as operator, daily.d as day, daily.n, norm.median from daily join norm using (k)
+    where norm.days >= ${MIN_ACTIVE_DAYS} and daily.n > ${factor} * norm.median and daily.d >= ${windowStart}
+    order by daily.n desc, daily.k, daily.d`.execute(db);
+  return result.rows.map((row) => ({ operator: row.operator, day: row.day, count: Number(row.n), median: Number(row.median) }));
+}
+
+/** (operator, source IP) pairs in the window that the operator never used before: an index probe per pair. */
+export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[]> {
+  if (!plainColumns(mapping, ['operator', 'timestamp', 'source_ip'])) return [];
+  const operator = sql.ref((mapping.columns.operator as { name: string }).name);
+  const ip = sql.ref((mapping.columns.source_ip as { name: string }).name);
+  const ts = timestampRef(mapping);
+  const conditions = [...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
+  const result = await sql<{ operator: string; ip: string; first: string; n: string }>`
+    select g.k::text as operator, g.ip_text as ip, ${isoText(mapping, sql`g.first_in`)} as first, g.n from (
+      select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text, min(${ts}) as first_in, count(*) as n
+      from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
+    ) g
+    where not exists (
+      select 1 from ${sql.table(tableRef(mapping))} as o
+      where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'source_ip')} = g.source_ip_value and ${earlier(mapping, 'timestamp')} < g.first_in
+    )
+    order by g.first_in`.execute(db);
+  return result.rows.map((row) => ({ operator: row.operator, ip: row.ip, first: row.first, count: Number(row.n) }));
+}
