@@ -1,4 +1,4 @@
-import type { Position } from '../entry.js';
+import type { Position } from '../domain.js';
 import { compareInstants, earlierInstant, parseInstant } from '../config/instant.js';
 import type { LateCommitGuard } from '../delivery/checkpoint.js';
 import type { OpenTransactions } from '../queries/export.js';

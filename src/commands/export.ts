@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from '../io.js';
-import type { Position } from '../entry.js';
+import type { DryRunSummary, ExportSummary, Position } from '../domain.js';
 import { InterruptedError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../db/session.js';
@@ -35,33 +35,6 @@ export interface ExportOptions {
   rejects?: string;
 }
 
-export interface ExportSummary {
-  destination: string;
-  exported: number;
-  batches: number;
-  retries: number;
-  duplicates: number;
-  /** Entries too large for the destination, sent reduced (src/sinks/oversize.ts) and kept whole in --rejects. */
-  reduced: number;
-  first: Position | null;
-  last: Position | null;
-  checkpoint: string | null;
-  /** The run's upper bound, and what kept late-committing transactions from being skipped (see export-bound.ts). */
-  before: string;
-  late_commit_guard: LateCommitGuard;
-  duration_ms: number;
-}
-
-export interface DryRunSummary {
-  dry_run: true;
-  destination: string;
-  would_export: number;
-  first: unknown;
-  last: unknown;
-  after: Position | null;
-  before: string;
-  checkpoint: string | null;
-}
 
 /** Ships the selected entries to the sink; returns what was delivered. Throws InterruptedError on SIGINT/SIGTERM. */
 export async function exportEntries(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<ExportSummary> {

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
-import type { Position } from '../entry.js';
+import type { Position } from '../domain.js';
 import { readCheckpoint } from '../delivery/checkpoint.js';
 import { formatFilters } from './export-coverage.js';
 import { UsageError } from '../errors.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
 import { MAX_RETENTION_DAYS, readControlPlaneRetention } from '../config/cp-config.js';
-import type { PruneOptions, RetentionSource } from './prune.js';
+import type { RetentionSource } from '../domain.js';
+import type { PruneOptions } from './prune.js';
 import type { PruneFlags } from './prune/command.js';
 
 /** What the flags are resolved against: the working directory and api7-audit's own config file. */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Position } from '../entry.js';
+import type { Position } from '../domain.js';
 import type { Db } from '../db/connect.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import {

@@ -1,5 +1,5 @@
 import type { CliIo } from '../io.js';
-import type { Position } from '../entry.js';
+import type { Position, PruneSummary } from '../domain.js';
 import { ConnectionLostError, InterruptedError, RuntimeError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Db } from '../db/connect.js';
@@ -22,10 +22,10 @@ import { confirm, isInteractive } from './prune-interaction.js';
 import { acquireLock, pruneLockName } from './prune-lock.js';
 import { detachOldPartition } from './prune-partitions.js';
 import { silentProgress, startProgress, type Progress } from '../output/progress.js';
-import { emptySummary, type PruneOptions, type PruneSummary } from './prune-types.js';
+import { emptySummary, type PruneOptions } from './prune-types.js';
 import { earlierInstant } from '../config/instant.js';
 
-export type { PruneOptions, PruneStop, PruneSummary, RetentionSource } from './prune-types.js';
+export type { PruneOptions } from './prune-types.js';
 export { pruneLockName } from './prune-lock.js';
 
 /** Passes over the range before a prune stops reporting complete while back-dated entries keep arriving. */

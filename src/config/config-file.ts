@@ -1,4 +1,4 @@
-import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 import { UsageError } from '../errors.js';
 import { readYamlFile } from './yaml-file.js';
 

@@ -1,11 +1,8 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
-/** A resource filter: `route` or `route:abc123`. */
-export interface ResourceFilter {
-  type: string;
-  id?: string;
-}
+export type { ResourceFilter } from '../domain.js';
+import type { ResourceFilter } from '../domain.js';
 
 /** Parses a positive whole number flag such as `--limit 50`. */
 export function parsePositiveInt(flag: string, value: string, max = Number.MAX_SAFE_INTEGER): number {

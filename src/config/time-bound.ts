@@ -2,11 +2,8 @@ import { UsageError } from '../errors.js';
 import { normalizeInstant, parseInstant } from './instant.js';
 import { DURATION_EXAMPLES, MAX_DURATION_MS, durationHint, parseDurationFlag, tryParseDuration } from './duration.js';
 
-/**
- * A point in time given on the command line. Relative bounds are resolved by the database clock (`now() - interval`)
- * so that a client with a skewed clock still selects the right rows.
- */
-export type TimeBound = { kind: 'relative'; interval: string } | { kind: 'absolute'; iso: string };
+export type { TimeBound } from '../domain.js';
+import type { TimeBound } from '../domain.js';
 
 /** PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range"). */
 const MAX_OFFSET_HOURS = 15;

@@ -1,5 +1,5 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
-import { CANONICAL_FIELDS, type CanonicalField, type Position } from '../entry.js';
+import { CANONICAL_FIELDS, type CanonicalField, type Position } from '../domain.js';
 import type { TimeBound } from '../config/time-bound.js';
 import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.js';
 

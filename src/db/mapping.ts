@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { CANONICAL_FIELDS, OPTIONAL_FIELDS, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, OPTIONAL_FIELDS, type CanonicalField } from '../domain.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { isExpression, type ColumnsSpec } from '../config/config-file.js';
 import type { Db } from './connect.js';

@@ -10,7 +10,9 @@ import type { Position } from '../sinks/types.js';
  * 001-late-commits.md): `open-transactions` saw every open transaction's start; `settle` had only the --settle window
  * (other sessions hidden from its role, a standby); `unknown` was written by a version that recorded nothing.
  */
-export type LateCommitGuard = 'open-transactions' | 'settle' | 'unknown';
+import type { LateCommitGuard } from '../domain.js';
+
+export type { LateCommitGuard } from '../domain.js';
 
 /** What the exports that wrote a checkpoint covered. */
 export interface CheckpointCoverage {

@@ -1,4 +1,4 @@
-import { CANONICAL_FIELDS, type AuditEntry } from '../entry.js';
+import { CANONICAL_FIELDS, type AuditEntry } from '../domain.js';
 
 /**
  * A copy of the entry with exactly the canonical fields, in canonical order, and `null` for any left undefined.

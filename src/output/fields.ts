@@ -1,4 +1,4 @@
-import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../domain.js';
 import { UsageError } from '../errors.js';
 import { TABLE_FIELDS, type TableField } from './table.js';
 

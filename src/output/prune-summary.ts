@@ -1,4 +1,4 @@
-import type { PruneSummary } from '../commands/prune.js';
+import type { PruneSummary } from '../domain.js';
 
 const SOURCES: Record<PruneSummary['retentionSource'], string> = {
   flag: '--retention-days',

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import { APISIX_RESOURCE_SECRET_PATHS } from '../secrets/apisix-fields.js';
 import { PLUGINS_NODE, type PathNode } from '../secrets/plugin-paths.js';
 import { childPath, diffChanges, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';

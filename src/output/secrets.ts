@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import { contextualPluginFields, enterField, type PathNode } from '../secrets/plugin-paths.js';
 import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from '../secrets/value-rules.js';
 import { maskEntryByteString } from './mask-bytes.js';

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import type CliTable3 from 'cli-table3';
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import { operationColor, type Colors } from './colors.js';
 import { sanitizeForTerminal } from './terminal-text.js';
 import { waitForDrain } from './writers.js';

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import { toCanonicalEntry } from './canonical.js';
 import { csvHeader, csvRow } from './csv.js';
 

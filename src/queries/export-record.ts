@@ -1,5 +1,5 @@
 import { fromByteString, toByteString } from '../byte-string.js';
-import { CANONICAL_FIELDS } from '../entry.js';
+import { CANONICAL_FIELDS } from '../domain.js';
 import { timestampTokenMs } from './timestamp-token.js';
 import type { ExportFields, ExportFieldsJson, ExportRecord } from '../sinks/types.js';
 

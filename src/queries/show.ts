@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import type { Db } from '../db/connect.js';
 import { entrySelection, idRef, idValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';

@@ -4,43 +4,12 @@
  * builds request bodies by copying that text in, never by parsing or re-serialising an entry.
  */
 
-/** Indexed fields copied out of the entry so that sinks can label it without parsing `json`. */
-export interface ExportFields {
-  operator: string | null;
-  operation: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  source_ip: string | null;
-  source: string | null;
-}
+import type { ExportRecord } from '../domain.js';
 
-/** One entry ready to ship. */
-export interface ExportRecord {
-  /** Entry id, as a string so that bigint ids survive. */
-  id: string;
-  /** ISO 8601 UTC with microseconds, e.g. `2026-11-25T18:54:49.014123Z`; with `id`, the checkpoint position. */
-  timestamp: string;
-  /** Epoch milliseconds of `timestamp` (HEC `time`, Datadog `timestamp`). */
-  timeMs: number;
-  /**
-   * The canonical entry as JSON text (an object), secrets already masked, as a byte string (src/byte-string.ts): its
-   * UTF-8 bytes one per character. Shipped verbatim, copied into a body with `latin1` encoding.
-   */
-  jsonBytes: string;
-  /** The same text decoded, for a sink that has to look into it. */
-  json: string;
-  fields: ExportFields;
-  /**
-   * The same fields as JSON text, a quoted string or `null`, exactly as in `jsonBytes` and byte strings like it: what
-   * a sink writing JSON copies.
-   */
-  fieldsJson: ExportFieldsJson;
-}
-
-export type ExportFieldsJson = Readonly<Record<keyof ExportFields, string>>;
+export type { ExportFields, ExportFieldsJson, ExportRecord } from '../domain.js';
 
 /** Where an export stands: the last record known to be stored by the sink, in (timestamp, id) order. */
-export type { Position } from '../entry.js';
+export type { Position } from '../domain.js';
 
 /** The sink stored every record it was given (possibly some of them for the second time). */
 export interface DeliveredOutcome {

@@ -3,7 +3,7 @@ import { describeAddress, type ConnectionTarget } from '../../src/db/connection-
 import { isConnectionLost, translateConnectionError } from '../../src/db/connect.js';
 import { ConnectionLostError, RuntimeError } from '../../src/errors.js';
 import { formatPruneSummary, pruneSummaryJson } from '../../src/output/prune-summary.js';
-import type { PruneSummary } from '../../src/commands/prune-types.js';
+import type { PruneSummary } from '../../src/domain.js';
 
 const url = (value: string): ConnectionTarget => ({ url: value, libpq: {}, source: '--db' });
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PruneSummary } from '../../src/commands/prune.js';
+import type { PruneSummary } from '../../src/domain.js';
 import { formatPruneSummary, pruneSummaryJson } from '../../src/output/prune-summary.js';
 
 const summary: PruneSummary = {

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../entry.js';
+import type { AuditEntry } from '../../domain.js';
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
