@@ -1,0 +1,49 @@
+import { Option } from '@commander-js/extra-typings';
+import type { CliIo } from '../../io.js';
+import type { Program } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { parseSpanMs } from '../../config/time-bound.js';
+import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
+
+const SEAL_HELP = `
+Examples:
+  $ api7-audit seal --new-key --key /etc/api7-audit/seal.key       once: prints the public key auditors keep
+  $ api7-audit seal --key /etc/api7-audit/seal.key --store /var/lib/api7-audit/seals
+  $ api7-audit verify --public-key seal.key.pub --store /var/lib/api7-audit/seals
+
+Each run seals the entries written since the last seal (in timestamp, id order) up to the start of the oldest open
+transaction (or --settle ago, if earlier): their count, first and last, and a SHA-256 chain over each entry's stored
+values (the canonical encoding in docs/decisions/005-seal-canonical-encoding.md), chained to the previous seal and
+signed with the Ed25519 key. Keep the store away from the database host: whoever can rewrite the table must not be
+able to rewrite the seals. Run it from cron after the control plane writes; nothing new means nothing written.`;
+
+function sealCommand(program: Program) {
+  return program
+    .command('seal')
+    .description('seal the entries written since the last seal: a signed SHA-256 chain in a store outside the database')
+    .requiredOption('--key <file>', 'Ed25519 private key (PEM, mode 0600) that signs the seals; with --new-key, where to create it')
+    .option('--store <dir>', 'directory of seal files, outside the audited database')
+    .option('--new-key', 'create the key pair (--key FILE and FILE.pub), print the public key, and stop')
+    .addOption(new Option('--settle <time>', 'also leave entries younger than this for the next seal (default: 5s)'))
+    .option('--json', 'print the new seal record (or why nothing was sealed) as one JSON object')
+    .addHelpText('after', SEAL_HELP);
+}
+
+export type SealFlags = ReturnType<ReturnType<typeof sealCommand>['opts']>;
+
+/** Registers `api7-audit seal`; its run module loads only when it runs. */
+export function declareSeal(program: Program, io: CliIo): void {
+  sealCommand(program).action(async (flags, command) => {
+    if (flags.newKey) {
+      const { runNewKey } = await import('./run.js');
+      await runNewKey(flags.key, io);
+      return;
+    }
+    if (flags.store === undefined) throw new UsageError('seal needs --store DIR (or --new-key to create a key)');
+    const settleSeconds = parseSpanMs('--settle', flags.settle ?? '5s', 0) / 1000;
+    const options = { store: flags.store, key: flags.key, json: flags.json === true, settleSeconds };
+    const config = await resolveCommandConfig(command.optsWithGlobals(), io);
+    const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
+    await module.runSeal(options, config, io, early);
+  });
+}

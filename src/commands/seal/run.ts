@@ -1,0 +1,120 @@
+import type { CliIo } from '../../io.js';
+import { RuntimeError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import { compareInstants } from '../../config/instant.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import type { OpenPool } from '../../db/pool.js';
+import { readOpenTransactions, streamSealEncodings } from '../../queries/seal.js';
+import { decideExportBound } from '../export-bound.js';
+import { chainStep, GENESIS_HASH, readSealedEntry, type SealedEntry } from '../../seal/canonical.js';
+import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '../../seal/keys.js';
+import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../../seal/record.js';
+import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
+import { auditTableName } from '../../seal/table-name.js';
+
+export interface SealOptions {
+  store: string;
+  key: string;
+  json: boolean;
+  /** The late-commit margin, as export's --settle (docs/decisions/001-late-commits.md). */
+  settleSeconds: number;
+}
+
+/** What a run printed: the new record, or why there was nothing to seal. */
+export type SealResult = { sealed: true; record: SealRecord } | { sealed: false; reason: string; from: string | null; to: string };
+
+/** `seal --new-key --key FILE`: writes the key pair and prints the public key (what auditors keep) on stdout. */
+export async function runNewKey(path: string, io: CliIo): Promise<void> {
+  const { publicKey, keyId, publicPath } = await createKeyFiles(path);
+  io.stdout.write(publicKeyPem(publicKey));
+  io.stderr.write(`wrote the private key to ${path} (mode 0600; keep it where seal runs, nowhere else) and the public key to ${publicPath} (key id ${keyId}; give it to the auditors: verify --public-key)\n`);
+}
+
+/**
+ * Seals the entries written since the last seal, up to the late-commit bound: hashes them in (timestamp, id) order
+ * as COPY delivers them, writes their leaves, then the signed record that commits the seal.
+ */
+export async function runSeal(options: SealOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const key = await readSigningKey(options.key);
+  await checkStore(options.store);
+  const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io), { early, activity: 'seal' });
+  io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
+}
+
+async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey, io: CliIo): Promise<SealResult> {
+  const tableName = auditTableName(table.mapping);
+  const previous = await readLastSeal(options.store, key, tableName);
+  const from = previous?.to ?? null;
+  const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);
+  const bound = decideExportBound(facts, from === null ? undefined : { timestamp: from, id: '' }, true);
+  for (const message of bound.messages) io.stderr.write(`${message.replaceAll('export', 'seal')}\n`);
+  const to = bound.before;
+  if (to === '-infinity' || (from !== null && compareInstants(to, from) <= 0)) {
+    return { sealed: false, reason: 'an open transaction may still add entries after the last seal', from, to };
+  }
+  const seq = (previous?.seq ?? 0) + 1;
+  const leaves = await LeavesWriter.create(options.store, seq);
+  let hash = previous?.hash ?? GENESIS_HASH;
+  let count = 0;
+  let first: SealedEntry | undefined;
+  let last: SealedEntry | undefined;
+  try {
+    for await (const batch of streamSealEncodings(table.db, table.mapping, { from: from ?? undefined, to })) {
+      const entries = batch.map(readSealedEntry);
+      for (const entry of entries) hash = chainStep(hash, entry.hash);
+      first ??= entries[0];
+      last = entries.at(-1) ?? last;
+      count += entries.length;
+      await leaves.write(entries);
+    }
+  } catch (error) {
+    await leaves.abort();
+    throw error;
+  }
+  if (!first || !last) {
+    await leaves.abort();
+    return { sealed: false, reason: 'no entries since the last seal', from, to };
+  }
+  const written = await leaves.finish();
+  const record = signRecord<SealRecord>({
+    format: SEAL_FORMAT,
+    seq,
+    table: tableName,
+    from,
+    to,
+    count,
+    first: { timestamp: first.timestamp, id: first.id },
+    last: { timestamp: last.timestamp, id: last.id },
+    previous_hash: previous?.hash ?? GENESIS_HASH,
+    hash,
+    leaves_file: written.name,
+    leaves_sha256: written.sha256,
+    sealed_at: new Date().toISOString(),
+    late_commit_guard: bound.guard,
+    key_id: key.keyId,
+  }, key);
+  await writeStoreJson(options.store, sealFileName(seq), record);
+  return { sealed: true, record };
+}
+
+/** The newest seal, checked before anything is chained onto it: same table, signed by this key. */
+async function readLastSeal(store: string, key: SigningKey, tableName: string): Promise<SealRecord | undefined> {
+  const { seals } = await listStore(store);
+  if (seals.size === 0) return undefined;
+  const seq = Math.max(...seals.keys());
+  const name = seals.get(seq) as string;
+  const record = await readStoreJson(store, name);
+  if (record.table !== tableName) {
+    throw new RuntimeError(`seal store '${store}' seals table ${String(record.table)}, not ${tableName}; use one store per table`);
+  }
+  if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
+    throw new RuntimeError(`the newest seal in '${store}' (${name}) is not signed by --key (key id ${key.keyId}); refusing to chain onto it: run verify`);
+  }
+  return record as unknown as SealRecord;
+}
+
+function describe(result: SealResult): string {
+  if (!result.sealed) return `nothing to seal: ${result.reason} (entries from ${result.from ?? 'the first'} before ${result.to})`;
+  const { record } = result;
+  return `sealed ${record.count} entries (${record.first.timestamp} id ${record.first.id} to ${record.last.timestamp} id ${record.last.id}) as ${sealFileName(record.seq)}: sha256 ${record.hash}`;
+}

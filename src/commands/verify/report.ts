@@ -1,0 +1,40 @@
+import type { Position } from '../../entry.js';
+import type { Problem } from '../../seal/compare.js';
+import type { SealCheck, VerifyReport } from './run.js';
+
+const at = (position: Position | null): string => (position ? `id ${position.id} (${position.timestamp})` : 'none');
+
+/** One line per problem, as the text report prints it under its seal. */
+export function describeProblem(problem: Problem): string {
+  switch (problem.kind) {
+    case 'modified':
+      return `modified: id ${problem.id} (${problem.timestamp}): ${problem.fields.join(', ') || 'a field'} changed`;
+    case 'deleted':
+      return `deleted: entry ${problem.position} of the seal, id ${problem.id} (${problem.timestamp}), between ${at(problem.previous)} and ${at(problem.next)}`;
+    case 'inserted':
+      return `inserted: id ${problem.id} (${problem.timestamp}) into the sealed range`;
+    case 'archive-mismatch':
+      return `archive differs: id ${problem.id} (${problem.timestamp}) in '${problem.archive}' is not the entry that was sealed`;
+    default:
+      return `${problem.kind.replaceAll('-', ' ')}: ${problem.file}: ${problem.detail}`;
+  }
+}
+
+function describeSeal(seal: SealCheck): string {
+  const range = seal.to === null ? '' : `, ${seal.from ?? 'start'} to ${seal.to}, ${seal.count} entries`;
+  const pruned = seal.pruned > 0 ? `; ${seal.pruned} pruned${seal.archived > 0 ? ` (${seal.archived} found in archives)` : ''}` : '';
+  const lines = [`seal ${seal.seq} (${seal.file}${range}): ${seal.status === 'intact' ? 'intact' : seal.status.toUpperCase()}${pruned}`];
+  for (const problem of seal.problems) lines.push(`  ${describeProblem(problem)}`);
+  return lines.join('\n');
+}
+
+/** The text report: a line per seal range, a line per problem under it, then what was pruned, unsealed, and the verdict. */
+export function formatVerifyReport(report: VerifyReport): string {
+  const lines = report.seals.map(describeSeal);
+  for (const problem of report.problems) lines.push(describeProblem(problem));
+  if (report.prune_cutoff) lines.push(`pruned up to ${report.prune_cutoff} (signed prune record): sealed entries before it may be gone`);
+  if (report.unsealed > 0) lines.push(`${report.unsealed} entries written after the newest seal are not sealed yet`);
+  const bad = report.seals.filter((seal) => seal.status !== 'intact').length;
+  lines.push(report.intact ? `intact: ${report.seals.length} seal ranges of ${report.table}, key ${report.key_id}` : `NOT INTACT: ${bad} of ${report.seals.length} seal ranges of ${report.table}`);
+  return `${lines.join('\n')}\n`;
+}

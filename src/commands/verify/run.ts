@@ -1,0 +1,185 @@
+import { join } from 'node:path';
+import type { CliIo } from '../../io.js';
+import { RuntimeError, UsageError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import type { OpenPool } from '../../db/pool.js';
+import type { Position } from '../../entry.js';
+import { countUnsealed, streamSealedEncodings } from '../../queries/verify.js';
+import { readSealedEntry } from '../../seal/canonical.js';
+import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem } from '../../seal/compare.js';
+import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
+import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
+import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName } from '../../seal/store.js';
+import { auditTableName } from '../../seal/table-name.js';
+import { readArchives } from '../../seal/archives.js';
+import { formatVerifyReport } from './report.js';
+
+export interface VerifyOptions {
+  store: string;
+  publicKey: string;
+  archives: string[];
+  json: boolean;
+}
+
+export type SealStatus = 'intact' | 'tampered' | 'missing' | 'unverifiable';
+
+/** One seal range as verify found it. */
+export interface SealCheck {
+  seq: number;
+  file: string;
+  status: SealStatus;
+  from: string | null;
+  to: string | null;
+  count: number | null;
+  /** Entries of the range found in the database; sealed entries gone because pruned, and of those, found archived. */
+  present: number;
+  pruned: number;
+  archived: number;
+  problems: Problem[];
+}
+
+export interface VerifyReport {
+  intact: boolean;
+  table: string;
+  store: string;
+  key_id: string;
+  seals: SealCheck[];
+  /** The latest cutoff of a validly signed prune record: sealed entries before it may be gone. */
+  prune_cutoff: string | null;
+  /** Problems outside any seal range: a prune record with a bad signature. */
+  problems: Problem[];
+  /** Entries written after the newest seal (not covered yet). */
+  unsealed: number;
+}
+
+/** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 1 unless intact. */
+export async function runVerify(options: VerifyOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const key = await readTrustedKey(options.publicKey);
+  await checkStore(options.store);
+  const report = await withAuditTable(config, async (table) => {
+    const { columns } = table.mapping;
+    const archived = await readArchives(options.archives, { sourceIp: columns.source_ip?.type, states: [columns.before?.type, columns.after?.type] });
+    return verifyStore(table, options, key, archived);
+  }, { early, activity: 'verify' });
+  io.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatVerifyReport(report));
+  if (!report.intact) {
+    const bad = report.seals.filter((seal) => seal.status !== 'intact').length;
+    throw new RuntimeError(`verify: ${bad} of ${report.seals.length} seal ranges not intact${report.problems.length > 0 ? `, ${report.problems.length} other problem(s)` : ''} (see the report above)`);
+  }
+}
+
+async function verifyStore(table: AuditTable, options: VerifyOptions, key: TrustedKey, archived: Map<string, ArchivedEntry>): Promise<VerifyReport> {
+  const tableName = auditTableName(table.mapping);
+  const listing = await listStore(options.store);
+  if (listing.seals.size === 0) throw new UsageError(`--store '${options.store}' holds no seal files (seal-*.json); nothing to verify`);
+  const records = new Map<number, SealRecord>();
+  const checks = new Map<number, SealCheck>();
+  const newest = Math.max(...listing.seals.keys());
+  for (let seq = 1; seq <= newest; seq += 1) {
+    const name = listing.seals.get(seq);
+    const check: SealCheck = { seq, file: sealFileName(seq), status: 'intact', from: null, to: null, count: null, present: 0, pruned: 0, archived: 0, problems: [] };
+    checks.set(seq, check);
+    if (!name) {
+      check.status = 'missing';
+      check.problems.push({ kind: 'missing-seal-file', file: check.file, detail: 'the file is gone from the store; its range cannot be checked' });
+      continue;
+    }
+    const record = await readStoreJson(options.store, name);
+    const invalid = recordProblem(record, tableName);
+    if (invalid) {
+      check.status = 'unverifiable';
+      check.problems.push({ kind: 'record-invalid', file: name, detail: invalid });
+      continue;
+    }
+    records.set(seq, record as unknown as SealRecord);
+    if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
+      check.problems.push({ kind: 'bad-signature', file: name, detail: record.key_id === key.keyId ? 'the signature does not match the record: it was edited' : `signed by key ${String(record.key_id)}, not by --public-key (${key.keyId})` });
+    }
+  }
+  const { cutoff, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
+  const last = records.get(newest) as SealRecord | undefined;
+  const upTo = last?.to ?? [...records.values()].at(-1)?.to;
+  if (upTo === undefined) throw new RuntimeError(`no seal file in '${options.store}' can be read`);
+  const database = new EntryCursor(mapBatches(streamSealedEncodings(table.db, table.mapping, upTo)));
+  let before: Position | null = null;
+  let previousHash: string | undefined;
+  for (let seq = 1; seq <= newest; seq += 1) {
+    const check = checks.get(seq) as SealCheck;
+    const record = records.get(seq);
+    if (!record) {
+      // The range of a missing seal ends where the next readable one starts.
+      const next = [...records.entries()].find(([n]) => n > seq)?.[1];
+      check.present = await skipRange(database, next?.from ?? undefined);
+      previousHash = undefined;
+      continue;
+    }
+    Object.assign(check, { from: record.from, to: record.to, count: record.count });
+    if (previousHash !== undefined && record.previous_hash !== previousHash) {
+      check.problems.push({ kind: 'chain-broken', file: check.file, detail: `previous_hash is not the hash of ${sealFileName(seq - 1)}` });
+    }
+    const sha256: { value?: string } = {};
+    try {
+      const result = await compareRange(readLeaves(join(options.store, record.leaves_file), sha256), database, record.to, {
+        pruneCutoff: cutoff ?? undefined, archived, previousHash: record.previous_hash, before,
+      });
+      check.problems.push(...result.problems);
+      Object.assign(check, { present: result.present, pruned: result.pruned, archived: result.archived });
+      before = result.last;
+      if (sha256.value !== record.leaves_sha256) check.problems.push({ kind: 'leaves-altered', file: record.leaves_file, detail: 'the file is not the one the seal signed (its SHA-256 differs)' });
+      else if (result.hash !== record.hash || result.leaves !== record.count) check.problems.push({ kind: 'chain-broken', file: check.file, detail: 'the leaves do not chain to the signed hash' });
+    } catch (error) {
+      if (!(error instanceof LeavesError)) throw error;
+      check.problems.push({ kind: 'leaves-unreadable', file: record.leaves_file, detail: (error as Error).message });
+      check.present = await skipRange(database, record.to);
+      check.status = 'unverifiable';
+    }
+    previousHash = record.hash;
+  }
+  for (const check of checks.values()) if (check.status === 'intact' && check.problems.length > 0) check.status = 'tampered';
+  const unsealed = await countUnsealed(table.db, table.mapping, upTo);
+  const seals = [...checks.values()];
+  return {
+    intact: problems.length === 0 && seals.every((seal) => seal.status === 'intact'),
+    table: tableName,
+    store: options.store,
+    key_id: key.keyId,
+    seals,
+    prune_cutoff: cutoff,
+    problems,
+    unsealed,
+  };
+}
+
+/** Why a seal file cannot be used as a record at all, or undefined. */
+function recordProblem(record: Record<string, unknown>, tableName: string): string | undefined {
+  if (record.format !== SEAL_FORMAT) return `not a ${SEAL_FORMAT} record`;
+  if (record.table !== tableName) return `seals table ${String(record.table)}, not ${tableName}`;
+  for (const field of ['to', 'hash', 'previous_hash', 'leaves_file', 'leaves_sha256'] as const) {
+    if (typeof record[field] !== 'string') return `its ${field} is missing`;
+  }
+  if (record.from !== null && typeof record.from !== 'string') return 'its from is missing';
+  if (typeof record.leaves_file === 'string' && (record.leaves_file.includes('/') || record.leaves_file.startsWith('.'))) return 'its leaves_file is not a file name in the store';
+  return undefined;
+}
+
+/** The latest cutoff among validly signed prune records of this table; any other prune record is a problem. */
+async function readPruneCutoff(store: string, files: string[], key: TrustedKey, tableName: string): Promise<{ cutoff: string | null; problems: Problem[] }> {
+  let cutoff: string | null = null;
+  const problems: Problem[] = [];
+  for (const file of files) {
+    const record = await readStoreJson(store, file);
+    if (record.format !== PRUNE_FORMAT || record.table !== tableName || typeof record.cutoff !== 'string') {
+      problems.push({ kind: 'record-invalid', file, detail: `not a ${PRUNE_FORMAT} record of ${tableName}` });
+    } else if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
+      problems.push({ kind: 'bad-signature', file, detail: 'a prune record not signed by --public-key: its cutoff is not trusted' });
+    } else if (cutoff === null || record.cutoff > cutoff) {
+      cutoff = record.cutoff;
+    }
+  }
+  return { cutoff, problems };
+}
+
+async function* mapBatches(source: AsyncGenerator<string[]>) {
+  for await (const batch of source) yield batch.map(readSealedEntry);
+}

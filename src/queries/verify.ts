@@ -1,0 +1,21 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { timestampRef, timestampValue } from '../db/entry-columns.js';
+import type { ResolvedMapping } from '../db/mapping.js';
+import { streamSealEncodings } from './seal.js';
+import { tableRef } from './table-ref.js';
+
+/** Every entry before `to` (the newest seal's end) as its canonical encoding, in (timestamp, id) order. */
+export function streamSealedEncodings(db: Db, mapping: ResolvedMapping, to: string): AsyncGenerator<string[]> {
+  return streamSealEncodings(db, mapping, { to });
+}
+
+/** Entries at or after `from` (the newest seal's end): written since, not sealed yet. */
+export async function countUnsealed(db: Db, mapping: ResolvedMapping, from: string): Promise<number> {
+  const row = await db
+    .selectFrom(tableRef(mapping))
+    .select(sql<string>`count(*)`.as('count'))
+    .where(sql<boolean>`${timestampRef(mapping)} >= ${timestampValue(mapping, { kind: 'absolute', iso: from })}`)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}

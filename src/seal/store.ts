@@ -1,0 +1,193 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { RuntimeError, UsageError } from '../errors.js';
+import type { SealedEntry } from './canonical.js';
+
+/**
+ * The seal store: a directory of JSON files kept apart from the audited database. `seal-00000001.json` is a signed
+ * record, `seal-00000001.leaves.ndjson.gz` its entries (one JSON array per line: id, timestamp, hash, field
+ * digests), `prune-*.json` the signed records of prunes. Every file is written to a temporary name, fsynced, moved
+ * into place and the directory fsynced; a record is linked into place, so two seals racing cannot overwrite one.
+ */
+export interface StoreListing {
+  /** Seal record files by sequence number. */
+  seals: Map<number, string>;
+  prunes: string[];
+}
+
+const SEAL_NAME = /^seal-(\d{8,})\.json$/;
+const PRUNE_NAME = /^prune-[0-9A-Za-z-]+\.json$/;
+
+export const sealFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.json`;
+export const leavesFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.leaves.ndjson.gz`;
+
+/** Fails with a UsageError unless `dir` is a directory. */
+export async function checkStore(dir: string, flag = '--store'): Promise<void> {
+  const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`${flag} '${dir}': ${error.code === 'ENOENT' ? 'no such directory (create it first, away from the database host)' : error.code}`);
+  });
+  if (!info.isDirectory()) throw new UsageError(`${flag} '${dir}' is not a directory`);
+}
+
+export async function listStore(dir: string): Promise<StoreListing> {
+  const seals = new Map<number, string>();
+  const prunes: string[] = [];
+  for (const name of await readdir(dir)) {
+    const seal = SEAL_NAME.exec(name);
+    if (seal) seals.set(Number(seal[1]), name);
+    else if (PRUNE_NAME.test(name)) prunes.push(name);
+  }
+  return { seals, prunes: prunes.sort() };
+}
+
+/** A store file's JSON, or a RuntimeError naming it. */
+export async function readStoreJson(dir: string, name: string): Promise<Record<string, unknown>> {
+  const text = await readFile(join(dir, name), 'utf8');
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  throw new RuntimeError(`seal store file '${join(dir, name)}' is not a JSON object`);
+}
+
+/** Writes a new store file durably; fails (RuntimeError) if one of that name exists already. */
+export async function writeStoreJson(dir: string, name: string, value: object): Promise<void> {
+  const temp = tempName(dir, name);
+  await writeDurably(temp, `${JSON.stringify(value, null, 2)}\n`);
+  try {
+    await link(temp, join(dir, name));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new RuntimeError(`seal store '${dir}' already holds ${name}: another seal ran at the same time; run again`);
+    }
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await syncDirectory(dir);
+}
+
+/** Streams a seal's leaves into a gzip file under a temporary name; `finish` moves it into place. */
+export class LeavesWriter {
+  private readonly hash = createHash('sha256');
+  private readonly gzip = createGzip({ level: 1 });
+  private readonly done: Promise<void>;
+  private constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    private readonly temp: string,
+    private readonly handle: Awaited<ReturnType<typeof open>>,
+  ) {
+    const hash = this.hash;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        handle.write(chunk).then(() => callback(), callback);
+      },
+    });
+    this.done = pipeline(this.gzip, sink);
+    // A failure surfaces through `write` or `finish`; keep it from being an unhandled rejection meanwhile.
+    this.done.catch(() => undefined);
+  }
+
+  static async create(dir: string, seq: number): Promise<LeavesWriter> {
+    const name = leavesFileName(seq);
+    const temp = tempName(dir, name);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    return new LeavesWriter(dir, name, temp, handle);
+  }
+
+  /** Appends entries; resolves when the compressor can take more. */
+  async write(entries: readonly SealedEntry[]): Promise<void> {
+    let text = '';
+    for (const entry of entries) text += `${JSON.stringify([entry.id, entry.timestamp, entry.hash, entry.fields])}\n`;
+    if (!this.gzip.write(text)) await new Promise<void>((resolve, reject) => {
+      this.gzip.once('drain', resolve);
+      this.done.catch(reject);
+    });
+  }
+
+  /** Ends the file, fsyncs it and moves it into place; returns its name and the SHA-256 of its bytes. */
+  async finish(): Promise<{ name: string; sha256: string }> {
+    this.gzip.end();
+    await this.done;
+    await this.handle.sync();
+    await this.handle.close();
+    // A leftover of a seal that crashed before its record was written is replaced: the record is the commit.
+    await rename(this.temp, join(this.dir, this.name));
+    await syncDirectory(this.dir);
+    return { name: this.name, sha256: this.hash.digest('hex') };
+  }
+
+  async abort(): Promise<void> {
+    this.gzip.destroy();
+    await this.done.catch(() => undefined);
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.temp).catch(() => undefined);
+  }
+}
+
+/** A leaves file that is gone, not gzip, or not lines of [id, timestamp, hash, fields]. */
+export class LeavesError extends Error {}
+
+/** A seal's leaves in order; once all are read, `sha256.value` is the SHA-256 of the file's bytes. */
+export async function* readLeaves(path: string, sha256: { value?: string } = {}): AsyncGenerator<SealedEntry> {
+  try {
+    const hash = createHash('sha256');
+    const file = createReadStream(path);
+    file.on('data', (chunk) => hash.update(chunk));
+    const gunzip = createGunzip();
+    const reading = pipeline(file, gunzip);
+    reading.catch(() => undefined);
+    for await (const line of createInterface({ input: gunzip, crlfDelay: Infinity })) {
+      if (line === '') continue;
+      const value: unknown = JSON.parse(line);
+      if (!Array.isArray(value) || value.length !== 4 || !value.every((part) => typeof part === 'string')) {
+        throw new LeavesError(`'${path}' holds a line that is not [id, timestamp, hash, fields]`);
+      }
+      const [id, timestamp, entryHash, fields] = value as [string, string, string, string];
+      yield { id, timestamp, hash: entryHash, fields };
+    }
+    await reading;
+    sha256.value = hash.digest('hex');
+  } catch (error) {
+    if (error instanceof LeavesError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof SyntaxError || code?.startsWith('Z_') || code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      throw new LeavesError(`cannot read '${path}': ${code ?? (error as Error).message}`);
+    }
+    throw error;
+  }
+}
+
+function tempName(dir: string, name: string): string {
+  return join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+async function writeDurably(path: string, text: string): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A new or renamed file's directory entry is durable only once the directory itself is synced. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
