@@ -370,3 +370,28 @@ describe('--secret-fingerprints', () => {
     expect(good.stdout + good.stderr).not.toContain(K1);
   });
 });
+
+describe('site-specific secret names from the config file', () => {
+  it('secrets.keys masks each name in any spelling, beside the built-in ones, on list and show', async () => {
+    const state = (side: string) => ({
+      partnerSignature: canary(`${side}-camel`), PARTNER_SIGNATURE: canary(`${side}-upper`), 'partner-signature': canary(`${side}-kebab`),
+      xInternalToken: canary(`${side}-token`), meta: { 'X-Internal-Token': canary(`${side}-header`) }, password: canary(`${side}-builtin`), note: `visible-note-${side}`,
+    });
+    const [id] = await insertRows(schema, [{ age: '1 hour', operator: 'dave', operation: 'update', resource_type: 'route', resource_id: 'site-specific', before: state('old'), after: state('new') }]);
+    try {
+      const config = join(dir, 'site-keys.yaml');
+      await writeFile(config, 'secrets:\n  keys: [partner_signature, X-Internal-Token]\n', { mode: 0o600 });
+      const plain = ok(await cli(['list', '--resource', 'route:site-specific', '--output', 'ndjson'])).stdout;
+      expect(leaks(plain).length, 'without the config the names are not secret').toBeGreaterThan(0);
+      const listed = ok(await cli(['--config', config, 'list', '--resource', 'route:site-specific', '--output', 'ndjson'])).stdout;
+      const shown = both(ok(await cli(['--config', config, 'show', id as string])));
+      for (const text of [listed, shown]) {
+        expect(leaks(text)).toEqual([]);
+        expect(text).toContain('visible-note');
+      }
+      expect(hiddenListed(shown)).toEqual(expect.arrayContaining(['$.partnerSignature', '$.PARTNER_SIGNATURE', '$["partner-signature"]', '$.xInternalToken', '$.meta["X-Internal-Token"]', '$.password']));
+    } finally {
+      await schema.query(`delete from ${schema.table()} where resource_id = 'site-specific'`);
+    }
+  });
+});
