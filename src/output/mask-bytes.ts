@@ -18,7 +18,7 @@ class Unusual extends Error {}
  * already inside a secret, that may itself be a secret ({@link STRING_MAY_HOLD_SECRET}: a URL with a password, a
  * JWT, JSON in a string...), which the walkers decide.
  */
-export function maskEntryByteString(text: string, keys: ReadonlySet<string>, checkStrings = true): string | undefined {
+export function maskEntryByteString(text: string, keys: ReadonlySet<string>, checkStrings = true, mask?: (token: string) => string): string | undefined {
   const scan = new EntryScan(text, keys, checkStrings);
   try {
     scan.entry();
@@ -26,7 +26,7 @@ export function maskEntryByteString(text: string, keys: ReadonlySet<string>, che
     if (error instanceof Unusual) return undefined;
     throw error;
   }
-  return scan.result();
+  return scan.result(mask);
 }
 
 /** Well inside MAX_DEPTH, where the walkers start masking everything: deeper text goes to them. */
@@ -82,8 +82,11 @@ class EntryScan {
     if (states === 0 || this.space(at + 1) !== text.length) throw new Unusual();
   }
 
-  /** The text with every range replaced by the mask. */
-  result(): string {
+  /**
+   * The text with every range replaced by the mask, or by what `mask` makes of the range's JSON text (a fingerprint:
+   * the walkers' own mask of the parsed value, so both ways give the same text).
+   */
+  result(mask?: (token: string) => string): string {
     if (this.ranges.length === 0) return this.text;
     const pairs: [number, number][] = [];
     for (let i = 0; i < this.ranges.length; i += 2) pairs.push([this.ranges[i] as number, this.ranges[i + 1] as number]);
@@ -92,7 +95,7 @@ class EntryScan {
     let from = 0;
     for (const [start, end] of pairs) {
       if (start < from) continue; // inside a secret value already masked
-      out += this.text.slice(from, start) + MASKED_VALUE;
+      out += this.text.slice(from, start) + (mask === undefined ? MASKED_VALUE : mask(this.text.slice(start, end)));
       from = end;
     }
     return out + this.text.slice(from);

@@ -257,18 +257,23 @@ const KELVIN_BYTES = '\xE2\x84\xAA';
  * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
  */
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
-  const { byteNames, keys, context } = compile(policy);
+  const { byteNames, keys, context, mask } = compile(policy);
   if (byteNames !== undefined) {
     const values = mayHoldSecretValueButHeaders(jsonBytes);
     if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context)) return jsonBytes;
-    // Fingerprints hash decoded values, which the parser has at hand. Strings are checked one by one only where
-    // the row may hold a secret value (header names are looked for here, in the few rows that get this far).
-    const scanned = policy.fingerprintKey === undefined ? maskEntryByteString(jsonBytes, keys, values || mayHoldSecretHeader(jsonBytes)) : undefined;
+    // Strings are checked one by one only where the row may hold a secret value (header names are looked for here,
+    // in the few rows that get this far). A fingerprint is made from the decoded value of each range.
+    const scanned = maskEntryByteString(jsonBytes, keys, values || mayHoldSecretHeader(jsonBytes), policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);
   const masked = maskEntryJson(json, policy);
   return masked === json ? jsonBytes : toByteString(masked);
+}
+
+/** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */
+function fingerprintToken(mask: Rules['mask']): (token: string) => string {
+  return (token) => JSON.stringify(mask(JSON.parse(fromByteString(token)) as unknown));
 }
 
 /** Field names that name a header in `{"name": "Authorization", "value": "..."}`, and those holding its value. */

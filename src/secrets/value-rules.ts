@@ -21,10 +21,10 @@ const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /** `scheme://user:PASSWORD@host`: the password runs to the last `@` before a `/` or a space. */
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s]+)@/gi;
 /**
- * `Name: value` at the start of the text or of a line, with a space after the colon as HTTP writes it: an operator
- * named `apikey:ci-deployer` is not a header.
+ * `Name: value` at the start of the text or of a line (`Cookie:sid=1` too, as clients send it); a bare `apikey`
+ * needs a space after the colon, as HTTP writes it: an operator named `apikey:ci-deployer` is not a header.
  */
-const HEADER_LINE = /(^|[\r\n])([ \t]*(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)[ \t]*:[ \t]+)([^\r\n]+)/gi;
+const HEADER_LINE = /(^|[\r\n])([ \t]*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)[ \t]*:[ \t]*|api[-_]?key[ \t]*:[ \t]+))([^\r\n]+)/gi;
 
 /**
  * The text with each secret it holds replaced by `mask(secret)`: a PEM private key makes the whole text a secret.
@@ -48,7 +48,7 @@ const IN_STRING = [
   'PRIVATE KEY',
   'eyJ[\\w-]*\\.',
   '\\/\\/(?:[^ \\t\\r\\n/"\\\\]|\\\\.)*@',
-  `(?:"|\\\\[nr])${SPACE}*(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|api[-_]?key|x[-_]access[-_]token)${SPACE}*:${SPACE}`,
+  `(?:"|\\\\[nr])${SPACE}*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)${SPACE}*:|api[-_]?key${SPACE}*:${SPACE})`,
   '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
   '\\\\[u/]',
 ];

@@ -101,3 +101,39 @@ describe('maskEntryBytes (scanning the byte string)', () => {
     expect(fromByteString(maskEntryBytes(text, german))).not.toContain('geheim');
   });
 });
+
+describe('maskEntryBytes with fingerprints', () => {
+  const keyed = createSecretPolicy({ fingerprintKey: 'operator-key' });
+
+  it('fingerprints on the scanner, with the same fingerprints as the parse-and-walk path', () => {
+    const random = seededRandom(77);
+    const secrets: unknown[] = ['s3cr\u00e9t \u4e2d', 'p"q\\r', 12.5, { nested: ['a', 1] }, null, ['x', { y: 'z' }]];
+    for (let round = 0; round < 200; round += 1) {
+      const after = { password: pick(random, secrets), plugins: { 'key-auth': { key: pick(random, secrets) }, 'limit-count': { key: 'remote_addr' } }, note: 'visible' };
+      const text = toByteString(JSON.stringify(makeEntry({ resource_type: 'route', before: null, after })));
+      // The scanner reads it (no fallback), and it writes what the walkers write.
+      expect(maskEntryByteString(text, keyed.keys)).toBeDefined();
+      const masked = maskEntryBytes(text, keyed);
+      expect(JSON.parse(fromByteString(masked))).toEqual(JSON.parse(maskEntryJson(fromByteString(text), keyed)));
+      expect(fromByteString(masked)).toMatch(/"\*{6}\(hmac-sha256:[0-9a-f]{12}\)"/);
+    }
+  });
+});
+
+describe('header lines in strings', () => {
+  const state = (value: string) => JSON.stringify(makeEntry({ resource_type: 'route', before: null, after: { note: value } }));
+  const note = (value: string) => (maskedValue(state(value)) as { after: { note: string } }).after.note;
+
+  it('masks a header line without a space after the colon, as clients send a cookie', () => {
+    expect(note('Cookie:sid=S1')).toBe(`Cookie:${SECRET_MASK}`);
+    expect(note('cookie:S2')).toBe(`cookie:${SECRET_MASK}`);
+    expect(note('x-auth-token:S3')).toBe(`x-auth-token:${SECRET_MASK}`);
+    expect(note('Accept: json\r\nAuthorization:Bearer S4')).toBe(`Accept: json\r\nAuthorization:${SECRET_MASK}`);
+    expect(fromByteString(maskEntryBytes(toByteString(state('Cookie:sid=S5')), policy))).not.toContain('S5');
+  });
+
+  it('leaves an operator-style apikey:name alone, and masks an API-key header line written with a space', () => {
+    expect(note('apikey:ci-deployer')).toBe('apikey:ci-deployer');
+    expect(note('apikey: K1')).toBe(`apikey: ${SECRET_MASK}`);
+  });
+});
