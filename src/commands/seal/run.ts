@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { compareInstants } from '../../config/instant.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
+import { closeOnFailure } from './before-connecting.js';
 import { readOpenTransactions, streamSealEncodings } from '../../queries/seal.js';
 import { decideExportBound } from '../export-bound.js';
 import { chainStep, GENESIS_HASH, readSealedEntry, type SealedEntry } from '../../seal/canonical.js';
@@ -35,8 +36,8 @@ export async function runNewKey(path: string, io: CliIo): Promise<void> {
  * as COPY delivers them, writes their leaves, then the signed record that commits the seal.
  */
 export async function runSeal(options: SealOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
-  const key = await readSigningKey(options.key);
-  await checkStore(options.store);
+  const key = await closeOnFailure(early, () => readSigningKey(options.key));
+  await closeOnFailure(early, () => checkStore(options.store));
   const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io), { early, activity: 'seal' });
   io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
 }

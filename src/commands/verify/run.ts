@@ -4,6 +4,7 @@ import { RuntimeError, UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
+import { closeOnFailure } from '../seal/before-connecting.js';
 import type { Position } from '../../entry.js';
 import { countUnsealed, streamSealedEncodings } from '../../queries/verify.js';
 import { readSealedEntry } from '../../seal/canonical.js';
@@ -55,8 +56,8 @@ export interface VerifyReport {
 
 /** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 1 unless intact. */
 export async function runVerify(options: VerifyOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
-  const key = await readTrustedKey(options.publicKey);
-  await checkStore(options.store);
+  const key = await closeOnFailure(early, () => readTrustedKey(options.publicKey));
+  await closeOnFailure(early, () => checkStore(options.store));
   const report = await withAuditTable(config, async (table) => {
     const { columns } = table.mapping;
     const archived = await readArchives(options.archives, { sourceIp: columns.source_ip?.type, states: [columns.before?.type, columns.after?.type] });
@@ -127,7 +128,8 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
       Object.assign(check, { present: result.present, pruned: result.pruned, archived: result.archived });
       before = result.last;
       if (sha256.value !== record.leaves_sha256) check.problems.push({ kind: 'leaves-altered', file: record.leaves_file, detail: 'the file is not the one the seal signed (its SHA-256 differs)' });
-      else if (result.hash !== record.hash || result.leaves !== record.count) check.problems.push({ kind: 'chain-broken', file: check.file, detail: 'the leaves do not chain to the signed hash' });
+      else if (result.leaves !== record.count) check.problems.push({ kind: 'chain-broken', file: check.file, detail: `the record counts ${record.count} entries, its leaves ${result.leaves}` });
+      else if (result.hash !== record.hash) check.problems.push({ kind: 'chain-broken', file: check.file, detail: 'the leaves do not chain to the signed hash' });
     } catch (error) {
       if (!(error instanceof LeavesError)) throw error;
       check.problems.push({ kind: 'leaves-unreadable', file: record.leaves_file, detail: (error as Error).message });
