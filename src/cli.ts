@@ -5,6 +5,8 @@ import { declareShow } from './commands/show/command.js';
 import { declarePrune } from './commands/prune/command.js';
 import { declareExport } from './commands/export/command.js';
 import { declareSecretFingerprint } from './commands/secret-fingerprint/command.js';
+import { declareCompletion } from './commands/completion/command.js';
+import { declareVersion } from './commands/version/command.js';
 import { declareInit } from './commands/init/command.js';
 import { declareHistory } from './commands/history/command.js';
 import { declareStats } from './commands/stats/command.js';
@@ -24,5 +26,7 @@ export function buildProgram(io: CliIo): Program {
   declareStats(program, io);
   declareSeal(program, io);
   declareVerify(program, io);
+  declareCompletion(program, io);
+  declareVersion(program, io);
   return program;
 }
