@@ -5,7 +5,9 @@
 // 13-20 ms from one bundled file, which decides whether `list` can start within 50 ms of `--version`. Type checking
 // stays with `npm run typecheck` (tsc); this step only transpiles.
 import { build } from 'esbuild';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -57,8 +59,8 @@ async function buildCli() {
     sourcemap: true,
     plugins: [nodeOnlyPg],
     // PGlite finds its WebAssembly and data files next to its own modules, so it is loaded from node_modules; pg
-    // tries the optional native binding only when asked to, which api7-audit never does.
-    external: ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'pg-native'],
+    // tries the optional native binding only when asked to, which api7-audit never does; jq-wasm reads its jq.wasm beside its module.
+    external: ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'pg-native', 'jq-wasm'],
   }).catch(async (error) => {
     await rm(next, { recursive: true, force: true });
     throw error;
@@ -68,6 +70,41 @@ async function buildCli() {
   });
   await rename(next, `${root}dist`);
   await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * man/api7-audit.1 from the program's own commander tree (src/output/man-page.ts), so the page shipped in the package
+ * lists what `--help` lists. Bundled to a file beside the sources and run once; written by a rename, as dist/ is.
+ */
+async function buildManPage() {
+  const script = `${root}man-page.build-${process.pid}.mjs`;
+  const next = `${root}man/api7-audit.1.next-${process.pid}`;
+  try {
+    await build({
+      ...common,
+      stdin: {
+        contents: `import { buildProgram } from './src/cli.ts';
+import { renderManPage } from './src/output/man-page.ts';
+import { VERSION } from './src/version.ts';
+const io = { stdout: process.stdout, stderr: process.stderr, env: {}, cwd: process.cwd(), stdoutIsTty: false, stderrIsTty: false };
+const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+const date = new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.now()).toISOString().slice(0, 10);
+process.stdout.write(renderManPage(buildProgram(io), { version: VERSION, date }));`,
+        resolveDir: root,
+        loader: 'ts',
+      },
+      outfile: script,
+      // Run from the checkout: its dependencies load from node_modules (the commands' run modules are never called).
+      packages: 'external',
+    });
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { cwd: root });
+    await mkdir(`${root}man`, { recursive: true });
+    await writeFile(next, stdout);
+    await rename(next, `${root}man/api7-audit.1`);
+  } finally {
+    await rm(script, { force: true });
+    await rm(next, { force: true });
+  }
 }
 
 async function buildBench() {
@@ -83,4 +120,4 @@ async function buildBench() {
   });
 }
 
-await (process.argv[2] === 'bench' ? buildBench() : buildCli());
+await (process.argv[2] === 'bench' ? buildBench() : buildCli().then(buildManPage));

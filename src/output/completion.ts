@@ -21,6 +21,8 @@ interface CommandSpec {
   name: string;
   description: string;
   flags: FlagSpec[];
+  /** The choices of its arguments (`completion <shell>`). */
+  argumentValues?: readonly string[];
 }
 
 const FILE_ARGUMENT = /<(file|path|checkpoint|dir|directory)>/i;
@@ -41,7 +43,12 @@ function describe(program: Command, values: Readonly<Record<string, readonly str
   const global = [...visible(program.options), { names: ['-h', '--help'], takesValue: false, files: false, description: 'display help' }];
   const commands: CommandSpec[] = program.commands
     .filter((command) => !(command as Command & { _hidden?: boolean })._hidden)
-    .map((command) => ({ name: command.name(), description: command.description(), flags: [...visible(command.options), { names: ['-h', '--help'], takesValue: false, files: false, description: 'display help' }] }));
+    .map((command) => ({
+      name: command.name(),
+      description: command.description(),
+      flags: [...visible(command.options), { names: ['-h', '--help'], takesValue: false, files: false, description: 'display help' }],
+      argumentValues: command.registeredArguments.flatMap((argument) => argument.argChoices ?? []),
+    }));
   commands.push({ name: 'help', description: 'display help for a command', flags: [] });
   return { name: program.name(), global, commands };
 }
@@ -76,6 +83,9 @@ function bashScript({ name, global, commands }: ReturnType<typeof describe>): st
   for (const command of commands) addValueCases(command.name, [...command.flags, ...global]);
   const globalValueFlags = global.filter((flag) => flag.takesValue).flatMap((flag) => flag.names);
   const flagCases = commands.map((command) => `    ${quote(command.name)}) words=${quote([...command.flags, ...global].flatMap((flag) => flag.names).join(' '))} ;;`);
+  const argumentCases = commands
+    .filter((command) => command.argumentValues?.length)
+    .map((command) => `    ${quote(command.name)}) words=${quote(command.argumentValues?.join(' ') ?? '')} ;;`);
   return `# ${name} completion for bash (and zsh through bashcompinit). Load it with:
 #   source <(${name} completion bash)
 ${functionName(name)}() {
@@ -101,6 +111,10 @@ ${valueCases.join('\n')}
     case "$cmd" in
 ${flagCases.join('\n')}
     esac
+  else
+    case "$cmd" in
+${argumentCases.join('\n')}
+    esac
   fi
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
@@ -122,6 +136,9 @@ function fishScript({ name, global, commands }: ReturnType<typeof describe>): st
     `# ${name} completion for fish. Load it with: ${name} completion fish | source`,
     `complete -c ${name} -f`,
     ...commands.map((command) => `complete -c ${name} -n '__fish_use_subcommand' -a ${command.name} -d ${quote(command.description.slice(0, 80))}`),
+    ...commands
+      .filter((command) => command.argumentValues?.length)
+      .map((command) => `complete -c ${name} -n ${quote(`__fish_seen_subcommand_from ${command.name}`)} -a ${quote(command.argumentValues?.join(' ') ?? '')}`),
     ...global.map((flag) => line('true', flag)),
     ...commands.flatMap((command) => command.flags.map((flag) => line(`__fish_seen_subcommand_from ${command.name}`, flag))),
     `complete -c ${name} -n '__fish_seen_subcommand_from help' -a ${quote(names)}`,
