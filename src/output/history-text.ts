@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import type { Change } from './changes.js';
 import { operationColor, type Colors } from './colors.js';
 import { stableStringify } from './stable-json.js';

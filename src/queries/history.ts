@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 import type { Db } from '../db/connect.js';
 import { columnRef, entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';

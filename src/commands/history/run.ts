@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../entry.js';
+import type { AuditEntry } from '../../domain.js';
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import type { TimeBound } from '../../config/time-bound.js';
@@ -9,7 +9,7 @@ import type { OpenPool } from '../../db/pool.js';
 import type { EntryFilters } from '../../queries/filters.js';
 import type { SortOrder } from '../../queries/list.js';
 import { entryAt, firstEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
-import { createSecretPolicy, maskEntry, type SecretPolicy } from '../../output/secrets.js';
+import { createSecretPolicy, maskEntry, type SecretPolicy } from '../../secrets/policy.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
 import { diffChanges, type Change } from '../../output/changes.js';
 import { hiddenSecretChanges } from '../../output/secret-changes.js';
