@@ -1,0 +1,155 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../../db/connect.js';
+import type { MappedColumn, ResolvedMapping } from '../../db/mapping.js';
+import { idRef, idValue, timestampRef, timestampValue } from '../../db/entry-columns.js';
+import { formatTableName } from '../../db/identifiers.js';
+import type { CanonicalField } from '../../entry.js';
+import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from '../../queries/filters.js';
+import { buildListQuery } from '../../queries/list.js';
+import { tableRef } from '../../queries/table-ref.js';
+import { explainPlan, planNodes, type PlanNode, type TableFacts } from '../../queries/doctor.js';
+import type { Check } from '../../output/doctor.js';
+
+/** Clock differences beyond these warn, then fail: relative times (--since 7d, retention) follow the database clock. */
+const SKEW_WARN_MS = 2_000;
+const SKEW_FAIL_MS = 300_000;
+
+export function clockCheck(skewMs: number, uncertaintyMs: number): Check {
+  const seconds = (skewMs / 1000).toFixed(1);
+  const ahead = skewMs > 0 ? 'ahead of' : 'behind';
+  const off = Math.abs(skewMs) - uncertaintyMs;
+  const data = { skew_ms: Math.round(skewMs), uncertainty_ms: Math.round(uncertaintyMs) };
+  if (off <= SKEW_WARN_MS) return { group: 'connection', name: 'clock', status: 'ok', message: `database clock within ${Math.max(1, Math.ceil(Math.abs(skewMs) / 1000))} s of this host's`, data };
+  return {
+    group: 'connection', name: 'clock', status: off > SKEW_FAIL_MS ? 'fail' : 'warn',
+    message: `database clock is ${Math.abs(Number(seconds))} s ${ahead} this host's; --since, --until and retention follow the database clock`,
+    fix: 'synchronize both clocks (chrony or systemd-timesyncd on the database host and here)',
+    data,
+  };
+}
+
+/** How a plan reads the table: served by an index (with an index condition, no sort), or not. */
+export interface PlanVerdict {
+  indexed: boolean;
+  sorted: boolean;
+  indexes: string[];
+}
+
+export function judgePlan(plan: PlanNode): PlanVerdict {
+  const nodes = planNodes(plan);
+  const indexes = [...new Set(nodes.map((node) => node['Index Name']).filter((name): name is string => name !== undefined))];
+  const indexed = nodes.some((node) => node['Index Cond'] !== undefined || (node['Node Type'] === 'Bitmap Heap Scan' && node['Recheck Cond'] !== undefined));
+  const scans = nodes.some((node) => node['Node Type'] === 'Seq Scan');
+  return { indexed: indexed && !scans, sorted: nodes.some((node) => node['Node Type'] === 'Sort'), indexes };
+}
+
+/** SQL text of a field as an index would hold it: a column's quoted name, or the expression in parentheses. */
+function indexTerm(column: MappedColumn | undefined): string | undefined {
+  if (!column) return undefined;
+  if (column.expression !== undefined) return `(${column.expression})`;
+  return /^[a-z_][a-z0-9_$]*$/.test(column.name) ? column.name : `"${column.name.replaceAll('"', '""')}"`;
+}
+
+/** An id of each id type to position a probe at: any value that casts does. */
+const LOWEST_ID: Record<string, string> = { int8: '0', int4: '0', int2: '0', numeric: '0', uuid: '00000000-0000-0000-0000-000000000000' };
+
+function createIndex(mapping: ResolvedMapping, body: string): string {
+  return `CREATE INDEX CONCURRENTLY ON ${formatTableName(mapping.table)} ${body};`;
+}
+
+interface IndexProbe {
+  name: string;
+  /** What the query serves, for the message. */
+  what: string;
+  field?: CanonicalField;
+  filters?: Partial<EntryFilters>;
+  /** The index that would serve it, as `(...)` or `USING gist (...)`; undefined when none can. */
+  index(terms: Record<string, string | undefined>): string | undefined;
+  /** Why no index can serve it on this mapping, when that is so. */
+  impossible?(mapping: ResolvedMapping): string | undefined;
+}
+
+const PROBES: IndexProbe[] = [
+  { name: '--operator', what: 'list/export --operator', field: 'operator', filters: { operators: ['alice'] }, index: (t) => `(${t.operator}, ${t.ts}, ${t.id})` },
+  { name: '--operation', what: 'list/export --operation', field: 'operation', filters: { operations: ['delete'] }, index: (t) => `((lower(${t.operation})), ${t.ts}, ${t.id})` },
+  { name: '--resource', what: 'list/export --resource TYPE:ID', field: 'resource_type', filters: { resources: [{ type: 'route', id: 'x' }] }, index: (t) => `(${t.resource_type}, ${t.resource_id}, ${t.ts})` },
+  {
+    name: '--ip', what: 'list/export --ip CIDR', field: 'source_ip', filters: { ips: ['10.0.0.0/8'] },
+    index: (t) => `USING gist (${t.source_ip} inet_ops)`,
+    impossible: (m) => (m.columns.source_ip && !['inet', 'cidr'].includes(m.columns.source_ip.type) ? `the IP is ${m.columns.source_ip.type}, matched by a cast per row; an inet column (or a generated one) could be indexed` : undefined),
+  },
+  { name: '--source', what: 'list/export --source', field: 'source', filters: { sources: ['api'] }, index: (t) => `(${t.source}, ${t.ts})` },
+];
+
+/**
+ * Whether an index serves each way the tool reads the table, by EXPLAIN (never ANALYZE) of the statements it runs:
+ * the newest-first page (list, show's neighbours), a time range (--since), prune's batches before a cutoff and
+ * export's read after a checkpoint (both in (timestamp, id) order), and each filter.
+ */
+export async function indexChecks(db: Db, mapping: ResolvedMapping, cutoff: string): Promise<Check[]> {
+  const terms: Record<string, string | undefined> = { ts: indexTerm(mapping.columns.timestamp), id: indexTerm(mapping.columns.id) };
+  for (const field of ['operator', 'operation', 'resource_type', 'resource_id', 'source_ip', 'source'] as const) terms[field] = indexTerm(mapping.columns[field]);
+  const orderIndex = createIndex(mapping, `(${terms.ts}, ${terms.id})`);
+  const table = tableRef(mapping);
+  const ts = timestampRef(mapping);
+  const id = idRef(mapping);
+  const ordered = (where: RawBuilder<boolean>) =>
+    db.selectFrom(table).select(sql`1`.as('one')).where(where).orderBy(ts).orderBy(id).limit(1000);
+  const checks: Check[] = [];
+
+  const order = judgePlan(await explainPlan(db, buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc' }, 50)));
+  checks.push(order.sorted || !order.indexes.length
+    ? { group: 'indexes', name: 'newest first', status: 'fail', message: 'list sorts the whole table for every page: no index on (timestamp, id)', fix: orderIndex }
+    : { group: 'indexes', name: 'newest first', status: 'ok', message: `list pages read ${order.indexes.join(', ')}` });
+
+  const timeProbes: [string, string, RawBuilder<boolean>][] = [
+    ['--since', 'list/export --since 1d', allOf(filterConditions(mapping, { ...NO_FILTERS, since: { kind: 'relative', interval: '1 day' } as EntryFilters['since'] }))],
+    ['prune', 'prune batches before the cutoff', sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })}`],
+    ['export', 'export after a checkpoint', sql<boolean>`(${ts}, ${id}) > (${timestampValue(mapping, { kind: 'absolute', iso: cutoff })}, ${idValue(mapping, LOWEST_ID[mapping.columns.id?.type ?? ''] ?? '')})`],
+  ];
+  for (const [name, what, where] of timeProbes) {
+    const verdict = judgePlan(await explainPlan(db, ordered(name === 'export' ? sql<boolean>`${ts} >= ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })} and ${where}` : where)));
+    checks.push(verdict.indexed && !verdict.sorted
+      ? { group: 'indexes', name, status: 'ok', message: `${what}: ${verdict.indexes.join(', ')}` }
+      : { group: 'indexes', name, status: 'fail', message: `${what}: no index serves it; every run reads the whole table`, fix: orderIndex });
+  }
+
+  for (const probe of PROBES) {
+    if (!probe.field || !mapping.columns[probe.field]) {
+      checks.push({ group: 'indexes', name: probe.name, status: 'skip', message: `${probe.what}: no column mapped` });
+      continue;
+    }
+    const where = allOf(filterConditions(mapping, { ...NO_FILTERS, ...probe.filters }));
+    const verdict = judgePlan(await explainPlan(db, db.selectFrom(table).select(sql`1`.as('one')).where(where)));
+    if (verdict.indexed) {
+      checks.push({ group: 'indexes', name: probe.name, status: 'ok', message: `${probe.what}: ${verdict.indexes.join(', ')}` });
+      continue;
+    }
+    const impossible = probe.impossible?.(mapping);
+    const expression = mapping.columns[probe.field]?.expression !== undefined ? ' (an expression: index the expression itself)' : '';
+    checks.push({
+      group: 'indexes', name: probe.name, status: 'warn',
+      message: `${probe.what} cannot use an index${impossible ? `: ${impossible}` : `; it reads every entry in the time range${expression}`}`,
+      ...(impossible ? {} : { fix: createIndex(mapping, probe.index(terms) ?? '') }),
+    });
+  }
+  return checks;
+}
+
+/** Partitioning as the catalog tells it, for the table line. */
+export function describePartitioning(facts: TableFacts): string {
+  if (facts.partitionKey === null) return 'not partitioned';
+  const oldest = facts.oldestPartition ? `; oldest ${facts.oldestPartition.name} ${facts.oldestPartition.bound.replace(/^FOR VALUES /, '')}` : '';
+  return `partitioned by ${facts.partitionKey}, ${facts.partitions} partition${facts.partitions === 1 ? '' : 's'}${oldest}`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
