@@ -8,6 +8,7 @@ import { declareSecretFingerprint } from './commands/secret-fingerprint/command.
 import { declareCompletion } from './commands/completion/command.js';
 import { declareVersion } from './commands/version/command.js';
 import { declareInit } from './commands/init/command.js';
+import { declareDoctor } from './commands/doctor/command.js';
 import { declareHistory } from './commands/history/command.js';
 import { declareStats } from './commands/stats/command.js';
 import { declareSeal } from './commands/seal/command.js';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo): Program {
   declareExport(program, io);
   declareSecretFingerprint(program, io);
   declareInit(program, io);
+  declareDoctor(program, io);
   declareHistory(program, io);
   declareStats(program, io);
   declareSeal(program, io);
