@@ -2,7 +2,7 @@ import { CommanderError } from 'commander';
 import type { CliIo } from './io.js';
 import { buildProgram } from './cli.js';
 import { CliError } from './errors.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from './secrets/redact.js';
 import { interruptEndsRunAtOnce } from './interrupt.js';
 
 const EXIT_USAGE = 2;

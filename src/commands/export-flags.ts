@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { parseFilterFlags } from './flags/filters.js';
 import { parsePositiveInt } from '../config/parse-flags.js';
 import { parseSpanMs } from '../config/time-bound.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret } from '../secrets/redact.js';
 import type { SinkOptions } from '../sinks/index.js';
 import { DATADOG_SITES, knownDatadogSite } from '../sinks/datadog.js';
 import { maskUrl } from '../db/connection-url.js';

@@ -7,7 +7,7 @@ import { withAuditTable, type AuditTable } from '../db/session.js';
 import { withReadOnly } from '../db/read-only.js';
 import type { EntryFilters } from '../queries/filters.js';
 import { countExport, fetchExportRows, readOpenTransactions, streamExportRecords, type ExportQuery } from '../queries/export.js';
-import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../output/secrets.js';
+import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../secrets/policy.js';
 import { createSink, type SinkOptions } from '../sinks/index.js';
 import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointCoverage, type DeliveryStats, type LateCommitGuard } from '../delivery/index.js';
 import { decideExportBound } from './export-bound.js';

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret } from '../secrets/redact.js';
 import { resolveTls, type TlsSettings } from './tls.js';
 
 /** Where the connection settings came from, named in error messages so users know what to fix. */

@@ -4,8 +4,8 @@ import type { ResolvedMapping } from '../db/mapping.js';
 import type { AuditEntry } from '../domain.js';
 import { contextualPluginFields } from '../secrets/plugin-paths.js';
 import { maskSecretsInText } from '../secrets/value-rules.js';
-import { camelCaseName } from './secret-rules.js';
-import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from './secrets.js';
+import { camelCaseName } from '../secrets/rules.js';
+import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from '../secrets/policy.js';
 
 const STATES = ['before', 'after'] as const;
 const MARKERS = STATES.map((state) => `,"${state}":{"${INVALID_JSON_KEY}":"invalid_json",`);

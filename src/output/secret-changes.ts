@@ -2,7 +2,7 @@ import type { AuditEntry } from '../domain.js';
 import { APISIX_RESOURCE_SECRET_PATHS } from '../secrets/apisix-fields.js';
 import { PLUGINS_NODE, type PathNode } from '../secrets/plugin-paths.js';
 import { childPath, diffChanges, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
-import { normalizeSecretKey, SECRET_MASK } from './secrets.js';
+import { normalizeSecretKey, SECRET_MASK } from '../secrets/policy.js';
 import { stableStringify } from './stable-json.js';
 
 /**

@@ -56,7 +56,7 @@ const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceA
 
 /**
  * The header cases of {@link MAY_HOLD_SECRET_VALUE} as a RegExp source: each starts at a quote, so the secret-name
- * pre-check (secrets.ts) carries them in its own scan instead of a second pass over every row.
+ * pre-check (policy.ts) carries them in its own scan instead of a second pass over every row.
  */
 export const HEADER_HINT_SOURCE = `${IN_STRING[3] as string}|${HEADER_NAME_VALUE}\\s*[,}\\]]`;
 const HEADER_HINT = new RegExp(HEADER_HINT_SOURCE, 'i');

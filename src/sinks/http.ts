@@ -2,7 +2,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { sanitizeForTerminal } from '../output/terminal-text.js';
-import { redactValues } from '../redact.js';
+import { redactValues } from '../secrets/redact.js';
 import type { BodyBuilder } from './body.js';
 import { ReducedRecord } from './oversize.js';
 import type { ExportRecord, FatalOutcome, OversizeHandler, RetryOutcome, SendOutcome } from './types.js';

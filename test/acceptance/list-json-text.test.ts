@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
 import { toCanonicalEntry } from '../../src/output/canonical.js';
-import { createSecretPolicy, maskEntry } from '../../src/output/secrets.js';
+import { createSecretPolicy, maskEntry } from '../../src/secrets/policy.js';
 import { spawnCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
 import { seededRandom } from '../support/random.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskUrl, resolveConnectionTarget } from '../../src/db/connection-url.js';
 import { translateConnectionError } from '../../src/db/connect.js';
-import { redactSecrets } from '../../src/redact.js';
+import { redactSecrets } from '../../src/secrets/redact.js';
 import { RuntimeError, UsageError } from '../../src/errors.js';
 
 describe('connection target precedence', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nameAlternation } from '../../src/output/name-alternation.js';
-import { DEFAULT_SECRET_KEYS, normalizeSecretKey } from '../../src/output/secrets.js';
+import { nameAlternation } from '../../src/secrets/name-alternation.js';
+import { DEFAULT_SECRET_KEYS, normalizeSecretKey } from '../../src/secrets/policy.js';
 
 const exactly = (names: string[], flags = 'i') => new RegExp(`^(?:${nameAlternation(names)})$`, flags);
 

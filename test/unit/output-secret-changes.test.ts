@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
 import { childPath, diffChanges, type Change } from '../../src/output/changes.js';
 import { hiddenSecretChanges } from '../../src/output/secret-changes.js';
-import { createSecretPolicy, maskEntry, SECRET_MASK } from '../../src/output/secrets.js';
+import { createSecretPolicy, maskEntry, SECRET_MASK } from '../../src/secrets/policy.js';
 import { seededRandom } from '../support/random.js';
 
 const policy = createSecretPolicy();

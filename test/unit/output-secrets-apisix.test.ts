@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromByteString, toByteString } from '../../src/byte-string.js';
-import { maskEntryByteString } from '../../src/output/mask-bytes.js';
-import { createSecretPolicy, maskEntry, maskEntryBytes, maskEntryJson, mayHoldSecret, SECRET_MASK } from '../../src/output/secrets.js';
+import { maskEntryByteString } from '../../src/secrets/scan-bytes.js';
+import { createSecretPolicy, maskEntry, maskEntryBytes, maskEntryJson, mayHoldSecret, SECRET_MASK } from '../../src/secrets/policy.js';
 import { APISIX_PLUGIN_SECRET_PATHS, APISIX_RESOURCE_SECRET_PATHS } from '../../src/secrets/apisix-fields.js';
 import { atPath, readDeclaredFields } from '../support/apisix-fields.js';
 import { seededRandom } from '../support/random.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fromByteString, toByteString } from '../../src/byte-string.js';
 import type { AuditEntry } from '../../src/entry.js';
-import { maskEntryByteString } from '../../src/output/mask-bytes.js';
-import { createSecretPolicy, maskEntryBytes, maskEntryJson, SECRET_MASK } from '../../src/output/secrets.js';
+import { maskEntryByteString } from '../../src/secrets/scan-bytes.js';
+import { createSecretPolicy, maskEntryBytes, maskEntryJson, SECRET_MASK } from '../../src/secrets/policy.js';
 import { MAY_HOLD_SECRET_VALUE } from '../../src/secrets/value-rules.js';
 import { seededRandom } from '../support/random.js';
 import { makeEntry, pick } from './output-fixtures.js';

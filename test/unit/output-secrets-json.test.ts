@@ -6,7 +6,7 @@ import {
   maskEntryJson,
   maskSecrets,
   mayHoldSecret,
-} from '../../src/output/secrets.js';
+} from '../../src/secrets/policy.js';
 import { makeEntry, pick } from './output-fixtures.js';
 import { seededRandom as createRandom } from '../support/random.js';
 

@@ -5,7 +5,7 @@ import {
   createSecretPolicy,
   maskEntry,
   maskSecrets,
-} from '../../src/output/secrets.js';
+} from '../../src/secrets/policy.js';
 import { makeEntry } from './output-fixtures.js';
 
 const policy = createSecretPolicy();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_SECRET_LENGTH, redactValues } from '../../src/redact.js';
+import { MIN_SECRET_LENGTH, redactValues } from '../../src/secrets/redact.js';
 
 describe('redactValues', () => {
   it('replaces whole values only, never part of a longer word', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/entry.js';
 import { createColors } from '../../src/output/colors.js';
 import { describeSecretField, findFingerprintChanges } from '../../src/output/secret-changes.js';
-import { createSecretPolicy, maskEntry, secretFingerprint } from '../../src/output/secrets.js';
+import { createSecretPolicy, maskEntry, secretFingerprint } from '../../src/secrets/policy.js';
 import { renderShow } from '../../src/output/show.js';
 import { makeEntry } from './output-fixtures.js';
 

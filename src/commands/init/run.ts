@@ -14,7 +14,7 @@ import type { AuditEntry } from '../../entry.js';
 import { listReadableTables, sampleRows, serverTimeZone } from '../../queries/init.js';
 import { fetchPage } from '../../queries/list.js';
 import { NO_FILTERS } from '../../queries/filters.js';
-import { createSecretPolicy, maskEntry } from '../../output/secrets.js';
+import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
 import { renderInitReport, renderConfigYaml, type InitReport } from '../../output/init.js';
 import { scoreTable, type Candidate } from './score.js';

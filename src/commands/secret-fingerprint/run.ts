@@ -1,7 +1,7 @@
 import type { GlobalFlags } from '../../config/resolve-config.js';
 import { UsageError } from '../../errors.js';
 import type { CliIo } from '../../io.js';
-import { secretFingerprint } from '../../output/secrets.js';
+import { secretFingerprint } from '../../secrets/policy.js';
 import { NO_FINGERPRINT_KEY, readFingerprintKey } from '../../secrets/fingerprint-key.js';
 
 /** Longer than any credential; a bigger input is a mistake (a whole file piped in), not a secret. */

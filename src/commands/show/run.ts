@@ -9,7 +9,7 @@ import { formatTableName } from '../../db/identifiers.js';
 import type { ResolvedMapping } from '../../db/mapping.js';
 import { findEntry } from '../../queries/show.js';
 import { idProblem } from '../../queries/id-check.js';
-import { createSecretPolicy, maskEntry } from '../../output/secrets.js';
+import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
 import { createColors, shouldUseColor } from '../../output/colors.js';
 import { renderShow, showJson } from '../../output/show.js';

@@ -1,5 +1,5 @@
-/** The rules that make a field a secret, shared by the object walkers (secrets.ts) and the byte-string scanner. */
-import type { PathNode } from '../secrets/plugin-paths.js';
+/** The rules that make a field a secret, shared by the object walkers (policy.ts) and the byte-string scanner. */
+import type { PathNode } from './plugin-paths.js';
 
 /** What every secret value becomes, whatever its type, so the output never hints at a length or a structure. */
 export const SECRET_MASK = '******';

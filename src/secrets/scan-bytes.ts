@@ -1,6 +1,6 @@
-import { enterField, type PathNode } from '../secrets/plugin-paths.js';
-import { STRING_MAY_HOLD_SECRET } from '../secrets/value-rules.js';
-import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './secret-rules.js';
+import { enterField, type PathNode } from './plugin-paths.js';
+import { STRING_MAY_HOLD_SECRET } from './value-rules.js';
+import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 
 const MASKED_VALUE = JSON.stringify(SECRET_MASK);
 
@@ -9,7 +9,7 @@ class Unusual extends Error {}
 
 /**
  * Masks an audit entry's JSON text held as a byte string (src/byte-string.ts) by scanning it, with the rules of
- * secrets.ts's object walkers: each secret value, whatever it holds, becomes `"******"` where it stands, and every
+ * policy.ts's object walkers: each secret value, whatever it holds, becomes `"******"` where it stands, and every
  * other byte stays as it was (the server's own spacing included). Measured on the bench rows that need it (30 % of
  * them), parsing, masking and writing back cost about 10 s of CPU per 2,000,000 exported entries, and its garbage
  * made the records outlive the young generation. Returns the text itself when nothing is secret, and undefined for

@@ -1,0 +1,346 @@
+import { createHmac } from 'node:crypto';
+import { fromByteString, toByteString } from '../byte-string.js';
+import type { AuditEntry } from '../domain.js';
+import { contextualPluginFields, enterField, type PathNode } from './plugin-paths.js';
+import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from './value-rules.js';
+import { maskEntryByteString } from './scan-bytes.js';
+import { nameAlternation } from './name-alternation.js';
+import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { stableStringify } from '../output/stable-json.js';
+
+export { normalizeSecretKey, SECRET_MASK };
+export { SECRET_HEADER_NAMES };
+
+/**
+ * Field names whose value is a secret wherever they appear, compared after {@link normalizeSecretKey} (and a
+ * camelCase key by its words too: `clientSecret` is `client_secret`). Beyond the generic names, these are the fields that API7 / APISIX resources
+ * and plugins use for credentials; a plugin's declared fields are masked under `plugins.<name>` besides
+ * (src/secrets/apisix-fields.ts), even where their name alone (`key`, `headers`) is not a secret.
+ */
+export const DEFAULT_SECRET_KEYS: readonly string[] = [
+  // Generic names.
+  'password', 'passwd', 'passphrase', 'secret', 'secret_key', 'client_secret', 'private_key', 'api_key', 'apikey',
+  'token', 'access_token', 'refresh_token', 'id_token', 'auth_token', 'session_token', 'service_token',
+  'bearer_token', 'app_secret', 'shared_secret', 'signing_key', 'secret_fallbacks', 'pem',
+  // HTTP headers kept in plugin configs (proxy-rewrite, ai-proxy `auth.header`, http-logger `auth_header`).
+  ...SECRET_HEADER_NAMES, 'auth_header',
+  // AK/SK pairs (aws-lambda `iam.secretkey`, AWS secret manager, tencent-cloud-cls, sls-logger): the access key is an id.
+  'secretkey', 'secret_access_key', 'aws_secret_access_key', 'access_key_secret',
+  // Private keys and key files: upstream mTLS `tls.client_key`, openid-connect, saml-auth, google-cloud-logging.
+  'client_key', 'client_rsa_private_key', 'sp_private_key', 'service_account_json',
+  // Passwords and keys with a prefix: Redis-backed limit-count / limit-conn, LDAP bind, loggly, azure-functions.
+  'redis_password', 'sentinel_password', 'bind_password', 'ldap_password', 'customer_token', 'master_apikey',
+];
+
+/** Which field names are secret, and what a secret becomes. Build it with {@link createSecretPolicy}. */
+export interface SecretPolicy {
+  readonly keys: ReadonlySet<string>;
+  /** With a key, each secret becomes `******(hmac-sha256:<12 hex>)` of its value instead of `******`. */
+  readonly fingerprintKey?: string;
+}
+
+export interface SecretPolicyOptions {
+  /** Field names from a config file, in any case, with `-` or `_`. */
+  keys?: readonly string[];
+  /**
+   * `extend` (the default) adds `keys` to {@link DEFAULT_SECRET_KEYS}: a config that lists one extra field cannot
+   * unmask the rest by accident. `replace` uses `keys` alone and must be asked for explicitly. Either way the
+   * contextual rules (an SSL `key` / `keys`, the plugins' declared fields, secret values) always apply.
+   */
+  mode?: 'extend' | 'replace';
+  /** The operator's fingerprint key (API7_AUDIT_FINGERPRINT_KEY or a key file), when fingerprints are asked for. */
+  fingerprintKey?: string;
+}
+
+export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPolicy {
+  const base = options.mode === 'replace' ? [] : DEFAULT_SECRET_KEYS;
+  const names = [...base, ...(options.keys ?? [])].map((key) => normalizeSecretKey(key.trim()));
+  const keys = new Set(names.filter((key) => key !== ''));
+  return options.fingerprintKey === undefined ? { keys } : { keys, fingerprintKey: options.fingerprintKey };
+}
+
+/** `hmac-sha256:<first 12 hex>` of a value (a string as it is, anything else as canonical JSON) under `key`. */
+export function secretFingerprint(value: unknown, key: string): string {
+  const text = typeof value === 'string' ? value : stableStringify(value, 0);
+  return `hmac-sha256:${createHmac('sha256', key).update(text, 'utf8').digest('hex').slice(0, 12)}`;
+}
+
+/** What the walkers need: the secret names, and what a secret value becomes. */
+interface Rules {
+  keys: ReadonlySet<string>;
+  mask: (value: unknown) => string;
+}
+
+interface CompiledPolicy extends Rules {
+  /**
+   * Global, for one scan of a row: any quoted name that is a secret wherever it appears, followed by `:`; or,
+   * captured as group 1, a quoted name that is secret only in context (`key`, `keys`, a plugin's `headers`),
+   * followed by `:`.
+   */
+  names: RegExp;
+  /**
+   * `names` for byte strings (src/byte-string.ts), without the Kelvin sign, which is looked for on its own (its three
+   * bytes as the first choice of the pattern made it a third slower); undefined when the policy holds a non-ASCII
+   * name, which only decoded text can match.
+   */
+  byteNames: RegExp | undefined;
+  /** What can make a contextual name a secret (see {@link contextPattern}). */
+  context: RegExp;
+}
+
+const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
+
+/**
+ * What can make a contextual name a secret: an object holding `cert` or `certs` (SSL), a `key-auth` or `csrf` parent,
+ * a plugin that declares such a field, an SSL resource type (checked as any string value, a superset), or a `\u`
+ * escape, which could spell any of them in a value (keys with escapes are {@link hasEscapedKey}'s).
+ */
+function contextPattern(plugins: readonly string[]): RegExp {
+  const named = nameAlternation(['cert', 'certs', 'key_auth', 'csrf', ...plugins]);
+  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|\\\\u`, 'iu');
+}
+
+/**
+ * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExps,
+ * once per policy object. With {@link hasEscapedKey}, the context pattern and {@link MAY_HOLD_SECRET_VALUE} they are
+ * a superset of what {@link maskSecrets} masks: any quoted secret name followed by `:`; a contextual name only where
+ * something in the text can make it secret (`"key": "remote_addr"` of limit-count alone cannot: it costs no
+ * parse); any key holding a backslash, because an escape such as `"pass\u0077ord"` can spell a secret name that no
+ * cheap pattern sees; for names that `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`), any Kelvin sign, or
+ * with non-ASCII names in the policy the `u` flag, whose `i` uses Unicode case folding; and any string value that
+ * may itself be a secret.
+ */
+function compile(policy: SecretPolicy): CompiledPolicy {
+  const cached = compiledPolicies.get(policy);
+  if (cached) return cached;
+  const keys = new Set([...policy.keys].map(normalizeSecretKey));
+  const plugin = contextualPluginFields(keys);
+  const contextual = [...new Set(['key', 'keys', ...plugin.fields])].filter((key) => !keys.has(key));
+  // The Kelvin sign is the one character whose toLowerCase() is ASCII (a `k`). With ASCII names only, plain `i`
+  // (which never matches it to `k`) does the job a fifth faster than `iu` on 1 KB rows, and a Kelvin sign anywhere
+  // counts as a possible secret instead.
+  const ascii = [...keys].every((key) => /^[\x20-\x7e]*$/.test(key));
+  const flags = ascii ? 'i' : 'iu';
+  const kelvin = ascii ? '|\u212A' : '';
+  const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
+  // A secret header's name in a string (value-rules.ts) is looked for in the same scan, as it also starts at a quote.
+  const quoted = `${branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)'}|${HEADER_HINT_SOURCE}`;
+  const { fingerprintKey } = policy;
+  const compiled: CompiledPolicy = {
+    keys,
+    mask: fingerprintKey === undefined ? () => SECRET_MASK : (value) => `${SECRET_MASK}(${secretFingerprint(value, fingerprintKey)})`,
+    names: new RegExp(`${quoted}${kelvin}`, `g${flags}`),
+    byteNames: ascii ? new RegExp(quoted, 'gi') : undefined,
+    context: contextPattern(plugin.plugins),
+  };
+  compiledPolicies.set(policy, compiled);
+  return compiled;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A copy of the plain objects and arrays in a value (other values shared), for the in-place walker to change. */
+function copyJson(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH + 1) return value;
+  if (Array.isArray(value)) return value.map((item) => copyJson(item, depth + 1));
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  // defineProperty: a `__proto__` key stays data instead of changing the prototype.
+  for (const [key, item] of Object.entries(value)) Object.defineProperty(out, key, { value: copyJson(item, depth + 1), writable: true, enumerable: true, configurable: true });
+  return out;
+}
+
+/** A deep copy of a JSON value with every secret replaced by {@link SECRET_MASK}; the input is never mutated. */
+export function maskSecrets(value: unknown, policy: SecretPolicy): unknown {
+  return maskInPlace(copyJson(value, 0), compile(policy), '', undefined, 0, false, { masked: false });
+}
+
+type Maskable = Partial<Pick<AuditEntry, 'before' | 'after'>> & { resource_type?: unknown };
+
+function maskEntryFields<T extends Maskable>(entry: T, policy: SecretPolicy): T {
+  const rules = compile(policy);
+  const type = typeof entry.resource_type === 'string' ? normalizeSecretKey(entry.resource_type) : '';
+  const ssl = SSL_RESOURCE_TYPES.has(type);
+  const masked = { ...entry };
+  const state = { masked: false };
+  if ('before' in entry) masked.before = maskInPlace(copyJson(entry.before, 0), rules, '', undefined, 0, ssl, state);
+  if ('after' in entry) masked.after = maskInPlace(copyJson(entry.after, 0), rules, '', undefined, 0, ssl, state);
+  return masked;
+}
+
+/** The entry with `before` and `after` masked. An SSL resource's root `key` is masked even without a `cert`. */
+export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
+  return maskEntryFields(entry, policy);
+}
+
+/** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
+export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
+  const { names, context } = compile(policy);
+  return mayHoldSecretValueButHeaders(jsonText) || mayMatch(jsonText, names, context);
+}
+
+function mayMatch(jsonText: string, names: RegExp, context: RegExp): boolean {
+  // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
+  names.lastIndex = 0;
+  let contextual = false;
+  for (let match = names.exec(jsonText); match; match = names.exec(jsonText)) {
+    if (match[1] === undefined) return true;
+    contextual = true;
+  }
+  return hasEscapedKey(jsonText) || (contextual && context.test(jsonText));
+}
+
+const QUOTE_OR_BACKSLASH = /["\\]/g;
+const SPACE_THEN_COLON = /\s*:/y;
+
+/**
+ * Whether some key of the JSON text holds an escape (`"pass\u0077ord":`). A backslash only occurs inside a string,
+ * so from each one the scan runs to the string's closing quote and looks for a `:` after it; the next search
+ * starts past that string. Linear however many escapes a value holds (a PEM certificate is full of `\n`), and
+ * several times faster than a RegExp for the same question, which had to try a match from every quote.
+ */
+export function hasEscapedKey(text: string): boolean {
+  let from = text.indexOf('\\');
+  while (from >= 0) {
+    let end = -1;
+    QUOTE_OR_BACKSLASH.lastIndex = from;
+    for (let match = QUOTE_OR_BACKSLASH.exec(text); match; match = QUOTE_OR_BACKSLASH.exec(text)) {
+      if (match[0] === '"') {
+        end = match.index;
+        break;
+      }
+      QUOTE_OR_BACKSLASH.lastIndex = match.index + 2; // skip the escaped character, whatever it is
+    }
+    if (end < 0) return false;
+    SPACE_THEN_COLON.lastIndex = end + 1;
+    if (SPACE_THEN_COLON.test(text)) return true;
+    from = text.indexOf('\\', end + 1);
+  }
+  return false;
+}
+
+/**
+ * Masks one row of JSON text (an entry object, or any JSON value) and returns it unchanged, byte for byte, when
+ * {@link mayHoldSecret} rules secrets out. Otherwise it is parsed, masked and written back compact; numbers beyond
+ * 2^53 would then lose precision, as they already do wherever the driver parses jsonb. Invalid JSON throws.
+ */
+export function maskEntryJson(jsonText: string, policy: SecretPolicy): string {
+  if (!mayHoldSecret(jsonText, policy)) return jsonText;
+  const parsed: unknown = JSON.parse(jsonText);
+  const rules = compile(policy);
+  // The parsed value is ours alone, so it is masked in place (copies cost more than the parse).
+  const state = { masked: false };
+  if (isPlainObject(parsed) && ('before' in parsed || 'after' in parsed)) {
+    const type = typeof parsed.resource_type === 'string' ? normalizeSecretKey(parsed.resource_type) : '';
+    const ssl = SSL_RESOURCE_TYPES.has(type);
+    if ('before' in parsed) parsed.before = maskInPlace(parsed.before, rules, '', undefined, 0, ssl, state);
+    if ('after' in parsed) parsed.after = maskInPlace(parsed.after, rules, '', undefined, 0, ssl, state);
+  } else {
+    maskInPlace(parsed, rules, '', undefined, 0, false, state);
+  }
+  // A key that only looked like a secret (`limit-count`'s `"key": "remote_addr"`) leaves the text as it was.
+  return state.masked ? JSON.stringify(parsed) : jsonText;
+}
+
+/** The Kelvin sign, which lower-cases to an ASCII `k`, in UTF-8. */
+const KELVIN_BYTES = '\xE2\x84\xAA';
+
+/**
+ * {@link maskEntryJson} for JSON text held as a byte string (src/byte-string.ts): the same string when nothing is to
+ * mask. The pre-check reads the bytes as they are: every byte of a multi-byte character is a character of its own
+ * at or above U+0080, which no ASCII pattern (a quote, a backslash, a secret name) can match. Text that may hold a
+ * secret is scanned as it is (scan-bytes.ts); only what the scanner leaves to the parser is decoded, masked by
+ * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
+ */
+export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
+  const { byteNames, keys, context, mask } = compile(policy);
+  if (byteNames !== undefined) {
+    const values = mayHoldSecretValueButHeaders(jsonBytes);
+    if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context)) return jsonBytes;
+    // Strings are checked one by one only where the row may hold a secret value (header names are looked for here,
+    // in the few rows that get this far). A fingerprint is made from the decoded value of each range.
+    const scanned = maskEntryByteString(jsonBytes, keys, values || mayHoldSecretHeader(jsonBytes), policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
+    if (scanned !== undefined) return scanned;
+  }
+  const json = fromByteString(jsonBytes);
+  const masked = maskEntryJson(json, policy);
+  return masked === json ? jsonBytes : toByteString(masked);
+}
+
+/** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */
+function fingerprintToken(mask: Rules['mask']): (token: string) => string {
+  return (token) => JSON.stringify(mask(JSON.parse(fromByteString(token)) as unknown));
+}
+
+/** Field names that name a header in `{"name": "Authorization", "value": "..."}`, and those holding its value. */
+const HEADER_NAME_FIELDS: ReadonlySet<string> = new Set(['name', 'key', 'header', 'header_name']);
+const HEADER_VALUE_FIELDS: ReadonlySet<string> = new Set(['value', 'values', 'header_value']);
+
+/**
+ * Masks a value fresh from JSON.parse (or copied by {@link copyJson}) in place. Returns the value to store in place
+ * of `value`; sets `state.masked` when anything was replaced. `parentKey` is the normalized name of the field whose
+ * value this is, `path` its node among the plugins' declared secret paths; arrays pass both to their items.
+ */
+function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: PathNode | undefined, depth: number, ssl: boolean, state: { masked: boolean }): unknown {
+  if (depth > MAX_DEPTH) {
+    state.masked = true;
+    return SECRET_MASK;
+  }
+  if (typeof value === 'string') return maskString(value, rules, depth, state);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) value[i] = maskInPlace(value[i], rules, parentKey, path, depth + 1, false, state);
+    return value;
+  }
+  if (!isPlainObject(value)) return value;
+  const names = Object.keys(value);
+  let isSsl = ssl;
+  let header = false;
+  for (const key of names) {
+    const name = normalizedName(key);
+    if (isCertName(name)) isSsl = true;
+    const item = value[key];
+    if (HEADER_NAME_FIELDS.has(name) && typeof item === 'string' && isSecretHeaderName(item)) header = true;
+  }
+  for (const key of names) {
+    const name = normalizedName(key);
+    const item = value[key];
+    const child = enterField(path, name);
+    const secret = isSecretField(name, rules.keys, isSsl, parentKey, child, cachedCamelCaseName(key)) || (header && HEADER_VALUE_FIELDS.has(name));
+    const next = secret ? rules.mask(item) : maskInPlace(item, rules, name, child, depth + 1, false, state);
+    if (secret) state.masked = true;
+    if (next === item) continue;
+    // defineProperty, not assignment: a `__proto__` key is data here, and assigning to it would set the prototype.
+    Object.defineProperty(value, key, { value: next, writable: true, enumerable: true, configurable: true });
+  }
+  return value;
+}
+
+/** A string value: a JSON document it holds is masked as one; otherwise the secrets in its text (value-rules.ts). */
+function maskString(text: string, rules: Rules, depth: number, state: { masked: boolean }): string {
+  if (JSON_IN_STRING.test(text)) {
+    const inner = parseJson(text);
+    if (inner !== undefined) {
+      const innerState = { masked: false };
+      const masked = maskInPlace(inner.value, rules, '', undefined, depth + 1, false, innerState);
+      if (!innerState.masked) return text;
+      state.masked = true;
+      return JSON.stringify(masked);
+    }
+  }
+  const masked = maskSecretsInText(text, rules.mask);
+  if (masked !== text) state.masked = true;
+  return masked;
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
