@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
+import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
+import type { Position } from '../domain.js';
+import { readJsonPage } from './prune.js';
 import { tableRef } from './table-ref.js';
 
 /** A partition of the audit table, with what its bound says about the cutoff. */
@@ -102,6 +105,51 @@ export async function detachPartition(trx: Db, mapping: ResolvedMapping, partiti
   await setLockTimeout(trx);
   await sql`alter table ${sql.table(tableRef(mapping))} detach partition ${partitionRef(partition)}`.execute(trx);
   if (!keep) await sql`comment on table ${partitionRef(partition)} is ${sql.lit(dropMarker(mapping))}`.execute(trx);
+}
+
+/** What {@link removePartition} does with a partition's entries before it goes. */
+export interface RemovePartitionOptions {
+  /** --detach-only: the partition stays a table of its own. */
+  keep: boolean;
+  /** Copy the partition's entries here first (archive before commit: {@link removeArchivedFirst}). */
+  archive?: EntryArchive;
+  /** Entries read per query when archiving. */
+  pageSize: number;
+  onArchived?: (entries: number) => void;
+}
+
+/**
+ * One short transaction: locks a partition wholly before the cutoff against writes, counts it (or, with an archive,
+ * copies it out, so the archive holds exactly what goes), and detaches it. Returns the number of entries it held.
+ */
+export async function removePartition(conn: Db, mapping: ResolvedMapping, partition: TimePartition, options: RemovePartitionOptions): Promise<number> {
+  const remove = async (trx: Db, keep?: (json: readonly string[]) => Promise<void>) => {
+    await lockPartition(trx, partition);
+    const count = keep ? await archivePartition(trx, mapping, partition, keep, options) : await countPartition(trx, partition);
+    await detachPartition(trx, mapping, partition, options.keep);
+    return count;
+  };
+  return options.archive ? removeArchivedFirst(conn, options.archive, remove) : conn.transaction().execute((trx) => remove(trx));
+}
+
+/** Copies a locked partition out, page by page in (timestamp, id) order; returns how many entries. */
+async function archivePartition(
+  trx: Db,
+  mapping: ResolvedMapping,
+  partition: TimePartition,
+  keep: (json: readonly string[]) => Promise<void>,
+  options: RemovePartitionOptions,
+): Promise<number> {
+  let from: Position | undefined;
+  let entries = 0;
+  for (;;) {
+    const page = await readJsonPage(trx, mapping, partitionRef(partition), from, options.pageSize);
+    if (!page.end) return entries;
+    await keep(page.json);
+    entries += page.json.length;
+    from = page.end;
+    options.onArchived?.(entries);
+  }
 }
 
 /** Drops a table detached by {@link detachPartition}; it is no longer part of the audit table, so nobody waits on it. */

@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
+import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import { allOf } from './filters.js';
 import { tableRef } from './table-ref.js';
 
@@ -167,15 +168,30 @@ interface BatchRow extends Position {
 }
 
 /**
- * Deletes the next batch on `db` (a transaction when archiving, which the caller commits once the archive of
- * `json` is written and flushed; otherwise the statement commits on its own).
+ * Deletes the next batch. Without an archive the statement commits on its own; with one, the deleted entries' JSON is
+ * on disk before the batch commits ({@link removeArchivedFirst}).
  */
-export async function deleteBatch(db: Db, mapping: ResolvedMapping, bound: PruneBound, from: Position | undefined, size: number, archive: boolean): Promise<DeletedBatch> {
-  const { rows } = await buildBatchDeleteQuery(mapping, bound, from, size, archive).execute(db);
+export async function deleteBatch(
+  db: Db,
+  mapping: ResolvedMapping,
+  bound: PruneBound,
+  from: Position | undefined,
+  size: number,
+  archive?: EntryArchive,
+): Promise<DeletedBatch> {
+  if (!archive) return readBatch(await buildBatchDeleteQuery(mapping, bound, from, size, false).execute(db), false);
+  return removeArchivedFirst(db, archive, async (trx, keep) => {
+    const batch = readBatch(await buildBatchDeleteQuery(mapping, bound, from, size, true).execute(trx), true);
+    await keep(batch.json);
+    return batch;
+  });
+}
+
+function readBatch({ rows }: { rows: BatchRow[] }, archived: boolean): DeletedBatch {
   const first = rows[0];
   if (!first) return { deleted: 0, json: [] };
   const end = { timestamp: first.timestamp, id: first.id };
-  if (!archive) return { deleted: Number(first.deleted ?? 0), end, json: [] };
+  if (!archived) return { deleted: Number(first.deleted ?? 0), end, json: [] };
   const json = rows.flatMap((row) => (row.json === null || row.json === undefined ? [] : [row.json]));
   return { deleted: json.length, end, json };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatchSize, type BatchSizing } from '../../src/commands/prune-batch-size.js';
+import { nextBatchSize, type BatchSizing } from '../../src/commands/prune/batches.js';
 
 const sizing: BatchSizing = { first: 1000, min: 100, max: 20_000, targetMs: 40 };
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
 import { readControlPlaneRetention } from '../../src/config/cp-config.js';
 import { UsageError } from '../../src/errors.js';
-import { DEFAULT_BATCH_SIZE, parsePruneFlags } from '../../src/commands/prune-flags.js';
-import type { PruneFlags } from '../../src/commands/prune/command.js';
+import { DEFAULT_BATCH_SIZE, parsePruneFlags, type PruneFlags } from '../../src/commands/prune/command.js';
 
 let dir: string;
 const file = (name: string) => join(dir, name);

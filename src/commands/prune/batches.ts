@@ -1,3 +1,10 @@
+import type { Position } from '../../domain.js';
+import type { Db } from '../../db/connect.js';
+import type { EntryArchive } from '../../db/archive-first.js';
+import type { ResolvedMapping } from '../../db/mapping.js';
+import { deleteBatch, type DeletedBatch, type PruneBound } from '../../queries/prune.js';
+import { anyEntryLeft } from '../../queries/prune-remaining.js';
+
 /**
  * Batch sizes for a prune without `--batch-size`: each DELETE is sized from the rate of the one before it so that it
  * takes about {@link BATCH_TARGET_MS}. The target sits far below the 250 ms that no statement may exceed, because a
@@ -21,4 +28,45 @@ export const ADAPTIVE_BATCHES: BatchSizing = { first: 1000, min: 100, max: 20_00
 export function nextBatchSize(sizing: BatchSizing, size: number, ms: number): number {
   const aimed = Math.floor((size * sizing.targetMs) / Math.max(ms, 1));
   return Math.max(sizing.min, Math.min(aimed, size * 2, sizing.max));
+}
+
+/** Passes over the range before a prune stops reporting complete while back-dated entries keep arriving. */
+const MAX_PASSES = 3;
+
+export interface BatchLoop {
+  /** Rows per DELETE, or 'auto' ({@link ADAPTIVE_BATCHES}). */
+  batchSize: number | 'auto';
+  /** With an archive, each batch's entries are on disk before it commits (db/archive-first.ts). */
+  archive?: EntryArchive;
+  /** Called after each batch that found rows; true stops the loop (a signal, --max-duration). */
+  afterBatch(batch: DeletedBatch, ms: number): boolean;
+}
+
+/**
+ * Deletes what is left in `bound`, batch by batch in (timestamp, id) order, each batch committed on its own. An entry
+ * inserted back-dated behind the position while a pass ran is still there: look, and go over again, up to
+ * {@link MAX_PASSES} times ('entries-remain' after that).
+ */
+export async function deleteInBatches(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<'done' | 'stopped' | 'entries-remain'> {
+  for (let pass = 1; ; pass += 1) {
+    if (!(await deletePass(conn, mapping, bound, loop))) return 'stopped';
+    if (!(await anyEntryLeft(conn, mapping, bound))) return 'done';
+    if (pass === MAX_PASSES) return 'entries-remain';
+  }
+}
+
+/** One pass over the range; false when stopped before its end. */
+async function deletePass(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<boolean> {
+  const fixed = loop.batchSize === 'auto' ? undefined : loop.batchSize;
+  let size = fixed ?? ADAPTIVE_BATCHES.first;
+  let from: Position | undefined;
+  for (;;) {
+    const began = performance.now();
+    const batch = await deleteBatch(conn, mapping, bound, from, size, loop.archive);
+    if (!batch.end) return true;
+    from = batch.end;
+    const ms = performance.now() - began;
+    if (fixed === undefined) size = nextBatchSize(ADAPTIVE_BATCHES, size, ms);
+    if (loop.afterBatch(batch, ms)) return false;
+  }
 }

@@ -1,7 +1,14 @@
+import { resolve } from 'node:path';
 import type { CliIo } from '../../io.js';
 import type { Program } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { parsePositiveInt } from '../../config/parse-flags.js';
+import { parseSpanMs } from '../../config/time-bound.js';
 import { deferInterrupts } from '../../interrupt.js';
 import { resolveCommandConfig } from '../session.js';
+import { resolveRetention, type PruneFlagContext } from './retention.js';
+import { readExportedPosition } from './only-exported.js';
+import type { PruneOptions } from './options.js';
 
 const PRUNE_HELP = `
 Examples:
@@ -47,11 +54,47 @@ export type PruneFlags = ReturnType<ReturnType<typeof pruneCommand>['opts']>;
 /** Registers `api7-audit prune`; its run module loads only when it runs. */
 export function declarePrune(program: Program, io: CliIo): void {
   pruneCommand(program).action(async (flags, command) => {
-    const [{ parsePruneFlags }, { runPrune }] = await Promise.all([import('../prune-flags.js'), import('../prune.js')]);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: config.retentionDays });
     // prune finishes its batch, prints its summary and exits 130.
     deferInterrupts();
+    const { runPrune } = await import('./run.js');
     await runPrune(options, config, io);
   });
+}
+
+/**
+ * Rows per DELETE when `--batch-size` is not given: sized batch by batch to a time budget (prune-batch-size.ts), so
+ * that no statement comes near 250 ms on a slow or busy server, nor wastes round trips on a fast one. A number given
+ * with `--batch-size` is used for every batch as it is.
+ */
+export const DEFAULT_BATCH_SIZE = 'auto';
+export const MAX_BATCH_SIZE = 100_000;
+
+/** Turns commander's raw flags into typed prune options; every bad value is a UsageError naming it. */
+export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagContext): Promise<PruneOptions> {
+  const batchSize = flags.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt('--batch-size', flags.batchSize, MAX_BATCH_SIZE);
+  const maxDurationMs = flags.maxDuration === undefined ? undefined : parseSpanMs('--max-duration', flags.maxDuration);
+  const waitLockMs = flags.waitLock === undefined ? undefined : parseSpanMs('--wait-lock', flags.waitLock);
+  const retention = await resolveRetention(flags, context);
+  return {
+    retention,
+    dryRun: flags.dryRun === true,
+    batchSize,
+    maxDurationMs,
+    waitLockMs,
+    archive: flags.archive === undefined ? undefined : parseArchivePath(flags.archive, context.cwd),
+    detachOnly: flags.detachOnly === true,
+    yes: flags.yes === true,
+    output: flags.json ? 'json' : 'text',
+    showSecrets: flags.showSecrets === true,
+    onlyExported: flags.onlyExported === undefined ? undefined : await readExportedPosition(resolve(context.cwd, flags.onlyExported)),
+  };
+}
+
+function parseArchivePath(value: string, cwd: string): string {
+  if (value.trim() === '' || value === '-') {
+    throw new UsageError(`invalid --archive '${value}': expected a file path (NDJSON, gzip when it ends in .gz)`);
+  }
+  return resolve(cwd, value);
 }

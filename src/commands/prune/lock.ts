@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InterruptedError, LockBusyError } from '../errors.js';
-import type { Db } from '../db/connect.js';
-import { tryAdvisoryLock, type LockHolder } from '../db/advisory-lock.js';
+import { InterruptedError, LockBusyError } from '../../errors.js';
+import type { Db } from '../../db/connect.js';
+import { tryAdvisoryLock, type LockHolder } from '../../db/advisory-lock.js';
 
 /** --wait-lock: pause between attempts at the lock. */
 const LOCK_RETRY_MS = 250;

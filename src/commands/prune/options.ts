@@ -1,4 +1,4 @@
-import type { Position, PruneSummary, RetentionSource } from '../domain.js';
+import type { Position, PruneSummary, RetentionSource } from '../../domain.js';
 export interface PruneOptions {
   retention: { days: number; source: RetentionSource };
   /** A fixed cutoff (ISO 8601 with microseconds) instead of `now() - retention` by the database clock: for tests. */

@@ -1,42 +1,31 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Position } from '../domain.js';
-import type { Db } from '../db/connect.js';
-import type { ResolvedMapping } from '../db/mapping.js';
-import {
-  countPartition,
-  detachPartition,
-  isInsufficientPrivilege,
-  isLockConflict,
-  lockPartition,
-  partitionRef,
-  type TimePartition,
-} from '../queries/partitions.js';
-import { readJsonPage } from '../queries/prune.js';
-import type { ArchiveWriter } from '../output/archive-writer.js';
+import type { Db } from '../../db/connect.js';
+import type { EntryArchive } from '../../db/archive-first.js';
+import type { ResolvedMapping } from '../../db/mapping.js';
+import { dropDetached, isInsufficientPrivilege, isLockConflict, partitionName, removePartition, type TimePartition } from '../../queries/partitions.js';
+import { nextRetryDelay, systemClock, type Clock, type RetryPolicy } from '../../delivery/retry.js';
 
-/** Attempts at the lock a partition detach needs before the partition is left to row-by-row deletion. */
-const DETACH_ATTEMPTS = 4;
-const DETACH_BACKOFF_MS = 250;
+/** Retries at the parent's lock a partition detach needs, before the partition is left to row-by-row deletion. */
+export const DETACH_RETRY: Readonly<RetryPolicy> = { baseMs: 250, capMs: 1000, maxAttempts: 4, maxRetryMs: 5000 };
 /** Entries read per query when a partition is archived before it is dropped (unless --batch-size says otherwise). */
 const ARCHIVE_PAGE_SIZE = 5000;
 
 export interface DetachOptions {
   /** --detach-only: the partition stays a table of its own. */
   keep: boolean;
-  /** Copy the partition's entries here before it goes. */
-  archive?: ArchiveWriter;
-  mask: (json: string) => string;
+  /** Copy the partition's entries here (masked) before it goes. */
+  archive?: EntryArchive;
   pageSize?: number;
   onArchived?: (entries: number) => void;
+  clock?: Clock;
+  signal?: AbortSignal;
 }
 
 /**
- * Removes a partition wholly before the cutoff from the audit table: one short transaction locks it against
- * writes, counts it (or, with an archive, copies it out, so the archive holds exactly what goes), and detaches it;
- * the caller then drops it on its own (unless --detach-only), which locks nothing the control plane uses. When the
- * parent's lock cannot be had within a short timeout, a few retries follow; after that ('busy'), or when the role
- * may delete rows but not detach ('forbidden': only the owner may), the partition stays attached, its rows going row
- * by row like any others. Returns the number of entries it held.
+ * Removes a partition wholly before the cutoff from the audit table (queries/partitions.ts `removePartition`); the
+ * caller then drops it on its own (unless --detach-only), which locks nothing the control plane uses. When the
+ * parent's lock cannot be had within a short timeout, a few retries follow (the tool's one backoff,
+ * delivery/retry.ts); after that ('busy'), or when the role may delete rows but not detach ('forbidden': only the
+ * owner may), the partition stays attached, its rows going row by row like any others. Returns its entry count.
  */
 export async function detachOldPartition(
   conn: Db,
@@ -44,33 +33,46 @@ export async function detachOldPartition(
   partition: TimePartition,
   options: DetachOptions,
 ): Promise<number | 'busy' | 'forbidden'> {
-  for (let attempt = 1; ; attempt += 1) {
+  const clock = options.clock ?? systemClock;
+  const state = { attempts: 0, startedAt: clock.now() };
+  for (;;) {
+    state.attempts += 1;
     try {
-      return await conn.transaction().execute(async (trx) => {
-        await lockPartition(trx, partition);
-        const count = options.archive ? await archivePartition(trx, mapping, partition, options.archive, options) : await countPartition(trx, partition);
-        await detachPartition(trx, mapping, partition, options.keep);
-        return count;
-      });
+      return await removePartition(conn, mapping, partition, { ...options, pageSize: options.pageSize ?? ARCHIVE_PAGE_SIZE });
     } catch (error) {
       if (isInsufficientPrivilege(error)) return 'forbidden';
       if (!isLockConflict(error)) throw error;
-      if (attempt === DETACH_ATTEMPTS) return 'busy';
-      await sleep(DETACH_BACKOFF_MS * 2 ** (attempt - 1));
+      const wait = nextRetryDelay(state, undefined, DETACH_RETRY, clock.now());
+      if (wait === undefined) return 'busy';
+      await clock.sleep(wait, options.signal ?? new AbortController().signal).catch(() => undefined);
     }
   }
 }
 
-/** Copies a locked partition into the archive, page by page in (timestamp, id) order; returns how many entries. */
-async function archivePartition(trx: Db, mapping: ResolvedMapping, partition: TimePartition, archive: ArchiveWriter, options: DetachOptions): Promise<number> {
-  let from: Position | undefined;
-  let entries = 0;
-  for (;;) {
-    const page = await readJsonPage(trx, mapping, partitionRef(partition), from, options.pageSize ?? ARCHIVE_PAGE_SIZE);
-    if (!page.end) return entries;
-    await archive.append(page.json.map(options.mask));
-    entries += page.json.length;
-    from = page.end;
-    options.onArchived?.(entries);
+/**
+ * Drops detached tables on the pool's other connection while the prune goes on with the next partition or the
+ * row-by-row deletion: a DROP commits only once the table's files are gone, and the table is no longer part of the
+ * audit table, so nothing waits on it (docs/decisions/004-prune-partitions.md). The DROPs queue on that one
+ * connection. A table whose DROP fails stays marked and is dropped by the next run.
+ */
+export class BackgroundDrops {
+  private readonly pending: Promise<{ name: string; error?: unknown }>[] = [];
+
+  constructor(private readonly db: Db) {}
+
+  start(table: Pick<TimePartition, 'schema' | 'name'>): void {
+    const name = partitionName(table);
+    this.pending.push(
+      dropDetached(this.db, table).then(
+        () => ({ name }),
+        (error: unknown) => ({ name, error }),
+      ),
+    );
+  }
+
+  /** Waits for every DROP started so far: the tables dropped, in the order they were started, and the first failure. */
+  async settle(): Promise<{ dropped: string[]; error?: unknown }> {
+    const settled = await Promise.all(this.pending.splice(0));
+    return { dropped: settled.filter((drop) => !('error' in drop)).map((drop) => drop.name), error: settled.find((drop) => 'error' in drop)?.error };
   }
 }

@@ -1,35 +1,27 @@
-import type { CliIo } from '../io.js';
-import type { Position, PruneSummary } from '../domain.js';
-import { ConnectionLostError, InterruptedError, RuntimeError } from '../errors.js';
-import type { ResolvedConfig } from '../config/resolve-config.js';
-import type { Db } from '../db/connect.js';
-import { releaseAdvisoryLock } from '../db/advisory-lock.js';
-import { formatTableName } from '../db/identifiers.js';
-import { withReadOnlySession } from '../db/read-only.js';
-import { checkCheckpointId } from '../queries/id-check.js';
-import { withAuditTable, type AuditTable } from '../db/session.js';
-import { findDetachedLeftovers, listTimePartitions, partitionName, type TimePartition } from '../queries/partitions.js';
-import { anyEntryLeft } from '../queries/prune-remaining.js';
-import { computeCutoff, deleteBatch, matchEntries, resetPruneSession, setPruneSession, type PruneBound } from '../queries/prune.js';
-import { openArchive, type ArchiveWriter } from '../output/archive-writer.js';
-import { checkWritableDirectory } from '../output/private-file.js';
-import { createSecretPolicy, maskEntryJson } from '../output/secrets.js';
-import { mayHoldInvalidStates, maskInvalidStatesInJson } from '../output/invalid-states.js';
-import { formatPruneSummary, pruneSummaryJson } from '../output/prune-summary.js';
-import { ADAPTIVE_BATCHES, nextBatchSize } from './prune-batch-size.js';
-import { BackgroundDrops } from './prune-drops.js';
-import { confirm, isInteractive } from './prune-interaction.js';
-import { acquireLock, pruneLockName } from './prune-lock.js';
-import { detachOldPartition } from './prune-partitions.js';
-import { silentProgress, startProgress, type Progress } from '../output/progress.js';
-import { emptySummary, type PruneOptions } from './prune-types.js';
-import { earlierInstant } from '../config/instant.js';
-
-export type { PruneOptions } from './prune-types.js';
-export { pruneLockName } from './prune-lock.js';
-
-/** Passes over the range before a prune stops reporting complete while back-dated entries keep arriving. */
-const MAX_PASSES = 3;
+import type { CliIo } from '../../io.js';
+import type { PruneSummary } from '../../domain.js';
+import { ConnectionLostError, InterruptedError, RuntimeError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import type { Db } from '../../db/connect.js';
+import type { EntryArchive } from '../../db/archive-first.js';
+import { releaseAdvisoryLock } from '../../db/advisory-lock.js';
+import { formatTableName } from '../../db/identifiers.js';
+import { withReadOnlySession } from '../../db/read-only.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import { findDetachedLeftovers, partitionName, type TimePartition } from '../../queries/partitions.js';
+import { resetPruneSession, setPruneSession } from '../../queries/prune.js';
+import { openArchive, type ArchiveWriter } from '../../output/archive-writer.js';
+import { checkWritableDirectory } from '../../output/private-file.js';
+import { createSecretPolicy, maskEntryJson } from '../../secrets/policy.js';
+import { mayHoldInvalidStates, maskInvalidStatesInJson } from '../../output/invalid-states.js';
+import { formatPruneSummary, pruneSummaryJson } from '../../output/prune-summary.js';
+import { confirm, isInteractive } from '../../output/prompt.js';
+import { silentProgress, startProgress, type Progress } from '../../output/progress.js';
+import { deleteInBatches } from './batches.js';
+import { BackgroundDrops, detachOldPartition } from './partitions.js';
+import { acquireLock, pruneLockName } from './lock.js';
+import { planPrune, type PrunePlan } from './plan.js';
+import { emptySummary, type PruneOptions } from './options.js';
 
 /**
  * `api7-audit prune`: deletes entries older than the retention, then prints the summary. Interrupted runs print
@@ -130,21 +122,19 @@ class PruneRun {
 
   private async run(secrets: ResolvedConfig['secrets']): Promise<PruneSummary> {
     const { mapping } = this.table;
-    const cutoff = this.options.cutoff ?? (await computeCutoff(this.conn, this.options.retention.days));
-    this.summary.cutoff = cutoff;
-    const exported = this.options.onlyExported;
-    if (exported) checkCheckpointId(mapping, exported.id, 'the --only-exported checkpoint');
-    const bound: PruneBound = { before: cutoff, upTo: exported };
-    this.summary.onlyExported = exported;
-    // A partition may go whole only if every row in it is before the cutoff and already exported: its upper bound
-    // must not pass the earlier of the two (rows at a timestamp before the checkpoint's are at or before it).
-    const partitionLimit = exported ? earlierInstant(exported.timestamp, cutoff) : cutoff;
-    const old = ((await listTimePartitions(this.conn, mapping, partitionLimit)) ?? []).filter((partition) => partition.whollyBefore);
-    const match = await matchEntries(this.conn, mapping, bound);
-    Object.assign(this.summary, { matched: match.matched, oldest: match.oldest, newest: match.newest, partitions: old.map(partitionName) });
+    const plan = await planPrune(this.conn, mapping, this.options);
+    const old = plan.partitions;
+    Object.assign(this.summary, {
+      cutoff: plan.cutoff,
+      onlyExported: this.options.onlyExported,
+      matched: plan.matched,
+      oldest: plan.oldest,
+      newest: plan.newest,
+      partitions: old.map(partitionName),
+    });
     if (this.options.dryRun) return this.finish();
     const leftovers = await findDetachedLeftovers(this.conn, mapping);
-    if (match.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
+    if (plan.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
     if (this.shouldStop(false)) return this.finish();
     if (!this.options.yes && isInteractive(this.io)) {
       const asked = performance.now();
@@ -153,17 +143,17 @@ class PruneRun {
       this.started += performance.now() - asked;
     }
     this.partial.summary = this.summary;
-    const mask = this.masker(secrets);
     const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`));
+    const masked = archive && this.maskedArchive(archive, secrets);
     if (archive) this.summary.archive = { path: archive.path, entries: 0 };
-    this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${cutoff}`);
+    this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${plan.cutoff}`);
     try {
       // Partitions that an earlier run detached but was stopped before dropping (they are marked for it).
       for (const leftover of leftovers) this.drops.start(leftover);
       let stop = this.shouldStop(false);
       for (const [index, partition] of old.entries()) {
         if (stop) break;
-        const failed = await this.dropPartition(partition, archive, mask);
+        const failed = await this.dropPartition(partition, masked);
         if (failed) {
           // The rest would fare no better: the parent stays locked, or the role stays what it is.
           const left = old.slice(index).map(partitionName).join(', ');
@@ -173,7 +163,7 @@ class PruneRun {
         }
         stop = this.shouldStop(true);
       }
-      if (!stop) await this.deleteRows(bound, archive, mask);
+      if (!stop) await this.deleteRows(plan, masked);
       const failed = await this.settleDrops();
       if (failed) throw failed;
     } finally {
@@ -186,62 +176,28 @@ class PruneRun {
     return this.finish();
   }
 
-  /**
-   * Deletes what is left before the cutoff, batch by batch, each batch committed on its own: one statement, or with
-   * an archive a transaction that commits once the batch's entries are on disk.
-   */
-  private async deleteRows(bound: PruneBound, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<void> {
-    for (let pass = 1; ; pass += 1) {
-      if (!(await this.deletePass(bound, archive, mask))) return;
-      // An entry inserted back-dated behind the position while the pass ran is still there: look, and go over again.
-      if (!(await anyEntryLeft(this.conn, this.table.mapping, bound))) return;
-      if (pass === MAX_PASSES) {
-        this.summary.stopped = 'entries-remain';
-        return;
-      }
-    }
-  }
-
-  /** One pass over the range in (timestamp, id) order; false when stopped (a signal, --max-duration) before its end. */
-  private async deletePass(bound: PruneBound, archive: ArchiveWriter | undefined, mask: (json: string) => string): Promise<boolean> {
-    const { mapping } = this.table;
-    const fixed = this.options.batchSize === 'auto' ? undefined : this.options.batchSize;
-    let size = fixed ?? ADAPTIVE_BATCHES.first;
-    let from: Position | undefined;
-    for (;;) {
-      const began = performance.now();
-      const batch = archive
-        ? await this.conn.transaction().execute(async (trx) => {
-            const deleted = await deleteBatch(trx, mapping, bound, from, size, true);
-            // On disk before the COMMIT that follows this callback: a crash can leave an archived entry undeleted,
-            // never a deleted entry unarchived.
-            await archive.append(deleted.json.map(mask));
-            return deleted;
-          })
-        : await deleteBatch(this.conn, mapping, bound, from, size, false);
-      if (!batch.end) return true;
-      from = batch.end;
-      const ms = performance.now() - began;
-      this.summary.slowestBatchMs = Math.max(this.summary.slowestBatchMs, Math.round(ms));
-      if (fixed === undefined) size = nextBatchSize(ADAPTIVE_BATCHES, size, ms);
-      if (batch.deleted > 0) this.summary.batches += 1;
-      this.summary.deleted += batch.deleted;
-      this.report();
-      if (this.shouldStop(true)) return false;
-    }
+  /** Deletes what is left before the cutoff, batch by batch (batches.ts), counting as it goes. */
+  private async deleteRows(plan: PrunePlan, archive: EntryArchive | undefined): Promise<void> {
+    const outcome = await deleteInBatches(this.conn, this.table.mapping, plan.bound, {
+      batchSize: this.options.batchSize,
+      archive,
+      afterBatch: (batch, ms) => {
+        this.summary.slowestBatchMs = Math.max(this.summary.slowestBatchMs, Math.round(ms));
+        if (batch.deleted > 0) this.summary.batches += 1;
+        this.summary.deleted += batch.deleted;
+        this.report();
+        return this.shouldStop(true);
+      },
+    });
+    if (outcome === 'entries-remain') this.summary.stopped = 'entries-remain';
   }
 
   /** Detaches (and starts dropping) one partition wholly before the cutoff; see detachOldPartition. */
-  private async dropPartition(
-    partition: TimePartition,
-    archive: ArchiveWriter | undefined,
-    mask: (json: string) => string,
-  ): Promise<'busy' | 'forbidden' | undefined> {
+  private async dropPartition(partition: TimePartition, archive: EntryArchive | undefined): Promise<'busy' | 'forbidden' | undefined> {
     const keep = this.options.detachOnly;
     const outcome = await detachOldPartition(this.conn, this.table.mapping, partition, {
       keep,
       archive: archive && !keep ? archive : undefined,
-      mask,
       pageSize: this.options.batchSize === 'auto' ? undefined : this.options.batchSize,
       onArchived: (entries) =>
         this.progress.update(`Pruning ${this.name}: archiving ${partitionName(partition)}, ${entries.toLocaleString('en-US')} entries`),
@@ -261,12 +217,15 @@ class PruneRun {
     return error;
   }
 
-  private masker(secrets: ResolvedConfig['secrets']): (json: string) => string {
-    if (this.options.showSecrets) return (json) => json;
+  /** The archive as prune writes it: each entry masked unless --show-secrets. */
+  private maskedArchive(archive: ArchiveWriter, secrets: ResolvedConfig['secrets']): EntryArchive {
+    if (this.options.showSecrets) return archive;
     const policy = createSecretPolicy(secrets);
     // A text state that is not JSON is a string to maskEntryJson: its raw text is masked first, by name.
-    if (mayHoldInvalidStates(this.table.mapping)) return (json) => maskEntryJson(maskInvalidStatesInJson(json, policy), policy);
-    return (json) => maskEntryJson(json, policy);
+    const mask = mayHoldInvalidStates(this.table.mapping)
+      ? (json: string) => maskEntryJson(maskInvalidStatesInJson(json, policy), policy)
+      : (json: string) => maskEntryJson(json, policy);
+    return { append: (lines) => archive.append(lines.map(mask)) };
   }
 
   private question(old: TimePartition[]): string {
