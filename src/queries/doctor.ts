@@ -97,13 +97,15 @@ export interface PlanNode {
 
 /**
  * The plan PostgreSQL would use for `query`, never run (EXPLAIN without ANALYZE), with sequential scans priced out
- * (`enable_seqscan = off`): an index that can serve the query is then chosen even on a table small enough that a
+ * (`enable_seqscan`, `enable_sort` off): an index that can serve the query is then chosen even on a table small enough that a
  * scan would win, and a sequential scan left in the plan means no index can serve it. READ ONLY, with a timeout.
  */
 export async function explainPlan(db: Db, query: Compilable | CompiledQuery): Promise<PlanNode> {
   const compiled = 'compile' in query ? query.compile() : query;
   return db.transaction().setAccessMode('read only').execute(async (trx) => {
     await sql`set local enable_seqscan = off`.execute(trx);
+    // Sorts priced out too, as export's and list's JSON reads do: an index yielding the order is then preferred.
+    await sql`set local enable_sort = off`.execute(trx);
     await sql`set local statement_timeout = '2s'`.execute(trx);
     const result = await trx.executeQuery<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
       CompiledQuery.raw(`explain (format json) ${compiled.sql}`, [...compiled.parameters]),

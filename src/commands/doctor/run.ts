@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import type { CliIo } from '../../io.js';
 import type { GlobalFlags, ResolvedConfig } from '../../config/resolve-config.js';
-import { loadConfigFile, type ConfigFile } from '../../config/config-file.js';
+import { isExpression, loadConfigFile, type ConfigFile } from '../../config/config-file.js';
 import { readControlPlaneRetention } from '../../config/cp-config.js';
 import { withDatabase, type Db } from '../../db/connect.js';
 import { sessionSettings } from '../../db/pool.js';
@@ -82,7 +82,8 @@ const ENV_NAMES = /^(API7_AUDIT_\w+|DATABASE_URL|PG(HOST|PORT|USER|PASSWORD|DATA
 function configurationChecks(config: ResolvedConfig, file: ConfigFile, global: GlobalFlags, env: NodeJS.ProcessEnv, retention: { days: number; source: string }): Check[] {
   const from = (flag: unknown, flagName: string, fileValue: unknown, fileKey: string) =>
     flag !== undefined ? flagName : fileValue !== undefined ? `${fileKey} in the config file` : 'default';
-  const expressions = Object.values(file.columns ?? {}).filter((spec) => typeof spec !== 'string' || !/^[\p{L}_][\p{L}\p{N}_$]*$/u.test(spec)).length;
+  const expressions = Object.values(file.columns ?? {}).filter((spec) => typeof spec === 'string' && isExpression(spec)).length;
+  const converted = typeof file.columns?.timestamp === 'object' ? ', the timestamp converted' : '';
   const set = Object.keys(env).filter((name) => ENV_NAMES.test(name) && env[name] !== '').sort();
   const target = config.connection;
   const database = target ? `${target.url ? maskUrl(target.url) : describeAddress(target)} (from ${describeSource(target)})` : '--demo';
@@ -91,7 +92,7 @@ function configurationChecks(config: ResolvedConfig, file: ConfigFile, global: G
     `config file: ${config.configPath ?? 'none'}${global.config !== undefined ? ' (--config)' : env.API7_AUDIT_CONFIG ? ' (API7_AUDIT_CONFIG)' : ''}`,
     `database: ${database}`,
     `table: ${config.table} (${from(global.table, '--table', file.table, 'table')})`,
-    `columns: ${file.columns ? `${Object.keys(file.columns).length} mapped in the config file, ${expressions} as expressions` : 'default layout'}`,
+    `columns: ${file.columns ? `${Object.keys(file.columns).length} mapped in the config file, ${expressions} as expressions${converted}` : 'default layout'}`,
     `retention: ${retention.days} days (${retentionFrom[retention.source] ?? retention.source})`,
     `connect timeout: ${config.connectTimeoutMs / 1000} s (${from(global.connectTimeout, '--connect-timeout', file.database?.connect_timeout, 'database.connect_timeout')})`,
     `secrets: ${config.secrets.mode}${config.secrets.keys.length ? ` + ${config.secrets.keys.length} keys from the config file` : ''}${config.secrets.fingerprintKey !== undefined ? ', fingerprints on' : ''}`,
