@@ -11,6 +11,7 @@ import { declareInit } from './commands/init/command.js';
 import { declareDoctor } from './commands/doctor/command.js';
 import { declareHistory } from './commands/history/command.js';
 import { declareStats } from './commands/stats/command.js';
+import { declareFollow } from './commands/follow/command.js';
 import { declareSeal } from './commands/seal/command.js';
 import { declareVerify } from './commands/verify/command.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo): Program {
   declareDoctor(program, io);
   declareHistory(program, io);
   declareStats(program, io);
+  declareFollow(program, io);
   declareSeal(program, io);
   declareVerify(program, io);
   declareCompletion(program, io);

@@ -135,13 +135,13 @@ export function renderTable(entries: readonly AuditEntry[], options: TableOption
   return [formatter.firstPage, ...entries.slice(FIRST_PAGE_ROWS).map((entry) => formatter.format(entry))].join('\n');
 }
 
-interface RowFormatter {
+export interface RowFormatter {
   /** Header and first-page rows, laid out by cli-table3. */
   firstPage: string;
   format(entry: AuditEntry): string;
 }
 
-function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, { Table, measure }: Libraries): RowFormatter {
+export function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, { Table, measure }: Libraries): RowFormatter {
   const { colors } = options;
   const COLUMNS = tableColumns(options);
   const OPERATION = COLUMNS.findIndex((column) => column.field === 'operation');

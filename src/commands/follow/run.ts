@@ -1,0 +1,184 @@
+import type { AuditEntry, Position } from '../../domain.js';
+import type { CliIo } from '../../io.js';
+import type { ResolvedConfig } from '../../config/resolve-config.js';
+import type { TimeBound } from '../../config/time-bound.js';
+import { withAuditTable, type AuditTable } from '../../db/session.js';
+import { withReadOnlySession } from '../../db/read-only.js';
+import { isConnectionLost } from '../../db/connect.js';
+import type { OpenPool } from '../../db/pool.js';
+import type { EntryFilters } from '../../queries/filters.js';
+import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
+import { resolveInstant } from '../../queries/history.js';
+import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';
+import { decideExportBound } from '../export-bound.js';
+import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryState } from '../../delivery/retry.js';
+import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
+import { maskInvalidStates } from '../../output/invalid-states.js';
+import { createColors, shouldUseColor } from '../../output/colors.js';
+import { createRowFormatter, loadTableLibraries, type RowFormatter } from '../../output/table.js';
+import { createEntryWriter, waitForDrain } from '../../output/writers.js';
+
+export type FollowStart = { kind: 'now' } | { kind: 'since'; since: TimeBound } | { kind: 'cursor'; cursor: CursorPosition };
+
+export interface FollowOptions {
+  filters: EntryFilters;
+  start: FollowStart;
+  output: 'table' | 'ndjson' | 'csv';
+  intervalMs: number;
+  /** Export's --settle: entries younger than this wait for a later poll (docs/decisions/001-late-commits.md). */
+  settleSeconds: number;
+  showSecrets: boolean;
+  wide: boolean;
+}
+
+/** Prints entries as they come: the table's header once, with the first entries, then rows alone. */
+interface Printer {
+  print(entries: readonly AuditEntry[]): Promise<void>;
+}
+
+async function createPrinter(options: FollowOptions, io: CliIo): Promise<Printer> {
+  const send = async (text: string) => {
+    if (text !== '' && !io.stdout.write(text)) await waitForDrain(io.stdout);
+  };
+  if (options.output !== 'table') {
+    const writer = createEntryWriter(options.output, io.stdout);
+    return {
+      async print(entries) {
+        for (const entry of entries) await writer.write(entry);
+      },
+    };
+  }
+  const libraries = await loadTableLibraries();
+  const table = { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)), width: io.stdoutIsTty && io.columns ? io.columns : undefined, wide: options.wide };
+  let formatter: RowFormatter | undefined;
+  return {
+    async print(entries) {
+      if (entries.length === 0) return;
+      if (formatter === undefined) {
+        // The first entries size the columns, as the first page of list does; later rows keep those widths.
+        formatter = createRowFormatter(entries.slice(0, 100), table, libraries);
+        await send(`${formatter.firstPage}\n${entries.slice(100).map((entry) => `${formatter?.format(entry)}\n`).join('')}`);
+        return;
+      }
+      const rows = formatter;
+      await send(entries.map((entry) => `${rows.format(entry)}\n`).join(''));
+    },
+  };
+}
+
+/** A stand-in for "a connection of this session was open": follow only retries after its first poll succeeded. */
+const WAS_CONNECTED = new Error('connected before');
+
+/**
+ * `api7-audit follow`: polls every interval for entries committed since the last one printed, in (timestamp, id)
+ * order, and prints them. Each poll reads the open transactions first and stops before the oldest one's start (or
+ * now - settle), exactly as export bounds a run, so an entry whose transaction commits late is printed when it
+ * commits, after nothing that follows it. A lost connection is retried with export's backoff; Ctrl-C ends at once.
+ */
+export async function runFollow(options: FollowOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>, clock: Clock = systemClock): Promise<void> {
+  const policy = createSecretPolicy(config.secrets);
+  const printer = await createPrinter(options, io);
+  const signal = io.signal ?? new AbortController().signal;
+  const note = (line: string) => io.stderr.write(`${line}\n`);
+  await withAuditTable(
+    config,
+    async (table) => {
+      const scope = { order: 'asc' as const, filters: options.filters };
+      let position: Position | undefined;
+      let from: string | undefined;
+      if (options.start.kind === 'cursor') {
+        checkCursor(table.mapping, options.start.cursor, scope);
+        position = { timestamp: options.start.cursor.timestamp, id: options.start.cursor.id };
+      } else {
+        from = await resolveInstant(table.db, options.start.kind === 'now' ? { kind: 'relative', interval: '0 seconds' } : options.start.since);
+      }
+      note(`Following entries ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}; Ctrl-C to stop.`);
+      const seen = new Set<string>();
+      const notice = (message: string) => {
+        if (!seen.has(message)) note(message);
+        seen.add(message);
+      };
+      const advance = async (entries: AuditEntry[]) => {
+        await printer.print(entries);
+        const last = entries.at(-1);
+        if (last) position = { timestamp: last.timestamp, id: last.id };
+      };
+      let failure: RetryState | undefined;
+      while (!signal.aborted) {
+        try {
+          // One connection for as long as it lives, so that its loss (even while idle) is seen and said.
+          await table.db.connection().execute((conn) =>
+            withReadOnlySession(conn, async (session) => {
+              while (!signal.aborted) {
+                await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), signal);
+                if (failure) note(`reconnected to PostgreSQL; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
+                failure = undefined;
+                if (!(await pause(clock, options.intervalMs, signal))) return;
+              }
+            }),
+          );
+        } catch (error) {
+          if (signal.aborted) break;
+          if (!(error instanceof Error) || !isConnectionLost(error, WAS_CONNECTED)) throw error;
+          failure = failure ? { ...failure, attempts: failure.attempts + 1 } : { attempts: 1, startedAt: clock.now() };
+          const wait = nextRetryDelay(failure, undefined, DEFAULT_RETRY_POLICY, clock.now());
+          if (wait === undefined) throw error;
+          note(`warning: lost the connection to PostgreSQL (${error.message}); reconnecting in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`);
+          if (!(await pause(clock, wait, signal))) break;
+        }
+      }
+      if (position) note(`Stopped. Continue with: --cursor ${encodeCursor(position, { ...scope, mapping: table.mapping })}`);
+    },
+    { early, activity: 'follow' },
+  );
+}
+
+/**
+ * One poll on the session's READ ONLY connection: the open transactions (as export reads them), then every entry of the window
+ * below the bound, page by page. `print` is called per page and moves the position, so a poll cut short by a lost
+ * connection is continued, not repeated.
+ */
+async function pollOnce(
+  table: AuditTable,
+  options: FollowOptions,
+  start: { from?: string; after?: Position },
+  policy: ReturnType<typeof createSecretPolicy>,
+  signal: AbortSignal,
+  print: (entries: AuditEntry[]) => Promise<void>,
+  notice: (message: string) => void,
+): Promise<void> {
+  const { db } = table;
+  const facts = await readOpenTransactions(db, table.mapping, options.settleSeconds);
+  const bound = decideExportBound(facts, start.after, true);
+  for (const message of bound.messages) notice(message.replace('wait for the next run', 'wait'));
+  let after = start.after;
+  for (;;) {
+    const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before: bound.before, states: options.output !== 'table' });
+    if (signal.aborted) return;
+    await print(page.map((raw) => (options.showSecrets ? raw : maskEntry(maskInvalidStates(raw, policy), policy))));
+    const last = page.at(-1);
+    if (!last || page.length < PAGE_SIZE) return;
+    after = { timestamp: last.timestamp, id: last.id };
+  }
+}
+
+/** Resolves when `work` does, or as soon as `signal` aborts (Ctrl-C does not wait for a query in flight). */
+function stoppable(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Waits `ms`; false when Ctrl-C came first. */
+async function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await clock.sleep(ms, signal);
+    return true;
+  } catch (error) {
+    if (signal.aborted) return false;
+    throw error;
+  }
+}
