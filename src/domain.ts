@@ -114,7 +114,7 @@ export interface ExportRecord {
 
 export type ExportFieldsJson = Readonly<Record<keyof ExportFields, string>>;
 
-/** What kept late-committing transactions from being skipped by an export run (src/commands/export-bound.ts). */
+/** What kept late-committing transactions from being skipped by an export run (src/delivery/export-bound.ts). */
 export type LateCommitGuard = 'open-transactions' | 'settle' | 'unknown';
 
 /** Where the retention came from, named in the summary so a surprising cutoff can be traced. */

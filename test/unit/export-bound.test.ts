@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BEFORE_EVERYTHING, decideExportBound } from '../../src/commands/export-bound.js';
-import { describeFilters, runCoverage } from '../../src/commands/export-coverage.js';
+import { BEFORE_EVERYTHING, decideExportBound } from '../../src/delivery/export-bound.js';
+import { describeFilters, runCoverage } from '../../src/delivery/coverage.js';
 import { compareInstants, normalizeInstant } from '../../src/config/instant.js';
 import { UsageError } from '../../src/errors.js';
 import { NO_FILTERS } from '../../src/queries/filters.js';

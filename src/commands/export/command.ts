@@ -78,7 +78,7 @@ export type ExportFlags = ReturnType<ReturnType<typeof exportCommand>['opts']>;
 /** Registers `api7-audit export`; its run module (pg, undici, the sinks) loads only when it runs. */
 export function declareExport(program: Program, io: CliIo): void {
   exportCommand(program).action(async (flags, command) => {
-    const [{ parseExportFlags }, { runExport }] = await Promise.all([import('../export-flags.js'), import('../export.js')]);
+    const [{ parseExportFlags }, { runExport }] = await Promise.all([import('./options.js'), import('./run.js')]);
     const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
     for (const warning of warnings) io.stderr.write(`${warning}\n`);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);

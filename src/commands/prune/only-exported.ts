@@ -1,7 +1,7 @@
 import type { Position } from '../../domain.js';
 import { UsageError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
-import { formatFilters } from '../export-coverage.js';
+import { formatFilters } from '../../delivery/coverage.js';
 
 /**
  * `--only-exported CHECKPOINT`: the position an export run recorded, if that checkpoint proves that every entry up

@@ -1,6 +1,6 @@
-import type { CliIo } from '../io.js';
-import { checkWritableDirectory, openEntryFile } from '../output/private-file.js';
-import type { ExportOptions } from './export.js';
+import type { CliIo } from '../../io.js';
+import { checkWritableDirectory, openEntryFile } from '../../output/private-file.js';
+import type { ExportOptions } from './run.js';
 
 /**
  * Checks the files an export writes and opens `--out`, before the export reads or sends anything: a path that cannot

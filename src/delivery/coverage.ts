@@ -1,7 +1,6 @@
-import type { TimeBound } from '../config/time-bound.js';
-import type { Checkpoint, CheckpointCoverage, LateCommitGuard } from '../delivery/checkpoint.js';
+import type { EntryFilters, TimeBound } from '../domain.js';
+import type { Checkpoint, CheckpointCoverage, LateCommitGuard } from './checkpoint.js';
 import { UsageError } from '../errors.js';
-import type { EntryFilters } from '../queries/filters.js';
 
 /** The filters as the checkpoint records them: flag name to normalized value(s), only those given. */
 export function describeFilters(filters: EntryFilters): Record<string, string | string[]> {

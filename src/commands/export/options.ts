@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors.js';
-import { parseFilterFlags } from './flags/filters.js';
-import { parsePositiveInt } from '../config/parse-flags.js';
-import { parseSpanMs } from '../config/time-bound.js';
-import { registerSecret } from '../secrets/redact.js';
-import type { SinkOptions } from '../sinks/index.js';
-import { DATADOG_SITES, knownDatadogSite } from '../sinks/datadog.js';
-import { maskUrl } from '../db/connection-url.js';
-import type { ExportOptions } from './export.js';
-import type { ExportFlags } from './export/command.js';
+import { UsageError } from '../../errors.js';
+import { parseFilterFlags } from '../flags/filters.js';
+import { parsePositiveInt } from '../../config/parse-flags.js';
+import { parseSpanMs } from '../../config/time-bound.js';
+import { registerSecret } from '../../secrets/redact.js';
+import type { SinkOptions } from '../../sinks/index.js';
+import { DATADOG_SITES, knownDatadogSite } from '../../sinks/datadog.js';
+import { maskUrl } from '../../db/connection-url.js';
+import type { ExportOptions } from './run.js';
+import type { ExportFlags } from './command.js';
 
 /** A credential: its flag, the file flag that may hold it, and the environment variable. */
 interface CredentialSpec {
