@@ -1,46 +1,13 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { TimeBound } from '../config/time-bound.js';
-import type { ResourceFilter } from '../config/parse-flags.js';
-import type { CanonicalField } from '../entry.js';
+import type { CanonicalField, EntryFilters, ResourceFilter, TimeBound } from '../domain.js';
+import { isKnown, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../config/known-values.js';
 import { UsageError } from '../errors.js';
 import { columnRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 
-/** The filters shared by list and export. Values given twice are alternatives; different filters must all hold. */
-export interface EntryFilters {
-  since?: TimeBound;
-  until?: TimeBound;
-  operators: string[];
-  operations: string[];
-  resources: ResourceFilter[];
-  ips: string[];
-  sources: string[];
-}
+export type { EntryFilters } from '../domain.js';
 
 export const NO_FILTERS: EntryFilters = { operators: [], operations: [], resources: [], ips: [], sources: [] };
-
-/** The values API7 writes today; a filter outside them still runs (new versions add some) but is warned about. */
-export const KNOWN_SOURCES: readonly string[] = ['dashboard', 'api', 'adc'];
-export const KNOWN_OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'PATCH', 'DELETE', 'LOGIN', 'LOGOUT', 'PUBLISH', 'ROLLBACK'];
-export const KNOWN_RESOURCE_TYPES: readonly string[] = [
-  'route', 'service', 'upstream', 'ssl', 'consumer', 'consumer_group', 'credential', 'plugin_config', 'plugin_metadata',
-  'global_rule', 'stream_route', 'proto', 'secret', 'gateway_group', 'user',
-];
-
-const isKnown = (known: readonly string[], value: string) => known.some((item) => item.toLowerCase() === value.toLowerCase());
-
-/** One warning per filter value outside the known set, listing the known values, so a typo is not silence. */
-export function unknownFilterWarnings(filters: EntryFilters): string[] {
-  const warn = (flag: string, value: string, known: readonly string[]) =>
-    `warning: ${flag} '${value}' is not one of the known values (${known.join(', ')}); filtering on it anyway`;
-  return [
-    ...filters.sources.filter((value) => !isKnown(KNOWN_SOURCES, value)).map((value) => warn('--source', value, KNOWN_SOURCES)),
-    ...filters.operations.filter((value) => !isKnown(KNOWN_OPERATIONS, value)).map((value) => warn('--operation', value, KNOWN_OPERATIONS)),
-    ...filters.resources
-      .filter(({ type }) => !isKnown(KNOWN_RESOURCE_TYPES, type))
-      .map(({ type }) => warn('--resource', type, KNOWN_RESOURCE_TYPES)),
-  ];
-}
 
 // Only textual IP values are cast to inet, so a malformed value in a text column reads as "no match", not an error.
 const IP_TEXT = `'^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$'`;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { compileOnlyDb, defaultMapping } from '../support/compile-only.js';
-import { allOf, filterConditions, NO_FILTERS, unknownFilterWarnings, type EntryFilters } from '../../src/queries/filters.js';
+import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from '../../src/queries/filters.js';
+import { unknownFilterWarnings } from '../../src/config/known-values.js';
 
 const compile = (filters: Partial<EntryFilters>) => sql`select 1 where ${allOf(filterConditions(defaultMapping, { ...NO_FILTERS, ...filters }))}`.compile(compileOnlyDb);
 

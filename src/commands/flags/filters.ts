@@ -2,7 +2,7 @@ import { Command, Option, type OptionValues } from '@commander-js/extra-typings'
 import { UsageError } from '../../errors.js';
 import type { EntryFilters } from '../../queries/filters.js';
 import { parseIpFilter, parseNonEmpty, parseResource } from '../../config/parse-flags.js';
-import { parseTimeBound } from '../../config/time-bound.js';
+import { checkTimeRange, parseTimeBound } from '../../config/time-bound.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -23,6 +23,7 @@ export type FilterFlags = ReturnType<ReturnType<typeof withFilterFlags<[], Recor
 
 /** Validates filter flags into typed filters; a bad value is a UsageError naming it. */
 export function parseFilterFlags(flags: FilterFlags): EntryFilters {
+  if (flags.since !== undefined && flags.until !== undefined) checkTimeRange({ flag: '--since', value: flags.since }, { flag: '--until', value: flags.until });
   return {
     since: flags.since === undefined ? undefined : parseTimeBound('--since', flags.since),
     until: flags.until === undefined ? undefined : parseTimeBound('--until', flags.until),

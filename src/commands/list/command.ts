@@ -5,6 +5,8 @@ import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
 import { outputFormat, withOutputFlags } from '../flags/output.js';
 import { parsePositiveInt } from '../../config/parse-flags.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
+import { unknownFilterWarnings } from '../../config/known-values.js';
+import { UsageError } from '../../errors.js';
 import type { ListOptions } from './run.js';
 
 const LIST_HELP = `
@@ -25,12 +27,17 @@ export const DEFAULT_LIMIT = 50;
 /** `api7-audit list`'s flags, declared once: their types are inferred from here. */
 function listCommand(program: Program) {
   const list = withFilterFlags(program.command('list').description('list audit entries, newest first, with filters'))
-    .addOption(new Option('-n, --limit <n>', `entries to show (default: ${DEFAULT_LIMIT})`).argParser((value) => parsePositiveInt('--limit', value)))
+    .addOption(new Option('-n, --limit <n>', `entries to show (default: ${DEFAULT_LIMIT})`).argParser((value) => parsePositiveInt('--limit', value)).conflicts('all'))
     .option('--all', 'every matching entry (streams; no limit)')
     .addOption(new Option('--order <order>', 'newest first (desc) or oldest first (asc)').choices(['desc', 'asc'] as const).default('desc' as const))
     .option('--cursor <cursor>', 'continue after the last page (printed on stderr when more entries match)');
   return withOutputFlags(list, ['table', 'json', 'ndjson', 'csv'] as const)
     .option('--wide', 'table: every column and every value whole, even when wider than the terminal')
+    .option('--fields <list>', 'comma-separated: the keys of JSON/NDJSON entries and CSV columns (id,timestamp,operator,...), or the table columns (also resource)')
+    .option('--jq <expression>', 'filter the JSON output with jq (as gh does); strings print raw')
+    .option('--with-cursor', 'JSON: print {"entries": [...], "next_cursor": ...} so a script can page')
+    .option('--local', 'table: times in the local zone (TZ) instead of UTC; API7_AUDIT_TZ names a zone')
+    .option('--no-pager', 'do not page the table on a terminal (also: API7_AUDIT_PAGER= or PAGER=)')
     .addHelpText('after', LIST_HELP);
 }
 
@@ -40,7 +47,8 @@ export type ListFlags = ReturnType<ReturnType<typeof listCommand>['opts']>;
 /** Registers `api7-audit list`; its run module (pg, Kysely, formatters) loads only when it runs. */
 export function declareList(program: Program, io: CliIo): void {
   listCommand(program).action(async (flags, command) => {
-    const options = await parseListFlags(flags);
+    const options = await parseListFlags(flags, io.env);
+    for (const warning of unknownFilterWarnings(options.filters)) io.stderr.write(`${warning}\n`);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
     await module.runList(options, config, io, early);
@@ -48,16 +56,38 @@ export function declareList(program: Program, io: CliIo): void {
 }
 
 /** Turns the parsed flags into typed list options; a bad value is a UsageError naming it. */
-export async function parseListFlags(flags: ListFlags): Promise<ListOptions> {
+export async function parseListFlags(flags: ListFlags, env: NodeJS.ProcessEnv = {}): Promise<ListOptions> {
   // Loaded here, not at the top: queries/ brings Kysely, which --help and --version must not load.
-  const { decodeCursor } = await import('../../queries/cursor.js');
+  const [{ decodeCursor }, { parseFields }, { resolveTimeZone }] = await Promise.all([
+    import('../../queries/cursor.js'),
+    import('../../output/fields.js'),
+    import('../../output/time-zone.js'),
+  ]);
+  const output = jsonWhenAsked(flags);
+  if (flags.jq !== undefined) await (await import('../../output/jq.js')).checkJq(flags.jq);
   return {
     filters: parseFilterFlags(flags),
     order: flags.order,
     limit: flags.all ? null : (flags.limit ?? DEFAULT_LIMIT),
     cursor: flags.cursor === undefined ? undefined : decodeCursor(flags.cursor),
-    output: outputFormat(flags, 'table'),
+    output,
     showSecrets: flags.showSecrets === true,
     wide: flags.wide === true,
+    print: {
+      fields: flags.fields === undefined ? undefined : output === 'table' ? parseFields(flags.fields, true) : parseFields(flags.fields, false),
+      jq: flags.jq,
+      withCursor: flags.withCursor === true,
+      timeZone: resolveTimeZone(flags.local === true, env),
+      noPager: flags.pager === false,
+    },
   };
+}
+
+/** `--jq` and `--with-cursor` work on JSON: they choose it, and refuse another format named with them. */
+function jsonWhenAsked(flags: ListFlags): ReturnType<typeof outputFormat<'table' | 'json' | 'ndjson' | 'csv'>> {
+  const output = outputFormat(flags, 'table');
+  const wanting = flags.jq !== undefined ? '--jq' : flags.withCursor ? '--with-cursor' : undefined;
+  if (wanting === undefined) return output;
+  if (flags.output !== undefined && output !== 'json') throw new UsageError(`${wanting} works on JSON output: it cannot be used with --output ${output}`);
+  return 'json';
 }

@@ -12,8 +12,8 @@ import { fromByteString } from '../../byte-string.js';
 import { compactJsonBytes } from '../../output/compact-json.js';
 import { writeEntryJsonText } from '../../output/writers.js';
 import { checkCursor, encodeCursor } from '../../queries/cursor.js';
-import { createSecretPolicy, maskEntry, maskEntryBytes } from '../../output/secrets.js';
-import { printEntries, type OutputFormat } from '../../output/print-entries.js';
+import { createSecretPolicy, maskEntry, maskEntryBytes } from '../../secrets/policy.js';
+import { printEntries, type OutputFormat, type PrintOptions } from '../../output/print-entries.js';
 import { mayHoldInvalidStates, reportInvalidStatesInEntry } from '../../output/invalid-states.js';
 
 export interface ListOptions {
@@ -26,6 +26,8 @@ export interface ListOptions {
   showSecrets: boolean;
   /** `--wide`: the table cuts and drops nothing to fit the terminal. */
   wide?: boolean;
+  /** `--fields`, `--jq`, `--local`, `--no-pager`; `withCursor`: JSON carries the next cursor. */
+  print?: Omit<PrintOptions, 'nextCursor' | 'wide'> & { withCursor?: boolean };
 }
 
 export interface ListResult {
@@ -49,7 +51,7 @@ export function listEntries(table: AuditTable, options: ListOptions, secretsConf
     let last: AuditEntry | undefined;
     for await (const entry of streamEntries(table.db, table.mapping, query, max)) {
       if (options.limit !== null && shown === options.limit) {
-        next = last && encodeCursor(positionOf(last));
+        next = last && encodeCursor(positionOf(last), { ...options, mapping: table.mapping });
         return;
       }
       shown += 1;
@@ -87,7 +89,7 @@ export function listEntryJson(table: AuditTable, options: ListOptions, secretsCo
       const taken = limit === null ? values : values.slice(0, Math.max(0, limit - shown));
       shown += taken.length;
       last = taken.at(-1) ?? last;
-      if (taken.length < values.length && last !== undefined) next = encodeCursor(positionOfText(last));
+      if (taken.length < values.length && last !== undefined) next = encodeCursor(positionOfText(last), { ...options, mapping: table.mapping });
       if (taken.length > 0) yield taken.map(show);
     }
   }
@@ -101,17 +103,20 @@ function positionOfText(jsonBytes: string): Position {
 
 /** `api7-audit list`: runs the query in a read-only transaction and prints as it streams. */
 export async function runList(options: ListOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
-  const machine = options.output === 'json' || options.output === 'ndjson' ? options.output : undefined;
+  const { withCursor = false, ...print } = options.print ?? {};
+  // Server-built JSON text is the fast path for whole entries; fields, jq and the cursor envelope shape them here.
+  const plain = print.fields === undefined && print.jq === undefined && !withCursor;
+  const machine = plain && (options.output === 'json' || options.output === 'ndjson') ? options.output : undefined;
   await withAuditTable(
     config,
     (table) => {
-      if (options.cursor) checkCursor(table.mapping, options.cursor);
+      if (options.cursor) checkCursor(table.mapping, options.cursor, options);
       return machine && canListAsJsonText(table.mapping)
         ? printAsJsonText(listEntryJson(table, options, config.secrets), machine, io)
         : withReadOnly(table.db, async (db) => {
             const result = listEntries({ ...table, db }, options, config.secrets, (message) => io.stderr.write(`${message}\n`));
-            await printEntries(result.entries, options.output, io, options.wide);
-            printNextCursor(result.nextCursor(), io);
+            await printEntries(result.entries, options.output, io, { ...print, wide: options.wide, nextCursor: withCursor ? result.nextCursor : undefined });
+            if (!withCursor) printNextCursor(result.nextCursor(), io);
           });
     },
     { early, activity: 'list' },
