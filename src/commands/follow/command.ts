@@ -11,10 +11,12 @@ import type { FollowOptions, FollowStart } from './run.js';
 
 const FOLLOW_HELP = `
 Examples:
-  $ api7-audit follow                                        new entries as they are committed, until Ctrl-C
-  $ api7-audit follow --operation delete --output ndjson | jq -c .
-  $ api7-audit follow --since 1h --resource route            the last hour first, then new ones
-  $ api7-audit follow --cursor <value printed when a follow stopped>
+  $ api7-audit follow --since 1h --for 3s                    the last hour, then new entries for 3 s
+  $ api7-audit follow --operation delete --output ndjson --since 7d --for 3s | jq -c .
+  $ api7-audit follow --since 1d --resource route --for 2s
+
+Without --for it runs until Ctrl-C; without --since it starts now. To continue where a follow stopped, pass the
+--cursor it printed on stderr.
 
 Every --interval (default 1s) one query reads what was committed since the last entry printed, in (time, id)
 order. No entry is skipped, not even one whose transaction commits late: like export, a poll stops before the start
@@ -26,6 +28,7 @@ function followCommand(program: Program) {
   return withFilterFlags(program.command('follow').description('print entries as they are committed, like tail -f (until Ctrl-C)'))
     .option('--cursor <cursor>', 'start after this position (printed when a follow stops, or by list --order asc)')
     .option('--interval <time>', 'time between polls (default: 1s)')
+    .option('--for <time>', 'stop after following this long (exit 0), as in a script: 30s, 10m')
     .option('--settle <time>', 'also wait this long for entries whose transaction start is not visible (default: 2s)')
     .addOption(new Option('-o, --output <format>', 'output format (default: table)').choices(['table', 'ndjson', 'csv'] as const))
     .option('--wide', 'table: every column and every value whole, even when wider than the terminal')
@@ -62,5 +65,6 @@ export function parseFollowFlags(flags: FollowFlags): FollowOptions {
     settleSeconds: (flags.settle === undefined ? 2000 : parseDurationFlag('--settle', flags.settle, { minMs: 0 }).ms) / 1000,
     showSecrets: flags.showSecrets === true,
     wide: flags.wide === true,
+    forMs: flags.for === undefined ? undefined : parseDurationFlag('--for', flags.for).ms,
   };
 }

@@ -29,6 +29,8 @@ export interface FollowOptions {
   settleSeconds: number;
   showSecrets: boolean;
   wide: boolean;
+  /** `--for`: stop (exit 0) after following this long; undefined: until Ctrl-C. */
+  forMs?: number;
 }
 
 /** Prints entries as they come: the table's header once, with the first entries, then rows alone. */
@@ -78,7 +80,8 @@ const WAS_CONNECTED = new Error('connected before');
 export async function runFollow(options: FollowOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>, clock: Clock = systemClock): Promise<void> {
   const policy = createSecretPolicy(config.secrets);
   const printer = await createPrinter(options, io);
-  const signal = io.signal ?? new AbortController().signal;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([io.signal ?? stop.signal, stop.signal]);
   const note = (line: string) => io.stderr.write(`${line}\n`);
   await withAuditTable(
     config,
@@ -92,6 +95,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       } else {
         from = await resolveInstant(table.db, options.start.kind === 'now' ? { kind: 'relative', interval: '0 seconds' } : options.start.since);
       }
+      const timer = options.forMs === undefined ? undefined : setTimeout(() => stop.abort(), options.forMs);
       note(`Following entries ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}; Ctrl-C to stop.`);
       const seen = new Set<string>();
       const notice = (message: string) => {
@@ -127,6 +131,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
           if (!(await pause(clock, wait, signal))) break;
         }
       }
+      clearTimeout(timer);
       if (position) note(`Stopped. Continue with: --cursor ${encodeCursor(position, { ...scope, mapping: table.mapping })}`);
     },
     { early, activity: 'follow' },

@@ -10,10 +10,10 @@ import type { HistoryMode, HistoryOptions } from './run.js';
 
 const HISTORY_HELP = `
 Examples:
-  $ api7-audit --demo history route:c0618158                         every change, oldest first, with what it changed
-  $ api7-audit --demo history route:c0618158 --at 2026-11-29T12:00:00Z   the route as it was then (JSON)
-  $ api7-audit --demo history route:c0618158 --diff 5d..1d             what changed between two moments
-  $ api7-audit history route:c0618158 --operator alice --output ndjson
+  $ api7-audit --demo history route:c0618158            every change, oldest first, with what it changed
+  $ api7-audit history route:c0618158 --at 4d            the route as it was 4 days ago (JSON)
+  $ api7-audit history route:c0618158 --diff 5d..1d      one diff: the route 5 days ago against 1 day ago
+  $ api7-audit history route:billing-webhook --operator alice --output ndjson
 
 TIME (for --at, --between, --diff) is a duration before now (30m, 24h, 7d) by the database clock, or ISO 8601.
 The state at a time is the "after" of the resource's last entry at or before it: absent when that entry deleted

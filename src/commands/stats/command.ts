@@ -13,8 +13,8 @@ import type { StatsOptions } from './run.js';
 const STATS_HELP = `
 Examples:
   $ api7-audit --demo stats                                  who, what, which resources, per day, hour x weekday
-  $ api7-audit --demo stats --since 7d --by operator,operation
-  $ api7-audit --demo stats --since 30d --by operator,day    a sparkline per operator
+  $ api7-audit stats --since 7d --by operator,operation
+  $ api7-audit stats --since 30d --by operator,day           a sparkline per operator
   $ api7-audit stats --since 120d --by net --output csv
 
 --by takes one or two of: ${DIMENSIONS.join(', ')} (net: the /24 or /64 network of the source IP;
