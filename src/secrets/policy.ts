@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../domain.js';
 import { contextualPluginFields, enterField, type PathNode } from './plugin-paths.js';
-import { HEADER_HINT_SOURCE, isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from './value-rules.js';
+import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
@@ -123,8 +123,7 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const flags = ascii ? 'i' : 'iu';
   const kelvin = ascii ? '|\u212A' : '';
   const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
-  // A secret header's name in a string (value-rules.ts) is looked for in the same scan, as it also starts at a quote.
-  const quoted = `${branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)'}|${HEADER_HINT_SOURCE}`;
+  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)';
   const { fingerprintKey } = policy;
   const compiled: CompiledPolicy = {
     keys,
@@ -180,12 +179,13 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
   const { names, context } = compile(policy);
-  return mayHoldSecretValueButHeaders(jsonText) || mayMatch(jsonText, names, context);
+  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || mayMatch(jsonText, names, context, 0);
 }
 
-function mayMatch(jsonText: string, names: RegExp, context: RegExp): boolean {
+/** Whether a secret name, or a contextual one with its context (looked for in the whole text), occurs from `from` on. */
+function mayMatch(jsonText: string, names: RegExp, context: RegExp, from: number): boolean {
   // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
-  names.lastIndex = 0;
+  names.lastIndex = from;
   let contextual = false;
   for (let match = names.exec(jsonText); match; match = names.exec(jsonText)) {
     if (match[1] === undefined) return true;
@@ -259,16 +259,26 @@ const KELVIN_BYTES = '\xE2\x84\xAA';
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
   const { byteNames, keys, context, mask } = compile(policy);
   if (byteNames !== undefined) {
-    const values = mayHoldSecretValueButHeaders(jsonBytes);
-    if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context)) return jsonBytes;
-    // Strings are checked one by one only where the row may hold a secret value (header names are looked for here,
-    // in the few rows that get this far). A fingerprint is made from the decoded value of each range.
-    const scanned = maskEntryByteString(jsonBytes, keys, values || mayHoldSecretHeader(jsonBytes), policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
+    // Only the states are masked: the head (a quarter to half of a row) is not read, but for the resource type.
+    const from = statesStart(jsonBytes);
+    const values = mayHoldSecretValueButHeaders(jsonBytes, from) || mayHoldSecretHeader(jsonBytes, from);
+    if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context, from)) return jsonBytes;
+    // Strings are checked one by one only where the row may hold a secret value. A fingerprint is made from the
+    // decoded value of each range.
+    const scanned = maskEntryByteString(jsonBytes, keys, values, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);
   const masked = maskEntryJson(json, policy);
   return masked === json ? jsonBytes : toByteString(masked);
+}
+
+/**
+ * Where an entry's states start: at `,"before":` as the entry query writes the canonical fields (in a string the quotes
+ * would be escaped, so this is the key), or 0 for text in another form.
+ */
+function statesStart(json: string): number {
+  return Math.max(0, json.indexOf(',"before":'));
 }
 
 /** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */
