@@ -4,9 +4,9 @@ import { resolveCommandConfig } from '../session.js';
 
 const DOCTOR_HELP = `
 Examples:
-  $ api7-audit doctor
-  $ api7-audit doctor --cp-config /usr/local/api7/conf/conf.yaml --checkpoint /var/lib/api7-audit/hec.json
+  $ api7-audit doctor                                          the checklist, with a fix under each warning
   $ api7-audit doctor --json | jq '.checks[] | select(.status != "ok")'
+  api7-audit doctor --cp-config /usr/local/api7/conf/conf.yaml --checkpoint /var/lib/api7-audit/hec.json
 
 One line per check, each ok (✓), a warning (!) or failed (✗), with the fix: the configuration and where each
 setting came from, the connection (version, TLS, round trip, clock), the table (mapping, size, partitions),

@@ -5,8 +5,8 @@ import type { CliIo } from '../../io.js';
 import type { GlobalFlags, ResolvedConfig } from '../../config/resolve-config.js';
 import { isExpression, loadConfigFile, type ConfigFile } from '../../config/config-file.js';
 import { readControlPlaneRetention } from '../../config/cp-config.js';
-import { withDatabase, type Db } from '../../db/connect.js';
-import { sessionSettings } from '../../db/pool.js';
+import type { Db } from '../../db/connect.js';
+import { withConfiguredDatabase } from '../../db/session.js';
 import { resolveMapping, type ResolvedMapping } from '../../db/mapping.js';
 import { formatTableName } from '../../db/identifiers.js';
 import { describeAddress, describeSource, maskUrl } from '../../db/connection-url.js';
@@ -46,24 +46,19 @@ export async function runDoctor(options: DoctorOptions, config: ResolvedConfig, 
   const retention = await resolveRetention(options, { cwd: io.cwd, configRetentionDays: config.retentionDays });
   const cpDays = options.cpConfig === undefined ? undefined : await readControlPlaneRetention(resolve(io.cwd, options.cpConfig));
   const checks: Check[] = configurationChecks(config, file, global, io.env, retention);
-  if (config.demo || !config.connection) {
-    checks.push({ group: 'connection', name: 'server', status: 'skip', message: '--demo: the embedded database' });
-  } else {
-    const settings = sessionSettings(config, { activity: 'doctor' });
-    await withDatabase(settings, async (db) => {
-      checks.push(...(await connectionChecks(db, config)));
-      const mapping = await mappingCheck(db, config, checks);
-      if (!mapping) return;
-      const cutoff = await computeCutoff(db, retention.days);
-      checks.push(...(await tableChecks(db, mapping)));
-      checks.push(...(await indexChecks(db, mapping, cutoff)));
-      checks.push(...(await retentionChecks(db, mapping, retention.days, cutoff, cpDays)));
-      checks.push(...(await exportChecks(db, mapping, options.checkpoint && resolve(io.cwd, options.checkpoint), cutoff)));
-    }).catch((error: unknown) => {
-      if (!(error instanceof CliError) || error.exitCode !== 1) throw error;
-      checks.push({ group: 'connection', name: 'server', status: 'fail', message: error.message, fix: 'check the URL, the server and the network; see api7-audit --help for where the URL comes from' });
-    });
-  }
+  await withConfiguredDatabase(config, async (db, connected) => {
+    checks.push(...(await connectionChecks(db, connected)));
+    const mapping = await mappingCheck(db, config, checks);
+    if (!mapping) return;
+    const cutoff = await computeCutoff(db, retention.days);
+    checks.push(...(await tableChecks(db, mapping)));
+    checks.push(...(await indexChecks(db, mapping, cutoff)));
+    checks.push(...(await retentionChecks(db, mapping, retention.days, cutoff, cpDays)));
+    checks.push(...(await exportChecks(db, mapping, options.checkpoint && resolve(io.cwd, options.checkpoint), cutoff)));
+  }, { activity: 'doctor' }).catch((error: unknown) => {
+    if (!(error instanceof CliError) || error.exitCode !== 1) throw error;
+    checks.push({ group: 'connection', name: 'server', status: 'fail', message: error.message, fix: 'check the URL, the server and the network; see api7-audit --help for where the URL comes from' });
+  });
   const failed = checks.filter((check) => check.status === 'fail').length;
   if (options.json) io.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
   else io.stdout.write(renderDoctorReport(checks, { colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)), unicode: unicodeOutput(io) }));
@@ -123,7 +118,9 @@ async function connectionChecks(db: Db, config: ResolvedConfig): Promise<Check[]
   const mode = tls ? tls.modeSource : 'sslmode unknown';
   const verified = tls?.mode === 'verify-full' || tls?.mode === 'verify-ca';
   const address = config.connection ? describeAddress(config.connection) : '';
-  const tlsCheck: Check = facts.ssl
+  const tlsCheck: Check = config.connection?.source === 'demo'
+    ? { group: 'connection', name: 'tls', status: 'skip', message: 'the embedded demo database, on 127.0.0.1' }
+    : facts.ssl
     ? { group: 'connection', name: 'tls', status: verified ? 'ok' : 'warn', message: `TLS in use (${facts.sslVersion ?? 'TLS'}; ${mode})${verified ? '' : ": the server's certificate is not verified"}`, ...(verified ? {} : { fix: 'use sslmode=verify-full with sslrootcert=FILE (or PGSSLROOTCERT)' }) }
     : { group: 'connection', name: 'tls', status: 'warn', message: `TLS not in use (${mode})${tls?.mode === 'prefer' || tls?.mode === 'allow' ? ': the server offered none' : ''}; the password and the audit data cross the network in clear`, fix: 'turn ssl on in postgresql.conf and connect with sslmode=verify-full' };
   return [

@@ -3,8 +3,9 @@ import type { Program } from '../program.js';
 
 const INIT_HELP = `
 Examples:
-  $ api7-audit --db postgres://auditor@cp-db/api7 init                 on a terminal: look, show, ask, write
-  $ api7-audit --db postgres://auditor@cp-db/api7 init --schema audit --yes --config /etc/api7-audit/config.yaml
+  $ api7-audit init                  on a terminal: looks, shows 3 entries read through the mapping, asks to write
+  $ api7-audit init --json           what it found and proposes, for scripts (writes only with --yes)
+  api7-audit init --schema audit --yes --config /etc/api7-audit/config.yaml
 
 Looks at every table and view the role can read (in the search path's schemas, or --schema), scores each as an
 audit log by its columns, shows the best candidates and the newest 3 entries read through the proposed mapping,
