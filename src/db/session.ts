@@ -23,7 +23,12 @@ export interface SessionOptions {
  * The one way a command reaches the database: starts the embedded demo database when asked, opens the pool,
  * resolves the table mapping, runs `fn`, and tears everything down whatever happens.
  */
-export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+export function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  return withConfiguredDatabase(config, async (db, resolved) => fn({ db, mapping: await resolveMapping(db, resolved.table, resolved.columns) }), options);
+}
+
+/** {@link withAuditTable} before a table is known (init, doctor): the database, and the config with its target. */
+export async function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   if (config.demo) {
     const { startDemoDatabase } = await import('./demo.js');
     const demo = await startDemoDatabase();
@@ -37,14 +42,7 @@ export async function withAuditTable<T>(config: ResolvedConfig, fn: (table: Audi
   return connectAndRun(config, fn, options);
 }
 
-async function connectAndRun<T>(config: ResolvedConfig, fn: (table: AuditTable) => Promise<T>, options: SessionOptions): Promise<T> {
+async function connectAndRun<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions): Promise<T> {
   const settings = sessionSettings(config, { maxConnections: options.maxConnections, activity: options.activity });
-  return withDatabase(
-    settings,
-    async (db) => {
-      const mapping = await resolveMapping(db, config.table, config.columns);
-      return fn({ db, mapping });
-    },
-    options.early,
-  );
+  return withDatabase(settings, (db) => fn(db, config), options.early);
 }
