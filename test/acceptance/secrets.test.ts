@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atPath, laidOutPath, readDeclaredFields } from '../support/apisix-fields.js';
-import { BIN, spawnCli, type CliResult } from '../support/cli.js';
+import { BIN, spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeDatadog } from '../support/fake-datadog.js';
 import { FakeElastic } from '../support/fake-elastic.js';
@@ -159,16 +159,26 @@ async function recorded<P extends Protocol>(protocol: P): Promise<{ server: Fake
   return { server, bodies };
 }
 
-/** Every output path, run with `extra` global flags and `env`; returns each output's text by name. */
-async function everyOutput(extra: string[], env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
+/**
+ * Every output path, run with `extra` global flags and `env`; returns each output's text by name. `show` and
+ * `history` run once per entry: `rows` picks which (every row by default), to keep the spawns few.
+ */
+async function everyOutput(extra: string[], env: NodeJS.ProcessEnv, rows = ids.map((_, row) => row)): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const format of ['table', 'json', 'ndjson', 'csv']) {
     out.set(`list ${format}`, both(ok(await cli([...extra, 'list', '--all', '--output', format, '--wide'], env))));
   }
-  for (const id of ids) {
+  for (const id of rows.map((row) => ids[row] as string)) {
     out.set(`show ${id} text`, both(ok(await cli([...extra, 'show', id], env))));
     out.set(`show ${id} json`, both(ok(await cli([...extra, 'show', id, '--output', 'json'], env))));
   }
+  // Newer commands that print states: history (for the row of every plugin, the SSL row and the generic row) and follow.
+  const histories = { 0: 'route:route-1', [RESOURCE_TYPES.length + RESOURCES.indexOf('ssl')]: `ssl:r-${RESOURCES.indexOf('ssl')}`, [GENERIC_ROW]: 'route:generic' };
+  for (const resource of rows.flatMap((row) => histories[row] ?? [])) {
+    out.set(`history ${resource} text`, both(ok(await cli([...extra, 'history', resource], env))));
+    out.set(`history ${resource} json`, both(ok(await cli([...extra, 'history', resource, '--output', 'json'], env))));
+  }
+  out.set('follow ndjson', await followed(extra, env));
   const file = join(dir, `export-${extra.length}.ndjson`);
   const exported = ok(await cli([...extra, 'export', '--out', file], env));
   out.set('export file', (await readFile(file, 'utf8')) + exported.stderr);
@@ -186,6 +196,17 @@ async function everyOutput(extra: string[], env: NodeJS.ProcessEnv): Promise<Map
   return out;
 }
 
+/** `follow --output ndjson` from before the seed, stopped with Ctrl-C once every entry came out. */
+async function followed(extra: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const running = startCli(['--db', databaseUrl(), '--table', schema.table(), ...extra, 'follow', '--since', '30d', '--output', 'ndjson', '--interval', '100ms'], { env, timeoutMs: 60_000 });
+  const deadline = Date.now() + 30_000;
+  while (running.stdout().split('\n').filter(Boolean).length < ids.length && !running.exited() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  running.child.kill('SIGINT');
+  const result = await running.result;
+  expect(result.stdout.split('\n').filter(Boolean), result.stderr).toHaveLength(ids.length);
+  return both(result);
+}
+
 describe('no output path shows a secret', () => {
   let outputs: Map<string, string>;
   beforeAll(async () => {
@@ -193,7 +214,8 @@ describe('no output path shows a secret', () => {
   }, 600_000);
 
   it('list (table, json, ndjson, csv), show (text, json) and export (file, HEC, Elasticsearch, Datadog) hold no canary', () => {
-    expect(outputs.size).toBe(4 + ids.length * 2 + 4);
+    expect(outputs.size).toBe(4 + ids.length * 2 + 3 * 2 + 1 + 4);
+    expect([...outputs.keys()].filter((name) => name.startsWith('history') || name.startsWith('follow'))).toHaveLength(7);
     for (const [name, text] of outputs) expect(leaks(text), name).toEqual([]);
   });
 
@@ -305,7 +327,11 @@ describe('--secret-fingerprints', () => {
   }, 120_000);
 
   it('no output path holds a raw secret or the key; show tells a rotated key by its fingerprints', async () => {
-    const outputs = await everyOutput(['--secret-fingerprints'], { API7_AUDIT_FINGERPRINT_KEY: K1 });
+    // show and history of the row of every plugin, each resource's row and the generic row (the other kinds of
+    // object hold the same plugins, shown without fingerprints above).
+    const rows = [0, ...RESOURCES.map((_, i) => RESOURCE_TYPES.length + i), GENERIC_ROW];
+    const outputs = await everyOutput(['--secret-fingerprints'], { API7_AUDIT_FINGERPRINT_KEY: K1 }, rows);
+    expect(outputs.size).toBe(4 + rows.length * 2 + 3 * 2 + 1 + 4);
     for (const [name, text] of outputs) {
       expect(leaks(text), name).toEqual([]);
       expect(text, name).not.toContain(K1);
@@ -320,7 +346,7 @@ describe('--secret-fingerprints', () => {
     const json = JSON.parse(outputs.get(`show ${ids[GENERIC_ROW] as string} json`) as string) as { changes: unknown[] };
     expect(json.changes).toContainEqual({ path: '$.plugins["key-auth"].key', before: `******(hmac-sha256:${old})`, after: `******(hmac-sha256:${rotated})` });
     // Every declared field of every row is told by name with both fingerprints, which differ (each side its canary).
-    for (let row = 0; row < GENERIC_ROW; row++) {
+    for (const row of rows.filter((r) => r !== GENERIC_ROW)) {
       const lines = (outputs.get(`show ${ids[row] as string} text`) as string).split('\n');
       expect(lines, `row ${row}`).toContain('Secrets changed:');
       const told = new Map(lines.map((line) => /^ {2}(.+) changed \(fingerprint ([0-9a-f]{12}) -> ([0-9a-f]{12})\)$/.exec(line)).filter((m) => m !== null).map((m) => [m[1] as string, [m[2], m[3]]]));
