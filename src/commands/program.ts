@@ -1,6 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import type { CliIo } from '../io.js';
-import { UsageError } from '../errors.js';
+import { parseDurationFlag } from '../config/duration.js';
 import { VERSION } from '../version.js';
 import { MAX_CONNECT_TIMEOUT_S } from '../config/config-file.js';
 
@@ -15,6 +15,9 @@ Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else data
 else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
 Config file: --config FILE, else API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml ($XDG_CONFIG_HOME), else
 /etc/api7-audit/config.yaml; never one in the working directory.
+Environment: API7_AUDIT_DEBUG=1 (as --debug), NO_COLOR (as --no-color; TERM=dumb too), API7_AUDIT_PAGER or PAGER
+(the table's pager on a terminal, default less -FRX; empty: none), API7_AUDIT_TZ (the table's time zone).
+Shell completion: api7-audit completion bash|zsh|fish. Manual: man api7-audit (installed with the package).
 Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id, a lost connection), 2 bad input, 3 prune lock busy
 (another prune of the table holds it; see prune --wait-lock), 130 interrupted.`;
 
@@ -26,12 +29,22 @@ export function declareProgram(io: CliIo) {
     .option('--db <url>', 'PostgreSQL URL (postgres://user@host:5432/db?sslmode=require)')
     .option('--config <file>', 'YAML config file (default: API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml, else /etc/api7-audit/config.yaml)')
     .option('--table <name>', 'audit table, optionally schema-qualified (default: audit_logs)')
-    .option('--demo', 'use an embedded demo database seeded with realistic entries')
-    .addOption(new Option('--connect-timeout <seconds>', 'give up connecting after this long (default: 10)').argParser(parseSeconds))
-    .option('--debug', 'print stack traces with errors')
+    .addOption(new Option('--demo', 'use an embedded demo database seeded with realistic entries').conflicts('db'))
+    .addOption(new Option('--connect-timeout <duration>', 'give up connecting after this long: 5s, 1m (default: 10s)').argParser(parseConnectTimeout))
+    .option('--debug', 'print stack traces with errors (or API7_AUDIT_DEBUG=1)')
+    .option('--no-color', 'no colour, even on a terminal (as NO_COLOR=1)')
     .option('--secret-fingerprints', 'show each secret as ******(hmac-sha256:<12 hex>) under the key in API7_AUDIT_FINGERPRINT_KEY or --fingerprint-key-file')
     .option('--fingerprint-key-file <file>', 'file holding the fingerprint key (instead of API7_AUDIT_FINGERPRINT_KEY)')
     .addHelpText('after', PROGRAM_HELP)
+    // Each command's --help lists the global flags that apply to it, as gh's "INHERITED FLAGS" do.
+    .configureHelp({ showGlobalOptions: true })
+    // --no-color becomes NO_COLOR for this run, so every writer (table, diff, spinners) honours it the one way.
+    .hook('preAction', (root) => {
+      if (root.opts().color === false) {
+        io.env.NO_COLOR = '1';
+        delete io.env.FORCE_COLOR;
+      }
+    })
     .showSuggestionAfterError()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -46,10 +59,7 @@ export type Program = ReturnType<typeof declareProgram>;
 /** The global flags as a command's action receives them (`command.optsWithGlobals()`). */
 export type GlobalFlags = ReturnType<Program['opts']>;
 
-function parseSeconds(value: string): number {
-  const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_CONNECT_TIMEOUT_S) {
-    throw new UsageError(`invalid --connect-timeout '${value}': expected a positive number of seconds, at most ${MAX_CONNECT_TIMEOUT_S} (a day)`);
-  }
-  return seconds;
+/** `--connect-timeout 10s` in the grammar of every duration flag; the config file's connect_timeout stays seconds. */
+function parseConnectTimeout(value: string): number {
+  return parseDurationFlag('--connect-timeout', value, { maxMs: MAX_CONNECT_TIMEOUT_S * 1000 }).ms / 1000;
 }

@@ -51,6 +51,28 @@ describe('completion bash, sourced in a real bash', () => {
   });
 });
 
+describe('help and global flags', () => {
+  it("every command's --help lists the global flags and says the defaults", async () => {
+    for (const command of ['list', 'show', 'prune', 'export']) {
+      const help = await spawnCli([command, '--help']);
+      expect(help.code).toBe(0);
+      for (const flag of ['--db <url>', '--config <file>', '--table <name>', '--demo', '--connect-timeout <duration>', '--debug', '--no-color']) expect(help.stdout, `${command}: ${flag}`).toContain(flag);
+    }
+    expect((await spawnCli(['list', '--help'])).stdout).toMatch(/--output <format>\s+output format \(default: table\)/);
+    expect((await spawnCli(['show', '--help'])).stdout).toMatch(/--output <format>\s+output format \(default: text\)/);
+    expect((await spawnCli(['--help'])).stdout).toContain('API7_AUDIT_DEBUG=1 (as --debug)');
+  });
+
+  it('--demo with --db is refused naming both; a bare --connect-timeout is refused with a hint', async () => {
+    const both = await spawnCli(['--demo', '--db', 'postgres://x@127.0.0.1/x', 'list']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("option '--demo' cannot be used with option '--db <url>'");
+    const bare = await spawnCli(['--connect-timeout', '5', 'list']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("invalid --connect-timeout '5': a duration needs a unit, such as 5s");
+  });
+});
+
 describe('man page api7-audit(1)', () => {
   const page = readFileSync(fileURLToPath(new URL('../../man/api7-audit.1', import.meta.url)), 'utf8');
   const roff = (text: string) => text.replaceAll('\\', '\\e').replaceAll('-', '\\-');

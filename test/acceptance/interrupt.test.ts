@@ -97,7 +97,7 @@ describe('the first SIGINT ends the run at once (exit 130)', () => {
     ['export', ['export', '--out', '/dev/null', '--settle', '0']],
   ])('%s while connecting to a server that accepts TCP and never answers', async (_name, argv) => {
     const before = connections;
-    const { child, outcome } = start(['--db', `postgres://auditor@127.0.0.1:${silentPort}/audit`, '--connect-timeout', '600', ...argv]);
+    const { child, outcome } = start(['--db', `postgres://auditor@127.0.0.1:${silentPort}/audit`, '--connect-timeout', '600s', ...argv]);
     await Promise.race([nextConnection(before), outcome]);
     child.kill('SIGINT');
     const result = await outcome;

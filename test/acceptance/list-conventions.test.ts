@@ -162,5 +162,11 @@ describe('the pager, on a real terminal', () => {
     }
     const coloured = await spawnInPty(['--db', databaseUrl(), '--table', schema.table(), 'list', '--no-pager'], { env: { TERM: 'xterm' } });
     expect(coloured.output).toContain('\u001b[');
+    // --no-color beats even FORCE_COLOR, after the command as before it.
+    for (const argv of [['--no-color', 'list'], ['list', '--no-color']]) {
+      const result = await spawnInPty(['--db', databaseUrl(), '--table', schema.table(), ...argv, '--no-pager'], { env: { TERM: 'xterm', FORCE_COLOR: '1' } });
+      expect(result.output).toContain('DELETE');
+      expect(result.output).not.toContain('\u001b[');
+    }
   });
 });

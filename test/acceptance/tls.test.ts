@@ -237,7 +237,7 @@ describe('sslmode against hostile servers', () => {
 
   it('a server that never answers the SSLRequest: --connect-timeout ends it with one line, exit 1', async () => {
     await hostile(undefined, async (url, address) => {
-      const result = await spawnCli(['--db', `${url}?sslmode=prefer`, '--connect-timeout', '1', 'list'], { env: { HOME: home ?? tmpdir() } });
+      const result = await spawnCli(['--db', `${url}?sslmode=prefer`, '--connect-timeout', '1s', 'list'], { env: { HOME: home ?? tmpdir() } });
       expectConnectFailure(result, address, /connection timed out/);
     });
   });

@@ -108,7 +108,7 @@ describe('connection failures', () => {
   it('a server that never answers is cut off by --connect-timeout, after one attempt', async () => {
     const started = Date.now();
     const before = sockets.length;
-    const result = await spawnCli(['--connect-timeout', '1', 'list'], {
+    const result = await spawnCli(['--connect-timeout', '1s', 'list'], {
       env: { PGHOST: '127.0.0.1', PGPORT: String(silentPort), PGUSER: 'u', PGPASSWORD: 'libpq-Secret-1', PGDATABASE: 'd' },
     });
     expect(result.code).toBe(1);
