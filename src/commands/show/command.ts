@@ -5,6 +5,9 @@ import { deferInterrupts } from '../../interrupt.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 
 const SHOW_HELP = `
+Secrets print as "******"; one that changed is named under the diff by plugin and field (key-auth key). With
+--secret-fingerprints each reads "key-auth key changed (fingerprint <12 hex> -> <12 hex>)".
+
 Examples:
   $ api7-audit show 5290
   $ api7-audit show 5290 --output json | jq '.changes'`;
