@@ -5,6 +5,7 @@ import type { Seed } from './seed.js';
 import type { Shape } from './seed-sql.js';
 import type { StartupResult } from './startup.js';
 import { formatNumber, formatSummary, type Summary } from './stats.js';
+import type { SealBenchResult } from './seal.js';
 
 export interface Target {
   target: string;
@@ -24,6 +25,7 @@ export interface Results {
   list?: ListResult;
   export?: ExportResult;
   prune?: PruneResult;
+  seal?: SealBenchResult;
   /** 1, 5 and 15-minute load averages when the bench started and ended: other work on the machine skews every figure. */
   loadAverage?: { start: number[]; end?: number[] };
   /** Wall time the bench spent per section, s. */

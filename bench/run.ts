@@ -15,6 +15,7 @@ import { measureList } from './list.js';
 import { CHEAP_FACTOR, USAGE, UsageRequest, parseBenchOptions, type Section } from './options.js';
 import { rssMethod } from './proc.js';
 import { measurePrune } from './prune.js';
+import { measureSeal } from './seal.js';
 import { evaluateTargets, renderMarkdown, type Results } from './report.js';
 import { dropSeed, ensureSeed } from './seed.js';
 import { measureStartup } from './startup.js';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     await run('list', () => measureList(seed, options.databaseUrl, cheapRepeats, cwd));
     await run('export', () => measureExport(seed, options.databaseUrl, server, options.runs, cwd, log));
     await run('prune', () => measurePrune(client, seed, options.databaseUrl, server, options.runs, cwd, log));
+    await run('seal', () => measureSeal(seed, options.databaseUrl, server, options.runs, cwd, log));
     base.loadAverage = { start: loadAtStart, end: loadavg() };
     const results: Results = { ...base, targets: evaluateTargets(base) };
     await mkdir(dirname(options.out), { recursive: true });

@@ -1,6 +1,12 @@
 import type { Connection, Pool, Submittable } from 'pg';
 import { CopyBinaryReader } from './copy-binary.js';
 
+/** Turns COPY data into values: CopyBinaryReader's one column by default; seal reads rows of its own (seal/row-hasher.ts). */
+export interface CopyReader {
+  push(chunk: Buffer, onValue: (buffer: Buffer, start: number, end: number) => void): void;
+  readonly complete: boolean;
+}
+
 /** Values read but not taken yet at which the socket is paused: the server waits instead of Node buffering. */
 const PAUSE_AT_VALUES = 500;
 
@@ -13,13 +19,13 @@ const PAUSE_AT_VALUES = 500;
  * (compileWithInlineValues). Ending early (a failed sink, Ctrl-C) closes the connection, the one way to stop a COPY
  * under way; the server then rolls the transaction back.
  */
-export async function* copyOutValues(pool: Pool, select: string, settings: readonly string[] = []): AsyncGenerator<string[]> {
+export async function* copyOutValues(pool: Pool, select: string, settings: readonly string[] = [], reader: CopyReader = new CopyBinaryReader()): AsyncGenerator<string[]> {
   const client = await pool.connect();
   let clean = false;
   try {
     await client.query('begin transaction read only');
     for (const statement of settings) await client.query(statement);
-    const copy = client.query(new CopyOut(`COPY (${select}) TO STDOUT (FORMAT binary)`));
+    const copy = client.query(new CopyOut(`COPY (${select}) TO STDOUT (FORMAT binary)`, reader));
     yield* copy.values();
     await client.query('commit');
     clean = true;
@@ -35,7 +41,6 @@ export async function* copyOutValues(pool: Pool, select: string, settings: reado
  * buffer outlives its message.
  */
 class CopyOut implements Submittable {
-  private readonly reader = new CopyBinaryReader();
   private taken: string[] = [];
   private connection: Connection | undefined;
   private paused = false;
@@ -46,7 +51,7 @@ class CopyOut implements Submittable {
     this.taken.push(buffer.toString('latin1', start, end));
   };
 
-  constructor(private readonly text: string) {}
+  constructor(private readonly text: string, private readonly reader: CopyReader) {}
 
   submit(connection: Connection): void {
     this.connection = connection;

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { poolOf, type Db } from '../db/connect.js';
-import { copyOutValues } from '../db/copy-out.js';
+import { copyOutValues, type CopyReader } from '../db/copy-out.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
 import { columnRef, fieldExpression, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
@@ -30,38 +30,26 @@ function storedText(mapping: ResolvedMapping, field: CanonicalField): RawBuilder
   return ref ? sql`${ref}::text` : sql`null::text`;
 }
 
-/** `<byte length>:<bytes>,` for a value, `-,` for NULL: a netstring each, so no value can be mistaken for another. */
-function piece(alias: string): RawBuilder<string> {
-  const value = sql.ref(`v.${alias}`);
-  return sql<string>`coalesce(octet_length(${value})::text || ':' || ${value} || ',', '-,')`;
-}
-
 /**
- * Each entry of `range` in (timestamp, id) order as one text column, its canonical encoding: the eleven pieces of
- * CANONICAL_FIELDS concatenated. Each value is read once (`v`, a lateral subselect over the index scan `p`).
+ * Each entry of `range` in (timestamp, id) order as the eleven canonical fields' stored text, one column each (binary
+ * COPY frames every value with its length: seal/row-hasher.ts builds the encoding from that), over the index.
  */
 export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRange) {
   const ts = timestampRef(mapping);
   const conditions = [sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: range.to })}`];
   if (range.from !== undefined) conditions.push(sql<boolean>`${ts} >= ${timestampValue(mapping, { kind: 'absolute', iso: range.from })}`);
-  const selection = db
+  return db
     .selectFrom(tableRef(mapping))
-    .selectAll()
+    .select(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field).as(`f${i}`)))
     .where(allOf(conditions))
     .orderBy(qualifiedRef(mapping, 'timestamp'))
     .orderBy(qualifiedRef(mapping, 'id'));
-  const aliases = CANONICAL_FIELDS.map((_, i) => `f${i}`);
-  const values = db.selectNoFrom(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field).as(aliases[i] as string)));
-  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
-  return db
-    .selectFrom(selection.as('p'))
-    .innerJoinLateral(values.as('v'), (join) => join.onTrue())
-    .select(sql<string>`concat(${sql.join(aliases.map(piece))})`.as('encoding'))
-    .orderBy(pageColumn('timestamp'))
-    .orderBy(pageColumn('id'));
 }
 
-/** The canonical encodings of `range` as byte strings, batch by batch, through COPY in one READ ONLY snapshot. */
-export function streamSealEncodings(db: Db, mapping: ResolvedMapping, range: SealRange): AsyncGenerator<string[]> {
-  return copyOutValues(poolOf(db), compileWithInlineValues(buildSealQuery(db, mapping, range)), READ_IN_INDEX_ORDER);
+/**
+ * The leaf lines of `range`, batch by batch, through COPY in one READ ONLY snapshot; `hasher` builds them and keeps
+ * the count, the ends and the chain.
+ */
+export function streamSealLeaves(db: Db, mapping: ResolvedMapping, range: SealRange, hasher: CopyReader): AsyncGenerator<string[]> {
+  return copyOutValues(poolOf(db), compileWithInlineValues(buildSealQuery(db, mapping, range)), READ_IN_INDEX_ORDER, hasher);
 }

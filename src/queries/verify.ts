@@ -2,12 +2,13 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import { streamSealEncodings } from './seal.js';
+import { streamSealLeaves } from './seal.js';
+import type { CopyReader } from '../db/copy-out.js';
 import { tableRef } from './table-ref.js';
 
-/** Every entry before `to` (the newest seal's end) as its canonical encoding, in (timestamp, id) order. */
-export function streamSealedEncodings(db: Db, mapping: ResolvedMapping, to: string): AsyncGenerator<string[]> {
-  return streamSealEncodings(db, mapping, { to });
+/** Every entry before `to` (the newest seal's end) as its leaf line, in (timestamp, id) order. */
+export function streamSealedLeaves(db: Db, mapping: ResolvedMapping, to: string, hasher: CopyReader): AsyncGenerator<string[]> {
+  return streamSealLeaves(db, mapping, { to }, hasher);
 }
 
 /** Entries at or after `from` (the newest seal's end): written since, not sealed yet. */

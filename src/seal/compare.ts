@@ -1,5 +1,5 @@
 import type { Position } from '../entry.js';
-import { changedFields, chainStep, type SealedEntry } from './canonical.js';
+import { changedFields, SealChain, type SealedEntry } from './canonical.js';
 
 /** What verify found wrong, per seal range. */
 export type Problem =
@@ -76,7 +76,8 @@ const positionOf = (entry: SealedEntry): Position => ({ timestamp: entry.timesta
  */
 export async function compareRange(leaves: AsyncIterable<SealedEntry>, database: EntryCursor, to: string, context: RangeContext): Promise<RangeResult> {
   const expected = new EntryCursor(batches(leaves));
-  const result: RangeResult = { problems: [], leaves: 0, hash: context.previousHash, present: 0, pruned: 0, archived: 0, last: null };
+  const result: RangeResult = { problems: [], leaves: 0, hash: '', present: 0, pruned: 0, archived: 0, last: null };
+  const chain = new SealChain(context.previousHash);
   const deleted: Extract<Problem, { kind: 'deleted' }>[] = [];
   const inserted: SealedEntry[] = [];
   const deletedFields = new Map<string, string>();
@@ -98,7 +99,7 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
     result.present += rows.size;
     for (const [i, entry] of group.entries()) {
       result.leaves += 1;
-      result.hash = chainStep(result.hash, entry.hash);
+      chain.add(entry.hash);
       const found = rows.get(entry.id);
       rows.delete(entry.id);
       if (found) {
@@ -116,6 +117,7 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
     inserted.push(...rows.values());
   }
   result.last = previous;
+  result.hash = chain.digest();
   // An entry whose timestamp was changed left its place and turned up at another: one modification, not two.
   const moved = new Map(inserted.filter((entry) => deletedFields.has(entry.id)).map((entry) => [entry.id, entry]));
   for (const problem of deleted) {

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { RuntimeError, UsageError } from '../errors.js';
-import type { SealedEntry } from './canonical.js';
+import { parseLeaf, type SealedEntry } from './canonical.js';
 
 /**
  * The seal store: a directory of JSON files kept apart from the audited database. `seal-00000001.json` is a signed
@@ -105,11 +105,9 @@ export class LeavesWriter {
     return new LeavesWriter(dir, name, temp, handle);
   }
 
-  /** Appends entries; resolves when the compressor can take more. */
-  async write(entries: readonly SealedEntry[]): Promise<void> {
-    let text = '';
-    for (const entry of entries) text += `${JSON.stringify([entry.id, entry.timestamp, entry.hash, entry.fields])}\n`;
-    if (!this.gzip.write(text)) await new Promise<void>((resolve, reject) => {
+  /** Appends leaf lines (bytes); resolves when the compressor can take more. */
+  async write(lines: Buffer): Promise<void> {
+    if (lines.length > 0 && !this.gzip.write(lines)) await new Promise<void>((resolve, reject) => {
       this.gzip.once('drain', resolve);
       this.done.catch(reject);
     });
@@ -149,12 +147,9 @@ export async function* readLeaves(path: string, sha256: { value?: string } = {})
     reading.catch(() => undefined);
     for await (const line of createInterface({ input: gunzip, crlfDelay: Infinity })) {
       if (line === '') continue;
-      const value: unknown = JSON.parse(line);
-      if (!Array.isArray(value) || value.length !== 4 || !value.every((part) => typeof part === 'string')) {
-        throw new LeavesError(`'${path}' holds a line that is not [id, timestamp, hash, fields]`);
-      }
-      const [id, timestamp, entryHash, fields] = value as [string, string, string, string];
-      yield { id, timestamp, hash: entryHash, fields };
+      const leaf = parseLeaf(line);
+      if (!leaf) throw new LeavesError(`'${path}' holds a line that is not [id, timestamp, hash, fields]`);
+      yield leaf;
     }
     await reading;
     sha256.value = hash.digest('hex');

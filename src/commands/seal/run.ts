@@ -5,9 +5,10 @@ import { compareInstants } from '../../config/instant.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from './before-connecting.js';
-import { readOpenTransactions, streamSealEncodings } from '../../queries/seal.js';
+import { readOpenTransactions, streamSealLeaves } from '../../queries/seal.js';
 import { decideExportBound } from '../export-bound.js';
-import { chainStep, GENESIS_HASH, readSealedEntry, type SealedEntry } from '../../seal/canonical.js';
+import { GENESIS_HASH } from '../../seal/canonical.js';
+import { SealRowHasher } from '../../seal/row-hasher.js';
 import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '../../seal/keys.js';
 import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
@@ -55,23 +56,15 @@ async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey
   }
   const seq = (previous?.seq ?? 0) + 1;
   const leaves = await LeavesWriter.create(options.store, seq);
-  let hash = previous?.hash ?? GENESIS_HASH;
-  let count = 0;
-  let first: SealedEntry | undefined;
-  let last: SealedEntry | undefined;
+  const hasher = new SealRowHasher(previous?.hash ?? GENESIS_HASH);
   try {
-    for await (const batch of streamSealEncodings(table.db, table.mapping, { from: from ?? undefined, to })) {
-      const entries = batch.map(readSealedEntry);
-      for (const entry of entries) hash = chainStep(hash, entry.hash);
-      first ??= entries[0];
-      last = entries.at(-1) ?? last;
-      count += entries.length;
-      await leaves.write(entries);
-    }
+    for await (const _ of streamSealLeaves(table.db, table.mapping, { from: from ?? undefined, to }, hasher)) await leaves.write(hasher.takeLines());
+    await leaves.write(hasher.takeLines());
   } catch (error) {
     await leaves.abort();
     throw error;
   }
+  const { first, last, count } = hasher;
   if (!first || !last) {
     await leaves.abort();
     return { sealed: false, reason: 'no entries since the last seal', from, to };
@@ -84,10 +77,10 @@ async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey
     from,
     to,
     count,
-    first: { timestamp: first.timestamp, id: first.id },
-    last: { timestamp: last.timestamp, id: last.id },
+    first,
+    last,
     previous_hash: previous?.hash ?? GENESIS_HASH,
-    hash,
+    hash: hasher.digest(),
     leaves_file: written.name,
     leaves_sha256: written.sha256,
     sealed_at: new Date().toISOString(),

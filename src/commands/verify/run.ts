@@ -6,8 +6,9 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../seal/before-connecting.js';
 import type { Position } from '../../entry.js';
-import { countUnsealed, streamSealedEncodings } from '../../queries/verify.js';
-import { readSealedEntry } from '../../seal/canonical.js';
+import { countUnsealed, streamSealedLeaves } from '../../queries/verify.js';
+import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
+import { SealRowHasher } from '../../seal/row-hasher.js';
 import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem } from '../../seal/compare.js';
 import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
 import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
@@ -102,7 +103,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
   const last = records.get(newest) as SealRecord | undefined;
   const upTo = last?.to ?? [...records.values()].at(-1)?.to;
   if (upTo === undefined) throw new RuntimeError(`no seal file in '${options.store}' can be read`);
-  const database = new EntryCursor(mapBatches(streamSealedEncodings(table.db, table.mapping, upTo)));
+  const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher)));
   let before: Position | null = null;
   let previousHash: string | undefined;
   for (let seq = 1; seq <= newest; seq += 1) {
@@ -182,6 +183,9 @@ async function readPruneCutoff(store: string, files: string[], key: TrustedKey, 
   return { cutoff, problems };
 }
 
-async function* mapBatches(source: AsyncGenerator<string[]>) {
-  for await (const batch of source) yield batch.map(readSealedEntry);
+/** The database's entries as leaves, from the lines SealRowHasher builds. */
+async function* readLeafLines(hasher: SealRowHasher, stream: (hasher: SealRowHasher) => AsyncGenerator<string[]>) {
+  const parse = () => hasher.takeLines().toString('utf8').split('\n').filter((line) => line !== '').map((line) => parseLeaf(line) as SealedEntry);
+  for await (const _ of stream(hasher)) yield parse();
+  yield parse();
 }
