@@ -19,4 +19,9 @@ export interface CliIo {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   /** Aborted on SIGINT/SIGTERM; long-running commands stop at a safe point. */
   signal?: AbortSignal;
+  /**
+   * Process-wide: lets V8 grow the old space by at most 30 % at a time, for a long stream of short-lived strings
+   * (export; docs/decisions/004-export-heap-growth.md). Set only by main.ts's runProcess, never in-process.
+   */
+  limitHeapGrowth?: () => void;
 }

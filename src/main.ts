@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { CommanderError } from 'commander';
 import type { CliIo } from './io.js';
 import { buildProgram } from './cli.js';
@@ -65,6 +66,7 @@ export async function runProcess(): Promise<void> {
     columns: process.stdout.columns,
     stdin: process.stdin,
     signal: controller.signal,
+    limitHeapGrowth: () => setFlagsFromString('--heap-growing-percent=30'),
   };
   process.exitCode = await run(process.argv.slice(2), io);
   // The exit code is set; let sockets and file handles drain instead of cutting them off with process.exit().

@@ -17,8 +17,8 @@ export interface HttpOptions {
   gzip?: boolean;
   /** Keep-alive connections to the destination; set it to the delivery concurrency. Default 4. */
   connections?: number;
-  /** Route through HTTP_PROXY / HTTPS_PROXY unless NO_PROXY matches (read from process.env). Default false. */
-  proxyFromEnv?: boolean;
+  /** Route through these proxies unless `noProxy` matches (from the run's environment: HTTP_PROXY, HTTPS_PROXY, NO_PROXY). */
+  proxy?: { httpProxy: string; httpsProxy: string; noProxy: string };
   /** Extra trusted CA certificates (PEM), for destinations behind a private CA. */
   ca?: string;
   /** false = accept any TLS certificate (self-signed test clusters). Default true. */
@@ -199,7 +199,7 @@ export class HttpClient {
         ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       },
     };
-    this.dispatcher = options.proxyFromEnv ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    this.dispatcher = options.proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...options.proxy }) : new Agent(agentOptions);
   }
 
   /** Removes every credential this client holds from `text`. */

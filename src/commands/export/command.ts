@@ -1,8 +1,15 @@
+import { resolve } from 'node:path';
 import type { CliIo } from '../../io.js';
 import type { Program } from '../program.js';
-import { withFilterFlags } from '../flags/filters.js';
+import { UsageError } from '../../errors.js';
+import { parsePositiveInt } from '../../config/parse-flags.js';
+import { parseSpanMs } from '../../config/time-bound.js';
+import type { SinkOptions } from '../../sinks/index.js';
+import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
 import { deferInterrupts } from '../../interrupt.js';
 import { resolveCommandConfig } from '../session.js';
+import { parseDatadogSite, parseHttpUrl, proxyFromEnv, readCaFile, resolveCredential, takeUserInfo, type CredentialSpec } from './destination.js';
+import type { ExportOptions } from './run.js';
 
 const EXPORT_HELP = `
 Exactly one destination per run. Credentials come from the environment (API7_AUDIT_HEC_TOKEN,
@@ -78,12 +85,102 @@ export type ExportFlags = ReturnType<ReturnType<typeof exportCommand>['opts']>;
 /** Registers `api7-audit export`; its run module (pg, undici, the sinks) loads only when it runs. */
 export function declareExport(program: Program, io: CliIo): void {
   exportCommand(program).action(async (flags, command) => {
-    const [{ parseExportFlags }, { runExport }] = await Promise.all([import('./options.js'), import('./run.js')]);
     const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
     for (const warning of warnings) io.stderr.write(`${warning}\n`);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     // export lets its batches in flight finish and saves its checkpoint.
     deferInterrupts();
+    io.limitHeapGrowth?.();
+    const { runExport } = await import('./run.js');
     await runExport(options, config, io);
   });
+}
+
+export interface ParsedExport {
+  options: ExportOptions;
+  /** Printed on stderr before the run, e.g. a token given on the command line. */
+  warnings: string[];
+}
+
+const DEFAULT_SETTLE = '5s';
+
+/** Validates export flags into typed options; reads token files; never echoes a credential. */
+export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<ParsedExport> {
+  const warnings: string[] = [];
+  const credential = (spec: CredentialSpec) => resolveCredential(spec, env, cwd, warnings);
+  const destinations = [
+    flags.hecUrl && '--hec-url',
+    flags.elasticUrl && '--elastic-url',
+    (flags.datadogUrl || flags.datadogSite) && '--datadog-url/--datadog-site',
+    flags.out && '--out',
+  ].filter(Boolean);
+  if (destinations.length !== 1) {
+    throw new UsageError(
+      destinations.length === 0
+        ? 'choose a destination: --hec-url URL, --elastic-url URL, --datadog-url URL / --datadog-site SITE, or --out FILE'
+        : `choose one destination, not ${destinations.join(' and ')}`,
+    );
+  }
+  const concurrency = flags.concurrency === undefined ? 4 : parsePositiveInt('--concurrency', flags.concurrency, 64);
+  const http = {
+    gzip: flags.gzip === true,
+    connections: concurrency,
+    timeoutMs: parseSpanMs('--timeout', flags.timeout ?? '30s', 100),
+    proxy: proxyFromEnv(env),
+    rejectUnauthorized: flags.insecure !== true,
+    ...(await readCaFile(flags, cwd, warnings)),
+  };
+  let sink: SinkOptions;
+  if (flags.hecUrl) {
+    const token = await credential({ flag: '--hec-token', value: flags.hecToken, fileFlag: '--hec-token-file', file: flags.hecTokenFile, envName: 'API7_AUDIT_HEC_TOKEN' });
+    sink = {
+      kind: 'splunk', ...http, url: parseHttpUrl('--hec-url', flags.hecUrl), token, index: flags.hecIndex,
+      sourcetype: flags.hecSourcetype, source: flags.hecSource, host: flags.hecHost, ack: flags.hecAck === true,
+    };
+  } else if (flags.elasticUrl) {
+    const { url, username, password } = takeUserInfo('--elastic-url', parseHttpUrl('--elastic-url', flags.elasticUrl));
+    if (username === undefined) {
+      const apiKey = await credential({
+        flag: '--elastic-api-key', value: flags.elasticApiKey, fileFlag: '--elastic-api-key-file', file: flags.elasticApiKeyFile,
+        envName: 'API7_AUDIT_ELASTIC_API_KEY', alternative: 'user:password in --elastic-url',
+      });
+      sink = { kind: 'elasticsearch', ...http, url, apiKey, index: flags.elasticIndex };
+    } else {
+      // Basic auth from the URL, a flag: it beats API7_AUDIT_ELASTIC_API_KEY, but two flags for it are ambiguous.
+      if (flags.elasticApiKey !== undefined || flags.elasticApiKeyFile !== undefined) {
+        throw new UsageError('give user:password in --elastic-url or an API key (--elastic-api-key, --elastic-api-key-file), not both');
+      }
+      warnings.push('warning: the password in --elastic-url is visible to other users of this machine; prefer an API key in API7_AUDIT_ELASTIC_API_KEY or --elastic-api-key-file');
+      sink = { kind: 'elasticsearch', ...http, url, username, password, index: flags.elasticIndex };
+    }
+  } else if (flags.datadogUrl || flags.datadogSite) {
+    if (flags.datadogUrl && flags.datadogSite) throw new UsageError('give --datadog-url or --datadog-site, not both');
+    const apiKey = await credential({ flag: '--datadog-api-key', value: flags.datadogApiKey, fileFlag: '--datadog-api-key-file', file: flags.datadogApiKeyFile, envName: 'DD_API_KEY' });
+    sink = {
+      kind: 'datadog', ...http, apiKey, site: flags.datadogSite === undefined ? undefined : await parseDatadogSite(flags.datadogSite),
+      url: flags.datadogUrl === undefined ? undefined : parseHttpUrl('--datadog-url', flags.datadogUrl),
+      service: flags.datadogService, tags: flags.datadogTags,
+    };
+  } else {
+    const out = flags.out as string;
+    sink = { kind: 'file', path: out === '-' ? '-' : resolve(cwd, out), gzip: flags.gzip || out.endsWith('.gz') };
+  }
+  if (flags.json && flags.out === '-') throw new UsageError('--json conflicts with --out -: both would write to stdout');
+  if (flags.rejects !== undefined && sink.kind === 'file') throw new UsageError('--rejects is for HTTP destinations: --out takes entries of any size');
+  return {
+    warnings,
+    options: {
+      filters: parseFilterFlags(flags),
+      sink,
+      concurrency,
+      batchMaxEntries: flags.batchSize === undefined ? undefined : parsePositiveInt('--batch-size', flags.batchSize, 100_000),
+      maxRetryMs: parseSpanMs('--max-retry-time', flags.maxRetryTime ?? '5m', 0),
+      checkpoint: flags.checkpoint === undefined ? undefined : resolve(cwd, flags.checkpoint),
+      settleSeconds: parseSpanMs('--settle', flags.settle ?? DEFAULT_SETTLE, 0) / 1000,
+      dryRun: flags.dryRun === true,
+      json: flags.json === true,
+      showSecrets: flags.showSecrets === true,
+      rejects: flags.rejects === undefined ? undefined : resolve(cwd, flags.rejects),
+    },
+  };
 }
