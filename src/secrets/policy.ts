@@ -95,9 +95,9 @@ const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
  * a plugin that declares such a field, an SSL resource type (checked as any string value, a superset), or a `\u`
  * escape, which could spell any of them in a value (keys with escapes are {@link hasEscapedKey}'s).
  */
-function contextPattern(plugins: readonly string[]): RegExp {
+function contextPattern(plugins: readonly string[], flags: string): RegExp {
   const named = nameAlternation(['cert', 'certs', 'key_auth', 'csrf', ...plugins]);
-  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|\\\\u`, 'iu');
+  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|\\\\u`, flags);
 }
 
 /**
@@ -130,7 +130,8 @@ function compile(policy: SecretPolicy): CompiledPolicy {
     mask: fingerprintKey === undefined ? () => SECRET_MASK : (value) => `${SECRET_MASK}(${secretFingerprint(value, fingerprintKey)})`,
     names: new RegExp(`${quoted}${kelvin}`, `g${flags}`),
     byteNames: ascii ? new RegExp(quoted, 'gi') : undefined,
-    context: contextPattern(plugin.plugins),
+    // With ASCII names a Kelvin sign is a hint of its own before the context is asked for: `i` is enough.
+    context: contextPattern(plugin.plugins, flags),
   };
   compiledPolicies.set(policy, compiled);
   return compiled;
