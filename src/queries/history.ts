@@ -35,18 +35,23 @@ function requiredColumn(mapping: ResolvedMapping, field: 'resource_type' | 'reso
 export async function* streamHistory(db: Db, mapping: ResolvedMapping, resource: ResourceKey, filters: EntryFilters, order: SortOrder): AsyncGenerator<AuditEntry> {
   let after: Position | undefined;
   for (;;) {
-    const conditions = resourceConditions(mapping, resource, filters);
-    if (after) {
-      const bound = sql`(${timestampValue(mapping, after)}, ${idValue(mapping, after.id)})`;
-      const row = sql`(${timestampRef(mapping)}, ${idRef(mapping)})`;
-      conditions.push(order === 'desc' ? sql<boolean>`${row} < ${bound}` : sql<boolean>`${row} > ${bound}`);
-    }
-    const page = (await edgeQuery(db, mapping, allOf(conditions), order, PAGE_SIZE).execute()) as unknown as AuditEntry[];
+    const page = (await buildHistoryPage(db, mapping, resource, filters, order, after).execute()) as unknown as AuditEntry[];
     yield* page;
     const last = page.at(-1);
     if (!last || page.length < PAGE_SIZE) return;
     after = { timestamp: last.timestamp, id: last.id };
   }
+}
+
+/** One page of the timeline, after a (timestamp, id) position in the chosen order. */
+export function buildHistoryPage(db: Db, mapping: ResolvedMapping, resource: ResourceKey, filters: EntryFilters, order: SortOrder, after?: Position) {
+  const conditions = resourceConditions(mapping, resource, filters);
+  if (after) {
+    const bound = sql`(${timestampValue(mapping, after)}, ${idValue(mapping, after.id)})`;
+    const row = sql`(${timestampRef(mapping)}, ${idRef(mapping)})`;
+    conditions.push(order === 'desc' ? sql<boolean>`${row} < ${bound}` : sql<boolean>`${row} > ${bound}`);
+  }
+  return edgeQuery(db, mapping, allOf(conditions), order, PAGE_SIZE);
 }
 
 /** The resource's oldest entry whatever the filters: whether its history starts with a CREATE or was pruned before. */

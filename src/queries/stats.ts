@@ -123,18 +123,22 @@ function plainColumns(mapping: ResolvedMapping, fields: readonly CanonicalField[
 
 /** Operators whose first change ever is inside the window: one GROUP BY, then one index probe per operator. */
 export async function findFirstChanges(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<FirstChange[]> {
-  if (!plainColumns(mapping, ['operator', 'timestamp'])) return [];
+  const query = buildFirstChangesQuery(mapping, filters);
+  return query ? (await query.execute(db)).rows : [];
+}
+
+export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryFilters): RawBuilder<FirstChange> | undefined {
+  if (!plainColumns(mapping, ['operator', 'timestamp'])) return undefined;
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ts = timestampRef(mapping);
-  const result = await sql<{ operator: string; first: string }>`
+  return sql<FirstChange>`
     select g.k::text as operator, ${isoText(mapping, sql`g.first_in`)} as first from (
       select ${operator} as k, min(${ts}) as first_in
       from ${sql.table(tableRef(mapping))} where ${allOf([...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`])}
       group by 1
     ) g
     where not exists (select 1 from ${sql.table(tableRef(mapping))} as o where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'timestamp')} < g.first_in)
-    order by g.first_in`.execute(db);
-  return result.rows;
+    order by g.first_in`;
 }
 
 /** Days before the window that set each operator's normal rate, besides the window's own. */
@@ -148,6 +152,11 @@ export const MIN_ACTIVE_DAYS = 3;
  * operator and day, the median per operator, and the comparison, all in PostgreSQL.
  */
 export async function findBusyDays(db: Db, mapping: ResolvedMapping, filters: EntryFilters, factor: number): Promise<BusyDay[]> {
+  const result = await buildBusyDaysQuery(mapping, filters, factor).execute(db);
+  return result.rows.map((row) => ({ operator: row.operator, day: row.day, count: Number(row.n), median: Number(row.median) }));
+}
+
+export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilters, factor: number) {
   const operator = requireColumn(mapping, 'operator');
   const day = dimensionExpression(mapping, 'day');
   const baseline = { ...filters, since: undefined };
@@ -159,7 +168,7 @@ export async function findBusyDays(db: Db, mapping: ResolvedMapping, filters: En
     const type = mapping.columns.timestamp?.type;
     windowStart = type === 'timestamp' ? sql`to_char(${since}, 'YYYY-MM-DD')` : sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
   }
-  const result = await sql<{ operator: string; day: string; n: string; median: number }>`
+  return sql<{ operator: string; day: string; n: string; median: number }>`
     with daily as (
       select ${operator}::text as k, ${day} as d, count(*) as n from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
     ), norm as (
@@ -167,18 +176,24 @@ export async function findBusyDays(db: Db, mapping: ResolvedMapping, filters: En
     )
     select daily.k as operator, daily.d as day, daily.n, norm.median from daily join norm using (k)
     where norm.days >= ${MIN_ACTIVE_DAYS} and daily.n > ${factor} * norm.median and daily.d >= ${windowStart}
-    order by daily.n desc, daily.k, daily.d`.execute(db);
-  return result.rows.map((row) => ({ operator: row.operator, day: row.day, count: Number(row.n), median: Number(row.median) }));
+    order by daily.n desc, daily.k, daily.d`;
 }
 
 /** (operator, source IP) pairs in the window that the operator never used before: an index probe per pair. */
 export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[]> {
-  if (!plainColumns(mapping, ['operator', 'timestamp', 'source_ip'])) return [];
+  const query = buildNewAddressesQuery(mapping, filters);
+  if (!query) return [];
+  const result = await query.execute(db);
+  return result.rows.map((row) => ({ operator: row.operator, ip: row.ip, first: row.first, count: Number(row.n) }));
+}
+
+export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryFilters) {
+  if (!plainColumns(mapping, ['operator', 'timestamp', 'source_ip'])) return undefined;
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ip = sql.ref((mapping.columns.source_ip as { name: string }).name);
   const ts = timestampRef(mapping);
   const conditions = [...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
-  const result = await sql<{ operator: string; ip: string; first: string; n: string }>`
+  return sql<{ operator: string; ip: string; first: string; n: string }>`
     select g.k::text as operator, g.ip_text as ip, ${isoText(mapping, sql`g.first_in`)} as first, g.n from (
       select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text, min(${ts}) as first_in, count(*) as n
       from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
@@ -187,6 +202,16 @@ export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters
       select 1 from ${sql.table(tableRef(mapping))} as o
       where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'source_ip')} = g.source_ip_value and ${earlier(mapping, 'timestamp')} < g.first_in
     )
-    order by g.first_in`.execute(db);
-  return result.rows.map((row) => ({ operator: row.operator, ip: row.ip, first: row.first, count: Number(row.n) }));
+    order by g.first_in`;
+}
+
+/** Every statement `stats` runs for these views (one GROUP BY each) and, when asked, the unusual-activity checks: the bench runs the same through psql. */
+export function statsStatements(mapping: ResolvedMapping, filters: EntryFilters, views: readonly (readonly Dimension[])[], unusualFactor?: number): RawBuilder<unknown>[] {
+  const statements: RawBuilder<unknown>[] = views.map((by) => buildStatsQuery(mapping, filters, by));
+  if (unusualFactor !== undefined) {
+    for (const query of [buildFirstChangesQuery(mapping, filters), buildBusyDaysQuery(mapping, filters, unusualFactor), buildNewAddressesQuery(mapping, filters)]) {
+      if (query) statements.push(query);
+    }
+  }
+  return statements;
 }

@@ -1,0 +1,165 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CompiledQuery, type RawBuilder } from 'kysely';
+// The CLI's own query builders, bundled by the same build as dist/: psql runs the very SQL the binary runs.
+import { withDatabase } from '../src/db/connect.js';
+import { resolveMapping } from '../src/db/mapping.js';
+import { buildHistoryPage } from '../src/queries/history.js';
+import { statsStatements } from '../src/queries/stats.js';
+import { NO_FILTERS } from '../src/queries/filters.js';
+import { parseTimeBound } from '../src/config/time-bound.js';
+import { OVERVIEW } from '../src/commands/stats/run.js';
+import { runCli } from './cli.js';
+import { summarizePlan, type PlanSummary } from './list.js';
+import { assertSucceeded, runProcess } from './proc.js';
+import { ensureSeed, type Seed } from './seed.js';
+import { connect, serverInfo } from './db.js';
+import { formatSummary, pairedRatio, summarize, type Summary } from './stats.js';
+
+export interface HistoryFigure {
+  resource: string;
+  entries: number;
+  /** `api7-audit history TYPE:ID --output ndjson`, whole process, ms. */
+  wallMs: Summary;
+  /** Median wall time minus median `--version` in the same rounds (target: at most 50 ms). */
+  overheadMs: number;
+  plan: PlanSummary;
+}
+
+export interface StatsFigure {
+  since: string;
+  /** `api7-audit stats --since N --output json`: every overview GROUP BY and the unusual checks, whole process, ms. */
+  cliMs: Summary;
+  /** `psql -c` of the same statements (the SQL the CLI compiles, parameters inlined), whole process, ms. */
+  psqlMs: Summary;
+  /** Per round: (cli - --version) / psql. Target: at most 1.2. */
+  ratio: Summary;
+  statements: number;
+}
+
+export interface IncidentResult {
+  version: Summary;
+  history: HistoryFigure;
+  stats: StatsFigure[];
+  skipped?: string;
+}
+
+const STATS_SINCE = ['30d', '120d'] as const;
+
+/**
+ * history and stats against what they cost the server: history's overhead above start-up, and each stats run against
+ * psql running the same GROUP BYs (every view of the overview and the unusual checks), in alternating rounds.
+ */
+export async function measureIncident(seed: Seed, url: string, repeats: number, cwd: string): Promise<IncidentResult> {
+  const db = ['--db', url, '--table', seed.table];
+  const compiled = await compileStatements(seed, url);
+  const version: number[] = [];
+  const history: number[] = [];
+  const cli = new Map<string, number[]>(STATS_SINCE.map((since) => [since, []]));
+  const psql = new Map<string, number[]>(STATS_SINCE.map((since) => [since, []]));
+  const psqlMissing = spawnSync('psql', ['--version']).status !== 0;
+  const historyArgs = [...db, 'history', compiled.resource, '--output', 'ndjson'];
+  assertSucceeded(await runCli(historyArgs, { cwd }), 'history (warm-up)');
+  for (let round = 0; round < repeats; round += 1) {
+    version.push(assertSucceeded(await runCli(['--version'], { cwd }), '--version').wallMs);
+    history.push(assertSucceeded(await runCli(historyArgs, { cwd }), 'history').wallMs);
+    for (const since of STATS_SINCE) {
+      cli.get(since)?.push(assertSucceeded(await runCli([...db, 'stats', '--since', since, '--output', 'json'], { cwd }), `stats --since ${since}`).wallMs);
+      if (!psqlMissing) {
+        const run = await runProcess('psql', ['-X', '-q', '-o', '/dev/null', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', compiled.stats.get(since)?.join(';\n') ?? ''], {});
+        psql.get(since)?.push(assertSucceeded(run, `psql stats --since ${since}`).wallMs);
+      }
+    }
+  }
+  const versionSummary = summarize(version);
+  const historySummary = summarize(history);
+  return {
+    version: versionSummary,
+    history: { resource: compiled.resource, entries: compiled.entries, wallMs: historySummary, overheadMs: historySummary.median - versionSummary.median, plan: compiled.plan },
+    stats: STATS_SINCE.map((since) => {
+      const cliMs = cli.get(since) ?? [];
+      const overhead = cliMs.map((ms, i) => ms - (version[i] ?? 0));
+      return { since, cliMs: summarize(cliMs), psqlMs: summarize(psql.get(since) ?? []), ratio: pairedRatio(overhead, psql.get(since) ?? []), statements: compiled.stats.get(since)?.length ?? 0 };
+    }),
+    ...(psqlMissing ? { skipped: 'psql is not installed: no stats baseline' } : {}),
+  };
+}
+
+/** The busiest route of the seed (its history), EXPLAINed; and the stats statements with their parameters inlined for psql. */
+async function compileStatements(seed: Seed, url: string) {
+  const target = { url, libpq: {}, source: '--db' as const };
+  return withDatabase({ target, connectTimeoutMs: 10_000 }, async (db) => {
+    const mapping = await resolveMapping(db, seed.table, {});
+    const busiest = await db.executeQuery<{ id: string; n: string }>(
+      CompiledQuery.raw(`select resource_id as id, count(*) as n from ${seed.table} where resource_type = 'route' group by 1 order by 2 desc limit 1`),
+    );
+    const row = busiest.rows[0] as { id: string; n: string };
+    const page = buildHistoryPage(db, mapping, { type: 'route', id: row.id }, NO_FILTERS, 'asc').compile();
+    const explained = await db.executeQuery<{ 'QUERY PLAN': { Plan: Parameters<typeof summarizePlan>[0] }[] }>(
+      CompiledQuery.raw(`explain (analyze, format json) ${page.sql}`, [...page.parameters]),
+    );
+    const plan = summarizePlan((explained.rows[0]?.['QUERY PLAN'][0] as { Plan: Parameters<typeof summarizePlan>[0] }).Plan);
+    const stats = new Map<string, string[]>();
+    for (const since of STATS_SINCE) {
+      const filters = { ...NO_FILTERS, since: parseTimeBound('--since', since) };
+      stats.set(since, statsStatements(mapping, filters, OVERVIEW, 3).map((statement) => inline(statement.compile(db))));
+    }
+    return { resource: `route:${row.id}`, entries: Number(row.n), plan, stats };
+  });
+}
+
+/** A compiled statement with `$n` replaced by literals, for psql (which binds no parameters before PostgreSQL 16). */
+function inline(compiled: ReturnType<RawBuilder<unknown>['compile']>): string {
+  return compiled.sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = compiled.parameters[Number(n) - 1];
+    return typeof value === 'number' ? String(value) : `'${String(value).replace(/'/g, "''")}'`;
+  });
+}
+
+/**
+ * On its own, until bench/run.ts registers the section (`npm run bench -- --only incident`):
+ *   npx esbuild bench/incident.ts --bundle --platform=node --format=esm --packages=external --outfile=dist-bench/bench/incident.js
+ *   node dist-bench/bench/incident.js --rows 2000000 --runs 5 [--db URL]
+ * Prints the figures and writes bench/results-incident.json.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { db: { type: 'string' }, rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' } } });
+  const url = values.db ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('no database: pass --db URL or set BENCH_DATABASE_URL (or TEST_DATABASE_URL)');
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  const client = await connect(url);
+  const cwd = await mkdtemp(join(tmpdir(), 'api7-bench-incident-'));
+  try {
+    const server = await serverInfo(client);
+    const seed = await ensureSeed(client, url, server, Number(values.rows), 'default', log);
+    log(`incident bench on ${seed.table} (${seed.rows.toLocaleString('en-US')} rows), ${values.runs} rounds`);
+    const result = await measureIncident(seed, url, Number(values.runs), cwd);
+    const out = { date: new Date().toISOString(), rows: seed.rows, runs: Number(values.runs), loadAverage: loadavg(), ...result };
+    await writeFile(fileURLToPath(new URL('../../bench/results-incident.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
+    const f = (s: Summary) => formatSummary(s, 0);
+    process.stdout.write(
+      [
+        `| figure | measured |`,
+        `| --- | ---: |`,
+        `| \`--version\` | ${f(result.version)} ms |`,
+        `| \`history ${result.history.resource}\` (${result.history.entries} entries) | ${f(result.history.wallMs)} ms, ${Math.round(result.history.overheadMs)} ms above \`--version\`; plan: ${result.history.plan.nodes.join(' > ')} |`,
+        ...result.stats.map((s) => `| \`stats --since ${s.since}\` (${s.statements} statements) | ${f(s.cliMs)} ms; psql ${f(s.psqlMs)} ms; (cli - start-up) / psql ${formatSummary(s.ratio, 2, '×')} |`),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+    await rm(cwd, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
