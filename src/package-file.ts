@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 
 /**
  * A file shipped with the package (see `files` in package.json), found by walking up from the running module:
- * the sources (src/db/) and the bundle (dist/chunks/) sit at different depths below the package root.
+ * the sources (src/demo/) and the bundle (dist/chunks/) sit at different depths below the package root.
  */
 export function packageFile(relative: string): URL {
   let folder = new URL('./', import.meta.url);

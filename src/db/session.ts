@@ -30,7 +30,7 @@ export function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable
 /** {@link withAuditTable} before a table is known (init, doctor): the database, and the config with its target. */
 export async function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   if (config.demo) {
-    const { startDemoDatabase } = await import('./demo.js');
+    const { startDemoDatabase } = await import('../demo/database.js');
     const demo = await startDemoDatabase();
     try {
       const target: ConnectionTarget = { url: demo.url, libpq: {}, source: 'demo' };

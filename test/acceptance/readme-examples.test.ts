@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoDatabase, type DemoDatabase } from '../../src/db/demo.js';
+import { startDemoDatabase, type DemoDatabase } from '../../src/demo/database.js';
 import type { AuditEntry } from '../../src/entry.js';
 import { BIN, spawnCli, startProcess, type CliResult } from '../support/cli.js';
 import { createCustomLayout } from '../support/custom-layout.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoDatabase, type DemoDatabase } from '../../src/db/demo.js';
+import { startDemoDatabase, type DemoDatabase } from '../../src/demo/database.js';
 
 let demo: DemoDatabase | undefined;
 let client: pg.Client | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEMO_WINDOW_SECONDS, generateDemoEntries, type DemoEntry } from '../../src/db/demo-data.js';
+import { DEMO_WINDOW_SECONDS, generateDemoEntries, type DemoEntry } from '../../src/demo/data.js';
 
 const entries = generateDemoEntries();
 const DAY = 86_400;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import { packageFile } from '../package-file.js';
-import { generateDemoEntries, type DemoEntry } from './demo-data.js';
+import { generateDemoEntries, type DemoEntry } from './data.js';
 
 export interface DemoDatabase {
   /** `postgres://postgres@127.0.0.1:PORT/postgres`; the default table is `audit_logs` in `public`. */

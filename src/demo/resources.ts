@@ -3,7 +3,7 @@
  * (routes, services, upstreams, SSL, consumers, credentials, ...). Secrets (SSL keys, key-auth keys, passwords,
  * tokens) are fake but present, so redaction and diffs have something real to work on.
  */
-import type { Random } from './demo-random.js';
+import type { Random } from './random.js';
 
 export type ResourceType =
   | 'route'

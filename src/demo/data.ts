@@ -4,9 +4,9 @@
  * bursts. Resources live in a pool, so an UPDATE or DELETE follows the CREATE of the same id, and every `before`
  * is the previous `after`.
  */
-import { editBody } from './demo-mutations.js';
-import { Random } from './demo-random.js';
-import { buildResource, type Body, type Catalog, type Resource, type ResourceType } from './demo-resources.js';
+import { editBody } from './mutations.js';
+import { Random } from './random.js';
+import { buildResource, type Body, type Catalog, type Resource, type ResourceType } from './resources.js';
 
 export type DemoOperation = 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE' | 'LOGIN' | 'LOGOUT' | 'PUBLISH' | 'ROLLBACK';
 export type DemoSource = 'dashboard' | 'api' | 'adc';

@@ -2,7 +2,7 @@
  * Edits for the demo's UPDATE and PATCH entries: each changes one field the way a person or a pipeline would
  * (raise a rate limit, add a node, rotate a key), so `diff` on a demo entry shows a small, meaningful change.
  */
-import type { Random } from './demo-random.js';
+import type { Random } from './random.js';
 import {
   authPlugin,
   labels,
@@ -12,7 +12,7 @@ import {
   upstreamNode,
   type Body,
   type ResourceType,
-} from './demo-resources.js';
+} from './resources.js';
 
 type Edit = (body: Body, rng: Random) => void;
 
