@@ -6,16 +6,13 @@ import { parseSpanMs } from '../../config/time-bound.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 
 const SEAL_HELP = `
-Examples:
-  $ api7-audit seal --new-key --key /etc/api7-audit/seal.key       once: prints the public key auditors keep
-  $ api7-audit seal --key /etc/api7-audit/seal.key --store /var/lib/api7-audit/seals
-  $ api7-audit verify --public-key seal.key.pub --store /var/lib/api7-audit/seals
-
-Each run seals the entries written since the last seal (in timestamp, id order) up to the start of the oldest open
-transaction (or --settle ago, if earlier): their count, first and last, and a SHA-256 chain over each entry's stored
-values (the canonical encoding in docs/decisions/005-seal-canonical-encoding.md), chained to the previous seal and
-signed with the Ed25519 key. Keep the store away from the database host: whoever can rewrite the table must not be
-able to rewrite the seals. Run it from cron after the control plane writes; nothing new means nothing written.`;
+Once, create the key pair: seal --new-key --key FILE writes the private key (mode 0600) to FILE and the public key
+to FILE.pub, and prints the public key: give it to the auditors (verify --public-key). Then, from cron:
+seal --key FILE --store DIR seals the entries written since the last seal (in timestamp, id order) up to the start
+of the oldest open transaction (or --settle ago, if earlier): their count, first and last, and a SHA-256 over each
+entry's stored values (docs/decisions/005-seal-canonical-encoding.md), chained to the previous seal and signed with
+the Ed25519 key. Keep DIR away from the database host: whoever can rewrite the table must not be able to rewrite
+the seals. Nothing new means nothing written.`;
 
 function sealCommand(program: Program) {
   return program

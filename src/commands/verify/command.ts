@@ -3,16 +3,12 @@ import type { Program } from '../program.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 
 const VERIFY_HELP = `
-Examples:
-  $ api7-audit verify --public-key seal.key.pub --store /var/lib/api7-audit/seals
-  $ api7-audit verify --public-key seal.key.pub --store seals --json | jq '.seals[] | select(.status != "intact")'
-  $ api7-audit verify --public-key seal.key.pub --store seals --archive pruned-*.ndjson.gz
-
-Recomputes every seal's chain from the database and reports, per seal range, intact or what changed: entries
-modified (id and fields), deleted (position and neighbours), inserted into a sealed range; a seal file edited (its
-signature), missing, or its leaves altered. Entries older than a signed prune record's cutoff (prune --seal-store)
-may be gone; --archive files (prune archives, export --out, list --output ndjson) show where they went, and lines
-written with --show-secrets are checked against the seal. Exit 0 only if everything checked is intact, else 1.`;
+verify --public-key FILE.pub --store DIR recomputes every seal's chain from the database and reports, per seal
+range, intact or what changed: entries modified (id and fields), deleted (position and neighbours), inserted into
+a sealed range; a seal file edited (its signature), missing, or its leaves altered. Entries older than a signed
+prune record's cutoff (prune --seal-store) may be gone; --archive files (prune archives, export --out, list
+--output ndjson; .gz too) show where they went, and lines written with --show-secrets are checked against the
+seal. --json prints the report as one object, for monitoring. Exit 0 only if everything checked is intact, else 1.`;
 
 function verifyCommand(program: Program) {
   return program
