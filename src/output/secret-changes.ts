@@ -3,6 +3,7 @@ import { APISIX_RESOURCE_SECRET_PATHS } from '../secrets/apisix-fields.js';
 import { PLUGINS_NODE, type PathNode } from '../secrets/plugin-paths.js';
 import { childPath, diffChanges, isRecord, MAX_DEPTH, sideOf, type Change } from './changes.js';
 import { normalizeSecretKey, SECRET_MASK } from '../secrets/policy.js';
+import { SSL_RESOURCE_TYPES } from '../secrets/rules.js';
 import { stableStringify } from './stable-json.js';
 
 /**
@@ -168,7 +169,8 @@ function resourceField(segments: readonly (string | number)[], resourceType: str
   const dotted = segments.filter((segment) => typeof segment === 'string').map(normalizeSecretKey).join('.');
   for (const [resource, paths] of Object.entries(APISIX_RESOURCE_SECRET_PATHS)) {
     const name = resource.replace(/\(.*\)$/, '');
-    if ((type === name || type === `${name}s`) && paths.includes(dotted)) return `${resourceType} ${fieldText(segments)}`;
+    const isType = type === name || type === `${name}s` || (name === 'ssl' && SSL_RESOURCE_TYPES.has(type));
+    if (isType && paths.includes(dotted)) return `${resourceType} ${fieldText(segments)}`;
   }
   return undefined;
 }

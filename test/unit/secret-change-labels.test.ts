@@ -23,6 +23,8 @@ describe('describeSecretField', () => {
     ['$["we\\"ird"].plugins["key-auth"].key', 'route', 'key-auth key in $["we\\"ird"]'],
     ['$.key', 'ssl', 'ssl key'],
     ['$.keys', 'ssl', 'ssl keys'],
+    ['$.key', 'certificate', 'certificate key'],
+    ['$.tls.client_key', 'upstreams', 'upstreams tls.client_key'],
     ['$.tls.client_key', 'upstream', 'upstream tls.client_key'],
     ['$.auth_config.private_key', 'secret', 'secret auth_config.private_key'],
   ])('%s in a %s is "%s"', (path, type, label) => {
