@@ -2,7 +2,7 @@ import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from '../db/connection-url.js';
+import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from './connection-url.js';
 import { loadConfigFile, type ColumnsSpec, type ConfigFile } from './config-file.js';
 import { NO_FINGERPRINT_KEY, readFingerprintKey } from '../secrets/fingerprint-key.js';
 

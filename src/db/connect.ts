@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Pool } from 'pg';
 import { ConnectionLostError, RuntimeError } from '../errors.js';
-import { describeAddress, describeSource, type ConnectionTarget } from './connection-url.js';
+import { describeAddress, describeSource, type ConnectionTarget } from '../config/connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
 import { TlsConnectError } from './tls.js';
 

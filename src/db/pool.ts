@@ -1,7 +1,8 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
-import type { ConnectionTarget } from './connection-url.js';
-import { createTlsPool, NO_TLS, stripTlsParams } from './tls.js';
+import type { ConnectionTarget } from '../config/connection-url.js';
+import { NO_TLS, stripTlsParams } from '../config/tls-settings.js';
+import { createTlsPool } from './tls.js';
 import { markConnected } from '../interrupt.js';
 
 export interface DatabaseSettings {

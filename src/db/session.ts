@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withDatabase, type Db } from './connect.js';
 import { sessionSettings, type OpenPool } from './pool.js';
-import type { ConnectionTarget } from './connection-url.js';
+import type { ConnectionTarget } from '../config/connection-url.js';
 import { resolveMapping, type ResolvedMapping } from './mapping.js';
 
 /** A connected pool and the audit table it reads, checked against the catalog. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAddress, type ConnectionTarget } from '../../src/db/connection-url.js';
+import { describeAddress, type ConnectionTarget } from '../../src/config/connection-url.js';
 import { isConnectionLost, translateConnectionError } from '../../src/db/connect.js';
 import { ConnectionLostError, RuntimeError } from '../../src/errors.js';
 import { formatPruneSummary, pruneSummaryJson } from '../../src/output/prune-summary.js';

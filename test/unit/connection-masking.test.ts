@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSource, maskUrl, NO_DATABASE_MESSAGE, passwordOnArgvWarning, resolveConnectionTarget } from '../../src/db/connection-url.js';
+import { describeSource, maskUrl, NO_DATABASE_MESSAGE, passwordOnArgvWarning, resolveConnectionTarget } from '../../src/config/connection-url.js';
 import { defaultConfigFiles } from '../../src/config/resolve-config.js';
 import { UsageError } from '../../src/errors.js';
 

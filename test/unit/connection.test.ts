@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrl, resolveConnectionTarget } from '../../src/db/connection-url.js';
+import { maskUrl, resolveConnectionTarget } from '../../src/config/connection-url.js';
 import { translateConnectionError } from '../../src/db/connect.js';
 import { redactSecrets } from '../../src/secrets/redact.js';
 import { RuntimeError, UsageError } from '../../src/errors.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { describeTlsFailure, resolveTls, sslAttempts, stripTlsParams, TlsConnectError } from '../../src/db/tls.js';
+import { describeTlsFailure, sslAttempts, TlsConnectError } from '../../src/db/tls.js';
+import { resolveTls, stripTlsParams } from '../../src/config/tls-settings.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 let home: string;

@@ -9,7 +9,7 @@ import type { Db } from '../../db/connect.js';
 import { withConfiguredDatabase } from '../../db/session.js';
 import { resolveMapping, type ResolvedMapping } from '../../db/mapping.js';
 import { formatTableName } from '../../db/identifiers.js';
-import { describeAddress, describeSource, maskUrl } from '../../db/connection-url.js';
+import { describeAddress, describeSource, maskUrl } from '../../config/connection-url.js';
 import { findHolder } from '../../db/advisory-lock.js';
 import { CliError, RuntimeError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';

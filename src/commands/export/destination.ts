@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { registerSecret } from '../../secrets/redact.js';
-import { maskUrl } from '../../db/connection-url.js';
+import { maskUrl } from '../../config/connection-url.js';
 
 /** A credential: its flag, the file flag that may hold it, and the environment variable. */
 export interface CredentialSpec {

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { registerSecret } from '../secrets/redact.js';
-import { resolveTls, type TlsSettings } from './tls.js';
+import { resolveTls, type TlsSettings } from './tls-settings.js';
 
 /** Where the connection settings came from, named in error messages so users know what to fix. */
 export type ConnectionSource = '--db' | 'API7_AUDIT_DATABASE_URL' | 'DATABASE_URL' | 'config file' | 'PG* variables' | 'demo';
