@@ -20,6 +20,13 @@ export class UsageError extends CliError {
   }
 }
 
+/** The user answered no at a prompt, so nothing was done: said as a plain line, not an error; exit 1 (documented). */
+export class DeclinedError extends CliError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
 /** Something failed at run time: the database is down, a sink refused the token, an id does not exist. Exit 1. */
 export class RuntimeError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {

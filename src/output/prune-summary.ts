@@ -1,4 +1,5 @@
 import type { PruneSummary } from '../domain.js';
+import { countOf, formatCount } from './terminal-text.js';
 
 const SOURCES: Record<PruneSummary['retentionSource'], string> = {
   flag: '--retention-days',
@@ -33,7 +34,6 @@ export function pruneSummaryJson(summary: PruneSummary): Record<string, unknown>
   };
 }
 
-const count = (n: number) => n.toLocaleString('en-US');
 
 /** A few lines for people and cron mail. */
 export function formatPruneSummary(summary: PruneSummary): string {
@@ -43,19 +43,19 @@ export function formatPruneSummary(summary: PruneSummary): string {
   }
   const range = summary.oldest ? `, oldest ${summary.oldest}, newest ${summary.newest ?? summary.oldest}` : '';
   if (summary.dryRun) {
-    lines.push(`Dry run: nothing deleted. ${count(summary.matched)} entries in ${summary.table} would be deleted${range}.`);
+    lines.push(`Dry run: nothing deleted. ${countOf(summary.matched, 'entry', 'entries')} in ${summary.table} would be deleted${range}.`);
     if (summary.partitions.length > 0) lines.push(`Partitions wholly before the cutoff, to be dropped whole: ${summary.partitions.join(', ')}`);
     return `${lines.join('\n')}\n`;
   }
   const seconds = summary.durationMs / 1000;
-  const rate = seconds > 0 ? `, ${count(Math.round(summary.deleted / seconds))}/s` : '';
+  const rate = seconds > 0 ? `, ${formatCount(Math.round(summary.deleted / seconds))}/s` : '';
   lines.push(
-    `Deleted ${count(summary.deleted)} of ${count(summary.matched)} entries before the cutoff from ${summary.table}` +
-      ` in ${count(summary.batches)} batches (${seconds.toFixed(1)} s${rate}; slowest batch ${summary.slowestBatchMs} ms).`,
+    `Deleted ${formatCount(summary.deleted)} of ${countOf(summary.matched, 'entry', 'entries')} before the cutoff from ${summary.table}` +
+      ` in ${countOf(summary.batches, 'batch', 'batches')} (${seconds.toFixed(1)} s${rate}; slowest batch ${formatCount(summary.slowestBatchMs)} ms).`,
   );
   if (summary.partitionsDropped.length > 0) lines.push(`Dropped partitions: ${summary.partitionsDropped.join(', ')}`);
   if (summary.partitionsDetached.length > 0) lines.push(`Detached partitions, kept as tables: ${summary.partitionsDetached.join(', ')}`);
-  if (summary.archive) lines.push(`Archived ${count(summary.archive.entries)} entries to ${summary.archive.path}`);
+  if (summary.archive) lines.push(`Archived ${countOf(summary.archive.entries, 'entry', 'entries')} to ${summary.archive.path}`);
   if (summary.stopped === 'interrupted') lines.push('Interrupted after a committed batch: the rest is intact; run again to continue.');
   if (summary.stopped === 'max-duration') lines.push('Stopped at --max-duration after a committed batch: the rest is intact; the next run continues.');
   if (summary.stopped === 'connection-lost') {

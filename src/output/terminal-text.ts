@@ -16,3 +16,11 @@ export function sanitizeForTerminal(text: string): string {
     (char) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/** `1,234`: the one number format of terminal output (en-US grouping), whatever the locale. */
+export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+/** `1 entry`, `2,000 entries`, `1 batch`: a count and its noun in agreement. */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : plural}`;
+}

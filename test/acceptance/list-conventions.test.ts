@@ -170,3 +170,30 @@ describe('the pager, on a real terminal', () => {
     }
   });
 });
+
+describe('prune speaks one voice', () => {
+  it('-q prints nothing but errors; --output json is --json; --quiet with a JSON summary is refused', async () => {
+    const own = await createTestSchema('acc_conv_prune');
+    try {
+      await createDefaultTable(own);
+      const old = Array.from({ length: 3 }, () => ({ age: '40 days', operator: 'alice', operation: 'UPDATE', resource_type: 'route', resource_id: 'r-1' }));
+      await insertRows(own, [...old, ...old]);
+      const prune = (...args: string[]) => spawnCli(['--db', databaseUrl(), '--table', own.table(), 'prune', '--retention-days', '30', ...args]);
+      const json = await prune('--dry-run', '--output', 'json');
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({ dry_run: true, matched: 6 });
+      const quiet = await prune('-q', '--yes', '--batch-size', '1');
+      expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      expect((await own.query('select count(*)::int as n from audit_logs'.replace('audit_logs', own.table()))).rows[0]).toEqual({ n: 0 });
+      const both = await prune('-q', '--json');
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('--quiet conflicts with --output json');
+      await insertRows(own, [old[0] ?? {}]);
+      const one = await prune('--yes');
+      expect(one.stdout).toContain('Deleted 1 of 1 entry before the cutoff');
+      expect(one.stdout).toContain(' in 1 batch (');
+    } finally {
+      await own.drop();
+    }
+  });
+});

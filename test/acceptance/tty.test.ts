@@ -112,7 +112,8 @@ describe('on a terminal', () => {
     const result = await spawnInPty([...db(own.table()), 'prune', '--retention-days', '30'], { answer: { when: PROMPT, send: 'n\r' } });
     expect(PROMPT.exec(result.output)?.[1]).toBe(String(OLD));
     expect(result.code, result.output).toBe(1);
-    expect(result.output).toContain('error: cancelled at the confirmation prompt; nothing was deleted');
+    expect(result.output).toContain('Nothing deleted: the prompt was declined.');
+    expect(result.output).not.toContain('error:');
     expect(result.output).not.toMatch(/\n\s+at /);
     expect(await count(own)).toBe(OLD + RECENT);
   });
@@ -140,7 +141,7 @@ describe('on a terminal', () => {
     const result = await spawnInPty([...db(own.table()), 'prune', '--retention-days', '30'], { answer: { when: PROMPT, send: '\u0004' } });
     expect(PROMPT.test(result.output)).toBe(true);
     expect(result.code, result.output).toBe(1);
-    expect(linesAfterPrompt(result.output)).toEqual(['error: cancelled at the confirmation prompt; nothing was deleted']);
+    expect(linesAfterPrompt(result.output)).toEqual(['Nothing deleted: the prompt was declined.']);
     expect(await count(own)).toBe(OLD + RECENT);
   });
 

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Option } from '@commander-js/extra-typings';
 import type { CliIo } from '../../io.js';
 import type { Program } from '../program.js';
 import { UsageError } from '../../errors.js';
@@ -6,6 +7,7 @@ import { parsePositiveInt } from '../../config/parse-flags.js';
 import { parseSpanMs } from '../../config/time-bound.js';
 import { deferInterrupts } from '../../interrupt.js';
 import { resolveCommandConfig } from '../session.js';
+import { outputFormat } from '../flags/output.js';
 import { resolveRetention, type PruneFlagContext } from './retention.js';
 import { readExportedPosition } from './only-exported.js';
 import type { PruneOptions } from './options.js';
@@ -26,7 +28,8 @@ exits 3 at once, naming the holder's pid and role, or with --wait-lock waits tha
 killed with -9 holds it until its last DELETE ends on the server). A lost connection prints the summary, then one
 line, and exits 1. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
 The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
---show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes.`;
+--show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes; answering no
+prints "Nothing deleted: the prompt was declined." and exits 1.`;
 
 /** `api7-audit prune`'s flags, declared once: their types are inferred from here. */
 function pruneCommand(program: Program) {
@@ -42,7 +45,9 @@ function pruneCommand(program: Program) {
     .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
     .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
     .option('-y, --yes', 'do not ask for confirmation on a terminal')
-    .option('--json', 'print the summary as one JSON object')
+    .addOption(new Option('-o, --output <format>', 'summary format (default: text)').choices(['text', 'json'] as const))
+    .option('--json', 'shortcut for --output json: the summary as one JSON object')
+    .option('-q, --quiet', 'print nothing but errors (no progress, no summary)')
     .option('--show-secrets', 'archive secret values as they are instead of "******"')
     .option('--only-exported <checkpoint>', 'delete nothing after the position in this export checkpoint file')
     .addHelpText('after', PRUNE_HELP);
@@ -54,13 +59,23 @@ export type PruneFlags = ReturnType<ReturnType<typeof pruneCommand>['opts']>;
 /** Registers `api7-audit prune`; its run module loads only when it runs. */
 export function declarePrune(program: Program, io: CliIo): void {
   pruneCommand(program).action(async (flags, command) => {
+    checkQuiet(flags, io);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     const options = await parsePruneFlags(flags, { cwd: io.cwd, configRetentionDays: config.retentionDays });
     // prune finishes its batch, prints its summary and exits 130.
     deferInterrupts();
-    const { runPrune } = await import('./run.js');
-    await runPrune(options, config, io);
+    const [{ runPrune }, { quietIo }] = await Promise.all([import('./run.js'), import('../../output/quiet.js')]);
+    await runPrune(options, config, flags.quiet ? quietIo(io) : io);
   });
+}
+
+/** `--quiet` prints only errors: not with a JSON summary asked for, nor alone on a terminal where prune would ask. */
+function checkQuiet(flags: PruneFlags, io: CliIo): void {
+  if (!flags.quiet) return;
+  if (flags.json || flags.output === 'json') throw new UsageError('--quiet conflicts with --output json: one asks for no summary, the other for one');
+  if (!flags.yes && !flags.dryRun && io.stderrIsTty && io.stdin?.isTTY === true) {
+    throw new UsageError('--quiet on a terminal needs --yes: the confirmation prompt would be all it printed');
+  }
 }
 
 /**
@@ -86,7 +101,7 @@ export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagConte
     archive: flags.archive === undefined ? undefined : parseArchivePath(flags.archive, context.cwd),
     detachOnly: flags.detachOnly === true,
     yes: flags.yes === true,
-    output: flags.json ? 'json' : 'text',
+    output: outputFormat(flags, 'text'),
     showSecrets: flags.showSecrets === true,
     onlyExported: flags.onlyExported === undefined ? undefined : await readExportedPosition(resolve(context.cwd, flags.onlyExported)),
   };

@@ -1,6 +1,6 @@
 import type { CliIo } from '../../io.js';
 import type { PruneSummary } from '../../domain.js';
-import { ConnectionLostError, InterruptedError, RuntimeError } from '../../errors.js';
+import { ConnectionLostError, DeclinedError, InterruptedError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import type { Db } from '../../db/connect.js';
 import type { EntryArchive } from '../../db/archive-first.js';
@@ -138,7 +138,7 @@ class PruneRun {
     if (this.shouldStop(false)) return this.finish();
     if (!this.options.yes && isInteractive(this.io)) {
       const asked = performance.now();
-      if (!(await confirm(this.io, this.question(old)))) throw new RuntimeError('cancelled at the confirmation prompt; nothing was deleted');
+      if (!(await confirm(this.io, this.question(old)))) throw new DeclinedError('Nothing deleted: the prompt was declined.');
       // Time spent reading the question counts neither toward --max-duration nor the rate.
       this.started += performance.now() - asked;
     }
