@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { CommanderError } from 'commander';
 import type { CliIo } from './io.js';
 import { buildProgram } from './cli.js';
-import { CliError } from './errors.js';
+import { CliError, DeclinedError } from './errors.js';
 import { redactSecrets } from './secrets/redact.js';
 import { interruptEndsRunAtOnce } from './interrupt.js';
 
@@ -30,7 +30,8 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
     return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   const message = error instanceof Error ? error.message || String(error) : String(error);
-  io.stderr.write(`error: ${redactSecrets(message)}\n`);
+  // A declined prompt is the user's answer, not a failure: a plain line.
+  io.stderr.write(error instanceof DeclinedError ? `${redactSecrets(message)}\n` : `error: ${redactSecrets(message)}\n`);
   if (debug && error instanceof Error && error.stack) io.stderr.write(`${redactSecrets(error.stack)}\n`);
   else if (!(error instanceof CliError)) io.stderr.write('(run with --debug for details)\n');
   return error instanceof CliError ? error.exitCode : EXIT_RUNTIME;
