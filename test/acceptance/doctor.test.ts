@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
+import { spawnInPty } from '../support/pty.js';
 import { AUDIT_SHAPES } from '../support/audit-shapes.js';
 import { createDefaultTable, createTestDatabase, createTestSchema, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 
@@ -84,6 +85,18 @@ describe.skipIf(isEmbedded())('doctor', () => {
     expect(result.stderr).toBe('error: doctor: 4 checks failed\n');
   });
 
+  it('on a UTF-8 terminal: ✓ ! ✗, coloured unless NO_COLOR', async () => {
+    const args = ['--db', db.url, '--table', `${bare.name}.audit_logs`, 'doctor'];
+    const plain = await spawnInPty(args, { env: { LANG: 'C.UTF-8', NO_COLOR: '1' }, timeoutMs: 20_000 });
+    expect(plain.code).toBe(1);
+    expect(plain.output).toMatch(/^ {2}✗ newest first: /m);
+    expect(plain.output).toMatch(/^ {2}✓ found: /m);
+    expect(plain.output).toMatch(/^ {2}! overdue: /m);
+    expect(plain.output).not.toContain('\u001b[3');
+    const coloured = await spawnInPty(args, { env: { LANG: 'C.UTF-8' }, timeoutMs: 20_000 });
+    expect(coloured.output).toContain('\u001b[31m✗\u001b[39m newest first');
+  });
+
   it('a missing (timestamp, id) index fails newest first, --since, prune and export, naming the index to add', async () => {
     const { code, report, check } = await doctor(['--table', `${bare.name}.audit_logs`]);
     expect(code).toBe(1);
@@ -127,8 +140,7 @@ describe.skipIf(isEmbedded())('doctor', () => {
       await insertRows(stale, [{ age: '5 days' }, { age: '4 days' }]);
       const checkpoint = join(dir, 'hec.json');
       const exported = await spawnCli(['--db', db.url, '--table', `${stale.name}.audit_logs`, 'export', '--settle', '0', '--out', join(dir, 'out.ndjson'), '--checkpoint', checkpoint]);
-      expect(exported.stderr).toBe('');
-      expect(exported.code).toBe(0);
+      expect(exported.code, exported.stderr).toBe(0);
       await insertRows(stale, [{ age: '3 hours' }, { age: '2 hours' }, { age: '1 hour' }]);
       const { check } = await doctor(['--table', `${stale.name}.audit_logs`]);
       const result = await spawnCli(['--db', db.url, '--table', `${stale.name}.audit_logs`, 'doctor', '--json', '--checkpoint', checkpoint]);

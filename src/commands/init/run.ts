@@ -1,4 +1,5 @@
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { CliIo } from '../../io.js';
 import type { ColumnsSpec, ConfigFile } from '../../config/config-file.js';
@@ -16,6 +17,7 @@ import { fetchPage } from '../../queries/list.js';
 import { NO_FILTERS } from '../../queries/filters.js';
 import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
+import { confirm, isInteractive } from '../../output/prompt.js';
 import { renderInitReport, renderConfigYaml, type InitReport } from '../../output/init.js';
 import { scoreTable, type Candidate } from './score.js';
 
@@ -36,24 +38,23 @@ const SAMPLE_ROWS = 20;
  */
 export async function runInit(options: InitOptions, global: GlobalFlags, io: CliIo): Promise<void> {
   const path = configTarget(global, io);
-  const existing = (await exists(path)) ? await loadConfigFile(path) : undefined;
+  const existing = existsSync(path) ? await loadConfigFile(path) : undefined;
   const config = await resolveInitConfig(global, io, existing !== undefined);
   const report = await withConfiguredDatabase(config, (db) => findAuditTable(db, options, config, global.table !== undefined), { activity: 'init' });
   const file = proposedFile(existing, report.proposal);
   const { default: yaml } = await import('yaml');
   const yamlText = renderConfigYaml(file, yaml);
   const full: InitReport = { ...report, config: path, written: false };
-  const wanted = options.yes || (!options.json && (await confirm(io, `Write this mapping to ${path}? [y/N] `)));
+  // The report comes first: the question is about what it shows.
+  if (!options.json) io.stdout.write(renderInitReport(full, yamlText));
+  const wanted = options.yes || (!options.json && isInteractive(io) && (await confirm(io, `Write this mapping to ${path}?`, 'nothing was written')));
   if (wanted) {
     await writeConfig(path, yamlText);
     full.written = true;
   }
   if (options.json) io.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
-  else {
-    io.stdout.write(renderInitReport(full, yamlText));
-    if (!wanted) io.stderr.write(`not written: ${io.stdin && io.stderrIsTty ? 'declined' : 'no terminal to ask; pass --yes'} (${path})\n`);
-    else io.stderr.write(`wrote ${path}; next: api7-audit${global.config === undefined ? '' : ` --config ${global.config}`} doctor\n`);
-  }
+  else if (!wanted) io.stderr.write(`not written: ${isInteractive(io) ? 'declined' : 'no terminal to ask; pass --yes'} (${path})\n`);
+  else io.stderr.write(`wrote ${path}; next: api7-audit${global.config === undefined ? '' : ` --config ${global.config}`} doctor\n`);
 }
 
 /** Where the config goes: --config FILE, else API7_AUDIT_CONFIG, else the per-user default location. */
@@ -136,31 +137,10 @@ function proposedFile(existing: ConfigFile | undefined, proposal: { table: strin
   return { ...existing, table: proposal.table, columns: proposal.columns };
 }
 
-async function confirm(io: CliIo, question: string): Promise<boolean> {
-  const stdin = io.stdin;
-  if (!stdin || stdin.isTTY !== true || !io.stderrIsTty) return false;
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: stdin, output: io.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 /** Written whole or not at all (a temporary file renamed over it), 0600 in a 0700 directory: it may hold a URL. */
 async function writeConfig(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
   await rename(temporary, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
