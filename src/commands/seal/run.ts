@@ -6,7 +6,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from './before-connecting.js';
 import { readOpenTransactions, streamSealLeaves } from '../../queries/seal.js';
-import { decideExportBound } from '../export-bound.js';
+import { decideExportBound } from '../../delivery/export-bound.js';
 import { GENESIS_HASH } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
 import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '../../seal/keys.js';
