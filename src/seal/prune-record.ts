@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readSigningKey } from './keys.js';
 import { PRUNE_FORMAT, signRecord, type PruneRecord } from './record.js';
 import { checkStore, writeStoreJson } from './store.js';
@@ -9,8 +11,20 @@ export interface PruneSealing {
   key: string;
 }
 
+/** `prune --seal-store DIR --seal-key FILE` (both or neither): the record's writer, checked before anything is deleted. */
+export async function pruneRecordFromFlags(flags: { sealStore?: string; sealKey?: string }, cwd: string): Promise<PruneRecorder | undefined> {
+  if (flags.sealStore === undefined && flags.sealKey === undefined) return undefined;
+  if (flags.sealStore === undefined || flags.sealKey === undefined) {
+    throw new UsageError(`${flags.sealStore === undefined ? '--seal-key' : '--seal-store'} needs ${flags.sealStore === undefined ? '--seal-store DIR' : '--seal-key FILE'} too: the prune record is written to the store, signed with the key`);
+  }
+  return preparePruneRecord({ store: resolve(cwd, flags.sealStore), key: resolve(cwd, flags.sealKey) });
+}
+
+/** Writes the signed record of a prune about to delete entries before `cutoff` from `table`. */
+export type PruneRecorder = (cutoff: string, table: string) => Promise<void>;
+
 /** Checks the store and key before a prune touches anything; returns the function that writes the record. */
-export async function preparePruneRecord(sealing: PruneSealing): Promise<(cutoff: string, table: string) => Promise<void>> {
+export async function preparePruneRecord(sealing: PruneSealing): Promise<PruneRecorder> {
   await checkStore(sealing.store, '--seal-store');
   const key = await readSigningKey(sealing.key, '--seal-key');
   return async (cutoff, table) => {

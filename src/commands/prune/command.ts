@@ -50,6 +50,8 @@ function pruneCommand(program: Program) {
     .option('-q, --quiet', 'print nothing but errors (no progress, no summary)')
     .option('--show-secrets', 'archive secret values as they are instead of "******"')
     .option('--only-exported <checkpoint>', 'delete nothing after the position in this export checkpoint file')
+    .option('--seal-store <dir>', 'before deleting, write a signed "pruned up to" record to this seal store (with --seal-key), so verify expects the entries gone')
+    .option('--seal-key <file>', 'the Ed25519 key that signs the seals (seal --new-key), for --seal-store')
     .addHelpText('after', PRUNE_HELP);
 }
 
@@ -104,6 +106,7 @@ export async function parsePruneFlags(flags: PruneFlags, context: PruneFlagConte
     output: outputFormat(flags, 'text'),
     showSecrets: flags.showSecrets === true,
     onlyExported: flags.onlyExported === undefined ? undefined : await readExportedPosition(resolve(context.cwd, flags.onlyExported)),
+    recordPrune: await (await import('../../seal/prune-record.js')).pruneRecordFromFlags(flags, context.cwd),
   };
 }
 

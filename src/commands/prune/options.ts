@@ -21,6 +21,8 @@ export interface PruneOptions {
   onlyExported?: Position;
   /** While another prune holds the table's lock, try again for this many milliseconds (--wait-lock); else exit 3. */
   waitLockMs?: number;
+  /** --seal-store: writes the signed "pruned up to" record before the first DELETE (seal/prune-record.ts). */
+  recordPrune?: (cutoff: string, table: string) => Promise<void>;
 }
 
 
