@@ -251,3 +251,56 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     expect(nowhere.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe.skipIf(isEmbedded())('seal, prune and verify (built binary, real server)', () => {
+  const old = (count: number) => rows(count).map((row, i) => ({ ...row, age: `${100 - i} days` }));
+
+  it('a prune with --seal-store verifies intact; its archive is checked; a deletion in the live range is tampering', async () => {
+    const f = await fixture('pruned', [...old(6), ...rows(6)]);
+    expect((await f.seal()).code).toBe(0);
+    const archive = join(dir, 'pruned.ndjson');
+    const base = ['--db', database.url, '--table', f.schema.table()];
+    const pruned = await spawnCli([...base, 'prune', '--retention-days', '30', '--yes', '--json', '--seal-store', f.store, '--seal-key', key, '--archive', archive, '--show-secrets']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ deleted: 6 });
+
+    const clean = await f.verifyJson('--archive', archive);
+    expect(clean.result.code, clean.result.stdout).toBe(0);
+    expect(clean.report.seals[0]).toMatchObject({ status: 'intact', present: 6, pruned: 6, archived: 6 });
+    expect(clean.report.prune_cutoff).not.toBeNull();
+
+    // An archived entry whose stored values differ from what was sealed: the archive is not the sealed entry.
+    const lines = (await readFile(archive, 'utf8')).trim().split('\n');
+    const edited = join(dir, 'edited.ndjson');
+    await writeFile(edited, [lines[0]?.replace('"operation" : "update"', '"operation" : "delete"'), ...lines.slice(1)].join('\n'));
+    const mismatch = await f.verifyJson('--archive', edited);
+    expect(mismatch.result.code).toBe(1);
+    expect(mismatch.report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'archive-mismatch', id: f.ids[0] })]);
+
+    await f.schema.query(`delete from ${f.schema.table()} where id = $1`, [f.ids[8]]);
+    const tampered = await f.verifyJson();
+    expect(tampered.result.code).toBe(1);
+    expect(tampered.report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'deleted', id: f.ids[8] })]);
+  });
+
+  it('entries deleted by a prune without a record, or with a forged one, are deletions', async () => {
+    const f = await fixture('unrecorded', [...old(3), ...rows(3)]);
+    expect((await f.seal()).code).toBe(0);
+    const pruned = await spawnCli(['--db', database.url, '--table', f.schema.table(), 'prune', '--retention-days', '30', '--yes']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    await writeFile(join(f.store, 'prune-20990101000000-000000.json'), JSON.stringify({ format: 'api7-audit-prune/1', table: f.schema.table(), cutoff: '2099-01-01T00:00:00.000000Z', pruned_at: '2099-01-01T00:00:00Z', key_id: 'x', signature: 'AAAA' }));
+    const { result, report } = await f.verifyJson();
+    expect(result.code).toBe(1);
+    expect(report.prune_cutoff).toBeNull();
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'bad-signature', file: 'prune-20990101000000-000000.json' })]);
+    expect(report.seals[0]?.problems.filter((problem) => problem.kind === 'deleted')).toHaveLength(3);
+  });
+
+  it('prune refuses --seal-store without --seal-key before deleting anything (exit 2)', async () => {
+    const f = await fixture('halfflags', old(2));
+    const result = await spawnCli(['--db', database.url, '--table', f.schema.table(), 'prune', '--retention-days', '30', '--yes', '--seal-store', f.store]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--seal-store needs --seal-key FILE');
+    expect((await f.schema.query(`select count(*)::int as n from ${f.schema.table()}`)).rows[0]).toEqual({ n: 2 });
+  });
+});
