@@ -338,7 +338,7 @@ async function checkExample(command: string, result: CliResult, dir: string, bef
 describe('README and --help examples on the demo database', () => {
   it('finds the examples: README, the program and every command', () => {
     const where = new Set(examples.flatMap((e) => e.where.map((w) => w.replace(/:\d+$/, ''))));
-    expect([...where].sort()).toEqual(['--help', 'README.md', 'export --help', 'list --help', 'prune --help', 'show --help']);
+    expect([...where].sort()).toEqual(['--help', 'README.md', 'export --help', 'follow --help', 'history --help', 'list --help', 'prune --help', 'show --help', 'stats --help']);
     expect(examples.length).toBeGreaterThanOrEqual(25);
   });
 
@@ -418,7 +418,7 @@ describe('the flags and commands that the README and examples/ name', () => {
   });
 
   it('every `api7-audit WORD` and every command that schema.sql names exists', async () => {
-    const commands = new Set(['list', 'show', 'prune', 'export', 'help', 'secret-fingerprint']);
+    const commands = new Set(['list', 'show', 'prune', 'export', 'help', 'secret-fingerprint', 'history', 'stats', 'follow']);
     const shipped = EXAMPLE_FILES.filter((file) => !file.endsWith('.sql'));
     // Command lines only: the README's shell examples and code spans, the shipped files without their comments.
     const texts = [
