@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
 import { spawnInPty } from '../support/pty.js';
 import { AUDIT_SHAPES } from '../support/audit-shapes.js';
-import { createDefaultTable, createTestDatabase, createTestSchema, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
+import { createDefaultTable, createPartitionedTable, createTestDatabase, createTestSchema, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 
 interface Check {
   group: string;
@@ -154,6 +154,30 @@ describe.skipIf(isEmbedded())('doctor', () => {
       expect(missing.code).toBe(1);
     } finally {
       await stale.drop();
+    }
+  });
+
+  it('a partitioned table: the key, the count and the oldest range; the owner drops partitions, another role deletes row by row', async () => {
+    const parted = await createTestSchema('docparted', db.url);
+    try {
+      const table = await createPartitionedTable(parted, [
+        ['p_old', `now() - interval '200 days'`, `now() - interval '100 days'`],
+        ['p_new', `now() - interval '100 days'`, `now() + interval '1 day'`],
+        ['p_default', 'default'],
+      ]);
+      await insertRows(parted, [{ age: '150 days' }, { age: '1 day' }]);
+      const owner = await doctor(['--table', table]);
+      expect(owner.check('size').message).toMatch(/; partitioned by RANGE \(created_at\), 3 partitions; oldest p_old FROM \('\d{4}-.*'\) TO \('\d{4}-.*'\)$/);
+      expect(owner.check('owner')).toMatchObject({ status: 'ok', message: 'owner (postgres): prune drops whole partitions' });
+      await parted.query(`grant usage on schema ${parted.name} to ${role}; grant select, delete on ${table} to ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      const other = await doctor(['--table', table], { url: url.toString() });
+      expect(other.check('owner')).toMatchObject({ status: 'warn', fix: 'run prune as postgres (or a member of that role) to drop whole partitions; row by row is correct, only slower' });
+      expect(other.check('delete').status).toBe('ok');
+    } finally {
+      await parted.query(`revoke all on schema ${parted.name} from ${role}`).catch(() => undefined);
+      await parted.drop();
     }
   });
 

@@ -10,7 +10,7 @@ import { withConfiguredDatabase } from '../../db/session.js';
 import { resolveMapping, type ResolvedMapping } from '../../db/mapping.js';
 import { formatTableName } from '../../db/identifiers.js';
 import { describeAddress, describeSource, maskUrl } from '../../config/connection-url.js';
-import { findHolder } from '../../db/advisory-lock.js';
+import { findHolder, pruneLockName } from '../../db/advisory-lock.js';
 import { CliError, RuntimeError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
 import { idProblem } from '../../queries/id-check.js';
@@ -21,8 +21,7 @@ import { tableRef } from '../../queries/table-ref.js';
 import { countUpTo, estimateRows, readEnds, readServerFacts, readTableFacts } from '../../queries/doctor.js';
 import { renderDoctorReport, type Check } from '../../output/doctor.js';
 import { createColors, shouldUseColor } from '../../output/colors.js';
-import { pruneLockName } from '../prune/lock.js';
-import { resolveRetention } from '../prune/retention.js';
+import { resolveRetention } from '../../config/retention.js';
 import { clockCheck, describePartitioning, formatBytes, indexChecks } from './checks.js';
 
 export interface DoctorOptions {
@@ -167,7 +166,7 @@ async function tableChecks(db: Db, mapping: ResolvedMapping): Promise<Check[]> {
   ];
   if (facts.partitionKey === null) checks.push({ group: 'privileges', name: 'owner', status: 'skip', message: 'not partitioned: prune deletes row by row' });
   else if (facts.owns) checks.push({ group: 'privileges', name: 'owner', status: 'ok', message: `owner (${facts.owner}): prune drops whole partitions` });
-  else checks.push({ group: 'privileges', name: 'owner', status: 'warn', message: `not the owner (${facts.owner}): prune deletes old partitions row by row instead of dropping them`, fix: `GRANT ${sqlIdent(facts.owner)} TO ${sqlIdent(await currentRole(db))};` });
+  else checks.push({ group: 'privileges', name: 'owner', status: 'warn', message: `not the owner (${facts.owner}): prune deletes old partitions row by row instead of dropping them`, fix: `run prune as ${facts.owner} (or a member of that role) to drop whole partitions; row by row is correct, only slower` });
   checks.push(holder?.pid
     ? { group: 'privileges', name: 'prune lock', status: 'warn', message: `prune's lock is held by pid ${holder.pid} (role ${holder.usename ?? '?'}, ${holder.application_name || 'no application name'}, since ${holder.since ?? '?'}): every prune exits 3 meanwhile`, fix: `if no prune runs: select pg_terminate_backend(${holder.pid});` }
     : { group: 'privileges', name: 'prune lock', status: 'ok', message: "prune's advisory lock is free (any role that can connect could take it: see the README, Prune)" });
