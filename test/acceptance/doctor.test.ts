@@ -181,6 +181,19 @@ describe.skipIf(isEmbedded())('doctor', () => {
     }
   });
 
+  it('an unreachable server is a failed check in the report (JSON for monitoring), exit 1; a bad flag is exit 2', async () => {
+    const down = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/nowhere', '--connect-timeout', '3s', 'doctor', '--json']);
+    expect(down.code).toBe(1);
+    const report = JSON.parse(down.stdout) as { ok: boolean; checks: Check[] };
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.name === 'server')).toMatchObject({ status: 'fail' });
+    expect(report.checks.find((c) => c.name === 'server')?.message).toMatch(/^cannot connect to PostgreSQL at 127\.0\.0\.1:1\/nowhere/);
+    const bad = await spawnCli(['--db', db.url, 'doctor', '--retention-days', 'ten']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: .*--retention-days.*ten/);
+    expect(bad.stdout).toBe('');
+  });
+
   it("a host clock 10 minutes ahead of the database's fails the clock check (a child started with a shifted Date.now)", async () => {
     const preload = join(dir, 'shift-clock.cjs');
     await writeFile(preload, 'const real = Date.now; Date.now = () => real() + 600000;\n');

@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ColumnsSpec } from '../../src/config/config-file.js';
+import { loadConfigFile, type ColumnsSpec } from '../../src/config/config-file.js';
+import { UsageError } from '../../src/errors.js';
 import { withDatabase, type Db } from '../../src/db/connect.js';
 import { resolveMapping } from '../../src/db/mapping.js';
 import { fetchPage } from '../../src/queries/list.js';
@@ -40,6 +44,36 @@ afterAll(() => schema.drop());
 
 const withDb = <T>(fn: (db: Db) => Promise<T>) =>
   withDatabase({ target: { url: databaseUrl(), libpq: {}, source: '--db' }, connectTimeoutMs: 5000 }, fn);
+
+describe('expressions in the config file', () => {
+  it.each([
+    ['a second statement', `actor; drop table users`],
+    ['a line comment', `actor -- and the rest`],
+    ['a block comment', `actor /* x */`],
+    ['a NUL', `actor\u0000`],
+    ['10 KB', `lower(${'a'.repeat(10_240)})`],
+  ])('%s is refused before any SQL runs, naming the field', async (_name, expression) => {
+    const dir = await mkdtemp(join(tmpdir(), 'api7-audit-expr-'));
+    const file = join(dir, 'c.yaml');
+    await writeFile(file, `columns:\n  operator: ${JSON.stringify(expression)}\n  timestamp: "created_at + interval '1 hour'"\n`);
+    const error = await loadConfigFile(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/'columns.operator' (expression .* holds ';', a comment or a NUL|is an expression of \d+ characters; at most 2000)/);
+    expect((error as Error).message).toContain(`'columns.timestamp' must be a column name (the (timestamp, id) order is read from an index)`);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a timestamp spec is checked whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'api7-audit-expr-'));
+    const file = join(dir, 'c.yaml');
+    await writeFile(file, `columns:\n  timestamp: { column: "ts + 1", epoch: hours, time_zone: "Europe/Berlin'; --", zone: x }\n`);
+    const message = ((await loadConfigFile(file).catch((e: unknown) => e)) as Error).message;
+    for (const part of [`unknown key 'columns.timestamp.zone'`, `'columns.timestamp.column' must be a column name`, `'columns.timestamp.epoch' must be 'seconds' or 'milliseconds'`, `'columns.timestamp.time_zone' must be a time zone name`, 'takes epoch or time_zone, not both']) {
+      expect(message).toContain(part);
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+});
 
 describe('mappings that are expressions', () => {
   it.each(AUDIT_SHAPES.map((shape) => [shape.name, shape] as const))('%s: list reads what SQL by hand reads', async (_name, shape) => {
