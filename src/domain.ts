@@ -184,3 +184,6 @@ export interface DryRunSummary {
   before: string;
   checkpoint: string | null;
 }
+
+/** The key of the marker that stands for a state column's text that is not valid JSON: {"$api7_audit":"invalid_json","raw":...}. */
+export const INVALID_JSON_KEY = '$api7_audit';

@@ -75,3 +75,6 @@ function toHolder(row: HolderRow): LockHolder {
 export async function releaseAdvisoryLock(conn: Db, name: string): Promise<void> {
   await sql`select pg_advisory_unlock(${key(name)})`.execute(conn);
 }
+
+/** The advisory lock name: one prune at a time per table, whatever client runs it (prune takes it, doctor looks). */
+export const pruneLockName = (table: string) => `api7-audit prune ${table}`;

@@ -1,5 +1,5 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
-import { CANONICAL_FIELDS, type CanonicalField, type Position } from '../domain.js';
+import { CANONICAL_FIELDS, INVALID_JSON_KEY, type CanonicalField, type Position } from '../domain.js';
 import type { TimeBound } from '../config/time-bound.js';
 import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.js';
 
@@ -80,7 +80,7 @@ function stateExpression(ref: RawBuilder<unknown>, type: string): RawBuilder<unk
 }
 
 /** The key of the object that stands for a text state that is not JSON: `{"$api7_audit":"invalid_json","raw":"..."}`. */
-export const INVALID_JSON_KEY = '$api7_audit';
+export { INVALID_JSON_KEY };
 
 // JSON's tokens in ARE syntax: a string (escapes and all), a number, true, false, null.
 const STRING_TOKEN = String.raw`"(?:[^"\\\x01-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"`;

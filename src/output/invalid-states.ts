@@ -1,7 +1,6 @@
 import { fromByteString, toByteString } from '../byte-string.js';
-import { INVALID_JSON_KEY } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { AuditEntry } from '../domain.js';
+import { INVALID_JSON_KEY, type AuditEntry } from '../domain.js';
 import { contextualPluginFields } from '../secrets/plugin-paths.js';
 import { maskSecretsInText } from '../secrets/value-rules.js';
 import { camelCaseName } from '../secrets/rules.js';

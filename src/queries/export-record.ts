@@ -1,7 +1,7 @@
 import { fromByteString, toByteString } from '../byte-string.js';
 import { CANONICAL_FIELDS } from '../domain.js';
 import { timestampTokenMs } from './timestamp-token.js';
-import type { ExportFields, ExportFieldsJson, ExportRecord } from '../sinks/types.js';
+import type { ExportFields, ExportFieldsJson, ExportRecord } from '../domain.js';
 
 /**
  * An entry to ship: its JSON text as a byte string (the UTF-8 bytes the server sent, or masking wrote), and, read

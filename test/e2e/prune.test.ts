@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pruneLockName } from '../../src/commands/prune/lock.js';
+import { pruneLockName } from '../../src/db/advisory-lock.js';
 import { BIN, spawnCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 

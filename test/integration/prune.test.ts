@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/io.js';
 import { run } from '../../src/main.js';
 import { pruneTable } from '../../src/commands/prune/run.js';
-import { pruneLockName } from '../../src/commands/prune/lock.js';
+import { pruneLockName } from '../../src/db/advisory-lock.js';
 import type { PruneOptions } from '../../src/commands/prune/options.js';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { withAuditTable } from '../../src/db/session.js';

@@ -8,7 +8,7 @@ import { parseSpanMs } from '../../config/time-bound.js';
 import { deferInterrupts } from '../../interrupt.js';
 import { resolveCommandConfig } from '../session.js';
 import { outputFormat } from '../flags/output.js';
-import { resolveRetention, type PruneFlagContext } from './retention.js';
+import { resolveRetention, type PruneFlagContext } from '../../config/retention.js';
 import { readExportedPosition } from './only-exported.js';
 import type { PruneOptions } from './options.js';
 

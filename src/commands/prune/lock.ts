@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, LockBusyError } from '../../errors.js';
 import type { Db } from '../../db/connect.js';
-import { tryAdvisoryLock, type LockHolder } from '../../db/advisory-lock.js';
+import { pruneLockName, tryAdvisoryLock, type LockHolder } from '../../db/advisory-lock.js';
+
+export { pruneLockName } from '../../db/advisory-lock.js';
 
 /** --wait-lock: pause between attempts at the lock. */
 const LOCK_RETRY_MS = 250;
 
-/** The advisory lock name: one prune at a time per table, whatever client runs it. */
-export const pruneLockName = (table: string) => `api7-audit prune ${table}`;
 
 /**
  * Takes the table's prune lock, or throws LockBusyError (exit 3). With --wait-lock, tries again until that much time

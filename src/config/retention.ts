@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import type { RetentionSource } from '../../domain.js';
-import { UsageError } from '../../errors.js';
-import { parsePositiveInt } from '../../config/parse-flags.js';
-import { MAX_RETENTION_DAYS, readControlPlaneRetention } from '../../config/cp-config.js';
+import type { RetentionSource } from '../domain.js';
+import { UsageError } from '../errors.js';
+import { parsePositiveInt } from './parse-flags.js';
+import { MAX_RETENTION_DAYS, readControlPlaneRetention } from './cp-config.js';
 
 /** What the flags are resolved against: the working directory and api7-audit's own config file. */
 export interface PruneFlagContext {
