@@ -1,6 +1,3 @@
-import { sql } from 'kysely';
-import { matchEntries } from '../queries/prune.js';
-export const layeringProbe = [sql, matchEntries];
 import type { PruneSummary } from '../domain.js';
 import { countOf, formatCount } from './terminal-text.js';
 
