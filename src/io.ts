@@ -21,7 +21,7 @@ export interface CliIo {
   signal?: AbortSignal;
   /**
    * Process-wide: lets V8 grow the old space by at most 30 % at a time, for a long stream of short-lived strings
-   * (export; docs/decisions/004-export-heap-growth.md). Set only by main.ts's runProcess, never in-process.
+   * (export; docs/decisions/006-process-settings-at-the-entry.md). Set only by main.ts's runProcess, never in-process.
    */
   limitHeapGrowth?: () => void;
 }

@@ -97,8 +97,8 @@ export function dropMarker(mapping: ResolvedMapping): string {
 /**
  * Detaches a partition in the caller's transaction, which should commit at once: the parent's ACCESS EXCLUSIVE
  * lock is held from here to the commit, and a catalog change commits in milliseconds. Dropping the table is left
- * to {@link dropDetached} in a transaction of its own, because a DROP commits only once its files are unlinked,
- * which took 150 ms per 130 MB partition on ext4 (measured), time the parent must not stay locked for. Unless the
+ * to {@link dropDetached} in a transaction of its own, because a DROP commits only once its files are unlinked
+ * (decision 004), time the parent must not stay locked for. Unless the
  * table is to be kept, it is marked, so that a prune stopped between the two steps drops it on its next run.
  */
 export async function detachPartition(trx: Db, mapping: ResolvedMapping, partition: TimePartition, keep: boolean): Promise<void> {

@@ -56,12 +56,7 @@ export function boundConditions(mapping: ResolvedMapping, bound: PruneBound): Ra
   return conditions;
 }
 
-/**
- * `(ts, id) <= position`, with a plain `ts <= position.ts` beside it. The row comparison alone is estimated so
- * poorly that, with a lower and an upper one, PostgreSQL 15 chose an index that merely contains the timestamp
- * column and scanned 30 times more (measured: 31 ms instead of 1.5 ms for a 1,000-row batch); the plain range
- * keeps the (timestamp, id) index.
- */
+/** `(ts, id) <= position`, with a plain `ts <= position.ts` beside it that keeps the planner on the (timestamp, id) index (decision 004). */
 function atOrBefore(mapping: ResolvedMapping, position: Position): RawBuilder<boolean>[] {
   const ts = timestampRef(mapping);
   const value = timestampValue(mapping, position);
@@ -76,11 +71,7 @@ function after(mapping: ResolvedMapping, position: Position | undefined): RawBui
   return [sql<boolean>`${ts} >= ${value}`, sql<boolean>`(${ts}, ${idRef(mapping)}) > (${value}, ${idValue(mapping, position.id)})`];
 }
 
-/**
- * How many entries are before the cutoff, and the oldest and newest of them: an index-only range scan for the
- * count (nothing but the indexed column may be read for that: grouping by tableoid made it a heap scan, 0.5 s for
- * 1M entries) and one index probe at each end.
- */
+/** How many entries are before the cutoff (an index-only range scan: decision 004), and the oldest and newest of them. */
 export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: PruneBound): Promise<PruneMatch> {
   const where = allOf(boundConditions(mapping, bound));
   const ts = timestampRef(mapping);
@@ -96,17 +87,9 @@ export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: Prun
 }
 
 /**
- * The prune connection's settings, for the whole run:
- * - `enable_seqscan = off`: every statement reads a range of the (timestamp, id) index; with statistics gone stale
- *   (half the table just deleted, not yet analyzed) or a small table, the planner would rather scan the whole table
- *   for each batch. This makes it take the index whenever there is one.
- * - `synchronous_commit = off`: a commit lost in a server crash only leaves its rows to the next run, so a batch
- *   need not wait for its WAL flush; measured, this brings batched deletes close to the speed of one plain DELETE.
- * - `backend_flush_after = 256kB`: the pages a prune dirties are written out by its backend as it goes, not left in
- *   the kernel's cache for the checkpoint's fsync. At 2,000,000 rows that fsync took up to 0.84 s, and while it ran
- *   every batch, however small, stalled on the WAL flush (120-177 ms batches of a normal 30 ms); with this, the
- *   checkpoint synced in 0.04 s and no batch took over 70 ms, for about a fifth of the deletion rate (measured, one
- *   run each). Best effort: a server built without writeback control refuses any value but 0.
+ * The prune connection's settings, for the whole run: always the index (`enable_seqscan = off`), no wait for the WAL
+ * flush (`synchronous_commit = off`: a lost commit only leaves rows to the next run), and dirty pages written as it
+ * goes (`backend_flush_after`, best effort) so no checkpoint stalls a batch. Why, with the numbers: decision 004.
  */
 export async function setPruneSession(conn: Db): Promise<void> {
   await sql`set enable_seqscan = off`.execute(conn);
@@ -125,12 +108,9 @@ export async function resetPruneSession(conn: Db): Promise<void> {
  * Deletes the next batch in one statement: the first `size` entries after `from` in (timestamp, id) order. Where the
  * batch ends (`last`) is read from the (timestamp, id) index alone; the DELETE then takes the range from `from` to
  * `last` on the same index, each row re-checked against the cutoff. The prune's session forbids sequential scans
- * ({@link setPruneSession}), so stale statistics (half the table just deleted, not yet analyzed) cannot turn a batch into a
- * scan of the whole table. Measured on the bench's month partition of 434,592 rows before a 60-day cutoff: 28 ms
- * of execution and 0.5 ms of planning for 12,000 rows against 36 ms and 3.8 ms when the batch's row addresses were
- * collected first and deleted by TID scan (which visited every row's page twice); the whole partitioned prune of
- * 1,000,006 rows went from 1.61-1.80 s to 1.40-1.43 s. A row inserted meanwhile inside the range, older than the
- * cutoff, goes with the batch: it is as old as the rest.
+ * ({@link setPruneSession}), so stale statistics cannot turn a batch into a scan of the whole table (decision 004 has
+ * the measurements against a TID-scan delete). A row inserted meanwhile inside the range, older than the cutoff, goes
+ * with the batch: it is as old as the rest.
  *
  * Returns one row while the batch is not empty (none when nothing is left): the batch's last position as entry
  * fields, and either the count of deleted rows or, when archiving, one row per deleted entry with its JSON.

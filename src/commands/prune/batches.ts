@@ -6,11 +6,9 @@ import { deleteBatch, type DeletedBatch, type PruneBound } from '../../queries/p
 import { anyEntryLeft } from '../../queries/prune-remaining.js';
 
 /**
- * Batch sizes for a prune without `--batch-size`: each DELETE is sized from the rate of the one before it so that it
- * takes about {@link BATCH_TARGET_MS}. The target sits far below the 250 ms that no statement may exceed, because a
- * checkpoint can make the same batch several times slower for a second or so (measured at 2,000,000 rows: 26 ms
- * batches took up to 163 ms while the checkpointer synced the table's files); the batch after a slow one is
- * smaller, so a slow spell is crossed in small steps, and the size grows back at most twofold per batch.
+ * Batch sizes for a prune without `--batch-size`: each DELETE is sized from the rate of the one before it to take
+ * about {@link BATCH_TARGET_MS}, far below 250 ms so that a checkpoint's slow spell is crossed in small steps
+ * (decision 004).
  */
 export interface BatchSizing {
   /** The first batch, small because nothing is known yet of this table's speed (cold cache, a first plan). */

@@ -52,7 +52,7 @@ export async function detachOldPartition(
 /**
  * Drops detached tables on the pool's other connection while the prune goes on with the next partition or the
  * row-by-row deletion: a DROP commits only once the table's files are gone, and the table is no longer part of the
- * audit table, so nothing waits on it (docs/decisions/004-prune-partitions.md). The DROPs queue on that one
+ * audit table, so nothing waits on it (docs/decisions/004-prune-batches-and-partitions.md). The DROPs queue on that one
  * connection. A table whose DROP fails stays marked and is dropped by the next run.
  */
 export class BackgroundDrops {
