@@ -9,6 +9,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { snapshotBinary } from './cli.js';
 import { connect, serverInfo } from './db.js';
 import { measureExport } from './export.js';
 import { measureList } from './list.js';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const cheapRepeats = options.runs === 1 ? 2 : options.runs * CHEAP_FACTOR;
   // A scratch working directory: no api7-audit.yaml from the repository or the user is picked up by the CLI.
   const cwd = await mkdtemp(join(tmpdir(), 'api7-bench-'));
+  const dropSnapshot = await snapshotBinary();
   const client = await connect(options.databaseUrl);
   try {
     const server = await serverInfo(client);
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
     await rm(cwd, { recursive: true, force: true });
+    await dropSnapshot();
   }
 }
 

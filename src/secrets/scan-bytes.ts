@@ -74,6 +74,14 @@ class EntryScan {
     let states = 0;
     let at = this.space(1);
     if (text.charCodeAt(at) === CLOSE_BRACE) throw new Unusual();
+    const head = this.headEnd();
+    if (head > 0) {
+      // The entry query's head: only its resource type matters; the members start again at `"before":`.
+      const type = text.lastIndexOf(RESOURCE_TYPE_KEY, head) + RESOURCE_TYPE_KEY.length;
+      ssl = this.isSslType(type, this.skip(type));
+      typeSeen = true;
+      at = head + 1;
+    }
     for (;;) {
       const value = this.member(at);
       const { name } = this;
@@ -96,6 +104,20 @@ class EntryScan {
       at = this.space(at + 1);
     }
     if (states === 0 || this.space(at + 1) !== text.length) throw new Unusual();
+  }
+
+  /**
+   * Where `,"before":` ends the head of an entry as the entry query writes it (`{"id":`, the plain fields in their
+   * order, the resource type among them, no state), or 0 when the text may be in another form: then every member is
+   * read. In a string the quotes would be escaped, so the first `,"before":` and `,"resource_type":` are keys.
+   */
+  private headEnd(): number {
+    const { text } = this;
+    if (!text.startsWith('{"id":')) return 0;
+    const before = text.indexOf(',"before":');
+    if (before < 0 || text.lastIndexOf(RESOURCE_TYPE_KEY, before) < 0) return 0;
+    const after = text.indexOf(',"after":');
+    return after >= 0 && after < before ? 0 : before;
   }
 
   /**
@@ -258,6 +280,7 @@ class EntryScan {
   }
 }
 
+const RESOURCE_TYPE_KEY = ',"resource_type":';
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const COLON = 0x3a;

@@ -95,6 +95,13 @@ describe('maskEntryBytes (scanning the byte string)', () => {
     expect(maskEntryByteString('[1]', keys)).toBeUndefined();
   });
 
+  it('reads from the states on for the entry query\'s head only: a head in another form is read member by member', () => {
+    const early = '{"id":"1","after":{"password":"p1"},"resource_type":"ssl","before":{"key":"k1"}}';
+    expect(maskedValue(early)).toEqual({ id: '1', after: { password: SECRET_MASK }, resource_type: 'ssl', before: { key: SECRET_MASK } });
+    const quoted = '{"id":"1","resource_name":"a,\\"before\\":{","resource_type":"ssl","before":{"key":"k2"},"after":null}';
+    expect(maskedValue(quoted)).toEqual({ id: '1', resource_name: 'a,"before":{', resource_type: 'ssl', before: { key: SECRET_MASK }, after: null });
+  });
+
   it('takes the parser for a policy with a non-ASCII name, matching it in any case', () => {
     const german = createSecretPolicy({ keys: ['Pässwort'] });
     const text = toByteString('{"id":"1","resource_type":"route","before":null,"after":{"PÄSSWORT":"geheim"}}');
