@@ -15,13 +15,17 @@ export interface Pager {
 
 /**
  * The pager command as git and gh choose it: API7_AUDIT_PAGER, else PAGER (either set to '' or `cat`: none), else
- * `less` with LESS=FRX (quit if one screen, keep colours, leave the screen as it was) when less is on PATH.
+ * `less` with LESS=FRX (quit if one screen, keep colours, leave the screen as it was) when less is on PATH and TERM
+ * names a real terminal.
  * Undefined when stdout is not a terminal or `--no-pager` was given.
  */
 export function pagerCommand(io: Pick<CliIo, 'env' | 'stdoutIsTty'>, noPager = false): string | undefined {
   if (!io.stdoutIsTty || noPager) return undefined;
   const chosen = io.env.API7_AUDIT_PAGER ?? io.env.PAGER;
   if (chosen !== undefined) return chosen.trim() === '' || chosen.trim() === 'cat' ? undefined : chosen;
+  // less on a terminal it does not know (TERM unset or dumb) stops to ask for RETURN: no default pager there.
+  const term = io.env.TERM ?? '';
+  if (term === '' || term === 'dumb') return undefined;
   return onPath('less', io.env.PATH) ? 'less' : undefined;
 }
 

@@ -197,3 +197,22 @@ describe('prune speaks one voice', () => {
     }
   });
 });
+
+describe('export speaks the same way', () => {
+  const exportCli = (...args: string[]) => spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--settle', '0', ...args]);
+  it('-q keeps the entries of --out - and nothing else; -o json is --json; a dry run says "Dry run:" with plurals', async () => {
+    const quiet = await exportCli('--out', '-', '-q', '--source', 'Terraform');
+    expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const all = await exportCli('--out', '-', '-q');
+    expect(all.code).toBe(0);
+    expect(all.stdout.trim().split('\n')).toHaveLength(4);
+    expect(all.stderr).toBe('');
+    const json = await exportCli('--out', join(dir, 'export.ndjson'), '-o', 'json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ exported: 4 });
+    const dry = await exportCli('--out', join(dir, 'dry.ndjson'), '--dry-run', '--operator', 'bob');
+    expect(dry.stderr).toContain('Dry run: nothing sent. 1 entry would be exported to');
+    const warned = await exportCli('--out', join(dir, 'w.ndjson'), '--source', 'terraform');
+    expect(warned.stderr).toContain("warning: --source 'terraform' is not one of the known values");
+    expect(warned.stderr).toMatch(/exported 0 entries to .* \(0\/s\), 0 batches, 0 retries, 0 duplicates/);
+  });
+});

@@ -161,7 +161,7 @@ describe('on a terminal', () => {
         env: { API7_AUDIT_HEC_TOKEN: 'tty-hec-token' },
         answer: { when: /retrying batch/, send: '\u0003' },
       });
-      expect(result.output).toContain('exporting to');
+      expect(result.output).toContain('Exporting to');
       expect(result.code, result.output).toBe(130);
       expect(result.output).toContain('error: export interrupted after 0 entries');
       expect(result.output).not.toMatch(/\n\s+at /);
@@ -176,7 +176,7 @@ describe('on a terminal', () => {
     const out = join(dir, 'progress.ndjson');
     const result = await spawnInPty([...db(), 'export', '--out', '-'], { redirect: `> '${out}'` });
     expect(result.code, result.output).toBe(0);
-    expect(result.output).toContain('exporting to stdout');
+    expect(result.output).toContain('Exporting to stdout');
     expect(result.output).toContain(ESC);
     expect(result.output).toMatch(/exported 3 entries to stdout/);
     const written = (await readFile(out, 'utf8')).split('\n').filter(Boolean);
@@ -190,6 +190,6 @@ it('export off a terminal prints no progress line: the summary alone on stderr',
   const result = await spawnCli([...db(), 'export', '--out', '-']);
   expect(result.code, result.stderr).toBe(0);
   expect(result.stderr).toMatch(/^exported 3 entries to stdout in [^\n]*\n$/);
-  expect(result.stderr).not.toContain('exporting to');
+  expect(result.stderr).not.toContain('Exporting to');
   expect(result.stderr).not.toContain('\u001b');
 });

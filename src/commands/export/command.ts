@@ -2,6 +2,9 @@ import { resolve } from 'node:path';
 import type { CliIo } from '../../io.js';
 import type { Program } from '../program.js';
 import { UsageError } from '../../errors.js';
+import { Option } from '@commander-js/extra-typings';
+import { outputFormat } from '../flags/output.js';
+import { unknownFilterWarnings } from '../../config/known-values.js';
 import { parsePositiveInt } from '../../config/parse-flags.js';
 import { parseSpanMs } from '../../config/time-bound.js';
 import type { SinkOptions } from '../../sinks/index.js';
@@ -74,7 +77,9 @@ function exportCommand(program: Program) {
     .option('--rejects <file>', 'append entries too large for the destination here, whole (they are sent reduced)')
     .optionsGroup('Output:')
     .option('--dry-run', 'send nothing; print how many entries would go, and the first and last')
-    .option('--json', 'print the summary as one JSON object on stdout')
+    .addOption(new Option('-o, --output <format>', 'summary format (default: text)').choices(['text', 'json'] as const))
+    .option('--json', 'shortcut for --output json: the summary as one JSON object on stdout')
+    .option('-q, --quiet', 'print nothing but errors (no progress, no summary); --out - still writes the entries')
     .option('--show-secrets', 'send secret values instead of "******"')
     .addHelpText('after', EXPORT_HELP);
 }
@@ -86,13 +91,15 @@ export type ExportFlags = ReturnType<ReturnType<typeof exportCommand>['opts']>;
 export function declareExport(program: Program, io: CliIo): void {
   exportCommand(program).action(async (flags, command) => {
     const { options, warnings } = await parseExportFlags(flags, io.env, io.cwd);
-    for (const warning of warnings) io.stderr.write(`${warning}\n`);
+    if (flags.quiet && options.json) throw new UsageError('--quiet conflicts with --output json: one asks for no summary, the other for one');
+    const runIo = flags.quiet ? (await import('../../output/quiet.js')).quietIo(io, options.sink.kind === 'file' && options.sink.path === '-') : io;
+    for (const warning of [...warnings, ...unknownFilterWarnings(options.filters)]) runIo.stderr.write(`${warning}\n`);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     // export lets its batches in flight finish and saves its checkpoint.
     deferInterrupts();
     io.limitHeapGrowth?.();
     const { runExport } = await import('./run.js');
-    await runExport(options, config, io);
+    await runExport(options, config, runIo);
   });
 }
 
@@ -165,7 +172,8 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
     const out = flags.out as string;
     sink = { kind: 'file', path: out === '-' ? '-' : resolve(cwd, out), gzip: flags.gzip || out.endsWith('.gz') };
   }
-  if (flags.json && flags.out === '-') throw new UsageError('--json conflicts with --out -: both would write to stdout');
+  const json = outputFormat(flags, 'text') === 'json';
+  if (json && flags.out === '-') throw new UsageError('--json conflicts with --out -: both would write to stdout');
   if (flags.rejects !== undefined && sink.kind === 'file') throw new UsageError('--rejects is for HTTP destinations: --out takes entries of any size');
   return {
     warnings,
@@ -178,7 +186,7 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
       checkpoint: flags.checkpoint === undefined ? undefined : resolve(cwd, flags.checkpoint),
       settleSeconds: parseSpanMs('--settle', flags.settle ?? DEFAULT_SETTLE, 0) / 1000,
       dryRun: flags.dryRun === true,
-      json: flags.json === true,
+      json,
       showSecrets: flags.showSecrets === true,
       rejects: flags.rejects === undefined ? undefined : resolve(cwd, flags.rejects),
     },

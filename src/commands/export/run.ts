@@ -12,6 +12,7 @@ import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type Checkp
 import { decideExportBound } from '../../delivery/export-bound.js';
 import { runCoverage } from '../../delivery/coverage.js';
 import { startProgress } from '../../output/progress.js';
+import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
 import { mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
 import { prepareExportFiles } from './files.js';
@@ -47,7 +48,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
     : mask;
   const rejected = await RejectedEntries.open(options.rejects, warn);
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected });
-  const progress = await startProgress(io, `exporting to ${sink.name}`);
+  const progress = await startProgress(io, `Exporting to ${sink.name}`);
   let stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
   try {
     const result = await deliver({
@@ -61,7 +62,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
       onProgress: (current) => {
         stats = current;
         const rate = Math.round(current.exported / Math.max(0.001, (Date.now() - started) / 1000));
-        progress.update(`exported ${current.exported.toLocaleString('en-US')} (${rate.toLocaleString('en-US')}/s), retries ${current.retries}`);
+        progress.update(`Exporting to ${sink.name}: ${countOf(current.exported, 'entry', 'entries')} sent (${formatCount(rate)}/s), ${countOf(current.retries, 'retry', 'retries')}`);
       },
       onRetry: (event) => progress.note(`retrying batch ${event.batch} in ${event.delayMs} ms: ${event.reason}`),
     });
@@ -166,12 +167,17 @@ function describeEnds(result: DryRunSummary): string {
 
 function formatSummary(result: ExportSummary | DryRunSummary): string {
   if ('dry_run' in result) {
-    return `dry run: would export ${result.would_export} entries to ${result.destination} (before ${result.before}${result.after ? `, after ${result.after.timestamp} id ${result.after.id}` : ''})${describeEnds(result)}`;
+    return `Dry run: nothing sent. ${countOf(result.would_export, 'entry', 'entries')} would be exported to ${result.destination} (before ${result.before}${result.after ? `, after ${result.after.timestamp} id ${result.after.id}` : ''})${describeEnds(result)}`;
   }
   const seconds = result.duration_ms / 1000;
   const rate = Math.round(result.exported / Math.max(seconds, 0.001));
-  const parts = [`exported ${result.exported} entries to ${result.destination} in ${seconds.toFixed(1)} s (${rate}/s)`, `${result.batches} batches`, `${result.retries} retries`, `${result.duplicates} duplicates`];
-  if (result.reduced > 0) parts.push(`${result.reduced} sent reduced (too large for the destination)`);
+  const parts = [
+    `exported ${countOf(result.exported, 'entry', 'entries')} to ${result.destination} in ${seconds.toFixed(1)} s (${formatCount(rate)}/s)`,
+    countOf(result.batches, 'batch', 'batches'),
+    countOf(result.retries, 'retry', 'retries'),
+    countOf(result.duplicates, 'duplicate'),
+  ];
+  if (result.reduced > 0) parts.push(`${formatCount(result.reduced)} sent reduced (too large for the destination)`);
   if (result.checkpoint && result.last) parts.push(`checkpoint ${result.last.timestamp} id ${result.last.id}`);
   return parts.join(', ');
 }
