@@ -5,10 +5,10 @@ import type { Program } from '../program.js';
 import { KNOWN_OPERATIONS, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../../config/known-values.js';
 
 const COMPLETION_HELP = `
-Examples:
-  $ source <(api7-audit completion bash)                                   this shell (add it to ~/.bashrc)
-  $ api7-audit completion zsh > "\${fpath[1]}/_api7-audit"                  zsh, from the next shell on
-  $ api7-audit completion fish > ~/.config/fish/completions/api7-audit.fish
+To load it:
+  bash  source <(api7-audit completion bash)          (in ~/.bashrc for every shell)
+  zsh   api7-audit completion zsh > "\${fpath[1]}/_api7-audit"   (then start a new shell)
+  fish  api7-audit completion fish > ~/.config/fish/completions/api7-audit.fish
 
 Completes commands, flags and the values known for them (--output, --order, --source, --operation, resource types,
 files). Operator names are not completed: that would connect to the database on every Tab.`;
