@@ -1,8 +1,16 @@
-import { CompiledQuery, sql, type Compilable } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { fieldExpression, idRef, timestampRef } from '../db/entry-columns.js';
+import { fieldExpression, idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
+import type { EntryFilters, Position } from '../domain.js';
+import { allOf, filterConditions, NO_FILTERS } from './filters.js';
+import { buildListQuery } from './list.js';
 import { tableRef } from './table-ref.js';
+
+/** One round trip. */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
 
 /** The server as one round trip sees it. */
 export interface ServerFacts {
@@ -29,6 +37,8 @@ export async function readServerFacts(db: Db): Promise<ServerFacts> {
 
 /** The audit table in the catalog: size, estimates, partitioning and what this role may do with it. */
 export interface TableFacts {
+  /** This session's role (current_user). */
+  role: string;
   kind: string;
   owner: string;
   /** This role is the owner or a member of the owner's role: it may detach and drop partitions. */
@@ -49,13 +59,13 @@ export interface TableFacts {
 export async function readTableFacts(db: Db, mapping: ResolvedMapping): Promise<TableFacts> {
   const table = sql`to_regclass(quote_ident(${mapping.table.schema}) || '.' || quote_ident(${mapping.table.name}))`;
   const result = await sql<{
-    kind: string; owner: string; owns: boolean; can_select: boolean; can_delete: boolean; rows: number; bytes: string;
+    role: string; kind: string; owner: string; owns: boolean; can_select: boolean; can_delete: boolean; rows: number; bytes: string;
     partkey: string | null; partitions: number; oldest_name: string | null; oldest_bound: string | null;
   }>`
     with t as (select ${table} as oid), tree as (
       select p.relid, p.isleaf from t, pg_partition_tree(t.oid) p
     )
-    select c.relkind::text as kind, pg_get_userbyid(c.relowner)::text as owner,
+    select current_user::text as role, c.relkind::text as kind, pg_get_userbyid(c.relowner)::text as owner,
       pg_has_role(c.relowner, 'USAGE') as owns,
       has_table_privilege(c.oid, 'SELECT') as can_select,
       has_table_privilege(c.oid, 'DELETE') as can_delete,
@@ -78,7 +88,7 @@ export async function readTableFacts(db: Db, mapping: ResolvedMapping): Promise<
   const row = result.rows[0];
   if (!row) throw new Error('readTableFacts: the table is gone');
   return {
-    kind: row.kind, owner: row.owner, owns: row.owns, select: row.can_select, delete: row.can_delete,
+    role: row.role, kind: row.kind, owner: row.owner, owns: row.owns, select: row.can_select, delete: row.can_delete,
     estimatedRows: Number(row.rows), bytes: Number(row.bytes), partitionKey: row.partkey, partitions: row.partitions,
     oldestPartition: row.oldest_name && row.oldest_bound ? { name: row.oldest_name, bound: row.oldest_bound } : null,
   };
@@ -95,24 +105,28 @@ export interface PlanNode {
   Plans?: PlanNode[];
 }
 
+/** Plans queries without running them; see {@link withPlanner}. */
+export type Explain = (query: Compilable | CompiledQuery) => Promise<PlanNode>;
+
 /**
- * The plan PostgreSQL would use for `query`, never run (EXPLAIN without ANALYZE), with sequential scans priced out
- * (`enable_seqscan`, `enable_sort` off): an index that can serve the query is then chosen even on a table small enough that a
- * scan would win, and a sequential scan left in the plan means no index can serve it. READ ONLY, with a timeout.
+ * Runs `fn` with a function that returns the plan PostgreSQL would use for a query, never running it (EXPLAIN
+ * without ANALYZE), with sequential scans and sorts priced out (`enable_seqscan`, `enable_sort` off, as export's
+ * and list's JSON reads do): an index that can serve the query, in its order, is then chosen even on a table small
+ * enough that a scan would win, and a sequential scan or a sort left in the plan means no index can serve it. One
+ * READ ONLY transaction with a timeout for all of them: round trips are most of doctor's time.
  */
-export async function explainPlan(db: Db, query: Compilable | CompiledQuery): Promise<PlanNode> {
-  const compiled = 'compile' in query ? query.compile() : query;
+export async function withPlanner<T>(db: Db, fn: (explain: Explain) => Promise<T>): Promise<T> {
   return db.transaction().setAccessMode('read only').execute(async (trx) => {
-    await sql`set local enable_seqscan = off`.execute(trx);
-    // Sorts priced out too, as export's and list's JSON reads do: an index yielding the order is then preferred.
-    await sql`set local enable_sort = off`.execute(trx);
-    await sql`set local statement_timeout = '2s'`.execute(trx);
-    const result = await trx.executeQuery<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-      CompiledQuery.raw(`explain (format json) ${compiled.sql}`, [...compiled.parameters]),
-    );
-    const plan = result.rows[0]?.['QUERY PLAN'][0]?.Plan;
-    if (!plan) throw new Error('explainPlan: no plan');
-    return plan;
+    await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), set_config('statement_timeout', '2s', true)`.execute(trx);
+    return fn(async (query) => {
+      const compiled = 'compile' in query ? query.compile() : query;
+      const result = await trx.executeQuery<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        CompiledQuery.raw(`explain (format json) ${compiled.sql}`, [...compiled.parameters]),
+      );
+      const plan = result.rows[0]?.['QUERY PLAN'][0]?.Plan;
+      if (!plan) throw new Error('explain: no plan');
+      return plan;
+    });
   });
 }
 
@@ -136,14 +150,67 @@ export async function readEnds(db: Db, mapping: ResolvedMapping): Promise<{ olde
   });
 }
 
-/** The planner's estimate of the rows a query returns: what doctor says instead of counting. */
-export async function estimateRows(db: Db, query: Compilable): Promise<number> {
-  const plan = await explainPlan(db, query);
+/** The planner's estimate of the entries before `iso` (what prune would delete): no count(*). */
+export async function estimateBefore(db: Db, mapping: ResolvedMapping, iso: string): Promise<number> {
+  const where = sql<boolean>`${timestampRef(mapping)} < ${timestampValue(mapping, { kind: 'absolute', iso })}`;
+  const plan = await withPlanner(db, (explain) => explain(db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(where)));
   return Math.round(plan['Plan Rows'] ?? 0);
 }
 
+/** Entries after a position in (timestamp, id) order, counted through the index up to `cap`. */
+export function countAfter(db: Db, mapping: ResolvedMapping, position: Position, cap: number): Promise<number> {
+  const ts = timestampRef(mapping);
+  const after = allOf([
+    sql<boolean>`${ts} >= ${timestampValue(mapping, position)}`,
+    sql<boolean>`(${ts}, ${idRef(mapping)}) > (${timestampValue(mapping, position)}, ${idValue(mapping, position.id)})`,
+  ]);
+  return countUpTo(db, db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(after), cap);
+}
+
+/** The plans of the ways the tool reads the table, for doctor to judge whether an index serves each. */
+export interface ReadPlans {
+  /** list's newest-first page. */
+  newestFirst: PlanNode;
+  /** --since 1d, prune's batches before the cutoff, export's read after a position: each in (timestamp, id) order. */
+  since: PlanNode;
+  prune: PlanNode;
+  export: PlanNode;
+  /** Each filter alone, by its name; absent when its field has no column. */
+  filters: Record<string, PlanNode>;
+}
+
+/** An id of each id type to position a probe at: any value that casts does. */
+const LOWEST_ID: Record<string, string> = { int8: '0', int4: '0', int2: '0', numeric: '0', uuid: '00000000-0000-0000-0000-000000000000' };
+
+/**
+ * Plans (never runs) the statements the tool runs: list's page, a time range, prune's batch read, export's read
+ * after a checkpoint, and each filter in `filters` with the values given.
+ */
+export function planReads(db: Db, mapping: ResolvedMapping, cutoff: string, filters: Record<string, Partial<EntryFilters>>): Promise<ReadPlans> {
+  const table = tableRef(mapping);
+  const ts = timestampRef(mapping);
+  const id = idRef(mapping);
+  const bound = timestampValue(mapping, { kind: 'absolute', iso: cutoff });
+  const ordered = (where: RawBuilder<boolean>) => db.selectFrom(table).select(sql`1`.as('one')).where(where).orderBy(ts).orderBy(id).limit(1000);
+  const since = allOf(filterConditions(mapping, { ...NO_FILTERS, since: { kind: 'relative', interval: '1 day' } }));
+  const afterPosition = sql<boolean>`${ts} >= ${bound} and (${ts}, ${id}) > (${bound}, ${idValue(mapping, LOWEST_ID[mapping.columns.id?.type ?? ''] ?? '')})`;
+  return withPlanner(db, async (explain) => {
+    const plans: ReadPlans = {
+      newestFirst: await explain(buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc' }, 50)),
+      since: await explain(ordered(since)),
+      prune: await explain(ordered(sql<boolean>`${ts} < ${bound}`)),
+      export: await explain(ordered(afterPosition)),
+      filters: {},
+    };
+    for (const [name, values] of Object.entries(filters)) {
+      plans.filters[name] = await explain(db.selectFrom(table).select(sql`1`.as('one')).where(allOf(filterConditions(mapping, { ...NO_FILTERS, ...values }))));
+    }
+    return plans;
+  });
+}
+
 /** Counts the rows of a query, stopping at `cap` (an index range read of at most `cap` entries). */
-export async function countUpTo(db: Db, query: Compilable, cap: number): Promise<number> {
+async function countUpTo(db: Db, query: Compilable, cap: number): Promise<number> {
   const compiled = query.compile();
   return db.transaction().setAccessMode('read only').execute(async (trx) => {
     await sql`set local statement_timeout = '2s'`.execute(trx);

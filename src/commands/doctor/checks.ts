@@ -1,13 +1,8 @@
-import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../../db/connect.js';
 import type { MappedColumn, ResolvedMapping } from '../../db/mapping.js';
-import { idRef, idValue, timestampRef, timestampValue } from '../../db/entry-columns.js';
 import { formatTableName } from '../../db/identifiers.js';
-import type { CanonicalField } from '../../entry.js';
-import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from '../../queries/filters.js';
-import { buildListQuery } from '../../queries/list.js';
-import { tableRef } from '../../queries/table-ref.js';
-import { explainPlan, planNodes, type PlanNode, type TableFacts } from '../../queries/doctor.js';
+import type { CanonicalField, EntryFilters } from '../../domain.js';
+import { planNodes, planReads, type PlanNode, type TableFacts } from '../../queries/doctor.js';
 import type { Check } from '../../output/doctor.js';
 
 /** Clock differences beyond these warn, then fail: relative times (--since 7d, retention) follow the database clock. */
@@ -50,9 +45,6 @@ function indexTerm(column: MappedColumn | undefined): string | undefined {
   return /^[a-z_][a-z0-9_$]*$/.test(column.name) ? column.name : `"${column.name.replaceAll('"', '""')}"`;
 }
 
-/** An id of each id type to position a probe at: any value that casts does. */
-const LOWEST_ID: Record<string, string> = { int8: '0', int4: '0', int2: '0', numeric: '0', uuid: '00000000-0000-0000-0000-000000000000' };
-
 function createIndex(mapping: ResolvedMapping, body: string): string {
   return `CREATE INDEX CONCURRENTLY ON ${formatTableName(mapping.table)} ${body};`;
 }
@@ -61,8 +53,8 @@ interface IndexProbe {
   name: string;
   /** What the query serves, for the message. */
   what: string;
-  field?: CanonicalField;
-  filters?: Partial<EntryFilters>;
+  field: CanonicalField;
+  filters: Partial<EntryFilters>;
   /** The index that would serve it, as `(...)` or `USING gist (...)`; undefined when none can. */
   index(terms: Record<string, string | undefined>): string | undefined;
   /** Why no index can serve it on this mapping, when that is so. */
@@ -90,37 +82,34 @@ export async function indexChecks(db: Db, mapping: ResolvedMapping, cutoff: stri
   const terms: Record<string, string | undefined> = { ts: indexTerm(mapping.columns.timestamp), id: indexTerm(mapping.columns.id) };
   for (const field of ['operator', 'operation', 'resource_type', 'resource_id', 'source_ip', 'source'] as const) terms[field] = indexTerm(mapping.columns[field]);
   const orderIndex = createIndex(mapping, `(${terms.ts}, ${terms.id})`);
-  const table = tableRef(mapping);
-  const ts = timestampRef(mapping);
-  const id = idRef(mapping);
-  const ordered = (where: RawBuilder<boolean>) =>
-    db.selectFrom(table).select(sql`1`.as('one')).where(where).orderBy(ts).orderBy(id).limit(1000);
+  const probed = PROBES.filter((probe) => mapping.columns[probe.field] !== undefined);
+  const plans = await planReads(db, mapping, cutoff, Object.fromEntries(probed.map((probe) => [probe.name, probe.filters])));
   const checks: Check[] = [];
 
-  const order = judgePlan(await explainPlan(db, buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc' }, 50)));
+  const order = judgePlan(plans.newestFirst);
   checks.push(order.sorted || !order.indexes.length
     ? { group: 'indexes', name: 'newest first', status: 'fail', message: 'list sorts the whole table for every page: no index on (timestamp, id)', fix: orderIndex }
     : { group: 'indexes', name: 'newest first', status: 'ok', message: `list pages read ${order.indexes.join(', ')}` });
 
-  const timeProbes: [string, string, RawBuilder<boolean>][] = [
-    ['--since', 'list/export --since 1d', allOf(filterConditions(mapping, { ...NO_FILTERS, since: { kind: 'relative', interval: '1 day' } as EntryFilters['since'] }))],
-    ['prune', 'prune batches before the cutoff', sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })}`],
-    ['export', 'export after a checkpoint', sql<boolean>`(${ts}, ${id}) > (${timestampValue(mapping, { kind: 'absolute', iso: cutoff })}, ${idValue(mapping, LOWEST_ID[mapping.columns.id?.type ?? ''] ?? '')})`],
-  ];
-  for (const [name, what, where] of timeProbes) {
-    const verdict = judgePlan(await explainPlan(db, ordered(name === 'export' ? sql<boolean>`${ts} >= ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })} and ${where}` : where)));
+  const timeProbes = [
+    ['--since', 'list/export --since 1d', plans.since],
+    ['prune', 'prune batches before the cutoff', plans.prune],
+    ['export', 'export after a checkpoint', plans.export],
+  ] as const;
+  for (const [name, what, plan] of timeProbes) {
+    const verdict = judgePlan(plan);
     checks.push(verdict.indexed && !verdict.sorted
       ? { group: 'indexes', name, status: 'ok', message: `${what}: ${verdict.indexes.join(', ')}` }
       : { group: 'indexes', name, status: 'fail', message: `${what}: no index serves it; every run reads the whole table`, fix: orderIndex });
   }
 
   for (const probe of PROBES) {
-    if (!probe.field || !mapping.columns[probe.field]) {
+    const plan = plans.filters[probe.name];
+    if (!plan) {
       checks.push({ group: 'indexes', name: probe.name, status: 'skip', message: `${probe.what}: no column mapped` });
       continue;
     }
-    const where = allOf(filterConditions(mapping, { ...NO_FILTERS, ...probe.filters }));
-    const verdict = judgePlan(await explainPlan(db, db.selectFrom(table).select(sql`1`.as('one')).where(where)));
+    const verdict = judgePlan(plan);
     if (verdict.indexed) {
       checks.push({ group: 'indexes', name: probe.name, status: 'ok', message: `${probe.what}: ${verdict.indexes.join(', ')}` });
       continue;

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
-import { sql } from 'kysely';
 import type { CliIo } from '../../io.js';
 import type { GlobalFlags, ResolvedConfig } from '../../config/resolve-config.js';
 import { isExpression, loadConfigFile, type ConfigFile } from '../../config/config-file.js';
@@ -15,10 +14,7 @@ import { CliError, RuntimeError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
 import { idProblem } from '../../queries/id-check.js';
 import { computeCutoff } from '../../queries/prune.js';
-import { allOf } from '../../queries/filters.js';
-import { idRef, idValue, timestampRef, timestampValue } from '../../db/entry-columns.js';
-import { tableRef } from '../../queries/table-ref.js';
-import { countUpTo, estimateRows, readEnds, readServerFacts, readTableFacts } from '../../queries/doctor.js';
+import { countAfter, estimateBefore, ping, readEnds, readServerFacts, readTableFacts } from '../../queries/doctor.js';
 import { renderDoctorReport, type Check } from '../../output/doctor.js';
 import { createColors, shouldUseColor } from '../../output/colors.js';
 import { resolveRetention } from '../../config/retention.js';
@@ -102,12 +98,12 @@ function configurationChecks(config: ResolvedConfig, file: ConfigFile, global: G
 
 async function connectionChecks(db: Db, config: ResolvedConfig): Promise<Check[]> {
   const started = performance.now();
-  await sql`select 1`.execute(db);
+  await ping(db);
   const connectMs = performance.now() - started;
   let rtt = Infinity;
   for (let i = 0; i < 3; i += 1) {
     const t0 = performance.now();
-    await sql`select 1`.execute(db);
+    await ping(db);
     rtt = Math.min(rtt, performance.now() - t0);
   }
   const before = Date.now();
@@ -159,10 +155,10 @@ async function tableChecks(db: Db, mapping: ResolvedMapping): Promise<Check[]> {
     { group: 'table', name: 'size', status: 'ok', message: `${rows}, ${formatBytes(facts.bytes)} on disk; ${describePartitioning(facts)}`, data: { estimated_rows: facts.estimatedRows, bytes: facts.bytes, partitions: facts.partitions } },
     facts.select
       ? { group: 'privileges', name: 'select', status: 'ok', message: 'list, show and export can read' }
-      : { group: 'privileges', name: 'select', status: 'fail', message: `no SELECT on ${name}`, fix: `GRANT SELECT ON ${name} TO ${sqlIdent(await currentRole(db))};` },
+      : { group: 'privileges', name: 'select', status: 'fail', message: `no SELECT on ${name}`, fix: `GRANT SELECT ON ${name} TO ${sqlIdent(facts.role)};` },
     facts.delete
       ? { group: 'privileges', name: 'delete', status: 'ok', message: 'prune can delete' }
-      : { group: 'privileges', name: 'delete', status: 'warn', message: `no DELETE on ${name}: prune cannot run as this role`, fix: `GRANT DELETE ON ${name} TO ${sqlIdent(await currentRole(db))};` },
+      : { group: 'privileges', name: 'delete', status: 'warn', message: `no DELETE on ${name}: prune cannot run as this role`, fix: `GRANT DELETE ON ${name} TO ${sqlIdent(facts.role)};` },
   ];
   if (facts.partitionKey === null) checks.push({ group: 'privileges', name: 'owner', status: 'skip', message: 'not partitioned: prune deletes row by row' });
   else if (facts.owns) checks.push({ group: 'privileges', name: 'owner', status: 'ok', message: `owner (${facts.owner}): prune drops whole partitions` });
@@ -171,10 +167,6 @@ async function tableChecks(db: Db, mapping: ResolvedMapping): Promise<Check[]> {
     ? { group: 'privileges', name: 'prune lock', status: 'warn', message: `prune's lock is held by pid ${holder.pid} (role ${holder.usename ?? '?'}, ${holder.application_name || 'no application name'}, since ${holder.since ?? '?'}): every prune exits 3 meanwhile`, fix: `if no prune runs: select pg_terminate_backend(${holder.pid});` }
     : { group: 'privileges', name: 'prune lock', status: 'ok', message: "prune's advisory lock is free (any role that can connect could take it: see the README, Prune)" });
   return checks;
-}
-
-async function currentRole(db: Db): Promise<string> {
-  return (await sql<{ role: string }>`select current_user::text as role`.execute(db)).rows[0]?.role ?? 'CURRENT_USER';
 }
 
 function sqlIdent(name: string): string {
@@ -186,7 +178,7 @@ async function retentionChecks(db: Db, mapping: ResolvedMapping, days: number, c
   if (oldest === null) return [{ group: 'retention', name: 'oldest', status: 'ok', message: 'the table is empty' }];
   const checks: Check[] = [];
   if (oldest < cutoff) {
-    const overdue = await estimateRows(db, db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(before(mapping, cutoff)));
+    const overdue = await estimateBefore(db, mapping, cutoff);
     checks.push({
       group: 'retention', name: 'overdue', status: 'warn',
       message: `oldest entry ${oldest} is older than the retention (${days} days, cutoff ${cutoff}): ~${overdue.toLocaleString('en-US')} entries overdue (estimate)`,
@@ -207,10 +199,6 @@ async function retentionChecks(db: Db, mapping: ResolvedMapping, days: number, c
   return checks;
 }
 
-function before(mapping: ResolvedMapping, iso: string) {
-  return sql<boolean>`${timestampRef(mapping)} < ${timestampValue(mapping, { kind: 'absolute', iso })}`;
-}
-
 async function exportChecks(db: Db, mapping: ResolvedMapping, path: string | undefined, cutoff: string): Promise<Check[]> {
   if (path === undefined) return [{ group: 'export', name: 'checkpoint', status: 'skip', message: 'give --checkpoint FILE to check an export' }];
   const checkpoint = await readCheckpoint(path).catch((error: unknown) => {
@@ -222,12 +210,7 @@ async function exportChecks(db: Db, mapping: ResolvedMapping, path: string | und
   const { position } = checkpoint;
   const problem = idProblem(mapping, position.id);
   if (problem) return [{ group: 'export', name: 'checkpoint', status: 'fail', message: `${path} holds id ${JSON.stringify(position.id)}, which cannot be in ${formatTableName(mapping.table)} (its ids are ${problem}): written for another table?` }];
-  const ts = timestampRef(mapping);
-  const after = allOf([
-    sql<boolean>`${ts} >= ${timestampValue(mapping, position)}`,
-    sql<boolean>`(${ts}, ${idRef(mapping)}) > (${timestampValue(mapping, position)}, ${idValue(mapping, position.id)})`,
-  ]);
-  const behind = await countUpTo(db, db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(after), COUNT_CAP);
+  const behind = await countAfter(db, mapping, position, COUNT_CAP);
   const { newest } = await readEnds(db, mapping);
   const lagMs = newest === null || behind === 0 ? 0 : Math.max(0, Date.parse(newest) - Date.parse(position.timestamp));
   const count = behind >= COUNT_CAP ? `more than ${COUNT_CAP.toLocaleString('en-US')}` : behind.toLocaleString('en-US');
