@@ -20,7 +20,7 @@ export interface SealBenchResult {
   wallSeconds: Summary;
   peakRssMb: Summary;
   cpuUsPerRow?: Summary;
-  /** The leaves file per entry (gzip), bytes. */
+  /** The leaves file per entry, bytes. */
   leavesBytesPerRow: Summary;
   /** `verify` of the same store against the same rows. */
   verifyRowsPerSecond: Summary;
@@ -58,7 +58,7 @@ export async function measureSeal(seed: Seed, url: string, server: ServerInfo, r
       samples.wall.push(seconds);
       samples.rss.push(run.peakRssMb ?? NaN);
       samples.cpu.push(((run.cpuSeconds ?? NaN) * 1e6) / count);
-      const leaves = (await readdir(store)).find((name) => name.endsWith('.leaves.ndjson.gz'));
+      const leaves = (await readdir(store)).find((name) => name.endsWith('.leaves.ndjson'));
       samples.leaves.push(leaves ? (await stat(join(store, leaves))).size / count : NaN);
       const verify = await runCli(['--db', url, '--table', seed.table, 'verify', '--public-key', `${key}.pub`, '--store', store, '--json'], { cwd, keepStdout: true });
       assertSucceeded(verify, 'verify');

@@ -58,11 +58,11 @@ function entryHash(spans: Map<string, string>, types: ArchiveTypes): string {
     if (field === 'source_ip' && value !== null && (types.sourceIp === 'inet' || types.sourceIp === 'cidr') && !value.includes('/')) {
       value += value.includes(':') ? '/128' : '/32';
     }
-    if (value === null) hash.update('-,');
-    else {
-      const bytes = Buffer.from(value, 'utf8');
-      hash.update(`${bytes.length}:`).update(bytes).update(',');
-    }
+    const bytes = value === null ? undefined : Buffer.from(value, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(bytes ? bytes.length : -1);
+    hash.update(length);
+    if (bytes) hash.update(bytes);
   }
   return hash.digest('hex');
 }

@@ -3,15 +3,12 @@ import { constants, createReadStream } from 'node:fs';
 import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
 import { RuntimeError, UsageError } from '../errors.js';
 import { parseLeaf, type SealedEntry } from './canonical.js';
 
 /**
  * The seal store: a directory of JSON files kept apart from the audited database. `seal-00000001.json` is a signed
- * record, `seal-00000001.leaves.ndjson.gz` its entries (one JSON array per line: id, timestamp, hash, field
+ * record, `seal-00000001.leaves.ndjson` its entries (one JSON array per line: id, timestamp, hash, field
  * digests), `prune-*.json` the signed records of prunes. Every file is written to a temporary name, fsynced, moved
  * into place and the directory fsynced; a record is linked into place, so two seals racing cannot overwrite one.
  */
@@ -25,7 +22,7 @@ const SEAL_NAME = /^seal-(\d{8,})\.json$/;
 const PRUNE_NAME = /^prune-[0-9A-Za-z-]+\.json$/;
 
 export const sealFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.json`;
-export const leavesFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.leaves.ndjson.gz`;
+export const leavesFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.leaves.ndjson`;
 
 /** Fails with a UsageError unless `dir` is a directory. */
 export async function checkStore(dir: string, flag = '--store'): Promise<void> {
@@ -75,28 +72,18 @@ export async function writeStoreJson(dir: string, name: string, value: object): 
   await syncDirectory(dir);
 }
 
-/** Streams a seal's leaves into a gzip file under a temporary name; `finish` moves it into place. */
+/**
+ * Writes a seal's leaves to a file under a temporary name, as they come; `finish` moves it into place. Plain NDJSON:
+ * compressing took as much CPU as hashing (docs/decisions/005-seal-canonical-encoding.md).
+ */
 export class LeavesWriter {
   private readonly hash = createHash('sha256');
-  private readonly gzip = createGzip({ level: 1 });
-  private readonly done: Promise<void>;
   private constructor(
     private readonly dir: string,
     private readonly name: string,
     private readonly temp: string,
     private readonly handle: Awaited<ReturnType<typeof open>>,
-  ) {
-    const hash = this.hash;
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        handle.write(chunk).then(() => callback(), callback);
-      },
-    });
-    this.done = pipeline(this.gzip, sink);
-    // A failure surfaces through `write` or `finish`; keep it from being an unhandled rejection meanwhile.
-    this.done.catch(() => undefined);
-  }
+  ) {}
 
   static async create(dir: string, seq: number): Promise<LeavesWriter> {
     const name = leavesFileName(seq);
@@ -105,18 +92,15 @@ export class LeavesWriter {
     return new LeavesWriter(dir, name, temp, handle);
   }
 
-  /** Appends leaf lines (bytes); resolves when the compressor can take more. */
+  /** Appends leaf lines (bytes). */
   async write(lines: Buffer): Promise<void> {
-    if (lines.length > 0 && !this.gzip.write(lines)) await new Promise<void>((resolve, reject) => {
-      this.gzip.once('drain', resolve);
-      this.done.catch(reject);
-    });
+    if (lines.length === 0) return;
+    this.hash.update(lines);
+    await this.handle.write(lines);
   }
 
-  /** Ends the file, fsyncs it and moves it into place; returns its name and the SHA-256 of its bytes. */
+  /** Fsyncs the file and moves it into place; returns its name and the SHA-256 of its bytes. */
   async finish(): Promise<{ name: string; sha256: string }> {
-    this.gzip.end();
-    await this.done;
     await this.handle.sync();
     await this.handle.close();
     // A leftover of a seal that crashed before its record was written is replaced: the record is the commit.
@@ -126,14 +110,12 @@ export class LeavesWriter {
   }
 
   async abort(): Promise<void> {
-    this.gzip.destroy();
-    await this.done.catch(() => undefined);
     await this.handle.close().catch(() => undefined);
     await unlink(this.temp).catch(() => undefined);
   }
 }
 
-/** A leaves file that is gone, not gzip, or not lines of [id, timestamp, hash, fields]. */
+/** A leaves file that is gone, or not lines of [id, timestamp, hash, fields]. */
 export class LeavesError extends Error {}
 
 /** A seal's leaves in order; once all are read, `sha256.value` is the SHA-256 of the file's bytes. */
@@ -142,21 +124,17 @@ export async function* readLeaves(path: string, sha256: { value?: string } = {})
     const hash = createHash('sha256');
     const file = createReadStream(path);
     file.on('data', (chunk) => hash.update(chunk));
-    const gunzip = createGunzip();
-    const reading = pipeline(file, gunzip);
-    reading.catch(() => undefined);
-    for await (const line of createInterface({ input: gunzip, crlfDelay: Infinity })) {
+    for await (const line of createInterface({ input: file, crlfDelay: Infinity })) {
       if (line === '') continue;
       const leaf = parseLeaf(line);
       if (!leaf) throw new LeavesError(`'${path}' holds a line that is not [id, timestamp, hash, fields]`);
       yield leaf;
     }
-    await reading;
     sha256.value = hash.digest('hex');
   } catch (error) {
     if (error instanceof LeavesError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (error instanceof SyntaxError || code?.startsWith('Z_') || code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+    if (error instanceof SyntaxError || code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
       throw new LeavesError(`cannot read '${path}': ${code ?? (error as Error).message}`);
     }
     throw error;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH, parseLeaf, type SealedEntry } from '../../src/seal/canonical.js';
 import { compareRange, EntryCursor, type RangeContext } from '../../src/seal/compare.js';
-import { SealRowHasher } from '../../src/seal/row-hasher.js';
+import { crc32 } from 'node:zlib';
+import { crc32Of, SealRowHasher } from '../../src/seal/row-hasher.js';
 
 type Row = (string | null)[];
 
@@ -26,8 +27,13 @@ function binaryCopy(rows: Row[]): Buffer {
 
 /** The documented encoding, written independently of the hasher. */
 function expectedHash(row: Row): string {
-  const pieces = row.map((value) => (value === null ? '-,' : `${Buffer.byteLength(value)}:${value},`));
-  return createHash('sha256').update(Buffer.from(pieces.join(''), 'utf8')).digest('hex');
+  const hash = createHash('sha256');
+  for (const value of row) {
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(value === null ? -1 : Buffer.byteLength(value));
+    hash.update(length).update(value ?? '');
+  }
+  return hash.digest('hex');
 }
 
 const rows: Row[] = [
@@ -73,6 +79,11 @@ describe('SealRowHasher', () => {
     const bytes = hashAll([...data].map((byte) => Buffer.from([byte])));
     expect(bytes.lines).toBe(whole.lines);
     expect(bytes.hasher.digest()).toBe(hashAll([data]).hasher.digest());
+  });
+
+  it('computes the CRC-32 of zlib in place for short fields', () => {
+    const bytes = Buffer.from('\u0000\u0000\u0000\u0005zoë ✓ and a longer tail to cross the native threshold of sixty-four bytes..', 'utf8');
+    for (let end = 0; end <= bytes.length; end += 1) expect(crc32Of(bytes, 0, end)).toBe(crc32(bytes.subarray(0, end)));
   });
 
   it('is incomplete without the end marker, and refuses another column count', () => {
