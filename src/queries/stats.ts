@@ -6,12 +6,9 @@ import type { CanonicalField } from '../domain.js';
 import { UsageError } from '../errors.js';
 import { allOf, filterConditions, type EntryFilters } from './filters.js';
 import { tableRef } from './table-ref.js';
+import type { Dimension } from '../config/stats-dimensions.js';
 
-/** What `stats --by` can group on. Times are UTC: `day` is YYYY-MM-DD, `hour` 0-23, `weekday` 1 (Monday) to 7. */
-export const DIMENSIONS = ['operator', 'operation', 'resource', 'source', 'ip', 'net', 'day', 'hour', 'weekday'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
-
-export const TIME_DIMENSIONS: ReadonlySet<Dimension> = new Set<Dimension>(['day', 'hour', 'weekday']);
+export { DIMENSIONS, TIME_DIMENSIONS, type Dimension } from '../config/stats-dimensions.js';
 
 /** One group of a view: its key per dimension (null when the column is null) and how many entries it holds. */
 export interface StatsRow {

@@ -5,7 +5,6 @@ import { UsageError } from '../../errors.js';
 import { deferInterrupts } from '../../interrupt.js';
 import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
 import { parseDurationFlag } from '../../config/duration.js';
-import { decodeCursor } from '../../queries/cursor.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 import type { FollowOptions, FollowStart } from './run.js';
 
@@ -40,7 +39,7 @@ export type FollowFlags = ReturnType<ReturnType<typeof followCommand>['opts']>;
 
 export function declareFollow(program: Program, io: CliIo): void {
   followCommand(program).action(async (flags, command) => {
-    const options = parseFollowFlags(flags);
+    const options = await parseFollowFlags(flags);
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     // follow watches io.signal: Ctrl-C ends it at once with exit 0.
     deferInterrupts();
@@ -49,13 +48,14 @@ export function declareFollow(program: Program, io: CliIo): void {
   });
 }
 
-export function parseFollowFlags(flags: FollowFlags): FollowOptions {
+/** Turns the flags into follow options; the cursor decoder (and what it imports) loads only when --cursor is given. */
+export async function parseFollowFlags(flags: FollowFlags): Promise<FollowOptions> {
   const filters = parseFilterFlags(flags);
   if (filters.until) throw new UsageError('--until cannot be used with follow, which has no end: use list --since ... --until ...');
   if (filters.since && flags.cursor !== undefined) throw new UsageError('--since and --cursor cannot be combined: the cursor says where to start');
   const { since, ...rest } = filters;
   const start: FollowStart = flags.cursor !== undefined
-    ? { kind: 'cursor', cursor: decodeCursor(flags.cursor) }
+    ? { kind: 'cursor', cursor: (await import('../../queries/cursor.js')).decodeCursor(flags.cursor) }
     : since ? { kind: 'since', since } : { kind: 'now' };
   return {
     filters: { ...rest },

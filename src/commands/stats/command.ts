@@ -6,7 +6,7 @@ import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
 import { outputFormat } from '../flags/output.js';
 import { parsePositiveInt } from '../../config/parse-flags.js';
 import { parseTimeBound } from '../../config/time-bound.js';
-import { DIMENSIONS, type Dimension } from '../../queries/stats.js';
+import { DIMENSIONS, type Dimension } from '../../config/stats-dimensions.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 import type { StatsOptions } from './run.js';
 
