@@ -1,23 +1,10 @@
-import type { EntryFilters, TimeBound } from '../domain.js';
+import type { EntryFilters } from '../domain.js';
 import type { Checkpoint, CheckpointCoverage, LateCommitGuard } from './checkpoint.js';
 import { UsageError } from '../errors.js';
+import { describeFilters } from '../config/describe-filters.js';
 
-/** The filters as the checkpoint records them: flag name to normalized value(s), only those given. */
-export function describeFilters(filters: EntryFilters): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const time = (bound: TimeBound) => (bound.kind === 'relative' ? `${bound.interval} ago` : bound.iso);
-  if (filters.since) out['--since'] = time(filters.since);
-  if (filters.until) out['--until'] = time(filters.until);
-  const lists: [string, string[]][] = [
-    ['--operator', filters.operators],
-    ['--operation', filters.operations.map((op) => op.toLowerCase())],
-    ['--resource', filters.resources.map(({ type, id }) => (id === undefined ? type : `${type}:${id}`))],
-    ['--ip', filters.ips],
-    ['--source', filters.sources],
-  ];
-  for (const [flag, values] of lists) if (values.length > 0) out[flag] = [...new Set(values)].sort();
-  return out;
-}
+/** The filters as the checkpoint records them (as cursors do): flag name to normalized value(s), only those given. */
+export { describeFilters };
 
 /** `--operator alice --since 30 days ago`, or `no filters`. */
 export function formatFilters(filters: Record<string, string | string[]>): string {

@@ -5,7 +5,8 @@ import type { Position } from '../db/entry-columns.js';
 import { formatTableName } from '../db/identifiers.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { idProblem } from './id-check.js';
-import { describeFilters, type EntryFilters } from './filters.js';
+import type { EntryFilters } from './filters.js';
+import { describeFilters } from '../config/describe-filters.js';
 
 /** What a page was made for: a cursor continues only the same listing. */
 export interface CursorScope {

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { CanonicalField, EntryFilters, ResourceFilter, TimeBound } from '../domain.js';
+import type { CanonicalField, EntryFilters, ResourceFilter } from '../domain.js';
 import { isKnown, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../config/known-values.js';
 import { UsageError } from '../errors.js';
 import { columnRef, timestampRef, timestampValue } from '../db/entry-columns.js';
@@ -11,26 +11,6 @@ export const NO_FILTERS: EntryFilters = { operators: [], operations: [], resourc
 
 // Only textual IP values are cast to inet, so a malformed value in a text column reads as "no match", not an error.
 const IP_TEXT = `'^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$'`;
-
-/**
- * The filters as flag name to normalized value(s), only those given: the same filters spelled another way (order,
- * case where it does not matter, repeats) describe alike. Checkpoints and cursors record this.
- */
-export function describeFilters(filters: EntryFilters): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const time = (bound: TimeBound) => (bound.kind === 'relative' ? `${bound.interval} ago` : bound.iso);
-  if (filters.since) out['--since'] = time(filters.since);
-  if (filters.until) out['--until'] = time(filters.until);
-  const lists: [string, string[]][] = [
-    ['--operator', filters.operators],
-    ['--operation', filters.operations.map((op) => op.toLowerCase())],
-    ['--resource', filters.resources.map(({ type, id }) => (id === undefined ? type.toLowerCase() : `${type.toLowerCase()}:${id}`))],
-    ['--ip', filters.ips],
-    ['--source', filters.sources.map((source) => source.toLowerCase())],
-  ];
-  for (const [flag, values] of lists) if (values.length > 0) out[flag] = [...new Set(values)].sort();
-  return out;
-}
 
 /** Builds one SQL condition per filter; every value is a bound parameter. */
 export function filterConditions(mapping: ResolvedMapping, filters: EntryFilters): RawBuilder<boolean>[] {
