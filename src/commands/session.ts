@@ -6,7 +6,15 @@ import { closeEarly, connectEarly, type OpenPool } from '../db/pool.js';
 export async function resolveCommandConfig(global: GlobalFlags, io: CliIo): Promise<ResolvedConfig> {
   const resolved = await resolveConfig(global, io.env, io.cwd);
   for (const warning of resolved.warnings) io.stderr.write(`${warning}\n`);
-  return resolved;
+  if (!resolved.demo || !io.stderrIsTty) return resolved;
+  return { ...resolved, announceDemo: () => announceDemo(io) };
+}
+
+/** "starting the demo database..." with a spinner on stderr (ora, a terminal only), cleared once it is up. */
+async function announceDemo(io: CliIo): Promise<() => void> {
+  const { startProgress } = await import('../output/progress.js');
+  const progress = await startProgress(io, 'starting the demo database...');
+  return () => progress.stop();
 }
 
 /**

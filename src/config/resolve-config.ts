@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   configPath?: string;
   /** Lines for stderr on every run: a password on argv, masking weakened by the config file, an ignored ./api7-audit.yaml. */
   warnings: string[];
+  /** With --demo on a terminal: shows that the embedded database is starting; returns what ends the message. */
+  announceDemo?: () => Promise<() => void>;
 }
 
 export const DEFAULT_TABLE = 'audit_logs';

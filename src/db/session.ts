@@ -31,7 +31,9 @@ export function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable
 export async function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   if (config.demo) {
     const { startDemoDatabase } = await import('../demo/database.js');
-    const demo = await startDemoDatabase();
+    // PGlite takes seconds to start: a spinner says so on a terminal (the command's announceDemo).
+    const done = await config.announceDemo?.();
+    const demo = await startDemoDatabase().finally(() => done?.());
     try {
       const target: ConnectionTarget = { url: demo.url, libpq: {}, source: 'demo' };
       return await connectAndRun({ ...config, connection: target }, fn, options);

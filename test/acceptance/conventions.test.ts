@@ -95,3 +95,15 @@ describe('man page api7-audit(1)', () => {
     expect(pkg.files).toContain('man');
   });
 });
+
+describe('the demo on a terminal', () => {
+  it('says "starting the demo database..." with a spinner on a terminal, and nothing of it in a pipe', async () => {
+    const { spawnInPty } = await import('../support/pty.js');
+    const tty = await spawnInPty(['--demo', 'list', '--limit', '1', '--no-pager'], { timeoutMs: 240_000 });
+    expect(tty.code, tty.output).toBe(0);
+    expect(tty.output).toContain('starting the demo database...');
+    const piped = await spawnCli(['--demo', 'list', '--limit', '1']);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).not.toContain('starting the demo database');
+  }, 400_000);
+});
