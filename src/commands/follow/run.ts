@@ -10,7 +10,7 @@ import type { EntryFilters } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
 import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';
-import { decideExportBound } from '../export-bound.js';
+import { decideExportBound } from '../../delivery/export-bound.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryState } from '../../delivery/retry.js';
 import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
