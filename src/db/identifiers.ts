@@ -63,6 +63,16 @@ function unqueryableReason(what: string, part: string, why: string): string {
   return `the ${what} name ${JSON.stringify(part)} holds ${why}, which api7-audit cannot put in a query; rename it, or give the tool a view in a schema whose name holds none`;
 }
 
+/** An identifier as SQL text that PostgreSQL reads back unchanged: bare when lower case and plain, else double-quoted. */
+export function quoteIdentifier(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `schema.table` as SQL text, for statements doctor prints to run. */
+export function quoteTableName(table: Required<TableName>): string {
+  return `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.name)}`;
+}
+
 export function formatTableName(table: TableName): string {
   const show = (part: string) => (IDENTIFIER.test(part) ? part : `"${part.replaceAll('"', '""')}"`);
   return table.schema ? `${show(table.schema)}.${show(table.name)}` : show(table.name);

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/connect.js';
 import type { MappedColumn, ResolvedMapping } from '../../db/mapping.js';
-import { formatTableName } from '../../db/identifiers.js';
+import { quoteIdentifier, quoteTableName } from '../../db/identifiers.js';
 import type { CanonicalField, EntryFilters } from '../../domain.js';
 import { planNodes, planReads, type PlanNode, type TableFacts } from '../../queries/doctor.js';
 import type { Check } from '../../output/doctor.js';
@@ -42,11 +42,11 @@ export function judgePlan(plan: PlanNode): PlanVerdict {
 function indexTerm(column: MappedColumn | undefined): string | undefined {
   if (!column) return undefined;
   if (column.expression !== undefined) return `(${column.expression})`;
-  return /^[a-z_][a-z0-9_$]*$/.test(column.name) ? column.name : `"${column.name.replaceAll('"', '""')}"`;
+  return quoteIdentifier(column.name);
 }
 
 function createIndex(mapping: ResolvedMapping, body: string): string {
-  return `CREATE INDEX CONCURRENTLY ON ${formatTableName(mapping.table)} ${body};`;
+  return `CREATE INDEX CONCURRENTLY ON ${quoteTableName(mapping.table)} ${body};`;
 }
 
 interface IndexProbe {

@@ -7,7 +7,7 @@ import { readControlPlaneRetention } from '../../config/cp-config.js';
 import type { Db } from '../../db/connect.js';
 import { withConfiguredDatabase } from '../../db/session.js';
 import { resolveMapping, type ResolvedMapping } from '../../db/mapping.js';
-import { formatTableName } from '../../db/identifiers.js';
+import { formatTableName, quoteIdentifier, quoteTableName } from '../../db/identifiers.js';
 import { describeAddress, describeSource, maskUrl } from '../../config/connection-url.js';
 import { findHolder, pruneLockName } from '../../db/advisory-lock.js';
 import { CliError, RuntimeError } from '../../errors.js';
@@ -155,10 +155,10 @@ async function tableChecks(db: Db, mapping: ResolvedMapping): Promise<Check[]> {
     { group: 'table', name: 'size', status: 'ok', message: `${rows}, ${formatBytes(facts.bytes)} on disk; ${describePartitioning(facts)}`, data: { estimated_rows: facts.estimatedRows, bytes: facts.bytes, partitions: facts.partitions } },
     facts.select
       ? { group: 'privileges', name: 'select', status: 'ok', message: 'list, show and export can read' }
-      : { group: 'privileges', name: 'select', status: 'fail', message: `no SELECT on ${name}`, fix: `GRANT SELECT ON ${name} TO ${sqlIdent(facts.role)};` },
+      : { group: 'privileges', name: 'select', status: 'fail', message: `no SELECT on ${name}`, fix: `GRANT SELECT ON ${quoteTableName(mapping.table)} TO ${quoteIdentifier(facts.role)};` },
     facts.delete
       ? { group: 'privileges', name: 'delete', status: 'ok', message: 'prune can delete' }
-      : { group: 'privileges', name: 'delete', status: 'warn', message: `no DELETE on ${name}: prune cannot run as this role`, fix: `GRANT DELETE ON ${name} TO ${sqlIdent(facts.role)};` },
+      : { group: 'privileges', name: 'delete', status: 'warn', message: `no DELETE on ${name}: prune cannot run as this role`, fix: `GRANT DELETE ON ${quoteTableName(mapping.table)} TO ${quoteIdentifier(facts.role)};` },
   ];
   if (facts.partitionKey === null) checks.push({ group: 'privileges', name: 'owner', status: 'skip', message: 'not partitioned: prune deletes row by row' });
   else if (facts.owns) checks.push({ group: 'privileges', name: 'owner', status: 'ok', message: `owner (${facts.owner}): prune drops whole partitions` });
@@ -167,10 +167,6 @@ async function tableChecks(db: Db, mapping: ResolvedMapping): Promise<Check[]> {
     ? { group: 'privileges', name: 'prune lock', status: 'warn', message: `prune's lock is held by pid ${holder.pid} (role ${holder.usename ?? '?'}, ${holder.application_name || 'no application name'}, since ${holder.since ?? '?'}): every prune exits 3 meanwhile`, fix: `if no prune runs: select pg_terminate_backend(${holder.pid});` }
     : { group: 'privileges', name: 'prune lock', status: 'ok', message: "prune's advisory lock is free (any role that can connect could take it: see the README, Prune)" });
   return checks;
-}
-
-function sqlIdent(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }
 
 async function retentionChecks(db: Db, mapping: ResolvedMapping, days: number, cutoff: string, cpDays: number | undefined): Promise<Check[]> {

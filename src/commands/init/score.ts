@@ -1,6 +1,7 @@
 import type { ColumnSpec, ColumnsSpec } from '../../config/config-file.js';
 import type { CanonicalField } from '../../entry.js';
 import type { TableInfo } from '../../queries/init.js';
+import { quoteIdentifier } from '../../db/identifiers.js';
 
 /** A table scored as an audit log, with the mapping that would read it. */
 export interface Candidate {
@@ -158,7 +159,7 @@ function operatorLookup(table: TableInfo, column: Column | undefined, tables: Ta
     const name = NAMES.userName.find((candidate) => names.has(candidate));
     // A users column named like the audit column would capture the bare reference inside the subquery.
     if (!names.has('id') || name === undefined || names.has(column.name)) continue;
-    const expression = `(select u.${quoteIdent(name)} from ${quoteIdent(users.schema)}.${quoteIdent(users.name)} u where u.id = ${quoteIdent(column.name)})`;
+    const expression = `(select u.${quoteIdentifier(name)} from ${quoteIdentifier(users.schema)}.${quoteIdentifier(users.name)} u where u.id = ${quoteIdentifier(column.name)})`;
     return { column, expression, users: `${users.schema}.${users.name}` };
   }
   return undefined;
@@ -174,7 +175,7 @@ function combinedResource(column: Column | undefined, samples: Record<string, un
   if (values.length === 0) return undefined;
   const separator = SEPARATORS.find((sep) => values.every((value) => new RegExp(`^[A-Za-z][A-Za-z _-]*${escapeRegExp(sep)}\\S`).test(value)));
   if (separator === undefined) return undefined;
-  const ref = quoteIdent(column.name);
+  const ref = quoteIdentifier(column.name);
   const literal = `'${separator}'`;
   const upper = values.some((value) => /[A-Z]/.test(value.slice(0, value.indexOf(separator))));
   const type = upper ? `lower(split_part(${ref}, ${literal}, 1))` : `split_part(${ref}, ${literal}, 1)`;
@@ -189,7 +190,7 @@ function stateColumn(column: Column | undefined, samples: Record<string, unknown
   if (!column) return undefined;
   const values = samples.map((row) => row[column.name]).filter((value): value is Record<string, unknown> => isObject(value));
   if (values.length === 0) return undefined;
-  const ref = quoteIdent(column.name);
+  const ref = quoteIdentifier(column.name);
   for (const [before, after] of [['before', 'after'], ['old', 'new']] as const) {
     if (values.every((value) => before in value || after in value)) {
       return { column, before: `${ref}->'${before}'`, after: `${ref}->'${after}'`, how: `its '${before}' and '${after}' keys` };
@@ -209,11 +210,6 @@ function stateColumn(column: Column | undefined, samples: Record<string, unknown
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** An identifier as SQL text: bare when PostgreSQL would read it back unchanged, else double-quoted. */
-export function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }
 
 function escapeRegExp(text: string): string {
