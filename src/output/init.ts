@@ -1,5 +1,5 @@
 import type { ColumnsSpec, ConfigFile } from '../config/config-file.js';
-import type { AuditEntry } from '../entry.js';
+import type { AuditEntry } from '../domain.js';
 
 /** What init found and did: data for --json, and what the text report shows. */
 export interface InitReport {

@@ -4,7 +4,7 @@ import { copyOutValues, type CopyReader } from '../db/copy-out.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
 import { columnRef, fieldExpression, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 import { allOf } from './filters.js';
 import { tableRef } from './table-ref.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { CANONICAL_FIELDS } from '../entry.js';
+import { CANONICAL_FIELDS } from '../domain.js';
 import { UsageError } from '../errors.js';
 import type { ArchivedEntry } from './compare.js';
 

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { CANONICAL_FIELDS, type CanonicalField } from '../entry.js';
+import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 
 /**
  * One entry as a seal covers it (docs/decisions/005-seal-canonical-encoding.md): the canonical encoding of its

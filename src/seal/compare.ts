@@ -1,4 +1,4 @@
-import type { Position } from '../entry.js';
+import type { Position } from '../domain.js';
 import { changedFields, SealChain, type SealedEntry } from './canonical.js';
 
 /** What verify found wrong, per seal range. */

@@ -1,4 +1,4 @@
-import type { Position } from '../entry.js';
+import type { Position } from '../domain.js';
 import { writeJson } from '../output/stable-json.js';
 import { signText, verifyText, type SigningKey, type TrustedKey } from './keys.js';
 

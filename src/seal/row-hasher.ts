@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { CANONICAL_FIELDS } from '../entry.js';
-import type { Position } from '../entry.js';
+import { CANONICAL_FIELDS } from '../domain.js';
+import type { Position } from '../domain.js';
 import { GENESIS_HASH, SealChain } from './canonical.js';
 
 const FIELDS = CANONICAL_FIELDS.length;

@@ -2,7 +2,7 @@ import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { spawnCli } from '../support/cli.js';
 import { AUDIT_SHAPES } from '../support/audit-shapes.js';
 import { createTestDatabase, createTestSchema, isEmbedded, type TestSchema } from '../support/database.js';
@@ -77,6 +77,22 @@ describe.skipIf(isEmbedded())('init on five table shapes, then list, show and ex
     expect(await written('audit_trail')).toMatch(/time_zone: Europe\/Berlin[\s\S]*resource_type: "lower\(split_part\(resource, ': ', 1\)\)"/);
     expect(await written('change_log')).toMatch(/epoch: milliseconds[\s\S]*operator: \(select u\.username from t_shape_\w+\.users u where u\.id = user_id\)/);
     expect(await written('events')).toContain('epoch: seconds');
+  });
+
+  it.each([
+    ['change_log', (s: string) => `insert into ${s}.change_log select 100000 + i, (extract(epoch from now() - interval '3 days') * 1000)::bigint - i, 1, 'delete', 'route/old', null, null from generate_series(1, 5) i`],
+    ['audit_trail', (s: string) => `insert into ${s}.audit_trail (id, created, actor, operation, resource) select 100000 + i, (now() - interval '3 days' - (i || ' s')::interval) at time zone 'Europe/Berlin', 'old', 'DELETE', 'Route: 1' from generate_series(1, 5) i`],
+  ])('prune through the written config of %s deletes exactly the entries older than the cutoff (epoch and local-time bounds)', async (table, insertOld) => {
+    const schema = schemas.get(table) as TestSchema;
+    const config = join(dir, `${table}.yaml`);
+    await schema.query(insertOld(schema.name));
+    const dry = await spawnCli(['--db', db.url, '--config', config, 'prune', '--retention-days', '2', '--dry-run', '--json']);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ matched: 5 });
+    const pruned = await spawnCli(['--db', db.url, '--config', config, 'prune', '--retention-days', '2', '--yes', '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ deleted: 5 });
+    const left = await schema.query<{ n: string; old: string }>(`select count(*) as n, count(*) filter (where id >= 100000) as old from ${schema.name}.${table}`.replace(' id >= ', table === 'change_log' ? ' change_id >= ' : ' id >= '));
+    expect(left.rows[0]).toEqual({ n: String(ROWS), old: '0' });
   });
 
   it('--json reports candidates and the sample, and without --yes or a terminal writes nothing', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { toCanonicalEntry } from '../../src/output/canonical.js';
 import { createSecretPolicy, maskEntry } from '../../src/secrets/policy.js';
 import { spawnCli } from '../support/cli.js';

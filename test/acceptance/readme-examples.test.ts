@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoDatabase, type DemoDatabase } from '../../src/demo/database.js';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { BIN, spawnCli, startProcess, type CliResult } from '../support/cli.js';
 import { createCustomLayout } from '../support/custom-layout.js';
 import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';

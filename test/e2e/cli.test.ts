@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { spawnCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 import { varietyRows } from '../support/fixtures.js';

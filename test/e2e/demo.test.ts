@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { spawnCli } from '../support/cli.js';
 
 // The README's first command: the main job on the embedded demo database, with no server configured at all. Each

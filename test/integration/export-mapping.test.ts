@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { runCli } from '../support/cli.js';
 import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
 import { createCustomLayout } from '../support/custom-layout.js';

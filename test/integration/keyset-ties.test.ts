@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { PAGE_SIZE } from '../../src/queries/list.js';
 import { runCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { runCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 import { HOSTILE_OPERATOR, LONG_OPERATOR, UNICODE_OPERATOR, varietyRows } from '../support/fixtures.js';

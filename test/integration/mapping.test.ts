@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { withDatabase } from '../../src/db/connect.js';
 import { withReadOnly } from '../../src/db/read-only.js';
 import { sql } from 'kysely';

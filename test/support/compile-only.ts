@@ -1,7 +1,7 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import type { Db } from '../../src/db/connect.js';
 import { DEFAULT_COLUMNS, type ResolvedMapping } from '../../src/db/mapping.js';
-import { CANONICAL_FIELDS } from '../../src/entry.js';
+import { CANONICAL_FIELDS } from '../../src/domain.js';
 
 /** A Kysely instance that compiles PostgreSQL but never connects: for asserting SQL shapes and bound parameters. */
 export const compileOnlyDb: Db = new Kysely({

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { CANONICAL_FIELDS } from '../../src/entry.js';
+import { CANONICAL_FIELDS } from '../../src/domain.js';
 import { csvHeader, csvRow } from '../../src/output/csv.js';
 import { makeEntry } from './output-fixtures.js';
 

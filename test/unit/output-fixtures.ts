@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 
 /** A complete entry with plain values; tests override what they are about. */
 export function makeEntry(overrides: Partial<AuditEntry> = {}): AuditEntry {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { childPath, diffChanges, type Change } from '../../src/output/changes.js';
 import { hiddenSecretChanges } from '../../src/output/secret-changes.js';
 import { createSecretPolicy, maskEntry, SECRET_MASK } from '../../src/secrets/policy.js';

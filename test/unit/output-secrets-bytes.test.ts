@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromByteString, toByteString } from '../../src/byte-string.js';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { maskEntryByteString } from '../../src/secrets/scan-bytes.js';
 import { createSecretPolicy, maskEntryBytes, maskEntryJson, SECRET_MASK } from '../../src/secrets/policy.js';
 import { MAY_HOLD_SECRET_VALUE } from '../../src/secrets/value-rules.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSecretPolicy, hasEscapedKey, maskEntry, maskEntryJson, maskSecrets, mayHoldSecret, SECRET_MASK } from '../../src/secrets/policy.js';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { makeEntry, pick } from './output-fixtures.js';
 import { seededRandom } from '../support/random.js';
 

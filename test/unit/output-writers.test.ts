@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Writable } from 'node:stream';
-import { CANONICAL_FIELDS } from '../../src/entry.js';
+import { CANONICAL_FIELDS } from '../../src/domain.js';
 import { csvHeader, csvRow } from '../../src/output/csv.js';
 import { createEntryWriter, type StreamFormat } from '../../src/output/writers.js';
 import { makeEntry } from './output-fixtures.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/entry.js';
+import type { AuditEntry } from '../../src/domain.js';
 import { createColors } from '../../src/output/colors.js';
 import { describeSecretField, findFingerprintChanges } from '../../src/output/secret-changes.js';
 import { createSecretPolicy, maskEntry, secretFingerprint } from '../../src/secrets/policy.js';

@@ -11,7 +11,7 @@ import { withReadOnly } from '../../db/read-only.js';
 import { resolveMapping } from '../../db/mapping.js';
 import { formatTableName, parseTableName } from '../../db/identifiers.js';
 import { RuntimeError, UsageError } from '../../errors.js';
-import type { AuditEntry } from '../../entry.js';
+import type { AuditEntry } from '../../domain.js';
 import { listReadableTables, sampleRows, serverTimeZone } from '../../queries/init.js';
 import { fetchPage } from '../../queries/list.js';
 import { NO_FILTERS } from '../../queries/filters.js';

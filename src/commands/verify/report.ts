@@ -1,4 +1,4 @@
-import type { Position } from '../../entry.js';
+import type { Position } from '../../domain.js';
 import type { Problem } from '../../seal/compare.js';
 import type { SealCheck, VerifyReport } from './run.js';
 

@@ -5,7 +5,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../seal/before-connecting.js';
-import type { Position } from '../../entry.js';
+import type { Position } from '../../domain.js';
 import { countUnsealed, streamSealedLeaves } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
