@@ -1,5 +1,5 @@
 import type { ColumnSpec, ColumnsSpec } from '../../config/config-file.js';
-import type { CanonicalField } from '../../entry.js';
+import type { CanonicalField } from '../../domain.js';
 import type { TableInfo } from '../../queries/init.js';
 import { quoteIdentifier } from '../../db/identifiers.js';
 
