@@ -5,21 +5,14 @@ import { join } from 'node:path';
 import { runCli } from './cli.js';
 import type { ServerInfo } from './db.js';
 import { assertSucceeded, runProcess } from './proc.js';
+import type { ExportFigure } from './export.js';
 import type { Log, Seed } from './seed.js';
 import { pairedRatio, summarize, type Summary } from './stats.js';
 
-export interface SealBenchResult {
+/** The figures export reports (rate, ratio to COPY, wall, peak RSS, CPU per row), for `seal` of every seeded entry into an empty store. */
+export interface SealBenchResult extends Omit<ExportFigure, 'name' | 'sentMb'> {
   baselineSkipped?: string;
   baselineCommand: string;
-  command: string;
-  rows: number;
-  /** `seal` of every seeded entry into an empty store. */
-  rowsPerSecond: Summary;
-  /** Per-round ratio to the COPY baseline of the same round (goal >= 0.8). */
-  ratioToCopy?: Summary;
-  wallSeconds: Summary;
-  peakRssMb: Summary;
-  cpuUsPerRow?: Summary;
   /** The leaves file per entry, bytes. */
   leavesBytesPerRow: Summary;
   /** `verify` of the same store against the same rows. */
