@@ -3,7 +3,7 @@ import type { ResolvedMapping } from '../db/mapping.js';
 import { INVALID_JSON_KEY, type AuditEntry } from '../domain.js';
 import { contextualPluginFields } from '../secrets/plugin-paths.js';
 import { maskSecretsInText } from '../secrets/value-rules.js';
-import { camelCaseName } from '../secrets/rules.js';
+import { camelCaseName, isSecretName } from '../secrets/rules.js';
 import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from '../secrets/policy.js';
 
 const STATES = ['before', 'after'] as const;
@@ -75,7 +75,7 @@ export function maskRawText(raw: string, policy: SecretPolicy): string {
   const named = raw.replace(PAIR, (pair, name: string, colon: string) => {
     const key = normalizeSecretKey(name);
     const camel = camelCaseName(name);
-    const secret = policy.keys.has(key) || contextual.has(key) || (camel !== undefined && policy.keys.has(camel));
+    const secret = isSecretName(key, policy.keys, camel) || contextual.has(key);
     return secret ? `"${name}"${colon}"${SECRET_MASK}"` : pair;
   });
   return maskSecretsInText(named, () => SECRET_MASK);

@@ -66,3 +66,19 @@ export function contextualPluginFields(everywhere: ReadonlySet<string>): { field
   }
   return { fields: [...fields].sort(), plugins: [...plugins].sort() };
 }
+
+const listItemNodes = new Map<PathNode, PathNode>();
+
+/**
+ * The node of an item of `plugins` written as a list (`[{"name": "key-auth", "config": {"key": ...}}]`): its
+ * `config` (or `conf`) is that plugin's configuration. Undefined for an item naming no plugin that declares a field.
+ */
+export function pluginListItemNode(item: unknown): PathNode | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
+  const name = (item as Record<string, unknown>).name;
+  const plugin = typeof name === 'string' ? PLUGINS_NODE.children.get(normalize(name.trim())) : undefined;
+  if (plugin === undefined) return undefined;
+  let node = listItemNodes.get(plugin);
+  if (node === undefined) listItemNodes.set(plugin, (node = { leaf: false, children: new Map([['config', plugin], ['conf', plugin]]) }));
+  return node;
+}

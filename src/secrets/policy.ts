@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../domain.js';
-import { contextualPluginFields, enterField, type PathNode } from './plugin-paths.js';
-import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, SECRET_HEADER_NAMES } from './value-rules.js';
+import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
+import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, NAME_AS_VALUE, NO_NAME, SECRET_HEADER_NAMES, secretWordEnds } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { stableStringify } from '../output/stable-json.js';
 
 export { normalizeSecretKey, SECRET_MASK };
@@ -21,7 +21,7 @@ export const DEFAULT_SECRET_KEYS: readonly string[] = [
   // Generic names.
   'password', 'passwd', 'passphrase', 'secret', 'secret_key', 'client_secret', 'private_key', 'api_key', 'apikey',
   'token', 'access_token', 'refresh_token', 'id_token', 'auth_token', 'session_token', 'service_token',
-  'bearer_token', 'app_secret', 'shared_secret', 'signing_key', 'secret_fallbacks', 'pem',
+  'bearer_token', 'app_secret', 'shared_secret', 'signing_key', 'encryption_key', 'secret_fallbacks', 'pem',
   // HTTP headers kept in plugin configs (proxy-rewrite, ai-proxy `auth.header`, http-logger `auth_header`).
   ...SECRET_HEADER_NAMES, 'auth_header',
   // AK/SK pairs (aws-lambda `iam.secretkey`, AWS secret manager, tencent-cloud-cls, sls-logger): the access key is an id.
@@ -54,7 +54,8 @@ export interface SecretPolicyOptions {
 
 export function createSecretPolicy(options: SecretPolicyOptions = {}): SecretPolicy {
   const base = options.mode === 'replace' ? [] : DEFAULT_SECRET_KEYS;
-  const names = [...base, ...(options.keys ?? [])].map((key) => normalizeSecretKey(key.trim()));
+  // A camelCase entry (`partnerSignature`) also names its snake_case reading.
+  const names = [...base, ...(options.keys ?? [])].flatMap((key) => [normalizeSecretKey(key.trim()), camelCaseName(key.trim()) ?? '']);
   const keys = new Set(names.filter((key) => key !== ''));
   return options.fingerprintKey === undefined ? { keys } : { keys, fingerprintKey: options.fingerprintKey };
 }
@@ -97,7 +98,7 @@ const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
  */
 function contextPattern(plugins: readonly string[], flags: string): RegExp {
   const named = nameAlternation(['cert', 'certs', 'key_auth', 'csrf', ...plugins]);
-  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|\\\\u`, flags);
+  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|"plugins"\\s*:\\s*\\[|\\\\u`, flags);
 }
 
 /**
@@ -123,7 +124,8 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const flags = ascii ? 'i' : 'iu';
   const kelvin = ascii ? '|\u212A' : '';
   const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
-  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})"\\s*:` : '(?!)';
+  // `[ \t]*`: a header name written with a trailing space (`"Authorization ":`) is the same field.
+  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})[ \\t]*"\\s*:` : '(?!)';
   const { fingerprintKey } = policy;
   const compiled: CompiledPolicy = {
     keys,
@@ -180,7 +182,7 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
   const { names, context } = compile(policy);
-  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || mayMatch(jsonText, names, context, 0);
+  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || secretWordEnds(jsonText) !== NO_NAME || mayMatch(jsonText, names, context, 0);
 }
 
 /** Whether a secret name, or a contextual one with its context (looked for in the whole text), occurs from `from` on. */
@@ -262,8 +264,11 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
   if (byteNames !== undefined) {
     // Only the states are masked: the head (a quarter to half of a row) is not read, but for the resource type.
     const from = statesStart(jsonBytes);
-    const values = mayHoldSecretValueButHeaders(jsonBytes, from) || mayHoldSecretHeader(jsonBytes, from);
-    if (!values && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context, from)) return jsonBytes;
+    // A secret word ending a value (`{"name": "DB_PASSWORD", ...}`) makes the strings worth checking; ending a key,
+    // only the keys.
+    const words = secretWordEnds(jsonBytes, from);
+    const values = words === NAME_AS_VALUE || mayHoldSecretValueButHeaders(jsonBytes, from) || mayHoldSecretHeader(jsonBytes, from);
+    if (!values && words === NO_NAME && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context, from)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value. A fingerprint is made from the
     // decoded value of each range.
     const scanned = maskEntryByteString(jsonBytes, keys, values, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
@@ -303,7 +308,13 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
   }
   if (typeof value === 'string') return maskString(value, rules, depth, state);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i += 1) value[i] = maskInPlace(value[i], rules, parentKey, path, depth + 1, false, state);
+    // `plugins` as a list of `{"name": "key-auth", "config": {...}}`: each item's config under its plugin's node.
+    for (let i = 0; i < value.length; i += 1) value[i] = maskInPlace(value[i], rules, parentKey, path === PLUGINS_NODE ? pluginListItemNode(value[i]) : path, depth + 1, false, state);
+    // A `["Authorization", "Bearer ..."]` pair: the second item is the header's value (unless another header name).
+    if (value.length === 2 && typeof value[0] === 'string' && isSecretHeaderName(value[0]) && !(typeof value[1] === 'string' && isSecretHeaderName(value[1]))) {
+      value[1] = rules.mask(value[1]);
+      state.masked = true;
+    }
     return value;
   }
   if (!isPlainObject(value)) return value;
@@ -314,7 +325,7 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
     const name = normalizedName(key);
     if (isCertName(name)) isSsl = true;
     const item = value[key];
-    if (HEADER_NAME_FIELDS.has(name) && typeof item === 'string' && isSecretHeaderName(item)) header = true;
+    if (HEADER_NAME_FIELDS.has(name) && typeof item === 'string' && isSecretNameValue(item, rules.keys)) header = true;
   }
   for (const key of names) {
     const name = normalizedName(key);
@@ -328,6 +339,15 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
     Object.defineProperty(value, key, { value: next, writable: true, enumerable: true, configurable: true });
   }
   return value;
+}
+
+/**
+ * Whether a string names a secret in a name/value list: a secret header (`Authorization`) or a field named like a
+ * secret (`DB_PASSWORD`, `API_TOKEN`, `githubToken`), as environment variables and headers are kept.
+ */
+function isSecretNameValue(text: string, keys: ReadonlySet<string>): boolean {
+  if (text.length > 64) return false;
+  return isSecretHeaderName(text) || isSecretName(normalizeSecretKey(text), keys, camelCaseName(text.trim()));
 }
 
 /** A string value: a JSON document it holds is masked as one; otherwise the secrets in its text (value-rules.ts). */

@@ -19,7 +19,37 @@ export function isCertName(name: string): boolean {
  * `camel` its {@link camelCaseName}.
  */
 export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: boolean, parentKey: string, path: PathNode | undefined, camel?: string): boolean {
-  return keys.has(name) || path?.leaf === true || (camel !== undefined && keys.has(camel)) || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl);
+  return isSecretName(name, keys, camel) || path?.leaf === true || (name === 'key' && (ssl || KEY_IS_SECRET_UNDER.has(parentKey))) || (name === 'keys' && ssl);
+}
+
+/**
+ * Last words (and last two words) that make a longer name a secret when the policy holds them as names:
+ * `db_password`, `adminPassword`, `x-api-token`, `webhook_secret`, `encryption_key`. Only the last words decide,
+ * so `token_ttl`, `password_min_length` and `secret_ref` stay readable.
+ */
+export const SECRET_LAST_WORDS: readonly string[] = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey'];
+export const SECRET_LAST_TWO_WORDS: readonly string[] = ['api_key', 'private_key', 'secret_key', 'signing_key', 'encryption_key'];
+const LAST_WORDS: ReadonlySet<string> = new Set(SECRET_LAST_WORDS);
+const LAST_TWO_WORDS: ReadonlySet<string> = new Set(SECRET_LAST_TWO_WORDS);
+
+/** The secret word a normalized name ends in after a `_` (`db_password` ends in `password`), or undefined. */
+export function secretLastWords(name: string): string | undefined {
+  const last = name.lastIndexOf('_');
+  if (last < 0) return undefined;
+  const word = name.slice(last + 1);
+  if (LAST_WORDS.has(word)) return word;
+  const two = name.slice(name.lastIndexOf('_', last - 1) + 1);
+  return LAST_TWO_WORDS.has(two) ? two : undefined;
+}
+
+/**
+ * Whether a field name is a secret wherever it stands: its normalized name or its camelCase reading is one of
+ * `keys`, or ends in a secret word that `keys` holds ({@link SECRET_LAST_WORDS}).
+ */
+export function isSecretName(name: string, keys: ReadonlySet<string>, camel?: string): boolean {
+  if (keys.has(name) || (camel !== undefined && keys.has(camel))) return true;
+  const tail = secretLastWords(camel ?? name);
+  return tail !== undefined && keys.has(tail);
 }
 
 /** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */
@@ -28,9 +58,9 @@ export const SSL_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ssl', 'ssls', '
 /** Deeper than any real gateway config; past it the rest is masked (fail closed) instead of recursing on. */
 export const MAX_DEPTH = 200;
 
-/** `X-Api-Key`, `x_api_key` and `X_API-KEY` are the same field: lower case, `-` read as `_`. */
+/** `X-Api-Key`, `x_api_key`, `X_API-KEY` and `X-Api-Key ` are the same field: lower case, `-` read as `_`, trimmed. */
 export function normalizeSecretKey(key: string): string {
-  return key.toLowerCase().replaceAll('-', '_');
+  return key.trim().toLowerCase().replaceAll('-', '_');
 }
 
 /**

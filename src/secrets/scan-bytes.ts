@@ -1,4 +1,4 @@
-import { enterField, type PathNode } from './plugin-paths.js';
+import { enterField, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
 import { STRING_MAY_HOLD_SECRET } from './value-rules.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 
@@ -39,7 +39,7 @@ const PLAIN = 1;
 const UNUSUAL_KEY = 2;
 
 /**
- * {@link NORMAL} for a key that is its own normalized name (printable ASCII, no upper case, no `-`), {@link PLAIN}
+ * {@link NORMAL} for a key that is its own normalized name (printable ASCII, no upper case, `-` or space), {@link PLAIN}
  * for other printable ASCII, else {@link UNUSUAL_KEY} (an escape, a control character, a byte of a multi-byte
  * character). A loop over the few characters of a key: a third of the time of two RegExp tests on a slice of it.
  */
@@ -48,7 +48,7 @@ function keyKind(text: string, start: number, end: number): number {
   for (let i = start; i < end; i += 1) {
     const code = text.charCodeAt(i);
     if (code < 0x20 || code > 0x7e || code === 0x5c) return UNUSUAL_KEY;
-    if (code === 0x2d || (code >= 0x41 && code <= 0x5a)) kind = PLAIN;
+    if (code === 0x2d || code === 0x20 || (code >= 0x41 && code <= 0x5a)) kind = PLAIN;
   }
   return kind;
 }
@@ -238,7 +238,8 @@ class EntryScan {
 
   /** An array: its items are read with the array's own parent key and path, as the walkers do. */
   private array(at: number, parentKey: string, path: PathNode | undefined, depth: number): number {
-    if (depth > DEPTH_LIMIT) throw new Unusual();
+    // `plugins` as a list of {name, config}: which plugin a config belongs to may come after it; the walkers decide.
+    if (depth > DEPTH_LIMIT || (path === PLUGINS_NODE && this.skipping === 0)) throw new Unusual();
     const { text } = this;
     at = this.space(at + 1);
     if (text.charCodeAt(at) === CLOSE_BRACKET) return at + 1;

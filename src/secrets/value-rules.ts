@@ -13,13 +13,26 @@ const HEADER_NAMES = new Set(SECRET_HEADER_NAMES);
 
 /** Whether a string value names a secret header (`{"name": "Authorization", "value": "..."}`); ASCII case only. */
 export function isSecretHeaderName(value: string): boolean {
-  return value.length < 40 && HEADER_NAMES.has(value.replace(/[A-Z]/g, (char) => char.toLowerCase()).replaceAll('-', '_'));
+  return value.length < 40 && HEADER_NAMES.has(value.trim().replace(/[A-Z]/g, (char) => char.toLowerCase()).replaceAll('-', '_'));
 }
 
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
-/** `scheme://user:PASSWORD@host`: the password runs to the last `@` before a `/` or a space. */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)([^/\s]+)@/gi;
+/**
+ * `scheme://user:PASSWORD@host`: the password runs to the `@` after which the host holds no other `@` (a raw `/` or
+ * `@` in it is kept in); digits then `/` after the colon are a port (`https://host:8443/@me`), not a password.
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)(?!\d+(?:[/?#\s]|$))(\S+?)@(?=[^\s@/?#]*(?:[/?#\s]|$))/gi;
+/** `https://TOKEN@host`: in a web URL a user without a password is a token (`https://ghp_...@github.com`). */
+const URL_TOKEN_USER = /(\b(?:https?|wss?):\/\/)([^\s/:@?#]+)@/gi;
+/**
+ * `name=value` in a query string or a connection string (`?access_token=`, `&api_key=`, `password=... dbname=`,
+ * `;Password=...;`): a name ending in a secret word, or `key`, `sig`, `signature`; the value runs to `&`, `;`, `#`,
+ * a quote or a space (or is quoted). A value already masked is left as it is.
+ */
+const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key)|key|sig|signature)[ \t]*=[ \t]*)(?!\*{6})('[^']*'|[^&;\s#'"]+)/gi;
+/** `Bearer <token>` in free text: a token68 of at least 8 characters holding a digit (`Bearer tokens` stays). */
+const BEARER = /\b(bearer[ \t]+)((?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}=*)/gi;
 /**
  * `Name: value` at the start of the text or of a line (`Cookie:sid=1` too, as clients send it); a bare `apikey`
  * needs a space after the colon, as HTTP writes it: an operator named `apikey:ci-deployer` is not a header.
@@ -34,8 +47,13 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
   if (PEM_PRIVATE_KEY.test(text)) return mask(text);
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, (token) => mask(token));
-  if (out.includes('://')) out = out.replace(URL_PASSWORD, (_, head: string, password: string) => `${head}${mask(password)}@`);
+  if (out.includes('://')) {
+    out = out.replace(URL_PASSWORD, (_, head: string, password: string) => `${head}${mask(password)}@`);
+    out = out.replace(URL_TOKEN_USER, (_, head: string, user: string) => `${head}${mask(user)}@`);
+  }
   if (out.includes(':')) out = out.replace(HEADER_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
+  if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
+  if (out.length > 14) out = out.replace(BEARER, (_, head: string, token: string) => `${head}${mask(token)}`);
   return out;
 }
 
@@ -47,12 +65,14 @@ const SPACE = '(?:[ \\t]|\\\\t)';
 const IN_STRING = [
   'PRIVATE KEY',
   'eyJ[\\w-]*\\.',
-  '\\/\\/(?:[^ \\t\\r\\n/"\\\\]|\\\\.)*@',
+  '\\/\\/(?:[^ \\t\\r\\n"\\\\]|\\\\.)*@',
   `(?:"|\\\\[nr])${SPACE}*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)${SPACE}*:|api[-_]?key${SPACE}*:${SPACE})`,
   '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
   '\\\\[u/]',
+  `(?:pass(?:w(?:or)?d|phrase)|secret|token|key|sig(?:nature)?)${SPACE}*=`,
+  `bearer${SPACE}`,
 ];
-const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})"`;
+const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"`;
 
 /**
  * The header cases of {@link MAY_HOLD_SECRET_VALUE} as a RegExp source: each starts at a quote, so the secret-name
@@ -61,8 +81,10 @@ const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceA
 export const HEADER_HINT_SOURCE = `${IN_STRING[3] as string}|${HEADER_NAME_VALUE}\\s*[,}\\]]`;
 
 // Global, so that a scan can start where an entry's states start (`lastIndex`); each use sets lastIndex first.
-/** PEM, JWT, escapes, a string opening with `{` or `[`: literals a RegExp finds fast. */
-const CHEAP = /PRIVATE KEY|eyJ|\\[u/]|"[{[]/g;
+/** PEM, JWT, escapes, a string opening with `{` or `[`, a bearer token: literals a RegExp finds fast. */
+const CHEAP = /PRIVATE KEY|eyJ|\\[u/]|"[{[]|[Bb]earer[ \\]/g;
+const EQUALS = /=/g;
+const ASSIGNMENT_HINT_FROM = new RegExp(IN_STRING[6] as string, 'gi');
 const LEAD_START = /" |"\\[trn]/g;
 /** A string opening with JSON whitespace, then `{` or `[` (with none between, CHEAP's case). */
 const JSON_LEAD = /"(?:[ \t\r\n]|\\[trn])+[{[]/g;
@@ -82,7 +104,29 @@ function found(pattern: RegExp, text: string, from: number): boolean {
 export function mayHoldSecretValueButHeaders(text: string, from = 0): boolean {
   if (found(CHEAP, text, from)) return true;
   if (found(LEAD_START, text, from) && found(JSON_LEAD, text, from)) return true;
+  if (found(EQUALS, text, from) && found(ASSIGNMENT_HINT_FROM, text, from)) return true;
   return found(URL_START, text, from) && found(URL_HINT_FROM, text, from);
+}
+
+/**
+ * A name ending in a secret word (`db_password`, `apiToken`, `x-api-token`, `encryption_key`), at the end of a JSON
+ * string: as a key (`"db_password":`), or as a value (`{"name": "DB_PASSWORD", "value": ...}`). A superset of
+ * rules.ts's last-word rule, which decides.
+ */
+const SECRET_WORD_END = /(?:sswo?r?d|ssphrase|ecret|oken|[ietgn][-_]?key)[ \t]*"\s*(:)?/gi;
+
+/** Where a name ends in a secret word from `from` on: {@link NO_NAME}, {@link NAME_AS_KEY} or {@link NAME_AS_VALUE}. */
+export const NO_NAME = 0;
+export const NAME_AS_KEY = 1;
+export const NAME_AS_VALUE = 2;
+export function secretWordEnds(text: string, from = 0): number {
+  let found = NO_NAME;
+  SECRET_WORD_END.lastIndex = from;
+  for (let match = SECRET_WORD_END.exec(text); match; match = SECRET_WORD_END.exec(text)) {
+    if (match[1] === undefined) return NAME_AS_VALUE;
+    found = NAME_AS_KEY;
+  }
+  return found;
 }
 
 /**
@@ -110,4 +154,4 @@ export function mayHoldSecretValue(text: string): boolean {
 export const MAY_HOLD_SECRET_VALUE = new RegExp([...IN_STRING, `${HEADER_NAME_VALUE}\\s*[,}\\]]`].join('|'), 'i');
 
 /** {@link MAY_HOLD_SECRET_VALUE} for one JSON string token (its quotes included), as the byte scanner reads it. */
-export const STRING_MAY_HOLD_SECRET = new RegExp([...IN_STRING, `^${HEADER_NAME_VALUE}$`].join('|'), 'i');
+export const STRING_MAY_HOLD_SECRET = new RegExp([...IN_STRING, `^${HEADER_NAME_VALUE}$`, '(?:sswo?r?d|ssphrase|ecret|oken|[ietgn][-_]?key)[ \\t]*"$'].join('|'), 'i');
