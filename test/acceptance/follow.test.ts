@@ -100,19 +100,20 @@ describe('follow (built binary, real server)', () => {
   }, 120_000);
 
   it.skipIf(isEmbedded())('continues from the cursor it printed; the table header is printed once', async () => {
+    const writer = await connect();
+    await insert(writer, 'before-cursor');
     const first = startCli(['--db', url(), '--table', schema.table(), 'follow', '--since', '1d', '--interval', '100ms'], { timeoutMs: 60_000 });
-    await waitFor(() => first.stdout().includes('writer-last'), 20_000, 'the first follow to catch up');
+    await waitFor(() => first.stdout().includes('before-cursor'), 30_000, 'the first follow to catch up');
     first.child.kill('SIGINT');
     const stopped = await first.result;
     expect(stopped.code).toBe(0);
     expect(stopped.stdout.match(/^ID\s+TIME/gm)).toHaveLength(1);
     const cursor = /--cursor (\S+)/.exec(stopped.stderr)?.[1] as string;
-    const writer = await connect();
     const next = await insert(writer, 'after-cursor');
     const resumed = startCli(['--db', url(), '--table', schema.table(), 'follow', '--cursor', cursor, '--output', 'ndjson', '--interval', '100ms'], { timeoutMs: 60_000 });
-    await waitFor(() => resumed.stdout().includes(next), 20_000, 'the entry after the cursor');
+    await waitFor(() => followedIds(resumed).includes(next), 20_000, 'the entry after the cursor');
     const more = await insert(writer, 'after-cursor-2');
-    await waitFor(() => resumed.stdout().includes(more), 20_000, 'a new entry');
+    await waitFor(() => followedIds(resumed).includes(more), 20_000, 'a new entry');
     resumed.child.kill('SIGINT');
     expect((await resumed.result).code).toBe(0);
     expect(followedIds(resumed)).toEqual([next, more]);
@@ -129,12 +130,13 @@ describe('follow (built binary, real server)', () => {
 
 describe('follow on the demo', () => {
   it('prints every demo entry from --since, once, as list has them', async () => {
-    const follow = startCli(['--demo', 'follow', '--since', '200d', '--output', 'ndjson'], { timeoutMs: 90_000 });
+    // A --demo start takes 4 s of CPU, over a minute on a loaded 2-core machine.
+    const follow = startCli(['--demo', 'follow', '--since', '200d', '--output', 'ndjson'], { timeoutMs: 280_000 });
     const listed = await spawnCli(['--demo', 'list', '--all', '--order', 'asc', '--output', 'ndjson']);
     const expected = listed.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
-    await waitFor(() => followedIds(follow).length >= expected.length, 80_000, 'follow to print the demo entries');
+    await waitFor(() => followedIds(follow).length >= expected.length, 240_000, 'follow to print the demo entries');
     follow.child.kill('SIGINT');
     expect((await follow.result).code).toBe(0);
     expect(followedIds(follow)).toEqual(expected);
-  }, 120_000);
+  }, 300_000);
 });

@@ -132,5 +132,5 @@ describe('history on the demo', () => {
     expect(ids.length).toBeGreaterThan(3);
     expect(ids).toEqual(lines(listed.stdout).map((entry) => entry.id));
     expect(lines(timeline.stdout)[0]).toMatchObject({ operation: 'CREATE' });
-  }, 60_000);
+  }, 240_000);
 });
