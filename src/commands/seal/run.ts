@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { compareInstants } from '../../config/instant.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
-import { closeOnFailure } from './before-connecting.js';
+import { closeOnFailure } from '../../seal/before-connecting.js';
 import { readOpenTransactions, streamSealLeaves } from '../../queries/seal.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
 import { GENESIS_HASH } from '../../seal/canonical.js';

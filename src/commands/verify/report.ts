@@ -1,6 +1,6 @@
 import type { Position } from '../../domain.js';
 import type { Problem } from '../../seal/compare.js';
-import type { SealCheck, VerifyReport } from './run.js';
+import type { SealCheck, VerifyReport } from '../../seal/verify-report.js';
 
 const at = (position: Position | null): string => (position ? `id ${position.id} (${position.timestamp})` : 'none');
 

@@ -4,7 +4,7 @@ import { RuntimeError, UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
-import { closeOnFailure } from '../seal/before-connecting.js';
+import { closeOnFailure } from '../../seal/before-connecting.js';
 import type { Position } from '../../domain.js';
 import { countUnsealed, streamSealedLeaves } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
@@ -16,43 +16,13 @@ import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFile
 import { auditTableName } from '../../seal/table-name.js';
 import { readArchives } from '../../seal/archives.js';
 import { formatVerifyReport } from './report.js';
+import type { SealCheck, VerifyReport } from '../../seal/verify-report.js';
 
 export interface VerifyOptions {
   store: string;
   publicKey: string;
   archives: string[];
   json: boolean;
-}
-
-export type SealStatus = 'intact' | 'tampered' | 'missing' | 'unverifiable';
-
-/** One seal range as verify found it. */
-export interface SealCheck {
-  seq: number;
-  file: string;
-  status: SealStatus;
-  from: string | null;
-  to: string | null;
-  count: number | null;
-  /** Entries of the range found in the database; sealed entries gone because pruned, and of those, found archived. */
-  present: number;
-  pruned: number;
-  archived: number;
-  problems: Problem[];
-}
-
-export interface VerifyReport {
-  intact: boolean;
-  table: string;
-  store: string;
-  key_id: string;
-  seals: SealCheck[];
-  /** The latest cutoff of a validly signed prune record: sealed entries before it may be gone. */
-  prune_cutoff: string | null;
-  /** Problems outside any seal range: a prune record with a bad signature. */
-  problems: Problem[];
-  /** Entries written after the newest seal (not covered yet). */
-  unsealed: number;
 }
 
 /** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 1 unless intact. */
