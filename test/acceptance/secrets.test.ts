@@ -74,7 +74,7 @@ function genericState(side: string): Record<string, unknown> {
     'proxy-rewrite-like': { headers: { set: { 'X-Api-Key': c('rewritekey'), Authorization: `Basic ${c('rewriteauth')}`, 'X-Visible': 'visible-set' } } },
     camel: { clientRSAPrivateKey: c('rsacamel'), redisPassword: c('rediscamel'), sessionToken: c('sessioncamel'), apiKey: c('apikeycamel'), AccessToken: c('pascal'), 'client-secret': c('kebab'), CLIENT_SECRET: c('upper') },
     callback: `https://app.example/cb?id_token=${JWT(c('jwturl'))}&state=visible-state`,
-    at_in_password: `https://svc:${c('atpw')}@x@db.example:5432/app`,
+    url_with_at: `https://svc:${c('atpw')}@x@db.example:5432/app`,
     openssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${c('openssh')}\n-----END OPENSSH PRIVATE KEY-----\n`,
     encrypted: `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${c('encrypted')}\n-----END ENCRYPTED PRIVATE KEY-----`,
     nested_json: JSON.stringify({ outer: JSON.stringify({ token: c('doublejson') }), headers: [`Cookie: ${c('jsonline')}`] }),
