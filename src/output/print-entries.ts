@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { AuditEntry, CanonicalField } from '../domain.js';
+import { CANONICAL_FIELDS, type AuditEntry, type CanonicalField } from '../domain.js';
 import type { CliIo } from '../io.js';
 import { toCanonicalEntry } from './canonical.js';
 import { createColors, shouldUseColor } from './colors.js';

@@ -10,7 +10,8 @@ const quiet = { stdout: process.stdout, stderr: process.stderr, env: {}, cwd: pr
 const commands = buildProgram(quiet).commands.map((command) => command.name());
 
 describe('--help snapshots', () => {
-  it.each([['api7-audit', []], ...commands.map((name) => [name, [name]] as const)])('%s --help', async (name, argv) => {
+  const cases: [string, string[]][] = [['api7-audit', []], ...commands.map((name): [string, string[]] => [name, [name]])];
+  it.each(cases)('%s --help', async (name, argv) => {
     const result = await spawnCli([...argv, '--help'], { env: { PATH: process.env.PATH } });
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
