@@ -122,8 +122,8 @@ function inline(compiled: ReturnType<RawBuilder<unknown>['compile']>): string {
 
 /**
  * On its own, until bench/run.ts registers the section (`npm run bench -- --only incident`):
- *   npx esbuild bench/incident.ts --bundle --platform=node --format=esm --packages=external --outfile=dist-bench/bench/incident.js
- *   node dist-bench/bench/incident.js --rows 2000000 --runs 5 [--db URL]
+ *   npx esbuild bench/incident.ts --bundle --platform=node --format=esm --packages=external --outfile=.bench-data/incident/incident.js
+ *   node .bench-data/incident/incident.js --rows 2000000 --runs 5 [--db URL]
  * Prints the figures and writes bench/results-incident.json.
  */
 async function main(): Promise<void> {
