@@ -8,7 +8,7 @@ import { parseLeaf, type SealedEntry } from './canonical.js';
 
 /**
  * The seal store: a directory of JSON files kept apart from the audited database. `seal-00000001.json` is a signed
- * record, `seal-00000001.leaves.ndjson` its entries (one JSON array per line: id, timestamp, hash, field
+ * record, `seal-00000001-<random>.leaves.ndjson` its entries (one JSON array per line: id, timestamp, hash, field
  * digests), `prune-*.json` the signed records of prunes. Every file is written to a temporary name, fsynced, moved
  * into place and the directory fsynced; a record is linked into place, so two seals racing cannot overwrite one.
  */
@@ -22,7 +22,8 @@ const SEAL_NAME = /^seal-(\d{8,})\.json$/;
 const PRUNE_NAME = /^prune-[0-9A-Za-z-]+\.json$/;
 
 export const sealFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.json`;
-export const leavesFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.leaves.ndjson`;
+/** A leaves file's name is the run's own: two seals racing for one number never write over each other's leaves. */
+const leavesFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}-${randomBytes(4).toString('hex')}.leaves.ndjson`;
 
 /** Fails with a UsageError unless `dir` is a directory. */
 export async function checkStore(dir: string, flag = '--store'): Promise<void> {
@@ -103,7 +104,7 @@ export class LeavesWriter {
   async finish(): Promise<{ name: string; sha256: string }> {
     await this.handle.sync();
     await this.handle.close();
-    // A leftover of a seal that crashed before its record was written is replaced: the record is the commit.
+    // The record is the commit: leaves without one (a crash, a lost race) are never read.
     await rename(this.temp, join(this.dir, this.name));
     await syncDirectory(this.dir);
     return { name: this.name, sha256: this.hash.digest('hex') };
@@ -112,6 +113,11 @@ export class LeavesWriter {
   async abort(): Promise<void> {
     await this.handle.close().catch(() => undefined);
     await unlink(this.temp).catch(() => undefined);
+  }
+
+  /** Removes the finished file of a seal whose record could not be written. */
+  async discard(): Promise<void> {
+    await unlink(join(this.dir, this.name)).catch(() => undefined);
   }
 }
 

@@ -169,7 +169,8 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     }
     await f.schema.query(`update ${f.schema.table()} set created_at = created_at + interval '1 second' where id = $1`, [f.ids[4]]);
     await unlink(join(f.store, 'seal-00000002.json'));
-    const leaves = join(f.store, 'seal-00000003.leaves.ndjson');
+    const leavesFile = (JSON.parse(await readFile(join(f.store, 'seal-00000003.json'), 'utf8')) as { leaves_file: string }).leaves_file;
+    const leaves = join(f.store, leavesFile);
     const lines = (await readFile(leaves, 'utf8')).split('\n');
     // The attacker rewrites an entry's hash in the leaves to match a change: the file is no longer the signed one.
     lines[0] = lines[0]?.replace(/"[0-9a-f]{64}"/, `"${'0'.repeat(64)}"`) ?? '';
@@ -179,9 +180,20 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     expect(report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'modified', id: f.ids[4], fields: ['timestamp'] })]);
     expect(report.seals[1]).toMatchObject({ status: 'missing', problems: [expect.objectContaining({ kind: 'missing-seal-file', file: 'seal-00000002.json' })] });
     expect(report.seals[2]?.problems).toEqual(expect.arrayContaining([
-      expect.objectContaining({ kind: 'leaves-altered', file: 'seal-00000003.leaves.ndjson' }),
+      expect.objectContaining({ kind: 'leaves-altered', file: leavesFile }),
       expect.objectContaining({ kind: 'modified' }),
     ]));
+  });
+
+  it('two seals racing on one store: one writes the seal, the other says so (exit 1), and the store verifies intact', async () => {
+    const f = await fixture('race', rows(200));
+    const results = await Promise.all([f.seal(), f.seal(), f.seal()]);
+    const codes = results.map((result) => result.code).sort();
+    expect(codes[0]).toBe(0);
+    for (const result of results.filter((r) => r.code !== 0)) expect(result.stderr).toMatch(/already holds seal-00000001\.json: another seal ran at the same time/);
+    const { result, report } = await f.verifyJson();
+    expect(result.code, result.stdout).toBe(0);
+    expect(report.seals).toHaveLength(1);
   });
 
   it('a public key that did not sign the seals fails every seal', async () => {

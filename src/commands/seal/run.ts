@@ -87,7 +87,12 @@ async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey
     late_commit_guard: bound.guard,
     key_id: key.keyId,
   }, key);
-  await writeStoreJson(options.store, sealFileName(seq), record);
+  try {
+    await writeStoreJson(options.store, sealFileName(seq), record);
+  } catch (error) {
+    await leaves.discard();
+    throw error;
+  }
   return { sealed: true, record };
 }
 
