@@ -27,10 +27,10 @@ const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)(?!\d+(?:[/?#\s]|$))(\S+
 const URL_TOKEN_USER = /(\b(?:https?|wss?):\/\/)([^\s/:@?#]+)@/gi;
 /**
  * `name=value` in a query string or a connection string (`?access_token=`, `&api_key=`, `password=... dbname=`,
- * `;Password=...;`): a name ending in a secret word, or `key`, `sig`, `signature`; the value runs to `&`, `;`, `#`,
+ * `;Password=...;`): a name ending in a secret word or `signature` (`X-Amz-Signature`), or `key`, `sig`; the value runs to `&`, `;`, `#`,
  * a quote or a space (or is quoted). A value already masked is left as it is.
  */
-const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key)|key|sig|signature)[ \t]*=[ \t]*)(?!\*{6})('[^']*'|[^&;\s#'"]+)/gi;
+const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6})('[^']*'|[^&;\s#'"]+)/gi;
 /** `Bearer <token>` in free text: a token68 of at least 8 characters holding a digit (`Bearer tokens` stays). */
 const BEARER = /\b(bearer[ \t]+)((?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}=*)/gi;
 /**
