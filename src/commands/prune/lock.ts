@@ -3,8 +3,6 @@ import { InterruptedError, LockBusyError } from '../../errors.js';
 import type { Db } from '../../db/connect.js';
 import { pruneLockName, tryAdvisoryLock, type LockHolder } from '../../db/advisory-lock.js';
 
-export { pruneLockName } from '../../db/advisory-lock.js';
-
 /** --wait-lock: pause between attempts at the lock. */
 const LOCK_RETRY_MS = 250;
 

@@ -19,7 +19,8 @@ import { confirm, isInteractive } from '../../output/prompt.js';
 import { silentProgress, startProgress, type Progress } from '../../output/progress.js';
 import { deleteInBatches } from './batches.js';
 import { BackgroundDrops, detachOldPartition } from './partitions.js';
-import { acquireLock, pruneLockName } from './lock.js';
+import { pruneLockName } from '../../db/advisory-lock.js';
+import { acquireLock } from './lock.js';
 import { planPrune, type PrunePlan } from './plan.js';
 import { emptySummary, type PruneOptions } from './options.js';
 
