@@ -5,7 +5,7 @@ import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, t
 import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, NAME_AS_VALUE, NO_NAME, SECRET_HEADER_NAMES, secretWordEnds } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { stableStringify } from '../output/stable-json.js';
 
 export { normalizeSecretKey, SECRET_MASK };
@@ -87,6 +87,8 @@ interface CompiledPolicy extends Rules {
   byteNames: RegExp | undefined;
   /** What can make a contextual name a secret (see {@link contextPattern}). */
   context: RegExp;
+  /** Whether the policy holds a secret last word (rules.ts): without one no longer name ending in it is a secret. */
+  words: boolean;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
@@ -123,9 +125,11 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const ascii = [...keys].every((key) => /^[\x20-\x7e]*$/.test(key));
   const flags = ascii ? 'i' : 'iu';
   const kelvin = ascii ? '|\u212A' : '';
-  const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), ...(contextual.length > 0 ? [`(${nameAlternation(contextual)})`] : [])];
+  // Group 1: a contextual name; group 2: what follows the name (`:` for a key; `,`, `}` or `]` for a value, as a
+  // name/value list names a secret).
+  const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), `(${contextual.length > 0 ? nameAlternation(contextual) : '(?!)'})`];
   // `[ \t]*`: a header name written with a trailing space (`"Authorization ":`) is the same field.
-  const quoted = branches.length > 0 ? `"(?:${branches.join('|')})[ \\t]*"\\s*:` : '(?!)';
+  const quoted = `"(?:${branches.join('|')})[ \\t]*"\\s*([:,}\\]])`;
   const { fingerprintKey } = policy;
   const compiled: CompiledPolicy = {
     keys,
@@ -134,6 +138,7 @@ function compile(policy: SecretPolicy): CompiledPolicy {
     byteNames: ascii ? new RegExp(quoted, 'gi') : undefined,
     // With ASCII names a Kelvin sign is a hint of its own before the context is asked for: `i` is enough.
     context: contextPattern(plugin.plugins, flags),
+    words: [...SECRET_LAST_WORDS, ...SECRET_LAST_TWO_WORDS].some((word) => keys.has(word)),
   };
   compiledPolicies.set(policy, compiled);
   return compiled;
@@ -182,19 +187,31 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
 /** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
   const { names, context } = compile(policy);
-  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || secretWordEnds(jsonText) !== NO_NAME || mayMatch(jsonText, names, context, 0);
+  const { words } = compile(policy);
+  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || (words && secretWordEnds(jsonText) !== NO_NAME) || mayMatch(jsonText, names, context, 0) !== NO_NAME_HINT;
 }
 
 /** Whether a secret name, or a contextual one with its context (looked for in the whole text), occurs from `from` on. */
-function mayMatch(jsonText: string, names: RegExp, context: RegExp, from: number): boolean {
+const NO_NAME_HINT = 0;
+const NAME_HINT = 1;
+/** A secret name as a value (`{"name": "PARTNER_SIGNATURE", "value": ...}`): for the walkers, not the byte scanner. */
+const NAME_AS_VALUE_HINT = 2;
+
+function mayMatch(jsonText: string, names: RegExp, context: RegExp, from: number): number {
   // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
   names.lastIndex = from;
   let contextual = false;
+  let found = NO_NAME_HINT;
   for (let match = names.exec(jsonText); match; match = names.exec(jsonText)) {
-    if (match[1] === undefined) return true;
-    contextual = true;
+    const asValue = match[2] !== undefined && match[2] !== ':';
+    if (match[1] === undefined) {
+      if (asValue) return NAME_AS_VALUE_HINT;
+      found = NAME_HINT;
+    } else if (!asValue) {
+      contextual = true;
+    }
   }
-  return hasEscapedKey(jsonText) || (contextual && context.test(jsonText));
+  return found !== NO_NAME_HINT || hasEscapedKey(jsonText) || (contextual && context.test(jsonText)) ? NAME_HINT : NO_NAME_HINT;
 }
 
 const QUOTE_OR_BACKSLASH = /["\\]/g;
@@ -260,18 +277,20 @@ const KELVIN_BYTES = '\xE2\x84\xAA';
  * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
  */
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
-  const { byteNames, keys, context, mask } = compile(policy);
+  const compiled = compile(policy);
+  const { byteNames, keys, context, mask } = compiled;
   if (byteNames !== undefined) {
     // Only the states are masked: the head (a quarter to half of a row) is not read, but for the resource type.
     const from = statesStart(jsonBytes);
     // A secret word ending a value (`{"name": "DB_PASSWORD", ...}`) makes the strings worth checking; ending a key,
     // only the keys.
-    const words = secretWordEnds(jsonBytes, from);
+    const words = compiled.words ? secretWordEnds(jsonBytes, from) : NO_NAME;
     const values = words === NAME_AS_VALUE || mayHoldSecretValueButHeaders(jsonBytes, from) || mayHoldSecretHeader(jsonBytes, from);
-    if (!values && words === NO_NAME && !jsonBytes.includes(KELVIN_BYTES) && !mayMatch(jsonBytes, byteNames, context, from)) return jsonBytes;
+    const named = mayMatch(jsonBytes, byteNames, context, from);
+    if (named === NO_NAME_HINT && !values && words === NO_NAME && !jsonBytes.includes(KELVIN_BYTES)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value. A fingerprint is made from the
     // decoded value of each range.
-    const scanned = maskEntryByteString(jsonBytes, keys, values, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
+    const scanned = named === NAME_AS_VALUE_HINT ? undefined : maskEntryByteString(jsonBytes, keys, values, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);
