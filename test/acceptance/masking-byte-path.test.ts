@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
@@ -21,6 +24,7 @@ beforeAll(async () => {
   rows.push(
     { age: '50 seconds', operator: 'carol', operation: 'update', resource_type: 'consumer', resource_id: 'c-1', before: null, after: { username: 'c', plugins: { 'key-auth': { key: 'CNRYfast-keyauth' }, 'limit-count': { key: 'remote_addr' } } } },
     { age: '40 seconds', operator: 'carol', operation: 'update', resource_type: 'route', resource_id: 'r-cookie', before: null, after: { note: 'Cookie:sid=CNRYfast-cookie', other: 'cookie:CNRYfast-lower' } },
+    { age: '35 seconds', operator: 'carol', operation: 'update', resource_type: 'route', resource_id: 'r-env', before: null, after: { env: [{ name: 'PARTNER_SIGNATURE', value: 'SITEfast-envlist' }] } },
     { age: '30 seconds', operator: 'apikey:ci-deployer', operation: 'update', resource_type: 'route', resource_id: 'r-op', before: null, after: { note: 'apikey:ci-deployer', password: 'CNRYfast-password' } },
   );
   await insertRows(schema, rows);
@@ -43,7 +47,7 @@ describe('masking on the byte path', () => {
     const env = { API7_AUDIT_FINGERPRINT_KEY: KEY, API7_AUDIT_HEC_TOKEN: 'hec-token' };
     ok(await cli(['--secret-fingerprints', 'export', '--settle', '0', '--hec-url', hec.server.url], env));
     const sent = JSON.stringify(hec.hec.events);
-    expect(hec.hec.events.length).toBe(503);
+    expect(hec.hec.events.length).toBe(504);
     const listed = ok(await cli(['--secret-fingerprints', 'list', '--all', '--output', 'ndjson'], env)).stdout;
     for (const text of [sent, listed]) {
       expect(leaks(text)).toEqual([]);
@@ -53,10 +57,28 @@ describe('masking on the byte path', () => {
     }
   });
 
+  it('a site-specific secret name from the config file masks a name/value list item on export and list', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'api7-mask-bytes-'));
+    try {
+      const config = join(dir, 'site.yaml');
+      await writeFile(config, 'secrets:\n  keys: [partner_signature]\n', { mode: 0o600 });
+      const out = join(dir, 'out.ndjson');
+      ok(await cli(['--config', config, 'export', '--settle', '0', '--out', out]));
+      const listed = ok(await cli(['--config', config, 'list', '--all', '--output', 'ndjson'])).stdout;
+      for (const text of [listed, await readFile(out, 'utf8')]) {
+        expect(leaks(text)).toEqual([]);
+        expect(text.includes('SITEfast'), 'the site-specific secret').toBe(false);
+        expect(text.includes('"name":"PARTNER_SIGNATURE","value":"******"')).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('without a key, the same rows show ****** and no canary', async () => {
     const listed = ok(await cli(['list', '--all', '--output', 'ndjson'])).stdout;
     expect(leaks(listed)).toEqual([]);
     expect(listed.includes('"note":"Cookie:******"')).toBe(true);
-    expect(listed.split('\n').filter(Boolean).length).toBe(503);
+    expect(listed.split('\n').filter(Boolean).length).toBe(504);
   });
 });
