@@ -48,8 +48,20 @@ export function secretLastWords(name: string): string | undefined {
  */
 export function isSecretName(name: string, keys: ReadonlySet<string>, camel?: string): boolean {
   if (keys.has(name) || (camel !== undefined && keys.has(camel))) return true;
-  const tail = secretLastWords(camel ?? name);
-  return tail !== undefined && keys.has(tail);
+  const words = camel ?? name;
+  return words.includes('_') && keys.has(cachedLastWords(words));
+}
+
+/** {@link secretLastWords}, remembered, `''` for none (never a key): the scanner asks it for every key of every row. */
+const lastWordsOf = new Map<string, string>();
+function cachedLastWords(name: string): string {
+  let tail = lastWordsOf.get(name);
+  if (tail === undefined) {
+    if (lastWordsOf.size >= 10_000) lastWordsOf.clear();
+    tail = secretLastWords(name) ?? '';
+    lastWordsOf.set(name, tail);
+  }
+  return tail;
 }
 
 /** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */
