@@ -255,7 +255,7 @@ describe('export --dry-run', () => {
   it('to a file: says how many would go and the first and last, creates no file', async () => {
     const out = join(dir, 'dry.ndjson');
     const result = ok(await cli(['export', '--dry-run', '--out', out]));
-    expect(result.stdout + result.stderr).toMatch(new RegExp(`would export 12 entries .*; first id ${ids[11]} at \\S+Z, last id ${ids[0]} at \\S+Z\n`));
+    expect(result.stdout + result.stderr).toMatch(new RegExp(`12 entries would be exported to .*; first id ${ids[11]} at \\S+Z, last id ${ids[0]} at \\S+Z\n`));
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
 

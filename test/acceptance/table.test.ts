@@ -87,7 +87,7 @@ function onTerminal(columns: number, args: string[]): Promise<{ code: number; li
   const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
   const command = `stty cols ${columns}; ${[process.execPath, BIN, ...args].map(quote).join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH, TERM: 'xterm', API7_AUDIT_PAGER: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;

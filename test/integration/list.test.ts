@@ -93,7 +93,7 @@ describe('list filters match SQL', () => {
 
 describe('list output', () => {
   it('returns whole canonical entries with secrets masked', async () => {
-    const [entry] = await list(['--operator', 'alice', '--limit', '1']);
+    const [entry] = await list(['--operator', 'alice']);
     expect(Object.keys(entry ?? {})).toEqual([
       'id', 'timestamp', 'operator', 'operation', 'resource_type', 'resource_id', 'resource_name', 'source_ip', 'source', 'before', 'after',
     ]);
