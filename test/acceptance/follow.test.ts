@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type Running } from '../support/cli.js';
 import { createDefaultTable, createTestDatabase, createTestSchema, isEmbedded, type TestSchema } from '../support/database.js';
 
+/** A --demo start takes 4 s of CPU, minutes on a loaded 2-core machine: longer than spawnCli's default 60 s. */
+const DEMO = { timeoutMs: 200_000 };
 let schema: TestSchema;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 /** This file's own database: its writers hold transactions open for seconds, which holds back every follow in it. */
@@ -132,7 +134,7 @@ describe('follow on the demo', () => {
   it('prints every demo entry from --since, once, as list has them', async () => {
     // A --demo start takes 4 s of CPU, over a minute on a loaded 2-core machine.
     const follow = startCli(['--demo', 'follow', '--since', '200d', '--output', 'ndjson'], { timeoutMs: 280_000 });
-    const listed = await spawnCli(['--demo', 'list', '--all', '--order', 'asc', '--output', 'ndjson']);
+    const listed = await spawnCli(['--demo', 'list', '--all', '--order', 'asc', '--output', 'ndjson'], DEMO);
     const expected = listed.stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
     await waitFor(() => followedIds(follow).length >= expected.length, 240_000, 'follow to print the demo entries');
     follow.child.kill('SIGINT');

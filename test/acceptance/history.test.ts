@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 
+/** A --demo start takes 4 s of CPU, minutes on a loaded 2-core machine: longer than spawnCli's default 60 s. */
+const DEMO = { timeoutMs: 200_000 };
 let schema: TestSchema;
 const SECRET = 'k3y-auth-s3cret-value';
 const ROTATED = 'r0tated-s3cret-value';
@@ -123,8 +125,8 @@ describe('history TYPE:ID (built binary, real server)', () => {
 describe('history on the demo', () => {
   it('agrees with list on the same resource', async () => {
     const [timeline, listed] = await Promise.all([
-      spawnCli(['--demo', 'history', 'route:c0618158', '--output', 'ndjson']),
-      spawnCli(['--demo', 'list', '--resource', 'route:c0618158', '--order', 'asc', '--all', '--output', 'ndjson']),
+      spawnCli(['--demo', 'history', 'route:c0618158', '--output', 'ndjson'], DEMO),
+      spawnCli(['--demo', 'list', '--resource', 'route:c0618158', '--order', 'asc', '--all', '--output', 'ndjson'], DEMO),
     ]);
     expect(timeline.code).toBe(0);
     expect(listed.code).toBe(0);

@@ -4,6 +4,8 @@ import { spawnCli } from '../support/cli.js';
 import { spawnInPty } from '../support/pty.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 
+/** A --demo start takes 4 s of CPU, minutes on a loaded 2-core machine: longer than spawnCli's default 60 s. */
+const DEMO = { timeoutMs: 200_000 };
 let schema: TestSchema;
 
 beforeAll(async () => {
@@ -94,8 +96,8 @@ describe('stats (built binary, real server)', () => {
 describe('stats on the demo', () => {
   it('counts what list lists, per operator', async () => {
     const [counted, listed] = await Promise.all([
-      spawnCli(['--demo', 'stats', '--since', '200d', '--by', 'operator', '--output', 'json']),
-      spawnCli(['--demo', 'list', '--since', '200d', '--all', '--output', 'ndjson']),
+      spawnCli(['--demo', 'stats', '--since', '200d', '--by', 'operator', '--output', 'json'], DEMO),
+      spawnCli(['--demo', 'list', '--since', '200d', '--all', '--output', 'ndjson'], DEMO),
     ]);
     expect(counted.code).toBe(0);
     const perOperator = new Map<string, number>();
