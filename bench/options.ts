@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, type Shape } from './seed-sql.js';
 
-export const SECTIONS = ['startup', 'list', 'export', 'prune', 'seal'] as const;
+export const SECTIONS = ['startup', 'list', 'export', 'prune', 'seal', 'incident'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

@@ -6,6 +6,7 @@ import type { Shape } from './seed-sql.js';
 import type { StartupResult } from './startup.js';
 import { formatNumber, formatSummary, type Summary } from './stats.js';
 import type { SealBenchResult } from './seal.js';
+import type { IncidentResult } from './incident.js';
 
 export interface Target {
   target: string;
@@ -26,6 +27,7 @@ export interface Results {
   export?: ExportResult;
   prune?: PruneResult;
   seal?: SealBenchResult;
+  incident?: IncidentResult;
   /** 1, 5 and 15-minute load averages when the bench started and ended: other work on the machine skews every figure. */
   loadAverage?: { start: number[]; end?: number[] };
   /** Wall time the bench spent per section, s. */
@@ -77,6 +79,14 @@ export function evaluateTargets(r: Omit<Results, 'targets'>): Target[] {
         measured: `${sec(f.wallSeconds)} s whole process, ${f.reportedSeconds ? sec(f.reportedSeconds) : '–'} s reported`,
         pass: million ? f.wallSeconds.median < 1.5 : undefined,
       });
+    }
+  }
+  const { seal, incident } = r;
+  if (seal?.ratioToCopy) targets.push({ target: 'seal ≥ 0.8 × COPY baseline rate', measured: ratio(seal.ratioToCopy), pass: seal.ratioToCopy.median >= 0.8 });
+  if (incident && !incident.skipped) {
+    targets.push({ target: '`history TYPE:ID` ≤ 50 ms above `--version` (median)', measured: `${formatNumber(incident.history.overheadMs)} ms`, pass: incident.history.overheadMs <= 50 });
+    for (const s of incident.stats) {
+      targets.push({ target: `\`stats --since ${s.since}\` ≤ 1.2 × psql running the same GROUP BYs (after start-up)`, measured: ratio(s.ratio), pass: s.ratio.median <= 1.2 });
     }
   }
   return targets;

@@ -17,6 +17,7 @@ import { CHEAP_FACTOR, USAGE, UsageRequest, parseBenchOptions, type Section } fr
 import { rssMethod } from './proc.js';
 import { measurePrune } from './prune.js';
 import { measureSeal } from './seal.js';
+import { measureIncident } from './incident.js';
 import { evaluateTargets, renderMarkdown, type Results } from './report.js';
 import { dropSeed, ensureSeed } from './seed.js';
 import { measureStartup } from './startup.js';
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     await run('export', () => measureExport(seed, options.databaseUrl, server, options.runs, cwd, log));
     await run('prune', () => measurePrune(client, seed, options.databaseUrl, server, options.runs, cwd, log));
     await run('seal', () => measureSeal(seed, options.databaseUrl, server, options.runs, cwd, log));
+    await run('incident', () => measureIncident(seed, options.databaseUrl, cheapRepeats, cwd));
     base.loadAverage = { start: loadAtStart, end: loadavg() };
     const results: Results = { ...base, targets: evaluateTargets(base) };
     await mkdir(dirname(options.out), { recursive: true });
