@@ -114,7 +114,7 @@ export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, set
 }
 
 /** The filters plus the run's window: after the checkpoint, before the settle bound. */
-function exportConditions(mapping: ResolvedMapping, query: ExportQuery) {
+export function exportConditions(mapping: ResolvedMapping, query: ExportQuery) {
   const ts = timestampRef(mapping);
   const conditions = filterConditions(mapping, query.filters);
   conditions.push(sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: query.before })}`);

@@ -17,6 +17,7 @@ import { RejectedEntries } from '../../delivery/rejects.js';
 import { mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
 import { prepareExportFiles } from './files.js';
 import { checkCheckpointId } from '../../queries/id-check.js';
+import { estimateExport } from '../../queries/export-estimate.js';
 
 export interface ExportOptions {
   filters: EntryFilters;
@@ -49,6 +50,9 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   const rejected = await RejectedEntries.open(options.rejects, warn);
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected });
   const progress = await startProgress(io, `Exporting to ${sink.name}`);
+  // Alongside the COPY, never before it; without an estimate the line simply has no total.
+  let estimate: number | undefined;
+  if (io.stderrIsTty) void estimateExport(table.db, table.mapping, query).then((rows) => (estimate = rows), () => undefined);
   let stats: DeliveryStats = { exported: 0, batches: 0, retries: 0, duplicates: 0 };
   try {
     const result = await deliver({
@@ -61,8 +65,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
       onCheckpoint: options.checkpoint && coverage ? (position) => writeCheckpoint(options.checkpoint as string, position, coverage) : undefined,
       onProgress: (current) => {
         stats = current;
-        const rate = Math.round(current.exported / Math.max(0.001, (Date.now() - started) / 1000));
-        progress.update(`Exporting to ${sink.name}: ${countOf(current.exported, 'entry', 'entries')} sent (${formatCount(rate)}/s), ${countOf(current.retries, 'retry', 'retries')}`);
+        progress.update(`Exporting to ${sink.name}: ${describeProgress(current, started, estimate)}, ${countOf(current.retries, 'retry', 'retries')}`);
       },
       onRetry: (event) => progress.note(`retrying batch ${event.batch} in ${event.delayMs} ms: ${event.reason}`),
     });
@@ -148,6 +151,24 @@ function summarize(destination: string, stats: DeliveryStats, options: ExportOpt
     late_commit_guard: guard,
     duration_ms: Date.now() - started,
   };
+}
+
+/** "12,345 of ~300,000 entries sent (4,567/s), ETA 1m05s"; the total only while the planner's estimate still holds. */
+function describeProgress(current: DeliveryStats, started: number, estimate: number | undefined): string {
+  const rate = Math.round(current.exported / Math.max(0.001, (Date.now() - started) / 1000));
+  const total = estimate === undefined ? 0 : Number(estimate.toPrecision(2));
+  if (total <= current.exported) return `${countOf(current.exported, 'entry', 'entries')} sent (${formatCount(rate)}/s)`;
+  const eta = rate > 0 ? `, ETA ${formatEta((total - current.exported) / rate)}` : '';
+  return `${formatCount(current.exported)} of ~${formatCount(total)} entries sent (${formatCount(rate)}/s)${eta}`;
+}
+
+/** `42s`, `1m05s`, `2h07m`: like a clock, to the second only while it is under an hour. */
+function formatEta(seconds: number): string {
+  const s = Math.ceil(seconds);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
 }
 
 function describeDestination(sink: SinkOptions): string {
