@@ -117,6 +117,6 @@ describe('prune --wait-lock', () => {
   it('refuses a duration it cannot read, naming it (exit 2)', async () => {
     const result = await prune('--wait-lock', 'soon');
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`error: invalid --wait-lock 'soon': expected a duration such as 500ms, 30s, 10m or 2h\n`);
+    expect(result.stderr).toBe(`error: invalid --wait-lock 'soon': expected a duration such as 90s, 10m, 2h30m, 1.5h, 7d, 2w\n`);
   });
 });
