@@ -41,6 +41,7 @@ const FOREIGN_FLAGS: Record<string, string> = {
   '--trace-gc': 'node',
   '--now': 'systemctl enable',
   '--system': 'useradd',
+  '--watch': 'kubectl get',
 };
 
 interface Example {
@@ -338,7 +339,7 @@ async function checkExample(command: string, result: CliResult, dir: string, bef
 describe('README and --help examples on the demo database', () => {
   it('finds the examples: README, the program and every command', () => {
     const where = new Set(examples.flatMap((e) => e.where.map((w) => w.replace(/:\d+$/, ''))));
-    expect([...where].sort()).toEqual(['--help', 'README.md', 'export --help', 'follow --help', 'history --help', 'list --help', 'prune --help', 'show --help', 'stats --help']);
+    expect([...where].sort()).toEqual(['--help', 'README.md', 'doctor --help', 'export --help', 'follow --help', 'history --help', 'init --help', 'list --help', 'prune --help', 'show --help', 'stats --help']);
     expect(examples.length).toBeGreaterThanOrEqual(25);
   });
 
