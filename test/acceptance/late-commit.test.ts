@@ -146,10 +146,9 @@ describe.skipIf(isEmbedded())('a transaction that commits late is exported once'
     const checkpoint = join(dir, 'steady.json');
     const writers = [await connect(), await connect(), await connect()];
     let stop = false;
-    // Each writer: a transaction that inserts at its start, then commits after 0 to 1.5 s (bounded: 6 s in all).
+    // Each writer: a transaction that inserts at its start, then commits after 0 to 1.5 s, until the runs are done.
     const writing = writers.map(async (client, w) => {
-      const started = Date.now();
-      for (let n = 0; !stop && n < 200 && Date.now() - started < 6000; n += 1) {
+      for (let n = 0; !stop && n < 200; n += 1) {
         await beginLate(client, `writer-${w}`);
         await sleep(((n * 7 + w * 13) % 16) * 100);
         await client.query('commit');
@@ -157,14 +156,14 @@ describe.skipIf(isEmbedded())('a transaction that commits late is exported once'
     });
     const runs: CliResult[] = [];
     const started = Date.now();
-    while (Date.now() - started < 6000 && runs.length < 20) {
+    // At least 3 runs however slow the machine (a loaded one managed 2 in 6 s), more while 6 s last.
+    while (runs.length < 3 || (Date.now() - started < 6000 && runs.length < 20)) {
       runs.push(await hecExport(checkpoint, '--settle', '200ms', '--batch-size', '7'));
       await sleep(200);
     }
     stop = true;
     await Promise.all(writing);
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
-    expect(runs.length).toBeGreaterThan(2);
     const all = await ids('true');
     expect(all.length).toBeGreaterThan(10);
     await drain(() => hecExport(checkpoint, '--settle', '200ms'), hecIds, all);
