@@ -194,11 +194,13 @@ describe('export to a device or a pipe', () => {
 
 describe('selection', () => {
   it('leaves entries younger than --settle for the next run', async () => {
-    const young = await insertRows(schema, [{ age: '0', operator: 'settle-test' }]);
+    // 10 minutes old, not now: the bound is also the oldest open transaction of the shared database, which another
+    // file's statement running meanwhile may hold a little before now, never 10 minutes.
+    const young = await insertRows(schema, [{ age: '10 minutes', operator: 'settle-test' }]);
     const out = join(dir, 'settle.ndjson');
     const held = await runCli([...base().slice(0, -2), '--settle', '1h', '--operator', 'settle-test', '--out', out, '--json']);
     expect(JSON.parse(held.stdout)).toMatchObject({ exported: 0 });
-    const sent = await runCli([...base(), '--operator', 'settle-test', '--out', out, '--json']);
+    const sent = await runCli([...base().slice(0, -2), '--settle', '1m', '--operator', 'settle-test', '--out', out, '--json']);
     expect(JSON.parse(sent.stdout)).toMatchObject({ exported: 1 });
     expect((await readFile(out, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(young);
     await schema.query(`delete from ${schema.table()} where operator = 'settle-test'`);
