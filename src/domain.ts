@@ -66,6 +66,8 @@ export type TimeBound = { kind: 'relative'; interval: string } | { kind: 'absolu
 export interface ResourceFilter {
   type: string;
   id?: string;
+  /** The ids `id` stands for as a name, when no entry has it as an id (set by resolveResourceNames, never by flags). */
+  ids?: string[];
 }
 
 /** The filters shared by list and export. Values given twice are alternatives; different filters must all hold. */

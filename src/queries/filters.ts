@@ -4,6 +4,8 @@ import { isKnown, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../config/known-va
 import { UsageError } from '../errors.js';
 import { columnRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
+import type { Db } from '../db/connect.js';
+import { tableRef } from './table-ref.js';
 
 export type { EntryFilters } from '../domain.js';
 
@@ -52,18 +54,47 @@ function caseInsensitive(ref: RawBuilder<unknown>, values: string[], known: read
   return parts.length === 1 ? (parts[0] as RawBuilder<boolean>) : sql<boolean>`(${sql.join(parts, sql` or `)})`;
 }
 
-/** `TYPE` matches the type; `TYPE:X` the resource whose id or name is X (the table shows TYPE:NAME). */
+/** `TYPE` matches the type; `TYPE:X` the resource with id X, or the ids resolveResourceNames found for the name X. */
 function resourceCondition(mapping: ResolvedMapping, resources: ResourceFilter[]): RawBuilder<boolean> {
   const type = requireColumn(mapping, 'resource_type', '--resource');
-  const alternatives = resources.map(({ type: value, id }) => {
+  const alternatives = resources.map(({ type: value, id, ids }) => {
     const typeMatches = caseInsensitive(type, [value], KNOWN_RESOURCE_TYPES);
     if (id === undefined) return typeMatches;
     const idRef = requireColumn(mapping, 'resource_id', '--resource');
-    const nameRef = columnRef(mapping, 'resource_name');
-    const idOrName = nameRef ? sql<boolean>`(${idRef} = ${id} or ${nameRef} = ${id})` : sql<boolean>`${idRef} = ${id}`;
-    return sql<boolean>`(${typeMatches} and ${idOrName})`;
+    if (ids === undefined) return sql<boolean>`(${typeMatches} and ${idRef} = ${id})`;
+    return ids.length ? sql<boolean>`(${typeMatches} and ${inList(idRef, ids)})` : sql<boolean>`false`;
   });
   return sql<boolean>`(${sql.join(alternatives, sql` or `)})`;
+}
+
+/**
+ * `--resource TYPE:X` is an id; when no entry has that id, X is read as the name the table shows and turned into the
+ * ids it stands for here, so the filter stays `resource_id = ...` and the (type, id, time) index serves it. A match
+ * on "id or name" in one condition cannot use that index and scanned the whole table.
+ */
+export async function resolveResourceNames(db: Db, mapping: ResolvedMapping, filters: EntryFilters, note: (line: string) => void): Promise<EntryFilters> {
+  const nameRef = columnRef(mapping, 'resource_name');
+  if (!nameRef || !filters.resources.some((resource) => resource.id !== undefined && resource.ids === undefined)) return filters;
+  const table = sql.table(tableRef(mapping));
+  const resources: ResourceFilter[] = [];
+  for (const resource of filters.resources) {
+    if (resource.id === undefined || resource.ids !== undefined) {
+      resources.push(resource);
+      continue;
+    }
+    const typeMatches = caseInsensitive(requireColumn(mapping, 'resource_type', '--resource'), [resource.type], KNOWN_RESOURCE_TYPES);
+    const idRef = requireColumn(mapping, 'resource_id', '--resource');
+    const byId = await sql<{ one: number }>`select 1 as one from ${table} where ${typeMatches} and ${idRef} = ${resource.id} limit 1`.execute(db);
+    if (byId.rows.length > 0) {
+      resources.push(resource);
+      continue;
+    }
+    const byName = await sql<{ id: string }>`select distinct ${idRef}::text as id from ${table} where ${typeMatches} and ${nameRef} = ${resource.id} limit 100`.execute(db);
+    const ids = byName.rows.map((row) => row.id);
+    if (ids.length > 0) note(`${resource.type}:${resource.id} is the name of ${ids.map((id) => `${resource.type}:${id}`).join(', ')}`);
+    resources.push({ ...resource, ids });
+  }
+  return { ...filters, resources };
 }
 
 function ipCondition(mapping: ResolvedMapping, ips: string[]): RawBuilder<boolean> {

@@ -104,8 +104,15 @@ describe('one grammar, strict where it matters', () => {
   it('--resource TYPE:NAME, as the table shows it, finds the resource; TYPE:ID still does', async () => {
     const table = await list('--limit', '1');
     expect(table.stdout).toContain('route:orders');
-    expect(ids((await list('--resource', 'route:orders', '--json')).stdout)).toEqual(['4', '1']);
-    expect(ids((await list('--resource', 'route:r-1', '--json')).stdout)).toEqual(['4', '1']);
+    const byName = await list('--resource', 'route:orders', '--json');
+    expect(ids(byName.stdout)).toEqual(['4', '1']);
+    expect(byName.stderr).toContain('route:orders is the name of route:r-1');
+    const byId = await list('--resource', 'route:r-1', '--json');
+    expect(ids(byId.stdout)).toEqual(['4', '1']);
+    expect(byId.stderr).not.toContain('is the name of');
+    // A name is looked up only when no entry has it as an id, so the filter stays one the resource index serves.
+    expect(ids((await list('--resource', 'route:payments', '--resource', 'service:s-1', '--json')).stdout)).toEqual(['3', '2']);
+    expect((await list('--resource', 'route:nothing-called-this', '--json')).stdout).toBe('[]\n');
   });
 });
 

@@ -13,10 +13,18 @@ describe('enumerated filters', () => {
     expect(query.parameters).toEqual(['api', 'foo']);
   });
 
-  it('--resource ROUTE:x is the route whose id or name is x', () => {
+  it('--resource ROUTE:x is the route with id x, one condition the (type, id, time) index serves', () => {
     const query = compile({ resources: [{ type: 'ROUTE', id: 'orders' }] });
-    expect(query.sql).toContain('("resource_type" = $1 and ("resource_id" = $2 or "resource_name" = $3))');
-    expect(query.parameters).toEqual(['route', 'orders', 'orders']);
+    expect(query.sql).toContain('("resource_type" = $1 and "resource_id" = $2)');
+    expect(query.sql).not.toContain('resource_name');
+    expect(query.parameters).toEqual(['route', 'orders']);
+  });
+
+  it('a name resolved to ids matches those ids, and a name no entry has matches nothing', () => {
+    const named = compile({ resources: [{ type: 'route', id: 'orders', ids: ['r-1', 'r-2'] }] });
+    expect(named.sql).toContain('("resource_type" = $1 and "resource_id" in ($2, $3))');
+    expect(named.parameters).toEqual(['route', 'r-1', 'r-2']);
+    expect(compile({ resources: [{ type: 'route', id: 'nothing', ids: [] }] }).sql).toContain('(false)');
   });
 
   it('warns about each value outside the known set, listing the known values', () => {

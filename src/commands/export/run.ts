@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { EntryFilters } from '../../domain.js';
+import { resolveResourceNames } from '../../queries/filters.js';
 import { countExport, fetchExportRows, readOpenTransactions, streamExportRecords, type ExportQuery } from '../../queries/export.js';
 import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../../secrets/policy.js';
 import { createSink, type SinkOptions } from '../../sinks/index.js';
@@ -107,14 +108,18 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
  * prints a summary.
  */
 export async function runExport(given: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const options = await prepareExportFiles(given, io);
-  const result = await withAuditTable<ExportSummary | DryRunSummary>(config, (table) =>
-    options.dryRun
-      ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets, io))
-      : exportEntries(table, options, config.secrets, io),
+  const prepared = await prepareExportFiles(given, io);
+  const result = await withAuditTable<ExportSummary | DryRunSummary>(
+    config,
+    async (table) => {
+      const options = { ...prepared, filters: await resolveResourceNames(table.db, table.mapping, prepared.filters, (line) => io.stderr.write(`${line}\n`)) };
+      return options.dryRun
+        ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets, io))
+        : exportEntries(table, options, config.secrets, io);
+    },
     { activity: 'export' },
   );
-  if (options.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+  if (prepared.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stderr.write(`${formatSummary(result)}\n`);
 }
 

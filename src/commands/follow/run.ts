@@ -6,7 +6,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnlySession } from '../../db/read-only.js';
 import { isConnectionLost } from '../../db/connect.js';
 import type { OpenPool } from '../../db/pool.js';
-import type { EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
 import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';
@@ -86,6 +86,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
   await withAuditTable(
     config,
     async (table) => {
+      options = { ...options, filters: await resolveResourceNames(table.db, table.mapping, options.filters, note) };
       const scope = { order: 'asc' as const, filters: options.filters };
       let position: Position | undefined;
       let from: string | undefined;

@@ -5,7 +5,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
 import type { Position } from '../../db/entry-columns.js';
-import type { EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
 import { canListAsJsonText, positionOf, streamEntries, streamListJson, type SortOrder } from '../../queries/list.js';
 import { decodeToken, readHeadTokens } from '../../queries/export-record.js';
 import { fromByteString } from '../../byte-string.js';
@@ -109,8 +109,9 @@ export async function runList(options: ListOptions, config: ResolvedConfig, io: 
   const machine = plain && (options.output === 'json' || options.output === 'ndjson') ? options.output : undefined;
   await withAuditTable(
     config,
-    (table) => {
+    async (table) => {
       if (options.cursor) checkCursor(table.mapping, options.cursor, options);
+      options = { ...options, filters: await resolveResourceNames(table.db, table.mapping, options.filters, (line) => io.stderr.write(`${line}\n`)) };
       return machine && canListAsJsonText(table.mapping)
         ? printAsJsonText(listEntryJson(table, options, config.secrets), machine, io)
         : withReadOnly(table.db, async (db) => {

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
-import type { EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
 import {
   countGroups, findBusyDays, findFirstChanges, findNewAddresses, TIME_DIMENSIONS,
   type BusyDay, type Dimension, type FirstChange, type NewAddress, type StatsRow,
@@ -47,13 +47,14 @@ export interface StatsResult {
 export const OVERVIEW: readonly Dimension[][] = [['operator'], ['operation'], ['resource'], ['day'], ['weekday', 'hour']];
 
 /** Runs one GROUP BY per view, and the unusual-activity checks, in one read-only transaction. */
-export async function collectStats(options: StatsOptions, config: ResolvedConfig, early?: Promise<OpenPool>): Promise<StatsResult> {
+export async function collectStats(options: StatsOptions, config: ResolvedConfig, early?: Promise<OpenPool>, note: (line: string) => void = () => undefined): Promise<StatsResult> {
   const views = options.by ? [options.by] : OVERVIEW;
   const wantsUnusual = options.filters.since !== undefined && (!options.by || options.by.includes('operator'));
   return withAuditTable(
     config,
     (table) =>
       withReadOnly(table.db, async (db) => {
+        options = { ...options, filters: await resolveResourceNames(db, table.mapping, options.filters, note) };
         const result: StatsResult = { views: [] };
         for (const by of views) result.views.push({ by: [...by], rows: sortRows(by, await countGroups(db, table.mapping, options.filters, by)) });
         if (wantsUnusual) {
@@ -88,7 +89,7 @@ function compareKeys(a: readonly (string | number | null)[], b: readonly (string
 
 /** `api7-audit stats` */
 export async function runStats(options: StatsOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
-  const result = await collectStats(options, config, early);
+  const result = await collectStats(options, config, early, (line) => io.stderr.write(`${line}\n`));
   if (options.output === 'json') io.stdout.write(`${writeJson(statsJson(result), { indent: 2 })}\n`);
   else if (options.output === 'csv') io.stdout.write(statsCsv(result, options.by !== undefined));
   else {
