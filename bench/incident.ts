@@ -1,9 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { CompiledQuery, type RawBuilder } from 'kysely';
 // The CLI's own query builders, bundled by the same build as dist/: psql runs the very SQL the binary runs.
 import { withDatabase } from '../src/db/connect.js';
@@ -16,9 +11,8 @@ import { OVERVIEW } from '../src/commands/stats/run.js';
 import { runCli } from './cli.js';
 import { summarizePlan, type PlanSummary } from './list.js';
 import { assertSucceeded, runProcess } from './proc.js';
-import { ensureSeed, type Seed } from './seed.js';
-import { connect, serverInfo } from './db.js';
-import { formatSummary, pairedRatio, summarize, type Summary } from './stats.js';
+import type { Seed } from './seed.js';
+import { pairedRatio, summarize, type Summary } from './stats.js';
 
 export interface HistoryFigure {
   resource: string;
@@ -117,49 +111,5 @@ function inline(compiled: ReturnType<RawBuilder<unknown>['compile']>): string {
   return compiled.sql.replace(/\$(\d+)/g, (_, n: string) => {
     const value = compiled.parameters[Number(n) - 1];
     return typeof value === 'number' ? String(value) : `'${String(value).replace(/'/g, "''")}'`;
-  });
-}
-
-/**
- * On its own, until bench/run.ts registers the section (`npm run bench -- --only incident`):
- *   npx esbuild bench/incident.ts --bundle --platform=node --format=esm --packages=external --outfile=.bench-data/incident/incident.js
- *   node .bench-data/incident/incident.js --rows 2000000 --runs 5 [--db URL]
- * Prints the figures and writes bench/results-incident.json.
- */
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, rows: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' } } });
-  const url = values.db ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('no database: pass --db URL or set BENCH_DATABASE_URL (or TEST_DATABASE_URL)');
-  const log = (message: string) => process.stderr.write(`${message}\n`);
-  const client = await connect(url);
-  const cwd = await mkdtemp(join(tmpdir(), 'api7-bench-incident-'));
-  try {
-    const server = await serverInfo(client);
-    const seed = await ensureSeed(client, url, server, Number(values.rows), 'default', log);
-    log(`incident bench on ${seed.table} (${seed.rows.toLocaleString('en-US')} rows), ${values.runs} rounds`);
-    const result = await measureIncident(seed, url, Number(values.runs), cwd);
-    const out = { date: new Date().toISOString(), rows: seed.rows, runs: Number(values.runs), loadAverage: loadavg(), ...result };
-    await writeFile(fileURLToPath(new URL('../../bench/results-incident.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
-    const f = (s: Summary) => formatSummary(s, 0);
-    process.stdout.write(
-      [
-        `| figure | measured |`,
-        `| --- | ---: |`,
-        `| \`--version\` | ${f(result.version)} ms |`,
-        `| \`history ${result.history.resource}\` (${result.history.entries} entries) | ${f(result.history.wallMs)} ms, ${Math.round(result.history.overheadMs)} ms above \`--version\`; plan: ${result.history.plan.nodes.join(' > ')} |`,
-        ...result.stats.map((s) => `| \`stats --since ${s.since}\` (${s.statements} statements) | ${f(s.cliMs)} ms; psql ${f(s.psqlMs)} ms; (cli - start-up) / psql ${formatSummary(s.ratio, 2, '×')} |`),
-        '',
-      ].join('\n'),
-    );
-  } finally {
-    await client.end().catch(() => undefined);
-    await rm(cwd, { recursive: true, force: true });
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exitCode = 1;
   });
 }
