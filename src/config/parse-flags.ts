@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
-export type { ResourceFilter } from '../domain.js';
 import type { ResourceFilter } from '../domain.js';
 
 /** Parses a positive whole number flag such as `--limit 50`. */

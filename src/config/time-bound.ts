@@ -2,7 +2,6 @@ import { UsageError } from '../errors.js';
 import { normalizeInstant, parseInstant } from './instant.js';
 import { DURATION_EXAMPLES, MAX_DURATION_MS, durationHint, parseDurationFlag, tryParseDuration } from './duration.js';
 
-export type { TimeBound } from '../domain.js';
 import type { TimeBound } from '../domain.js';
 
 /** PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range"). */

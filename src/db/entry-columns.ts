@@ -1,9 +1,6 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
-import { CANONICAL_FIELDS, INVALID_JSON_KEY, type CanonicalField, type Position } from '../domain.js';
-import type { TimeBound } from '../config/time-bound.js';
+import { CANONICAL_FIELDS, INVALID_JSON_KEY, type CanonicalField, type Position, type TimeBound } from '../domain.js';
 import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.js';
-
-export type { Position };
 
 // Microsecond ISO text, so a position read back compares exactly equal to the stored value.
 const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
@@ -80,8 +77,6 @@ function stateExpression(ref: RawBuilder<unknown>, type: string): RawBuilder<unk
 }
 
 /** The key of the object that stands for a text state that is not JSON: `{"$api7_audit":"invalid_json","raw":"..."}`. */
-export { INVALID_JSON_KEY };
-
 // JSON's tokens in ARE syntax: a string (escapes and all), a number, true, false, null.
 const STRING_TOKEN = String.raw`"(?:[^"\\\x01-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"`;
 const SCALAR_TOKEN = String.raw`-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null`;

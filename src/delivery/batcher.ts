@@ -1,4 +1,5 @@
-import type { BatchLimits, ExportRecord } from '../sinks/types.js';
+import type { BatchLimits } from '../sinks/types.js';
+import type { ExportRecord } from '../domain.js';
 
 /**
  * What the delivery engine reads: records one by one, or whole pages of them. A page costs one step of async

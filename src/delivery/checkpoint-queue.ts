@@ -1,4 +1,4 @@
-import type { Position } from '../sinks/types.js';
+import type { Position } from '../domain.js';
 
 /**
  * Turns out-of-order batch confirmations into in-order checkpoints: batch N's position is written only once

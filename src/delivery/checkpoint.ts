@@ -3,16 +3,14 @@ import { lstat, open, readdir, readFile, readlink, realpath, rename, unlink } fr
 import { basename, dirname, join, resolve } from 'node:path';
 import { normalizeInstant } from '../config/instant.js';
 import { RuntimeError, UsageError } from '../errors.js';
-import type { Position } from '../sinks/types.js';
 
 /**
  * How a run kept late-committing transactions from falling behind its checkpoint (docs/decisions/
  * 001-late-commits.md): `open-transactions` saw every open transaction's start; `settle` had only the --settle window
  * (other sessions hidden from its role, a standby); `unknown` was written by a version that recorded nothing.
  */
-import type { LateCommitGuard } from '../domain.js';
+import type { LateCommitGuard, Position } from '../domain.js';
 
-export type { LateCommitGuard } from '../domain.js';
 
 /** What the exports that wrote a checkpoint covered. */
 export interface CheckpointCoverage {

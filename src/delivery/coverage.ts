@@ -1,5 +1,5 @@
-import type { EntryFilters } from '../domain.js';
-import type { Checkpoint, CheckpointCoverage, LateCommitGuard } from './checkpoint.js';
+import type { EntryFilters, LateCommitGuard } from '../domain.js';
+import type { Checkpoint, CheckpointCoverage } from './checkpoint.js';
 import { UsageError } from '../errors.js';
 import { describeFilters } from '../config/describe-filters.js';
 

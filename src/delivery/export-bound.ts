@@ -1,6 +1,5 @@
-import type { Position } from '../domain.js';
+import type { LateCommitGuard, Position } from '../domain.js';
 import { compareInstants, earlierInstant, parseInstant } from '../config/instant.js';
-import type { LateCommitGuard } from './checkpoint.js';
 import type { OpenTransactions } from '../queries/export.js';
 
 /** A run's upper bound, the guard it rests on, and what the operator should be told about it (stderr lines). */

@@ -6,6 +6,5 @@ export {
   type Checkpoint,
   type CheckpointCoverage,
   type CheckpointFile,
-  type LateCommitGuard,
 } from './checkpoint.js';
 export { DEFAULT_RETRY_POLICY, type Clock, type RetryPolicy } from './retry.js';

@@ -1,8 +1,9 @@
 import { RuntimeError } from '../errors.js';
-import type { ExportRecord, Position, Sink } from '../sinks/types.js';
+import type { Sink } from '../sinks/types.js';
 import { batchRecords, type RecordSource } from './batcher.js';
 import { CheckpointQueue } from './checkpoint-queue.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryPolicy } from './retry.js';
+import type { ExportRecord, Position } from '../domain.js';
 
 export interface DeliverOptions {
   /** Entries in (timestamp, id) order, one by one or a page at a time. */

@@ -1,7 +1,8 @@
 import { RuntimeError } from '../errors.js';
 import { openEntryFile, type OpenedEntryFile } from '../output/private-file.js';
 import { ReducedRecord } from '../sinks/oversize.js';
-import type { ExportRecord, OversizeHandler } from '../sinks/types.js';
+import type { OversizeHandler } from '../sinks/types.js';
+import type { ExportRecord } from '../domain.js';
 
 /**
  * The export's {@link OversizeHandler}: each entry too large for the destination is appended whole (as masked as

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { normalizeInstant } from '../config/instant.js';
-import type { Position } from '../db/entry-columns.js';
 import { formatTableName } from '../db/identifiers.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { idProblem } from './id-check.js';
-import type { EntryFilters } from './filters.js';
 import { describeFilters } from '../config/describe-filters.js';
+import type { EntryFilters, Position } from '../domain.js';
 
 /** What a page was made for: a cursor continues only the same listing. */
 export interface CursorScope {

@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { ExportRecord } from '../domain.js';
+import type { EntryFilters, ExportRecord, Position } from '../domain.js';
 import { EntryRecord } from './export-record.js';
-import { allOf, filterConditions, type EntryFilters } from './filters.js';
+import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
 import { buildEntryJsonQuery, streamEntryJson } from './entry-json.js';
 

@@ -7,7 +7,6 @@ import type { ResolvedMapping } from '../db/mapping.js';
 import type { Db } from '../db/connect.js';
 import { tableRef } from './table-ref.js';
 
-export type { EntryFilters } from '../domain.js';
 
 export const NO_FILTERS: EntryFilters = { operators: [], operations: [], resources: [], ips: [], sources: [] };
 

@@ -1,7 +1,6 @@
-import type { AuditEntry, Position } from '../domain.js';
+import type { AuditEntry, EntryFilters, Position } from '../domain.js';
 import type { Db } from '../db/connect.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { EntryFilters } from './filters.js';
 import { fetchPage, PAGE_SIZE } from './list.js';
 
 export { readOpenTransactions } from './export.js';

@@ -1,11 +1,10 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { AuditEntry } from '../domain.js';
+import type { AuditEntry, EntryFilters, Position, TimeBound } from '../domain.js';
 import type { Db } from '../db/connect.js';
-import { columnRef, entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { columnRef, entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { TimeBound } from '../config/time-bound.js';
 import { UsageError } from '../errors.js';
-import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from './filters.js';
+import { allOf, filterConditions, NO_FILTERS } from './filters.js';
 import { PAGE_SIZE, type SortOrder } from './list.js';
 import { tableRef } from './table-ref.js';
 

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import type { AuditEntry } from '../domain.js';
+import type { AuditEntry, EntryFilters, Position } from '../domain.js';
 import type { Db } from '../db/connect.js';
-import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import { allOf, filterConditions, type EntryFilters } from './filters.js';
+import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
 import { streamEntryJson } from './entry-json.js';
 

@@ -1,10 +1,11 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue, type Position } from '../db/entry-columns.js';
+import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import { allOf } from './filters.js';
 import { tableRef } from './table-ref.js';
+import type { Position } from '../domain.js';
 
 /**
  * Which entries a prune may delete. Every statement a prune runs carries these conditions, so no batch can reach an

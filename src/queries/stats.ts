@@ -2,9 +2,9 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { columnRef, fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import type { CanonicalField } from '../domain.js';
+import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
-import { allOf, filterConditions, type EntryFilters } from './filters.js';
+import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
 import type { Dimension } from '../config/stats-dimensions.js';
 

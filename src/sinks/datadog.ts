@@ -3,7 +3,8 @@ import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, quoteJson } from './body.js';
 import { HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
 import { ReducedRecord } from './oversize.js';
-import type { ExportRecord, FatalOutcome, OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { FatalOutcome, OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { ExportRecord } from '../domain.js';
 
 export interface DatadogOptions extends HttpOptions {
   apiKey: string;

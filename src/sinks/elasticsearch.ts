@@ -1,7 +1,8 @@
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
 import { HttpClient, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
-import type { ExportRecord, OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { ExportRecord } from '../domain.js';
 
 export interface ElasticsearchOptions extends HttpOptions {
   /** Cluster URL, e.g. `https://es.example.com:9200` (a path prefix is kept; user:password in it means basic auth). */

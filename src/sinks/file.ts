@@ -5,7 +5,8 @@ import { gzip } from 'node:zlib';
 import { UsageError } from '../errors.js';
 import { openEntryFile, type OpenedEntryFile } from '../output/private-file.js';
 import { BodyBuilder, BufferPool, jsonLength } from './body.js';
-import type { ExportRecord, SendOutcome, Sink } from './types.js';
+import type { SendOutcome, Sink } from './types.js';
+import type { ExportRecord } from '../domain.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -5,7 +5,8 @@ import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../secrets/redact.js';
 import type { BodyBuilder } from './body.js';
 import { ReducedRecord } from './oversize.js';
-import type { ExportRecord, FatalOutcome, OversizeHandler, RetryOutcome, SendOutcome } from './types.js';
+import type { FatalOutcome, OversizeHandler, RetryOutcome, SendOutcome } from './types.js';
+import type { ExportRecord } from '../domain.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
-import type { ExportRecord } from './types.js';
+import type { ExportRecord } from '../domain.js';
 
 /**
  * The key of the marker objects this tool writes in place of a state: `{"$api7_audit":"omitted", ...}` for a state

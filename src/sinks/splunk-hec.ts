@@ -15,7 +15,8 @@ import {
   type HttpReply,
   type PartOutcome,
 } from './http.js';
-import type { ExportFields, ExportRecord, OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { OversizeHandler, SendOutcome, Sink } from './types.js';
+import type { ExportFields, ExportRecord } from '../domain.js';
 
 export interface SplunkHecOptions extends HttpOptions {
   /** `https://splunk:8088`, or the full collector URL `https://splunk:8088/services/collector/event`. */

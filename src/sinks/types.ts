@@ -6,10 +6,8 @@
 
 import type { ExportRecord } from '../domain.js';
 
-export type { ExportFields, ExportFieldsJson, ExportRecord } from '../domain.js';
 
 /** Where an export stands: the last record known to be stored by the sink, in (timestamp, id) order. */
-export type { Position } from '../domain.js';
 
 /** The sink stored every record it was given (possibly some of them for the second time). */
 export interface DeliveredOutcome {

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deliver, type DeliverOptions } from '../../src/delivery/pipeline.js';
 import { RuntimeError } from '../../src/errors.js';
 import { chunkRanges, DatadogSink, datadogIntakeUrl, type DatadogOptions } from '../../src/sinks/datadog.js';
-import type { ExportRecord, Sink } from '../../src/sinks/types.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { FakeDatadog, type FakeDatadogOptions } from '../support/fake-datadog.js';
 import { makeRecord, makeRecords, streamOf } from '../support/fake-records.js';
 import type { FakeServer } from '../support/fake-server.js';
+import type { ExportRecord } from '../../src/domain.js';
 
 const KEY = 'dd-key';
 const FAST_RETRY = { baseMs: 5, capMs: 40, maxAttempts: 12, maxRetryMs: 20_000 };

@@ -3,10 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deliver } from '../../src/delivery/pipeline.js';
 import { RuntimeError } from '../../src/errors.js';
 import { ElasticsearchSink, encodeBulkItem, type ElasticsearchOptions } from '../../src/sinks/elasticsearch.js';
-import type { ExportRecord, Sink } from '../../src/sinks/types.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { FakeElastic, type FakeElasticOptions } from '../support/fake-elastic.js';
 import { makeRecord, makeRecords, streamOf } from '../support/fake-records.js';
 import type { FakeServer } from '../support/fake-server.js';
+import type { ExportRecord } from '../../src/domain.js';
 
 const KEY = 'es-key';
 const FAST_RETRY = { baseMs: 5, capMs: 40, maxAttempts: 15, maxRetryMs: 20_000 };

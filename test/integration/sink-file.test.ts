@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deliver } from '../../src/delivery/pipeline.js';
 import { FileSink } from '../../src/sinks/file.js';
 import { createSink } from '../../src/sinks/index.js';
-import type { ExportRecord } from '../../src/sinks/types.js';
 import { makeRecords, streamOf } from '../support/fake-records.js';
+import type { ExportRecord } from '../../src/domain.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,5 @@
 import { toByteString } from '../../src/byte-string.js';
-import type { ExportRecord } from '../../src/sinks/types.js';
+import type { ExportRecord } from '../../src/domain.js';
 
 const BASE_MS = Date.UTC(2026, 10, 25, 18, 54, 49);
 

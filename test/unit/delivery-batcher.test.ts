@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchRecords } from '../../src/delivery/batcher.js';
 import { makeRecords, streamOf } from '../support/fake-records.js';
-import type { ExportRecord } from '../../src/sinks/types.js';
+import type { ExportRecord } from '../../src/domain.js';
 
 async function collect(records: ExportRecord[], maxEntries: number, maxBytes: number): Promise<ExportRecord[][]> {
   const out: ExportRecord[][] = [];

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { deliver, deliveryWindow } from '../../src/delivery/pipeline.js';
 import type { Clock } from '../../src/delivery/retry.js';
 import { RuntimeError } from '../../src/errors.js';
-import type { ExportRecord, Position, SendOutcome, Sink } from '../../src/sinks/types.js';
+import type { SendOutcome, Sink } from '../../src/sinks/types.js';
 import { makeRecords, streamOf } from '../support/fake-records.js';
+import type { ExportRecord, Position } from '../../src/domain.js';
 
 type Script = (records: readonly ExportRecord[], call: number, signal: AbortSignal) => Promise<SendOutcome>;
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { compileOnlyDb, defaultMapping } from '../support/compile-only.js';
-import { allOf, filterConditions, NO_FILTERS, type EntryFilters } from '../../src/queries/filters.js';
+import { allOf, filterConditions, NO_FILTERS } from '../../src/queries/filters.js';
 import { unknownFilterWarnings } from '../../src/config/known-values.js';
+import type { EntryFilters } from '../../src/domain.js';
 
 const compile = (filters: Partial<EntryFilters>) => sql`select 1 where ${allOf(filterConditions(defaultMapping, { ...NO_FILTERS, ...filters }))}`.compile(compileOnlyDb);
 

@@ -1,8 +1,8 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { UsageError } from '../../errors.js';
-import type { EntryFilters } from '../../queries/filters.js';
 import { parseIpFilter, parseNonEmpty, parseResource } from '../../config/parse-flags.js';
 import { checkTimeRange, parseTimeBound } from '../../config/time-bound.js';
+import type { EntryFilters } from '../../domain.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -1,12 +1,11 @@
-import type { AuditEntry, Position } from '../../domain.js';
+import type { AuditEntry, EntryFilters, Position, TimeBound } from '../../domain.js';
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
-import type { TimeBound } from '../../config/time-bound.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnlySession } from '../../db/read-only.js';
 import { isConnectionLost } from '../../db/connect.js';
 import type { OpenPool } from '../../db/pool.js';
-import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
 import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';

@@ -1,12 +1,10 @@
-import type { AuditEntry } from '../../domain.js';
+import type { AuditEntry, EntryFilters, TimeBound } from '../../domain.js';
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
-import type { TimeBound } from '../../config/time-bound.js';
 import { RuntimeError } from '../../errors.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
-import type { EntryFilters } from '../../queries/filters.js';
 import type { SortOrder } from '../../queries/list.js';
 import { entryAt, firstEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
 import { createSecretPolicy, maskEntry, type SecretPolicy } from '../../secrets/policy.js';

@@ -1,11 +1,10 @@
-import type { AuditEntry } from '../../domain.js';
+import type { AuditEntry, EntryFilters, Position } from '../../domain.js';
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
-import type { Position } from '../../db/entry-columns.js';
-import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames } from '../../queries/filters.js';
 import { canListAsJsonText, positionOf, streamEntries, streamListJson, type SortOrder } from '../../queries/list.js';
 import { decodeToken, readHeadTokens } from '../../queries/export-record.js';
 import { fromByteString } from '../../byte-string.js';

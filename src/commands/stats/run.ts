@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
-import { resolveResourceNames, type EntryFilters } from '../../queries/filters.js';
+import { resolveResourceNames } from '../../queries/filters.js';
 import {
   countGroups, findBusyDays, findFirstChanges, findNewAddresses, TIME_DIMENSIONS,
   type BusyDay, type Dimension, type FirstChange, type NewAddress, type StatsRow,
@@ -13,6 +13,7 @@ import { csvQuote } from '../../output/csv.js';
 import { writeJson } from '../../output/stable-json.js';
 import { sanitizeForTerminal } from '../../output/terminal-text.js';
 import { formatCount, localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
+import type { EntryFilters } from '../../domain.js';
 
 export interface StatsOptions {
   filters: EntryFilters;
