@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createMasker, mayNeedMasking } from '../../src/commands/history/run.js';
+import { createSecretPolicy, maskEntry } from '../../src/secrets/policy.js';
+import { INVALID_JSON_KEY, type AuditEntry } from '../../src/domain.js';
+import { makeEntry, pick } from './output-fixtures.js';
+import { seededRandom } from '../support/random.js';
+
+const policy = createSecretPolicy();
+
+/** The timeline item as history built it before the shortcut: every entry masked, its diff taken on the masked states. */
+function maskedItem(raw: AuditEntry) {
+  const masker = createMasker(false, policy);
+  const entry = masker.entry(raw);
+  return { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after) };
+}
+
+describe('history: an entry masking would leave as it is skips the masking', () => {
+  it('gives the same entry and changes as masking every entry, on random entries', () => {
+    const random = seededRandom(17);
+    const keys = ['uri', 'key', 'keys', 'cert', 'certs', 'key-auth', 'limit-count', 'csrf', 'Password', 'X-API-KEY', 'nodes', 'plugins', 'name', 'value', 'desc', '__proto__', 'token', 'a', 'b'];
+    const values = ['v', 3, null, true, 'password', 'Authorization', 'Bearer abc.def.ghi', 'remote_addr', 'AKIAIOSFODNN7EXAMPLE', '{"token": "t"}', 'x'];
+    const tree = (depth: number): unknown => {
+      if (depth > 4 || random() < 0.3) return pick(random, values);
+      if (random() < 0.25) return [tree(depth + 1), tree(depth + 1)];
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < 3; i += 1) Object.defineProperty(out, pick(random, keys), { value: tree(depth + 1), enumerable: true, writable: true, configurable: true });
+      return out;
+    };
+    const masker = createMasker(false, policy);
+    let skipped = 0;
+    for (let round = 0; round < 1500; round += 1) {
+      const before = random() < 0.1 ? null : tree(0);
+      // Most changes touch a few values of the same document.
+      const after = random() < 0.5 ? structuredClone(before) : tree(0);
+      if (after !== null && typeof after === 'object' && !Array.isArray(after)) (after as Record<string, unknown>).revision = round;
+      const raw = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'SSLs', 'consumer', 'certificate']), before, after });
+      if (!mayNeedMasking(raw, policy)) skipped += 1;
+      expect(masker.item(raw), JSON.stringify(raw)).toEqual(maskedItem(raw));
+    }
+    // The shortcut was taken often enough for the comparison to mean something.
+    expect(skipped).toBeGreaterThan(100);
+  });
+
+  it('masks what lies deeper than the walkers go, a state marked invalid JSON, and an SSL key', () => {
+    let deep: unknown = { a: 'v' };
+    for (let i = 0; i < 250; i += 1) deep = { a: deep };
+    const cases = [
+      makeEntry({ before: { nested: deep }, after: { nested: deep, b: 1 } }),
+      makeEntry({ before: { [INVALID_JSON_KEY]: 'invalid_json', raw: 'password=hunter2' }, after: { uri: '/a' } }),
+      makeEntry({ resource_type: 'ssl', before: { key: 'k1', sni: 'a' }, after: { key: 'k2', sni: 'a' } }),
+    ];
+    for (const raw of cases) {
+      expect(mayNeedMasking(raw, policy)).toBe(true);
+      expect(createMasker(false, policy).item(raw)).toEqual(maskedItem(raw));
+    }
+    expect(maskEntry(cases[0] as AuditEntry, policy)).not.toEqual(cases[0]);
+  });
+
+  it('leaves a plain route alone and takes its diff as it is', () => {
+    const raw = makeEntry();
+    expect(mayNeedMasking(raw, policy)).toBe(false);
+    expect(createMasker(false, policy).item(raw)).toEqual({ entry: raw, changes: [{ path: '$.upstream.nodes[0].host', before: 'a.internal', after: 'b.internal' }] });
+  });
+});
