@@ -23,45 +23,56 @@ export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: bool
 }
 
 /**
- * Last words (and last two words) that make a longer name a secret when the policy holds them as names:
- * `db_password`, `adminPassword`, `x-api-token`, `webhook_secret`, `encryption_key`. Only the last words decide,
- * so `token_ttl`, `password_min_length` and `secret_ref` stay readable.
+ * Words that make a longer name a secret when it ends in them and the policy holds them as names, whatever comes
+ * before (a `_`, a camelCase boundary, or nothing): `db_password`, `adminPassword`, `dbpassword`, `x-api-token`,
+ * `githubtoken`, `webhooksecret`, `encryption_key`, `sshprivatekey`. Only the end decides, so `token_ttl`,
+ * `password_min_length`, `secret_ref`, `passwordless`, `max_tokens` and `broken` stay readable.
  */
 export const SECRET_LAST_WORDS: readonly string[] = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey'];
+/** Two words that end a secret name together, with or without the `_` (`private_key`, `privatekey`), never `key` alone. */
 export const SECRET_LAST_TWO_WORDS: readonly string[] = ['api_key', 'private_key', 'secret_key', 'signing_key', 'encryption_key'];
-const LAST_WORDS: ReadonlySet<string> = new Set(SECRET_LAST_WORDS);
-const LAST_TWO_WORDS: ReadonlySet<string> = new Set(SECRET_LAST_TWO_WORDS);
+/**
+ * A normalized name ending in a secret word (group 1: the first of two words). The pre-check's SECRET_WORD_END
+ * (value-rules.ts) must match every name this does, so a `_` is allowed between two words and nowhere else.
+ */
+const SECRET_ENDING = /(?:pass(?:w(?:or)?d|phrase)|secret|token|(api|private|secret|signing|encryption)_?key)$/;
+const NO_WORDS: readonly string[] = [];
+/** Last letters of the words above: a name ending otherwise is not read any further (most keys). */
+const LAST_LETTERS: ReadonlySet<number> = new Set(['d', 'e', 't', 'n', 'y'].map((letter) => letter.charCodeAt(0)));
 
-/** The secret word a normalized name ends in after a `_` (`db_password` ends in `password`), or undefined. */
-export function secretLastWords(name: string): string | undefined {
-  const last = name.lastIndexOf('_');
-  if (last < 0) return undefined;
-  const word = name.slice(last + 1);
-  if (LAST_WORDS.has(word)) return word;
-  const two = name.slice(name.lastIndexOf('_', last - 1) + 1);
-  return LAST_TWO_WORDS.has(two) ? two : undefined;
+/**
+ * The secret words a normalized name ends in, as the policy names them (`dbpassword` ends in `password`,
+ * `openaiapikey` in `apikey` and `api_key`, `sshprivatekey` in `private_key`), or none.
+ */
+export function secretLastWords(name: string): readonly string[] {
+  const match = SECRET_ENDING.exec(name);
+  if (match === null) return NO_WORDS;
+  const first = match[1];
+  if (first === undefined) return [match[0]];
+  return first === 'api' ? ['apikey', 'api_key'] : [`${first}_key`];
 }
 
 /**
  * Whether a field name is a secret wherever it stands: its normalized name or its camelCase reading is one of
- * `keys`, or ends in a secret word that `keys` holds ({@link SECRET_LAST_WORDS}).
+ * `keys`, or it ends in a secret word that `keys` holds ({@link SECRET_LAST_WORDS}).
  */
 export function isSecretName(name: string, keys: ReadonlySet<string>, camel?: string): boolean {
   if (keys.has(name) || (camel !== undefined && keys.has(camel))) return true;
-  const words = camel ?? name;
-  return words.includes('_') && keys.has(cachedLastWords(words));
+  // The normalized name, not the camelCase reading: `dbPassWord` reads `db_pass_word`, but ends in `password`.
+  if (!LAST_LETTERS.has(name.charCodeAt(name.length - 1))) return false;
+  return cachedLastWords(name).some((word) => keys.has(word));
 }
 
-/** {@link secretLastWords}, remembered, `''` for none (never a key): the scanner asks it for every key of every row. */
-const lastWordsOf = new Map<string, string>();
-function cachedLastWords(name: string): string {
-  let tail = lastWordsOf.get(name);
-  if (tail === undefined) {
+/** {@link secretLastWords}, remembered: the scanner asks it for every key of every row. */
+const lastWordsOf = new Map<string, readonly string[]>();
+function cachedLastWords(name: string): readonly string[] {
+  let words = lastWordsOf.get(name);
+  if (words === undefined) {
     if (lastWordsOf.size >= 10_000) lastWordsOf.clear();
-    tail = secretLastWords(name) ?? '';
-    lastWordsOf.set(name, tail);
+    words = secretLastWords(name);
+    lastWordsOf.set(name, words);
   }
-  return tail;
+  return words;
 }
 
 /** Resource types whose root object is an SSL certificate even when a change carries no `cert` beside its `key`. */

@@ -19,12 +19,35 @@ export function isSecretHeaderName(value: string): boolean {
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /**
- * `scheme://user:PASSWORD@host`: the password runs to the `@` after which the host holds no other `@` (a raw `/` or
- * `@` in it is kept in); digits then `/` after the colon are a port (`https://host:8443/@me`), not a password.
+ * `scheme://user:PASSWORD@host`: the password runs from the first `:` after the user (who may hold a raw `@`, as an
+ * e-mail address does) to the last `@` before a space, so a raw `/`, `?`, `#` or `@` in it is kept in; anything the
+ * URL holds past the port and before such an `@` is masked with it, as no one can tell where a sloppy password ends.
  */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)(?!\d+(?:[/?#\s]|$))(\S+?)@(?=[^\s@/?#]*(?:[/?#\s]|$))/gi;
-/** `https://TOKEN@host`: in a web URL a user without a password is a token (`https://ghp_...@github.com`). */
-const URL_TOKEN_USER = /(\b(?:https?|wss?):\/\/)([^\s/:@?#]+)@/gi;
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/)([^/\s:]*):(\S+)@/gi;
+/**
+ * Digits after the colon, then `/`, `?` or `#`, read as a port: a password in the URL would end in `/` just before an
+ * `@` (`https://host:8443/@alice`, `/npm/@scope/pkg`). Any other `@` after a port may end a password (`1234/x@host`).
+ */
+const PORT_THEN_PATH = /^(\d{1,5})(?=[/?#])(?:[^@]|(?<=\/)@)*(?<=\/)$/;
+/** The user of a URL without a password, masked when it looks like a token (`https://ghp_...@github.com`). */
+const URL_USER = /([a-z][a-z0-9+.-]*:\/\/)([^\s/:@?#]+)@/gi;
+/**
+ * A token as a URL's user: an issuer's prefix (GitHub, GitLab, Slack, OpenAI and Stripe, npm, Hugging Face, PyPI,
+ * Atlassian, DigitalOcean, Shopify) or 20 characters or more of a token's alphabet with a digit in them. A name a
+ * person or a service account has (`git`, `alice`, `first.last`, `deploy-bot`) stays readable.
+ */
+const TOKEN_PREFIX = /^(?:gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|soat|oas)-|xox[a-z]-|sk[-_]|rk_|npm_|hf_|pypi-|ATATT|dop_v1_|shp(?:at|ss|ca|pa)_)./;
+const LONG_TOKEN = /^(?=\D*\d)[A-Za-z0-9_\-+=~%]{20,}$/;
+
+function isUrlPort(user: string, password: string): boolean {
+  const port = PORT_THEN_PATH.exec(password);
+  return port !== null && user !== '' && Number(port[1]) <= 65_535;
+}
+
+function looksLikeToken(user: string): boolean {
+  return TOKEN_PREFIX.test(user) || LONG_TOKEN.test(user);
+}
+
 /**
  * `name=value` in a query string or a connection string (`?access_token=`, `&api_key=`, `password=... dbname=`,
  * `;Password=...;`): a name ending in a secret word or `signature` (`X-Amz-Signature`), or `key`, `sig`; the value runs to `&`, `;`, `#`,
@@ -48,8 +71,8 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, (token) => mask(token));
   if (out.includes('://')) {
-    out = out.replace(URL_PASSWORD, (_, head: string, password: string) => `${head}${mask(password)}@`);
-    out = out.replace(URL_TOKEN_USER, (_, head: string, user: string) => `${head}${mask(user)}@`);
+    out = out.replace(URL_PASSWORD, (url: string, scheme: string, user: string, password: string) => (isUrlPort(user, password) ? url : `${scheme}${user}:${mask(password)}@`));
+    out = out.replace(URL_USER, (url: string, scheme: string, user: string) => (looksLikeToken(user) ? `${scheme}${mask(user)}@` : url));
   }
   if (out.includes(':')) out = out.replace(HEADER_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
   if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);

@@ -9,11 +9,17 @@ const masked = (text: string) => maskSecretsInText(text, () => '******');
 
 describe('the last-word rule', () => {
   it.each(['db_password', 'adminPassword', 'jwt_secret', 'github_token', 'apiToken', 'x-api-token', 'webhook_secret', 'encryption_key', 'proxy_password',
-    'PROXY_PASSWORD', 'Openai-Api-Key', 'sshPrivateKey', 'aws_secret_key', 'jwt_signing_key', 'x_apikey', 'vault_passphrase', 'Authorization '])('%s is a secret', (key) => {
+    'PROXY_PASSWORD', 'Openai-Api-Key', 'sshPrivateKey', 'aws_secret_key', 'jwt_signing_key', 'x_apikey', 'vault_passphrase', 'Authorization ',
+    // Words run together: the name ends in a secret word whatever comes before it.
+    'dbpassword', 'adminpassword', 'githubtoken', 'webhooksecret', 'csrftoken', 'DBPASSWORD', 'rootpasswd', 'gpgpassphrase', 'clientsecret', 'openaiapikey',
+    'sshprivatekey', 'awssecretkey', 'jwtsigningkey', 'dataencryptionkey', 'dbPassWord', 'db.password', 'DB Password', 'x-csrftoken'])('%s is a secret', (key) => {
     expect(secretName(key)).toBe(true);
   });
 
-  it.each(['token_ttl', 'password_min_length', 'secret_ref', 'max_tokens', 'cache_key', 'tokenizer', 'passwordless', 'key', 'access_key', 'secret_name_prefix'])('%s is not', (key) => {
+  it.each(['token_ttl', 'password_min_length', 'secret_ref', 'max_tokens', 'cache_key', 'tokenizer', 'passwordless', 'key', 'access_key', 'secret_name_prefix',
+    // Ending in `oken` is not ending in `token`; a plural, a word that only starts with one, `key` alone stay readable.
+    'tokens', 'total_tokens', 'maxTokens', 'broken', 'spoken', 'token_type', 'token_endpoint', 'secretary', 'secret_refs', 'passwordPolicy', 'publickey',
+    'public_key', 'monkey', 'hockey', 'cachekey', 'private key'])('%s is not', (key) => {
     expect(secretName(key)).toBe(false);
   });
 
@@ -21,6 +27,10 @@ describe('the last-word rule', () => {
     const replace = createSecretPolicy({ mode: 'replace', keys: ['password'] });
     expect(isSecretName('db_password', replace.keys)).toBe(true);
     expect(isSecretName('github_token', replace.keys)).toBe(false);
+    expect(isSecretName('dbpassword', replace.keys)).toBe(true);
+    expect(isSecretName('githubtoken', replace.keys)).toBe(false);
+    const apiKey = createSecretPolicy({ mode: 'replace', keys: ['api_key'] });
+    expect(['openaiapikey', 'openai_apikey', 'openai_api_key'].map((name) => isSecretName(name, apiKey.keys))).toEqual([true, true, true]);
   });
 
   it('a camelCase secrets.keys entry also names its snake_case reading', () => {
@@ -42,6 +52,28 @@ describe('secrets in text', () => {
     ['Server=db;User Id=app;Password=S3cr3t;Database=x', 'Server=db;User Id=app;Password=******;Database=x'],
     ['Bearer abcDEF123456', 'Bearer ******'],
     ['sent with bearer xyz.987654321- today', 'sent with bearer ****** today'],
+    // Digits then `/`, `?` or `#` after the colon, with an `@` later: a password (a raw `/` in it), not a port.
+    ['redis://:1234/x@host', 'redis://:******@host'],
+    ['https://user:123456/abc@host', 'https://user:******@host'],
+    ['https://u:8080/x@db.example/app', 'https://u:******@db.example/app'],
+    ['https://u:12?x@host/p', 'https://u:******@host/p'],
+    ['https://u:12#x@host', 'https://u:******@host'],
+    ['redis://:1234/@host', 'redis://:******@host'],
+    ['https://u:abc/@host', 'https://u:******@host'],
+    // The password runs to the last `@`: a raw `@` then `/` in it stays masked; a user may hold an `@` (an e-mail).
+    ['https://u:p@ss/word@host/x', 'https://u:******@host/x'],
+    ['https://bob@corp.example:S3cr3t@jira.example/x', 'https://bob@corp.example:******@jira.example/x'],
+    // What can't be told from a sloppy password is masked with it: a path holding an `@` after a port.
+    ['https://api.example:8443/v1/users?email=a@b.example', 'https://api.example:******@b.example'],
+    // A user without a password that looks like a token: an issuer's prefix, or 20+ token characters with a digit.
+    ['https://glpat-AbCdEfGh1234567890xy@gitlab.example/g/p.git', 'https://******@gitlab.example/g/p.git'],
+    ['https://xoxb-1234-5678-abcdef@hooks.example/x', 'https://******@hooks.example/x'],
+    ['https://sk-proj-abc@api.example', 'https://******@api.example'],
+    ['https://github_pat_11ABC@github.com/o/r.git', 'https://******@github.com/o/r.git'],
+    ['https://0123456789abcdef0123456789abcdef01234567@github.com/o/r.git', 'https://******@github.com/o/r.git'],
+    ['git+https://ghp_S3cr3t@github.com/o/r.git', 'git+https://******@github.com/o/r.git'],
+    ['wss://AbCdEf0123456789GhIjKl@ws.example/socket', 'wss://******@ws.example/socket'],
+    ['https://ghp_S3cr3t@github.com:443/@x', 'https://******@github.com:443/@x'],
   ])('%s', (text, expected) => {
     expect(masked(text)).toBe(expected);
   });
@@ -49,6 +81,10 @@ describe('secrets in text', () => {
   it.each([
     'https://port.example:8443/@me', 'ssh://git@github.com/org/repo.git', 'postgres://app@db:5432/x', 'https://h.example/?page=2&sort=name',
     'Bearer tokens are supported', 'token_ttl=3600', 'password_min_length=12', 'the key to success',
+    // A port, then a path whose segment starts with `@`; ordinary user names of web URLs.
+    'https://reg.example:4873/npm/@scope/pkg', 'https://h.example:8443?next=/@me', 'https://git@github.com/org/repo.git', 'https://alice@example.com',
+    'https://first.last@example.com/x', 'https://deploy-bot@ci.example', 'https://user123@h.example', 'wss://svc-account@ws.example', 'https://alice@example.com:8443/x',
+    'https://h.example/npm/pkg@1.2.3/x.js', 'see https://h.example:8443/x and mail me@h.example',
   ])('%s stays readable', (text) => {
     expect(masked(text)).toBe(text);
   });
