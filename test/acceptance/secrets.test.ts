@@ -92,8 +92,18 @@ function genericState(side: string): Record<string, unknown> {
     webhook_secret: c('webhook'), encryption_key: c('enckey'), PROXY_PASSWORD: c('proxypw'), 'Openai-Api-Key': c('openaikey'),
     token_ttl: 3600, password_min_length: 12, secret_ref: 'visible-secret-ref',
     // Credentials in a URL's query or user part (a raw `/` in a password too), a connection string, a bare bearer token.
-    query_urls: [`https://h.example/cb?access_token=${c('qaccess')}&x=visible-query`, `https://h.example/f?api_key=${c('qapikey')}`, `https://${c('urluser')}@git.example/org/repo.git`,
+    query_urls: [`https://h.example/cb?access_token=${c('qaccess')}&x=visible-query`, `https://h.example/f?api_key=${c('qapikey')}`, `https://ghp_${c('urluser')}@git.example/org/repo.git`,
       `https://user:${c('slashpw')}/x@slash.example/app`, 'https://port.example:8443/@visible-handle'],
+    // Issue 13's last shapes. Names run together; names that only look alike stay readable.
+    dbpassword: c('dbpwrun'), adminpassword: c('adminpwrun'), githubtoken: c('ghtokenrun'), webhooksecret: c('webhookrun'), csrftoken: c('csrfrun'), sshprivatekey: c('sshkeyrun'),
+    max_tokens: 4096, tokens: 'visible-tokens', passwordless: 'visible-passwordless', broken: 'visible-broken', spoken: 'visible-spoken', public_key: 'visible-public-key',
+    env_run: [{ name: 'DBPASSWORD', value: c('envrun') }, { name: 'MAX_TOKENS', value: 'visible-env-max' }],
+    // Digits then `/` (or `?`) after a URL's colon, with an `@` later: a password, not a port; a raw `@` then `/` in a
+    // password; a user holding an `@`; tokens as a URL's user; ordinary user names and a path starting with `@` stay.
+    url_shapes: [`redis://:7531/${c('digitpw')}@digits.example:6379/0`, `https://user:975319/${c('longdigitpw')}@digits2.example/app`, `https://u:12?${c('querypw')}@digits3.example/x`,
+      `https://u:p@${c('atslashpw')}/x@atslash.example/app`, `https://bob@corp.example:${c('emailuserpw')}@jira.example/x`,
+      `https://glpat-${c('glpat')}@gitlab.example/g/p.git`, `wss://${c('longuser')}-a1b2c3d4@ws.example/socket`,
+      'https://git@github.com/visible-org/repo.git', 'https://alice@visible-user.example/x', 'https://reg.example:4873/npm/@visible-scope/pkg'],
     dsn: `host=db user=app password=${c('dsnpw')} dbname=visible-db`,
     note: `Bearer ${c('bearer')}`,
     // Secret names in name/value lists, header pairs, header names with a trailing space, plugins as a list.
@@ -244,7 +254,10 @@ describe('no output path shows a secret', () => {
     for (const visible of ['visible description', 'api.example/v1', 'cache.internal:6379', 'visible-trace', 'visible-host', '/visible-uri', 'MIIvisible', 'called with', 'X-Trace',
       'visible-host-line', 'visible-set', 'X-Visible', 'visible-state', 'db.example:5432', 'app.example/cb', '"token_ttl":3600', '"password_min_length":12',
       'visible-secret-ref', 'x=visible-query', 'git.example/org/repo.git', 'slash.example/app', 'https://port.example:8443/@visible-handle', 'user=app', 'dbname=visible-db',
-      'visible-level', 'visible-pair', 'visible_remote_addr']) {
+      'visible-level', 'visible-pair', 'visible_remote_addr', '"max_tokens":4096', 'visible-tokens', 'visible-passwordless', 'visible-broken', 'visible-spoken',
+      'visible-public-key', 'visible-env-max', 'digits.example:6379/0', 'digits2.example/app', 'atslash.example/app', 'https://bob@corp.example:', 'jira.example/x',
+      'gitlab.example/g/p.git', 'ws.example/socket', 'https://git@github.com/visible-org/repo.git', 'https://alice@visible-user.example/x',
+      'https://reg.example:4873/npm/@visible-scope/pkg']) {
       expect(ndjson).toContain(visible);
     }
   });
