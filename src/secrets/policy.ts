@@ -2,10 +2,11 @@ import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../domain.js';
 import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
-import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, mayHoldSecretHeader, mayHoldSecretValueButHeaders, NAME_AS_VALUE, NO_NAME, SECRET_HEADER_NAMES, secretWordEnds } from './value-rules.js';
+import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, SECRET_HEADER_NAMES } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { compileHintRules, CONTEXTUAL_KEY, isSecretNameValue, NO_HINT, rowHints, STRING_VALUE, WALKERS, type HintRules } from './row-hints.js';
+import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { stableStringify } from '../output/stable-json.js';
 
 export { normalizeSecretKey, SECRET_MASK };
@@ -74,21 +75,14 @@ interface Rules {
 
 interface CompiledPolicy extends Rules {
   /**
-   * Global, for one scan of a row: any quoted name that is a secret wherever it appears, followed by `:`; or,
-   * captured as group 1, a quoted name that is secret only in context (`key`, `keys`, a plugin's `headers`),
-   * followed by `:`.
+   * The one-scan pre-check (row-hints.ts) of byte strings (src/byte-string.ts); undefined when the policy holds a
+   * non-ASCII name, which only decoded text can match.
    */
-  names: RegExp;
-  /**
-   * `names` for byte strings (src/byte-string.ts), without the Kelvin sign, which is looked for on its own (its three
-   * bytes as the first choice of the pattern made it a third slower); undefined when the policy holds a non-ASCII
-   * name, which only decoded text can match.
-   */
-  byteNames: RegExp | undefined;
+  byteHints: HintRules | undefined;
+  /** The same pre-check for decoded text. */
+  textHints: HintRules;
   /** What can make a contextual name a secret (see {@link contextPattern}). */
   context: RegExp;
-  /** Whether the policy holds a secret last word (rules.ts): without one no longer name ending in it is a secret. */
-  words: boolean;
 }
 
 const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
@@ -96,7 +90,7 @@ const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
 /**
  * What can make a contextual name a secret: an object holding `cert` or `certs` (SSL), a `key-auth` or `csrf` parent,
  * a plugin that declares such a field, an SSL resource type (checked as any string value, a superset), or a `\u`
- * escape, which could spell any of them in a value (keys with escapes are {@link hasEscapedKey}'s).
+ * escape, which could spell any of them.
  */
 function contextPattern(plugins: readonly string[], flags: string): RegExp {
   const named = nameAlternation(['cert', 'certs', 'key_auth', 'csrf', ...plugins]);
@@ -104,14 +98,11 @@ function contextPattern(plugins: readonly string[], flags: string): RegExp {
 }
 
 /**
- * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the fast-path RegExps,
- * once per policy object. With {@link hasEscapedKey}, the context pattern and {@link MAY_HOLD_SECRET_VALUE} they are
- * a superset of what {@link maskSecrets} masks: any quoted secret name followed by `:`; a contextual name only where
- * something in the text can make it secret (`"key": "remote_addr"` of limit-count alone cannot: it costs no
- * parse); any key holding a backslash, because an escape such as `"pass\u0077ord"` can spell a secret name that no
- * cheap pattern sees; for names that `toLowerCase()` maps to ASCII (the Kelvin sign is a `k`), any Kelvin sign, or
- * with non-ASCII names in the policy the `u` flag, whose `i` uses Unicode case folding; and any string value that
- * may itself be a secret.
+ * Normalizes the names again (a hand-built policy may hold `X-Api-Key`) and precompiles the pre-checks, once per
+ * policy object. Together with the context pattern they are a superset of what {@link maskSecrets} masks: a
+ * contextual name (`"key": "remote_addr"` of limit-count) counts only where something in the text can make it
+ * secret. The Kelvin sign is the one character whose `toLowerCase()` is ASCII (a `k`): with ASCII names only, plain
+ * `i` (which never matches it to `k`) does the job a fifth faster than `iu`, and a Kelvin sign anywhere is a hint.
  */
 function compile(policy: SecretPolicy): CompiledPolicy {
   const cached = compiledPolicies.get(policy);
@@ -119,26 +110,14 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   const keys = new Set([...policy.keys].map(normalizeSecretKey));
   const plugin = contextualPluginFields(keys);
   const contextual = [...new Set(['key', 'keys', ...plugin.fields])].filter((key) => !keys.has(key));
-  // The Kelvin sign is the one character whose toLowerCase() is ASCII (a `k`). With ASCII names only, plain `i`
-  // (which never matches it to `k`) does the job a fifth faster than `iu` on 1 KB rows, and a Kelvin sign anywhere
-  // counts as a possible secret instead.
   const ascii = [...keys].every((key) => /^[\x20-\x7e]*$/.test(key));
-  const flags = ascii ? 'i' : 'iu';
-  const kelvin = ascii ? '|\u212A' : '';
-  // Group 1: a contextual name; group 2: what follows the name (`:` for a key; `,`, `}` or `]` for a value, as a
-  // name/value list names a secret).
-  const branches = [...(keys.size > 0 ? [nameAlternation(keys)] : []), `(${contextual.length > 0 ? nameAlternation(contextual) : '(?!)'})`];
-  // `[ \t]*`: a header name written with a trailing space (`"Authorization ":`) is the same field.
-  const quoted = `"(?:${branches.join('|')})[ \\t]*"\\s*([:,}\\]])`;
   const { fingerprintKey } = policy;
   const compiled: CompiledPolicy = {
     keys,
     mask: fingerprintKey === undefined ? () => SECRET_MASK : (value) => `${SECRET_MASK}(${secretFingerprint(value, fingerprintKey)})`,
-    names: new RegExp(`${quoted}${kelvin}`, `g${flags}`),
-    byteNames: ascii ? new RegExp(quoted, 'gi') : undefined,
-    // With ASCII names a Kelvin sign is a hint of its own before the context is asked for: `i` is enough.
-    context: contextPattern(plugin.plugins, flags),
-    words: [...SECRET_LAST_WORDS, ...SECRET_LAST_TWO_WORDS].some((word) => keys.has(word)),
+    byteHints: ascii ? compileHintRules(keys, contextual, false) : undefined,
+    textHints: compileHintRules(keys, contextual, !ascii),
+    context: contextPattern(plugin.plugins, ascii ? 'i' : 'iu'),
   };
   compiledPolicies.set(policy, compiled);
   return compiled;
@@ -184,34 +163,15 @@ export function maskEntry(entry: AuditEntry, policy: SecretPolicy): AuditEntry {
   return maskEntryFields(entry, policy);
 }
 
-/** Cheap pre-check for the export hot loop: false only when the JSON text certainly holds nothing to mask. */
+/** Cheap pre-check: false only when the JSON text (or the raw text of a state that is not JSON) holds nothing to mask. */
 export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
-  const { names, context } = compile(policy);
-  const { words } = compile(policy);
-  return mayHoldSecretValueButHeaders(jsonText) || mayHoldSecretHeader(jsonText) || (words && secretWordEnds(jsonText) !== NO_NAME) || mayMatch(jsonText, names, context, 0) !== NO_NAME_HINT;
+  const { textHints, context } = compile(policy);
+  return mayNeedMasking(rowHints(jsonText, 0, textHints), jsonText, context);
 }
 
-/** Whether a secret name, or a contextual one with its context (looked for in the whole text), occurs from `from` on. */
-const NO_NAME_HINT = 0;
-const NAME_HINT = 1;
-/** A secret name as a value (`{"name": "PARTNER_SIGNATURE", "value": ...}`): for the walkers, not the byte scanner. */
-const NAME_AS_VALUE_HINT = 2;
-
-function mayMatch(jsonText: string, names: RegExp, context: RegExp, from: number): number {
-  // One scan for both kinds of name: a row without either (most rows) is read once, not twice.
-  names.lastIndex = from;
-  let contextual = false;
-  let found = NO_NAME_HINT;
-  for (let match = names.exec(jsonText); match; match = names.exec(jsonText)) {
-    const asValue = match[2] !== undefined && match[2] !== ':';
-    if (match[1] === undefined) {
-      if (asValue) return NAME_AS_VALUE_HINT;
-      found = NAME_HINT;
-    } else if (!asValue) {
-      contextual = true;
-    }
-  }
-  return found !== NO_NAME_HINT || hasEscapedKey(jsonText) || (contextual && context.test(jsonText)) ? NAME_HINT : NO_NAME_HINT;
+/** Whether the hints of a text leave anything to mask: a contextual name counts only with its context. */
+function mayNeedMasking(hints: number, text: string, context: RegExp): boolean {
+  return hints !== NO_HINT && (hints !== CONTEXTUAL_KEY || context.test(text));
 }
 
 const QUOTE_OR_BACKSLASH = /["\\]/g;
@@ -249,7 +209,11 @@ export function hasEscapedKey(text: string): boolean {
  * 2^53 would then lose precision, as they already do wherever the driver parses jsonb. Invalid JSON throws.
  */
 export function maskEntryJson(jsonText: string, policy: SecretPolicy): string {
-  if (!mayHoldSecret(jsonText, policy)) return jsonText;
+  return mayHoldSecret(jsonText, policy) ? walkEntryJson(jsonText, policy) : jsonText;
+}
+
+/** {@link maskEntryJson} without the pre-check: the text is parsed, masked and, if anything was masked, written back. */
+function walkEntryJson(jsonText: string, policy: SecretPolicy): string {
   const parsed: unknown = JSON.parse(jsonText);
   const rules = compile(policy);
   // The parsed value is ours alone, so it is masked in place (copies cost more than the parse).
@@ -266,9 +230,6 @@ export function maskEntryJson(jsonText: string, policy: SecretPolicy): string {
   return state.masked ? JSON.stringify(parsed) : jsonText;
 }
 
-/** The Kelvin sign, which lower-cases to an ASCII `k`, in UTF-8. */
-const KELVIN_BYTES = '\xE2\x84\xAA';
-
 /**
  * {@link maskEntryJson} for JSON text held as a byte string (src/byte-string.ts): the same string when nothing is to
  * mask. The pre-check reads the bytes as they are: every byte of a multi-byte character is a character of its own
@@ -278,23 +239,19 @@ const KELVIN_BYTES = '\xE2\x84\xAA';
  */
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
   const compiled = compile(policy);
-  const { byteNames, keys, context, mask } = compiled;
-  if (byteNames !== undefined) {
-    // Only the states are masked: the head (a quarter to half of a row) is not read, but for the resource type.
-    const from = statesStart(jsonBytes);
-    // A secret word ending a value (`{"name": "DB_PASSWORD", ...}`) makes the strings worth checking; ending a key,
-    // only the keys.
-    const words = compiled.words ? secretWordEnds(jsonBytes, from) : NO_NAME;
-    const values = words === NAME_AS_VALUE || mayHoldSecretValueButHeaders(jsonBytes, from) || mayHoldSecretHeader(jsonBytes, from);
-    const named = mayMatch(jsonBytes, byteNames, context, from);
-    if (named === NO_NAME_HINT && !values && words === NO_NAME && !jsonBytes.includes(KELVIN_BYTES)) return jsonBytes;
+  const { byteHints, keys, context, mask } = compiled;
+  if (byteHints !== undefined) {
+    // Only the states are read: the head (a quarter to half of a row) is never masked, but for the resource type.
+    const found = rowHints(jsonBytes, statesStart(jsonBytes), byteHints);
+    if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value. A fingerprint is made from the
     // decoded value of each range.
-    const scanned = named === NAME_AS_VALUE_HINT ? undefined : maskEntryByteString(jsonBytes, keys, values, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
+    const scanned = found & WALKERS ? undefined : maskEntryByteString(jsonBytes, keys, (found & STRING_VALUE) !== 0, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
     if (scanned !== undefined) return scanned;
   }
   const json = fromByteString(jsonBytes);
-  const masked = maskEntryJson(json, policy);
+  // With byte hints the pre-check has been run; a second one on the decoded text would only cost time.
+  const masked = byteHints === undefined ? maskEntryJson(json, policy) : walkEntryJson(json, policy);
   return masked === json ? jsonBytes : toByteString(masked);
 }
 
@@ -358,15 +315,6 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
     Object.defineProperty(value, key, { value: next, writable: true, enumerable: true, configurable: true });
   }
   return value;
-}
-
-/**
- * Whether a string names a secret in a name/value list: a secret header (`Authorization`) or a field named like a
- * secret (`DB_PASSWORD`, `API_TOKEN`, `githubToken`), as environment variables and headers are kept.
- */
-function isSecretNameValue(text: string, keys: ReadonlySet<string>): boolean {
-  if (text.length > 64) return false;
-  return isSecretHeaderName(text) || isSecretName(normalizeSecretKey(text), keys, camelCaseName(text.trim()));
 }
 
 /** A string value: a JSON document it holds is masked as one; otherwise the secrets in its text (value-rules.ts). */
