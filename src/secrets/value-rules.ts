@@ -19,18 +19,19 @@ export function isSecretHeaderName(value: string): boolean {
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /**
- * `scheme://user:PASSWORD@host`: the password runs from the first `:` after the user (who may hold a raw `@`, as an
- * e-mail address does) to the last `@` before a space, so a raw `/`, `?`, `#` or `@` in it is kept in; anything the
- * URL holds past the port and before such an `@` is masked with it, as no one can tell where a sloppy password ends.
+ * Where a URL's password starts: `scheme://user:`, the user holding anything but `/`, `:` or a space (a raw `@` too,
+ * as an e-mail address does). A scheme is read from the start of its run of scheme characters only, so that a long
+ * run is read once, not once from each of its characters.
  */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/)([^/\s:]*):(\S+)@/gi;
+const URL_HEAD = /(?<![a-z0-9+.-])[a-z0-9+.-]*:\/\/([^/\s:]*):/gi;
+const WHITESPACE = /\s/g;
 /**
  * Digits after the colon, then `/`, `?` or `#`, read as a port: a password in the URL would end in `/` just before an
  * `@` (`https://host:8443/@alice`, `/npm/@scope/pkg`). Any other `@` after a port may end a password (`1234/x@host`).
  */
 const PORT_THEN_PATH = /^(\d{1,5})(?=[/?#])(?:[^@]|(?<=\/)@)*(?<=\/)$/;
 /** The user of a URL without a password, masked when it looks like a token (`https://ghp_...@github.com`). */
-const URL_USER = /([a-z][a-z0-9+.-]*:\/\/)([^\s/:@?#]+)@/gi;
+const URL_USER = /((?<![a-z0-9+.-])[a-z0-9+.-]*:\/\/)([^\s/:@?#]+)@/gi;
 /**
  * A token as a URL's user: an issuer's prefix (GitHub, GitLab, Slack, OpenAI and Stripe, npm, Hugging Face, PyPI,
  * Atlassian, DigitalOcean, Shopify) or 20 characters or more of a token's alphabet with a digit in them. A name a
@@ -39,13 +40,52 @@ const URL_USER = /([a-z][a-z0-9+.-]*:\/\/)([^\s/:@?#]+)@/gi;
 const TOKEN_PREFIX = /^(?:gh[pousr]_|github_pat_|gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|soat|oas)-|xox[a-z]-|sk[-_]|rk_|npm_|hf_|pypi-|ATATT|dop_v1_|shp(?:at|ss|ca|pa)_)./;
 const LONG_TOKEN = /^(?=\D*\d)[A-Za-z0-9_\-+=~%]{20,}$/;
 
+function looksLikeToken(user: string): boolean {
+  return TOKEN_PREFIX.test(user) || LONG_TOKEN.test(user);
+}
+
 function isUrlPort(user: string, password: string): boolean {
   const port = PORT_THEN_PATH.exec(password);
   return port !== null && user !== '' && Number(port[1]) <= 65_535;
 }
 
-function looksLikeToken(user: string): boolean {
-  return TOKEN_PREFIX.test(user) || LONG_TOKEN.test(user);
+/**
+ * Each URL password in the text masked (and its user, when a token): from the user's `:` to the last `@` before a
+ * space, so a raw `/`, `?`, `#` or `@` in it is masked too; what a URL holds between a port and a later `@` is masked
+ * with it, as no one can tell where a sloppy password ends. A loop, not one RegExp: each run of text between spaces
+ * is searched for its `@` once, however many URLs it holds (a RegExp reads the run again from every `scheme://`).
+ */
+function maskUrlPasswords(text: string, mask: (secret: string) => string): string {
+  let out = '';
+  let copied = 0;
+  let runEnd = -1;
+  let nextAt = -1;
+  URL_HEAD.lastIndex = 0;
+  for (let head = URL_HEAD.exec(text); head; head = URL_HEAD.exec(text)) {
+    const start = head.index + head[0].length;
+    if (start >= runEnd) {
+      WHITESPACE.lastIndex = start;
+      runEnd = WHITESPACE.exec(text)?.index ?? text.length;
+    }
+    if (nextAt < start) {
+      nextAt = text.indexOf('@', start);
+      if (nextAt < 0) nextAt = text.length;
+    }
+    if (nextAt >= runEnd) {
+      // No `@` in the rest of this run: no other URL in it holds a password either.
+      URL_HEAD.lastIndex = runEnd;
+      continue;
+    }
+    const at = text.lastIndexOf('@', runEnd - 1);
+    URL_HEAD.lastIndex = at + 1;
+    const user = head[1] as string;
+    const password = text.slice(start, at);
+    if (isUrlPort(user, password)) continue;
+    // A token may be the user, with a password beside it (`https://ghp_...:x-oauth-basic@github.com`).
+    out += `${text.slice(copied, start - 1 - user.length)}${looksLikeToken(user) ? mask(user) : user}:${mask(password)}`;
+    copied = at;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 /**
@@ -71,7 +111,7 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
   let out = text;
   if (out.includes('eyJ')) out = out.replace(JWT, (token) => mask(token));
   if (out.includes('://')) {
-    out = out.replace(URL_PASSWORD, (url: string, scheme: string, user: string, password: string) => (isUrlPort(user, password) ? url : `${scheme}${user}:${mask(password)}@`));
+    out = maskUrlPasswords(out, mask);
     out = out.replace(URL_USER, (url: string, scheme: string, user: string) => (looksLikeToken(user) ? `${scheme}${mask(user)}@` : url));
   }
   if (out.includes(':')) out = out.replace(HEADER_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
