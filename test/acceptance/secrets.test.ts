@@ -102,7 +102,7 @@ function genericState(side: string): Record<string, unknown> {
     // password; a user holding an `@`; tokens as a URL's user; ordinary user names and a path starting with `@` stay.
     url_shapes: [`redis://:7531/${c('digitpw')}@digits.example:6379/0`, `https://user:975319/${c('longdigitpw')}@digits2.example/app`, `https://u:12?${c('querypw')}@digits3.example/x`,
       `https://u:p@${c('atslashpw')}/x@atslash.example/app`, `https://bob@corp.example:${c('emailuserpw')}@jira.example/x`,
-      `https://glpat-${c('glpat')}@gitlab.example/g/p.git`, `wss://${c('longuser')}-a1b2c3d4@ws.example/socket`,
+      `https://glpat-${c('glpat')}@gitlab.example/g/p.git`, `wss://${c('longuser')}-a1b2c3d4@ws.example/socket`, `https://ghp_${c('ghpuserpw')}:x-oauth-basic@github.example/o/r.git`,
       'https://git@github.com/visible-org/repo.git', 'https://alice@visible-user.example/x', 'https://reg.example:4873/npm/@visible-scope/pkg'],
     dsn: `host=db user=app password=${c('dsnpw')} dbname=visible-db`,
     note: `Bearer ${c('bearer')}`,
@@ -256,7 +256,7 @@ describe('no output path shows a secret', () => {
       'visible-secret-ref', 'x=visible-query', 'git.example/org/repo.git', 'slash.example/app', 'https://port.example:8443/@visible-handle', 'user=app', 'dbname=visible-db',
       'visible-level', 'visible-pair', 'visible_remote_addr', '"max_tokens":4096', 'visible-tokens', 'visible-passwordless', 'visible-broken', 'visible-spoken',
       'visible-public-key', 'visible-env-max', 'digits.example:6379/0', 'digits2.example/app', 'atslash.example/app', 'https://bob@corp.example:', 'jira.example/x',
-      'gitlab.example/g/p.git', 'ws.example/socket', 'https://git@github.com/visible-org/repo.git', 'https://alice@visible-user.example/x',
+      'gitlab.example/g/p.git', 'ws.example/socket', 'github.example/o/r.git', 'https://git@github.com/visible-org/repo.git', 'https://alice@visible-user.example/x',
       'https://reg.example:4873/npm/@visible-scope/pkg']) {
       expect(ndjson).toContain(visible);
     }
