@@ -46,6 +46,16 @@ describe('names run together', () => {
     for (const masked of allMasks(entry)) expect(JSON.parse(masked)).toEqual(JSON.parse(JSON.stringify(entry)));
   });
 
+  it.each(['password\u00a0', 'dbpassword\u3000', 'DB_PASSWORD\t', 'githubtoken\n', 'Authorization\u2003'])('%j, ending in a space that trim() removes, on every path', (name) => {
+    // The walkers read the name trimmed; the pre-checks must let it through (an escape, a non-ASCII space).
+    const entry = makeEntry({ before: null, after: { [name]: 'CNRY-key', env: [{ name, value: 'CNRY-env' }], note: 'visible' } });
+    expect(mayHoldSecret(JSON.stringify(entry), policy)).toBe(true);
+    for (const masked of [...allMasks(entry), fromByteString(maskEntryBytes(toByteString(jsonbSpacing(entry)), policy))]) {
+      expect(masked).not.toContain('CNRY');
+      expect(masked).toContain('visible');
+    }
+  });
+
   it('with mode: replace, only the words the list holds count: [password] masks dbpassword, not githubtoken', () => {
     const entry = makeEntry({ before: null, after: { dbpassword: 'CNRY-pw', githubtoken: 'visible-token' } });
     for (const masked of allMasks(entry, replacePolicy)) {
