@@ -111,3 +111,20 @@ describe('the paths agree on random entries mixing these shapes with plain ones'
     expect(masked).toBeGreaterThan(500);
   });
 });
+
+describe('random URL-like strings', () => {
+  it('walker, JSON text and byte string agree on strings built from the pieces URLs are made of', () => {
+    const random = seededRandom(2_0_2_6);
+    const pieces = ['https://', 'redis://', '://', 'u', 'ghp_', 'ghp_S3cr3t', ':', '@', '/', '?', '#', '8443', '1', 'host.example', ' ', '\t', 'x', 'a@b', 'é', '0123456789abcdefghij'];
+    let masked = 0;
+    for (let round = 0; round < 3000; round += 1) {
+      const text = Array.from({ length: 2 + Math.floor(random() * 10) }, () => pick(random, pieces)).join('');
+      const entry = makeEntry({ before: null, after: { note: text } });
+      const [walked, json, bytes] = allMasks(entry);
+      expect(json, text).toBe(walked);
+      expect(bytes, text).toBe(walked);
+      if (walked !== JSON.stringify(entry)) masked += 1;
+    }
+    expect(masked).toBeGreaterThan(100);
+  });
+});
