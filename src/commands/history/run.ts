@@ -13,9 +13,7 @@ import { maskInvalidStates } from '../../output/invalid-states.js';
 import { diffChanges, type Change } from '../../output/changes.js';
 import { hiddenSecretChanges } from '../../output/secret-changes.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
-import { createColors, shouldUseColor } from '../../output/colors.js';
-import { renderDiff } from '../../output/diff.js';
-import { renderTimeline, type TimelineItem } from '../../output/history-text.js';
+import type { TimelineItem } from '../../output/history-text.js';
 import { writeJson } from '../../output/stable-json.js';
 
 export type HistoryMode = { kind: 'timeline' } | { kind: 'at'; at: TimeBound } | { kind: 'between'; from: TimeBound; to: TimeBound };
@@ -154,7 +152,10 @@ async function* prepend<T>(head: T, rest: AsyncGenerator<T>): AsyncGenerator<T> 
 /** `api7-audit history TYPE:ID` in a read-only transaction: the timeline, the state at a time, or a diff of two. */
 export async function runHistory(options: HistoryOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
   const masker = createMasker(options.showSecrets, createSecretPolicy(config.secrets));
-  const colors = createColors(shouldUseColor(io.stdoutIsTty, io.env));
+  const loadText = async () => {
+    const text = await import('./text.js');
+    return { ...text, colors: text.createColors(text.shouldUseColor(io.stdoutIsTty, io.env)) };
+  };
   const label = `${options.resource.type}:${options.resource.id}`;
   const text = await withAuditTable(
     config,
@@ -200,6 +201,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           }
           const describe = (s: StateAt) =>
             `${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`;
+          const { colors, renderDiff } = await loadText();
           const header = `${colors.bold(label)}\n${colors.red('--- ')}${describe(a)}\n${colors.green('+++ ')}${describe(b)}`;
           return `${header}\n\n${renderDiff(a.state, b.state, { colors })}\n`;
         }
@@ -229,6 +231,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           io.stderr.write(`No entries of ${label} match the filters.\n`);
           return '';
         }
+        const { colors, renderTimeline } = await loadText();
         return `${renderTimeline(items, colors)}\n`;
       }),
     { early, activity: 'history' },
