@@ -29,11 +29,11 @@ export function isSecretField(name: string, keys: ReadonlySet<string>, ssl: bool
  * `password_min_length`, `secret_ref`, `passwordless`, `max_tokens` and `broken` stay readable.
  */
 export const SECRET_LAST_WORDS: readonly string[] = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey'];
-/** Two words that end a secret name together, with or without the `_` (`private_key`, `privatekey`), never `key` alone. */
+/** Two words that end a secret name together, with or without the `_` (`private_key`, `privatekey`); never `key` alone. */
 export const SECRET_LAST_TWO_WORDS: readonly string[] = ['api_key', 'private_key', 'secret_key', 'signing_key', 'encryption_key'];
 /**
- * A normalized name ending in a secret word (group 1: the first of two words). The pre-checks (row-hints.ts, and
- * value-rules.ts's SECRET_WORD_END) read a name's end as written, so a `_` is allowed between two words and nowhere else.
+ * A normalized name ending in a secret word (group 1: the first of two words). The pre-checks (row-hints.ts,
+ * value-rules.ts's SECRET_WORD_END) read a name's end as written: a `_` is allowed between two words, nowhere else.
  */
 const SECRET_ENDING = /(?:pass(?:w(?:or)?d|phrase)|secret|token|(api|private|secret|signing|encryption)_?key)$/;
 const NO_WORDS: readonly string[] = [];
