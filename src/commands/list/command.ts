@@ -57,30 +57,38 @@ export function declareList(program: Program, io: CliIo): void {
 
 /** Turns the parsed flags into typed list options; a bad value is a UsageError naming it. */
 export async function parseListFlags(flags: ListFlags, env: NodeJS.ProcessEnv = {}): Promise<ListOptions> {
-  // Loaded here, not at the top: queries/ brings Kysely, which --help and --version must not load.
-  const [{ decodeCursor }, { parseFields }, { resolveTimeZone }] = await Promise.all([
-    import('../../queries/cursor.js'),
-    import('../../output/fields.js'),
-    import('../../output/time-zone.js'),
-  ]);
+  // Loaded here, not at the top, and only for the flags that need them: --help and --version load none, and a plain
+  // `list --since 7d` starts connecting without first loading the cursor and field parsers (and through them the
+  // table and chalk) one import after the other.
+  const { resolveTimeZone } = await import('../../output/time-zone.js');
   const output = jsonWhenAsked(flags);
   if (flags.jq !== undefined) await (await import('../../output/jq.js')).checkJq(flags.jq);
+  // The same order of checks as ever: the filters, --cursor, --fields, then the zone.
+  const filters = parseFilterFlags(flags);
+  const cursor = flags.cursor === undefined ? undefined : (await import('../../queries/cursor.js')).decodeCursor(flags.cursor);
+  const fields = flags.fields === undefined ? undefined : await parseFieldsFlag(flags.fields, output === 'table');
   return {
-    filters: parseFilterFlags(flags),
+    filters,
     order: flags.order,
     limit: flags.all ? null : (flags.limit ?? DEFAULT_LIMIT),
-    cursor: flags.cursor === undefined ? undefined : decodeCursor(flags.cursor),
+    cursor,
     output,
     showSecrets: flags.showSecrets === true,
     wide: flags.wide === true,
     print: {
-      fields: flags.fields === undefined ? undefined : output === 'table' ? parseFields(flags.fields, true) : parseFields(flags.fields, false),
+      fields,
       jq: flags.jq,
       withCursor: flags.withCursor === true,
       timeZone: resolveTimeZone(flags.local === true, env),
       noPager: flags.pager === false,
     },
   };
+}
+
+/** `--fields`: table columns for the table, the entries' keys for the other formats. */
+async function parseFieldsFlag(value: string, table: boolean): Promise<readonly string[]> {
+  const { parseFields } = await import('../../output/fields.js');
+  return table ? parseFields(value, true) : parseFields(value, false);
 }
 
 /** `--jq` and `--with-cursor` work on JSON: they choose it, and refuse another format named with them. */
