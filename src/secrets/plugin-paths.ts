@@ -82,3 +82,26 @@ export function pluginListItemNode(item: unknown): PathNode | undefined {
   if (node === undefined) listItemNodes.set(plugin, (node = { leaf: false, children: new Map([['config', plugin], ['conf', plugin]]) }));
   return node;
 }
+
+let parentsOfFields: Map<string, Set<string>> | undefined;
+
+/**
+ * For each declared field name, the names its parent can have where it is declared: the part of the path before it,
+ * or the plugin's name for a field of the plugin's own configuration (`key` -> key-auth, csrf, ...; `header` -> auth).
+ * A field whose parent has none of these names is no declared field there.
+ */
+export function contextualParents(): ReadonlyMap<string, ReadonlySet<string>> {
+  if (parentsOfFields) return parentsOfFields;
+  const parents = new Map<string, Set<string>>();
+  for (const [plugin, paths] of Object.entries(APISIX_PLUGIN_SECRET_PATHS)) {
+    for (const path of paths) {
+      const parts = [plugin, ...path.split('.')].map(normalize);
+      const leaf = parts.at(-1) as string;
+      let set = parents.get(leaf);
+      if (!set) parents.set(leaf, (set = new Set()));
+      set.add(parts.at(-2) as string);
+    }
+  }
+  parentsOfFields = parents;
+  return parents;
+}

@@ -5,7 +5,8 @@ import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, t
 import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, SECRET_HEADER_NAMES } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { compileHintRules, CONTEXTUAL_KEY, isSecretNameValue, NO_HINT, rowHints, STRING_VALUE, WALKERS, type HintRules } from './row-hints.js';
+import { CERT, compileHintRules, CONTEXTUAL_KEY, isSecretNameValue, NO_HINT, rowHints, STRING_VALUE, WALKERS, type HintRules } from './row-hints.js';
+import { maskAtHits } from './mask-hits.js';
 import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { stableStringify } from '../output/stable-json.js';
 
@@ -171,7 +172,9 @@ export function mayHoldSecret(jsonText: string, policy: SecretPolicy): boolean {
 
 /** Whether the hints of a text leave anything to mask: a contextual name counts only with its context. */
 function mayNeedMasking(hints: number, text: string, context: RegExp): boolean {
-  return hints !== NO_HINT && (hints !== CONTEXTUAL_KEY || context.test(text));
+  // A cert alone hides nothing; with a contextual name it is the context.
+  const found = hints & ~CERT;
+  return found !== NO_HINT && (found !== CONTEXTUAL_KEY || (hints & CERT) !== 0 || context.test(text));
 }
 
 const QUOTE_OR_BACKSLASH = /["\\]/g;
@@ -242,18 +245,47 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
   const { byteHints, keys, context, mask } = compiled;
   if (byteHints !== undefined) {
     // Only the states are read: the head (a quarter to half of a row) is never masked, but for the resource type.
-    const found = rowHints(jsonBytes, statesStart(jsonBytes), byteHints);
+    const from = statesStart(jsonBytes);
+    const hits: number[] = [];
+    const found = rowHints(jsonBytes, from, byteHints, hits);
+    if (found & WALKERS) return walkBytes(jsonBytes, policy);
+    // A fingerprint is made from the decoded value of each range.
+    const fingerprint = policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask);
+    // Most rows that hold a secret say where: their hits decide without reading the rest of the row.
+    const targeted = found === NO_HINT ? jsonBytes : maskAtHits(jsonBytes, hits, (found & CERT) !== 0 || isSslEntry(jsonBytes, from), fingerprint);
+    if (targeted !== undefined) return targeted;
     if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
-    // Strings are checked one by one only where the row may hold a secret value. A fingerprint is made from the
-    // decoded value of each range.
-    const scanned = found & WALKERS ? undefined : maskEntryByteString(jsonBytes, keys, (found & STRING_VALUE) !== 0, policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask));
+    // Strings are checked one by one only where the row may hold a secret value.
+    const scanned = maskEntryByteString(jsonBytes, keys, (found & STRING_VALUE) !== 0, fingerprint);
     if (scanned !== undefined) return scanned;
   }
+  return byteHints === undefined ? viaText(jsonBytes, (json) => maskEntryJson(json, policy)) : walkBytes(jsonBytes, policy);
+}
+
+/** The walkers on a byte string, without a second pre-check (the byte hints have been read). */
+function walkBytes(jsonBytes: string, policy: SecretPolicy): string {
+  return viaText(jsonBytes, (json) => walkEntryJson(json, policy));
+}
+
+function viaText(jsonBytes: string, masking: (json: string) => string): string {
   const json = fromByteString(jsonBytes);
-  // With byte hints the pre-check has been run; a second one on the decoded text would only cost time.
-  const masked = byteHints === undefined ? maskEntryJson(json, policy) : walkEntryJson(json, policy);
+  const masked = masking(json);
   return masked === json ? jsonBytes : toByteString(masked);
 }
+
+/** Whether the entry query's head (before `from`, where its states start) names an SSL resource type. */
+function isSslEntry(json: string, from: number): boolean {
+  const at = json.lastIndexOf(RESOURCE_TYPE_KEY, from);
+  if (at < 0 || from === 0) return true; // not the entry query's form: assume the worst
+  const start = at + RESOURCE_TYPE_KEY.length;
+  if (json.charCodeAt(start) !== 0x22) return false; // null
+  const end = json.indexOf('"', start + 1);
+  const type = json.slice(start + 1, end);
+  // An escape could spell `ssl`: the scanner leaves such a type to the walkers.
+  return end < 0 || type.includes('\\') || SSL_RESOURCE_TYPES.has(normalizedName(type));
+}
+
+const RESOURCE_TYPE_KEY = ',"resource_type":';
 
 /**
  * Where an entry's states start: at `,"before":` as the entry query writes the canonical fields (in a string the quotes

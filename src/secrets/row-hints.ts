@@ -3,7 +3,7 @@
  * Most exported rows hold no secret; they must cost as little as a scan can. See docs/decisions/003-export-speed.md.
  */
 import { nameAlternation } from './name-alternation.js';
-import { cachedCamelCaseName, camelCaseName, isSecretName, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS } from './rules.js';
+import { cachedCamelCaseName, camelCaseName, isCertName, isSecretName, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS } from './rules.js';
 import { isSecretHeaderName, SECRET_HEADER_NAMES } from './value-rules.js';
 
 /** Nothing in the row can be a secret: it goes out as it is. */
@@ -16,6 +16,8 @@ export const CONTEXTUAL_KEY = 2;
 export const STRING_VALUE = 4;
 /** Only the object walkers can decide: a secret's name held as a value, an escaped or non-ASCII name, a Kelvin sign. */
 export const WALKERS = 8;
+/** A `cert` or `certs` key: an SSL object, whose `key` and `keys` are secrets. Context only, no reason to mask alone. */
+export const CERT = 16;
 
 /** What {@link rowHints} needs from a policy, compiled once per policy. */
 export interface HintRules {
@@ -30,6 +32,8 @@ export interface HintRules {
  * (`?access_token=...`), name/value lists (`{"name": "Authorization"}`) and the secret last words of rules.ts.
  */
 const VALUE_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'key', 'signature', 'sig', 'authorization', 'cookie'];
+/** Keys that make their object an SSL object (rules.ts isCertName): found by the same scan, for mask-hits.ts. */
+const CERT_WORDS = ['cert', 'certs'];
 
 /**
  * Hints beside the names: `PRIVATE KEY` (a PEM block), `eyJ` (a JWT's header), `\u` or `\/` (an escape that can
@@ -48,7 +52,7 @@ const FIXED_HINTS = ['PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`
  * `unicode` (for decoded text and a policy with a non-ASCII name) compares in Unicode case folding.
  */
 export function compileHintRules(keys: ReadonlySet<string>, contextual: readonly string[], unicode: boolean): HintRules {
-  const words = new Set<string>(VALUE_WORDS);
+  const words = new Set<string>([...VALUE_WORDS, ...CERT_WORDS]);
   const lastWord = (name: string) => name.slice(name.lastIndexOf('_') + 1);
   for (const name of [...keys, ...contextual, ...SECRET_HEADER_NAMES, ...SECRET_LAST_WORDS, ...SECRET_LAST_TWO_WORDS]) {
     const word = lastWord(name);
@@ -64,17 +68,23 @@ export function compileHintRules(keys: ReadonlySet<string>, contextual: readonly
 const URL_USER = /(?:[^ \t\r\n"\\]|\\.)*@/y;
 
 /**
- * The hints ({@link SECRET_KEY} | {@link CONTEXTUAL_KEY} | {@link STRING_VALUE} | {@link WALKERS}) of a row held as a
- * byte string, from `from` (where its states start) on. Stops at the first {@link WALKERS} hit.
+ * The hints ({@link SECRET_KEY} | {@link CONTEXTUAL_KEY} | {@link STRING_VALUE} | {@link WALKERS} | {@link CERT}) of
+ * a row (a byte string, or decoded text), from `from` (where its states start) on. Stops at the first
+ * {@link WALKERS} hit. With `hits`, each hit but a cert is pushed as three numbers: its kind, then for a key its
+ * opening and closing quotes, for a string value where the match starts (and 0).
  */
-export function rowHints(text: string, from: number, rules: HintRules): number {
+export function rowHints(text: string, from: number, rules: HintRules, hits?: number[]): number {
   const { pattern } = rules;
   let hints = NO_HINT;
   pattern.lastIndex = from;
   for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    const hit = classify(text, match.index, match.index + match[0].length, rules);
+    const end = match.index + match[0].length;
+    const hit = classify(text, match.index, end, rules);
     if (hit === WALKERS) return WALKERS;
     hints |= hit;
+    if (hits === undefined || hit === NO_HINT || hit === CERT) continue;
+    if (hit === STRING_VALUE) hits.push(hit, match.index, 0);
+    else hits.push(hit, openingQuote(text, end - 1), end - 1);
   }
   return hints;
 }
@@ -102,8 +112,7 @@ function classify(text: string, start: number, end: number, rules: HintRules): n
 
 /** A string whose closing quote is at `close`: a key named like a secret, or a secret's name held as a value. */
 function classifyString(text: string, close: number, rules: HintRules): number {
-  let open = text.lastIndexOf('"', close - 1);
-  while (open > 0 && isEscaped(text, open)) open = text.lastIndexOf('"', open - 1);
+  const open = openingQuote(text, close);
   if (open < 0) return WALKERS;
   const content = text.slice(open + 1, close);
   // An escape or a byte of a multi-byte character can spell a name the rules read after decoding.
@@ -112,12 +121,20 @@ function classifyString(text: string, close: number, rules: HintRules): number {
     const name = normalizedName(content);
     const camel = cachedCamelCaseName(content);
     if (isSecretName(name, rules.keys, camel)) return SECRET_KEY;
+    if (isCertName(name)) return CERT;
     return rules.contextual.has(name) || (camel !== undefined && rules.contextual.has(camel)) ? CONTEXTUAL_KEY : NO_HINT;
   }
   return isSecretNameValue(content, rules.keys) ? WALKERS : NO_HINT;
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The opening quote of the string whose closing quote is at `close` (JSON strings hold no raw quote), or -1. */
+export function openingQuote(text: string, close: number): number {
+  let open = text.lastIndexOf('"', close - 1);
+  while (open > 0 && isEscaped(text, open)) open = text.lastIndexOf('"', open - 1);
+  return open;
+}
 
 /** Whether the string that closed before `at` is a key: JSON whitespace, then `:`. */
 function isKey(text: string, at: number): boolean {

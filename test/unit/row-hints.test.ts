@@ -58,6 +58,47 @@ describe('the pre-check lets every hostile spelling of a secret name through to 
   });
 });
 
+describe('masking where the hits are (mask-hits.ts) gives the walkers\' result', () => {
+  // Small states, so that their one or two hits decide the row without the scanner; `CNRY` marks what must be masked.
+  const cases: [string, string, unknown][] = [
+    ['key-auth key', 'route', { plugins: { 'key-auth': { key: 'CNRY1' } } }],
+    ['key-auth key after a sibling', 'route', { plugins: { 'key-auth': { header: 'apikey', key: 'CNRY2' } } }],
+    ['key-auth key in a list', 'consumer', { plugins: { 'key-auth': [{ key: 'CNRY3' }] } }],
+    ['plugins as a list', 'route', { plugins: [{ name: 'key-auth', config: { key: 'CNRY4' } }] }],
+    ['csrf key', 'route', { plugins: { csrf: { expires: 7200, key: 'CNRY5' } } }],
+    ['key beside a cert', 'route', { tls: { cert: 'c', key: 'CNRY6' } }],
+    ['key beside a cert that comes after it', 'route', { tls: { key: 'CNRY7', cert: 'c' } }],
+    ['keys of an SSL resource', 'ssl', { id: 'x', keys: ['CNRY8'], certs: ['c'] }],
+    ['key of an SSL resource without a cert', 'ssl', { id: 'x', key: 'CNRY9' }],
+    ['key of an SSL resource, spelled SSLs', 'SSLs', { id: 'x', key: 'CNRY10' }],
+    ['ai-proxy auth.header', 'route', { plugins: { 'ai-proxy': { auth: { header: { Authorization: 'CNRY11' } } } } }],
+    ['elasticsearch-logger headers', 'route', { plugins: { 'elasticsearch-logger': { headers: { X: 'CNRY12' } } } }],
+    ['secrets holding objects, arrays, numbers, null', 'route', { password: { a: [1, 'CNRY13'] }, token: 123456789, secret: null, api_key: [true] }],
+    ['a secret string with escapes and brackets', 'route', { plugins: { 'key-auth': { key: 'CNRY14"}{[\\' } } }],
+    ['limit-count key, after tricky siblings', 'route', { plugins: { 'limit-count': { a: { b: [1, { c: '}"{' }] }, n: -1.5e3, t: true, key: 'remote_addr' } } }],
+    ['proxy-rewrite headers', 'route', { plugins: { 'proxy-rewrite': { headers: { set: { 'X-Env': 'prod' } } } } }],
+    ['key at the root of a route', 'route', { id: 'r', key: 'visible' }],
+    ['key under an object named before', 'ssl', { x: { before: { key: 'visible?' } } }],
+  ];
+  it.each(cases)('%s', (_, type, state) => {
+    for (const using of [policy, createSecretPolicy({ fingerprintKey: 'k' })]) {
+      const entry = makeEntry({ resource_type: type, before: null, after: state });
+      const [walked, ...others] = everyPath(entry, using);
+      for (const other of others) expect(other).toEqual(walked);
+      expect(JSON.stringify(walked)).not.toContain('CNRY');
+    }
+  });
+
+  it('a row deeper than the walkers go is theirs', () => {
+    let deep: unknown = 'deep';
+    for (let i = 0; i < 260; i += 1) deep = { a: deep };
+    const entry = makeEntry({ before: null, after: { password: 'CNRY', deep } });
+    const [walked, ...others] = everyPath(entry);
+    for (const other of others) expect(other).toEqual(walked);
+    expect(JSON.stringify(walked)).not.toContain('CNRY');
+  });
+});
+
 describe('rowHints', () => {
   const rules = compileHintRules(policy.keys, ['key', 'keys', 'headers'], false);
   const hints = (value: unknown) => rowHints(JSON.stringify(value), 0, rules);
@@ -75,9 +116,10 @@ describe('rowHints', () => {
     expect(hints({ 'pass\u00a0': 1, 'password\u00a0': 'x' })).toBe(WALKERS);
   });
 
-  it('matches the walkers on random entries built from hostile names, readable names and secret-looking values', () => {
+  it('matches the walkers on random entries built from hostile names, contextual names in every place and secret-looking values', () => {
     const random = seededRandom(2026_12_03);
-    const names = ['uri', 'name', 'value', 'key', 'keys', 'cert', 'plugins', 'key-auth', 'limit-count', 'headers', 'note', 'max_tokens', ...HOSTILE_NAMES];
+    const names = ['uri', 'name', 'value', 'key', 'keys', 'cert', 'plugins', 'key-auth', 'limit-count', 'headers', 'note', 'max_tokens', 'csrf',
+      'config', 'elasticsearch-logger', 'ai-proxy', 'auth', 'header', 'Key-Auth', 'before', ...HOSTILE_NAMES];
     const values = ['v', 3, null, true, 'plain', 'Bearer abcdefgh12', 'https://u:pw1@h', 'DB_PASSWORD', 'Authorization', 'tokens', '{"secret": 1}', 'x=1', 'monkey'];
     const tree = (depth: number): unknown => {
       if (depth > 4 || random() < 0.3) return pick(random, values);
@@ -88,8 +130,8 @@ describe('rowHints', () => {
     };
     let masked = 0;
     let cleared = 0;
-    for (let round = 0; round < 2000; round += 1) {
-      const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'consumer']), before: tree(0), after: tree(0) });
+    for (let round = 0; round < 5000; round += 1) {
+      const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'consumer', 'SSLs']), before: tree(0), after: tree(0) });
       const [walked, ...others] = everyPath(entry);
       for (const other of others) expect(other).toEqual(walked);
       if (JSON.stringify(walked) !== JSON.stringify(entry)) masked += 1;

@@ -1,0 +1,219 @@
+/**
+ * Masking where the pre-check's hits are (row-hints.ts), without reading the rest of the row: for the rows whose every
+ * hit can be decided where it stands, the same text as the byte scanner (scan-bytes.ts) at a fraction of its cost.
+ * A row it cannot decide so goes to the scanner. See docs/decisions/003-export-speed.md.
+ */
+import { contextualParents } from './plugin-paths.js';
+import { CONTEXTUAL_KEY, openingQuote, SECRET_KEY } from './row-hints.js';
+import { MAX_DEPTH, normalizedName, SECRET_MASK } from './rules.js';
+
+const MASKED_VALUE = JSON.stringify(SECRET_MASK);
+
+/** Parents under which a field called `key` is a secret (rules.ts): key-auth credentials, the csrf plugin's key. */
+const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
+/** The item of `plugins` as a list keeps its configuration under these: any declared field may be below them. */
+const LIST_CONFIG: ReadonlySet<string> = new Set(['config', 'conf']);
+
+/**
+ * The row with the value of each secret key among `hits` masked (or given to `mask`, for fingerprints), or undefined
+ * when a hit cannot be decided where it stands: a contextual key (`key`, `keys`, a plugin's `headers`) whose parent
+ * is not a plain key, may be an SSL object's (`ssl`: the row holds a `cert` key or is an SSL resource) or may be a
+ * plugin's declared field; a string value that may hold a secret outside every masked value; nesting that could
+ * reach the walkers' depth limit.
+ */
+export function maskAtHits(text: string, hits: readonly number[], ssl: boolean, mask?: (token: string) => string): string | undefined {
+  const ranges: number[] = [];
+  for (let i = 0; i < hits.length; i += 3) {
+    const kind = hits[i] as number;
+    if (kind !== SECRET_KEY && kind !== CONTEXTUAL_KEY) continue;
+    const open = hits[i + 1] as number;
+    const close = hits[i + 2] as number;
+    if (kind === CONTEXTUAL_KEY) {
+      const secret = isContextualSecret(text, open, close, ssl);
+      if (secret === undefined) return undefined;
+      if (!secret) continue;
+    }
+    const start = valueStart(text, close + 1);
+    if (start < 0) return undefined;
+    const end = valueEnd(text, start);
+    if (end < 0) return undefined;
+    ranges.push(start, end);
+  }
+  // A string that may hold a secret counts only inside a value masked whole (a PEM block as an SSL key).
+  for (let i = 0; i < hits.length; i += 3) {
+    if (hits[i] === SECRET_KEY || hits[i] === CONTEXTUAL_KEY) continue;
+    if (!inside(ranges, hits[i + 1] as number)) return undefined;
+  }
+  if (ranges.length === 0) return text;
+  // The walkers mask everything past MAX_DEPTH; the scanner hands deep rows to them. Fewer brackets cannot nest so deep.
+  if (bracketCount(text) >= MAX_DEPTH) return undefined;
+  return replaceRanges(text, ranges, mask);
+}
+
+/** Whether a contextual key is a secret where it stands; undefined when that takes more than its parent's name. */
+function isContextualSecret(text: string, open: number, close: number, ssl: boolean): boolean | undefined {
+  const name = normalizedName(text.slice(open + 1, close));
+  const parent = parentKey(text, open);
+  if (parent === undefined) return undefined;
+  if (name === 'key' && KEY_IS_SECRET_UNDER.has(parent)) return true;
+  if ((name === 'key' || name === 'keys') && ssl) return undefined;
+  // A declared field is a secret only below the part of its path before it (the plugin, for a field of its own).
+  if (contextualParents().get(name)?.has(parent) === true || LIST_CONFIG.has(parent)) return undefined;
+  return false;
+}
+
+/**
+ * The normalized name of the key whose value is the object holding the member whose key opens at `at`, `''` for an
+ * object no key holds (a row's state); undefined for an array's item or text that is not plain JSON.
+ */
+function parentKey(text: string, at: number): string | undefined {
+  // Back over the members before this one to the object's `{`.
+  for (let members = 0; ; members += 1) {
+    at = spaceBefore(text, at - 1);
+    const code = text.charCodeAt(at);
+    if (code === OPEN_BRACE) break;
+    if (code !== COMMA || members > 64) return undefined;
+    at = valueBefore(text, spaceBefore(text, at - 1));
+    if (at < 0) return undefined;
+    at = spaceBefore(text, at);
+    if (text.charCodeAt(at) !== COLON) return undefined;
+    at = spaceBefore(text, at - 1);
+    if (text.charCodeAt(at) !== QUOTE) return undefined;
+    at = openingQuote(text, at);
+    if (at < 0) return undefined;
+  }
+  const colon = spaceBefore(text, at - 1);
+  if (text.charCodeAt(colon) !== COLON) return text.charCodeAt(colon) === COMMA || text.charCodeAt(colon) === OPEN_BRACKET ? undefined : '';
+  const close = spaceBefore(text, colon - 1);
+  if (text.charCodeAt(close) !== QUOTE) return undefined;
+  const open = openingQuote(text, close);
+  if (open < 0) return undefined;
+  const key = text.slice(open + 1, close);
+  return PLAIN_KEY.test(key) ? normalizedName(key) : undefined;
+}
+
+const PLAIN_KEY = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Where the value ending at `end` (its last character) starts, minus one; -1 when it cannot be read backwards. */
+function valueBefore(text: string, end: number): number {
+  const code = text.charCodeAt(end);
+  if (code === QUOTE) return openingQuote(text, end) - 1;
+  if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+    let depth = 0;
+    for (let at = end; at >= 0; at -= 1) {
+      const c = text.charCodeAt(at);
+      if (c === QUOTE) {
+        at = openingQuote(text, at);
+        if (at < 0) return -1;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        depth += 1;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        depth -= 1;
+        if (depth === 0) return at - 1;
+      }
+    }
+    return -1;
+  }
+  // A number, true, false or null.
+  let at = end;
+  while (at >= 0 && isScalarChar(text.charCodeAt(at))) at -= 1;
+  return at === end ? -1 : at;
+}
+
+/** Where the value of the key whose closing quote is just before `at` starts (past `:` and spaces), or -1. */
+function valueStart(text: string, at: number): number {
+  at = spaceAfter(text, at);
+  return text.charCodeAt(at) === COLON ? spaceAfter(text, at + 1) : -1;
+}
+
+/** Where the value starting at `at` ends (past its last character), as the scanner's skip reads it; -1 if unreadable. */
+function valueEnd(text: string, at: number): number {
+  const code = text.charCodeAt(at);
+  if (code === QUOTE) return stringEnd(text, at);
+  if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+    let depth = 0;
+    for (let i = at; i < text.length; i += 1) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        i = stringEnd(text, i) - 1;
+        if (i < 0) return -1;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        depth += 1;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        depth -= 1;
+        if (depth === 0) return i + 1;
+      }
+    }
+    return -1;
+  }
+  let end = at;
+  while (end < text.length && isScalarChar(text.charCodeAt(end))) end += 1;
+  return end === at ? -1 : end;
+}
+
+/** Past the closing quote of the string opening at `at`, or 0 when it does not close. */
+function stringEnd(text: string, at: number): number {
+  let quote = text.indexOf('"', at + 1);
+  while (quote > 0 && isEscapedAt(text, quote)) quote = text.indexOf('"', quote + 1);
+  return quote + 1;
+}
+
+function isEscapedAt(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes += 1;
+  return backslashes % 2 === 1;
+}
+
+/** Letters, digits, `.`, `+` and `-`: what a JSON number or literal is made of. */
+function isScalarChar(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || code === 0x2e || code === 0x2b || code === 0x2d;
+}
+
+function spaceBefore(text: string, at: number): number {
+  while (at >= 0 && isSpace(text.charCodeAt(at))) at -= 1;
+  return at;
+}
+
+function spaceAfter(text: string, at: number): number {
+  while (at < text.length && isSpace(text.charCodeAt(at))) at += 1;
+  return at;
+}
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+function inside(ranges: readonly number[], at: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2) if (at >= (ranges[i] as number) && at < (ranges[i + 1] as number)) return true;
+  return false;
+}
+
+function bracketCount(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('{'); at >= 0; at = text.indexOf('{', at + 1)) count += 1;
+  for (let at = text.indexOf('['); at >= 0; at = text.indexOf('[', at + 1)) count += 1;
+  return count;
+}
+
+/** The text with each range (start, end pairs) replaced; a range inside an earlier one is part of it. */
+export function replaceRanges(text: string, ranges: readonly number[], mask?: (token: string) => string): string {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i] as number, ranges[i + 1] as number]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let from = 0;
+  for (const [start, end] of pairs) {
+    if (start < from) continue; // inside a secret value already masked
+    out += text.slice(from, start) + (mask === undefined ? MASKED_VALUE : mask(text.slice(start, end)));
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
