@@ -246,7 +246,8 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
   if (byteHints !== undefined) {
     // Only the states are read: the head (a quarter to half of a row) is never masked, but for the resource type.
     const from = statesStart(jsonBytes);
-    const hits: number[] = [];
+    const hits = rowHitsScratch;
+    hits.length = 0;
     const found = rowHints(jsonBytes, from, byteHints, hits);
     if (found & WALKERS) return walkBytes(jsonBytes, policy);
     // A fingerprint is made from the decoded value of each range.
@@ -261,6 +262,9 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
   }
   return byteHints === undefined ? viaText(jsonBytes, (json) => maskEntryJson(json, policy)) : walkBytes(jsonBytes, policy);
 }
+
+/** Where {@link maskEntryBytes} keeps a row's hits: one array for every row, as rows are masked one at a time. */
+const rowHitsScratch: number[] = [];
 
 /** The walkers on a byte string, without a second pre-check (the byte hints have been read). */
 function walkBytes(jsonBytes: string, policy: SecretPolicy): string {

@@ -77,13 +77,14 @@ export function rowHints(text: string, from: number, rules: HintRules, hits?: nu
   const { pattern } = rules;
   let hints = NO_HINT;
   pattern.lastIndex = from;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    const end = match.index + match[0].length;
-    const hit = classify(text, match.index, end, rules);
+  // test() and lastIndex rather than exec(): no match array for each hit, and the last character tells which hit.
+  while (pattern.test(text)) {
+    const end = pattern.lastIndex;
+    const hit = classify(text, end, rules);
     if (hit === WALKERS) return WALKERS;
     hints |= hit;
     if (hits === undefined || hit === NO_HINT || hit === CERT) continue;
-    if (hit === STRING_VALUE) hits.push(hit, match.index, 0);
+    if (hit === STRING_VALUE) hits.push(hit, end - 1, 0);
     else hits.push(hit, openingQuote(text, end - 1), end - 1);
   }
   return hints;
@@ -91,22 +92,20 @@ export function rowHints(text: string, from: number, rules: HintRules, hits?: nu
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const SLASH = 0x2f;
 
-/** What one match of the pattern, from `start` to `end`, asks for. */
-function classify(text: string, start: number, end: number, rules: HintRules): number {
+/** What a match of the pattern ending at `end` asks for, told by its last characters (each part ends its own way). */
+function classify(text: string, end: number, rules: HintRules): number {
   const last = text.charCodeAt(end - 1);
-  if (last === QUOTE) {
-    // `{`/`[` ends a JSON lead, so a final quote ends a name: the string closing there.
-    return classifyString(text, end - 1, rules);
-  }
+  // A name's end: the string closing there (a JSON lead ends in `{` or `[`).
+  if (last === QUOTE) return classifyString(text, end - 1, rules);
   if (last === 0x3d || last === 0x3a) return STRING_VALUE; // an assignment's `=`, a header line's `:`
-  const first = text.charCodeAt(start);
-  if (first === 0x2f && end - start === 2) {
+  if (last === SLASH && text.charCodeAt(end - 2) === SLASH) {
     // `//`: a URL holds a user only where an `@` follows in the same string.
     URL_USER.lastIndex = end;
     return URL_USER.test(text) ? STRING_VALUE : NO_HINT;
   }
-  if (first === 0xe2 || first === 0x212a) return WALKERS; // the Kelvin sign, in UTF-8 or decoded
+  if (last === 0xaa || last === 0x212a) return WALKERS; // the Kelvin sign, in UTF-8 or decoded
   return STRING_VALUE; // bearer, PRIVATE KEY, eyJ, an escape, JSON in a string
 }
 
