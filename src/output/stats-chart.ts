@@ -1,5 +1,5 @@
 import type { Colors } from './colors.js';
-import { sanitizeForTerminal } from './terminal-text.js';
+import { formatCount, sanitizeForTerminal } from './terminal-text.js';
 
 /** How pictures are drawn: Unicode block characters, or ASCII where the terminal's locale is not UTF-8 (or --ascii). */
 export interface ChartStyle {
@@ -25,7 +25,6 @@ const MAX_BAR = 40;
 const MAX_LABEL = 32;
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
-export const formatCount = (n: number): string => n.toLocaleString('en-US');
 
 /** The locale's character set: UTF-8 unless LC_ALL, LC_CTYPE or LANG (the first one set) names another. */
 export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {

@@ -11,8 +11,8 @@ import {
 import { createColors, shouldUseColor } from '../../output/colors.js';
 import { csvQuote } from '../../output/csv.js';
 import { writeJson } from '../../output/stable-json.js';
-import { sanitizeForTerminal } from '../../output/terminal-text.js';
-import { formatCount, localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
+import { formatCount, sanitizeForTerminal } from '../../output/terminal-text.js';
+import { localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
 import type { EntryFilters } from '../../domain.js';
 
 export interface StatsOptions {
