@@ -61,7 +61,7 @@ class EntryScan {
   constructor(
     private readonly text: string,
     private readonly keys: ReadonlySet<string>,
-    /** False when the whole text is known to hold no secret-looking string (mayHoldSecretValue said so). */
+    /** False when the whole text is known to hold no secret-looking string (the pre-check of row-hints.ts said so). */
     private readonly checkStrings: boolean,
   ) {}
 

@@ -138,40 +138,6 @@ const IN_STRING = [
 const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"`;
 
 /**
- * The header cases of {@link MAY_HOLD_SECRET_VALUE} as a RegExp source: each starts at a quote, so the secret-name
- * pre-check (policy.ts) carries them in its own scan instead of a second pass over every row.
- */
-export const HEADER_HINT_SOURCE = `${IN_STRING[3] as string}|${HEADER_NAME_VALUE}\\s*[,}\\]]`;
-
-// Global, so that a scan can start where an entry's states start (`lastIndex`); each use sets lastIndex first.
-/** PEM, JWT, escapes, a string opening with `{` or `[`, a bearer token: literals a RegExp finds fast. */
-const CHEAP = /PRIVATE KEY|eyJ|\\[u/]|"[{[]|[Bb]earer[ \\]/g;
-const EQUALS = /=/g;
-const ASSIGNMENT_HINT_FROM = new RegExp(IN_STRING[6] as string, 'gi');
-const LEAD_START = /" |"\\[trn]/g;
-/** A string opening with JSON whitespace, then `{` or `[` (with none between, CHEAP's case). */
-const JSON_LEAD = /"(?:[ \t\r\n]|\\[trn])+[{[]/g;
-const URL_START = /\/\//g;
-const URL_HINT_FROM = new RegExp(IN_STRING[2] as string, 'g');
-
-function found(pattern: RegExp, text: string, from: number): boolean {
-  pattern.lastIndex = from;
-  return pattern.test(text);
-}
-
-/**
- * {@link MAY_HOLD_SECRET_VALUE} but the header cases, from `from` on, with patterns that start with a literal (a
- * fraction of the cost of one RegExp of every case over the row): false only when no string can hold a PEM private
- * key, a JWT, a URL's password, a JSON document or an escape that could spell one.
- */
-export function mayHoldSecretValueButHeaders(text: string, from = 0): boolean {
-  if (found(CHEAP, text, from)) return true;
-  if (found(LEAD_START, text, from) && found(JSON_LEAD, text, from)) return true;
-  if (found(EQUALS, text, from) && found(ASSIGNMENT_HINT_FROM, text, from)) return true;
-  return found(URL_START, text, from) && found(URL_HINT_FROM, text, from);
-}
-
-/**
  * A name ending in a secret word (`db_password`, `apiToken`, `x-api-token`, `encryption_key`), at the end of a JSON
  * string: as a key (`"db_password":`), or as a value (`{"name": "DB_PASSWORD", "value": ...}`). A superset of
  * rules.ts's last-word rule, which decides.
@@ -193,26 +159,10 @@ export function secretWordEnds(text: string, from = 0): number {
 }
 
 /**
- * Every secret header name holds one of these: the header cases' pattern, which tries a match at every quote (two
- * thirds of the pre-check's time on the bench rows), runs only where one occurs. Without their first letters (`a`
- * and `c` start a match everywhere) the search takes 0.6 instead of 1.0 µs on a 1 KB row.
- */
-const HEADER_WORD = /uthorization|ookie|uth[-_]token|pi[-_]?key|ccess[-_]token/gi;
-const HEADER_HINT_FROM = new RegExp(HEADER_HINT_SOURCE, 'gi');
-
-/** The header cases of {@link MAY_HOLD_SECRET_VALUE}, from `from` on. */
-export function mayHoldSecretHeader(text: string, from = 0): boolean {
-  return found(HEADER_WORD, text, from) && found(HEADER_HINT_FROM, text, from);
-}
-
-/** {@link MAY_HOLD_SECRET_VALUE}, the cheap parts first. */
-export function mayHoldSecretValue(text: string): boolean {
-  return mayHoldSecretValueButHeaders(text) || mayHoldSecretHeader(text);
-}
-
-/**
  * Over JSON text: false only when no string in it can hold what {@link maskSecretsInText}, a JSON document in a
  * string, or a secret header's name as a value would mask. A `\u` or `\/` escape could spell any of them: true.
+ * The export's pre-check is row-hints.ts; this and {@link STRING_MAY_HOLD_SECRET} are the byte scanner's rule for
+ * one string.
  */
 export const MAY_HOLD_SECRET_VALUE = new RegExp([...IN_STRING, `${HEADER_NAME_VALUE}\\s*[,}\\]]`].join('|'), 'i');
 
