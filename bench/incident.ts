@@ -21,6 +21,9 @@ export interface HistoryFigure {
   wallMs: Summary;
   /** Median wall time minus median `--version` in the same rounds (target: at most 50 ms). */
   overheadMs: number;
+  /** `api7-audit history TYPE:ID` as typed, the table (the default output), whole process, ms; and above `--version`. */
+  tableWallMs: Summary;
+  tableOverheadMs: number;
   plan: PlanSummary;
 }
 
@@ -53,14 +56,17 @@ export async function measureIncident(seed: Seed, url: string, repeats: number, 
   const compiled = await compileStatements(seed, url);
   const version: number[] = [];
   const history: number[] = [];
+  const historyTable: number[] = [];
   const cli = new Map<string, number[]>(STATS_SINCE.map((since) => [since, []]));
   const psql = new Map<string, number[]>(STATS_SINCE.map((since) => [since, []]));
   const psqlMissing = spawnSync('psql', ['--version']).status !== 0;
   const historyArgs = [...db, 'history', compiled.resource, '--output', 'ndjson'];
+  const historyTableArgs = [...db, 'history', compiled.resource];
   assertSucceeded(await runCli(historyArgs, { cwd }), 'history (warm-up)');
   for (let round = 0; round < repeats; round += 1) {
     version.push(assertSucceeded(await runCli(['--version'], { cwd }), '--version').wallMs);
     history.push(assertSucceeded(await runCli(historyArgs, { cwd }), 'history').wallMs);
+    historyTable.push(assertSucceeded(await runCli(historyTableArgs, { cwd }), 'history (table)').wallMs);
     for (const since of STATS_SINCE) {
       cli.get(since)?.push(assertSucceeded(await runCli([...db, 'stats', '--since', since, '--output', 'json'], { cwd }), `stats --since ${since}`).wallMs);
       if (!psqlMissing) {
@@ -71,9 +77,18 @@ export async function measureIncident(seed: Seed, url: string, repeats: number, 
   }
   const versionSummary = summarize(version);
   const historySummary = summarize(history);
+  const tableSummary = summarize(historyTable);
   return {
     version: versionSummary,
-    history: { resource: compiled.resource, entries: compiled.entries, wallMs: historySummary, overheadMs: historySummary.median - versionSummary.median, plan: compiled.plan },
+    history: {
+      resource: compiled.resource,
+      entries: compiled.entries,
+      wallMs: historySummary,
+      overheadMs: historySummary.median - versionSummary.median,
+      tableWallMs: tableSummary,
+      tableOverheadMs: tableSummary.median - versionSummary.median,
+      plan: compiled.plan,
+    },
     stats: STATS_SINCE.map((since) => {
       const cliMs = cli.get(since) ?? [];
       const overhead = cliMs.map((ms, i) => ms - (version[i] ?? 0));
