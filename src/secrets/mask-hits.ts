@@ -4,7 +4,7 @@
  * A row it cannot decide so goes to the scanner. See docs/decisions/003-export-speed.md.
  */
 import { contextualParents } from './plugin-paths.js';
-import { CONTEXTUAL_KEY, openingQuote, SECRET_KEY } from './row-hints.js';
+import { CERT, CONTEXTUAL_KEY, openingQuote, SECRET_KEY, STRING_VALUE } from './row-hints.js';
 import { MAX_DEPTH, normalizedName, SECRET_MASK } from './rules.js';
 
 const MASKED_VALUE = JSON.stringify(SECRET_MASK);
@@ -17,11 +17,13 @@ const LIST_CONFIG: ReadonlySet<string> = new Set(['config', 'conf']);
 /**
  * The row with the value of each secret key among `hits` masked (or given to `mask`, for fingerprints), or undefined
  * when a hit cannot be decided where it stands: a contextual key (`key`, `keys`, a plugin's `headers`) whose parent
- * is not a plain key, may be an SSL object's (`ssl`: the row holds a `cert` key or is an SSL resource) or may be a
- * plugin's declared field; a string value that may hold a secret outside every masked value; nesting that could
- * reach the walkers' depth limit.
+ * is not a plain key or may be a plugin's declared field; an SSL object's `key` or `keys` whose object cannot be
+ * told; a string value that may hold a secret outside every masked value; nesting that could reach the walkers'
+ * depth limit. `from` is where the states start (0 for text in another form), `sslResource` whether the entry's
+ * type makes its states' roots SSL objects.
  */
-export function maskAtHits(text: string, hits: readonly number[], ssl: boolean, mask?: (token: string) => string): string | undefined {
+export function maskAtHits(text: string, hits: readonly number[], from: number, sslResource: boolean, mask?: (token: string) => string): string | undefined {
+  const ssl = new SslObjects(text, hits, from, sslResource);
   const ranges: number[] = [];
   for (let i = 0; i < hits.length; i += 3) {
     const kind = hits[i] as number;
@@ -41,7 +43,7 @@ export function maskAtHits(text: string, hits: readonly number[], ssl: boolean, 
   }
   // A string that may hold a secret counts only inside a value masked whole (a PEM block as an SSL key).
   for (let i = 0; i < hits.length; i += 3) {
-    if (hits[i] === SECRET_KEY || hits[i] === CONTEXTUAL_KEY) continue;
+    if (hits[i] !== STRING_VALUE) continue;
     if (!inside(ranges, hits[i + 1] as number)) return undefined;
   }
   if (ranges.length === 0) return text;
@@ -50,40 +52,96 @@ export function maskAtHits(text: string, hits: readonly number[], ssl: boolean, 
   return replaceRanges(text, ranges, mask);
 }
 
-/** Whether a contextual key is a secret where it stands; undefined when that takes more than its parent's name. */
-function isContextualSecret(text: string, open: number, close: number, ssl: boolean): boolean | undefined {
+/** Whether a contextual key is a secret where it stands; undefined when that takes more than its object's place. */
+function isContextualSecret(text: string, open: number, close: number, ssl: SslObjects): boolean | undefined {
   const name = normalizedName(text.slice(open + 1, close));
-  const parent = parentKey(text, open);
+  const brace = enclosingBrace(text, open);
+  if (brace < 0) return undefined;
+  const parent = keyBefore(text, brace);
+  if (name === 'key' && parent !== undefined && KEY_IS_SECRET_UNDER.has(parent)) return true;
+  if (name === 'key' || name === 'keys') {
+    const isSsl = ssl.holds(brace);
+    if (isSsl !== false) return isSsl;
+  }
   if (parent === undefined) return undefined;
-  if (name === 'key' && KEY_IS_SECRET_UNDER.has(parent)) return true;
-  if ((name === 'key' || name === 'keys') && ssl) return undefined;
   // A declared field is a secret only below the part of its path before it (the plugin, for a field of its own).
   if (contextualParents().get(name)?.has(parent) === true || LIST_CONFIG.has(parent)) return undefined;
   return false;
 }
 
 /**
- * The normalized name of the key whose value is the object holding the member whose key opens at `at`, `''` for an
- * object no key holds (a row's state); undefined for an array's item or text that is not plain JSON.
+ * Which objects of a row are SSL objects, whose `key` and `keys` are secrets (rules.ts): one holding a `cert` or
+ * `certs` key, and the root of each state when the entry's type is an SSL resource. Read only when asked.
  */
-function parentKey(text: string, at: number): string | undefined {
+class SslObjects {
+  private certBraces: number[] | undefined;
+  private roots: number[] | undefined;
+
+  constructor(
+    private readonly text: string,
+    private readonly hits: readonly number[],
+    private readonly from: number,
+    private readonly sslResource: boolean,
+  ) {}
+
+  /** Whether the object opening at `brace` is an SSL object; undefined when that cannot be told. */
+  holds(brace: number): boolean | undefined {
+    const certs = (this.certBraces ??= this.findCerts());
+    if (certs.includes(brace)) return true;
+    if (certs.includes(-1)) return undefined; // a cert whose object could not be found
+    if (!this.sslResource) return false;
+    const roots = (this.roots ??= this.findRoots());
+    if (roots.includes(brace)) return true;
+    return roots.length === 0 ? undefined : false;
+  }
+
+  private findCerts(): number[] {
+    const braces: number[] = [];
+    for (let i = 0; i < this.hits.length; i += 3) if (this.hits[i] === CERT) braces.push(enclosingBrace(this.text, this.hits[i + 1] as number));
+    return braces;
+  }
+
+  /** The `{` of `before` and `after` in the entry query's form (`,"before":{...},"after":{...}}`); none otherwise. */
+  private findRoots(): number[] {
+    const { text, from } = this;
+    if (from === 0 || !text.startsWith(BEFORE_KEY, from)) return [];
+    const before = from + BEFORE_KEY.length;
+    const beforeEnd = valueEnd(text, before);
+    if (beforeEnd < 0 || !text.startsWith(AFTER_KEY, beforeEnd)) return [];
+    const after = beforeEnd + AFTER_KEY.length;
+    return [before, after].filter((at) => text.charCodeAt(at) === OPEN_BRACE);
+  }
+}
+
+const BEFORE_KEY = ',"before":';
+const AFTER_KEY = ',"after":';
+
+/** The `{` of the object holding the member whose key opens at `at`, or -1 for text that is not plain JSON. */
+function enclosingBrace(text: string, at: number): number {
   // Back over the members before this one to the object's `{`.
   for (let members = 0; ; members += 1) {
     at = spaceBefore(text, at - 1);
     const code = text.charCodeAt(at);
-    if (code === OPEN_BRACE) break;
-    if (code !== COMMA || members > 64) return undefined;
+    if (code === OPEN_BRACE) return at;
+    if (code !== COMMA || members > 64) return -1;
     at = valueBefore(text, spaceBefore(text, at - 1));
-    if (at < 0) return undefined;
+    if (at < 0) return -1;
     at = spaceBefore(text, at);
-    if (text.charCodeAt(at) !== COLON) return undefined;
+    if (text.charCodeAt(at) !== COLON) return -1;
     at = spaceBefore(text, at - 1);
-    if (text.charCodeAt(at) !== QUOTE) return undefined;
+    if (text.charCodeAt(at) !== QUOTE) return -1;
     at = openingQuote(text, at);
-    if (at < 0) return undefined;
+    if (at < 0) return -1;
   }
-  const colon = spaceBefore(text, at - 1);
-  if (text.charCodeAt(colon) !== COLON) return text.charCodeAt(colon) === COMMA || text.charCodeAt(colon) === OPEN_BRACKET ? undefined : '';
+}
+
+/**
+ * The normalized name of the key whose value is the object opening at `brace`, `''` for an object no key holds (the
+ * text's root); undefined for an array's item or a name with an escape.
+ */
+function keyBefore(text: string, brace: number): string | undefined {
+  const colon = spaceBefore(text, brace - 1);
+  if (text.charCodeAt(colon) !== COLON) return colon < 0 ? '' : undefined;
   const close = spaceBefore(text, colon - 1);
   if (text.charCodeAt(close) !== QUOTE) return undefined;
   const open = openingQuote(text, close);

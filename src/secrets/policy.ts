@@ -253,7 +253,7 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
     // A fingerprint is made from the decoded value of each range.
     const fingerprint = policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask);
     // Most rows that hold a secret say where: their hits decide without reading the rest of the row.
-    const targeted = found === NO_HINT ? jsonBytes : maskAtHits(jsonBytes, hits, (found & CERT) !== 0 || isSslEntry(jsonBytes, from), fingerprint);
+    const targeted = found === NO_HINT ? jsonBytes : maskAtHits(jsonBytes, hits, from, isSslEntry(jsonBytes, from), fingerprint);
     if (targeted !== undefined) return targeted;
     if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value.

@@ -70,8 +70,8 @@ const URL_USER = /(?:[^ \t\r\n"\\]|\\.)*@/y;
 /**
  * The hints ({@link SECRET_KEY} | {@link CONTEXTUAL_KEY} | {@link STRING_VALUE} | {@link WALKERS} | {@link CERT}) of
  * a row (a byte string, or decoded text), from `from` (where its states start) on. Stops at the first
- * {@link WALKERS} hit. With `hits`, each hit but a cert is pushed as three numbers: its kind, then for a key its
- * opening and closing quotes, for a string value where the match starts (and 0).
+ * {@link WALKERS} hit. With `hits`, each hit is pushed as three numbers: its kind, then for a key (a cert too) its
+ * opening and closing quotes, for a string value where the match ends (and 0).
  */
 export function rowHints(text: string, from: number, rules: HintRules, hits?: number[]): number {
   const { pattern } = rules;
@@ -83,7 +83,7 @@ export function rowHints(text: string, from: number, rules: HintRules, hits?: nu
     const hit = classify(text, end, rules);
     if (hit === WALKERS) return WALKERS;
     hints |= hit;
-    if (hits === undefined || hit === NO_HINT || hit === CERT) continue;
+    if (hits === undefined || hit === NO_HINT) continue;
     if (hit === STRING_VALUE) hits.push(hit, end - 1, 0);
     else hits.push(hit, openingQuote(text, end - 1), end - 1);
   }

@@ -79,6 +79,9 @@ describe('masking where the hits are (mask-hits.ts) gives the walkers\' result',
     ['proxy-rewrite headers', 'route', { plugins: { 'proxy-rewrite': { headers: { set: { 'X-Env': 'prod' } } } } }],
     ['key at the root of a route', 'route', { id: 'r', key: 'visible' }],
     ['key under an object named before', 'ssl', { x: { before: { key: 'visible?' } } }],
+    ['an SSL resource\'s nested object without a cert', 'ssl', { id: 'x', key: 'CNRY15', ext: { key: 'nested-visible' } }],
+    ['a cert in another object', 'route', { a: { cert: 'c' }, b: { key: 'other-object-visible' }, c: [{ cert: 'c', key: 'CNRY16' }] }],
+    ['keys after a long sibling, beside certs', 'route', { tls: { snis: ['a', { b: '}"{' }], keys: ['CNRY17'], n: 1, certs: ['c'] } }],
   ];
   it.each(cases)('%s', (_, type, state) => {
     for (const using of [policy, createSecretPolicy({ fingerprintKey: 'k' })]) {
@@ -86,6 +89,16 @@ describe('masking where the hits are (mask-hits.ts) gives the walkers\' result',
       const [walked, ...others] = everyPath(entry, using);
       for (const other of others) expect(other).toEqual(walked);
       expect(JSON.stringify(walked)).not.toContain('CNRY');
+    }
+  });
+
+  it('an SSL resource\'s key is masked in both states of an update, and only at their roots', () => {
+    for (const type of ['ssl', 'certificate']) {
+      const entry = makeEntry({ resource_type: type, before: { id: 's', key: 'CNRY-old', sub: { key: 'v1' } }, after: { id: 's', key: 'CNRY-new', sub: { after: { key: 'v2' } } } });
+      const [walked, ...others] = everyPath(entry);
+      for (const other of others) expect(other).toEqual(walked);
+      expect(JSON.stringify(walked)).not.toContain('CNRY');
+      expect(JSON.stringify(walked)).toContain('v2');
     }
   });
 
