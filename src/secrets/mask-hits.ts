@@ -4,10 +4,9 @@
  * A row it cannot decide so goes to the scanner. See docs/decisions/003-export-speed.md.
  */
 import { contextualParents } from './plugin-paths.js';
-import { CERT, CONTEXTUAL_KEY, openingQuote, SECRET_KEY, STRING_VALUE } from './row-hints.js';
-import { MAX_DEPTH, normalizedName, SECRET_MASK } from './rules.js';
-
-const MASKED_VALUE = JSON.stringify(SECRET_MASK);
+import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, openingQuote, QUOTE, replaceRanges, stringEnd } from './json-text.js';
+import { CERT, CONTEXTUAL_KEY, SECRET_KEY, STRING_VALUE } from './row-hints.js';
+import { MAX_DEPTH, normalizedName } from './rules.js';
 
 /** Parents under which a field called `key` is a secret (rules.ts): key-auth credentials, the csrf plugin's key. */
 const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
@@ -187,7 +186,7 @@ function valueStart(text: string, at: number): number {
 /** Where the value starting at `at` ends (past its last character), as the scanner's skip reads it; -1 if unreadable. */
 function valueEnd(text: string, at: number): number {
   const code = text.charCodeAt(at);
-  if (code === QUOTE) return stringEnd(text, at);
+  if (code === QUOTE) return stringEnd(text, at) || -1; // 0: the string does not close
   if (code === OPEN_BRACE || code === OPEN_BRACKET) {
     let depth = 0;
     for (let i = at; i < text.length; i += 1) {
@@ -209,19 +208,6 @@ function valueEnd(text: string, at: number): number {
   return end === at ? -1 : end;
 }
 
-/** Past the closing quote of the string opening at `at`, or 0 when it does not close. */
-function stringEnd(text: string, at: number): number {
-  let quote = text.indexOf('"', at + 1);
-  while (quote > 0 && isEscapedAt(text, quote)) quote = text.indexOf('"', quote + 1);
-  return quote + 1;
-}
-
-function isEscapedAt(text: string, at: number): boolean {
-  let backslashes = 0;
-  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes += 1;
-  return backslashes % 2 === 1;
-}
-
 /** Letters, digits, `.`, `+` and `-`: what a JSON number or literal is made of. */
 function isScalarChar(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || code === 0x2e || code === 0x2b || code === 0x2d;
@@ -237,10 +223,6 @@ function spaceAfter(text: string, at: number): number {
   return at;
 }
 
-function isSpace(code: number): boolean {
-  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
-}
-
 function inside(ranges: readonly number[], at: number): boolean {
   for (let i = 0; i < ranges.length; i += 2) if (at >= (ranges[i] as number) && at < (ranges[i + 1] as number)) return true;
   return false;
@@ -252,26 +234,3 @@ function bracketCount(text: string): number {
   for (let at = text.indexOf('['); at >= 0; at = text.indexOf('[', at + 1)) count += 1;
   return count;
 }
-
-/** The text with each range (start, end pairs) replaced; a range inside an earlier one is part of it. */
-export function replaceRanges(text: string, ranges: readonly number[], mask?: (token: string) => string): string {
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i] as number, ranges[i + 1] as number]);
-  pairs.sort((a, b) => a[0] - b[0]);
-  let out = '';
-  let from = 0;
-  for (const [start, end] of pairs) {
-    if (start < from) continue; // inside a secret value already masked
-    out += text.slice(from, start) + (mask === undefined ? MASKED_VALUE : mask(text.slice(start, end)));
-    from = end;
-  }
-  return out + text.slice(from);
-}
-
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;

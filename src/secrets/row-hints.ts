@@ -2,6 +2,7 @@
  * The export's pre-check: one scan of a row's states that says what, if anything, the masking rules must look at.
  * Most exported rows hold no secret; they must cost as little as a scan can. See docs/decisions/003-export-speed.md.
  */
+import { COLON, isSpace, openingQuote, QUOTE } from './json-text.js';
 import { nameAlternation } from './name-alternation.js';
 import { cachedCamelCaseName, camelCaseName, isCertName, isSecretName, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS } from './rules.js';
 import { isSecretHeaderName, SECRET_HEADER_NAMES } from './value-rules.js';
@@ -90,8 +91,6 @@ export function rowHints(text: string, from: number, rules: HintRules, hits?: nu
   return hints;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const SLASH = 0x2f;
 
 /** What a match of the pattern ending at `end` asks for, told by its last characters (each part ends its own way). */
@@ -128,28 +127,10 @@ function classifyString(text: string, close: number, rules: HintRules): number {
 
 const PRINTABLE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
-/** The opening quote of the string whose closing quote is at `close` (JSON strings hold no raw quote), or -1. */
-export function openingQuote(text: string, close: number): number {
-  let open = text.lastIndexOf('"', close - 1);
-  while (open > 0 && isEscaped(text, open)) open = text.lastIndexOf('"', open - 1);
-  return open;
-}
-
 /** Whether the string that closed before `at` is a key: JSON whitespace, then `:`. */
 function isKey(text: string, at: number): boolean {
-  for (;;) {
-    const code = text.charCodeAt(at);
-    if (code === 0x3a) return true;
-    if (code !== 0x20 && code !== 0x0a && code !== 0x0d && code !== 0x09) return false;
-    at += 1;
-  }
-}
-
-/** An odd run of backslashes before `at` escapes it. */
-export function isEscaped(text: string, at: number): boolean {
-  let backslashes = 0;
-  while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
-  return backslashes % 2 === 1;
+  while (isSpace(text.charCodeAt(at))) at += 1;
+  return text.charCodeAt(at) === COLON;
 }
 
 /**

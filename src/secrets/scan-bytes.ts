@@ -1,8 +1,8 @@
 import { enterField, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
 import { STRING_MAY_HOLD_SECRET } from './value-rules.js';
-import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, QUOTE, replaceRanges, stringEnd } from './json-text.js';
+import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, SSL_RESOURCE_TYPES } from './rules.js';
 
-const MASKED_VALUE = JSON.stringify(SECRET_MASK);
 
 /** The text is in a form the scanner leaves to the parser (an escaped or non-ASCII key, deep nesting, odd JSON). */
 class Unusual extends Error {}
@@ -125,18 +125,7 @@ class EntryScan {
    * the walkers' own mask of the parsed value, so both ways give the same text).
    */
   result(mask?: (token: string) => string): string {
-    if (this.ranges.length === 0) return this.text;
-    const pairs: [number, number][] = [];
-    for (let i = 0; i < this.ranges.length; i += 2) pairs.push([this.ranges[i] as number, this.ranges[i + 1] as number]);
-    pairs.sort((a, b) => a[0] - b[0]);
-    let out = '';
-    let from = 0;
-    for (const [start, end] of pairs) {
-      if (start < from) continue; // inside a secret value already masked
-      out += this.text.slice(from, start) + (mask === undefined ? MASKED_VALUE : mask(this.text.slice(start, end)));
-      from = end;
-    }
-    return out + this.text.slice(from);
+    return this.ranges.length === 0 ? this.text : replaceRanges(this.text, this.ranges, mask);
   }
 
   /** The normalized name of the key {@link member} read last, and its camelCase reading. */
@@ -254,11 +243,9 @@ class EntryScan {
 
   /** Where the string opening at `at` ends (past its closing quote). */
   private stringEnd(at: number): number {
-    const { text } = this;
-    let quote = text.indexOf('"', at + 1);
-    while (quote > 0 && isEscaped(text, quote)) quote = text.indexOf('"', quote + 1);
-    if (quote < 0) throw new Unusual();
-    return quote + 1;
+    const end = stringEnd(this.text, at);
+    if (end === 0) throw new Unusual();
+    return end;
   }
 
   /** Whether the resource type (a string from `start` to `end`) names an SSL resource; escapes go to the parser. */
@@ -273,26 +260,9 @@ class EntryScan {
   /** The first position from `at` that is not JSON whitespace. */
   private space(at: number): number {
     const { text } = this;
-    for (;;) {
-      const code = text.charCodeAt(at);
-      if (code !== 0x20 && code !== 0x0a && code !== 0x0d && code !== 0x09) return at;
-      at += 1;
-    }
+    while (isSpace(text.charCodeAt(at))) at += 1;
+    return at;
   }
 }
 
 const RESOURCE_TYPE_KEY = ',"resource_type":';
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-
-/** An odd run of backslashes before `at` escapes it. */
-function isEscaped(text: string, at: number): boolean {
-  let backslashes = 0;
-  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes += 1;
-  return backslashes % 2 === 1;
-}

@@ -38,3 +38,18 @@ export function pick<T>(random: () => number, items: readonly T[]): T {
   if (item === undefined) throw new Error('pick from an empty list');
   return item;
 }
+
+/**
+ * A builder of random JSON states from `names` and `values`: objects of three members, pairs of items, leaves, at most
+ * five levels deep; the same `random` gives the same trees.
+ */
+export function randomTrees(random: () => number, names: readonly string[], values: readonly unknown[]): () => unknown {
+  const tree = (depth: number): unknown => {
+    if (depth > 4 || random() < 0.3) return pick(random, values);
+    if (random() < 0.2) return [tree(depth + 1), tree(depth + 1)];
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < 3; i += 1) out[pick(random, names)] = tree(depth + 1);
+    return out;
+  };
+  return () => tree(0);
+}

@@ -4,7 +4,7 @@ import type { AuditEntry } from '../../src/domain.js';
 import { createSecretPolicy, maskEntry, maskEntryBytes, maskEntryJson, mayHoldSecret } from '../../src/secrets/policy.js';
 import { compileHintRules, CONTEXTUAL_KEY, NO_HINT, rowHints, SECRET_KEY, STRING_VALUE, WALKERS } from '../../src/secrets/row-hints.js';
 import { seededRandom } from '../support/random.js';
-import { makeEntry, pick } from './output-fixtures.js';
+import { makeEntry, pick, randomTrees } from './output-fixtures.js';
 
 // The export's one-scan pre-check (row-hints.ts) must say "maybe" wherever the object walkers mask something: a row
 // it clears goes out as it is. These try to slip a secret past it.
@@ -134,17 +134,11 @@ describe('rowHints', () => {
     const names = ['uri', 'name', 'value', 'key', 'keys', 'cert', 'plugins', 'key-auth', 'limit-count', 'headers', 'note', 'max_tokens', 'csrf',
       'config', 'elasticsearch-logger', 'ai-proxy', 'auth', 'header', 'Key-Auth', 'before', ...HOSTILE_NAMES];
     const values = ['v', 3, null, true, 'plain', 'Bearer abcdefgh12', 'https://u:pw1@h', 'DB_PASSWORD', 'Authorization', 'tokens', '{"secret": 1}', 'x=1', 'monkey'];
-    const tree = (depth: number): unknown => {
-      if (depth > 4 || random() < 0.3) return pick(random, values);
-      if (random() < 0.2) return [tree(depth + 1), tree(depth + 1)];
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < 3; i += 1) out[pick(random, names)] = tree(depth + 1);
-      return out;
-    };
+    const tree = randomTrees(random, names, values);
     let masked = 0;
     let cleared = 0;
     for (let round = 0; round < 5000; round += 1) {
-      const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'consumer', 'SSLs']), before: tree(0), after: tree(0) });
+      const entry = makeEntry({ resource_type: pick(random, ['route', 'ssl', 'consumer', 'SSLs']), before: tree(), after: tree() });
       const [walked, ...others] = everyPath(entry);
       for (const other of others) expect(other).toEqual(walked);
       if (JSON.stringify(walked) !== JSON.stringify(entry)) masked += 1;

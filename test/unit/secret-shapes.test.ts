@@ -4,7 +4,7 @@ import type { AuditEntry } from '../../src/domain.js';
 import { maskRawText } from '../../src/output/invalid-states.js';
 import { createSecretPolicy, maskEntry, maskEntryBytes, maskEntryJson, mayHoldSecret, SECRET_MASK } from '../../src/secrets/policy.js';
 import { seededRandom } from '../support/random.js';
-import { makeEntry, pick } from './output-fixtures.js';
+import { makeEntry, pick, randomTrees } from './output-fixtures.js';
 
 // Issue 13's last shapes (names run together, digits then `/` in a URL password, a token as a URL's user) on every
 // masking path: the object walker, the JSON text (behind its pre-check), the byte string (pre-check, scanner or
@@ -92,16 +92,10 @@ describe('the paths agree on random entries mixing these shapes with plain ones'
     const random = seededRandom(1313_13);
     const names = ['uri', 'name', 'value', 'env', 'plugins', 'note', ...RUN_TOGETHER, ...READABLE_NAMES];
     const values = ['v', 2, null, 'plain text', ...RUN_TOGETHER, ...READABLE_NAMES, ...SECRET_URLS, ...READABLE_URLS];
-    const tree = (depth: number): unknown => {
-      if (depth > 4 || random() < 0.3) return pick(random, values);
-      if (random() < 0.2) return [tree(depth + 1), tree(depth + 1)];
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < 3; i += 1) out[pick(random, names)] = tree(depth + 1);
-      return out;
-    };
+    const tree = randomTrees(random, names, values);
     let masked = 0;
     for (let round = 0; round < 1500; round += 1) {
-      const entry = makeEntry({ before: tree(0), after: tree(0) });
+      const entry = makeEntry({ before: tree(), after: tree() });
       const [walked, json, bytes] = allMasks(entry).map((text) => JSON.parse(text) as unknown);
       expect(json).toEqual(walked);
       expect(bytes).toEqual(walked);
