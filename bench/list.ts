@@ -62,7 +62,7 @@ export interface ListResult {
   shapes: ListFigure[];
   /**
    * What the default table output costs over CSV for the same 50 unfiltered rows (median wall time difference, ms):
-   * loading string-width and chalk, and laying the rows out (cli-table3 is no longer loaded). CSV loads neither, but
+   * loading string-width and laying the rows out (cli-table3 is no longer loaded). CSV does not load string-width, but
    * reads and masks the states the table leaves out.
    */
   tableOverCsvMs: number;
