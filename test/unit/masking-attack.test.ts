@@ -22,6 +22,15 @@ function jsonbSpacing(compact: string): string {
   return compact.replace(/("(?:[^"\\]|\\.)*")|([:,])/g, (_, str: string | undefined, punct: string) => str ?? `${punct} `);
 }
 
+/** The text as the export's entry query writes it: a compact head, each state as jsonb prints it. */
+function serverForm(entry: AuditEntry): string {
+  let text = JSON.stringify(entry);
+  for (const state of ['before', 'after'] as const) {
+    if (entry[state] !== undefined) text = text.replace(`"${state}":${JSON.stringify(entry[state])}`, `"${state}":${jsonbSpacing(JSON.stringify(entry[state]))}`);
+  }
+  return text;
+}
+
 interface Paths {
   walked: string;
   /** Each path that gives another value than the walker, with what it gives; `mayHoldSecret` when it cleared a row the walker masks. */
@@ -37,6 +46,7 @@ function paths(entry: AuditEntry, policy: SecretPolicy): Paths {
     maskEntryJsonJsonb: JSON.stringify(JSON.parse(maskEntryJson(jsonbSpacing(compact), policy))),
     bytes: JSON.stringify(JSON.parse(fromByteString(maskEntryBytes(toByteString(compact), policy)))),
     bytesJsonb: JSON.stringify(JSON.parse(fromByteString(maskEntryBytes(toByteString(jsonbSpacing(compact)), policy)))),
+    bytesServer: JSON.stringify(JSON.parse(fromByteString(maskEntryBytes(toByteString(serverForm(entry)), policy)))),
   };
   const differ: Record<string, string> = {};
   for (const [name, text] of Object.entries(others)) if (text !== walked) differ[name] = text;
@@ -57,6 +67,12 @@ function expectAgreement(entry: AuditEntry, policy: SecretPolicy, canary = false
 }
 
 const route = (after: unknown, type: string | null = 'route') => makeEntry({ resource_type: type, before: null, after });
+
+/** An entry whose `after` comes before its `before`, as an object built in another order would be written. */
+function afterThenBefore(after: unknown, before: unknown): AuditEntry {
+  const head = Object.entries(makeEntry({ after })).filter(([field]) => field !== 'before');
+  return { ...(Object.fromEntries(head) as Omit<AuditEntry, 'before'>), before };
+}
 
 function nested(levels: number, leaf: unknown, array = false): unknown {
   let value = leaf;
@@ -257,6 +273,7 @@ describe.skip('known disagreements (skipped: reported, not fixed)', () => {
     ['past the walkers\' depth without a hint', route({ deep: nested(205, 'deep') }), DEFAULT],
     ['past the walkers\' depth with only a contextual key', route(nested(199, { 'limit-count': { key: 'remote_addr' } })), DEFAULT],
     ['an entry without before', makeEntry({ before: undefined, after: { password: 'CNRY', before: {} } }), DEFAULT],
+    ['an entry with after before before', afterThenBefore({ password: 'CNRY' }, { x: 1 }), DEFAULT],
   ];
   it.each(known)('%s', (_, entry, policy) => expectAgreement(entry, policy));
 });
