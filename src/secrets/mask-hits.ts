@@ -6,22 +6,24 @@
 import { contextualParents } from './plugin-paths.js';
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, openingQuote, QUOTE, replaceRanges, stringEnd } from './json-text.js';
 import { CERT, CONTEXTUAL_KEY, SECRET_KEY, STRING_VALUE } from './row-hints.js';
-import { MAX_DEPTH, normalizedName } from './rules.js';
+import { isCertName, MAX_DEPTH, normalizedName } from './rules.js';
 
 /** Parents under which a field called `key` is a secret (rules.ts): key-auth credentials, the csrf plugin's key. */
 const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
 /** The item of `plugins` as a list keeps its configuration under these: any declared field may be below them. */
 const LIST_CONFIG: ReadonlySet<string> = new Set(['config', 'conf']);
+/** The entry's own keys around its states. */
+const TOP_LEVEL_NAMES: ReadonlySet<string> = new Set(['before', 'after']);
 
 /**
  * The row with the value of each secret key among `hits` masked (or given to `mask`, for fingerprints), or undefined
  * when a hit cannot be decided where it stands: a contextual key (`key`, `keys`, a plugin's `headers`) whose parent
  * is not a plain key or may be a plugin's declared field; an SSL object's `key` or `keys` whose object cannot be
  * told; a string value that may hold a secret outside every masked value; nesting that could reach the walkers'
- * depth limit. `from` is where the states start (0 for text in another form), `sslResource` whether the entry's
- * type makes its states' roots SSL objects.
+ * depth limit. `from` is where the states start, `sslResource` whether the entry's type makes its states' roots SSL
+ * objects (undefined: it cannot be told here).
  */
-export function maskAtHits(text: string, hits: readonly number[], from: number, sslResource: boolean, mask?: (token: string) => string): string | undefined {
+export function maskAtHits(text: string, hits: readonly number[], from: number, sslResource: boolean | undefined, mask?: (token: string) => string): string | undefined {
   const ssl = new SslObjects(text, hits, from, sslResource);
   const ranges: number[] = [];
   for (let i = 0; i < hits.length; i += 3) {
@@ -29,6 +31,8 @@ export function maskAtHits(text: string, hits: readonly number[], from: number, 
     if (kind !== SECRET_KEY && kind !== CONTEXTUAL_KEY) continue;
     const open = hits[i + 1] as number;
     const close = hits[i + 2] as number;
+    // A site's name `before` or `after` also names the entry's states, which only the scanner tells apart.
+    if (TOP_LEVEL_NAMES.has(normalizedName(text.slice(open + 1, close)))) return undefined;
     if (kind === CONTEXTUAL_KEY) {
       const secret = isContextualSecret(text, open, close, ssl);
       if (secret === undefined) return undefined;
@@ -80,7 +84,8 @@ class SslObjects {
     private readonly text: string,
     private readonly hits: readonly number[],
     private readonly from: number,
-    private readonly sslResource: boolean,
+    /** Undefined when the type cannot be told without decoding it. */
+    private readonly sslResource: boolean | undefined,
   ) {}
 
   /** Whether the object opening at `brace` is an SSL object; undefined when that cannot be told. */
@@ -88,15 +93,20 @@ class SslObjects {
     const certs = (this.certBraces ??= this.findCerts());
     if (certs.includes(brace)) return true;
     if (certs.includes(-1)) return undefined; // a cert whose object could not be found
-    if (!this.sslResource) return false;
+    if (this.sslResource === false) return false;
     const roots = (this.roots ??= this.findRoots());
-    if (roots.includes(brace)) return true;
+    if (roots.includes(brace)) return this.sslResource;
     return roots.length === 0 ? undefined : false;
   }
 
   private findCerts(): number[] {
     const braces: number[] = [];
-    for (let i = 0; i < this.hits.length; i += 3) if (this.hits[i] === CERT) braces.push(enclosingBrace(this.text, this.hits[i + 1] as number));
+    for (let i = 0; i < this.hits.length; i += 3) {
+      const open = this.hits[i + 1] as number;
+      // A cert is a secret too where the site's names say so (secrets.keys: [cert]): it still makes its object SSL.
+      const cert = this.hits[i] === CERT || (this.hits[i] === SECRET_KEY && isCertName(normalizedName(this.text.slice(open + 1, this.hits[i + 2] as number))));
+      if (cert) braces.push(enclosingBrace(this.text, open));
+    }
     return braces;
   }
 

@@ -95,7 +95,9 @@ const compiledPolicies = new WeakMap<SecretPolicy, CompiledPolicy>();
  */
 function contextPattern(plugins: readonly string[], flags: string): RegExp {
   const named = nameAlternation(['cert', 'certs', 'key_auth', 'csrf', ...plugins]);
-  return new RegExp(`"(?:${named})"\\s*:|"(?:ssls?|certificates?)"|"plugins"\\s*:\\s*\\[|\\\\u`, flags);
+  // What trim() takes off a name around it: spaces, `\t`-like escapes, any non-ASCII character (or its UTF-8 bytes).
+  const pad = String.raw`(?:\s|\\[tnrf]|[\x80-\uffff])*`;
+  return new RegExp(`"${pad}(?:${named})${pad}"\\s*:|"${pad}(?:ssls?|certificates?)${pad}"|"${pad}plugins${pad}"\\s*:\\s*\\[|\\\\u`, flags);
 }
 
 /**
@@ -253,7 +255,8 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
     // A fingerprint is made from the decoded value of each range.
     const fingerprint = policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask);
     // Most rows that hold a secret say where: their hits decide without reading the rest of the row.
-    const targeted = found === NO_HINT ? jsonBytes : maskAtHits(jsonBytes, hits, from, isSslEntry(jsonBytes, from), fingerprint);
+    // Only in the entry query's form: its head holds no state, and a hit's place in the states says what it is.
+    const targeted = found === NO_HINT ? jsonBytes : from === 0 ? undefined : maskAtHits(jsonBytes, hits, from, isSslEntry(jsonBytes, from), fingerprint);
     if (targeted !== undefined) return targeted;
     if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value.
@@ -277,26 +280,34 @@ function viaText(jsonBytes: string, masking: (json: string) => string): string {
   return masked === json ? jsonBytes : toByteString(masked);
 }
 
-/** Whether the entry query's head (before `from`, where its states start) names an SSL resource type. */
-function isSslEntry(json: string, from: number): boolean {
+/** Whether the entry query's head (before `from`, where its states start) names an SSL resource type; undefined when it cannot be told without decoding. */
+function isSslEntry(json: string, from: number): boolean | undefined {
   const at = json.lastIndexOf(RESOURCE_TYPE_KEY, from);
-  if (at < 0 || from === 0) return true; // not the entry query's form: assume the worst
+  if (at < 0 || from === 0) return undefined; // not the entry query's form
   const start = at + RESOURCE_TYPE_KEY.length;
   if (json.charCodeAt(start) !== 0x22) return false; // null
   const end = json.indexOf('"', start + 1);
   const type = json.slice(start + 1, end);
-  // An escape could spell `ssl`: the scanner leaves such a type to the walkers.
-  return end < 0 || type.includes('\\') || SSL_RESOURCE_TYPES.has(normalizedName(type));
+  // An escape or a non-ASCII character could spell `ssl` once decoded and trimmed: only the walkers can tell.
+  if (end < 0 || !PLAIN_TYPE.test(type)) return undefined;
+  return SSL_RESOURCE_TYPES.has(normalizedName(type));
 }
 
 const RESOURCE_TYPE_KEY = ',"resource_type":';
+const PLAIN_TYPE = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
  * Where an entry's states start: at `,"before":` as the entry query writes the canonical fields (in a string the quotes
  * would be escaped, so this is the key), or 0 for text in another form.
  */
 function statesStart(json: string): number {
-  return Math.max(0, json.indexOf(',"before":'));
+  if (!json.startsWith('{"id":')) return 0;
+  const before = json.indexOf(',"before":');
+  if (before < 0) return 0;
+  // The head holds no object: a `{` ahead of it means the `,"before":` found is a state's own (an entry without
+  // `before`), or a head string holds a brace; either way the text is read whole.
+  const brace = json.indexOf('{', 1);
+  return brace >= 0 && brace < before ? 0 : before;
 }
 
 /** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */

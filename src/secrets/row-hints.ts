@@ -54,7 +54,11 @@ const FIXED_HINTS = ['PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`
  */
 export function compileHintRules(keys: ReadonlySet<string>, contextual: readonly string[], unicode: boolean): HintRules {
   const words = new Set<string>([...VALUE_WORDS, ...CERT_WORDS]);
-  const lastWord = (name: string) => name.slice(name.lastIndexOf('_') + 1);
+  // A name's last word, with the `_` (or `-`) it may end in: `pwd_` must be found as `pwd_`, not as nothing.
+  const lastWord = (name: string) => {
+    const base = name.replace(/_+$/, '');
+    return name.slice(base.lastIndexOf('_') + 1);
+  };
   for (const name of [...keys, ...contextual, ...SECRET_HEADER_NAMES, ...SECRET_LAST_WORDS, ...SECRET_LAST_TWO_WORDS]) {
     const word = lastWord(name);
     if (word !== '') words.add(word);
