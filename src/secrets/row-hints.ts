@@ -2,7 +2,7 @@
  * The export's pre-check: one scan of a row's states that says what, if anything, the masking rules must look at.
  * Most exported rows hold no secret; they must cost as little as a scan can. See docs/decisions/003-export-speed.md.
  */
-import { COLON, isSpace, openingQuote, QUOTE } from './json-text.js';
+import { COLON, isEscaped, isSpace, openingQuote, QUOTE } from './json-text.js';
 import { nameAlternation } from './name-alternation.js';
 import { cachedCamelCaseName, camelCaseName, isCertName, isSecretName, normalizedName, normalizeSecretKey, SECRET_LAST_TWO_WORDS, SECRET_LAST_WORDS } from './rules.js';
 import { isSecretHeaderName, SECRET_HEADER_NAMES } from './value-rules.js';
@@ -59,14 +59,19 @@ export function compileHintRules(keys: ReadonlySet<string>, contextual: readonly
     const base = name.replace(/_+$/, '');
     return name.slice(base.lastIndexOf('_') + 1);
   };
+  const extra: string[] = [];
   for (const name of [...keys, ...contextual, ...SECRET_HEADER_NAMES, ...SECRET_LAST_WORDS, ...SECRET_LAST_TWO_WORDS]) {
     const word = lastWord(name);
-    if (word !== '') words.add(word);
+    // A name of underscores alone (a site's `-`) would match at every quote as a word: a string of them is its hint.
+    if (/^_*$/.test(word)) extra.push(String.raw`"[-_\s]*"`);
+    else words.add(word);
+    // JSON escapes a quote, a backslash or a control character in a key: a site name holding one is hinted by any escape.
+    if ([...name].some((char) => char === '"' || char === '\\' || char < ' ')) extra.push(String.raw`\\.`);
   }
   // A word ending in another word adds no hit: `apikey` ends in `key`.
   const ends = [...words].filter((word) => ![...words].some((other) => other !== word && word.endsWith(other)));
   const nameEnds = `(?:${nameAlternation(ends)})(?:[ \\t\\x80-\\uffff]|\\\\.)*["=:]`;
-  return { pattern: new RegExp([nameEnds, ...FIXED_HINTS].join('|'), unicode ? 'giu' : 'gi'), keys, contextual: new Set(contextual) };
+  return { pattern: new RegExp([nameEnds, ...FIXED_HINTS, ...new Set(extra)].join('|'), unicode ? 'giu' : 'gi'), keys, contextual: new Set(contextual) };
 }
 
 /** After `//`, the rest of a URL in one JSON string up to an `@`: a user (and maybe a password) is in it. */
@@ -100,8 +105,8 @@ const SLASH = 0x2f;
 /** What a match of the pattern ending at `end` asks for, told by its last characters (each part ends its own way). */
 function classify(text: string, end: number, rules: HintRules): number {
   const last = text.charCodeAt(end - 1);
-  // A name's end: the string closing there (a JSON lead ends in `{` or `[`).
-  if (last === QUOTE) return classifyString(text, end - 1, rules);
+  // A name's end: the string closing there (a JSON lead ends in `{` or `[`); an escaped quote closes nothing.
+  if (last === QUOTE) return isEscaped(text, end - 1) ? STRING_VALUE : classifyString(text, end - 1, rules);
   if (last === 0x3d || last === 0x3a) return STRING_VALUE; // an assignment's `=`, a header line's `:`
   if (last === SLASH && text.charCodeAt(end - 2) === SLASH) {
     // `//`: a URL holds a user only where an `@` follows in the same string.

@@ -237,8 +237,8 @@ describe('seeded random entries built from hostile names and values', () => {
 });
 
 // Found by this file on the first fast path, each fixed since: names the context pattern missed when spaces pad them
-// (a resource type, a plugin, plugins), a site's names cert, certs, `pwd_` and the entry's own fields, an entry
-// without `before` whose state holds a compact `,"before":`.
+// (a resource type, a plugin, plugins), a site's names cert, certs, `pwd_`, `-`, names JSON escapes (`a"b`) and the
+// entry's own fields, an entry without `before` whose state holds a compact `,"before":`.
 describe('disagreements found and fixed', () => {
   const site = (keys: string[]) => createSecretPolicy({ keys });
   const known: readonly (readonly [string, AuditEntry, SecretPolicy])[] = [
@@ -270,15 +270,19 @@ describe('disagreements found and fixed', () => {
     ['site name operator: the head is masked in jsonb spacing', route({ operator: 'CNRY' }), site(['operator'])],
     ['site name id', route({ id: 'CNRY' }), site(['id'])],
     ['site name resource_type', route({ x: 1 }), site(['resource_type'])],
+    ['site name with a quote', route({ 'a"b': 'CNRY', x: 'visible' }), site(['a"b'])],
+    ['site name with a backslash', route({ 'a\\b': 'CNRY' }), site(['a\\b'])],
+    ['site name ending in a quote', route({ 'a"': 'CNRY' }), site(['a"'])],
+    ['site name of a dash alone', route({ '-': 'CNRY', _: 'CNRY', ' - ': 'CNRY', x: 'visible' }), site(['-'])],
     ['an entry without before', makeEntry({ before: undefined, after: { password: 'CNRY', before: {} } }), DEFAULT],
     ['an entry with after before before', afterThenBefore({ password: 'CNRY' }, { x: 1 }), DEFAULT],
   ];
   it.each(known)('%s', (_, entry, policy) => expectAgreement(entry, policy));
 });
 
-// A decision, not a disagreement: the walkers mask what lies past 200 levels because they recurse; the byte path does
-// not recurse, so a row in which nothing can be a secret goes out as it is, however deep (a row with a hint goes to
-// the walkers past 64 levels, the scanner's limit, and is masked the walkers' way).
+// A decision, not a disagreement: the walkers mask what lies past 200 levels because they recurse; the JSON-text paths
+// (export, list -o json|ndjson, prune --archive) do not recurse, so a row in which nothing can be a secret goes out as
+// it is, however deep (a row with a hint goes to the walkers past 64 levels, the scanner's limit).
 describe('past the walkers\' depth', () => {
   it.each([
     ['without a hint', route({ deep: nested(205, 'deep') })],
@@ -286,6 +290,7 @@ describe('past the walkers\' depth', () => {
   ] as const)('%s: the byte path leaves the row as it is; the walkers mask past 200 levels', (_, entry) => {
     const compact = JSON.stringify(entry);
     expect(fromByteString(maskEntryBytes(toByteString(compact), DEFAULT))).toBe(compact);
+    expect(maskEntryJson(compact, DEFAULT)).toBe(compact);
     expect(JSON.stringify(maskEntry(entry, DEFAULT))).toContain('******');
   });
 });
