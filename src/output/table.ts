@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
+import type CliTable3 from 'cli-table3';
 import type { AuditEntry } from '../domain.js';
 import { operationColor, type Colors } from './colors.js';
 import { sanitizeForTerminal } from './terminal-text.js';
@@ -48,7 +49,6 @@ const ALL_COLUMNS: Readonly<Record<TableField, Column>> = {
 };
 const DEFAULT_FIELDS: readonly TableField[] = ['id', 'timestamp', 'operator', 'operation', 'resource', 'source_ip', 'source'];
 const SEPARATOR = 2;
-const GAP = ' '.repeat(SEPARATOR);
 
 /** The columns of a table: `fields` in order, the TIME header naming its zone. */
 function tableColumns(options: Pick<TableOptions, 'fields' | 'timeZone'>): Column[] {
@@ -81,20 +81,21 @@ export interface Layout {
 export type Measure = (text: string) => number;
 
 interface Libraries {
+  Table: typeof CliTable3;
   measure: Measure;
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** string-width, loaded only for table output: `--version` and machine outputs never pay for it. */
+/** cli-table3 and string-width, loaded only for table output: `--version` and machine outputs never pay for them. */
 export async function loadTableLibraries(): Promise<Libraries> {
-  const { default: stringWidth } = await import('string-width');
-  return { measure: (text) => (PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text)) };
+  const [{ default: Table }, { default: stringWidth }] = await Promise.all([import('cli-table3'), import('string-width')]);
+  return { Table, measure: (text) => (PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text)) };
 }
 
 /**
  * Prints entries as a borderless table (columns two spaces apart, like `kubectl get`), streaming: the first
- * {@link FIRST_PAGE_ROWS} rows size the columns; each later row keeps those widths.
+ * {@link FIRST_PAGE_ROWS} rows size the columns and are laid out by cli-table3; each later row keeps those widths.
  * A later value too wide for its column is cut with `…` where cutting is allowed (a terminal, no `--wide`, not ID,
  * TIME or SOURCE IP), else printed whole, pushing the rest of its line right. Values pass {@link sanitizeForTerminal}.
  */
@@ -135,24 +136,12 @@ export function renderTable(entries: readonly AuditEntry[], options: TableOption
 }
 
 export interface RowFormatter {
-  /** Header and first-page rows, each cell padded to its column's width. */
+  /** Header and first-page rows, laid out by cli-table3. */
   firstPage: string;
   format(entry: AuditEntry): string;
 }
 
-/** The first page's cells as shown (cut, coloured) and the columns' widths: what {@link RowFormatter.firstPage} lays out. */
-export interface FirstPageCells {
-  head: string[];
-  rows: string[][];
-  widths: number[];
-}
-
-export function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, libraries: Libraries): RowFormatter {
-  return createLayout(firstPage, options, libraries).formatter;
-}
-
-/** {@link createRowFormatter} with the first page's cells, for the test that compares the layout with cli-table3's. */
-export function createLayout(firstPage: readonly AuditEntry[], options: TableOptions, { measure }: Libraries): { formatter: RowFormatter; cells: FirstPageCells } {
+export function createRowFormatter(firstPage: readonly AuditEntry[], options: TableOptions, { Table, measure }: Libraries): RowFormatter {
   const { colors } = options;
   const COLUMNS = tableColumns(options);
   const OPERATION = COLUMNS.findIndex((column) => column.field === 'operation');
@@ -169,27 +158,21 @@ export function createLayout(firstPage: readonly AuditEntry[], options: TableOpt
       const text = cutAllowed && COLUMNS[column]?.cut && measure(whole) > width ? cutToWidth(whole, width, measure) : whole;
       return column === OPERATION && operation ? operationColor(colors, operation)(text) : text;
     });
-  // What cli-table3 printed with borderless chars and two spaces of right padding for cells that fit their column
-  // (every cell of the first page does; test/unit/output-table-layout.test.ts compares the two), without loading it
-  // (5-10 ms of every list) or its 0.3-0.7 ms per row: 200,000 rows would take over a minute.
-  const line = (texts: readonly string[], widths: readonly number[]) =>
-    texts
-      .map((text, index) => text + ' '.repeat(Math.max(0, (widths[index] ?? 0) - measure(stripVTControlCharacters(text)))))
-      .join(GAP)
-      .trimEnd();
-  const cells: FirstPageCells = {
+  const table = new Table({
+    chars: BORDERLESS,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': SEPARATOR },
+    colWidths: layout.widths.map((width) => width + SEPARATOR),
     head: layout.columns.map((column) => colors.bold(COLUMNS[column]?.head ?? '')),
-    rows: rows.map((row, index) => shown(row, layout.widths, firstPage[index]?.operation ?? null)),
-    widths: layout.widths,
-  };
-  const formatter: RowFormatter = {
-    firstPage: [cells.head, ...cells.rows].map((texts) => line(texts, layout.widths)).join('\n'),
+  });
+  table.push(...rows.map((cells, index) => shown(cells, layout.widths, firstPage[index]?.operation ?? null)));
+  return {
+    firstPage: table.toString().split('\n').map((line) => line.trimEnd()).join('\n'),
     format(entry) {
-      const row = toCells(entry);
+      const cells = toCells(entry);
       const widths = [...layout.widths];
       let overflow = 0;
       layout.columns.forEach((column, index) => {
-        const width = measure(row[column] ?? '');
+        const width = measure(cells[column] ?? '');
         const room = widths[index] ?? 0;
         if (width > room && !(cutAllowed && COLUMNS[column]?.cut)) {
           overflow += width - room;
@@ -198,10 +181,14 @@ export function createLayout(firstPage: readonly AuditEntry[], options: TableOpt
       });
       // A whole value wider than its column takes the room from the cut columns of its row, so the line still fits.
       if (cutAllowed) giveBack(COLUMNS, layout.columns, widths, overflow);
-      return line(shown(row, widths, entry.operation), widths);
+      // What cli-table3 prints for cells that fit (left-aligned, padded to the column; the unit test compares the
+      // two), without its 0.3-0.7 ms per row: 200,000 rows would take over a minute.
+      return shown(cells, widths, entry.operation)
+        .map((text, index) => text + ' '.repeat(Math.max(0, (widths[index] ?? 0) - measure(stripVTControlCharacters(text)))))
+        .join('  ')
+        .trimEnd();
     },
   };
-  return { formatter, cells };
 }
 
 let graphemes: Intl.Segmenter | undefined;
@@ -234,6 +221,10 @@ function giveBack(COLUMNS: readonly Column[], columns: readonly number[], widths
     left -= 1;
   }
 }
+
+const BORDERLESS = Object.fromEntries(
+  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'].map((name) => [name, '']),
+);
 
 /**
  * The columns to show and their widths within `width`: the first {@link NARROWING} step whose minimum fits, then
