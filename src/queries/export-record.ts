@@ -77,9 +77,7 @@ function decodeByteToken(token: string): string | null {
 }
 
 /** The canonical fields before `before`, in the order the export query writes them. */
-const HEAD_FIELDS = ['id', 'timestamp', 'operator', 'operation', 'resource_type', 'resource_id', 'resource_name', 'source_ip', 'source'] as const;
-// scanHeadTokens reads the fields in this order, the order the export query writes them.
-if (HEAD_FIELDS.join() !== CANONICAL_FIELDS.slice(0, CANONICAL_FIELDS.indexOf('before')).join()) throw new Error('HEAD_FIELDS must be the canonical fields before `before`');
+const HEAD_FIELDS = CANONICAL_FIELDS.slice(0, CANONICAL_FIELDS.indexOf('before')) as readonly HeadField[];
 type HeadField = 'id' | 'timestamp' | 'resource_name' | keyof ExportFields;
 /** Each plain field of an entry as JSON text: a quoted string (escapes and all) or `null`. */
 export type HeadTokens = Record<HeadField, string>;
@@ -102,19 +100,16 @@ export function readHeadTokens(json: string): HeadTokens {
 
 /** {@link readHeadTokens} by position only: undefined for text in another form. Reads no further than `,"before":`. */
 function scanHeadTokens(json: string): HeadTokens | undefined {
-  const values: string[] = [];
+  const tokens = {} as HeadTokens;
   let pos = 0;
-  for (let index = 0; index < HEAD_KEYS.length; index += 1) {
+  for (let index = 0; index < HEAD_FIELDS.length; index += 1) {
     const key = HEAD_KEYS[index] as string;
     const end = json.startsWith(key, pos) ? tokenEnd(json, pos + key.length) : -1;
     if (end < 0) return undefined;
-    values.push(json.slice(pos + key.length, end));
+    tokens[HEAD_FIELDS[index] as HeadField] = json.slice(pos + key.length, end);
     pos = end;
   }
-  if (!json.startsWith(BEFORE_KEY, pos)) return undefined;
-  // One object literal of a fixed shape: filling `{}` key by key took a fifth longer (small bench rows, 0.9 -> 0.7 µs).
-  const [id, timestamp, operator, operation, resource_type, resource_id, resource_name, source_ip, source] = values as [string, string, string, string, string, string, string, string, string];
-  return { id, timestamp, operator, operation, resource_type, resource_id, resource_name, source_ip, source };
+  return json.startsWith(BEFORE_KEY, pos) ? tokens : undefined;
 }
 
 function parseHeadTokens(json: string): HeadTokens {
