@@ -6,10 +6,8 @@
 import { contextualParents } from './plugin-paths.js';
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, isSpace, OPEN_BRACE, OPEN_BRACKET, openingQuote, QUOTE, replaceRanges, stringEnd } from './json-text.js';
 import { CERT, CONTEXTUAL_KEY, SECRET_KEY, STRING_VALUE } from './row-hints.js';
-import { isCertName, MAX_DEPTH, normalizedName } from './rules.js';
+import { isCertName, KEY_IS_SECRET_UNDER, MAX_DEPTH, normalizedName } from './rules.js';
 
-/** Parents under which a field called `key` is a secret (rules.ts): key-auth credentials, the csrf plugin's key. */
-const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
 /** The item of `plugins` as a list keeps its configuration under these: any declared field may be below them. */
 const LIST_CONFIG: ReadonlySet<string> = new Set(['config', 'conf']);
 /** The entry's own keys around its states. */

@@ -5,7 +5,7 @@ import type { PathNode } from './plugin-paths.js';
 export const SECRET_MASK = '******';
 
 /** Parent keys under which a field called `key` is a secret: key-auth credentials, the csrf plugin's signing key. */
-const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
+export const KEY_IS_SECRET_UNDER: ReadonlySet<string> = new Set(['key_auth', 'csrf']);
 
 /** `cert` and `certs` make the object holding them an SSL object, whose `key` and `keys` are secrets. */
 export function isCertName(name: string): boolean {
