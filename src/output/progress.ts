@@ -2,6 +2,8 @@ import type { CliIo } from '../io.js';
 
 /** A progress line on stderr: an ora spinner on a terminal, nothing otherwise (cron mail stays clean). */
 export interface Progress {
+  /** Whether a line is shown: without one, a caller need not build the text it would update it with. */
+  readonly visible: boolean;
   update(text: string): void;
   /** Prints a line above the progress line (or just prints it when there is none). */
   note(line: string): void;
@@ -9,7 +11,7 @@ export interface Progress {
 }
 
 export function silentProgress(io: CliIo): Progress {
-  return { update: () => undefined, note: (line) => io.stderr.write(`${line}\n`), stop: () => undefined };
+  return { visible: false, update: () => undefined, note: (line) => io.stderr.write(`${line}\n`), stop: () => undefined };
 }
 
 export async function startProgress(io: CliIo, text: string): Promise<Progress> {
@@ -20,6 +22,7 @@ export async function startProgress(io: CliIo, text: string): Promise<Progress> 
   // discardStdin: ora would otherwise put stdin in raw mode and turn Ctrl-C into its own exit.
   const spinner = ora({ text, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, isEnabled: true }).start();
   return {
+    visible: true,
     update: (next) => {
       spinner.text = next;
     },
