@@ -1,13 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../domain.js';
-import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
-import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText, SECRET_HEADER_NAMES } from './value-rules.js';
+import { contextualPluginFields } from './plugin-paths.js';
+import { SECRET_HEADER_NAMES } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
 import { nameAlternation } from './name-alternation.js';
-import { CERT, compileHintRules, CONTEXTUAL_KEY, isSecretNameValue, NO_HINT, rowHints, STRING_VALUE, WALKERS, type HintRules } from './row-hints.js';
+import { CERT, compileHintRules, CONTEXTUAL_KEY, NO_HINT, rowHints, STRING_VALUE, WALKERS, type HintRules } from './row-hints.js';
 import { maskAtHits } from './mask-hits.js';
-import { cachedCamelCaseName, camelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { camelCaseName, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { copyJson, isPlainObject, maskStatesInPlace, maskValueInPlace, type Rules } from './walkers.js';
 import { stableStringify } from '../output/stable-json.js';
 
 export { normalizeSecretKey, SECRET_MASK };
@@ -68,12 +69,6 @@ export function secretFingerprint(value: unknown, key: string): string {
   return `hmac-sha256:${createHmac('sha256', key).update(text, 'utf8').digest('hex').slice(0, 12)}`;
 }
 
-/** What the walkers need: the secret names, and what a secret value becomes. */
-interface Rules {
-  keys: ReadonlySet<string>;
-  mask: (value: unknown) => string;
-}
-
 interface CompiledPolicy extends Rules {
   /**
    * The one-scan pre-check (row-hints.ts) of byte strings (src/byte-string.ts); undefined when the policy holds a
@@ -126,38 +121,20 @@ function compile(policy: SecretPolicy): CompiledPolicy {
   return compiled;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** A copy of the plain objects and arrays in a value (other values shared), for the in-place walker to change. */
-function copyJson(value: unknown, depth: number): unknown {
-  if (depth > MAX_DEPTH + 1) return value;
-  if (Array.isArray(value)) return value.map((item) => copyJson(item, depth + 1));
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  // defineProperty: a `__proto__` key stays data instead of changing the prototype.
-  for (const [key, item] of Object.entries(value)) Object.defineProperty(out, key, { value: copyJson(item, depth + 1), writable: true, enumerable: true, configurable: true });
-  return out;
-}
-
 /** A deep copy of a JSON value with every secret replaced by {@link SECRET_MASK}; the input is never mutated. */
 export function maskSecrets(value: unknown, policy: SecretPolicy): unknown {
-  return maskInPlace(copyJson(value, 0), compile(policy), '', undefined, 0, false, { masked: false });
+  const copy = { value: copyJson(value, 0) };
+  maskValueInPlace(copy, compile(policy), 'value');
+  return copy.value;
 }
 
 type Maskable = Partial<Pick<AuditEntry, 'before' | 'after'>> & { resource_type?: unknown };
 
 function maskEntryFields<T extends Maskable>(entry: T, policy: SecretPolicy): T {
-  const rules = compile(policy);
-  const type = typeof entry.resource_type === 'string' ? normalizeSecretKey(entry.resource_type) : '';
-  const ssl = SSL_RESOURCE_TYPES.has(type);
   const masked = { ...entry };
-  const state = { masked: false };
-  if ('before' in entry) masked.before = maskInPlace(copyJson(entry.before, 0), rules, '', undefined, 0, ssl, state);
-  if ('after' in entry) masked.after = maskInPlace(copyJson(entry.after, 0), rules, '', undefined, 0, ssl, state);
+  if ('before' in entry) masked.before = copyJson(entry.before, 0);
+  if ('after' in entry) masked.after = copyJson(entry.after, 0);
+  maskStatesInPlace(masked, compile(policy));
   return masked;
 }
 
@@ -222,17 +199,9 @@ function walkEntryJson(jsonText: string, policy: SecretPolicy): string {
   const parsed: unknown = JSON.parse(jsonText);
   const rules = compile(policy);
   // The parsed value is ours alone, so it is masked in place (copies cost more than the parse).
-  const state = { masked: false };
-  if (isPlainObject(parsed) && ('before' in parsed || 'after' in parsed)) {
-    const type = typeof parsed.resource_type === 'string' ? normalizeSecretKey(parsed.resource_type) : '';
-    const ssl = SSL_RESOURCE_TYPES.has(type);
-    if ('before' in parsed) parsed.before = maskInPlace(parsed.before, rules, '', undefined, 0, ssl, state);
-    if ('after' in parsed) parsed.after = maskInPlace(parsed.after, rules, '', undefined, 0, ssl, state);
-  } else {
-    maskInPlace(parsed, rules, '', undefined, 0, false, state);
-  }
+  const masked = isPlainObject(parsed) && ('before' in parsed || 'after' in parsed) ? maskStatesInPlace(parsed, rules) : maskValueInPlace(parsed, rules);
   // A key that only looked like a secret (`limit-count`'s `"key": "remote_addr"`) leaves the text as it was.
-  return state.masked ? JSON.stringify(parsed) : jsonText;
+  return masked ? JSON.stringify(parsed) : jsonText;
 }
 
 /**
@@ -313,79 +282,4 @@ function statesStart(json: string): number {
 /** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */
 function fingerprintToken(mask: Rules['mask']): (token: string) => string {
   return (token) => JSON.stringify(mask(JSON.parse(fromByteString(token)) as unknown));
-}
-
-/** Field names that name a header in `{"name": "Authorization", "value": "..."}`, and those holding its value. */
-const HEADER_NAME_FIELDS: ReadonlySet<string> = new Set(['name', 'key', 'header', 'header_name']);
-const HEADER_VALUE_FIELDS: ReadonlySet<string> = new Set(['value', 'values', 'header_value']);
-
-/**
- * Masks a value fresh from JSON.parse (or copied by {@link copyJson}) in place. Returns the value to store in place
- * of `value`; sets `state.masked` when anything was replaced. `parentKey` is the normalized name of the field whose
- * value this is, `path` its node among the plugins' declared secret paths; arrays pass both to their items.
- */
-function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: PathNode | undefined, depth: number, ssl: boolean, state: { masked: boolean }): unknown {
-  if (depth > MAX_DEPTH) {
-    state.masked = true;
-    return SECRET_MASK;
-  }
-  if (typeof value === 'string') return maskString(value, rules, depth, state);
-  if (Array.isArray(value)) {
-    // `plugins` as a list of `{"name": "key-auth", "config": {...}}`: each item's config under its plugin's node.
-    for (let i = 0; i < value.length; i += 1) value[i] = maskInPlace(value[i], rules, parentKey, path === PLUGINS_NODE ? pluginListItemNode(value[i]) : path, depth + 1, false, state);
-    // A `["Authorization", "Bearer ..."]` pair: the second item is the header's value (unless another header name).
-    if (value.length === 2 && typeof value[0] === 'string' && isSecretHeaderName(value[0]) && !(typeof value[1] === 'string' && isSecretHeaderName(value[1]))) {
-      value[1] = rules.mask(value[1]);
-      state.masked = true;
-    }
-    return value;
-  }
-  if (!isPlainObject(value)) return value;
-  const names = Object.keys(value);
-  let isSsl = ssl;
-  let header = false;
-  for (const key of names) {
-    const name = normalizedName(key);
-    if (isCertName(name)) isSsl = true;
-    const item = value[key];
-    if (HEADER_NAME_FIELDS.has(name) && typeof item === 'string' && isSecretNameValue(item, rules.keys)) header = true;
-  }
-  for (const key of names) {
-    const name = normalizedName(key);
-    const item = value[key];
-    const child = enterField(path, name);
-    const secret = isSecretField(name, rules.keys, isSsl, parentKey, child, cachedCamelCaseName(key)) || (header && HEADER_VALUE_FIELDS.has(name));
-    const next = secret ? rules.mask(item) : maskInPlace(item, rules, name, child, depth + 1, false, state);
-    if (secret) state.masked = true;
-    if (next === item) continue;
-    // defineProperty, not assignment: a `__proto__` key is data here, and assigning to it would set the prototype.
-    Object.defineProperty(value, key, { value: next, writable: true, enumerable: true, configurable: true });
-  }
-  return value;
-}
-
-/** A string value: a JSON document it holds is masked as one; otherwise the secrets in its text (value-rules.ts). */
-function maskString(text: string, rules: Rules, depth: number, state: { masked: boolean }): string {
-  if (JSON_IN_STRING.test(text)) {
-    const inner = parseJson(text);
-    if (inner !== undefined) {
-      const innerState = { masked: false };
-      const masked = maskInPlace(inner.value, rules, '', undefined, depth + 1, false, innerState);
-      if (!innerState.masked) return text;
-      state.masked = true;
-      return JSON.stringify(masked);
-    }
-  }
-  const masked = maskSecretsInText(text, rules.mask);
-  if (masked !== text) state.masked = true;
-  return masked;
-}
-
-function parseJson(text: string): { value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) as unknown };
-  } catch (error) {
-    if (error instanceof SyntaxError) return undefined;
-    throw error;
-  }
 }
