@@ -9,9 +9,9 @@ import { isSecretHeaderName, SECRET_HEADER_NAMES } from './value-rules.js';
 
 /** Nothing in the row can be a secret: it goes out as it is. */
 export const NO_HINT = 0;
-/** A key named like a secret wherever it stands: the byte scanner masks it. */
+/** A key named like a secret wherever it stands: masked where it stands. */
 export const SECRET_KEY = 1;
-/** A key that is secret only in context (`key`, `keys`, a plugin's declared field): the context pattern decides. */
+/** A key that is secret only in context (`key`, `keys`, a plugin's declared field): its parent or the row decides. */
 export const CONTEXTUAL_KEY = 2;
 /** A string that may hold a secret value (a URL's password, a header line, a JWT...): the scanner checks strings. */
 export const STRING_VALUE = 4;
@@ -39,14 +39,14 @@ const CERT_WORDS = ['cert', 'certs'];
 /**
  * Hints beside the names: `PRIVATE KEY` (a PEM block), `eyJ` (a JWT's header), `\u` or `\/` (an escape that can
  * spell any name or value), `//` (a URL: a hit only with an `@` after it in the same string), the Kelvin sign in
- * UTF-8 or decoded (its lower case is an ASCII `k`), a string opening with JSON whitespace then `{` or `[` (JSON in a string),
- * `Bearer` then a space or tab (`\t` in JSON).
+ * UTF-8 or decoded (its lower case is an ASCII `k`), a string opening with JSON whitespace then `{` or `[` (JSON in
+ * a string), `Bearer` then a space or tab (`\t` in JSON).
  */
 const FIXED_HINTS = ['PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`\xE2\x84\xAA|\u212A`, String.raw`"(?:[ \t\r\n]|\\[trn])*[{[]`, String.raw`bearer(?:[ \t]|\\t)`];
 
 /**
- * The scan's pattern for a policy: one alternation (measured a fifth faster than a scan for each part). Each part is a superset of what some rule masks, so that a row without a match holds
- * nothing to mask. Besides the fixed ones above: a word that ends a secret or contextual name, a secret header name
+ * The scan's pattern for a policy: one alternation (measured a fifth faster than a scan for each part). Each part is
+ * a superset of what some rule masks, so that a row without a match holds nothing to mask. Besides the fixed ones: a word that ends a secret or contextual name, a secret header name
  * or a secret last word, then JSON spacing or an escape (which `trim()` could remove), then the end of a string
  * (`"`), a header line's `:` or an assignment's `=`, in any case. Matching the end of a name rather than the whole
  * of it makes leading junk, camelCase and `-`/`_` spellings hits too; the classifier below then reads the name.
