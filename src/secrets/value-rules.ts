@@ -138,27 +138,6 @@ const IN_STRING = [
 const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"`;
 
 /**
- * A name ending in a secret word (`db_password`, `apiToken`, `x-api-token`, `encryption_key`), at the end of a JSON
- * string: as a key (`"db_password":`), or as a value (`{"name": "DB_PASSWORD", "value": ...}`). A superset of
- * rules.ts's last-word rule, which decides.
- */
-const SECRET_WORD_END = /(?:sswo?r?d|ssphrase|ecret|oken|[ietgn][-_]?key)[ \t]*"\s*(:)?/gi;
-
-/** Where a name ends in a secret word from `from` on: {@link NO_NAME}, {@link NAME_AS_KEY} or {@link NAME_AS_VALUE}. */
-export const NO_NAME = 0;
-export const NAME_AS_KEY = 1;
-export const NAME_AS_VALUE = 2;
-export function secretWordEnds(text: string, from = 0): number {
-  let found = NO_NAME;
-  SECRET_WORD_END.lastIndex = from;
-  for (let match = SECRET_WORD_END.exec(text); match; match = SECRET_WORD_END.exec(text)) {
-    if (match[1] === undefined) return NAME_AS_VALUE;
-    found = NAME_AS_KEY;
-  }
-  return found;
-}
-
-/**
  * Over JSON text: false only when no string in it can hold what {@link maskSecretsInText}, a JSON document in a
  * string, or a secret header's name as a value would mask. A `\u` or `\/` escape could spell any of them: true.
  * The export's pre-check is row-hints.ts; this and {@link STRING_MAY_HOLD_SECRET} are the byte scanner's rule for
@@ -167,4 +146,5 @@ export function secretWordEnds(text: string, from = 0): number {
 export const MAY_HOLD_SECRET_VALUE = new RegExp([...IN_STRING, `${HEADER_NAME_VALUE}\\s*[,}\\]]`].join('|'), 'i');
 
 /** {@link MAY_HOLD_SECRET_VALUE} for one JSON string token (its quotes included), as the byte scanner reads it. */
+// The last alternative: a value ending in a secret word (`{"name": "DB_PASSWORD", ...}`), the walkers' to decide.
 export const STRING_MAY_HOLD_SECRET = new RegExp([...IN_STRING, `^${HEADER_NAME_VALUE}$`, '(?:sswo?r?d|ssphrase|ecret|oken|[ietgn][-_]?key)[ \\t]*"$'].join('|'), 'i');
