@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import type { AuditEntry } from '../domain.js';
 import type { Change } from './changes.js';
 import { operationColor, type Colors } from './colors.js';
@@ -21,11 +22,12 @@ const HEADS = ['TIME', 'ID', 'OPERATOR', 'OPERATION', 'SOURCE IP'] as const;
 /** The timeline as text: one line per entry (time, id, operator, operation, source IP), its changes indented under it. */
 export function renderTimeline(items: readonly TimelineItem[], colors: Colors): string {
   const rows = items.map(({ entry }) => [formatTime(entry.timestamp), entry.id, entry.operator, entry.operation, entry.source_ip].map(cell));
-  const widths = HEADS.map((head, column) => Math.max(head.length, ...rows.map((row) => (row[column] ?? '').length)));
+  // Columns on the terminal, not code units: an operator named in CJK or with an emoji takes two a character.
+  const widths = HEADS.map((head, column) => Math.max(head.length, ...rows.map((row) => stringWidth(row[column] ?? ''))));
   const line = (cells: readonly string[], operation?: string | null) =>
     cells
       .map((text, column) => {
-        const padded = text.padEnd(widths[column] ?? 0);
+        const padded = text + ' '.repeat(Math.max(0, (widths[column] ?? 0) - stringWidth(text)));
         return column === 3 && operation ? operationColor(colors, operation)(padded) : padded;
       })
       .join('  ')
@@ -53,7 +55,10 @@ export function describeChanges(changes: readonly Change[], colors: Colors): str
 
 function compactValue(value: unknown): string {
   const text = sanitizeForTerminal(stableStringify(value, 0));
-  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+  if (text.length <= MAX_VALUE_CHARS) return text;
+  // By code point: a cut between the halves of a surrogate pair would print a lone one.
+  const high = text.charCodeAt(MAX_VALUE_CHARS - 2);
+  return `${text.slice(0, high >= 0xd800 && high <= 0xdbff ? MAX_VALUE_CHARS - 2 : MAX_VALUE_CHARS - 1)}…`;
 }
 
 function cell(value: string | null): string {

@@ -66,10 +66,40 @@ export async function idForName(db: Db, mapping: ResolvedMapping, type: string, 
   return entry?.resource_id ?? undefined;
 }
 
-/** The last entry at or before `at`: the one whose `after` is the resource's state then. */
+/** Operations that end a resource even when their entry holds no state. */
+export const DELETE_OPERATION = /^(delete|remove)$/i;
+
+/**
+ * An entry that tells what the resource became: it holds a state (`before` or `after`), or it deleted the resource.
+ * A LOGIN or LOGOUT of a user (neither state) says nothing of it: the state after one is the state before it.
+ * Undefined when the table maps no state column (then no entry can tell).
+ */
+function tellsState(mapping: ResolvedMapping): RawBuilder<boolean> | undefined {
+  const [before, after, operation] = [columnRef(mapping, 'before'), columnRef(mapping, 'after'), columnRef(mapping, 'operation')];
+  if (!before && !after) return undefined;
+  const parts = [before && sql`${before} is not null`, after && sql`${after} is not null`, operation && sql`lower(${operation}) in ('delete', 'remove')`];
+  return sql<boolean>`(${sql.join(parts.filter((part) => part !== undefined), sql` or `)})`;
+}
+
+/** The same test as {@link tellsState}, on an entry already read. */
+export function entryTellsState(entry: AuditEntry): boolean {
+  return (entry.before !== null && entry.before !== undefined) || (entry.after !== null && entry.after !== undefined) || DELETE_OPERATION.test(entry.operation ?? '');
+}
+
+/** The resource's oldest entry that holds a state or deleted it: where its known history starts. */
+export async function firstStateEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey): Promise<AuditEntry | undefined> {
+  const conditions = resourceConditions(mapping, resource);
+  const tells = tellsState(mapping);
+  if (tells) conditions.push(tells);
+  return (await edgeQuery(db, mapping, allOf(conditions), 'asc').executeTakeFirst()) as AuditEntry | undefined;
+}
+
+/** The last entry at or before `at` that tells the state (see {@link tellsState}): its `after` is the resource's state then. */
 export async function entryAt(db: Db, mapping: ResolvedMapping, resource: ResourceKey, at: TimeBound): Promise<AuditEntry | undefined> {
   const conditions = resourceConditions(mapping, resource);
   conditions.push(sql<boolean>`${timestampRef(mapping)} <= ${timestampValue(mapping, at)}`);
+  const tells = tellsState(mapping);
+  if (tells) conditions.push(tells);
   return (await edgeQuery(db, mapping, allOf(conditions), 'desc').executeTakeFirst()) as AuditEntry | undefined;
 }
 

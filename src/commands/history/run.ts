@@ -6,7 +6,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
 import type { SortOrder } from '../../queries/list.js';
-import { entryAt, firstEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
+import { entryAt, entryTellsState, firstEntry, firstStateEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
 import { createSecretPolicy, maskEntry, mayHoldSecret, type SecretPolicy } from '../../secrets/policy.js';
 import { MAX_DEPTH } from '../../secrets/rules.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
@@ -15,6 +15,7 @@ import { hiddenSecretChanges } from '../../output/secret-changes.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
 import type { TimelineItem } from '../../output/history-text.js';
 import { writeJson } from '../../output/stable-json.js';
+import { sanitizeForTerminal } from '../../output/terminal-text.js';
 
 export type HistoryMode = { kind: 'timeline' } | { kind: 'at'; at: TimeBound } | { kind: 'between'; from: TimeBound; to: TimeBound };
 
@@ -47,17 +48,28 @@ export interface StateAt {
 
 const EDIT_OPERATION = /^(update|patch|modify|put|delete|remove)$/i;
 
-export function judgeCompleteness(first: AuditEntry | undefined): Completeness {
+/**
+ * `first` is the resource's oldest entry, `withState` its oldest entry that holds a state or deleted it (the same
+ * entry unless the oldest are LOGINs and the like). Entries without any state mean the resource existed before them.
+ */
+export function judgeCompleteness(first: AuditEntry | undefined, withState: AuditEntry | undefined = first): Completeness {
   if (!first) return { complete: true };
-  const continues = (first.before !== null && first.before !== undefined) || EDIT_OPERATION.test(first.operation ?? '');
-  return { complete: !continues, first };
+  if (!withState) return { complete: false, first };
+  const continues = (withState.before !== null && withState.before !== undefined) || EDIT_OPERATION.test(withState.operation ?? '');
+  return { complete: !continues, first: withState };
 }
 
 /** A one-line warning for stderr when the history does not reach back to the resource's creation. */
 export function incompleteNotice(resource: ResourceKey, completeness: Completeness): string | undefined {
   const { first } = completeness;
   if (completeness.complete || !first) return undefined;
-  return `warning: the history of ${resource.type}:${resource.id} is incomplete: its oldest entry (id ${first.id}, ${first.operation ?? 'no operation'} at ${first.timestamp}) changes an existing resource, so earlier entries were pruned; the state before it is unknown`;
+  // The id (after a name lookup) and the operation come from the table: written by whoever could call the Admin API.
+  const what = `${first.id}, ${first.operation ?? 'no operation'} at ${first.timestamp}`;
+  const name = `${resource.type}:${resource.id}`;
+  const text = entryTellsState(first)
+    ? `the history of ${name} is incomplete: its oldest entry (id ${what}) changes an existing resource, so earlier entries were pruned; the state before it is unknown`
+    : `the history of ${name} is incomplete: none of its entries holds a state (the oldest: id ${what}), so earlier entries were pruned; its state is unknown`;
+  return `warning: ${sanitizeForTerminal(text)}`;
 }
 
 export interface Masker {
@@ -176,13 +188,14 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           // `route:billing-webhook`: the name list shows, standing for the id of the route last called that.
           const id = await idForName(db, table.mapping, options.resource.type, options.resource.id);
           if (id !== undefined) {
-            io.stderr.write(`${label} is the name of ${options.resource.type}:${id}\n`);
+            io.stderr.write(`${sanitizeForTerminal(`${label} is the name of ${options.resource.type}:${id}`)}\n`);
             options = { ...options, resource: { ...options.resource, id } };
             first = await firstEntry(db, table.mapping, options.resource);
           }
         }
         if (!first) throw new RuntimeError(`no audit entries for ${label}`);
-        const completeness = judgeCompleteness(first);
+        // A LOGIN first (no state) does not start the history: the first entry that holds a state does.
+        const completeness = judgeCompleteness(first, entryTellsState(first) ? first : await firstStateEntry(db, table.mapping, options.resource));
         const notice = incompleteNotice(options.resource, completeness);
         if (notice) io.stderr.write(`${notice}\n`);
         const { mode } = options;
@@ -194,16 +207,19 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           const from = await readStateAt(session, options.resource, mode.from, completeness);
           const to = await readStateAt(session, options.resource, mode.to, completeness);
           const [a, b] = [maskedState(masker, from), maskedState(masker, to)];
-          const changes = masker.changes(from.state.state, to.state.state, a.state, b.state);
+          // An unknown side is not an absent one: diffing it as empty would show the other side as created or deleted.
+          const unknown = [a, b].find((s) => !s.known);
+          const changes = unknown ? null : masker.changes(from.state.state, to.state.state, a.state, b.state);
           if (options.output === 'json' || options.output === 'ndjson') {
             const side = (s: StateAt) => ({ at: s.at, known: s.known, exists: s.exists, entry_id: s.entry?.id ?? null });
             return `${writeJson({ resource: label, history_complete: completeness.complete, from: side(a), to: side(b), changes }, { indent: 2 })}\n`;
           }
           const describe = (s: StateAt) =>
-            `${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`;
+            sanitizeForTerminal(`${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`);
           const { colors, renderDiff } = await loadText();
           const header = `${colors.bold(label)}\n${colors.red('--- ')}${describe(a)}\n${colors.green('+++ ')}${describe(b)}`;
-          return `${header}\n\n${renderDiff(a.state, b.state, { colors })}\n`;
+          const body = unknown ? colors.yellow(`(no diff: the state at ${unknown.at} is unknown, the history being incomplete)`) : renderDiff(a.state, b.state, { colors });
+          return `${header}\n\n${body}\n`;
         }
         if (options.output === 'ndjson') {
           // Lines go out 64 KB at a time, not one write each: 133 entries took 133 writes.
