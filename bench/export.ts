@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
 import type { ServerInfo } from './db.js';
 import { assertSucceeded, runProcess, type ProcessRun } from './proc.js';
 import { Receiver } from './receiver.js';
+import { ServerCpu } from './server-cpu.js';
 import type { Log, Seed } from './seed.js';
 import { pairedRatio, summarize, type Summary } from './stats.js';
 
@@ -27,6 +29,17 @@ export interface ExportFigure {
   cpuUsPerRow?: Summary;
   /** Bytes the receiver (or the file) got per run, MB. */
   sentMb: Summary;
+  /** CPU time of the PostgreSQL server during the run, µs per entry (a local server only). */
+  serverCpuUsPerRow?: Summary;
+  /** CPU time of the HEC receiver during the run, µs per entry. */
+  receiverCpuUsPerRow?: Summary;
+  /**
+   * The highest × COPY the machine's cores allow for the CPU this run used (per round, against that round's COPY):
+   * the run cannot take less wall time than its own process's CPU (one thread does the work), nor than the CPU of
+   * the process, the server and the receiver together spread over every core. A run near this figure is limited by
+   * CPU alone; only using less of it can make it faster.
+   */
+  cpuBoundRatio?: Summary;
 }
 
 export interface ExportResult {
@@ -53,6 +66,8 @@ interface Variant {
 export async function measureExport(seed: Seed, url: string, server: ServerInfo, runs: number, cwd: string, log: Log): Promise<ExportResult> {
   const dir = await mkdtemp(join(tmpdir(), 'api7-bench-export-'));
   const receiver = await Receiver.start();
+  const serverCpu = server.embedded ? undefined : await ServerCpu.find(url);
+  const cores = availableParallelism();
   try {
     const base = ['--db', url, '--table', seed.table, 'export', '--settle', '0', '--json'];
     const env = { API7_AUDIT_HEC_TOKEN: TOKEN };
@@ -112,13 +127,25 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
       },
       { name: 'list --all --output ndjson', command: 'list --all --output ndjson > /dev/null', list: true, run: listAll },
     );
-    const samples = new Map(variants.map((v) => [v.name, [] as { rate: number; wall: number; rss: number; cpu: number; rows: number; sent: number }[]]));
+    type Sample = { rate: number; wall: number; rss: number; cpu: number; rows: number; sent: number; serverCpu: number; receiverCpu: number; minWall: number };
+    const samples = new Map(variants.map((v) => [v.name, [] as Sample[]]));
     for (let round = 1; round <= runs; round += 1) {
       for (const variant of variants) {
+        const serverBefore = (await serverCpu?.seconds()) ?? NaN;
+        const receiverBefore = (await receiver.stats()).cpuSeconds;
         const { run, rows, sentBytes } = await variant.run();
+        // The run's backend exits as its client does; the postmaster counts its CPU once it has reaped it.
+        if (serverCpu) await sleep(200);
+        const serverSeconds = ((await serverCpu?.seconds()) ?? NaN) - serverBefore;
+        const receiverSeconds = (await receiver.stats()).cpuSeconds - receiverBefore;
         const seconds = run.wallMs / 1000;
-        samples.get(variant.name)?.push({ rate: rows / seconds, wall: seconds, rss: run.peakRssMb ?? NaN, cpu: ((run.cpuSeconds ?? NaN) * 1e6) / rows, rows, sent: sentBytes / 1048576 });
-        log(`  export round ${round}: ${variant.name}: ${rows} rows in ${seconds.toFixed(2)} s, ${Math.round(rows / seconds)} rows/s, peak RSS ${run.peakRssMb?.toFixed(0)} MB, CPU ${run.cpuSeconds?.toFixed(2)} s`);
+        const own = run.cpuSeconds ?? NaN;
+        const minWall = Math.max(own, serverSeconds, (own + serverSeconds + receiverSeconds) / cores);
+        samples.get(variant.name)?.push({
+          rate: rows / seconds, wall: seconds, rss: run.peakRssMb ?? NaN, cpu: (own * 1e6) / rows, rows, sent: sentBytes / 1048576,
+          serverCpu: (serverSeconds * 1e6) / rows, receiverCpu: (receiverSeconds * 1e6) / rows, minWall,
+        });
+        log(`  export round ${round}: ${variant.name}: ${rows} rows in ${seconds.toFixed(2)} s, ${Math.round(rows / seconds)} rows/s, peak RSS ${run.peakRssMb?.toFixed(0)} MB, CPU ${own.toFixed(2)} s, server CPU ${serverSeconds.toFixed(2)} s, receiver CPU ${receiverSeconds.toFixed(2)} s`);
       }
     }
     const baseline = baselineSkipped ? undefined : samples.get(variants[0]?.name ?? '');
@@ -135,6 +162,9 @@ export async function measureExport(seed: Seed, url: string, server: ServerInfo,
         peakRssMb: summarize(list.map((s) => s.rss)),
         cpuUsPerRow: summarize(list.map((s) => s.cpu).filter(Number.isFinite)),
         sentMb: summarize(list.map((s) => s.sent).filter(Number.isFinite)),
+        serverCpuUsPerRow: summarize(list.map((s) => s.serverCpu).filter(Number.isFinite)),
+        receiverCpuUsPerRow: summarize(list.map((s) => s.receiverCpu).filter((v) => Number.isFinite(v) && v > 0)),
+        cpuBoundRatio: baseline && list !== baseline ? pairedRatio(baseline.map((s) => s.wall), list.map((s) => s.minWall)) : undefined,
       };
     });
     const figures = all.filter((_, i) => !variants[i]?.list);

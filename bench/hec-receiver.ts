@@ -11,13 +11,18 @@ import { FakeHec } from '../test/support/fake-hec.js';
 export interface ReceiverStats {
   requests: number;
   bytes: number;
+  /** CPU time this process has used so far (user + system), seconds: its share of the cores the export runs on. */
+  cpuSeconds: number;
 }
 
 const { server } = await FakeHec.start({ discard: true });
 const send = (message: unknown) => process.send?.(message);
 send({ url: server.url });
 process.on('message', (message: unknown) => {
-  if (message === 'stats') send({ requests: server.requestCount, bytes: server.bytesReceived } satisfies ReceiverStats);
+  if (message === 'stats') {
+    const cpu = process.cpuUsage();
+    send({ requests: server.requestCount, bytes: server.bytesReceived, cpuSeconds: (cpu.user + cpu.system) / 1e6 } satisfies ReceiverStats);
+  }
   if (message === 'stop') void server.close().finally(() => process.disconnect());
 });
 // The parent went away without saying stop: do not linger.

@@ -124,11 +124,22 @@ export function renderMarkdown(r: Results): string {
     const e = r.export;
     out.push('', `**export** (${e.figures[0] ? formatNumber(e.figures.find((f) => !f.name.includes('¼'))?.rows ?? 0) : 0} entries, whole process)`, '');
     if (e.baselineSkipped) out.push(`COPY baseline skipped: ${e.baselineSkipped}.`, '');
-    out.push('| variant | rows/s | × COPY | wall s | peak RSS MB | process CPU µs/entry | sent MB |', '| --- | --- | --- | --- | --- | --- | --- |');
+    out.push(
+      '| variant | rows/s | × COPY | × COPY the CPU allows | wall s | peak RSS MB | process CPU µs/entry | server CPU µs/entry | receiver CPU µs/entry | sent MB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    const usPerRow = (s: Summary | undefined) => (s && s.runs > 0 ? formatSummary(s, 1) : '–');
     for (const f of [...e.figures, ...(e.listNdjson ? [e.listNdjson] : [])]) {
-      const cpu = f.cpuUsPerRow && f.cpuUsPerRow.runs > 0 ? formatSummary(f.cpuUsPerRow, 1) : '–';
-      out.push(`| ${f.name} | ${formatSummary(f.rowsPerSecond)} | ${ratio(f.ratioToCopy)} | ${sec(f.wallSeconds)} | ${formatSummary(f.peakRssMb)} | ${cpu} | ${f.sentMb.runs ? formatSummary(f.sentMb) : '–'} |`);
+      out.push(
+        `| ${f.name} | ${formatSummary(f.rowsPerSecond)} | ${ratio(f.ratioToCopy)} | ${ratio(f.cpuBoundRatio)} | ${sec(f.wallSeconds)} | ${formatSummary(f.peakRssMb)} | ${usPerRow(f.cpuUsPerRow)} | ` +
+          `${usPerRow(f.serverCpuUsPerRow)} | ${usPerRow(f.receiverCpuUsPerRow)} | ${f.sentMb.runs ? formatSummary(f.sentMb) : '–'} |`,
+      );
     }
+    out.push(
+      '',
+      '"× COPY the CPU allows": the COPY\'s wall time over the least wall time the run\'s CPU permits on these cores (its own process\'s CPU, ' +
+        'or the process, server and receiver CPU together spread over every core, whichever is more). Near the measured × COPY, a variant is limited by CPU alone.',
+    );
   }
   if (r.prune) {
     const p = r.prune;
