@@ -3,13 +3,14 @@ import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnlySession } from '../../db/read-only.js';
-import { isConnectionLost } from '../../db/connect.js';
+import { isConnectionLost, poolOf } from '../../db/connect.js';
 import type { OpenPool } from '../../db/pool.js';
 import { resolveResourceNames } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
 import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';
-import { decideExportBound } from '../../delivery/export-bound.js';
+import { BEFORE_EVERYTHING, decideExportBound } from '../../delivery/export-bound.js';
+import { earlierInstant, formatInstant, parseInstant } from '../../config/instant.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryState } from '../../delivery/retry.js';
 import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
@@ -95,7 +96,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       } else {
         from = await resolveInstant(table.db, options.start.kind === 'now' ? { kind: 'relative', interval: '0 seconds' } : options.start.since);
       }
-      const timer = options.forMs === undefined ? undefined : setTimeout(() => stop.abort(), options.forMs);
+      const timer = options.forMs === undefined ? undefined : startTimer(options.forMs, () => stop.abort());
       note(`Following entries ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}; Ctrl-C to stop.`);
       const seen = new Set<string>();
       const notice = (message: string) => {
@@ -107,6 +108,16 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
         const last = entries.at(-1);
         if (last) position = { timestamp: last.timestamp, id: last.id };
       };
+      // Ctrl-C must not wait for a query held up by a lock or a stalled server, nor for the session's reset after it:
+      // the connection in use is closed (its socket destroyed if a query is in flight), which ends both at once.
+      let active: { end(): Promise<void> } | undefined;
+      const pool = poolOf(table.db);
+      const onAcquire = (client: { end(): Promise<void> }) => {
+        active = client;
+      };
+      const closeActive = () => void active?.end().catch(() => undefined);
+      pool.on('acquire', onAcquire);
+      signal.addEventListener('abort', closeActive, { once: true });
       let failure: RetryState | undefined;
       while (!signal.aborted) {
         try {
@@ -131,8 +142,12 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
           if (!(await pause(clock, wait, signal))) break;
         }
       }
-      clearTimeout(timer);
+      pool.off('acquire', onAcquire);
+      signal.removeEventListener('abort', closeActive);
+      timer?.cancel();
+      // Nothing printed: everything from the start instant on is still to come, and --since says exactly that.
       if (position) note(`Stopped. Continue with: --cursor ${encodeCursor(position, { ...scope, mapping: table.mapping })}`);
+      else if (from) note(`Stopped. Continue with: --since ${from}`);
     },
     { early, activity: 'follow' },
   );
@@ -155,10 +170,11 @@ async function pollOnce(
   const { db } = table;
   const facts = await readOpenTransactions(db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, start.after, true);
-  for (const message of bound.messages) notice(message.replace('wait for the next run', 'wait'));
+  for (const message of bound.messages) notice(message.replace('wait for the next run', 'wait').replace('nothing after the checkpoint is sent', 'nothing more is printed'));
+  const before = holdBackFor(bound.before, facts.oldest?.since, options.settleSeconds);
   let after = start.after;
   for (;;) {
-    const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before: bound.before, states: options.output !== 'table' });
+    const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before, states: options.output !== 'table' });
     if (signal.aborted) return;
     await print(page.map((raw) => (options.showSecrets ? raw : maskEntry(maskInvalidStates(raw, policy), policy))));
     const last = page.at(-1);
@@ -166,6 +182,35 @@ async function pollOnce(
     after = { timestamp: last.timestamp, id: last.id };
   }
 }
+
+/**
+ * An open transaction may also commit entries timestamped up to --settle before its start (an application's clock
+ * behind the server's, which README promises to cover): the bound is moved back by --settle below the oldest one's
+ * start, not only below now.
+ */
+function holdBackFor(before: string, oldestStart: string | undefined, settleSeconds: number): string {
+  if (oldestStart === undefined || before === BEFORE_EVERYTHING) return before;
+  const start = parseInstant(oldestStart);
+  if (!start || settleSeconds === 0) return before;
+  const micros = start.micros - Math.round(settleSeconds * 1e6);
+  const carry = Math.floor(micros / 1e6);
+  return earlierInstant(before, formatInstant({ seconds: start.seconds + carry, micros: micros - carry * 1e6 }));
+}
+
+/** Calls `fn` after `ms`, which may exceed setTimeout's 24.8 days (Node would fire that after 1 ms). */
+function startTimer(ms: number, fn: () => void): { cancel(): void } {
+  const deadline = Date.now() + ms;
+  let handle: NodeJS.Timeout;
+  const arm = () => {
+    const left = deadline - Date.now();
+    handle = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return { cancel: () => clearTimeout(handle) };
+}
+
+/** The longest delay setTimeout takes as it is (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Resolves when `work` does, or as soon as `signal` aborts (Ctrl-C does not wait for a query in flight). */
 function stoppable(work: Promise<void>, signal: AbortSignal): Promise<void> {
@@ -180,7 +225,8 @@ function stoppable(work: Promise<void>, signal: AbortSignal): Promise<void> {
 /** Waits `ms`; false when Ctrl-C came first. */
 async function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<boolean> {
   try {
-    await clock.sleep(ms, signal);
+    // In steps setTimeout can take: an --interval of 25d would otherwise poll every millisecond.
+    for (let left = ms; left > 0; left -= MAX_TIMER_MS) await clock.sleep(Math.min(left, MAX_TIMER_MS), signal);
     return true;
   } catch (error) {
     if (signal.aborted) return false;
