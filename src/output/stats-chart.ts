@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import type { Colors } from './colors.js';
 import { formatCount, sanitizeForTerminal } from './terminal-text.js';
 
@@ -36,7 +37,7 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
 export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
   if (bars.length === 0) return [];
   const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label)));
-  const labelWidth = Math.max(...labels.map((label) => [...label].length));
+  const labelWidth = Math.max(...labels.map((label) => stringWidth(label)));
   const numbers = bars.map((bar) => formatCount(bar.count));
   const numberWidth = Math.max(...numbers.map((text) => text.length));
   const room = Math.max(8, Math.min(MAX_BAR, style.width - labelWidth - numberWidth - 6));
@@ -102,11 +103,24 @@ export function renderHeat(cells: readonly (readonly number[])[], style: ChartSt
   return lines;
 }
 
+/** The columns the labels take once drawn (sanitized, cut): the width to pass to {@link renderSparkline}. */
+export function labelColumns(labels: readonly string[]): number {
+  return Math.max(0, ...labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
+}
+
+/** At most {@link MAX_LABEL} terminal columns: a CJK character or an emoji takes two. */
 function cut(text: string): string {
-  const chars = [...text];
-  return chars.length > MAX_LABEL ? `${chars.slice(0, MAX_LABEL - 1).join('')}…` : text;
+  if (stringWidth(text) <= MAX_LABEL) return text;
+  let [out, width, count] = ['', 0, 0];
+  // Bounded in characters too: a label of zero-width characters (combining marks) would never fill the width.
+  for (const char of text) {
+    width += stringWidth(char);
+    if (width > MAX_LABEL - 1 || ++count > MAX_LABEL * 4) break;
+    out += char;
+  }
+  return `${out}…`;
 }
 
 function padEnd(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - [...text].length));
+  return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
 }

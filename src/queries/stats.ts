@@ -55,8 +55,12 @@ export function dimensionExpression(mapping: ResolvedMapping, dimension: Dimensi
       const ref = requireColumn(mapping, dimension);
       const type = mapping.columns.source_ip?.type;
       const ip = type === 'inet' || type === 'cidr' ? sql`${ref}::inet` : sql`(case when ${ref}::text ~ ${sql.raw(IP_TEXT)} then ${ref}::text::inet end)`;
-      // A /24 for IPv4 and a /64 for IPv6: the block one site or one customer network usually holds.
-      return sql`network(set_masklen(${ip}, case when family(${ip}) = 4 then 24 else 64 end))::text`;
+      // A /24 for IPv4 and a /64 for IPv6: the block one site or one customer network usually holds. An IPv4-mapped
+      // IPv6 address (::ffff:1.2.3.4, as a dual-stack listener reports IPv4 clients) is an IPv4 client: its /24 as
+      // IPv4, not the one ::/64 that would hold every such client together with ::1.
+      const v4 = sql`('0.0.0.0'::inet + (${ip} - '::ffff:0.0.0.0'::inet))`;
+      return sql`(case when family(${ip}) = 6 and ${ip} << '::ffff:0.0.0.0/96'::inet then network(set_masklen(${v4}, 24))
+        else network(set_masklen(${ip}, case when family(${ip}) = 4 then 24 else 64 end)) end)::text`;
     }
     default:
       return sql`${requireColumn(mapping, dimension)}::text`;
@@ -118,7 +122,19 @@ function plainColumns(mapping: ResolvedMapping, fields: readonly CanonicalField[
   });
 }
 
-/** Operators whose first change ever is inside the window: one GROUP BY, then one index probe per operator. */
+/**
+ * Where "first ever" counts as new: at or after the window's start. Without one (no --since), the old reading: no
+ * entry before the first in the filtered window.
+ */
+function newSince(mapping: ResolvedMapping, filters: EntryFilters, firstInWindow: RawBuilder<unknown>): RawBuilder<unknown> {
+  return filters.since ? timestampValue(mapping, filters.since) : firstInWindow;
+}
+
+/**
+ * Operators whose first change ever is inside the window: one GROUP BY, then one index probe per operator. The
+ * filters choose the operators (those counted); their first entry is looked up in the whole table, whatever the
+ * filters, so a new operator counted by `--operation DELETE` is marked even when their first entry was an UPDATE.
+ */
 export async function findFirstChanges(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<FirstChange[]> {
   const query = buildFirstChangesQuery(mapping, filters);
   return query ? (await query.execute(db)).rows : [];
@@ -129,13 +145,17 @@ export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryF
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ts = timestampRef(mapping);
   return sql<FirstChange>`
-    select g.k::text as operator, ${isoText(mapping, sql`g.first_in`)} as first from (
+    select g.k::text as operator, ${isoText(mapping, sql`f.first_ever`)} as first from (
       select ${operator} as k, min(${ts}) as first_in
       from ${sql.table(tableRef(mapping))} where ${allOf([...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`])}
       group by 1
     ) g
-    where not exists (select 1 from ${sql.table(tableRef(mapping))} as o where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'timestamp')} < g.first_in)
-    order by g.first_in`;
+    cross join lateral (
+      select ${earlier(mapping, 'timestamp')} as first_ever from ${sql.table(tableRef(mapping))} as o
+      where ${earlier(mapping, 'operator')} = g.k order by ${earlier(mapping, 'timestamp')} limit 1
+    ) f
+    where f.first_ever >= ${newSince(mapping, filters, sql`g.first_in`)}
+    order by f.first_ever, g.k`;
 }
 
 /** Days before the window that set each operator's normal rate, besides the window's own. */
@@ -179,7 +199,8 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
 /**
  * (operator, source IP) pairs in the window that the operator never used before: one probe of the operator index per
  * pair (a LATERAL ... LIMIT 1, so the planner cannot turn it into a sort of every older row: 15 s -> 0.2 ms a pair
- * on the 2M-row bench seed).
+ * on the 2M-row bench seed). As for first changes, the filters choose the pairs and their first use is looked up in
+ * the whole table: `first` is that first use.
  */
 export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[]> {
   const query = buildNewAddressesQuery(mapping, filters);
@@ -195,17 +216,17 @@ export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryF
   const ts = timestampRef(mapping);
   const conditions = [...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
   return sql<{ operator: string; ip: string; first: string; n: string }>`
-    select g.k::text as operator, g.ip_text as ip, ${isoText(mapping, sql`g.first_in`)} as first, g.n from (
+    select g.k::text as operator, g.ip_text as ip, ${isoText(mapping, sql`p.first_ever`)} as first, g.n from (
       select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text, min(${ts}) as first_in, count(*) as n
       from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
     ) g
-    left join lateral (
-      select 1 as seen from ${sql.table(tableRef(mapping))} as o
-      where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'source_ip')} = g.source_ip_value and ${earlier(mapping, 'timestamp')} < g.first_in
-      limit 1
-    ) p on true
-    where p.seen is null
-    order by g.first_in`;
+    cross join lateral (
+      select ${earlier(mapping, 'timestamp')} as first_ever from ${sql.table(tableRef(mapping))} as o
+      where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'source_ip')} = g.source_ip_value
+      order by ${earlier(mapping, 'timestamp')} limit 1
+    ) p
+    where p.first_ever >= ${newSince(mapping, filters, sql`g.first_in`)}
+    order by p.first_ever, g.k, g.ip_text`;
 }
 
 /** Every statement `stats` runs for these views (one GROUP BY each) and, when asked, the unusual-activity checks: the bench runs the same through psql. */

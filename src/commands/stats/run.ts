@@ -11,8 +11,8 @@ import {
 import { createColors, shouldUseColor } from '../../output/colors.js';
 import { csvQuote } from '../../output/csv.js';
 import { writeJson } from '../../output/stable-json.js';
-import { formatCount, sanitizeForTerminal } from '../../output/terminal-text.js';
-import { localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
+import { countOf, formatCount, sanitizeForTerminal } from '../../output/terminal-text.js';
+import { labelColumns, localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
 import type { EntryFilters } from '../../domain.js';
 
 export interface StatsOptions {
@@ -178,7 +178,8 @@ function renderView(view: StatsView, options: StatsOptions, style: ChartStyle, n
       if (!options.by) return [spark];
       return [spark, ...renderBars(series.keys.map((key, index) => ({ label: key, count: series.values[index] ?? 0 })), style)];
     }
-    const bars = view.rows.map((row) => ({ label: label(a, row.keys[0] ?? null), count: row.count, note: a === 'operator' ? notes.get(String(row.keys[0])) : undefined }));
+    // The entries without an operator are not the operator named "null": unusual marks never name a missing one.
+    const bars = view.rows.map((row) => ({ label: label(a, row.keys[0] ?? null), count: row.count, note: a === 'operator' && row.keys[0] !== null ? notes.get(String(row.keys[0])) : undefined }));
     return topBars(bars, a === 'weekday' ? Infinity : options.top, style);
   }
   if ((a === 'weekday' && b === 'hour') || (a === 'hour' && b === 'weekday')) {
@@ -199,19 +200,23 @@ function renderView(view: StatsView, options: StatsOptions, style: ChartStyle, n
 function renderSeriesPerGroup(view: StatsView, timeIndex: number, options: StatsOptions, style: ChartStyle): string[] {
   const timeDimension = view.by[timeIndex] as Dimension;
   const groupDimension = view.by[1 - timeIndex] as Dimension;
-  const groups = new Map<string, [string | number | null, number][]>();
+  // Keyed by the value, not its label: the entries without an operator and an operator named "(none)" are two groups.
+  const groups = new Map<string | number | null, [string | number | null, number][]>();
   for (const row of view.rows) {
-    const group = label(groupDimension, row.keys[1 - timeIndex] ?? null);
-    const points = groups.get(group) ?? [];
+    const key = row.keys[1 - timeIndex] ?? null;
+    const points = groups.get(key) ?? [];
     points.push([row.keys[timeIndex] ?? null, row.count]);
-    groups.set(group, points);
+    groups.set(key, points);
   }
   const allKeys = fillSeries(timeDimension, view.rows.map((row) => [row.keys[timeIndex] ?? null, 0])).keys;
-  const ranked = [...groups.entries()].map(([group, points]) => ({ group, points, sum: points.reduce((s, [, n]) => s + n, 0) })).sort((x, y) => y.sum - x.sum);
+  const ranked = [...groups.entries()]
+    .map(([key, points]) => ({ group: label(groupDimension, key), points, sum: points.reduce((s, [, n]) => s + n, 0) }))
+    .sort((x, y) => y.sum - x.sum);
   const shown = ranked.slice(0, options.top);
-  const labelWidth = Math.min(32, Math.max(...shown.map((g) => [...g.group].length)));
+  const labelWidth = labelColumns(shown.map((g) => g.group));
   const lines = shown.map(({ group, points }) => {
-    const counts = new Map(points.map(([key, n]) => [keyLabel(timeDimension, key), n]));
+    const counts = new Map<string, number>();
+    for (const [key, n] of points) counts.set(keyLabel(timeDimension, key), (counts.get(keyLabel(timeDimension, key)) ?? 0) + n);
     return renderSparkline(group, allKeys, allKeys.map((key) => counts.get(key) ?? 0), style, labelWidth);
   });
   const rest = ranked.slice(options.top);
@@ -273,7 +278,7 @@ function renderUnusual(unusual: Unusual, options: StatsOptions, style: ChartStyl
   for (const change of unusual.firstChanges) lines.push(`${colors.yellow('!')} first change ever: ${sanitizeForTerminal(change.operator)} at ${change.first}`);
   for (const day of unusual.busyDays) lines.push(`${colors.yellow('!')} busy day: ${sanitizeForTerminal(day.operator)} made ${formatCount(day.count)} changes on ${day.day} (median ${formatCount(day.median)} per active day)`);
   for (const address of unusual.newAddresses) {
-    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(address.operator)} from ${address.ip} since ${address.first} (${formatCount(address.count)} entries)`);
+    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(address.operator)} from ${address.ip} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
   }
   if (lines.length === 1) lines.push(colors.dim('nothing unusual'));
   return lines;
