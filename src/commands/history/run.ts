@@ -50,9 +50,10 @@ const EDIT_OPERATION = /^(update|patch|modify|put|delete|remove)$/i;
 
 /**
  * `first` is the resource's oldest entry, `withState` its oldest entry that holds a state or deleted it (the same
- * entry unless the oldest are LOGINs and the like). Entries without any state mean the resource existed before them.
+ * entry unless the oldest are LOGINs and the like; null when none is). Entries without any state mean the resource
+ * existed before them.
  */
-export function judgeCompleteness(first: AuditEntry | undefined, withState: AuditEntry | undefined = first): Completeness {
+export function judgeCompleteness(first: AuditEntry | undefined, withState: AuditEntry | null = first ?? null): Completeness {
   if (!first) return { complete: true };
   if (!withState) return { complete: false, first };
   const continues = (withState.before !== null && withState.before !== undefined) || EDIT_OPERATION.test(withState.operation ?? '');
@@ -195,7 +196,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
         }
         if (!first) throw new RuntimeError(`no audit entries for ${label}`);
         // A LOGIN first (no state) does not start the history: the first entry that holds a state does.
-        const completeness = judgeCompleteness(first, entryTellsState(first) ? first : await firstStateEntry(db, table.mapping, options.resource));
+        const completeness = judgeCompleteness(first, entryTellsState(first) ? first : ((await firstStateEntry(db, table.mapping, options.resource)) ?? null));
         const notice = incompleteNotice(options.resource, completeness);
         if (notice) io.stderr.write(`${notice}\n`);
         const { mode } = options;
