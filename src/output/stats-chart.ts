@@ -6,7 +6,7 @@ import { formatCount, sanitizeForTerminal } from './terminal-text.js';
 export interface ChartStyle {
   unicode: boolean;
   colors: Colors;
-  /** Columns available; bars shrink to fit. */
+  /** Columns available (infinite when piped); bars, labels and long sparklines shrink to fit. */
   width: number;
 }
 
@@ -36,10 +36,12 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
 /** Horizontal bars, longest for the largest count, the count always beside the bar: `alice  ██████▌  1,204`. */
 export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
   if (bars.length === 0) return [];
-  const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label)));
-  const labelWidth = Math.max(...labels.map((label) => stringWidth(label)));
   const numbers = bars.map((bar) => formatCount(bar.count));
   const numberWidth = Math.max(...numbers.map((text) => text.length));
+  // On a narrow terminal labels give way first (down to 8 columns), so that label, bar and number fit on one line.
+  const labelLimit = Math.max(8, Math.min(MAX_LABEL, style.width - numberWidth - 8 - 6));
+  const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label), labelLimit));
+  const labelWidth = Math.max(...labels.map((label) => stringWidth(label)));
   const room = Math.max(8, Math.min(MAX_BAR, style.width - labelWidth - numberWidth - 6));
   const max = Math.max(...bars.map((bar) => bar.count), 1);
   return bars.map((bar, index) => {
@@ -64,16 +66,28 @@ export function sparkline(values: readonly number[], unicode: boolean): string {
   return values.map((value) => (value <= 0 || max === 0 ? ' ' : (levels[Math.min(levels.length - 1, Math.ceil((value / max) * levels.length) - 1)] ?? ' '))).join('');
 }
 
-/** `▁▂▅█▃  total 1,234, peak 45 on 2026-11-30`: a sparkline with its numbers beside it. */
+/** Room kept beside a sparkline for its numbers: `total 12,345, peak 1,234 at 2026-12-04` (longer ones overflow a little). */
+const SPARK_NUMBERS = 40;
+
+/**
+ * `▁▂▅█▃  total 1,234, peak 45 on 2026-11-30`: a sparkline with its numbers beside it. A series longer than the
+ * terminal has room for (a year of days) is drawn in marks of several keys each, summed; the size depends only on
+ * the width, the label width and the series length, so the lines of one view keep the same scale. The peak named
+ * is still the single busiest key.
+ */
 export function renderSparkline(label: string, keys: readonly string[], values: readonly number[], style: ChartStyle, labelWidth = 0): string {
   const total = values.reduce((sum, value) => sum + value, 0);
   let peak = 0;
   values.forEach((value, index) => {
     if (value > (values[peak] ?? 0)) peak = index;
   });
-  const numbers = `total ${formatCount(total)}, peak ${formatCount(values[peak] ?? 0)} at ${keys[peak] ?? '-'}`;
   const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label)), labelWidth)}  `;
-  return `${prefix}${style.colors.cyan(sparkline(values, style.unicode))}  ${numbers}`;
+  const room = Math.max(12, style.width - (label === '' ? 0 : labelWidth + 2) - SPARK_NUMBERS);
+  const size = Math.ceil(values.length / room);
+  const marks = size <= 1 ? values : Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, (i + 1) * size).reduce((sum, value) => sum + value, 0));
+  const scale = size <= 1 ? '' : `, ${size} ${/^\d{4}-\d\d-\d\d$/.test(keys[0] ?? '') ? 'days' : 'keys'} a mark`;
+  const numbers = `total ${formatCount(total)}, peak ${formatCount(values[peak] ?? 0)} at ${keys[peak] ?? '-'}${scale}`;
+  return `${prefix}${style.colors.cyan(sparkline(marks, style.unicode))}  ${numbers}`;
 }
 
 /**
@@ -108,14 +122,14 @@ export function labelColumns(labels: readonly string[]): number {
   return Math.max(0, ...labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
 }
 
-/** At most {@link MAX_LABEL} terminal columns: a CJK character or an emoji takes two. */
-function cut(text: string): string {
-  if (stringWidth(text) <= MAX_LABEL) return text;
+/** At most `limit` terminal columns: a CJK character or an emoji takes two. */
+function cut(text: string, limit = MAX_LABEL): string {
+  if (stringWidth(text) <= limit) return text;
   let [out, width, count] = ['', 0, 0];
   // Bounded in characters too: a label of zero-width characters (combining marks) would never fill the width.
   for (const char of text) {
     width += stringWidth(char);
-    if (width > MAX_LABEL - 1 || ++count > MAX_LABEL * 4) break;
+    if (width > limit - 1 || ++count > limit * 4) break;
     out += char;
   }
   return `${out}…`;

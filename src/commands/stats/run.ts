@@ -97,7 +97,8 @@ export async function runStats(options: StatsOptions, config: ResolvedConfig, io
     const style: ChartStyle = {
       unicode: !options.ascii && localeIsUtf8(io.env),
       colors: createColors(shouldUseColor(io.stdoutIsTty, io.env)),
-      width: io.stdoutIsTty && io.columns ? io.columns : 100,
+      // Piped: no terminal to fit, so nothing is squeezed (a long sparkline is not bucketed).
+      width: io.stdoutIsTty && io.columns ? io.columns : Number.POSITIVE_INFINITY,
     };
     io.stdout.write(`${renderStats(result, options, style).join('\n')}\n`);
   }
