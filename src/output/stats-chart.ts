@@ -66,14 +66,16 @@ export function sparkline(values: readonly number[], unicode: boolean): string {
   return values.map((value) => (value <= 0 || max === 0 ? ' ' : (levels[Math.min(levels.length - 1, Math.ceil((value / max) * levels.length) - 1)] ?? ' '))).join('');
 }
 
-/** Room kept beside a sparkline for its numbers: `total 12,345, peak 1,234 at 2026-12-04` (longer ones overflow a little). */
-const SPARK_NUMBERS = 40;
+/** Room kept beside a sparkline for its numbers: `total 1,683, peak 334 at 2026-12-03` (longer ones overflow a little). */
+const SPARK_NUMBERS = 34;
+/** Fewer marks than this beside the numbers, and the numbers go on a line of their own. */
+const MIN_MARKS_BESIDE = 16;
 
 /**
- * `▁▂▅█▃  total 1,234, peak 45 on 2026-11-30`: a sparkline with its numbers beside it. A series longer than the
- * terminal has room for (a year of days) is drawn in marks of several keys each, summed; the size depends only on
- * the width, the label width and the series length, so the lines of one view keep the same scale. The peak named
- * is still the single busiest key.
+ * `▁▂▅█▃  total 1,234, peak 45 on 2026-11-30`: a sparkline with its numbers beside it (under it on a narrow
+ * terminal). A series longer than the terminal has room for (a year of days) is drawn in marks of several keys each,
+ * summed; the size depends only on the width, the label width and the series length, so the lines of one view keep
+ * the same scale. The peak named is still the single busiest key.
  */
 export function renderSparkline(label: string, keys: readonly string[], values: readonly number[], style: ChartStyle, labelWidth = 0): string {
   const total = values.reduce((sum, value) => sum + value, 0);
@@ -82,12 +84,17 @@ export function renderSparkline(label: string, keys: readonly string[], values: 
     if (value > (values[peak] ?? 0)) peak = index;
   });
   const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label)), labelWidth)}  `;
-  const room = Math.max(12, style.width - (label === '' ? 0 : labelWidth + 2) - SPARK_NUMBERS);
+  const labelPart = label === '' ? 0 : labelWidth + 2;
+  const beside = style.width - labelPart - SPARK_NUMBERS >= MIN_MARKS_BESIDE;
+  // Under the numbers' own line, the scale note (`10 days a mark`, 16 columns) stays beside the marks.
+  const room = Math.max(8, beside ? style.width - labelPart - SPARK_NUMBERS : style.width - labelPart - 18);
   const size = Math.ceil(values.length / room);
   const marks = size <= 1 ? values : Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, (i + 1) * size).reduce((sum, value) => sum + value, 0));
-  const scale = size <= 1 ? '' : `, ${size} ${/^\d{4}-\d\d-\d\d$/.test(keys[0] ?? '') ? 'days' : 'keys'} a mark`;
-  const numbers = `total ${formatCount(total)}, peak ${formatCount(values[peak] ?? 0)} at ${keys[peak] ?? '-'}${scale}`;
-  return `${prefix}${style.colors.cyan(sparkline(marks, style.unicode))}  ${numbers}`;
+  const scale = size <= 1 ? '' : `${size} ${/^\d{4}-\d\d-\d\d$/.test(keys[0] ?? '') ? 'days' : 'keys'} a mark`;
+  const numbers = `total ${formatCount(total)}, peak ${formatCount(values[peak] ?? 0)} at ${keys[peak] ?? '-'}`;
+  const drawn = `${prefix}${style.colors.cyan(sparkline(marks, style.unicode))}`;
+  if (beside) return `${drawn}  ${numbers}${scale === '' ? '' : `, ${scale}`}`;
+  return `${drawn}${scale === '' ? '' : `  ${scale}`}\n${' '.repeat(labelPart)}${numbers}`;
 }
 
 /**
