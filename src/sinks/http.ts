@@ -188,7 +188,7 @@ export class HttpClient {
     private readonly options: HttpOptions = {},
   ) {
     this.origin = base.origin;
-    this.secrets = secrets.filter((v) => v.length > 0);
+    this.secrets = secrets.filter((v) => v.length > 0).flatMap(quotedForms);
     const timeout = options.timeoutMs ?? 30_000;
     const agentOptions = {
       connections: options.connections ?? 4,
@@ -242,6 +242,15 @@ export class HttpClient {
     this.closed = true;
     await this.dispatcher.close();
   }
+}
+
+/**
+ * A credential in each form a reply may quote it: as sent, %-encoded (a request line or form echoed back) and as
+ * JSON escapes it (`/` as `\/` too): an API key is base64, and a 401 body echoing it must not show it either.
+ */
+function quotedForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  return [...new Set([secret, encodeURIComponent(secret), json, json.replaceAll('/', '\\/')])];
 }
 
 /** Codes that retrying cannot fix: the request cannot be built, the host does not exist, TLS does not verify. */
