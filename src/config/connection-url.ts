@@ -108,8 +108,11 @@ function safeDecode(text: string): string {
   }
 }
 
-/** `password=` in a URL's query or a libpq keyword string; group 2 is the value (quoted or up to `&`, `#` or space). */
-const PASSWORD_PARAM = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&#\s]*)/gi;
+/**
+ * `password=` (or libpq's `sslpassword=`, the client key's passphrase) in a URL's query or a libpq keyword string;
+ * group 2 is the value (quoted or up to `&`, `#` or space).
+ */
+const PASSWORD_PARAM = /(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&#\s]*)/gi;
 
 /**
  * The password of `scheme://user:password@host...` as written, whatever it holds: the user info ends at the last `@`
