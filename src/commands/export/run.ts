@@ -8,6 +8,7 @@ import type { EntryFilters, LateCommitGuard } from '../../domain.js';
 import { resolveResourceNames } from '../../queries/filters.js';
 import { countExport, fetchExportRows, readOpenTransactions, streamExportRecords, type ExportQuery } from '../../queries/export.js';
 import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../../secrets/policy.js';
+import { maskSecretsInText } from '../../secrets/value-rules.js';
 import { createSink, type SinkOptions } from '../../sinks/index.js';
 import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointCoverage, type DeliveryStats } from '../../delivery/index.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
@@ -179,8 +180,9 @@ function formatEta(seconds: number): string {
 
 function describeDestination(sink: SinkOptions): string {
   if (sink.kind === 'file') return sink.path === '-' ? 'stdout' : sink.path;
-  if (sink.kind === 'datadog') return sink.url ?? `Datadog ${sink.site ?? 'datadoghq.com'}`;
-  return sink.url.replace(/\/\/[^@/]*@/, '//***@');
+  if (sink.kind === 'datadog' && sink.url === undefined) return `Datadog ${sink.site ?? 'datadoghq.com'}`;
+  // Every sink's URL (Datadog's too) without its user info, and a credential in its query (`?dd-api-key=`) masked.
+  return maskSecretsInText((sink.url ?? '').replace(/\/\/[^@/]*@/, '//***@'), () => '***');
 }
 
 /** The first and last entry a dry run would send, as `--help` promises; nothing when none would go. */
