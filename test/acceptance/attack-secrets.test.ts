@@ -248,6 +248,23 @@ describe('sink credentials in messages', () => {
     }
   }
 
+  it('a sink URL that is refused (bad scheme, bad port, basic auth without a user) is named without its credentials', async () => {
+    const cases: [string[], NodeJS.ProcessEnv][] = [
+      [['--hec-url', 'ftp://h.example/?token=BadUrlToken-attack6'], { API7_AUDIT_HEC_TOKEN: 'hec-attack-T0ken' }],
+      [['--hec-url', 'http://h.example:99999/?token=BadUrlToken-attack6'], { API7_AUDIT_HEC_TOKEN: 'hec-attack-T0ken' }],
+      [['--datadog-url', 'ftp://h.example/api/v2/logs?dd-api-key=BadUrlToken-attack6'], { DD_API_KEY: 'dd-attack-K3y1' }],
+      [['--elastic-url', 'http://h.example:99999/?api_key=BadUrlToken-attack6'], {}],
+      [['--elastic-url', 'http://:BadUrlToken-attack6@h.example'], {}],
+      [['--elastic-url', 'http://bob:BadUrlToken-attack6%ZZ@h.example'], {}],
+    ];
+    for (const [flags, env] of cases) {
+      const result = await cli(['export', ...flags], env);
+      expect(result.code, both(result)).toBe(2);
+      expect(result.stderr).toMatch(/^error: invalid --\w+-url '/);
+      expect(both(result)).not.toContain('BadUrlToken');
+    }
+  });
+
   it('Elasticsearch basic auth: neither the password nor its base64 header shows when the server echoes them', async () => {
     const password = 'Es-attack-pw/9x7+Q';
     const { server, url } = await echoing(401, (credential) => JSON.stringify({ error: `got ${credential}`, decoded: Buffer.from(credential.replace(/^Basic /, ''), 'base64').toString() }));

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { registerSecret } from '../../secrets/redact.js';
 import { maskUrl } from '../../config/connection-url.js';
+import { maskSecretsInText } from '../../secrets/value-rules.js';
 
 /** A credential: its flag, the file flag that may hold it, and the environment variable. */
 export interface CredentialSpec {
@@ -39,6 +40,11 @@ export async function readCaFile(flags: { insecure?: true; caFile?: string; out?
   return { ca };
 }
 
+/** A sink URL as a message shows it: no password, and a credential in its query (`?token=`, `?dd-api-key=`) masked. */
+function shownUrl(value: string): string {
+  return maskSecretsInText(maskUrl(value), () => '***');
+}
+
 export function parseHttpUrl(flag: string, value: string): string {
   let url: URL | undefined;
   try {
@@ -47,7 +53,7 @@ export function parseHttpUrl(flag: string, value: string): string {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': expected an http:// or https:// URL`);
+    throw new UsageError(`invalid ${flag} '${shownUrl(value)}': expected an http:// or https:// URL`);
   }
   // As written; takeUserInfo registers the decoded form where it is used.
   registerSecret(url.password);
@@ -65,11 +71,11 @@ export function takeUserInfo(flag: string, value: string): { url: string; userna
     password = decodeURIComponent(url.password);
   } catch (error) {
     if (!(error instanceof URIError)) throw error;
-    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': its user or password holds a malformed %-escape (write % as %25)`);
+    throw new UsageError(`invalid ${flag} '${shownUrl(value)}': its user or password holds a malformed %-escape (write % as %25)`);
   }
   registerSecret(password);
   if (username === '' || password === '') {
-    throw new UsageError(`invalid ${flag} '${maskUrl(value)}': basic auth needs a user name and a password (https://USER:PASSWORD@host)`);
+    throw new UsageError(`invalid ${flag} '${shownUrl(value)}': basic auth needs a user name and a password (https://USER:PASSWORD@host)`);
   }
   url.username = '';
   url.password = '';
