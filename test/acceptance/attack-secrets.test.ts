@@ -158,6 +158,19 @@ describe('state masking on the paths other than export', () => {
     expect(sample.length).toBeGreaterThan(0);
   });
 
+  it("init shows the config file it proposes with database.url's password masked, and writes it whole", async () => {
+    const withPassword = new URL(databaseUrl());
+    withPassword.password = 'InitPw-attack-1x';
+    const config = join(dir, 'init-with-url.yaml');
+    await writeFile(config, `database:\n  url: ${withPassword.toString()}\n`, { mode: 0o600 });
+    const result = ok(await spawnCli(['--config', config, '--table', schema.table(), 'init', '--yes']));
+    expect(result.stdout).toContain(':***@');
+    expect(both(result)).not.toContain('InitPw-attack-1x');
+    expect(await readFile(config, 'utf8')).toContain(withPassword.toString());
+    const json = ok(await spawnCli(['--config', config, '--table', schema.table(), 'init', '--json']));
+    expect(both(json)).not.toContain('InitPw-attack-1x');
+  });
+
   it('seal and verify: the store and the reports hold no canary, also when a sealed secret is tampered with', async () => {
     const store = join(dir, 'seals');
     await mkdir(store, { mode: 0o700 });

@@ -5,6 +5,7 @@ import type { CliIo } from '../../io.js';
 import type { ColumnsSpec, ConfigFile } from '../../config/config-file.js';
 import { defaultConfigFiles, resolveConfig, type GlobalFlags, type ResolvedConfig } from '../../config/resolve-config.js';
 import { loadConfigFile } from '../../config/config-file.js';
+import { maskUrl } from '../../config/connection-url.js';
 import type { Db } from '../../db/connect.js';
 import { withConfiguredDatabase } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
@@ -46,7 +47,8 @@ export async function runInit(options: InitOptions, global: GlobalFlags, io: Cli
   const yamlText = renderConfigYaml(file, yaml);
   const full: InitReport = { ...report, config: path, written: false };
   // The report comes first: the question is about what it shows.
-  if (!options.json) io.stdout.write(renderInitReport(full, yamlText));
+  // Shown with the database URL's password masked (the file keeps it): stdout may be a terminal log or a ticket.
+  if (!options.json) io.stdout.write(renderInitReport(full, renderConfigYaml(withMaskedUrl(file), yaml)));
   const wanted = options.yes || (!options.json && isInteractive(io) && (await confirm(io, `Write this mapping to ${path}?`, 'nothing was written')));
   if (wanted) {
     await writeConfig(path, yamlText);
@@ -130,6 +132,12 @@ function describe(candidate: Candidate) {
 async function readThrough(db: Db, table: string, columns: ColumnsSpec): Promise<AuditEntry[]> {
   const mapping = await resolveMapping(db, table, columns);
   return withReadOnly(db, (trx) => fetchPage(trx, mapping, { filters: NO_FILTERS, order: 'desc' }, 3));
+}
+
+/** The file as shown: `database.url` with its password masked, as every message shows a URL. */
+function withMaskedUrl(file: ConfigFile): ConfigFile {
+  const url = file.database?.url;
+  return url === undefined ? file : { ...file, database: { ...file.database, url: maskUrl(url) } };
 }
 
 /** The file to write: what was there (connection, secrets, retention) with the table and columns replaced. */
