@@ -49,8 +49,17 @@ export function declareProgram(io: CliIo) {
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(maskParseError(text)),
     })
     .exitOverride();
+}
+
+/**
+ * Commander quotes what it could not parse, and a mistyped flag may carry a credential (`--db-url=postgres://u:pw@h`,
+ * `--hec-tokn=...`): an unknown option's `=value` is dropped, and a URL's password anywhere in the message masked.
+ */
+export function maskParseError(text: string): string {
+  return text.replace(/(unknown option '[^'=\s]+)=[^']*'/g, "$1=***'").replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/']*):[^\s']*@/gi, '$1:***@');
 }
 
 /** What a command's declaration hangs itself on: the root, with the global flags' types. */

@@ -356,6 +356,20 @@ describe('database passwords in messages', () => {
     });
   }
 
+  it("a mistyped flag carrying a credential: commander's own message drops its value (exit 2)", async () => {
+    const runs = [
+      await spawnCli([`--db-url=postgres://postgres:${PASSWORD}@127.0.0.1:5432/test`, 'list']),
+      await spawnCli(['list', `--dburl=postgres://postgres:${PASSWORD}@127.0.0.1:5432/test`]),
+      await spawnCli(['export', `--hec-tokn=${PASSWORD}`]),
+      await spawnCli([`postgres://postgres:${PASSWORD}@127.0.0.1:5432/test`, 'list']),
+    ];
+    for (const result of runs) {
+      expect(result.code, both(result)).toBe(2);
+      expect(result.stderr).toMatch(/^error: unknown (option|command) '/);
+      expect(both(result)).not.toContain(PASSWORD);
+    }
+  });
+
   it('PGPASSWORD and ~/.pgpass: no error path prints them, with --debug either', async () => {
     const home = join(dir, 'home');
     await mkdir(home, { recursive: true });

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { maskParseError } from '../../src/commands/program.js';
+import { maskUrl } from '../../src/config/connection-url.js';
+import { HttpClient } from '../../src/sinks/http.js';
+
+// The message paths the attack on "no secret shown" fixed (session 8), one function each; the acceptance test
+// (test/acceptance/attack-secrets.test.ts) runs them through the binary.
+
+describe('maskUrl', () => {
+  it("masks libpq's sslpassword= as it masks password=, in a URL and a keyword string", () => {
+    expect(maskUrl('postgres://u@h/db?sslmode=require&sslpassword=p4ss-phrase&application_name=x')).toBe('postgres://u@h/db?sslmode=require&sslpassword=***&application_name=x');
+    expect(maskUrl("host=h sslpassword='a b' password=c dbname=d")).toBe('host=h sslpassword=*** password=*** dbname=d');
+    expect(maskUrl('postgres://u@h/db?application_name=sslpasswordless')).toBe('postgres://u@h/db?application_name=sslpasswordless');
+  });
+});
+
+describe('HttpClient.redact', () => {
+  const client = new HttpClient(new URL('http://127.0.0.1:9'), {}, ['Ab1/Cd2+Ef3=Gh4', 'short']);
+  it('removes a credential as sent, %-encoded and JSON-escaped, and leaves the words around it', () => {
+    expect(client.redact('token Ab1/Cd2+Ef3=Gh4 refused')).toBe('token ****** refused');
+    expect(client.redact('auth=Splunk%20Ab1%2FCd2%2BEf3%3DGh4&x=1')).toBe('auth=Splunk%20******&x=1');
+    expect(client.redact('{"auth":"Splunk Ab1\\/Cd2+Ef3=Gh4"}')).toBe('{"auth":"Splunk ******"}');
+    expect(client.redact('a shorter word stays')).toBe('a shorter word stays');
+  });
+});
+
+describe('maskParseError', () => {
+  it("drops an unknown option's value and masks a URL's password; other messages stay as commander wrote them", () => {
+    expect(maskParseError("error: unknown option '--db-url=postgres://u:pw@h/db'\n(Did you mean --db?)\n")).toBe("error: unknown option '--db-url=***'\n(Did you mean --db?)\n");
+    expect(maskParseError("error: unknown command 'https://bob:s3cret@h.example/x'\n")).toBe("error: unknown command 'https://bob:***@h.example/x'\n");
+    expect(maskParseError("error: unknown option '--bogus'\n")).toBe("error: unknown option '--bogus'\n");
+    const choices = "error: option '-o, --output <format>' argument 'csvv' is invalid. Allowed choices are table, json, ndjson, csv.\n";
+    expect(maskParseError(choices)).toBe(choices);
+  });
+});
