@@ -217,9 +217,16 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           }
           const describe = (s: StateAt) =>
             sanitizeForTerminal(`${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`);
-          const { colors, renderDiff } = await loadText();
+          const { colors, renderDiff, NO_CHANGES } = await loadText();
           const header = `${colors.bold(label)}\n${colors.red('--- ')}${describe(a)}\n${colors.green('+++ ')}${describe(b)}`;
-          const body = unknown ? colors.yellow(`(no diff: the state at ${unknown.at} is unknown, the history being incomplete)`) : renderDiff(a.state, b.state, { colors });
+          let body = unknown ? colors.yellow(`(no diff: the state at ${unknown.at} is unknown, the history being incomplete)`) : renderDiff(a.state, b.state, { colors });
+          // A rotated secret is "******" on both sides of the masked text: the diff alone would say nothing changed.
+          const visible = new Set(diffChanges(a.state, b.state).map((change) => change.path));
+          const hidden = (changes ?? []).filter((change) => !visible.has(change.path)).map((change) => sanitizeForTerminal(change.path));
+          if (hidden.length > 0) {
+            const note = colors.yellow(`(${hidden.length === 1 ? 'a secret' : `${hidden.length} secrets`} changed, values masked (--show-secrets shows them): ${hidden.join(', ')})`);
+            body = body === NO_CHANGES ? note : `${body}\n${note}`;
+          }
           return `${header}\n\n${body}\n`;
         }
         if (options.output === 'ndjson') {
