@@ -62,6 +62,8 @@ beforeAll(async () => {
     { at: '2026-05-02T00:00:00Z', operator: 'alice', operation: 'UPDATE', resource_type: 'route', resource_id: 'sec', before: secretRoute(KEY_1), after: secretRoute(KEY_2) },
     // A hostile id and name.
     { at: '2026-06-01T00:00:00Z', operator: 'x', operation: 'CREATE', resource_type: 'route', resource_id: HOSTILE_ID, resource_name: `n%_'ü`, after: { uri: '/h' } },
+    // Array changes at [2] and [10] in an entry that also rotates a secret (the masked path merges and sorts them).
+    { at: '2026-06-02T00:00:00Z', operator: 'x', operation: 'UPDATE', resource_type: 'route', resource_id: 'arr', before: { m: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], plugins: { 'key-auth': { key: KEY_1 } } }, after: { m: [0, 1, 9, 3, 4, 5, 6, 7, 8, 9, 99], plugins: { 'key-auth': { key: KEY_2 } } } },
     // Deep and huge.
     { at: '2026-07-01T00:00:00Z', operator: 'x', operation: 'CREATE', resource_type: 'route', resource_id: 'deep', after: { v: deep(500, { password: PASSWORD }) } },
     { at: '2026-07-02T00:00:00Z', operator: 'x', operation: 'UPDATE', resource_type: 'route', resource_id: 'deep', before: { v: deep(500, { password: PASSWORD }) }, after: { v: deep(500, { password: `${PASSWORD}!` }) } },
@@ -197,6 +199,8 @@ describe('history: secrets', () => {
     expect(outputs[4]?.stdout).not.toContain('(no changes)');
     const rotation = JSON.parse(outputs[1]?.stdout ?? '{}').entries[1].changes;
     expect(rotation).toEqual([{ path: '$.plugins["key-auth"].key', before: '******', after: '******' }]);
+    const arr = await history('route:arr', '--output', 'ndjson');
+    expect(JSON.parse(arr.stdout).changes.map((change: { path: string }) => change.path)).toEqual(['$.m[2]', '$.m[10]', '$.plugins["key-auth"].key']);
     const shown = await history('route:sec', '--output', 'json', '--show-secrets');
     for (const secret of SECRETS.filter((s) => s !== PASSWORD)) expect(shown.stdout).toContain(secret);
   });

@@ -81,7 +81,12 @@ export interface Masker {
   item(raw: AuditEntry): TimelineItem;
 }
 
-const byPath = (x: Change, y: Change) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0);
+/** Paths in the diff's order: array indexes as numbers (`$.m[2]` before `$.m[10]`), the rest as text. */
+const pathKey = (path: string) => path.replace(/\[(\d+)\]/g, (_, index: string) => `[${index.padStart(12, '0')}]`);
+const byPath = (x: Change, y: Change) => {
+  const [a, b] = [pathKey(x.path), pathKey(y.path)];
+  return a < b ? -1 : a > b ? 1 : 0;
+};
 
 export function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker {
   const masker: Masker = {
