@@ -170,4 +170,22 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
       await server.restart('fast');
     }
   }, 90_000);
+
+  it('a role that cannot see other sessions is warned once, however many sessions come and go', async () => {
+    await server.query('create role follow_watcher login', 'grant select on audit_logs to follow_watcher');
+    const url = new URL(server.url);
+    url.username = 'follow_watcher';
+    const running = startCli(['--db', url.toString(), 'follow', '--interval', '100ms', '--output', 'ndjson'], { timeoutMs: 60_000 });
+    await waitFor(() => running.stderr().includes('Following entries'), 30_000, 'follow to start');
+    // 1, 2, 3, then 4 hidden sessions at once, each seen by several polls.
+    const sessions: pg.Client[] = [];
+    for (let n = 0; n < 4; n++) {
+      sessions.push(await connect());
+      await sleep(400);
+    }
+    await Promise.all(sessions.map((client) => client.end()));
+    const result = await interrupt(running);
+    expect(result.stderr.match(/cannot see the transactions of \d+ other session/g), result.stderr).toHaveLength(1);
+    expect(result.stderr).toContain('GRANT pg_read_all_stats TO follow_watcher');
+  }, 60_000);
 });

@@ -100,8 +100,10 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       note(`Following entries ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}; Ctrl-C to stop.`);
       const seen = new Set<string>();
       const notice = (message: string) => {
-        if (!seen.has(message)) note(message);
-        seen.add(message);
+        // Said once: the number of hidden sessions changes from poll to poll, the warning does not.
+        const key = message.replace(/transactions of \d+ other session/, 'transactions of N other session');
+        if (!seen.has(key)) note(message);
+        seen.add(key);
       };
       const advance = async (entries: AuditEntry[]) => {
         await printer.print(entries);
