@@ -119,6 +119,17 @@ describe('stats: every number is the GROUP BY, whatever the time zones', () => {
     );
   });
 
+  it('net over a text column: values inet cannot read go to the group of no address instead of failing the statement', async () => {
+    const table = schema.table('text_ip');
+    await schema.query(`create table ${table} (id bigserial primary key, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text, source_ip text)`);
+    const values = ['10.0.0.1', 'cafe', '1.2.3', '10.0.0.1/33', ':::', '::ffff:10.0.0.9', '2001:db8::1', '2001:db8::1/129', '1.2.3.4 ', 'dead::1.2.3.4', null];
+    await schema.query(`insert into ${table} (created_at, operator, source_ip) select $1, 'x', unnest($2::text[])`, ['2026-10-02T00:00:00Z', values]);
+    const result = await spawnCli(['--db', databaseUrl(), '--table', table, 'stats', '--since', SINCE, '--until', UNTIL, '--by', 'net', '--output', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    const groups = (JSON.parse(result.stdout) as Stats).views[0]?.groups ?? [];
+    expect(sorted(groups)).toEqual(sorted([{ net: '10.0.0.0/24', count: 2 }, { net: '2001:db8::/64', count: 1 }, { net: 'dead::/64', count: 1 }, { net: null, count: 7 }]));
+  });
+
   it('the overview counts the same in JSON and CSV', async () => {
     const overview = await json();
     const csv = (await stats('--output', 'csv')).stdout.split('\r\n').filter(Boolean);
