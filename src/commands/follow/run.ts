@@ -91,7 +91,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       let position: Position | undefined;
       let from: string | undefined;
       if (options.start.kind === 'cursor') {
-        checkCursor(table.mapping, options.start.cursor, scope);
+        checkCursor(table.mapping, withoutSince(options.start.cursor), scope);
         position = { timestamp: options.start.cursor.timestamp, id: options.start.cursor.id };
       } else {
         from = await resolveInstant(table.db, options.start.kind === 'now' ? { kind: 'relative', interval: '0 seconds' } : options.start.since);
@@ -213,6 +213,16 @@ function startTimer(ms: number, fn: () => void): { cancel(): void } {
 
 /** The longest delay setTimeout takes as it is (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A page of `list --since ... --order asc` continues in follow, which takes no --since with a cursor: every entry
+ * after the cursor's position is past that --since already, so only the other filters must match.
+ */
+function withoutSince(cursor: CursorPosition): CursorPosition {
+  if (cursor.made?.order !== 'asc' || !('--since' in cursor.made.filters)) return cursor;
+  const { '--since': _since, ...filters } = cursor.made.filters;
+  return { ...cursor, made: { ...cursor.made, filters } };
+}
 
 /** Resolves when `work` does, or as soon as `signal` aborts (Ctrl-C does not wait for a query in flight). */
 function stoppable(work: Promise<void>, signal: AbortSignal): Promise<void> {
