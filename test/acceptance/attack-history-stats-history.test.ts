@@ -111,6 +111,12 @@ describe('history: the state at a time', () => {
     const tie = await json('route:r1', '--at', '2026-03-04T00:00:00Z');
     expect(tie).toMatchObject({ exists: true, state: { uri: '/v4' } });
     expect((tie.entry as { id: string }).id).toBe(await truth('2026-03-04T00:00:00Z'));
+    // --output ndjson is one line for the one object of --at and --between too.
+    for (const args of [['--at', '2026-03-04'], ['--diff', '2026-03-01..2026-03-05']]) {
+      const ndjson = await history('route:r1', ...args, '--output', 'ndjson');
+      expect(ndjson.stdout.split('\n'), args.join(' ')).toHaveLength(2);
+      expect(JSON.parse(ndjson.stdout), args.join(' ')).toEqual(await json('route:r1', ...args, '--output', 'json'));
+    }
     // Just before the bound: the microsecond matters.
     expect(await json('route:r1', '--at', '2026-03-03T23:59:59.999999Z')).toMatchObject({ state: { uri: '/v2' } });
   });

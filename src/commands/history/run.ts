@@ -205,9 +205,10 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
         const notice = incompleteNotice(options.resource, completeness);
         if (notice) io.stderr.write(`${notice}\n`);
         const { mode } = options;
+        // ndjson asks for one line: --at and --between print their one object on one line then.
         if (mode.kind === 'at') {
           const state = maskedState(masker, await readStateAt(session, options.resource, mode.at, completeness));
-          return `${writeJson(stateJson(options.resource, state, completeness), { indent: 2 })}\n`;
+          return `${writeJson(stateJson(options.resource, state, completeness), options.output === 'ndjson' ? {} : { indent: 2 })}\n`;
         }
         if (mode.kind === 'between') {
           const from = await readStateAt(session, options.resource, mode.from, completeness);
@@ -218,7 +219,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           const changes = unknown ? null : masker.changes(from.state.state, to.state.state, a.state, b.state);
           if (options.output === 'json' || options.output === 'ndjson') {
             const side = (s: StateAt) => ({ at: s.at, known: s.known, exists: s.exists, entry_id: s.entry?.id ?? null });
-            return `${writeJson({ resource: label, history_complete: completeness.complete, from: side(a), to: side(b), changes }, { indent: 2 })}\n`;
+            return `${writeJson({ resource: label, history_complete: completeness.complete, from: side(a), to: side(b), changes }, options.output === 'ndjson' ? {} : { indent: 2 })}\n`;
           }
           const describe = (s: StateAt) =>
             sanitizeForTerminal(`${s.at}: ${!s.known ? 'unknown (history incomplete)' : s.entry ? `${s.exists ? 'as' : 'deleted by'} entry ${s.entry.id} (${s.entry.operation ?? '-'} by ${s.entry.operator ?? '-'} at ${s.entry.timestamp})` : 'did not exist yet'}`);
