@@ -188,4 +188,30 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     expect(result.stderr.match(/cannot see the transactions of \d+ other session/g), result.stderr).toHaveLength(1);
     expect(result.stderr).toContain('GRANT pg_read_all_stats TO follow_watcher');
   }, 60_000);
+
+  it('a poll cancelled by the role\'s statement_timeout behind a lock, or by pg_cancel_backend, is polled again: nothing lost, exit 0', async () => {
+    await server.query(`create role follow_timed login in role pg_read_all_stats`, 'grant select on audit_logs to follow_timed', `alter role follow_timed set statement_timeout = '500ms'`);
+    const url = new URL(server.url);
+    url.username = 'follow_timed';
+    const start = await lastId();
+    const running = startCli(['--db', url.toString(), 'follow', '--interval', '100ms', '--settle', '0', '--output', 'ndjson'], { timeoutMs: 60_000 });
+    await waitFor(() => running.stderr().includes('Following entries'), 30_000, 'follow to start');
+    const writer = await connect();
+    const first = await insert(writer, 'before-lock');
+    await waitFor(() => ndjsonIds(running.stdout()).includes(first), 20_000, 'the first entry');
+    const locker = await connect();
+    await locker.query('begin');
+    await locker.query('lock table audit_logs in access exclusive mode');
+    await sleep(1500);
+    // While the poll waits for the lock, an administrator cancels it as well.
+    await server.query(`select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'api7-audit' and wait_event_type = 'Lock'`);
+    await sleep(300);
+    await locker.query('commit');
+    const second = await insert(writer, 'after-lock');
+    await waitFor(() => ndjsonIds(running.stdout()).includes(second) || running.exited(), 20_000, 'the entry after the lock');
+    const result = await interrupt(running);
+    expect(result.stderr).toMatch(/warning: a poll was cancelled \(canceling statement due to statement timeout\); polling again in [\d.]+s \(attempt 1\)/);
+    expect(result.stderr).toContain('polled again; continuing after');
+    expect(ndjsonIds(result.stdout)).toEqual(await tableIds(start));
+  }, 60_000);
 });

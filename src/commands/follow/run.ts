@@ -121,6 +121,8 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       pool.on('acquire', onAcquire);
       signal.addEventListener('abort', closeActive, { once: true });
       let failure: RetryState | undefined;
+      /** Whether the failure being retried is a lost connection (else a cancelled poll). */
+      let lost = false;
       while (!signal.aborted) {
         try {
           // One connection for as long as it lives, so that its loss (even while idle) is seen and said.
@@ -128,7 +130,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
             withReadOnlySession(conn, async (session) => {
               while (!signal.aborted) {
                 await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), signal);
-                if (failure) note(`reconnected to PostgreSQL; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
+                if (failure) note(`${lost ? 'reconnected to PostgreSQL' : 'polled again'}; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
                 failure = undefined;
                 if (!(await pause(clock, options.intervalMs, signal))) return;
               }
@@ -136,11 +138,14 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
           );
         } catch (error) {
           if (signal.aborted) break;
-          if (!(error instanceof Error) || !isConnectionLost(error, WAS_CONNECTED)) throw error;
+          if (!(error instanceof Error)) throw error;
+          lost = isConnectionLost(error, WAS_CONNECTED);
+          if (!lost && !isCancelledPoll(error)) throw error;
           failure = failure ? { ...failure, attempts: failure.attempts + 1 } : { attempts: 1, startedAt: clock.now() };
           const wait = nextRetryDelay(failure, undefined, DEFAULT_RETRY_POLICY, clock.now());
           if (wait === undefined) throw error;
-          note(`warning: lost the connection to PostgreSQL (${error.message}); reconnecting in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`);
+          const retry = `in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`;
+          note(lost ? `warning: lost the connection to PostgreSQL (${error.message}); reconnecting ${retry}` : `warning: a poll was cancelled (${error.message}); polling again ${retry}`);
           if (!(await pause(clock, wait, signal))) break;
         }
       }
@@ -213,6 +218,16 @@ function startTimer(ms: number, fn: () => void): { cancel(): void } {
 
 /** The longest delay setTimeout takes as it is (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A poll the server cancelled while the connection stays usable: a statement_timeout or lock_timeout of the role
+ * reached behind a lock (a migration's ALTER TABLE), or pg_cancel_backend. Following outlives it, with the same
+ * retry budget as a lost connection.
+ */
+function isCancelledPoll(error: Error): boolean {
+  const code = (error as Error & { code?: unknown }).code;
+  return code === '57014' || code === '55P03';
+}
 
 /**
  * A page of `list --since ... --order asc` continues in follow, which takes no --since with a cursor: every entry
