@@ -224,6 +224,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     expect(csv?.stdout.trim().split('\n')).toHaveLength(ids.length + 1);
     expect(ndjsonIds(ndjson?.stdout ?? '')).toEqual(ids);
     for (const result of [table, csv, ndjson]) expect(result?.stdout).not.toContain('s3cret');
+    for (const result of [csv, ndjson]) expect(result?.stdout).toContain('******');
   }, 60_000);
 
   it('follow | head -1 exits promptly with no EPIPE trace while entries come', async () => {
