@@ -1,10 +1,14 @@
-import stringWidth from 'string-width';
+import measureWidth from 'string-width';
 import type { AuditEntry } from '../domain.js';
 import type { Change } from './changes.js';
 import { operationColor, type Colors } from './colors.js';
 import { stableStringify } from './stable-json.js';
 import { sanitizeForTerminal } from './terminal-text.js';
 import { formatTime } from './table.js';
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Terminal columns of a text: string-width (CJK and emoji take two), skipped for printable ASCII. */
+const stringWidth = (text: string): number => (PRINTABLE_ASCII.test(text) ? text.length : measureWidth(text));
 
 /** One change of a resource's timeline: the entry (masked) and the leaf changes it made. */
 export interface TimelineItem {
@@ -23,7 +27,8 @@ const HEADS = ['TIME', 'ID', 'OPERATOR', 'OPERATION', 'SOURCE IP'] as const;
 export function renderTimeline(items: readonly TimelineItem[], colors: Colors): string {
   const rows = items.map(({ entry }) => [formatTime(entry.timestamp), entry.id, entry.operator, entry.operation, entry.source_ip].map(cell));
   // Columns on the terminal, not code units: an operator named in CJK or with an emoji takes two a character.
-  const widths = HEADS.map((head, column) => Math.max(head.length, ...rows.map((row) => stringWidth(row[column] ?? ''))));
+  // A loop, not Math.max(...): a resource with 200,000 entries would overflow the stack.
+  const widths = HEADS.map((head, column) => rows.reduce((width, row) => Math.max(width, stringWidth(row[column] ?? '')), head.length));
   const line = (cells: readonly string[], operation?: string | null) =>
     cells
       .map((text, column) => {

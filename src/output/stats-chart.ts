@@ -1,6 +1,10 @@
-import stringWidth from 'string-width';
+import measureWidth from 'string-width';
 import type { Colors } from './colors.js';
 import { formatCount, sanitizeForTerminal } from './terminal-text.js';
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Terminal columns of a text: string-width (CJK and emoji take two), skipped for printable ASCII. */
+const stringWidth = (text: string): number => (PRINTABLE_ASCII.test(text) ? text.length : measureWidth(text));
 
 /** How pictures are drawn: Unicode block characters, or ASCII where the terminal's locale is not UTF-8 (or --ascii). */
 export interface ChartStyle {
@@ -26,6 +30,13 @@ const MAX_BAR = 40;
 const MAX_LABEL = 32;
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
+/** The largest value, at least `floor`: a loop, as `Math.max(...values)` overflows the stack past ~100,000 values. */
+export function maxOf(values: readonly number[], floor = 0): number {
+  let max = floor;
+  for (const value of values) if (value > max) max = value;
+  return max;
+}
+
 
 /** The locale's character set: UTF-8 unless LC_ALL, LC_CTYPE or LANG (the first one set) names another. */
 export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
@@ -37,13 +48,13 @@ export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
 export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
   if (bars.length === 0) return [];
   const numbers = bars.map((bar) => formatCount(bar.count));
-  const numberWidth = Math.max(...numbers.map((text) => text.length));
+  const numberWidth = maxOf(numbers.map((text) => text.length));
   // On a narrow terminal labels give way first (down to 8 columns), so that label, bar and number fit on one line.
   const labelLimit = Math.max(8, Math.min(MAX_LABEL, style.width - numberWidth - 8 - 6));
   const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label), labelLimit));
-  const labelWidth = Math.max(...labels.map((label) => stringWidth(label)));
+  const labelWidth = maxOf(labels.map((label) => stringWidth(label)));
   const room = Math.max(8, Math.min(MAX_BAR, style.width - labelWidth - numberWidth - 6));
-  const max = Math.max(...bars.map((bar) => bar.count), 1);
+  const max = maxOf(bars.map((bar) => bar.count), 1);
   return bars.map((bar, index) => {
     const drawn = bar.count === 0 ? '' : drawBar((bar.count / max) * room, style.unicode);
     const label = padEnd(labels[index] ?? '', labelWidth);
@@ -62,7 +73,7 @@ function drawBar(length: number, unicode: boolean): string {
 /** One character per value, scaled to the largest; zero is a space so quiet stretches read as gaps. */
 export function sparkline(values: readonly number[], unicode: boolean): string {
   const levels = unicode ? SPARK_UNICODE : SPARK_ASCII;
-  const max = Math.max(...values, 0);
+  const max = maxOf(values);
   return values.map((value) => (value <= 0 || max === 0 ? ' ' : (levels[Math.min(levels.length - 1, Math.ceil((value / max) * levels.length) - 1)] ?? ' '))).join('');
 }
 
@@ -87,7 +98,9 @@ export function renderSparkline(label: string, keys: readonly string[], values: 
   const labelPart = label === '' ? 0 : labelWidth + 2;
   const beside = style.width - labelPart - SPARK_NUMBERS >= MIN_MARKS_BESIDE;
   // Under the numbers' own line, the scale note (`10 days a mark`, 16 columns) stays beside the marks.
-  const room = Math.max(8, beside ? style.width - labelPart - SPARK_NUMBERS : style.width - labelPart - 18);
+  const fits = beside ? style.width - labelPart - SPARK_NUMBERS : style.width - labelPart;
+  // Drawn in marks, the line also says how many keys a mark holds (`, 11 days a mark`: 16 columns).
+  const room = Math.max(8, values.length <= fits ? fits : fits - 18);
   const size = Math.ceil(values.length / room);
   const marks = size <= 1 ? values : Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, (i + 1) * size).reduce((sum, value) => sum + value, 0));
   const scale = size <= 1 ? '' : `${size} ${/^\d{4}-\d\d-\d\d$/.test(keys[0] ?? '') ? 'days' : 'keys'} a mark`;
@@ -103,7 +116,7 @@ export function renderSparkline(label: string, keys: readonly string[], values: 
  */
 export function renderHeat(cells: readonly (readonly number[])[], style: ChartStyle): string[] {
   const levels = style.unicode ? HEAT_UNICODE : HEAT_ASCII;
-  const max = Math.max(0, ...cells.flat());
+  const max = maxOf(cells.flat());
   const header = `     ${Array.from({ length: 24 }, (_, hour) => (hour % 3 === 0 ? String(hour).padEnd(3) : '')).join('')}`;
   const lines = [style.colors.dim(header.trimEnd())];
   let peak = { weekday: 0, hour: 0, count: 0 };
@@ -126,12 +139,12 @@ export function renderHeat(cells: readonly (readonly number[])[], style: ChartSt
 
 /** The columns the labels take once drawn (sanitized, cut): the width to pass to {@link renderSparkline}. */
 export function labelColumns(labels: readonly string[]): number {
-  return Math.max(0, ...labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
+  return maxOf(labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
 }
 
 /** At most `limit` terminal columns: a CJK character or an emoji takes two. */
 function cut(text: string, limit = MAX_LABEL): string {
-  if (stringWidth(text) <= limit) return text;
+  if (text.length <= limit * 4 && stringWidth(text) <= limit) return text;
   let [out, width, count] = ['', 0, 0];
   // Bounded in characters too: a label of zero-width characters (combining marks) would never fill the width.
   for (const char of text) {

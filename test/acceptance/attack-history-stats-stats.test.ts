@@ -50,6 +50,8 @@ beforeAll(async () => {
     row('2026-10-03T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.1'),
     row('2026-10-04T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.3'),
     row('2026-10-05T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.2'),
+    // A clock gone wrong: dated 9999, so in every window without --until.
+    row('9999-01-01T00:00:00Z', 'clock', 'UPDATE', 'route', '10.0.0.1'),
   ]);
 });
 afterAll(async () => {
@@ -167,6 +169,15 @@ describe('stats: pictures with hostile and wide names', () => {
     const series = await stats('--by', 'operator,day');
     const totals = [...series.stdout.matchAll(/total (\d+), peak/g)].map((match) => Number(match[1]));
     expect(totals.reduce((sum, n) => sum + n, 0)).toBe(15);
+  });
+
+  it('one entry dated 9999 does not break the overview or the day views (2.9 million days were filled in)', async () => {
+    for (const args of [[], ['--by', 'day'], ['--by', 'operator,day']]) {
+      const result = await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'stats', '--since', SINCE, ...args], { timeoutMs: 60_000 });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/\(the days span 2026-10-01 to 9999-01-01: only the \d+ days with entries are drawn\)/);
+      expect(result.stdout.length, args.join(' ')).toBeLessThan(20_000);
+    }
   });
 
   it('csv keeps a value that starts like a formula exactly as stored (as list does: csv.ts)', async () => {

@@ -175,9 +175,9 @@ function renderView(view: StatsView, options: StatsOptions, style: ChartStyle, n
   if (b === undefined) {
     if (a === 'day' || a === 'hour') {
       const series = fillSeries(a, view.rows.map((row) => [row.keys[0] ?? null, row.count]));
-      const spark = renderSparkline('', series.keys, series.values, style);
-      if (!options.by) return [spark];
-      return [spark, ...renderBars(series.keys.map((key, index) => ({ label: key, count: series.values[index] ?? 0 })), style)];
+      const spark = [renderSparkline('', series.keys, series.values, style), ...gapsNote(series, style)];
+      if (!options.by) return spark;
+      return [...spark, ...renderBars(series.keys.map((key, index) => ({ label: key, count: series.values[index] ?? 0 })), style)];
     }
     // The entries without an operator are not the operator named "null": unusual marks never name a missing one.
     const bars = view.rows.map((row) => ({ label: label(a, row.keys[0] ?? null), count: row.count, note: a === 'operator' && row.keys[0] !== null ? notes.get(String(row.keys[0])) : undefined }));
@@ -209,7 +209,8 @@ function renderSeriesPerGroup(view: StatsView, timeIndex: number, options: Stats
     points.push([row.keys[timeIndex] ?? null, row.count]);
     groups.set(key, points);
   }
-  const allKeys = fillSeries(timeDimension, view.rows.map((row) => [row.keys[timeIndex] ?? null, 0])).keys;
+  const series = fillSeries(timeDimension, view.rows.map((row) => [row.keys[timeIndex] ?? null, 0]));
+  const allKeys = series.keys;
   const ranked = [...groups.entries()]
     .map(([key, points]) => ({ group: label(groupDimension, key), points, sum: points.reduce((s, [, n]) => s + n, 0) }))
     .sort((x, y) => y.sum - x.sum);
@@ -222,7 +223,12 @@ function renderSeriesPerGroup(view: StatsView, timeIndex: number, options: Stats
   });
   const rest = ranked.slice(options.top);
   if (rest.length > 0) lines.push(style.colors.dim(`(${rest.length} more: ${formatCount(rest.reduce((s, g) => s + g.sum, 0))} entries)`));
-  return lines;
+  return [...lines, ...gapsNote(series, style)];
+}
+
+function gapsNote(series: { keys: string[]; gapsLeftOut?: boolean }, style: ChartStyle): string[] {
+  if (!series.gapsLeftOut) return [];
+  return [style.colors.dim(`(the days span ${series.keys[0]} to ${series.keys.at(-1)}: only the ${formatCount(series.keys.length)} days with entries are drawn)`)];
 }
 
 function topBars(bars: Bar[], top: number, style: ChartStyle): string[] {
@@ -243,8 +249,14 @@ function keyLabel(dimension: Dimension, key: string | number | null): string {
   return keyText(key);
 }
 
+/**
+ * Days filled in between the first and the last at most: one entry dated 9999 (a clock gone wrong, an import) made
+ * the overview build 2.9 million days and fail (call stack exceeded). Beyond this, only the days with entries.
+ */
+const MAX_FILLED_DAYS = 3660;
+
 /** Every day between the first and the last (every hour, every weekday), with zero for the ones without entries. */
-function fillSeries(dimension: Dimension, points: [string | number | null, number][]): { keys: string[]; values: number[] } {
+function fillSeries(dimension: Dimension, points: [string | number | null, number][]): { keys: string[]; values: number[]; gapsLeftOut?: boolean } {
   const counts = new Map<string, number>();
   for (const [key, n] of points) if (key !== null) counts.set(keyLabel(dimension, key), (counts.get(keyLabel(dimension, key)) ?? 0) + n);
   let keys: string[];
@@ -254,6 +266,9 @@ function fillSeries(dimension: Dimension, points: [string | number | null, numbe
     const days = [...counts.keys()].sort();
     keys = [];
     const [first, last] = [days[0], days.at(-1)];
+    if (first && last && (Date.parse(`${last}T00:00:00Z`) - Date.parse(`${first}T00:00:00Z`)) / 86_400_000 >= MAX_FILLED_DAYS) {
+      return { keys: days, values: days.map((key) => counts.get(key) ?? 0), gapsLeftOut: true };
+    }
     if (first && last) {
       for (let day = new Date(`${first}T00:00:00Z`); day.toISOString().slice(0, 10) <= last; day = new Date(day.getTime() + 86_400_000)) {
         keys.push(day.toISOString().slice(0, 10));
