@@ -77,7 +77,9 @@ export const DELETE_OPERATION = /^(delete|remove)$/i;
 function tellsState(mapping: ResolvedMapping): RawBuilder<boolean> | undefined {
   const [before, after, operation] = [columnRef(mapping, 'before'), columnRef(mapping, 'after'), columnRef(mapping, 'operation')];
   if (!before && !after) return undefined;
-  const parts = [before && sql`${before} is not null`, after && sql`${after} is not null`, operation && sql`lower(${operation}) in ('delete', 'remove')`];
+  // A JSON null (`'null'::jsonb`, as some writers store "no state") reads as null too, as it does once parsed.
+  const holds = (ref: RawBuilder<unknown>) => sql`nullif(btrim(${ref}::text), 'null') is not null`;
+  const parts = [before && holds(before), after && holds(after), operation && sql`lower(${operation}) in ('delete', 'remove')`];
   return sql<boolean>`(${sql.join(parts.filter((part) => part !== undefined), sql` or `)})`;
 }
 

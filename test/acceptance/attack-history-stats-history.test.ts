@@ -70,6 +70,8 @@ beforeAll(async () => {
     { at: '2026-07-03T00:00:00Z', operator: 'x', operation: 'CREATE', resource_type: 'route', resource_id: 'huge', after: { desc: 'é'.repeat(2_500_000), uri: '/huge' } },
   ];
   await insertRows(schema, rows);
+  // A LOGIN whose states are JSON nulls rather than SQL NULLs, as some writers store "no state".
+  await schema.query(`insert into ${schema.table()} (created_at, operator, operation, resource_type, resource_id, before, after) values ('2026-02-04T00:00:00Z', 'alice', 'LOGIN', 'user', 'u1', 'null'::jsonb, 'null'::jsonb)`);
 });
 afterAll(async () => {
   await schema?.drop();
@@ -87,6 +89,7 @@ describe('history: the state at a time', () => {
     const afterLogin = await json('user:u1', '--at', '2026-02-02T12:00:00Z');
     expect(afterLogin).toMatchObject({ known: true, exists: true, history_complete: true, state: { username: 'alice', password: '******' } });
     expect((afterLogin.entry as { operation: string }).operation).toBe('CREATE');
+    expect(await json('user:u1', '--at', '2026-02-05')).toMatchObject({ exists: true, state: { username: 'alice' } });
     const between = await json('user:u1', '--between', '2026-02-01T12:00:00Z', '2026-02-03T12:00:00Z', '--output', 'json');
     expect(between.changes).toEqual([]);
   });
