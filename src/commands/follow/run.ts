@@ -123,38 +123,42 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       let failure: RetryState | undefined;
       /** Whether the failure being retried is a lost connection (else a cancelled poll). */
       let lost = false;
-      while (!signal.aborted) {
-        try {
-          // One connection for as long as it lives, so that its loss (even while idle) is seen and said.
-          await table.db.connection().execute((conn) =>
-            withReadOnlySession(conn, async (session) => {
-              while (!signal.aborted) {
-                await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), signal);
-                if (failure) note(`${lost ? 'reconnected to PostgreSQL' : 'polled again'}; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
-                failure = undefined;
-                if (!(await pause(clock, options.intervalMs, signal))) return;
-              }
-            }),
-          );
-        } catch (error) {
-          if (signal.aborted) break;
-          if (!(error instanceof Error)) throw error;
-          lost = isConnectionLost(error, WAS_CONNECTED);
-          if (!lost && !isCancelledPoll(error)) throw error;
-          failure = failure ? { ...failure, attempts: failure.attempts + 1 } : { attempts: 1, startedAt: clock.now() };
-          const wait = nextRetryDelay(failure, undefined, DEFAULT_RETRY_POLICY, clock.now());
-          if (wait === undefined) throw error;
-          const retry = `in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`;
-          note(lost ? `warning: lost the connection to PostgreSQL (${error.message}); reconnecting ${retry}` : `warning: a poll was cancelled (${error.message}); polling again ${retry}`);
-          if (!(await pause(clock, wait, signal))) break;
+      try {
+        while (!signal.aborted) {
+          try {
+            // One connection for as long as it lives, so that its loss (even while idle) is seen and said.
+            await table.db.connection().execute((conn) =>
+              withReadOnlySession(conn, async (session) => {
+                while (!signal.aborted) {
+                  await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), signal);
+                  if (failure) note(`${lost ? 'reconnected to PostgreSQL' : 'polled again'}; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
+                  failure = undefined;
+                  if (!(await pause(clock, options.intervalMs, signal))) return;
+                }
+              }),
+            );
+          } catch (error) {
+            if (signal.aborted) break;
+            if (!(error instanceof Error)) throw error;
+            lost = isConnectionLost(error, WAS_CONNECTED);
+            if (!lost && !isCancelledPoll(error)) throw error;
+            failure = failure ? { ...failure, attempts: failure.attempts + 1 } : { attempts: 1, startedAt: clock.now() };
+            const wait = nextRetryDelay(failure, undefined, DEFAULT_RETRY_POLICY, clock.now());
+            if (wait === undefined) throw error;
+            const retry = `in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`;
+            note(lost ? `warning: lost the connection to PostgreSQL (${error.message}); reconnecting ${retry}` : `warning: a poll was cancelled (${error.message}); polling again ${retry}`);
+            if (!(await pause(clock, wait, signal))) break;
+          }
         }
+      } finally {
+        pool.off('acquire', onAcquire);
+        signal.removeEventListener('abort', closeActive);
+        timer?.cancel();
+        // Said before an error too (the retry budget spent, a revoked grant), so that a rerun neither skips nor repeats.
+        // Nothing printed: everything from the start instant on is still to come, and --since says exactly that.
+        if (position) note(`Stopped. Continue with: --cursor ${encodeCursor(position, { ...scope, mapping: table.mapping })}`);
+        else if (from) note(`Stopped. Continue with: --since ${from}`);
       }
-      pool.off('acquire', onAcquire);
-      signal.removeEventListener('abort', closeActive);
-      timer?.cancel();
-      // Nothing printed: everything from the start instant on is still to come, and --since says exactly that.
-      if (position) note(`Stopped. Continue with: --cursor ${encodeCursor(position, { ...scope, mapping: table.mapping })}`);
-      else if (from) note(`Stopped. Continue with: --since ${from}`);
     },
     { early, activity: 'follow' },
   );
