@@ -86,6 +86,8 @@ function validateUrl(source: string, url: string): string {
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': the scheme must be postgres:// or postgresql://`);
   }
+  // `postgres:/u:pw@h/db` parses as a path, and would be named as one (the database) in connection errors.
+  if (!/^[a-z]+:\/\//i.test(url)) throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': expected postgres://user@host:5432/dbname`);
   registerSecret(parsed.password);
   registerSecret(safeDecode(parsed.password));
   return url;
@@ -120,14 +122,25 @@ const PASSWORD_PARAM = /(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&#\s]*)
  * query holding an `@`; for masking, taking too much is the safe side.
  */
 function passwordOf(url: string): string | undefined {
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/(.*)@/is.exec(url)?.[1];
+  const userinfo = (hasSlashes(url) ? USERINFO : BARE_USERINFO).exec(url)?.[1];
   const colon = userinfo?.indexOf(':') ?? -1;
   return userinfo === undefined || colon < 0 ? undefined : userinfo.slice(colon + 1);
 }
 
+/**
+ * Where a URL's user info is: after `scheme://` (or `//`), to the last `@`; else, as mistyped, after `scheme:/`
+ * (`postgres:/u:pw@h`) or from the start (`u:pw@h/db`, a DSN missing its `postgres://`). The user ends at its first
+ * `:` and may hold an `@` (Azure's `admin@server`).
+ */
+const hasSlashes = (url: string) => /^(?:[a-z][a-z0-9+.-]*:)?\/\//i.test(url);
+const USERINFO = /^(?:[a-z][a-z0-9+.-]*:)?\/\/(.*)@/is;
+const BARE_USERINFO = /^(?:[a-z][a-z0-9+.-]*:\/(?=[^:@/]*:))?(.*)@/is;
+const USER_THEN_PASSWORD = /^((?:[a-z][a-z0-9+.-]*:)?\/\/[^:]*):.*@/is;
+const BARE_USER_THEN_PASSWORD = /^((?:[a-z][a-z0-9+.-]*:\/)?[^:/]*):.*@/is;
+
 /** Replaces the password of a URL (user info and `password=` parameters) with `***`, also for strings that do not parse. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@]*):.*@/is, '$1:***@').replace(PASSWORD_PARAM, '$1***');
+  return url.replace(hasSlashes(url) ? USER_THEN_PASSWORD : BARE_USER_THEN_PASSWORD, '$1:***@').replace(PASSWORD_PARAM, '$1***');
 }
 
 /**

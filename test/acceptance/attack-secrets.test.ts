@@ -334,6 +334,9 @@ describe('database passwords in messages', () => {
     ['password= in the query', `postgres://postgres@127.0.0.1:1/test?password=${PASSWORD}`],
     ["libpq's sslpassword= in the query", `postgres://postgres@127.0.0.1:99999/test?sslpassword=${PASSWORD}`],
     ['a keyword string', `host=127.0.0.1 password=${PASSWORD} dbname=test`],
+    ['a DSN missing its scheme', `postgres:${PASSWORD}@127.0.0.1:5432/test`],
+    ['one slash after the scheme', `postgres:/postgres:${PASSWORD}@127.0.0.1:5432/test`],
+    ["a user holding an @ (Azure's user@server)", `postgres://postgres@server:${PASSWORD}@127.0.0.1:5432/test`],
   ] as const;
 
   for (const [what, url] of ERRORS) {

@@ -12,6 +12,16 @@ describe('maskUrl', () => {
     expect(maskUrl("host=h sslpassword='a b' password=c dbname=d")).toBe('host=h sslpassword=*** password=*** dbname=d');
     expect(maskUrl('postgres://u@h/db?application_name=sslpasswordless')).toBe('postgres://u@h/db?application_name=sslpasswordless');
   });
+
+  it('masks the password of a URL mistyped without its scheme or with one slash, and of a user holding an @', () => {
+    expect(maskUrl('api7:s3cret@db.example:5432/api7')).toBe('api7:***@db.example:5432/api7');
+    expect(maskUrl('postgres:/api7:s3cret@db.example/api7')).toBe('postgres:/api7:***@db.example/api7');
+    expect(maskUrl('//api7:s3cret@db.example/api7')).toBe('//api7:***@db.example/api7');
+    expect(maskUrl('postgres://admin@server:s3cret@server.example/db')).toBe('postgres://admin@server:***@server.example/db');
+    expect(maskUrl('admin@server:s3cret@server.example/db')).toBe('admin@server:***@server.example/db');
+    // Nothing to mask: no password, a port, a keyword string without one.
+    for (const url of ['postgres://u@h:5432/d', 'postgres://h:5432/d', 'postgres:///d?host=/run/postgresql', 'host=h port=5432', 'postgres://u@h/d?x=1']) expect(maskUrl(url)).toBe(url);
+  });
 });
 
 describe('HttpClient.redact', () => {
