@@ -146,6 +146,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
   }, 120_000);
 
   it('Ctrl-C exits 0 at once while its backend is stalled (SIGSTOP), and while it waits to reconnect to a stopped server', async () => {
+    await insert(await connect(), 'before-stall');
     const running = follow('--since', '1h', '--settle', '0');
     await waitFor(() => ndjsonIds(running.stdout()).length > 0, 30_000, 'the first entries');
     const [backend] = await server.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = 'api7-audit'`);

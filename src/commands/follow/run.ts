@@ -110,16 +110,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
         const last = entries.at(-1);
         if (last) position = { timestamp: last.timestamp, id: last.id };
       };
-      // Ctrl-C must not wait for a query held up by a lock or a stalled server, nor for the session's reset after it:
-      // the connection in use is closed (its socket destroyed if a query is in flight), which ends both at once.
-      let active: { end(): Promise<void> } | undefined;
-      const pool = poolOf(table.db);
-      const onAcquire = (client: { end(): Promise<void> }) => {
-        active = client;
-      };
-      const closeActive = () => void active?.end().catch(() => undefined);
-      pool.on('acquire', onAcquire);
-      signal.addEventListener('abort', closeActive, { once: true });
+      const release = closeConnectionOnAbort(table, signal);
       let failure: RetryState | undefined;
       /** Whether the failure being retried is a lost connection (else a cancelled poll). */
       let lost = false;
@@ -151,8 +142,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
           }
         }
       } finally {
-        pool.off('acquire', onAcquire);
-        signal.removeEventListener('abort', closeActive);
+        release();
         timer?.cancel();
         // Said before an error too (the retry budget spent, a revoked grant), so that a rerun neither skips nor repeats.
         // Nothing printed: everything from the start instant on is still to come, and --since says exactly that.
@@ -222,6 +212,26 @@ function startTimer(ms: number, fn: () => void): { cancel(): void } {
 
 /** The longest delay setTimeout takes as it is (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Ctrl-C must not wait for a query held up by a lock or a stalled server, nor for the session's reset after it: on
+ * abort the connection last taken from the pool is closed (its socket destroyed if a query is in flight), which ends
+ * both at once. Returns what undoes the watch.
+ */
+function closeConnectionOnAbort(table: AuditTable, signal: AbortSignal): () => void {
+  let active: { end(): Promise<void> } | undefined;
+  const pool = poolOf(table.db);
+  const onAcquire = (client: { end(): Promise<void> }) => {
+    active = client;
+  };
+  const onAbort = () => void active?.end().catch(() => undefined);
+  pool.on('acquire', onAcquire);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    pool.off('acquire', onAcquire);
+    signal.removeEventListener('abort', onAbort);
+  };
+}
 
 /**
  * A poll the server cancelled while the connection stays usable: a statement_timeout or lock_timeout of the role
