@@ -58,7 +58,7 @@ export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
   return bars.map((bar, index) => {
     const drawn = bar.count === 0 ? '' : drawBar((bar.count / max) * room, style.unicode);
     const label = padEnd(labels[index] ?? '', labelWidth);
-    const note = bar.note ? `  ${style.colors.yellow(bar.note)}` : '';
+    const note = bar.note ? `  ${style.colors.yellow(sanitizeForTerminal(bar.note))}` : '';
     return `${label}  ${style.colors.cyan(padEnd(drawn, room))}  ${(numbers[index] ?? '').padStart(numberWidth)}${note}`.trimEnd();
   });
 }

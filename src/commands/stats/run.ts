@@ -284,7 +284,8 @@ function operatorNotes(unusual: Unusual | undefined): Map<string, string> {
   const add = (operator: string, note: string) => notes.set(operator, [...(notes.get(operator) ?? []), note]);
   for (const change of unusual?.firstChanges ?? []) add(change.operator, '! first change ever');
   for (const day of unusual?.busyDays ?? []) add(day.operator, `! ${formatCount(day.count)} on ${day.day}`);
-  for (const address of unusual?.newAddresses ?? []) add(address.operator, `! new IP ${address.ip}`);
+  // A text source_ip column holds whatever was written: the address is sanitized like every other value.
+  for (const address of unusual?.newAddresses ?? []) add(address.operator, `! new IP ${sanitizeForTerminal(address.ip)}`);
   return new Map([...notes].map(([operator, list]) => [operator, list.length > 2 ? `${list.slice(0, 2).join(', ')}, +${list.length - 2}` : list.join(', ')]));
 }
 
@@ -294,7 +295,7 @@ function renderUnusual(unusual: Unusual, options: StatsOptions, style: ChartStyl
   for (const change of unusual.firstChanges) lines.push(`${colors.yellow('!')} first change ever: ${sanitizeForTerminal(change.operator)} at ${change.first}`);
   for (const day of unusual.busyDays) lines.push(`${colors.yellow('!')} busy day: ${sanitizeForTerminal(day.operator)} made ${formatCount(day.count)} changes on ${day.day} (median ${formatCount(day.median)} per active day)`);
   for (const address of unusual.newAddresses) {
-    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(address.operator)} from ${address.ip} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
+    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(address.operator)} from ${sanitizeForTerminal(address.ip)} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
   }
   if (lines.length === 1) lines.push(colors.dim('nothing unusual'));
   return lines;
