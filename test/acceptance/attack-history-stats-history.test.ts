@@ -60,6 +60,9 @@ beforeAll(async () => {
     // Secrets: created, rotated, and a header with a bearer token.
     { at: '2026-05-01T00:00:00Z', operator: 'alice', operation: 'CREATE', resource_type: 'route', resource_id: 'sec', after: secretRoute(KEY_1) },
     { at: '2026-05-02T00:00:00Z', operator: 'alice', operation: 'UPDATE', resource_type: 'route', resource_id: 'sec', before: secretRoute(KEY_1), after: secretRoute(KEY_2) },
+    // A DELETE whose writer filled `after` with the state it removed.
+    { at: '2026-03-10T00:00:00Z', operator: 'alice', operation: 'CREATE', resource_type: 'route', resource_id: 'rd', after: { uri: '/d' } },
+    { at: '2026-03-11T00:00:00Z', operator: 'alice', operation: 'delete', resource_type: 'route', resource_id: 'rd', before: { uri: '/d' }, after: { uri: '/d' } },
     // A hostile id and name.
     { at: '2026-06-01T00:00:00Z', operator: 'x', operation: 'CREATE', resource_type: 'route', resource_id: HOSTILE_ID, resource_name: `n%_'ü`, after: { uri: '/h' } },
     // Array changes at [2] and [10] in an entry that also rotates a secret (the masked path merges and sorts them).
@@ -114,6 +117,7 @@ describe('history: the state at a time', () => {
     const tie = await json('route:r1', '--at', '2026-03-04T00:00:00Z');
     expect(tie).toMatchObject({ exists: true, state: { uri: '/v4' } });
     expect((tie.entry as { id: string }).id).toBe(await truth('2026-03-04T00:00:00Z'));
+    expect(await json('route:rd', '--at', '2026-03-12')).toMatchObject({ known: true, exists: false, state: null });
     // --output ndjson is one line for the one object of --at and --between too.
     for (const args of [['--at', '2026-03-04'], ['--diff', '2026-03-01..2026-03-05']]) {
       const ndjson = await history('route:r1', ...args, '--output', 'ndjson');

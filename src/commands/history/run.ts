@@ -6,7 +6,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
 import type { SortOrder } from '../../queries/list.js';
-import { entryAt, entryTellsState, firstEntry, firstStateEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
+import { DELETE_OPERATION, entryAt, entryTellsState, firstEntry, firstStateEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
 import { createSecretPolicy, maskEntry, mayHoldSecret, type SecretPolicy } from '../../secrets/policy.js';
 import { MAX_DEPTH } from '../../secrets/rules.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
@@ -136,7 +136,8 @@ export async function* readTimeline(table: AuditTable, options: HistoryOptions, 
 
 export async function readStateAt(table: AuditTable, resource: ResourceKey, at: TimeBound, completeness: Completeness): Promise<{ raw?: AuditEntry; state: Omit<StateAt, 'entry'> }> {
   const [instant, raw] = [await resolveInstant(table.db, at), await entryAt(table.db, table.mapping, resource, at)];
-  const present = raw !== undefined && raw.after !== null && raw.after !== undefined;
+  // A DELETE ends the resource even where its writer also filled `after` (with the state it removed).
+  const present = raw !== undefined && raw.after !== null && raw.after !== undefined && !DELETE_OPERATION.test(raw.operation ?? '');
   return { raw, state: { at: instant, known: raw !== undefined || completeness.complete, exists: present, state: present ? raw.after : null } };
 }
 
