@@ -55,7 +55,9 @@ export async function runProcess(): Promise<void> {
   // `api7-audit list --all | head` closes the pipe early: that is the reader's choice, not a failure.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
-    throw error;
+    // Any other failure to write (a full disk: ENOSPC, EIO) is one line and exit 1, not an uncaught stack trace.
+    process.stderr.write(`error: cannot write to stdout: ${error.message}\n`);
+    process.exit(1);
   });
   const io: CliIo = {
     stdout: process.stdout,

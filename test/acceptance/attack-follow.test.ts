@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, spawnCli, startCli, startProcess, type Running } from '../support/cli.js';
@@ -242,6 +243,17 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
       expect(result.code).toBe(0);
       expect(result.stdout.trim().split('\n')).toHaveLength(1);
       expect(result.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+    }
+  }, 60_000);
+
+  it.skipIf(!existsSync('/dev/full'))('stdout on a full disk (/dev/full): one line, exit 1, no stack trace', async () => {
+    await insertRows(await connect(), 'full-disk', 1);
+    for (const command of ['follow --since 1d --interval 100ms', 'list --all']) {
+      const run = startProcess('sh', ['-c', `"${process.execPath}" "${BIN}" --db "${database.url}" --table ${schema.table()} ${command} -o ndjson > /dev/full`], { timeoutMs: 30_000 });
+      const result = await run.result;
+      expect(result.code, command).toBe(1);
+      expect(result.stderr, command).toMatch(/^error: cannot write to stdout: ENOSPC/m);
+      expect(result.stderr, command).not.toMatch(/\n\s+at |node:internal/);
     }
   }, 60_000);
 
