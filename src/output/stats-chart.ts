@@ -51,7 +51,7 @@ export function renderBars(bars: readonly Bar[], style: ChartStyle): string[] {
   const numberWidth = maxOf(numbers.map((text) => text.length));
   // On a narrow terminal labels give way first (down to 8 columns), so that label, bar and number fit on one line.
   const labelLimit = Math.max(8, Math.min(MAX_LABEL, style.width - numberWidth - 8 - 6));
-  const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label), labelLimit));
+  const labels = bars.map((bar) => cut(sanitizeForTerminal(bar.label), labelLimit, style.unicode));
   const labelWidth = maxOf(labels.map((label) => stringWidth(label)));
   const room = Math.max(8, Math.min(MAX_BAR, style.width - labelWidth - numberWidth - 6));
   const max = maxOf(bars.map((bar) => bar.count), 1);
@@ -94,7 +94,7 @@ export function renderSparkline(label: string, keys: readonly string[], values: 
   values.forEach((value, index) => {
     if (value > (values[peak] ?? 0)) peak = index;
   });
-  const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label)), labelWidth)}  `;
+  const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label), MAX_LABEL, style.unicode), labelWidth)}  `;
   const labelPart = label === '' ? 0 : labelWidth + 2;
   const beside = style.width - labelPart - SPARK_NUMBERS >= MIN_MARKS_BESIDE;
   // Under the numbers' own line, the scale note (`10 days a mark`, 16 columns) stays beside the marks.
@@ -142,8 +142,8 @@ export function labelColumns(labels: readonly string[]): number {
   return maxOf(labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
 }
 
-/** At most `limit` terminal columns: a CJK character or an emoji takes two. */
-function cut(text: string, limit = MAX_LABEL): string {
+/** At most `limit` terminal columns (a CJK character or an emoji takes two), ending in `…`, or `~` in ASCII. */
+function cut(text: string, limit = MAX_LABEL, unicode = true): string {
   if (text.length <= limit * 4 && stringWidth(text) <= limit) return text;
   let [out, width, count] = ['', 0, 0];
   // Bounded in characters too: a label of zero-width characters (combining marks) would never fill the width.
@@ -152,7 +152,7 @@ function cut(text: string, limit = MAX_LABEL): string {
     if (width > limit - 1 || ++count > limit * 4) break;
     out += char;
   }
-  return `${out}…`;
+  return `${out}${unicode ? '…' : '~'}`;
 }
 
 function padEnd(text: string, width: number): string {

@@ -37,6 +37,9 @@ describe('stats pictures at scale', () => {
     expect(new Set(starts).size).toBe(1);
     expect(lines[0]?.startsWith(`${'张'.repeat(15)}…`)).toBe(true);
     expect((lines[2] ?? '').length).toBeLessThan(1000);
+    // ASCII pictures (a locale that is not UTF-8) cut with an ASCII mark too.
+    const [ascii] = renderBars([{ label: 'x'.repeat(40), count: 1 }], { ...style, unicode: false });
+    expect(ascii).toMatch(/^x{31}~ {2}#+ {2}1$/);
   });
 });
 
