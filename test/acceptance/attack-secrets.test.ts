@@ -216,6 +216,37 @@ describe('state masking on the paths other than export', () => {
   });
 });
 
+describe('a text state that is not JSON (a truncated one) on every path, the export\'s dry run too', () => {
+  let text: TestSchema;
+  beforeAll(async () => {
+    text = await createTestSchema('atk_secrets_text');
+    await text.query(`create table ${text.table()} (id bigserial primary key, created_at timestamptz not null default now(), operator text, operation text,
+      resource_type text, resource_id text, resource_name text, source_ip inet, source text, before text, after text)`);
+    await text.query(`create index on ${text.table()} (created_at, id)`);
+    await text.query(`insert into ${text.table()} (created_at, operator, operation, resource_type, resource_id, before, after) values (now() - interval '1 hour', 'alice', 'update', 'route', 't1', 'not json', $1)`,
+      [`{"password": "${canary('truncpw')}", "desc": "visible-trunc", "plugins": {"key-auth": {"key": "${canary('trunckey')}"}`]);
+  });
+  afterAll(() => text.drop());
+
+  it('list, show, history, follow, export and its --dry-run --json mask the secrets in its raw text', async () => {
+    const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnCli(['--db', databaseUrl(), '--table', text.table(), ...args], { env, timeoutMs: 60_000 });
+    const [id] = (await text.query<{ id: string }>(`select id::text from ${text.table()}`)).rows.map((row) => row.id);
+    const file = join(dir, 'text-state.ndjson');
+    const outputs = [
+      both(ok(await run(['list', '--all', '--output', 'ndjson']))),
+      both(ok(await run(['show', id as string, '--output', 'json']))),
+      both(ok(await run(['history', 'route:t1', '--output', 'json']))),
+      both(ok(await run(['follow', '--since', '1d', '--for', '1s', '--output', 'ndjson']))),
+      (ok(await run(['export', '--out', file])), await readFile(file, 'utf8')),
+      both(ok(await run(['export', '--hec-url', 'http://127.0.0.1:9', '--dry-run', '--json'], { API7_AUDIT_HEC_TOKEN: 'hec-attack-T0ken' }))),
+    ];
+    for (const output of outputs) {
+      expect(leaks(output), output).toEqual([]);
+      expect(output).toContain('visible-trunc');
+    }
+  });
+});
+
 describe('sink credentials in messages', () => {
   /** A destination that refuses with `status` and echoes the credential back in the body, written by `echo`. */
   async function echoing(status: number, echo: (credential: string) => string): Promise<{ server: Server; url: string }> {

@@ -16,7 +16,7 @@ import { runCoverage } from '../../delivery/coverage.js';
 import { startProgress } from '../../output/progress.js';
 import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
-import { mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
+import { maskInvalidStatesInJson, mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
 import { prepareExportFiles } from './files.js';
 import { checkCheckpointId } from '../../queries/id-check.js';
 import { estimateExport } from '../../queries/export-estimate.js';
@@ -89,9 +89,11 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
 export async function planExport(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<DryRunSummary> {
   const { query } = await startQuery(table, options, io);
   const policy = createSecretPolicy(secrets);
+  // As the export sends it: a text state that is not JSON has its raw text masked by name first (prune does the same).
+  const mask = mayHoldInvalidStates(table.mapping) ? (json: string) => maskEntryJson(maskInvalidStatesInJson(json, policy), policy) : (json: string) => maskEntryJson(json, policy);
   const entry = async (order: 'asc' | 'desc') => {
     const [row] = await fetchExportRows(table.db, table.mapping, query, 1, order);
-    return row ? JSON.parse(options.showSecrets ? row.json : maskEntryJson(row.json, policy)) : null;
+    return row ? JSON.parse(options.showSecrets ? row.json : mask(row.json)) : null;
   };
   return {
     dry_run: true,
