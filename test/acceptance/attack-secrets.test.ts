@@ -228,7 +228,7 @@ describe('a text state that is not JSON (a truncated one) on every path, the exp
   });
   afterAll(() => text.drop());
 
-  it('list, show, history, follow, export and its --dry-run --json mask the secrets in its raw text', async () => {
+  it('list, show, history, follow, export and its --dry-run --json, and init --json mask the secrets in its raw text', async () => {
     const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnCli(['--db', databaseUrl(), '--table', text.table(), ...args], { env, timeoutMs: 60_000 });
     const [id] = (await text.query<{ id: string }>(`select id::text from ${text.table()}`)).rows.map((row) => row.id);
     const file = join(dir, 'text-state.ndjson');
@@ -239,6 +239,7 @@ describe('a text state that is not JSON (a truncated one) on every path, the exp
       both(ok(await run(['follow', '--since', '1d', '--for', '1s', '--output', 'ndjson']))),
       (ok(await run(['export', '--out', file])), await readFile(file, 'utf8')),
       both(ok(await run(['export', '--hec-url', 'http://127.0.0.1:9', '--dry-run', '--json'], { API7_AUDIT_HEC_TOKEN: 'hec-attack-T0ken' }))),
+      both(ok(await run(['--config', join(dir, 'init-text-state.yaml'), 'init', '--json']))),
     ];
     for (const output of outputs) {
       expect(leaks(output), output).toEqual([]);

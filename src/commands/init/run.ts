@@ -18,6 +18,7 @@ import { fetchPage } from '../../queries/list.js';
 import { NO_FILTERS } from '../../queries/filters.js';
 import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
+import { maskInvalidStates } from '../../output/invalid-states.js';
 import { confirm, isInteractive } from '../../output/prompt.js';
 import { renderInitReport, renderConfigYaml, type InitReport } from '../../output/init.js';
 import { scoreTable, type Candidate } from './score.js';
@@ -107,7 +108,8 @@ async function findAuditTable(db: Db, options: InitOptions, config: ResolvedConf
     return {
       candidates: candidates.slice(0, SHOWN).map(describe),
       proposal: { table, columns: candidate.columns },
-      sample: sample.map((entry) => maskEntry(toCanonicalEntry(entry), policy)),
+      // A text state that is not JSON is masked by name first, as show and list mask it.
+      sample: sample.map((entry) => maskEntry(maskInvalidStates(toCanonicalEntry(entry), policy), policy)),
       notes: candidate.notes,
     };
   }
