@@ -168,9 +168,13 @@ describe('stats: pictures with hostile and wide names', () => {
     const bars = result.stdout.split('\n').filter((line) => line.includes('█'));
     const starts = new Set(bars.map((line) => stringWidth(line.slice(0, line.indexOf('█')))));
     expect(starts.size).toBe(1);
+    // The entries without an operator: "(none)", no marks. An operator named "(none)" or "" is quoted, with its own.
     const none = bars.filter((line) => line.startsWith('(none) '));
-    expect(none).toHaveLength(2);
-    expect(none.filter((line) => line.includes('!'))).toHaveLength(1);
+    expect(none).toHaveLength(1);
+    expect(none[0]).not.toContain('!');
+    expect(bars.find((line) => line.startsWith('"(none)" '))).toContain('! first change ever');
+    expect(bars.find((line) => line.startsWith('"" '))).toContain('! first change ever');
+    expect(result.stdout).toContain('! first change ever: "(none)" at');
     const series = await stats('--by', 'operator,day');
     const totals = [...series.stdout.matchAll(/total (\d+), peak/g)].map((match) => Number(match[1]));
     expect(totals.reduce((sum, n) => sum + n, 0)).toBe(15);

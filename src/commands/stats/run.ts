@@ -104,7 +104,11 @@ export async function runStats(options: StatsOptions, config: ResolvedConfig, io
   }
 }
 
-const keyText = (key: string | number | null) => (key === null ? '(none)' : String(key));
+/**
+ * A key as the pictures name it: `(none)` for no value. A value that would read the same (an operator named
+ * "(none)"), or that would print nothing (""), is quoted, so no one can pass for the entries without an operator.
+ */
+const keyText = (key: string | number | null) => (key === null ? '(none)' : key === '' || key === '(none)' ? JSON.stringify(key) : String(key));
 
 function groupObject(by: readonly Dimension[], row: StatsRow): Record<string, unknown> {
   const group: Record<string, unknown> = {};
@@ -292,10 +296,10 @@ function operatorNotes(unusual: Unusual | undefined): Map<string, string> {
 function renderUnusual(unusual: Unusual, options: StatsOptions, style: ChartStyle): string[] {
   const { colors } = style;
   const lines = [colors.bold('Unusual') + colors.dim(`  (rules: first change ever; a day over ${options.factor}x the operator's median day; a source IP new for the operator)`)];
-  for (const change of unusual.firstChanges) lines.push(`${colors.yellow('!')} first change ever: ${sanitizeForTerminal(change.operator)} at ${change.first}`);
-  for (const day of unusual.busyDays) lines.push(`${colors.yellow('!')} busy day: ${sanitizeForTerminal(day.operator)} made ${formatCount(day.count)} changes on ${day.day} (median ${formatCount(day.median)} per active day)`);
+  for (const change of unusual.firstChanges) lines.push(`${colors.yellow('!')} first change ever: ${sanitizeForTerminal(keyText(change.operator))} at ${change.first}`);
+  for (const day of unusual.busyDays) lines.push(`${colors.yellow('!')} busy day: ${sanitizeForTerminal(keyText(day.operator))} made ${formatCount(day.count)} changes on ${day.day} (median ${formatCount(day.median)} per active day)`);
   for (const address of unusual.newAddresses) {
-    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(address.operator)} from ${sanitizeForTerminal(address.ip)} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
+    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(keyText(address.operator))} from ${sanitizeForTerminal(address.ip)} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
   }
   if (lines.length === 1) lines.push(colors.dim('nothing unusual'));
   return lines;
