@@ -66,6 +66,8 @@ function compactValue(value: unknown): string {
   return `${text.slice(0, high >= 0xd800 && high <= 0xdbff ? MAX_VALUE_CHARS - 2 : MAX_VALUE_CHARS - 1)}…`;
 }
 
+/** `-` for no value; a value that would read the same (`-`) or print nothing (``) is quoted. */
 function cell(value: string | null): string {
-  return value === null || value === '' ? '-' : sanitizeForTerminal(value);
+  if (value === null) return '-';
+  return value === '' || value === '-' ? JSON.stringify(value) : sanitizeForTerminal(value);
 }

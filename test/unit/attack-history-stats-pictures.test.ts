@@ -44,6 +44,13 @@ describe('stats pictures at scale', () => {
 });
 
 describe('the history timeline at scale', () => {
+  it('an operator named "-" or "" is quoted: only a missing one reads "-"', () => {
+    const entry = (operator: string | null): AuditEntry =>
+      ({ id: '1', timestamp: '2026-01-01T00:00:00.000000Z', operator, operation: 'UPDATE', resource_type: 'route', resource_id: 'r', resource_name: null, source_ip: null, source: null, before: null, after: null }) as AuditEntry;
+    const rows = renderTimeline([null, '-', ''].map((operator) => ({ entry: entry(operator), changes: [] })), createColors(false)).split('\n').filter((line) => line.startsWith('2026-'));
+    expect(rows.map((line) => line.split(/ {2,}/)[2])).toEqual(['-', '"-"', '""']);
+  });
+
   it('lays out 150,000 entries', () => {
     const entry = (i: number): AuditEntry =>
       ({ id: String(i), timestamp: '2026-01-01T00:00:00.000000Z', operator: i === 5 ? '张伟' : 'bob', operation: 'UPDATE', resource_type: 'route', resource_id: 'r', resource_name: null, source_ip: null, source: null, before: { a: i }, after: { a: i + 1 } }) as AuditEntry;
