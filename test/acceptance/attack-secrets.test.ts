@@ -8,6 +8,7 @@ import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 import { ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
+import { spawnInPty } from '../support/pty.js';
 
 // An attack on "no secret shown" along every path but export's JSON text (test/acceptance/secrets.test.ts and
 // masking-fast-path.test.ts hold that one): list's --fields and --jq, history's --at and --between, follow's table
@@ -308,6 +309,36 @@ describe('sink credentials in messages', () => {
       expect(result.code, both(result)).toBe(2);
       expect(result.stderr).toMatch(/^error: invalid --\w+-url '/);
       expect(both(result)).not.toContain('BadUrlToken');
+    }
+  });
+
+  it('on a terminal, the progress line\'s retry note quotes the reply without the credential', async () => {
+    let requests = 0;
+    const server = createServer((req, res) => {
+      const credential = String(req.headers.authorization ?? '');
+      req.resume();
+      req.on('end', () => {
+        requests += 1;
+        // The first answer is a 503 echoing the credential JSON-escaped; the retry is accepted.
+        if (requests === 1) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ text: `busy, try again with ${credential}`, code: 9 }).replaceAll('/', '\\/'));
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"text":"Success","code":0}');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await spawnInPty(['--db', databaseUrl(), '--table', schema.table(), 'export', '--hec-url', url, '--max-retry-time', '30s'], { env: { API7_AUDIT_HEC_TOKEN: TOKEN }, timeoutMs: 60_000 });
+      expect(result.code, result.output).toBe(0);
+      expect(requests).toBeGreaterThan(1);
+      expect(result.output).toMatch(/retrying batch \d+ in \d+ ms: Splunk HEC answered HTTP 503.*Splunk \*{6}/);
+      for (const form of [TOKEN, encodeURIComponent(TOKEN), TOKEN.replaceAll('/', '\\/'), 'Cd2+Ef3']) expect(result.output).not.toContain(form);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
