@@ -94,7 +94,7 @@ export function renderSparkline(label: string, keys: readonly string[], values: 
   values.forEach((value, index) => {
     if (value > (values[peak] ?? 0)) peak = index;
   });
-  const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label), MAX_LABEL, style.unicode), labelWidth)}  `;
+  const prefix = label === '' ? '' : `${padEnd(cut(sanitizeForTerminal(label), Math.min(MAX_LABEL, Math.max(labelWidth, 1)), style.unicode), labelWidth)}  `;
   const labelPart = label === '' ? 0 : labelWidth + 2;
   const beside = style.width - labelPart - SPARK_NUMBERS >= MIN_MARKS_BESIDE;
   // Under the numbers' own line, the scale note (`10 days a mark`, 16 columns) stays beside the marks.
@@ -138,8 +138,10 @@ export function renderHeat(cells: readonly (readonly number[])[], style: ChartSt
 }
 
 /** The columns the labels take once drawn (sanitized, cut): the width to pass to {@link renderSparkline}. */
-export function labelColumns(labels: readonly string[]): number {
-  return maxOf(labels.map((label) => stringWidth(cut(sanitizeForTerminal(label)))));
+export function labelColumns(labels: readonly string[], width = Number.POSITIVE_INFINITY): number {
+  // On a narrow terminal the labels give way first, down to 8 columns: the marks and their scale need 30.
+  const limit = Math.max(8, Math.min(MAX_LABEL, width - 32));
+  return maxOf(labels.map((label) => stringWidth(cut(sanitizeForTerminal(label), limit))));
 }
 
 /** At most `limit` terminal columns (a CJK character or an emoji takes two), ending in `…`, or `~` in ASCII. */

@@ -208,5 +208,13 @@ describe('stats: pictures with hostile and wide names', () => {
     expect(stringWidth(marks)).toBeLessThanOrEqual(40);
     const operation = lines.slice(lines.findIndex((line) => line.startsWith('By operation')) + 1);
     for (const line of operation.slice(0, operation.indexOf(''))) expect(stringWidth(line), line).toBeLessThanOrEqual(40);
+    // A sparkline per operator: the labels give way, every line fits.
+    const perOperator = await spawnInPty(['--db', chathamUrl(), '--table', schema.table(), 'stats', '--since', '2025-12-01', '--until', '2026-12-01', '--by', 'operator,day'], {
+      env: { LANG: 'C.UTF-8', NO_COLOR: '1' },
+      cols: 40,
+    });
+    const drawn = stripVTControlCharacters(perOperator.output).split(/\r?\n/).filter((line) => /days a mark|^ +total/.test(line));
+    expect(drawn.length).toBeGreaterThan(10);
+    for (const line of drawn) expect(stringWidth(line), line).toBeLessThanOrEqual(40);
   });
 });

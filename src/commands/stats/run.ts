@@ -219,7 +219,7 @@ function renderSeriesPerGroup(view: StatsView, timeIndex: number, options: Stats
     .map(([key, points]) => ({ group: label(groupDimension, key), points, sum: points.reduce((s, [, n]) => s + n, 0) }))
     .sort((x, y) => y.sum - x.sum);
   const shown = ranked.slice(0, options.top);
-  const labelWidth = labelColumns(shown.map((g) => g.group));
+  const labelWidth = labelColumns(shown.map((g) => g.group), style.width);
   const lines = shown.map(({ group, points }) => {
     const counts = new Map<string, number>();
     for (const [key, n] of points) counts.set(keyLabel(timeDimension, key), (counts.get(keyLabel(timeDimension, key)) ?? 0) + n);
