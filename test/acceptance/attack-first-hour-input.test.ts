@@ -189,10 +189,6 @@ describe('known defects, reported with their fix (it.fails until fixed)', () => 
     expectOneLine(await db(['export', '--out', '']), 2, "--out ''");
   });
 
-  it.fails('known defect: a missing config file is "ENOENT", not words (src/config/config-file.ts)', async () => {
-    expectOneLine(await cli(['--config', join(dir, 'missing.yaml'), 'list']), 2, 'no such file');
-  });
-
   it.fails('known defect: control characters of a flag or a config value reach the terminal raw (src/main.ts reportError)', async () => {
     const result = await db(['list', '--since', '\u001b]0;retitled\u0007']);
     expect(result.code).toBe(2);
