@@ -16,7 +16,8 @@ export const BEFORE_EVERYTHING = '-infinity';
 
 /**
  * The bound that leaves behind the checkpoint no row that could still commit (docs/decisions/001-late-commits.md):
- * the start of the oldest open transaction in the database, or the settle bound if earlier. When other sessions'
+ * the start of the oldest open transaction in the database minus the settle window (a row it commits may be stamped
+ * up to --settle before its start: a writer's clock behind the server's), or the settle bound if earlier. When other sessions'
  * transactions cannot be seen (role without pg_read_all_stats, a standby), only the settle window remains, and the
  * run says so. A prepared transaction may hold rows of any age: with a checkpoint, nothing past it is sent.
  */
@@ -36,12 +37,12 @@ export function decideExportBound(facts: OpenTransactions, after: Position | und
     );
   }
   // With sessions hidden, the visible ones still narrow the bound; only the guarantee is gone.
-  if (facts.oldest && compareInstants(facts.oldest.since, facts.settleBound) < 0) {
-    before = facts.oldest.since;
-    if (secondsBetween(facts.oldest.since, facts.settleBound) >= HOLDER_NOTICE_SECONDS) {
-      const { pid, user, application, state, since } = facts.oldest;
+  if (facts.oldest && compareInstants(facts.oldest.holdsFrom, facts.settleBound) < 0) {
+    before = facts.oldest.holdsFrom;
+    if (secondsBetween(facts.oldest.holdsFrom, facts.settleBound) >= HOLDER_NOTICE_SECONDS) {
+      const { pid, user, application, state, since, holdsFrom } = facts.oldest;
       messages.push(
-        `note: entries from ${since} on wait for the next run: a transaction open since then may still commit some (pid ${pid}, user ${user ?? 'unknown'}, application '${application}', ${state ?? 'state unknown'})`,
+        `note: entries from ${holdsFrom} on wait for the next run: a transaction open since ${since} may still commit some (pid ${pid}, user ${user ?? 'unknown'}, application '${application}', ${state ?? 'state unknown'})`,
       );
     }
   }

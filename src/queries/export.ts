@@ -32,6 +32,11 @@ export interface OpenTransaction {
   state: string | null;
   /** Its xact_start, which is `now()` for every row it inserts (ISO 8601 UTC, microseconds). */
   since: string;
+  /**
+   * Its xact_start minus the settle window: the earliest timestamp the README promises to cover for a row it may
+   * still commit (a writer's clock behind the server's by less than --settle).
+   */
+  holdsFrom: string;
 }
 
 /**
@@ -73,7 +78,7 @@ const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
 export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, settleSeconds: number): Promise<OpenTransactions> {
   const activity = await sql<{
     settle_bound: string; hidden: string; role: string; in_recovery: boolean;
-    pid: number | null; usename: string | null; application_name: string | null; state: string | null; since: string | null;
+    pid: number | null; usename: string | null; application_name: string | null; state: string | null; since: string | null; holds_from: string | null;
   }>`
     with others as (
       select s.* from pg_stat_activity s
@@ -82,7 +87,8 @@ export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, set
     select to_char((statement_timestamp() - make_interval(secs => ${settleSeconds})) at time zone 'UTC', ${ISO_UTC}) as settle_bound,
            (select count(*) from others where backend_type is null or state = 'disabled') as hidden,
            current_user::text as role, pg_is_in_recovery() as in_recovery,
-           o.pid, o.usename::text as usename, o.application_name, o.state, to_char(o.xact_start at time zone 'UTC', ${ISO_UTC}) as since
+           o.pid, o.usename::text as usename, o.application_name, o.state, to_char(o.xact_start at time zone 'UTC', ${ISO_UTC}) as since,
+           to_char((o.xact_start - make_interval(secs => ${settleSeconds})) at time zone 'UTC', ${ISO_UTC}) as holds_from
     from (select 1) one
     left join lateral (
       select pid, usename, application_name, state, xact_start from others
@@ -103,9 +109,9 @@ export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, set
     order by p.prepared`.execute(db);
   return {
     settleBound: row.settle_bound,
-    oldest: row.pid === null || row.since === null
+    oldest: row.pid === null || row.since === null || row.holds_from === null
       ? undefined
-      : { pid: row.pid, user: row.usename, application: row.application_name ?? '', state: row.state, since: row.since },
+      : { pid: row.pid, user: row.usename, application: row.application_name ?? '', state: row.state, since: row.since, holdsFrom: row.holds_from },
     hidden: Number(row.hidden),
     role: row.role,
     inRecovery: row.in_recovery,

@@ -89,18 +89,53 @@ describe.skipIf(isEmbedded())('a transaction that commits late is exported once'
     expect(summary.late_commit_guard).toBe('open-transactions');
     expect(hec.ids.has(lateId)).toBe(false);
     for (const id of after) expect(hec.ids.has(id)).toBe(false);
-    // The checkpoint stops before the open transaction's start, which is the late row's timestamp.
+    // The checkpoint stops before the open transaction's start (the late row's timestamp) minus --settle.
     const saved = JSON.parse(await readFile(checkpoint, 'utf8')) as { timestamp: string; late_commit_guard: string };
     expect(saved.late_commit_guard).toBe('open-transactions');
-    const [lateAt] = (await late.query<{ t: string }>(`select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') t`)).rows;
+    const [lateAt] = (await late.query<{ t: string; held: string }>(
+      `select to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') t, to_char((now() - interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') held`,
+    )).rows;
     expect(saved.timestamp < (lateAt as { t: string }).t).toBe(true);
-    expect(summary.before).toBe((lateAt as { t: string }).t);
+    expect(summary.before).toBe((lateAt as { held: string }).held);
 
     await late.query('commit');
     await drain(() => hecExport(checkpoint, '--settle', '1s'), hecIds, [lateId, ...after]);
     const all = await ids('true');
     for (const id of all) expect(countOf(hec.ids.ids, id), `entry ${id}`).toBe(1);
     expect(hec.ids.duplicates).toBe(0);
+  }, 60_000);
+
+  it('a row stamped up to --settle before its transaction started (a writer clock behind), committed after an export passed it, arrives once', async () => {
+    await schema.query(`truncate ${schema.table()}`);
+    const checkpoint = join(dir, 'backdated.json');
+    const out = join(dir, 'backdated.ndjson');
+    const fileExport = () =>
+      spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--out', out, '--checkpoint', checkpoint, '--settle', '2s', '--json']);
+    const sent = async () =>
+      (await readFile(out, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+    const [first] = await insertRows(schema, [{ age: '0', operator: 'first' }]);
+    await sleep(300);
+    const late = await connect();
+    await late.query('begin');
+    // Stamped 1 s before the transaction's start: within --settle 2s, so the README promises it.
+    const inserted = await late.query<{ id: string }>(
+      `insert into ${schema.table()} (operator, operation, resource_type, created_at) values ('backdated', 'update', 'route', now() - interval '1 second') returning id::text`,
+    );
+    const lateId = (inserted.rows[0] as { id: string }).id;
+    // Held open past --settle, so that the settle bound alone (now - 2 s) is already past the row's timestamp.
+    await sleep(3500);
+    const run = await fileExport();
+    expect(run.code, run.stderr).toBe(0);
+    expect(await sent()).not.toContain(lateId);
+    await late.query('commit');
+    for (let i = 0; i < 10 && !(await sent()).includes(lateId); i += 1) {
+      await sleep(600);
+      const again = await fileExport();
+      expect(again.code, again.stderr).toBe(0);
+    }
+    const all = await sent();
+    expect(countOf(all, lateId)).toBe(1);
+    expect(countOf(all, first as string)).toBe(1);
   }, 60_000);
 
   it('several late transactions committing in another order than they started: every row once, no gap (to a file)', async () => {

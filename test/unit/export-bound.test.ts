@@ -14,29 +14,35 @@ const facts = (over: Partial<OpenTransactions> = {}): OpenTransactions => ({
   prepared: [],
   ...over,
 });
-const holder = (since: string) => ({ pid: 42, user: 'api7', application: 'dashboard', state: 'idle in transaction', since });
+/** A transaction open since `since`, with a settle window of `settle` seconds (holdsFrom as the server computes it). */
+const holder = (since: string, settle = 5) => ({
+  pid: 42, user: 'api7', application: 'dashboard', state: 'idle in transaction', since,
+  holdsFrom: new Date(Date.parse(since) - settle * 1000).toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}${since.slice(23, 26)}Z`),
+});
 
 describe('decideExportBound', () => {
   it('is the settle bound when no transaction is open, guarded by the open transactions', () => {
     expect(decideExportBound(facts(), undefined, true)).toEqual({ before: '2026-12-03T10:00:00.000000Z', guard: 'open-transactions', messages: [] });
   });
 
-  it('is the start of the oldest open transaction when earlier, naming it only when it holds back a minute or more', () => {
+  it('is the start of the oldest open transaction minus the settle window when earlier, naming it only when it holds back a minute or more', () => {
     const recent = decideExportBound(facts({ oldest: holder('2026-12-03T09:59:30.000001Z') }), undefined, true);
-    expect(recent).toEqual({ before: '2026-12-03T09:59:30.000001Z', guard: 'open-transactions', messages: [] });
+    expect(recent).toEqual({ before: '2026-12-03T09:59:25.000001Z', guard: 'open-transactions', messages: [] });
     const old = decideExportBound(facts({ oldest: holder('2026-12-03T09:40:00.000000Z') }), undefined, true);
-    expect(old.before).toBe('2026-12-03T09:40:00.000000Z');
+    expect(old.before).toBe('2026-12-03T09:39:55.000000Z');
     expect(old.messages).toEqual([
-      "note: entries from 2026-12-03T09:40:00.000000Z on wait for the next run: a transaction open since then may still commit some (pid 42, user api7, application 'dashboard', idle in transaction)",
+      "note: entries from 2026-12-03T09:39:55.000000Z on wait for the next run: a transaction open since 2026-12-03T09:40:00.000000Z may still commit some (pid 42, user api7, application 'dashboard', idle in transaction)",
     ]);
-    // A transaction younger than the settle bound changes nothing.
-    expect(decideExportBound(facts({ oldest: holder('2026-12-03T10:00:01.000000Z') }), undefined, true).before).toBe('2026-12-03T10:00:00.000000Z');
+    // A transaction that started after the settle bound's own instant (now minus settle) holds it back by what is
+    // left of its window: an entry it commits may be stamped up to --settle before its start.
+    expect(decideExportBound(facts({ oldest: holder('2026-12-03T10:00:01.000000Z') }), undefined, true).before).toBe('2026-12-03T09:59:56.000000Z');
+    expect(decideExportBound(facts({ oldest: holder('2026-12-03T10:00:06.000000Z') }), undefined, true).before).toBe('2026-12-03T10:00:00.000000Z');
   });
 
   it('falls back to the settle window, with the GRANT, when other sessions are hidden; on a standby too', () => {
     const hidden = decideExportBound(facts({ hidden: 3, role: 'Audit Reader', oldest: holder('2026-12-03T09:00:00.000000Z') }), undefined, true);
     expect(hidden.guard).toBe('settle');
-    expect(hidden.before).toBe('2026-12-03T09:00:00.000000Z');
+    expect(hidden.before).toBe('2026-12-03T08:59:55.000000Z');
     expect(hidden.messages).toHaveLength(2);
     expect(hidden.messages[0]).toContain('fix: GRANT pg_read_all_stats TO "Audit Reader"');
     const standby = decideExportBound(facts({ inRecovery: true }), undefined, true);

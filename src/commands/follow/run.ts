@@ -9,8 +9,7 @@ import { resolveResourceNames } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
 import { checkCursor, encodeCursor, type CursorPosition } from '../../queries/cursor.js';
-import { BEFORE_EVERYTHING, decideExportBound } from '../../delivery/export-bound.js';
-import { earlierInstant, formatInstant, parseInstant } from '../../config/instant.js';
+import { decideExportBound } from '../../delivery/export-bound.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, systemClock, type Clock, type RetryState } from '../../delivery/retry.js';
 import { createSecretPolicy, maskEntry } from '../../secrets/policy.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
@@ -172,7 +171,7 @@ async function pollOnce(
   const facts = await readOpenTransactions(db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, start.after, true);
   for (const message of bound.messages) notice(message.replace('wait for the next run', 'wait').replace('nothing after the checkpoint is sent', 'nothing more is printed'));
-  const before = holdBackFor(bound.before, facts.oldest?.since, options.settleSeconds);
+  const before = bound.before;
   let after = start.after;
   for (;;) {
     const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before, states: options.output !== 'table' });
@@ -182,20 +181,6 @@ async function pollOnce(
     if (!last || page.length < PAGE_SIZE) return;
     after = { timestamp: last.timestamp, id: last.id };
   }
-}
-
-/**
- * An open transaction may also commit entries timestamped up to --settle before its start (an application's clock
- * behind the server's, which README promises to cover): the bound is moved back by --settle below the oldest one's
- * start, not only below now.
- */
-function holdBackFor(before: string, oldestStart: string | undefined, settleSeconds: number): string {
-  if (oldestStart === undefined || before === BEFORE_EVERYTHING) return before;
-  const start = parseInstant(oldestStart);
-  if (!start || settleSeconds === 0) return before;
-  const micros = start.micros - Math.round(settleSeconds * 1e6);
-  const carry = Math.floor(micros / 1e6);
-  return earlierInstant(before, formatInstant({ seconds: start.seconds + carry, micros: micros - carry * 1e6 }));
 }
 
 /** Calls `fn` after `ms`, which may exceed setTimeout's 24.8 days (Node would fire that after 1 ms). */
