@@ -56,7 +56,7 @@ beforeAll(async () => {
     { at: '2026-03-04T00:00:00Z', operator: 'bob', operation: 'UPDATE', resource_type: 'route', resource_id: 'r1', before: { uri: '/v3' }, after: { uri: '/v4' } },
     // Pruned history, written by a hostile operator: escapes and a newline in operator and operation.
     { at: '2026-04-01T00:00:00Z', operator: `evil${ESC}]0;pwned\u0007\n+++ forged`, operation: `UPDATE${ESC}[2J`, resource_type: 'route', resource_id: 'r2', before: { uri: '/a' }, after: { uri: '/b' } },
-    { at: '2026-04-02T00:00:00Z', operator: '张伟', operation: 'UPDATE', resource_type: 'route', resource_id: 'r2', before: { uri: '/b' }, after: { uri: '/c\n~ $.forged: 1 -> 2', 'a.b': { '[0]': 1, 'x"y': 2 } } },
+    { at: '2026-04-02T00:00:00Z', operator: '张伟', operation: 'UPDATE', resource_type: 'route', resource_id: 'r2', before: { uri: '/b' }, after: { uri: '/c\n~ $.forged: 1 -> 2', 'a.b': { '[0]': 1, 'x"y': 2 }, ls: 'x\u2028~ $.forged2: 1 -> 2' } },
     // Secrets: created, rotated, and a header with a bearer token.
     { at: '2026-05-01T00:00:00Z', operator: 'alice', operation: 'CREATE', resource_type: 'route', resource_id: 'sec', after: secretRoute(KEY_1) },
     { at: '2026-05-02T00:00:00Z', operator: 'alice', operation: 'UPDATE', resource_type: 'route', resource_id: 'sec', before: secretRoute(KEY_1), after: secretRoute(KEY_2) },
@@ -152,6 +152,10 @@ describe('history: what a hostile tenant writes', () => {
     expect(timeline).not.toMatch(/^\s*~ \$\.forged/m);
     expect(timeline).toContain('~ $.uri: "/b" -> "/c\\n~ $.forged: 1 -> 2"');
     expect(timeline).toContain('+ $["a.b"]: {"[0]":1,"x\\"y":2}');
+    // U+2028 ends a line for some viewers of a saved output: escaped like a newline, in the timeline and the diff.
+    expect(timeline).toContain('+ $.ls: "x\\u2028~ $.forged2: 1 -> 2"');
+    const diff = await history('route:r2', '--diff', '2026-04-01T12:00:00Z..2026-05-01');
+    for (const text of [timeline, diff.stdout]) expect(text).not.toMatch(/[\u2028\u2029]/);
   });
 
   it('timeline columns line up by display width with a CJK operator', async () => {
