@@ -51,3 +51,20 @@ export class InterruptedError extends CliError {
     super(message, exitCode);
   }
 }
+
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'a directory, not a file',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** Why a file could not be read, in words (`no such file`), for "cannot read --flag 'PATH': ..." messages. */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== undefined) return FILE_ERRORS[code] ?? code;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 
 /** libpq's sslmode values, weakest first. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -89,7 +89,7 @@ function readPem(file: string, namedBy: string | undefined): string | undefined 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (namedBy === undefined && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
-    throw new UsageError(`cannot read ${namedBy ?? 'the default'} '${file}': ${code ?? 'unreadable'}`);
+    throw new UsageError(`cannot read ${namedBy ?? 'the default'} '${file}': ${fileErrorReason(error)}`);
   }
 }
 

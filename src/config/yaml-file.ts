@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 
 /**
  * Reads and parses one YAML file; `what` names it in messages ("config file", "control plane config"). A file that
@@ -10,7 +10,7 @@ export async function readYamlFile(path: string, what: string): Promise<unknown>
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${what} '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new UsageError(`cannot read ${what} '${path}': ${fileErrorReason(error)}`);
   }
   // Loaded on demand: yaml takes longer to load than the rest of the CLI, and most runs read no YAML. `default` is
   // the CommonJS module in Node.js and in the esbuild bundle alike; the bundle has no named exports for it.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, readFile, readlink, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { normalizeInstant } from '../config/instant.js';
-import { RuntimeError, UsageError } from '../errors.js';
+import { fileErrorReason, RuntimeError, UsageError } from '../errors.js';
 
 /**
  * How a run kept late-committing transactions from falling behind its checkpoint (docs/decisions/
@@ -53,7 +53,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UsageError(`cannot read checkpoint file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new UsageError(`cannot read checkpoint file ${file}: ${fileErrorReason(error)}`);
   }
   let data: unknown;
   try {

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { CANONICAL_FIELDS } from '../domain.js';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 import type { ArchivedEntry } from './compare.js';
 
 /** Which stored types the lines' fields came from: only then can a line be turned back into the stored values. */
@@ -28,7 +28,7 @@ export async function readArchives(paths: readonly string[], types: ArchiveTypes
     const stream = createReadStream(path);
     const opened = new Promise<void>((resolve, reject) => stream.once('open', () => resolve()).once('error', reject));
     await opened.catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`cannot read --archive '${path}': ${error.code === 'ENOENT' ? 'no such file' : error.code}`);
+      throw new UsageError(`cannot read --archive '${path}': ${fileErrorReason(error)}`);
     });
     const input = path.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
     let number = 0;

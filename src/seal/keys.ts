@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 
 /** The signing key of a seal run and the public key and id that records name. */
 export interface SigningKey {
@@ -79,7 +79,7 @@ export async function readSigningKey(path: string, flag = '--key'): Promise<Sign
 /** Reads the public key an auditor keeps (`--public-key FILE`, the `.pub` that seal --new-key wrote). */
 export async function readTrustedKey(path: string, flag = '--public-key'): Promise<TrustedKey> {
   const text = await readFile(path).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read ${flag} '${path}': ${error.code === 'ENOENT' ? 'no such file' : error.code}`);
+    throw new UsageError(`cannot read ${flag} '${path}': ${fileErrorReason(error)}`);
   });
   let publicKey: KeyObject;
   try {

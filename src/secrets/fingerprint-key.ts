@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 
 /** The variable holding the operator's fingerprint key (a key file is the other way). */
 export const FINGERPRINT_KEY_ENV = 'API7_AUDIT_FINGERPRINT_KEY';
@@ -15,7 +15,7 @@ export async function readFingerprintKey(keyFile: string | undefined, env: NodeJ
     try {
       text = await readFile(resolve(cwd, keyFile), 'utf8');
     } catch (error) {
-      if (error instanceof Error && 'code' in error) throw new UsageError(`cannot read ${what} '${keyFile}': ${String(error.code)}`);
+      if (error instanceof Error && 'code' in error) throw new UsageError(`cannot read ${what} '${keyFile}': ${fileErrorReason(error)}`);
       throw error;
     }
     const key = text.replace(/\r?\n$/, '');

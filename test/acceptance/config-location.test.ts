@@ -86,7 +86,7 @@ describe('the config file is found as kubectl and gh find theirs', () => {
     const { home, cwd } = await dirs();
     const result = await spawnCli(['list'], { cwd, env: { HOME: home, API7_AUDIT_CONFIG: join(cwd, 'missing.yaml'), ...libpqEnv() } });
     expect(result.code).toBe(2);
-    expect(lines(result.stderr)).toEqual([`error: cannot read config file '${join(cwd, 'missing.yaml')}': ENOENT`]);
+    expect(lines(result.stderr)).toEqual([`error: cannot read config file '${join(cwd, 'missing.yaml')}': no such file`]);
   });
 });
 

@@ -146,7 +146,7 @@ describe('where a credential comes from', () => {
 
   it.each([
     ['none given', [] as string[], /^error: no credential: set DD_API_KEY, or give --datadog-api-key-file FILE$/],
-    ['a missing file', ['--datadog-api-key-file', '/nonexistent/dd-key'], /^error: cannot read --datadog-api-key-file '\/nonexistent\/dd-key': ENOENT$/],
+    ['a missing file', ['--datadog-api-key-file', '/nonexistent/dd-key'], /^error: cannot read --datadog-api-key-file '\/nonexistent\/dd-key': no such file$/],
     ['the flag and the file', ['--datadog-api-key', 'dd-K3y-x', '--datadog-api-key-file', '/nonexistent/dd-key'], /^error: give --datadog-api-key or --datadog-api-key-file, not both$/],
   ])('%s: one line, exit 2, nothing sent', async (_name, args, message) => {
     const protocol = new FakeDatadog({ apiKey: 'dd-K3y-x' });

@@ -202,7 +202,7 @@ describe('sslmode against a server without TLS (the shared one)', () => {
     expect(none.stderr).toMatch(/^error: sslmode=verify-ca in the URL needs the CA that signed the server's certificate: set sslrootcert=FILE [^\n]+root\.crt[^\n]+\n$/);
     const missing = await listPlain(plainUrl('sslmode=require&sslrootcert=/nonexistent/ca.crt'));
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toBe("error: cannot read sslrootcert in the URL '/nonexistent/ca.crt': ENOENT\n");
+    expect(missing.stderr).toBe("error: cannot read sslrootcert in the URL '/nonexistent/ca.crt': no such file\n");
   });
 });
 
@@ -425,7 +425,7 @@ describe.skipIf(!available)('HTTPS destinations: --ca-file and --insecure', () =
     expect(received).toBe(0);
     const missing = await exportTo('--ca-file', '/nonexistent/ca.pem');
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toBe("error: cannot read --ca-file '/nonexistent/ca.pem': ENOENT\n");
+    expect(missing.stderr).toBe("error: cannot read --ca-file '/nonexistent/ca.pem': no such file\n");
     const notPem = await exportTo('--ca-file', join(certs, 'server.ext'));
     expect(notPem.code).toBe(2);
     expect(notPem.stderr).toMatch(/^error: --ca-file '[^']+server\.ext' holds no PEM certificate/);

@@ -184,7 +184,7 @@ describe('prune by retention', () => {
     ['--retention-days 0', ['--retention-days', '0'], `invalid --retention-days '0'`],
     ['--retention-days -3', ['--retention-days', '-3'], `invalid --retention-days '-3'`],
     ['--retention-days abc', ['--retention-days', 'abc'], `invalid --retention-days 'abc'`],
-    ['a missing conf.yaml', ['--cp-config', 'nope.yaml'], `cannot read control plane config '${'<dir>'}/nope.yaml': ENOENT`],
+    ['a missing conf.yaml', ['--cp-config', 'nope.yaml'], `cannot read control plane config '${'<dir>'}/nope.yaml': no such file`],
     ['a malformed conf.yaml', ['--cp-config', 'broken.yaml'], `control plane config '<dir>/broken.yaml' is not valid YAML`],
     ['a bad retention in conf.yaml', ['--cp-config', 'zero.yaml'], `'audit.retention_days' must be a whole number from 1 to 36500, got 0`],
   ])('bad input (%s) is one line, exit 2, and nothing is deleted', async (_name, args, message) => {

@@ -31,7 +31,7 @@ describe('config file', () => {
   });
 
   it('names the file when it is missing or not YAML', async () => {
-    await expect(loadConfigFile('/nonexistent/api7.yaml')).rejects.toThrow(`cannot read config file '/nonexistent/api7.yaml': ENOENT`);
+    await expect(loadConfigFile('/nonexistent/api7.yaml')).rejects.toThrow(`cannot read config file '/nonexistent/api7.yaml': no such file`);
     const path = await configFile('table: [unclosed\n');
     await expect(loadConfigFile(path)).rejects.toThrow(/is not valid YAML/);
   });

@@ -111,7 +111,7 @@ describe('retention precedence', () => {
   });
 
   it.each([
-    ['missing.yaml', `cannot read control plane config '${'missing.yaml'}': ENOENT`],
+    ['missing.yaml', `cannot read control plane config '${'missing.yaml'}': no such file`],
     ['cp-bad-yaml.yaml', 'is not valid YAML'],
     ['cp-zero.yaml', `'audit.retention_days' must be a whole number from 1 to 36500, got 0`],
     ['cp-text.yaml', `got "30"`],
@@ -121,7 +121,7 @@ describe('retention precedence', () => {
   ])('a bad conf.yaml (%s) is a usage error naming the file, even when --retention-days is given', async (name, message) => {
     const path = file(name);
     await expect(readControlPlaneRetention(path)).rejects.toThrow(UsageError);
-    await expect(readControlPlaneRetention(path)).rejects.toThrow(path === file('missing.yaml') ? `'${path}': ENOENT` : message);
+    await expect(readControlPlaneRetention(path)).rejects.toThrow(path === file('missing.yaml') ? `'${path}': no such file` : message);
     await expect(parse({ cpConfig: name, retentionDays: '5' })).rejects.toThrow(path);
   });
 });

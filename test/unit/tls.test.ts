@@ -64,8 +64,8 @@ describe('resolveTls', () => {
 
   it('verify modes need a root certificate; a named file must be readable; system needs verify-full', () => {
     expect(() => resolveTls(url('sslmode=verify-ca'), { HOME: empty })).toThrow(/needs the CA that signed the server's certificate/);
-    expect(() => resolveTls(url('sslrootcert=/nonexistent.crt'), { HOME: empty })).toThrow("cannot read sslrootcert in the URL '/nonexistent.crt': ENOENT");
-    expect(() => resolveTls(url(''), { PGSSLROOTCERT: '/nonexistent.crt', HOME: empty })).toThrow("cannot read PGSSLROOTCERT '/nonexistent.crt': ENOENT");
+    expect(() => resolveTls(url('sslrootcert=/nonexistent.crt'), { HOME: empty })).toThrow("cannot read sslrootcert in the URL '/nonexistent.crt': no such file");
+    expect(() => resolveTls(url(''), { PGSSLROOTCERT: '/nonexistent.crt', HOME: empty })).toThrow("cannot read PGSSLROOTCERT '/nonexistent.crt': no such file");
     expect(() => resolveTls(url('sslmode=verify-ca&sslrootcert=system'), {})).toThrow(/sslrootcert=system needs sslmode=verify-full/);
     expect(resolveTls(url('sslrootcert=system'), {})).toMatchObject({ mode: 'verify-full', rootFile: 'system' });
   });

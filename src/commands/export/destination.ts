@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { fileErrorReason, UsageError } from '../../errors.js';
 import { registerSecret } from '../../secrets/redact.js';
 import { maskUrl } from '../../config/connection-url.js';
 import { maskSecretsInText } from '../../secrets/value-rules.js';
@@ -34,7 +34,7 @@ export async function readCaFile(flags: { insecure?: true; caFile?: string; out?
   if (flags.caFile === undefined) return {};
   if (flags.out !== undefined) throw new UsageError('--ca-file is for HTTPS destinations, not --out');
   const ca = await readFile(resolve(cwd, flags.caFile), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read --ca-file '${flags.caFile}': ${error.code ?? 'unreadable'}`);
+    throw new UsageError(`cannot read --ca-file '${flags.caFile}': ${fileErrorReason(error)}`);
   });
   if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file '${flags.caFile}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   return { ca };
@@ -102,7 +102,7 @@ export async function resolveCredential(spec: CredentialSpec, env: NodeJS.Proces
     secret = await readFile(resolve(cwd, spec.file), 'utf8').then(
       (text) => text.trim(),
       (error: NodeJS.ErrnoException) => {
-        throw new UsageError(`cannot read ${spec.fileFlag} '${spec.file}': ${error.code ?? 'unreadable'}`);
+        throw new UsageError(`cannot read ${spec.fileFlag} '${spec.file}': ${fileErrorReason(error)}`);
       },
     );
   } else {
