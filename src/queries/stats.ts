@@ -178,21 +178,26 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
   const baseline = { ...filters, since: undefined };
   const conditions = [...filterConditions(mapping, baseline), sql<boolean>`${operator} is not null`];
   let windowStart: RawBuilder<unknown> = sql`''`;
+  // A day's count in the window: the day the window starts in holds entries before it too, which count for the
+  // median but are not the window's (`--since 12:00` marked "11 on that day" for 10 changes at 02:00 and 1 after).
+  let inWindow: RawBuilder<unknown> = sql`count(*)`;
   if (filters.since) {
     const since = timestampValue(mapping, filters.since);
+    inWindow = sql`count(*) filter (where ${timestampRef(mapping)} >= ${since})`;
     conditions.push(sql<boolean>`${timestampRef(mapping)} >= ${since} - make_interval(days => ${BASELINE_DAYS})`);
     const type = mapping.columns.timestamp?.type;
     windowStart = type === 'timestamp' ? sql`to_char(${since}, 'YYYY-MM-DD')` : sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
   }
   return sql<{ operator: string; day: string; n: string; median: number }>`
     with daily as (
-      select ${operator}::text as k, ${day} as d, count(*) as n from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
+      select ${operator}::text as k, ${day} as d, count(*) as n, ${inWindow} as nw
+      from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
     ), norm as (
       select k, percentile_cont(0.5) within group (order by n) as median, count(*) as days from daily group by k
     )
-    select daily.k as operator, daily.d as day, daily.n, norm.median from daily join norm using (k)
-    where norm.days >= ${MIN_ACTIVE_DAYS} and daily.n > ${factor} * norm.median and daily.d >= ${windowStart}
-    order by daily.n desc, daily.k, daily.d`;
+    select daily.k as operator, daily.d as day, daily.nw as n, norm.median from daily join norm using (k)
+    where norm.days >= ${MIN_ACTIVE_DAYS} and daily.nw > ${factor} * norm.median and daily.d >= ${windowStart}
+    order by daily.nw desc, daily.k, daily.d`;
 }
 
 /**

@@ -50,6 +50,9 @@ beforeAll(async () => {
     row('2026-10-03T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.1'),
     row('2026-10-04T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.3'),
     row('2026-10-05T00:00:00Z', 'veteran', 'DELETE', 'route', '10.0.0.2'),
+    // bursty, in June 2025: one change on each of three days, then 10 at 02:00 and 1 at 20:00 on the 20th.
+    ...['2025-06-01T20:00:00Z', '2025-06-05T20:00:00Z', '2025-06-10T20:00:00Z', '2025-06-20T20:00:00Z'].map((at) => row(at, 'bursty', 'UPDATE', 'route', '10.7.7.7')),
+    ...Array.from({ length: 10 }, (_, i) => row(`2025-06-20T02:0${i}:00Z`, 'bursty', 'UPDATE', 'route', '10.7.7.7')),
     // A clock gone wrong: dated 9999, so in every window without --until.
     row('9999-01-01T00:00:00Z', 'clock', 'UPDATE', 'route', '10.0.0.1'),
   ]);
@@ -161,6 +164,16 @@ describe('stats: the unusual rules as the README defines them', () => {
     expect(all.unusual?.first_changes.map((change) => change.operator)).toEqual(expect.arrayContaining(['fresh', '', '张伟', FORMULA, '(none)', 'null']));
     expect(all.unusual?.first_changes.map((change) => change.operator)).not.toContain('alice');
     expect(all.unusual?.first_changes.map((change) => change.operator)).not.toContain('veteran');
+  });
+});
+
+describe('stats: a busy day counts the window\'s entries of that day', () => {
+  it('a window starting at noon is not marked busy for the changes made that morning; from midnight it is', async () => {
+    const noon = JSON.parse((await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'stats', '--since', '2025-06-20T12:00:00Z', '--until', '2025-06-21', '--by', 'operator,day', '--json'])).stdout) as Stats;
+    expect(noon.views[0]?.groups).toEqual([{ operator: 'bursty', day: '2025-06-20', count: 1 }]);
+    expect(noon.unusual?.busy_days).toEqual([]);
+    const midnight = JSON.parse((await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'stats', '--since', '2025-06-20', '--until', '2025-06-21', '--by', 'operator', '--json'])).stdout) as Stats;
+    expect(midnight.unusual?.busy_days).toEqual([{ operator: 'bursty', day: '2025-06-20', count: 11, median: 1 }]);
   });
 });
 
