@@ -4,6 +4,7 @@ import type { CliIo } from './io.js';
 import { buildProgram } from './cli.js';
 import { CliError, DeclinedError } from './errors.js';
 import { redactSecrets } from './secrets/redact.js';
+import { sanitizeForTerminal } from './terminal-safe.js';
 import { interruptEndsRunAtOnce } from './interrupt.js';
 
 const EXIT_USAGE = 2;
@@ -29,9 +30,12 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
     return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
-  const message = error instanceof Error ? error.message || String(error) : String(error);
+  const raw = error instanceof Error ? error.message || String(error) : String(error);
+  // One line, whatever a flag, a config value or the server put in it: an escape sequence in `--since` must not
+  // retitle or repaint the terminal, nor a newline forge a second line.
+  const message = sanitizeForTerminal(redactSecrets(raw));
   // A declined prompt is the user's answer, not a failure: a plain line.
-  io.stderr.write(error instanceof DeclinedError ? `${redactSecrets(message)}\n` : `error: ${redactSecrets(message)}\n`);
+  io.stderr.write(error instanceof DeclinedError ? `${message}\n` : `error: ${message}\n`);
   if (debug && error instanceof Error && error.stack) io.stderr.write(`${redactSecrets(error.stack)}\n`);
   else if (!(error instanceof CliError)) io.stderr.write('(run with --debug for details)\n');
   return error instanceof CliError ? error.exitCode : EXIT_RUNTIME;
