@@ -1,7 +1,8 @@
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { CliIo } from '../io.js';
 import { parseDurationFlag } from '../config/duration.js';
 import { VERSION } from '../version.js';
+import { UsageError } from '../errors.js';
 import { MAX_CONNECT_TIMEOUT_S } from '../config/config-file.js';
 
 const PROGRAM_HELP = `
@@ -39,7 +40,8 @@ export function declareProgram(io: CliIo) {
     // Each command's --help lists the global flags that apply to it, as gh's "INHERITED FLAGS" do.
     .configureHelp({ showGlobalOptions: true })
     // --no-color becomes NO_COLOR for this run, so every writer (table, diff, spinners) honours it the one way.
-    .hook('preAction', (root) => {
+    .hook('preAction', (root, action) => {
+      refuseEmptyValues(action);
       if (root.opts().color === false) {
         io.env.NO_COLOR = '1';
         delete io.env.FORCE_COLOR;
@@ -60,6 +62,22 @@ export function declareProgram(io: CliIo) {
  */
 export function maskParseError(text: string): string {
   return text.replace(/(unknown option '[^'=\s]+)=[^']*'/g, "$1=***'").replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/']*):[^\s']*@/gi, '$1:***@');
+}
+
+/**
+ * `--db ''`, `--out ''`, `--checkpoint ''`: an empty value on the command line (a shell variable that was not set)
+ * is refused for every flag of the command and its parents, naming it. Left alone, some were taken as not given
+ * (`--db ''` fell through to the next source of a URL, `--out ''` asked to choose a destination).
+ */
+function refuseEmptyValues(action: CommandUnknownOpts): void {
+  for (let command: CommandUnknownOpts | null = action; command; command = command.parent) {
+    for (const option of command.options) {
+      const key = option.attributeName();
+      if (command.getOptionValue(key) === '' && command.getOptionValueSource(key) === 'cli') {
+        throw new UsageError(`invalid ${option.long ?? option.flags} '': expected a value`);
+      }
+    }
+  }
 }
 
 /** What a command's declaration hangs itself on: the root, with the global flags' types. */

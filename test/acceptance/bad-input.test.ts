@@ -136,3 +136,26 @@ describe('table names', () => {
     }
   });
 });
+
+describe('an empty value (a shell variable that was not set)', () => {
+  it.each([
+    [['--db', '', 'list'], "--db ''"],
+    [['export', '--out', ''], "--out ''"],
+    [['export', '--out', join('x', 'f.ndjson'), '--checkpoint', ''], "--checkpoint ''"],
+    [['export', '--hec-url', ''], "--hec-url ''"],
+    [['prune', '--archive', '', '--dry-run'], "--archive ''"],
+    [['--config', '', 'list'], "--config ''"],
+    [['list', '--fields', ''], "--fields ''"],
+  ])('%j is one line naming the flag, exit 2, and nothing runs', async (argv, name) => {
+    // --db '' comes after the test's own --db: the last one given is the one used.
+    expectUsageLine(await spawnCli(['--db', databaseUrl(), '--table', schema.table(), ...argv], { cwd: dir }), name);
+  });
+});
+
+describe('control characters in a bad value', () => {
+  it('reach the terminal as escapes, never raw (an OSC sequence would retitle it)', async () => {
+    const result = await cli(['list', '--since', '\u001b]0;retitled\u0007\u202e']);
+    expectUsageLine(result, "'\\u001b]0;retitled\\u0007\\u202e'");
+    expect([...result.stderr.slice(0, -1)].filter((c) => c < ' ' || (c >= '\u007f' && c <= '\u009f') || c === '\u202e')).toEqual([]);
+  });
+});
