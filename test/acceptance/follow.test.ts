@@ -93,7 +93,7 @@ describe('follow (built binary, real server)', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).not.toContain(rolledBack[0]);
     // Printed in (timestamp, id) order, as the table holds them.
-    const truth = await schema.query<{ id: string }>(`select id::text from ${schema.table()} order by created_at, id`);
+    const truth = await schema.query<{ id: string }>(`select id::text as id from ${schema.table()} t order by t.created_at, t.id`);
     expect(ids).toEqual(truth.rows.map((row) => row.id));
     expect(result.stdout).not.toContain('s3cret');
     expect(result.stderr).toMatch(/warning: lost the connection to PostgreSQL \(.*\); reconnecting in [\d.]+s \(attempt 1\)/);
