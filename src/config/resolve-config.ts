@@ -45,9 +45,10 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
   const warnings: string[] = [];
   const configPath = await findConfigFile(flags.config, env, cwd);
   const legacy = resolve(cwd, LEGACY_CONFIG_FILE);
-  if (configPath !== legacy && (await exists(legacy))) {
-    warnings.push(`notice: ./${LEGACY_CONFIG_FILE} is ignored (config files are not read from the working directory); to use it, pass --config ${LEGACY_CONFIG_FILE}`);
-  }
+  const legacyNotice = configPath !== legacy && (await exists(legacy))
+    ? `./${LEGACY_CONFIG_FILE} is ignored (config files are not read from the working directory); to use it, pass --config ${LEGACY_CONFIG_FILE}`
+    : undefined;
+  if (legacyNotice) warnings.push(`notice: ${legacyNotice}`);
   if (configPath) await refuseWritableByOthers(configPath);
   const file: ConfigFile = configPath ? await loadConfigFile(configPath) : {};
   if (file.secrets?.mode === 'replace') {
@@ -60,16 +61,27 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
   const argvPassword = demo ? undefined : passwordOnArgvWarning(flags.db);
   if (argvPassword) warnings.push(argvPassword);
   return {
-    connection: demo ? undefined : resolveConnectionTarget(flags.db, env, file.database?.url, configPath),
+    connection: demo ? undefined : withNotice(() => resolveConnectionTarget(flags.db, env, file.database?.url, configPath), legacyNotice),
     demo,
     connectTimeoutMs: (flags.connectTimeout ?? file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
-    table: flags.table ?? file.table ?? DEFAULT_TABLE,
-    columns: file.columns ?? {},
+    // The demo database has its own table and columns: a config file's are for the real one.
+    table: flags.table ?? (demo ? undefined : file.table) ?? DEFAULT_TABLE,
+    columns: demo ? {} : (file.columns ?? {}),
     secrets: { keys: file.secrets?.keys ?? [], mode: file.secrets?.mode ?? 'extend', ...(fingerprintKey === undefined ? {} : { fingerprintKey }) },
     retentionDays: file.retention_days,
     configPath,
     warnings,
   };
+}
+
+/** A usage error of `resolve` carries `notice` too: it ends the run before the run's notices are printed. */
+function withNotice<T>(resolve: () => T, notice: string | undefined): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (notice === undefined || !(error instanceof UsageError)) throw error;
+    throw new UsageError(`${error.message}; ${notice}`, { cause: error });
+  }
 }
 
 /** The fingerprint key when fingerprints are asked for; asking without a key is bad input. */

@@ -57,7 +57,25 @@ export async function runInit(options: InitOptions, global: GlobalFlags, io: Cli
   }
   if (options.json) io.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
   else if (!wanted) io.stderr.write(`not written: ${isInteractive(io) ? 'declined' : 'no terminal to ask; pass --yes'} (${path})\n`);
-  else io.stderr.write(`wrote ${path}; next: api7-audit${global.config === undefined ? '' : ` --config ${global.config}`} doctor\n`);
+  else io.stderr.write(`wrote ${path}; next: ${nextStep(global, config, file)}\n`);
+}
+
+/**
+ * The doctor run that reads what was written. The file keeps no URL given with --db (init writes the mapping only),
+ * so the step carries it too, its password masked: the one on argv stays the user's to type again.
+ */
+function nextStep(global: GlobalFlags, config: ResolvedConfig, file: ConfigFile): string {
+  const words = ['api7-audit'];
+  if (global.config !== undefined) words.push('--config', shellWord(global.config));
+  const url = config.connection?.source === '--db' ? config.connection.url : undefined;
+  if (url !== undefined && url !== file.database?.url) words.push('--db', shellWord(maskUrl(url)));
+  words.push('doctor');
+  return words.join(' ');
+}
+
+/** A word a shell reads back as it is: single-quoted unless it is plainly safe. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Where the config goes: --config FILE, else API7_AUDIT_CONFIG, else the per-user default location. */
