@@ -4,7 +4,7 @@ import { INVALID_JSON_KEY, type AuditEntry } from '../domain.js';
 import { contextualPluginFields } from '../secrets/plugin-paths.js';
 import { maskSecretsInText } from '../secrets/value-rules.js';
 import { camelCaseName, isSecretName } from '../secrets/rules.js';
-import { hasEscapedKey, mayHoldSecret, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from '../secrets/policy.js';
+import { hasEscapedKey, normalizeSecretKey, SECRET_MASK, type SecretPolicy } from '../secrets/policy.js';
 
 const STATES = ['before', 'after'] as const;
 const MARKERS = STATES.map((state) => `,"${state}":{"${INVALID_JSON_KEY}":"invalid_json",`);
@@ -63,20 +63,30 @@ function isInvalidMarker(value: unknown): value is { raw: string } {
 const PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]*)/g;
 
 /**
+ * A name written otherwise, before `:` or `=`: single-quoted (a Python repr) or bare (YAML, a JS object, a Lua table,
+ * an env line); its value quoted either way (unterminated: the rest) or anything up to a space , ; } ] or ).
+ */
+const OTHER_PAIR = /(^|[\s{,;([])('(?:[^'\\]|\\.)*'|[A-Za-z_$][\w$.-]*)([ \t]*[:=][ \t]*)(?:"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,;}\])]*)/g;
+/** `<name attributes>value</name>` (XML). */
+const XML_ELEMENT = /<([A-Za-z_][\w.-]*)(\s[^>]*)?>[^<]*<\/\1\s*>/g;
+
+/**
  * The value of each field named like a secret (any `key`, `keys` or other field a plugin declares secret too, as
  * their context cannot be trusted here), and each secret value (a URL's password, a JWT, a header line), masked in
  * text that is not JSON. A key written with an escape could spell a secret name unseen, and a PEM private key
  * anywhere makes it all a secret.
  */
 export function maskRawText(raw: string, policy: SecretPolicy): string {
-  if (!mayHoldSecret(raw, policy)) return raw;
+  // No pre-check: it reads names as JSON writes them, and a state that is not JSON is rare.
   if (hasEscapedKey(raw)) return SECRET_MASK;
   const contextual = new Set(['key', 'keys', ...contextualPluginFields(policy.keys).fields]);
-  const named = raw.replace(PAIR, (pair, name: string, colon: string) => {
+  const isSecret = (name: string) => {
     const key = normalizeSecretKey(name);
-    const camel = camelCaseName(name);
-    const secret = isSecretName(key, policy.keys, camel) || contextual.has(key);
-    return secret ? `"${name}"${colon}"${SECRET_MASK}"` : pair;
-  });
+    return isSecretName(key, policy.keys, camelCaseName(name)) || contextual.has(key);
+  };
+  const named = raw
+    .replace(PAIR, (pair, name: string, colon: string) => (isSecret(name) ? `"${name}"${colon}"${SECRET_MASK}"` : pair))
+    .replace(OTHER_PAIR, (pair, start: string, name: string, sign: string) => (isSecret(name.replace(/^'|'$/g, '')) ? `${start}${name}${sign}${SECRET_MASK}` : pair))
+    .replace(XML_ELEMENT, (element, name: string, attributes: string | undefined) => (isSecret(name) ? `<${name}${attributes ?? ''}>${SECRET_MASK}</${name}>` : element));
   return maskSecretsInText(named, () => SECRET_MASK);
 }

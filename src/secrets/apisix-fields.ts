@@ -8,6 +8,7 @@ export const APISIX_PLUGIN_SECRET_PATHS: Readonly<Record<string, readonly string
   "ai-cache": ["redis_password", "semantic.embedding.azure_openai.api_key", "semantic.embedding.openai.api_key"],
   "ai-lakera-guard": ["api_key"],
   "ai-proxy": ["auth.aws.secret_access_key", "auth.aws.session_token", "auth.gcp.service_account_json", "auth.header", "auth.query", "instances.auth.aws.secret_access_key", "instances.auth.aws.session_token", "instances.auth.gcp.service_account_json", "instances.auth.header", "instances.auth.query", "semantic_opts.embeddings.auth.header", "semantic_opts.embeddings.auth.query"],
+  "ai-proxy-multi": ["instances.auth.aws.secret_access_key", "instances.auth.aws.session_token", "instances.auth.gcp.service_account_json", "instances.auth.header", "instances.auth.query", "semantic_opts.embeddings.auth.header", "semantic_opts.embeddings.auth.query"],
   "ai-rag": ["embeddings_provider.azure_openai.api_key", "vector_search_provider.azure_ai_search.api_key"],
   "ai-rate-limiting": ["redis_password", "sentinel_password"],
   "authz-casdoor": ["client_secret"],

@@ -40,9 +40,13 @@ const CERT_WORDS = ['cert', 'certs'];
  * Hints beside the names: `PRIVATE KEY` (a PEM block), `eyJ` (a JWT's header), `\u` or `\/` (an escape that can
  * spell any name or value), `//` (a URL: a hit only with an `@` after it in the same string), the Kelvin sign in
  * UTF-8 or decoded (its lower case is an ASCII `k`), a string opening with JSON whitespace then `{` or `[` (JSON in
- * a string), `Bearer` then a space or tab (`\t` in JSON).
+ * a string), `Bearer` then a space or tab (`\t` in JSON), a string naming a cookie variable.
  */
-const FIXED_HINTS = ['PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`\xE2\x84\xAA|\u212A`, String.raw`"(?:[ \t\r\n]|\\[trn])*[{[]`, String.raw`bearer(?:[ \t]|\\t)`];
+const FIXED_HINTS = [
+  'PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`\xE2\x84\xAA|\u212A`, String.raw`"(?:[ \t\r\n]|\\[trn])*[{[]`, String.raw`bearer(?:[ \t]|\\t)`,
+  // A `vars` expression's cookie (isSecretVarName): its name ends in no secret word.
+  String.raw`"cookie_[^"\\]*"`,
+];
 
 /**
  * The scan's pattern for a policy: one alternation (measured a fifth faster than a scan for each part). Each part is
@@ -131,7 +135,7 @@ function classifyString(text: string, close: number, rules: HintRules): number {
     if (isCertName(name)) return CERT;
     return rules.contextual.has(name) || (camel !== undefined && rules.contextual.has(camel)) ? CONTEXTUAL_KEY : NO_HINT;
   }
-  return isSecretNameValue(content, rules.keys) ? WALKERS : NO_HINT;
+  return isSecretNameValue(content, rules.keys) || isSecretVarName(content, rules.keys) ? WALKERS : NO_HINT;
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
@@ -149,4 +153,20 @@ function isKey(text: string, at: number): boolean {
 export function isSecretNameValue(text: string, keys: ReadonlySet<string>): boolean {
   if (text.length > 64) return false;
   return isSecretHeaderName(text) || isSecretName(normalizeSecretKey(text), keys, camelCaseName(text.trim()));
+}
+
+const VAR_NAME = /^(?:http_(.+)|cookie_.+|(?:post_)?arg_(.+))$/i;
+
+/**
+ * Whether a string is an APISIX `vars` variable that carries a credential, in an expression like
+ * `["http_x_api_key", "==", "..."]`: a request header named like a secret (`http_authorization`, `http_x_api_key`), any
+ * cookie (`cookie_session`), or a query or form argument named like a secret (`arg_access_token`).
+ */
+export function isSecretVarName(text: string, keys: ReadonlySet<string>): boolean {
+  if (text.length > 64) return false;
+  const match = VAR_NAME.exec(text.trim());
+  if (match === null) return false;
+  const [, header, argument] = match;
+  if (header !== undefined) return isSecretNameValue(header.replaceAll('_', '-'), keys) || isSecretNameValue(header, keys);
+  return argument === undefined || isSecretNameValue(argument, keys);
 }

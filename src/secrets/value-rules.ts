@@ -93,7 +93,7 @@ function maskUrlPasswords(text: string, mask: (secret: string) => string): strin
  * `;Password=...;`): a name ending in a secret word or `signature` (`X-Amz-Signature`), or `key`, `sig`; the value runs to `&`, `;`, `#`,
  * a quote or a space (or is quoted). A value already masked is left as it is.
  */
-const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6})('[^']*'|[^&;\s#'"]+)/gi;
+const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6}|"\*{6}")('[^']*'|"[^"]*"|[^&;\s#'"]+)/gi;
 /** `Bearer <token>` in free text: a token68 of at least 8 characters holding a digit (`Bearer tokens` stays). */
 const BEARER = /\b(bearer[ \t]+)((?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}=*)/gi;
 /**

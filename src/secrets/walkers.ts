@@ -4,7 +4,7 @@
  * mask-hits.ts, scan-bytes.ts) is tested against.
  */
 import { enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
-import { isSecretNameValue } from './row-hints.js';
+import { isSecretNameValue, isSecretVarName } from './row-hints.js';
 import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText } from './value-rules.js';
 
@@ -76,6 +76,12 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
     // A `["Authorization", "Bearer ..."]` pair: the second item is the header's value (unless another header name).
     if (value.length === 2 && typeof value[0] === 'string' && isSecretHeaderName(value[0]) && !(typeof value[1] === 'string' && isSecretHeaderName(value[1]))) {
       value[1] = rules.mask(value[1]);
+      state.masked = true;
+    }
+    // An APISIX `vars` expression on a credential, `["http_x_api_key", "==", "..."]` (`"!"` negates the operator
+    // after it): what it is compared with is the credential.
+    if (value.length >= 3 && typeof value[0] === 'string' && isSecretVarName(value[0], rules.keys)) {
+      for (let i = value[1] === '!' ? 3 : 2; i < value.length; i += 1) value[i] = rules.mask(value[i]);
       state.masked = true;
     }
     return value;
