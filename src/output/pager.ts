@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { CliIo } from '../io.js';
+import { UsageError } from '../errors.js';
 
 /** Where paged output goes, and how to wait for the reader to quit the pager. */
 export interface Pager {
@@ -39,8 +40,10 @@ export function startPager(command: string, io: Pick<CliIo, 'env'>): Pager {
   input.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') quit = true;
   });
+  let code: number | null = null;
   const exited = new Promise<void>((resolve) => {
-    child.on('exit', () => {
+    child.on('exit', (exitCode) => {
+      code = exitCode;
       quit ||= !input.writableFinished;
       resolve();
     });
@@ -52,6 +55,10 @@ export function startPager(command: string, io: Pick<CliIo, 'env'>): Pager {
     async close() {
       if (!input.destroyed) input.end();
       await exited;
+      // sh's codes for a command not found or not executable: nothing was shown, and the user must hear why.
+      if (code === 127 || code === 126) {
+        throw new UsageError(`the pager '${command}' could not run (sh exit ${code}): set API7_AUDIT_PAGER or PAGER to a pager that runs, or pass --no-pager`);
+      }
     },
   };
 }

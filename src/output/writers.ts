@@ -88,6 +88,8 @@ async function writeBytes(out: Writable, bytes: Buffer): Promise<void> {
 
 /** Resolves on 'drain'; rejects on 'error' or 'close' first, so a broken pipe cannot leave an export hanging. */
 export function waitForDrain(out: Writable): Promise<void> {
+  // Closed already (a pager that exited before reading): its 'close' was emitted, and no 'drain' will come.
+  if (out.destroyed || out.closed) return Promise.reject(new Error('output stream closed before it drained'));
   return new Promise((resolve, reject) => {
     const settle = (error?: Error): void => {
       out.off('drain', onDrain).off('error', onError).off('close', onClose);
