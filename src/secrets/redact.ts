@@ -21,11 +21,11 @@ export function redactSecrets(text: string): string {
   return redactValues(text, secrets);
 }
 
-/** Replaces every whole occurrence of each value of at least MIN_SECRET_LENGTH characters with `replacement`. */
-export function redactValues(text: string, values: Iterable<string>, replacement = REDACTED): string {
+/** Replaces every whole occurrence of each value of at least `minLength` characters with `replacement`. */
+export function redactValues(text: string, values: Iterable<string>, replacement = REDACTED, minLength = MIN_SECRET_LENGTH): string {
   let result = text;
   for (const value of values) {
-    if (value.length >= MIN_SECRET_LENGTH) result = replaceWhole(result, value, replacement);
+    if (value.length >= Math.max(1, minLength)) result = replaceWhole(result, value, replacement);
   }
   return result;
 }

@@ -203,9 +203,12 @@ export class HttpClient {
     this.dispatcher = options.proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...options.proxy }) : new Agent(agentOptions);
   }
 
-  /** Removes every credential this client holds from `text`. */
+  /**
+   * Removes every credential this client holds from `text`, whatever its length (whole values only): a destination
+   * may echo the one it was sent, and a short one is no less the user's.
+   */
   redact(text: string): string {
-    return redactValues(text, this.secrets);
+    return redactValues(text, this.secrets, undefined, 1);
   }
 
   /** A destination's answer as a message quotes it: credentials removed first (a cut could halve one), then {@link excerpt}. */

@@ -32,6 +32,11 @@ describe('HttpClient.redact', () => {
     expect(client.redact('{"auth":"Splunk Ab1\\/Cd2+Ef3=Gh4"}')).toBe('{"auth":"Splunk ******"}');
     expect(client.redact('a shorter word stays')).toBe('a shorter word stays');
   });
+
+  it('removes its own credential echoed back however short, as a whole word only', () => {
+    expect(client.redact('{"text":"Invalid token short","code":4}')).toBe('{"text":"Invalid token ******","code":4}');
+    expect(client.redact('shortcut and shorts stay')).toBe('shortcut and shorts stay');
+  });
 });
 
 describe('maskParseError', () => {
