@@ -81,6 +81,10 @@ function validateUrl(source: string, url: string): string {
   try {
     parsed = new URL(url);
   } catch {
+    // The URL as shown has *** for its password, so say what in the password broke it.
+    if (/[/?#]/.test(password ?? '')) {
+      throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': its password holds '/', '?' or '#', which end a URL's host part; percent-encode them (%2F, %3F, %23) or set PGPASSWORD`);
+    }
     throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': expected postgres://user@host:5432/dbname`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {

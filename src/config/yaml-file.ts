@@ -19,6 +19,6 @@ export async function readYamlFile(path: string, what: string): Promise<unknown>
     return yaml.parse(text);
   } catch (error) {
     if (!(error instanceof yaml.YAMLError)) throw error;
-    throw new UsageError(`${what} '${path}' is not valid YAML: ${error.message.split('\n')[0]}`);
+    throw new UsageError(`${what} '${path}' is not valid YAML: ${(error.message.split('\n')[0] ?? '').replace(/:$/, '')}`);
   }
 }

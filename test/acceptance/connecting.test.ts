@@ -110,7 +110,7 @@ describe('passwords never appear in messages', () => {
   it('the same URL in an environment variable: masked, and no argv warning', async () => {
     const result = await cli(['list'], { API7_AUDIT_DATABASE_URL: 'postgres://auditor:Pa/ssw0rd#1@127.0.0.1:1/auditdb' });
     expect(result.code).toBe(2);
-    expect(lines(result.stderr)).toEqual([`error: invalid database URL from API7_AUDIT_DATABASE_URL 'postgres://auditor:***@127.0.0.1:1/auditdb': expected postgres://user@host:5432/dbname`]);
+    expect(lines(result.stderr)).toEqual([`error: invalid database URL from API7_AUDIT_DATABASE_URL 'postgres://auditor:***@127.0.0.1:1/auditdb': its password holds '/', '?' or '#', which end a URL's host part; percent-encode them (%2F, %3F, %23) or set PGPASSWORD`]);
   });
 
   it('--db without a password: no warning', async () => {

@@ -81,6 +81,9 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
   const printer = await createPrinter(options, io);
   const stop = new AbortController();
   const signal = AbortSignal.any([io.signal ?? stop.signal, stop.signal]);
+  // Ctrl-C ends a poll at once, closing its connection; --for's end (stop) waits for the poll in flight, so the
+  // connection is released cleanly (on the demo's one shared PGlite session an aborted READ ONLY transaction stayed open).
+  const interrupt = io.signal ?? new AbortController().signal;
   const note = (line: string) => io.stderr.write(`${line}\n`);
   await withAuditTable(
     config,
@@ -109,7 +112,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
         const last = entries.at(-1);
         if (last) position = { timestamp: last.timestamp, id: last.id };
       };
-      const release = closeConnectionOnAbort(table, signal);
+      const release = closeConnectionOnAbort(table, interrupt);
       let failure: RetryState | undefined;
       /** Whether the failure being retried is a lost connection (else a cancelled poll). */
       let lost = false;
@@ -120,7 +123,7 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
             await table.db.connection().execute((conn) =>
               withReadOnlySession(conn, async (session) => {
                 while (!signal.aborted) {
-                  await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), signal);
+                  await stoppable(pollOnce({ ...table, db: session }, options, { from, after: position }, policy, signal, advance, notice), interrupt);
                   if (failure) note(`${lost ? 'reconnected to PostgreSQL' : 'polled again'}; continuing ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}`);
                   failure = undefined;
                   if (!(await pause(clock, options.intervalMs, signal))) return;
