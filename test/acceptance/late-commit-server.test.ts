@@ -96,7 +96,7 @@ describe.skipIf(!available)('a prepared transaction', () => {
       expect(first.code, first.stderr).toBe(0);
       const notes = first.stderr.trim().split('\n');
       expect(notes).toHaveLength(1);
-      expect(notes[0]).toMatch(new RegExp(`^note: entries from \\S+ on wait for the next run: a transaction open since then may still commit some \\(pid ${pid}, user postgres, application 'control-plane', idle in transaction\\)$`));
+      expect(notes[0]).toMatch(new RegExp(`^note: entries from \\S+ on wait for the next run: a transaction open since \\S+ may still commit some \\(pid ${pid}, user postgres, application 'control-plane', idle in transaction\\)$`));
       await held.query('commit');
     } finally {
       await held.end();
