@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../support/cli.js';
 import { asServerUser, ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
+import { sleep } from '../support/wait.js';
 
 /**
  * `follow` against a server that goes down for longer than the retry budget (10 attempts, full jitter from 0.5 s
@@ -17,7 +18,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!ownPostgresAvailable)('follow when the server stays down', () => {
   it('retries 9 times, then says where to continue and one error line, exit 1, no stack trace', async () => {

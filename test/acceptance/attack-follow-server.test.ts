@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, type Running } from '../support/cli.js';
 import { asServerUser, ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { seededRandom } from '../support/random.js';
+import { ndjsonIds, sleep, waitFor } from '../support/wait.js';
 
 /**
  * Attacks on `follow` that need a server of this file's own: prepared transactions (max_prepared_transactions),
@@ -20,7 +21,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function connect(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url, application_name: 'control-plane' });
@@ -33,15 +33,7 @@ async function connect(): Promise<pg.Client> {
 const insert = async (client: pg.Client, operator: string) =>
   (await client.query<{ id: string }>(`insert into audit_logs (operator, operation, resource_type, resource_id, after) values ($1, 'CREATE', 'consumer', 'c1', '{"plugins":{"basic-auth":{"password":"s3cret"}}}') returning id::text`, [operator])).rows[0]?.id as string;
 
-const ndjsonIds = (text: string) => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const follow = (...args: string[]) => startCli(['--db', server.url, 'follow', '--output', 'ndjson', '--interval', '100ms', ...args], { timeoutMs: 120_000 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, spawnCli, startCli, startProcess, type Running } from '../support/cli.js';
 import { seededRandom } from '../support/random.js';
 import { createDefaultTable, createTestDatabase, createTestSchema, isEmbedded, type TestSchema } from '../support/database.js';
+import { ndjsonIds, sleep, waitFor } from '../support/wait.js';
 
 /**
  * Attacks on `follow` through the built binary and the shared server, in a database of this file's own (its writers
@@ -24,7 +25,6 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const db = () => ['--db', database.url, '--table', schema.table()];
 
 async function connect(): Promise<pg.Client> {
@@ -48,15 +48,7 @@ async function insertRows(client: pg.Client, operator: string, count: number, cr
   return result.rows.map((row) => row.id);
 }
 
-const ndjsonIds = (text: string) => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Where a stopped follow said to continue: `['--cursor', X]` or `['--since', ISO]`. */
 function continuation(stderr: string): string[] {
