@@ -204,6 +204,16 @@ describe('defects found by this attack, each fixed since', () => {
     expect(result.output).toMatch(/alice|--no-pager/);
   }, 30_000);
 
+  it('--demo init --yes refuses to write the demo\'s mapping into the user\'s own config file; --demo init only shows it', async () => {
+    const demoHome = join(dir, 'home-demo-init');
+    await mkdir(demoHome);
+    expectOneLine(await cli(['--demo', 'init', '--yes'], { HOME: demoHome }), 2, '--config FILE', join(demoHome, '.config', 'api7-audit', 'config.yaml'));
+    const looked = await cli(['--demo', 'init'], { HOME: demoHome });
+    expect(looked.code, looked.stderr).toBe(0);
+    expect(looked.stderr).toContain('not written: the demo database');
+    await expect(readFile(join(demoHome, '.config', 'api7-audit', 'config.yaml'))).rejects.toThrow(/ENOENT/);
+  }, 120_000);
+
   it('init --db URL --yes prints a next step that runs (fixed in e75ef9e)', async () => {
     const initHome = join(dir, 'home-init');
     await mkdir(initHome);

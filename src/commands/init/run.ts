@@ -40,6 +40,11 @@ const SAMPLE_ROWS = 20;
  */
 export async function runInit(options: InitOptions, global: GlobalFlags, io: CliIo): Promise<void> {
   const path = configTarget(global, io);
+  // The demo's table is not the user's: its mapping goes to a file only when one is named for it.
+  const demoOnly = global.demo === true && global.config === undefined && !io.env.API7_AUDIT_CONFIG;
+  if (demoOnly && options.yes) {
+    throw new UsageError(`--demo with --yes would write the demo database's mapping to your config file ${path}; give --config FILE to write it elsewhere, or leave out --yes to only look`);
+  }
   const existing = existsSync(path) ? await loadConfigFile(path) : undefined;
   const config = await resolveInitConfig(global, io, existing !== undefined);
   const report = await withConfiguredDatabase(config, (db) => findAuditTable(db, options, config, global.table !== undefined), { activity: 'init' });
@@ -50,13 +55,13 @@ export async function runInit(options: InitOptions, global: GlobalFlags, io: Cli
   // The report comes first: the question is about what it shows.
   // Shown with the database URL's password masked (the file keeps it): stdout may be a terminal log or a ticket.
   if (!options.json) io.stdout.write(renderInitReport(full, renderConfigYaml(withMaskedUrl(file), yaml)));
-  const wanted = options.yes || (!options.json && isInteractive(io) && (await confirm(io, `Write this mapping to ${path}?`, 'nothing was written')));
+  const wanted = options.yes || (!demoOnly && !options.json && isInteractive(io) && (await confirm(io, `Write this mapping to ${path}?`, 'nothing was written')));
   if (wanted) {
     await writeConfig(path, yamlText);
     full.written = true;
   }
   if (options.json) io.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
-  else if (!wanted) io.stderr.write(`not written: ${isInteractive(io) ? 'declined' : 'no terminal to ask; pass --yes'} (${path})\n`);
+  else if (!wanted) io.stderr.write(`not written: ${demoOnly ? 'the demo database\'s mapping (give --config FILE to write it)' : isInteractive(io) ? 'declined' : 'no terminal to ask; pass --yes'} (${path})\n`);
   else io.stderr.write(`wrote ${path}; next: ${nextStep(global, config, file)}\n`);
 }
 
