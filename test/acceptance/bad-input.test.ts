@@ -152,6 +152,16 @@ describe('an empty value (a shell variable that was not set)', () => {
   });
 });
 
+describe('prune --dry-run previews the real run', () => {
+  it('an --archive in a directory that does not exist is the same one line and exit 2 as without --dry-run', async () => {
+    const archive = join(dir, 'no-such-dir', 'archive.ndjson');
+    const real = await cli(['prune', '--retention-days', '30', '--yes', '--archive', archive]);
+    const dry = await cli(['prune', '--retention-days', '30', '--dry-run', '--archive', archive]);
+    expectUsageLine(dry, archive, 'does not exist');
+    expect(dry.stderr).toBe(real.stderr);
+  });
+});
+
 describe('control characters in a bad value', () => {
   it('reach the terminal as escapes, never raw (an OSC sequence would retitle it)', async () => {
     const result = await cli(['list', '--since', '\u001b]0;retitled\u0007\u202e']);

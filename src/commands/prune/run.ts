@@ -29,8 +29,9 @@ import { emptySummary, type PruneOptions } from './options.js';
  * their summary too, then exit 130; the next run continues where this one stopped.
  */
 export async function runPrune(options: PruneOptions, config: ResolvedConfig, io: CliIo): Promise<PruneSummary> {
-  // A path that cannot be written fails before the prompt, the lock and any DELETE.
-  if (options.archive !== undefined && !options.dryRun) await checkWritableDirectory(options.archive, '--archive');
+  // A path that cannot be written fails before the prompt, the lock and any DELETE; a dry run checks it too, so that
+  // it says what the real run would.
+  if (options.archive !== undefined) await checkWritableDirectory(options.archive, '--archive');
   const started: StartedPrune = {};
   let summary: PruneSummary;
   try {
