@@ -56,7 +56,7 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
       `warning: config file '${configPath}' sets secrets.mode: replace: only its secrets.keys are masked, not passwords, tokens or private keys`,
     );
   }
-  const fingerprintKey = await resolveFingerprintKey(flags, file, env, cwd, configPath);
+  const fingerprintKey = await resolveFingerprintKey(flags, file, env, cwd, configPath, (line) => warnings.push(line));
   const demo = flags.demo === true;
   const argvPassword = demo ? undefined : passwordOnArgvWarning(flags.db);
   if (argvPassword) warnings.push(argvPassword);
@@ -85,13 +85,15 @@ function withNotice<T>(resolve: () => T, notice: string | undefined): T {
 }
 
 /** The fingerprint key when fingerprints are asked for; asking without a key is bad input. */
-async function resolveFingerprintKey(flags: GlobalFlags, file: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, configPath: string | undefined): Promise<string | undefined> {
+async function resolveFingerprintKey(
+  flags: GlobalFlags, file: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, configPath: string | undefined, warn: (line: string) => void,
+): Promise<string | undefined> {
   if (flags.secretFingerprints !== true && file.secrets?.fingerprints !== true) return undefined;
   const configKeyFile = file.secrets?.fingerprint_key_file;
   const key = flags.fingerprintKeyFile !== undefined
-    ? await readFingerprintKey(flags.fingerprintKeyFile, env, cwd)
+    ? await readFingerprintKey(flags.fingerprintKeyFile, env, cwd, undefined, warn)
     : configKeyFile !== undefined && configPath !== undefined
-      ? await readFingerprintKey(resolve(configPath, '..', configKeyFile), env, cwd, 'secrets.fingerprint_key_file')
+      ? await readFingerprintKey(resolve(configPath, '..', configKeyFile), env, cwd, 'secrets.fingerprint_key_file', warn)
       : await readFingerprintKey(undefined, env, cwd);
   if (key === undefined) throw new UsageError(NO_FINGERPRINT_KEY);
   return key;

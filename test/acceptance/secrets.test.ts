@@ -331,6 +331,12 @@ describe('--secret-fingerprints', () => {
     await chmod(keyFile, 0o600);
     expect(await listed({}, ['--fingerprint-key-file', keyFile])).toBe(first);
     expect(hex(await fingerprintOf(KNOWN_OLD, {}, ['--stdin', '--fingerprint-key-file', keyFile]))).toBe(old);
+    // Readable by others, it still works, with a warning: the key lets anyone test guesses against fingerprints.
+    await chmod(keyFile, 0o644);
+    const open = await cli(['--secret-fingerprints', '--fingerprint-key-file', keyFile, 'list', '--all', '--output', 'ndjson']);
+    expect(ok(open).stdout).toBe(first);
+    expect(open.stderr).toContain(`warning: --fingerprint-key-file '${keyFile}' is readable by other users (mode 0644): chmod 600 it`);
+    expect(open.stderr).not.toContain(K1);
   }, 120_000);
 
   it('the config file can ask for fingerprints, with a key file beside it', async () => {

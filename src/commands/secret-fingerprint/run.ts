@@ -13,7 +13,7 @@ const MAX_VALUE_BYTES = 1024 * 1024;
  * where other users and shell history would see it.
  */
 export async function runSecretFingerprint(global: GlobalFlags, io: CliIo): Promise<void> {
-  const key = await readFingerprintKey(global.fingerprintKeyFile, io.env, io.cwd);
+  const key = await readFingerprintKey(global.fingerprintKeyFile, io.env, io.cwd, undefined, (line) => io.stderr.write(`${line}\n`));
   if (key === undefined) throw new UsageError(NO_FINGERPRINT_KEY);
   const stdin = io.stdin;
   if (stdin === undefined) throw new UsageError('secret-fingerprint --stdin: no stdin to read');
