@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, type Running } from '../support/cli.js';
+import { startCli } from '../support/cli.js';
 import { asServerUser, ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { seededRandom } from '../support/random.js';
-import { ndjsonIds, sleep, waitFor } from '../support/wait.js';
+import { interruptAtOnce, ndjsonIds, sleep, waitFor } from '../support/wait.js';
 
 /**
  * Attacks on `follow` that need a server of this file's own: prepared transactions (max_prepared_transactions),
@@ -21,7 +21,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-
 async function connect(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: server.url, application_name: 'control-plane' });
   client.on('error', () => undefined);
@@ -34,17 +33,7 @@ const insert = async (client: pg.Client, operator: string) =>
   (await client.query<{ id: string }>(`insert into audit_logs (operator, operation, resource_type, resource_id, after) values ($1, 'CREATE', 'consumer', 'c1', '{"plugins":{"basic-auth":{"password":"s3cret"}}}') returning id::text`, [operator])).rows[0]?.id as string;
 
 
-
 const follow = (...args: string[]) => startCli(['--db', server.url, 'follow', '--output', 'ndjson', '--interval', '100ms', ...args], { timeoutMs: 120_000 });
-
-async function interrupt(running: Running) {
-  const stopping = Date.now();
-  running.child.kill('SIGINT');
-  const result = await running.result;
-  expect(result.code, result.stderr).toBe(0);
-  expect(Date.now() - stopping, 'Ctrl-C ends follow at once').toBeLessThan(3000);
-  return result;
-}
 
 /** The table's ids from `afterId` on, in (timestamp, id) order (id as a number: as text, '10' sorts before '8'). */
 const tableIds = async (afterId = '0') =>
@@ -80,7 +69,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     await writer.query(`rollback prepared 'attack-follow-gid-2'`);
     await waitFor(() => ndjsonIds(running.stdout()).includes(last), 20_000, 'the entry after the rolled back one');
     await sleep(300);
-    const result = await interrupt(running);
+    const result = await interruptAtOnce(running);
     const ids = ndjsonIds(result.stdout);
     expect(ids).not.toContain(dropped);
     expect(ids).toContain(held);
@@ -128,7 +117,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     const expected = await tableIds(start);
     await waitFor(() => ndjsonIds(running.stdout()).length >= expected.length || running.exited(), 30_000, `follow to catch up (seed ${seed})`);
     await sleep(300);
-    const result = await interrupt(running);
+    const result = await interruptAtOnce(running);
     const ids = ndjsonIds(result.stdout);
     expect(new Set(ids).size, `seed ${seed}: no entry printed twice`).toBe(ids.length);
     expect(ids, `seed ${seed}: every entry, in order`).toEqual(expected);
@@ -146,7 +135,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     process.kill(backend?.pid as number, 'SIGSTOP');
     try {
       await sleep(800);
-      const result = await interrupt(running);
+      const result = await interruptAtOnce(running);
       expect(result.stderr).toMatch(/Stopped\. Continue with: --cursor \S+/);
     } finally {
       process.kill(backend?.pid as number, 'SIGCONT');
@@ -157,7 +146,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     await asServerUser('pg_ctl', ['-D', join(server.dir, 'data'), '-w', '-t', '60', '-m', 'fast', 'stop']);
     try {
       await waitFor(() => /reconnecting in/.test(again.stderr()), 20_000, 'follow to retry');
-      const result = await interrupt(again);
+      const result = await interruptAtOnce(again);
       expect(result.stderr).toMatch(/Stopped\. Continue with: --cursor \S+/);
     } finally {
       await server.restart('fast');
@@ -177,7 +166,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
       await sleep(400);
     }
     await Promise.all(sessions.map((client) => client.end()));
-    const result = await interrupt(running);
+    const result = await interruptAtOnce(running);
     expect(result.stderr.match(/cannot see the transactions of \d+ other session/g), result.stderr).toHaveLength(1);
     expect(result.stderr).toContain('GRANT pg_read_all_stats TO follow_watcher');
   }, 60_000);
@@ -202,7 +191,7 @@ describe.skipIf(!ownPostgresAvailable)('follow against a server of its own', () 
     await locker.query('commit');
     const second = await insert(writer, 'after-lock');
     await waitFor(() => ndjsonIds(running.stdout()).includes(second) || running.exited(), 20_000, 'the entry after the lock');
-    const result = await interrupt(running);
+    const result = await interruptAtOnce(running);
     expect(result.stderr).toMatch(/warning: a poll was cancelled \(canceling statement due to statement timeout\); polling again in [\d.]+s \(attempt 1\)/);
     expect(result.stderr).toContain('polled again; continuing after');
     expect(ndjsonIds(result.stdout)).toEqual(await tableIds(start));

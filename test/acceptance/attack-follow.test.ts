@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, spawnCli, startCli, startProcess, type Running } from '../support/cli.js';
 import { seededRandom } from '../support/random.js';
 import { createDefaultTable, createTestDatabase, createTestSchema, isEmbedded, type TestSchema } from '../support/database.js';
-import { ndjsonIds, sleep, waitFor } from '../support/wait.js';
+import { interruptAtOnce, ndjsonIds, sleep, waitFor } from '../support/wait.js';
 
 /**
  * Attacks on `follow` through the built binary and the shared server, in a database of this file's own (its writers
@@ -49,22 +49,11 @@ async function insertRows(client: pg.Client, operator: string, count: number, cr
 }
 
 
-
 /** Where a stopped follow said to continue: `['--cursor', X]` or `['--since', ISO]`. */
 function continuation(stderr: string): string[] {
   const match = /Stopped\. Continue with: (--cursor|--since) (\S+)/.exec(stderr);
   if (!match) throw new Error(`no continuation in: ${stderr}`);
   return [match[1] as string, match[2] as string];
-}
-
-/** SIGINT, then the result; fails unless it exits 0 within 3 s. */
-async function interrupt(running: Running) {
-  const stopping = Date.now();
-  running.child.kill('SIGINT');
-  const result = await running.result;
-  expect(result.code, result.stderr).toBe(0);
-  expect(Date.now() - stopping, 'Ctrl-C ends follow at once').toBeLessThan(3000);
-  return result;
 }
 
 describe.skipIf(isEmbedded())('follow under attack (built binary, real server)', () => {
@@ -117,7 +106,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
         // --since continuation printed nothing then).
         if (round === 0) await waitFor(() => running.stdout() !== '', 20_000, 'the first entries');
         await sleep(500 + Math.floor(rand() * 2000));
-        const result = await interrupt(running);
+        const result = await interruptAtOnce(running);
         outputs.push(result.stdout);
         errors.push(result.stderr);
         running = follow(continuation(result.stderr));
@@ -130,7 +119,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     }
     const printed = () => [...outputs.flatMap(ndjsonIds), ...ndjsonIds(running.stdout())];
     await waitFor(() => new Set(printed()).size >= committed.length, 40_000, `every committed entry to be printed (seed ${seed})`).catch(() => undefined);
-    outputs.push((await interrupt(running)).stdout);
+    outputs.push((await interruptAtOnce(running)).stdout);
 
     const ids = outputs.flatMap(ndjsonIds);
     const missing = committed.filter((id) => !ids.includes(id));
@@ -155,7 +144,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     try {
       await sleep(600);
       // The binary of d4b777e's parent waited for the lock (and then reset its session) before it exited.
-      const result = await interrupt(running);
+      const result = await interruptAtOnce(running);
       expect(continuation(result.stderr)[0]).toBe('--cursor');
     } finally {
       await locker.query('rollback');
@@ -167,7 +156,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     await waitFor(() => long.stderr().includes('Following entries') || long.exited(), 30_000, 'follow to start');
     await sleep(1500);
     expect(long.exited(), `--for 25d stopped at once: ${long.stderr()}`).toBe(false);
-    const result = await interrupt(long);
+    const result = await interruptAtOnce(long);
     expect(result.stderr).not.toContain('TimeoutOverflowWarning');
     // A follow that printed nothing says where to continue all the same.
     expect(continuation(result.stderr)[0]).toBe('--since');
@@ -194,7 +183,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     await sleep(3500);
     const [late] = await insertRows(writer, 'in-time', 1);
     await waitFor(() => ndjsonIds(running.stdout()).length > 0, 20_000, 'the entry after --since');
-    const result = await interrupt(running);
+    const result = await interruptAtOnce(running);
     expect(ndjsonIds(result.stdout)).toEqual([late]);
   }, 60_000);
 
@@ -210,7 +199,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     }
     await waitFor(() => ids.every((id) => ndjsonIds((runs[2] as Running).stdout()).includes(id)), 20_000, 'ndjson to catch up');
     await sleep(500);
-    const [table, csv, ndjson] = await Promise.all(runs.map(interrupt));
+    const [table, csv, ndjson] = await Promise.all(runs.map((running) => interruptAtOnce(running)));
     expect(table?.stdout.match(/^ID\s+TIME/gm)).toHaveLength(1);
     expect(table?.stdout.match(/header-test/g)).toHaveLength(ids.length);
     expect(csv?.stdout.match(/^id,timestamp,/gm)).toHaveLength(1);
@@ -260,7 +249,7 @@ describe.skipIf(isEmbedded())('follow under attack (built binary, real server)',
     const running = startCli([...db(), 'follow', '--operator', 'cursor-op', '--cursor', good, '--interval', '100ms', '--settle', '0', '--output', 'ndjson'], { timeoutMs: 60_000 });
     await waitFor(() => ndjsonIds(running.stdout()).length >= 2, 20_000, 'the entries after the cursor');
     await sleep(400);
-    expect(ndjsonIds((await interrupt(running)).stdout)).toEqual(ids.slice(1));
+    expect(ndjsonIds((await interruptAtOnce(running)).stdout)).toEqual(ids.slice(1));
 
     const desc = await spawnCli([...db(), 'list', '--operator', 'cursor-op', '--limit', '1', '--with-cursor']);
     const descCursor = (JSON.parse(desc.stdout) as { next_cursor: string }).next_cursor;
