@@ -41,7 +41,7 @@ export async function readCaFile(flags: { insecure?: true; caFile?: string; out?
 }
 
 /** A sink URL as a message shows it: no password, and a credential in its query (`?token=`, `?dd-api-key=`) masked. */
-function shownUrl(value: string): string {
+export function shownUrl(value: string): string {
   return maskSecretsInText(maskUrl(value), () => '***');
 }
 

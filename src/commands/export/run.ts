@@ -8,7 +8,6 @@ import type { EntryFilters, LateCommitGuard } from '../../domain.js';
 import { resolveResourceNames } from '../../queries/filters.js';
 import { countExport, fetchExportRows, readOpenTransactions, streamExportRecords, type ExportQuery } from '../../queries/export.js';
 import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../../secrets/policy.js';
-import { maskSecretsInText } from '../../secrets/value-rules.js';
 import { createSink, type SinkOptions } from '../../sinks/index.js';
 import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointCoverage, type DeliveryStats } from '../../delivery/index.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
@@ -18,6 +17,7 @@ import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
 import { maskInvalidStatesInJson, mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
 import { prepareExportFiles } from './files.js';
+import { shownUrl } from './destination.js';
 import { checkCheckpointId } from '../../queries/id-check.js';
 import { estimateExport } from '../../queries/export-estimate.js';
 
@@ -184,7 +184,7 @@ function describeDestination(sink: SinkOptions): string {
   if (sink.kind === 'file') return sink.path === '-' ? 'stdout' : sink.path;
   if (sink.kind === 'datadog' && sink.url === undefined) return `Datadog ${sink.site ?? 'datadoghq.com'}`;
   // Every sink's URL (Datadog's too) without its user info, and a credential in its query (`?dd-api-key=`) masked.
-  return maskSecretsInText((sink.url ?? '').replace(/\/\/[^@/]*@/, '//***@'), () => '***');
+  return shownUrl((sink.url ?? '').replace(/\/\/[^@/]*@/, '//***@'));
 }
 
 /** The first and last entry a dry run would send, as `--help` promises; nothing when none would go. */

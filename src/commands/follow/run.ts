@@ -174,10 +174,9 @@ async function pollOnce(
   const facts = await readOpenTransactions(db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, start.after, true);
   for (const message of bound.messages) notice(message.replace('wait for the next run', 'wait').replace('nothing after the checkpoint is sent', 'nothing more is printed'));
-  const before = bound.before;
   let after = start.after;
   for (;;) {
-    const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before, states: options.output !== 'table' });
+    const page = await fetchWindow(db, table.mapping, { filters: options.filters, from: start.from, after, before: bound.before, states: options.output !== 'table' });
     if (signal.aborted) return;
     await print(page.map((raw) => (options.showSecrets ? raw : maskEntry(maskInvalidStates(raw, policy), policy))));
     const last = page.at(-1);
