@@ -79,9 +79,10 @@ function maskInPlace(value: unknown, rules: Rules, parentKey: string, path: Path
       state.masked = true;
     }
     // An APISIX `vars` expression on a credential, `["http_x_api_key", "==", "..."]` (`"!"` negates the operator
-    // after it): what it is compared with is the credential.
-    if (value.length >= 3 && typeof value[0] === 'string' && isSecretVarName(value[0], rules.keys)) {
-      for (let i = value[1] === '!' ? 3 : 2; i < value.length; i += 1) value[i] = rules.mask(value[i]);
+    // after it): what it is compared with is the credential. A plain list of cookie names has no operator.
+    const operandAt = value.length >= 3 && typeof value[0] === 'string' ? varsOperandIndex(value) : -1;
+    if (operandAt > 0 && isSecretVarName(value[0] as string, rules.keys)) {
+      for (let i = operandAt; i < value.length; i += 1) value[i] = rules.mask(value[i]);
       state.masked = true;
     }
     return value;
@@ -134,4 +135,15 @@ function parseJson(text: string): { value: unknown } | undefined {
     if (error instanceof SyntaxError) return undefined;
     throw error;
   }
+}
+
+/** lua-resty-expr's operators, which APISIX's `vars` use; it reads them case-insensitively. */
+const VARS_OPERATORS: ReadonlySet<string> = new Set(['==', '~=', '>', '>=', '<', '<=', '~~', '~*', 'in', 'has', 'ipmatch']);
+
+/** Where the compared value starts in `[variable, operator, value]` or `[variable, "!", operator, value]`, else -1. */
+function varsOperandIndex(expression: unknown[]): number {
+  const negated = expression[1] === '!';
+  const operator = expression[negated ? 2 : 1];
+  if (typeof operator !== 'string' || !VARS_OPERATORS.has(operator.trim().toLowerCase())) return -1;
+  return negated ? 3 : 2;
 }

@@ -122,3 +122,22 @@ describe('random URL-like strings', () => {
     expect(masked).toBeGreaterThan(100);
   });
 });
+
+describe('APISIX vars expressions', () => {
+  // lua-resty-expr: `[variable, operator, value]` or `[variable, "!", operator, value]`, operators in any case.
+  const EXPRESSIONS = [['cookie_session', '==', 'CNRY-1'], ['http_x_api_key', '!', '==', 'CNRY-2'], ['arg_access_token', 'IN', ['CNRY-3', 'CNRY-4']],
+    ['http_authorization', '~~', 'Basic CNRY-5'], ['cookie_sid', 'has', 'CNRY-6']];
+  it.each(EXPRESSIONS.map((expression) => [JSON.stringify(expression), expression]))('%s: the compared value is masked on every path', (_, expression) => {
+    const entry = makeEntry({ before: null, after: { vars: [expression], note: 'visible' } });
+    for (const masked of [...allMasks(entry), fromByteString(maskEntryBytes(toByteString(jsonbSpacing(entry)), policy))]) {
+      expect(masked).not.toContain('CNRY');
+      expect(masked).toContain('visible');
+    }
+  });
+
+  // A plugin listing the cookies it reads or strips is not an expression: no operator in second place.
+  it.each([[['cookie_a', 'cookie_b', 'cookie_c']], [['http_authorization', 'http_x_api_key', 'http_cookie']], [['cookie_session', 'note', 'visible-3']]])('%j: names, not credentials, stay readable', (list) => {
+    const entry = makeEntry({ before: null, after: { hide_cookies: list } });
+    for (const masked of allMasks(entry)) expect(masked).toContain(JSON.stringify(list));
+  });
+});
