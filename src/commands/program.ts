@@ -24,7 +24,7 @@ Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id, a lost connecti
 
 /** The root command and the global flags every subcommand sees (typed through `optsWithGlobals()`). Never exits. */
 export function declareProgram(io: CliIo) {
-  return new Command('api7-audit')
+  const program = new Command('api7-audit')
     .description('Query, diff, prune and export the API7 control-plane audit log in PostgreSQL')
     .version(VERSION, '-V, --version')
     .option('--db <url>', 'PostgreSQL URL (postgres://user@host:5432/db?sslmode=require)')
@@ -51,9 +51,53 @@ export function declareProgram(io: CliIo) {
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      outputError: (text, write) => write(maskParseError(text)),
+      outputError: (text, write) => write(hintUnknownCommand(maskParseError(text))),
     })
-    .exitOverride();
+    .exitOverride()
+    // commander's own `help` command lists itself (kept, as it was) but answers `help lsit` with the whole help on
+    // stderr; this hidden one takes its place.
+    .helpCommand(true);
+  program
+    .command('help', { hidden: true })
+    .description('display help for command')
+    .argument('[command]')
+    .action(async (name) => {
+      if (name === undefined) return program.help();
+      program.commands.find((command) => command.name() === name && name !== 'help')?.help();
+      // Not a command: the same error, suggestion and exit code as `api7-audit NAME`.
+      await program.parseAsync([name], { from: 'user' });
+    });
+  return program;
+}
+
+/**
+ * Names people try from other tools, and what api7-audit calls that. Each replaces commander's spelling suggestion
+ * (which offers `stats` for `status`). Hints, never aliases: `delete` must not run prune.
+ */
+const COMMAND_HINTS: Readonly<Record<string, string>> = {
+  demo: 'try: api7-audit list --demo (the demo database is the --demo flag, for any command)',
+  tail: '(Did you mean follow?)',
+  watch: '(Did you mean follow?)',
+  log: '(Did you mean list?)',
+  logs: '(Did you mean list?)',
+  search: '(Did you mean list? Its filters: --operator, --resource, --since ...)',
+  find: '(Did you mean list? Its filters: --operator, --resource, --since ...)',
+  get: '(Did you mean show ID?)',
+  diff: '(Did you mean one of show ID (one change), history TYPE:ID (every change of a resource)?)',
+  delete: '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)',
+  purge: '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)',
+  status: '(Did you mean doctor? It checks the connection, the table and privileges)',
+  check: '(Did you mean one of doctor (the setup), verify (the entries against their seals)?)',
+  setup: '(Did you mean init?)',
+  config: '(Did you mean init? It writes the config file)',
+  dump: '(Did you mean export? export --out FILE writes NDJSON)',
+};
+
+/** `error: unknown command 'tail'` with the hint for a name people try, in place of commander's suggestion. */
+export function hintUnknownCommand(text: string): string {
+  const name = /^error: unknown command '([^']*)'/.exec(text)?.[1];
+  const hint = name === undefined ? undefined : COMMAND_HINTS[name];
+  return hint === undefined ? text : `error: unknown command '${name}'\n${hint}\n`;
 }
 
 /**

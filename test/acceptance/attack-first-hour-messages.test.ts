@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli, type CliResult } from '../support/cli.js';
+
+// A new user's first hour, the small messages: `help NAME` for every command and for a typo, and the commands
+// people try from other tools (`demo`, `tail`, `delete`), each answered with a hint naming what exists.
+const COMMANDS = ['list', 'show', 'prune', 'export', 'secret-fingerprint', 'init', 'doctor', 'history', 'stats', 'follow', 'seal', 'verify', 'completion', 'version'];
+
+let home: string;
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'api7-audit-first-hour-messages-'));
+});
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+const cli = (argv: string[]): Promise<CliResult> => spawnCli(argv, { env: { HOME: home }, cwd: home });
+
+/** Exit 2, nothing on stdout, and exactly `lines` on stderr. */
+function expectUsageError(result: CliResult, ...lines: string[]): void {
+  expect([result.code, result.stdout, result.stderr]).toEqual([2, '', lines.map((line) => `${line}\n`).join('')]);
+}
+
+describe('help NAME', () => {
+  it.each(COMMANDS)('help %s prints what its --help prints, on stdout, exit 0', async (command) => {
+    const [help, flag] = await Promise.all([cli(['help', command]), cli([command, '--help'])]);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(new RegExp(`^Usage: api7-audit ${command}\\b`));
+    expect(help.stdout).toBe(flag.stdout);
+  });
+
+  it('help alone, and help help, print the program help on stdout, exit 0', async () => {
+    const root = await cli(['--help']);
+    for (const argv of [['help'], ['help', 'help']]) {
+      const result = await cli(argv);
+      expect([result.code, result.stderr, result.stdout], argv.join(' ')).toEqual([0, '', root.stdout]);
+    }
+    // Still listed as commander lists it.
+    expect(root.stdout).toMatch(/^ {2}help \[command\] +display help for command$/m);
+  });
+
+  // It printed the whole program help on stderr, with no word of the typo (start commit 0e90a40).
+  it('help lsit fails as lsit does: one line naming it, the suggestion, exit 2', async () => {
+    const [help, bare] = await Promise.all([cli(['help', 'lsit']), cli(['lsit'])]);
+    expectUsageError(help, "error: unknown command 'lsit'", '(Did you mean list?)');
+    expect(help).toEqual(bare);
+    expectUsageError(await cli(['help', 'no-such-command']), "error: unknown command 'no-such-command'");
+    expectUsageError(await cli(['help', 'hsitory']), "error: unknown command 'hsitory'", '(Did you mean history?)');
+  });
+});
+
+describe('commands people try from other tools', () => {
+  it.each<[string, string]>([
+    ['demo', 'try: api7-audit list --demo'],
+    ['tail', '(Did you mean follow?)'],
+    ['watch', '(Did you mean follow?)'],
+    ['log', '(Did you mean list?)'],
+    ['logs', '(Did you mean list?)'],
+    ['ls', '(Did you mean list?)'],
+    ['get', '(Did you mean show ID?)'],
+    ['diff', 'show ID'],
+    ['delete', 'prune --dry-run'],
+    ['purge', 'prune --dry-run'],
+    ['status', '(Did you mean doctor?'],
+    ['setup', '(Did you mean init?)'],
+    ['dump', '(Did you mean export?'],
+  ])('%s: exit 2, the unknown name and a hint naming what exists', async (name, hint) => {
+    const result = await cli([name]);
+    expect([result.code, result.stdout]).toEqual([2, '']);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe(`error: unknown command '${name}'`);
+    expect(lines[1]).toContain(hint);
+    // `help NAME` gives the same answer.
+    expect(await cli(['help', name])).toEqual(result);
+  });
+
+  it('the hint for demo runs as written', async () => {
+    const hint = (await cli(['demo'])).stderr.split('\n')[1] ?? '';
+    const argv = /try: api7-audit (.*?) \(/.exec(hint)?.[1]?.split(' ') ?? [];
+    expect(argv).toEqual(['list', '--demo']);
+    const result = await cli([...argv, '--limit', '2', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toHaveLength(2);
+  }, 120_000);
+
+  it('no hint is an alias: delete and purge run nothing', async () => {
+    for (const name of ['delete', 'purge', 'rm']) {
+      const result = await cli([name, '--demo', '--yes']);
+      expect(result.code, name).toBe(2);
+      expect(result.stderr, name).toMatch(/^error: unknown (command|option)/);
+    }
+  });
+});
