@@ -1,10 +1,14 @@
-import type { FileHandle } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { RuntimeError } from '../errors.js';
 import { openEntryFile } from './private-file.js';
 
 const gzipAsync = promisify(gzip);
+
+/** A batch the archive could not take: its transaction rolls back; every batch before it is deleted and archived. */
+export class ArchiveWriteError extends RuntimeError {}
 
 /**
  * The `prune --archive` file: NDJSON, one canonical entry per line, gzip when the path ends in `.gz`. Every
@@ -29,6 +33,7 @@ export async function openArchive(path: string, warn: (message: string) => void 
   const gzipped = path.endsWith('.gz');
   const file = await openEntryFile(path, { flag: '--archive', gzip: gzipped, regularOnly: true, warn });
   const { handle } = file;
+  const opened = await handle.stat();
   let size = file.size;
   let entries = 0;
   let closed = false;
@@ -48,7 +53,16 @@ export async function openArchive(path: string, warn: (message: string) => void 
       } catch (error) {
         // Leave no half-written batch behind: it would make the rest of a gzip file unreadable.
         await handle.truncate(size).catch(() => undefined);
-        throw new RuntimeError(`cannot write archive '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+        throw new ArchiveWriteError(`cannot write archive '${path}': ${describeWriteError(error)}; the batch being archived was not deleted`, { cause: error });
+      }
+      // Written to a file that is no longer at its path (removed, renamed, its directory gone), a batch is on no
+      // disk anyone can find: refuse it, so that its DELETE rolls back.
+      if (!(await stillAt(path, opened))) {
+        // Wherever the file went, it holds only batches that committed.
+        await handle.truncate(size).catch(() => undefined);
+        throw new ArchiveWriteError(
+          `archive '${path}' was removed or replaced while prune ran; the batch being archived was not deleted (the entries archived before are in the file that was there)`,
+        );
       }
       size += data.length;
       entries += lines.length;
@@ -59,6 +73,18 @@ export async function openArchive(path: string, warn: (message: string) => void 
       await handle.close();
     },
   };
+}
+
+async function stillAt(path: string, opened: Stats): Promise<boolean> {
+  const now = await stat(path).catch(() => undefined);
+  return now !== undefined && now.ino === opened.ino && now.dev === opened.dev;
+}
+
+function describeWriteError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return 'no space left on its file system (ENOSPC)';
+  if (code === 'EDQUOT') return 'disk quota exceeded (EDQUOT)';
+  return code ?? String(error);
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {

@@ -61,6 +61,9 @@ export function formatPruneSummary(summary: PruneSummary): string {
   if (summary.stopped === 'connection-lost') {
     lines.push('Lost the connection to PostgreSQL: the batches counted are committed, the one in flight may be too; the rest is intact, run again to continue.');
   }
+  if (summary.stopped === 'archive-failed') {
+    lines.push('Stopped: the archive could not take the next batch, which was rolled back; every entry deleted is in the archive, the rest is intact.');
+  }
   if (summary.stopped === 'entries-remain') {
     lines.push('Entries older than the cutoff were still being inserted behind the prune after its last pass: they are intact; the next run deletes them.');
   }

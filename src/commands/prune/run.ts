@@ -10,7 +10,7 @@ import { withReadOnlySession } from '../../db/read-only.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { findDetachedLeftovers, partitionName, type TimePartition } from '../../queries/partitions.js';
 import { resetPruneSession, setPruneSession } from '../../queries/prune.js';
-import { openArchive, type ArchiveWriter } from '../../output/archive-writer.js';
+import { ArchiveWriteError, openArchive, type ArchiveWriter } from '../../output/archive-writer.js';
 import { checkWritableDirectory } from '../../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../../secrets/policy.js';
 import { mayHoldInvalidStates, maskInvalidStatesInJson } from '../../output/invalid-states.js';
@@ -37,8 +37,9 @@ export async function runPrune(options: PruneOptions, config: ResolvedConfig, io
   try {
     summary = await withAuditTable(config, (table) => pruneTable(table, options, config.secrets, io, started), { activity: 'prune' });
   } catch (error) {
-    // The batches committed before the connection went stay deleted: say how many, then report the loss.
-    if (error instanceof ConnectionLostError && started.summary) printSummary({ ...started.summary, stopped: 'connection-lost' }, options, io);
+    // The batches committed before the connection or the archive failed stay deleted: say how many, then why.
+    const stopped = error instanceof ConnectionLostError ? 'connection-lost' : error instanceof ArchiveWriteError ? 'archive-failed' : undefined;
+    if (stopped && started.summary) printSummary({ ...started.summary, stopped }, options, io);
     throw error;
   }
   printSummary(summary, options, io);

@@ -1,0 +1,232 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli, startCli, type CliResult } from '../support/cli.js';
+import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+// prune --archive attacked through the built binary (npm run build first): the archive's file goes away or fills
+// its disk mid-run, the run is killed -9 again and again. The promise: every entry deleted is in the archive named
+// (exactly as the table held it, secrets masked), the file stays readable, and the run says what happened.
+
+const OLD = 1500;
+const NEW = 20;
+const schemas: TestSchema[] = [];
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'attack-prune-archive-'));
+});
+afterEach(async () => {
+  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** OLD entries 100 days old with a ~2 KB `after` (hex, ~1 KB in gzip) holding a password; NEW recent ones. Each DELETE statement sleeps `slowMs`. */
+async function seeded(slowMs = 0): Promise<TestSchema> {
+  const schema = await createTestSchema('atk_prune_arch');
+  schemas.push(schema);
+  await createDefaultTable(schema);
+  const t = schema.table();
+  await schema.query(`insert into ${t} (created_at, operator, operation, resource_type, resource_id, source_ip, after)
+    select now() - interval '100 days' + g * interval '1 s', 'old', 'update', 'route', 'r-' || g, ('10.0.' || (g % 200) || '.1')::inet,
+           jsonb_build_object('n', g, 'password', 'pw-' || g, 'pad', (select string_agg(md5(g || '-' || i), '') from generate_series(1, 60) i))
+    from generate_series(1, ${OLD}) g`);
+  await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 hour', 'new' from generate_series(1, ${NEW}) g`);
+  if (slowMs > 0) {
+    await schema.query(`create function ${schema.name}.slow() returns trigger language plpgsql as $$ begin perform pg_sleep(${slowMs / 1000}); return null; end $$`);
+    await schema.query(`create trigger slow after delete on ${t} for each statement execute function ${schema.name}.slow()`);
+  }
+  return schema;
+}
+
+interface Archived {
+  id: string;
+  timestamp: string;
+  operator: string;
+  source_ip: string | null;
+  after: { n: number; password: string; pad: string };
+}
+
+/** The old entries as the table holds them, keyed by id: the ground truth an archive is compared with. */
+async function groundTruth(schema: TestSchema): Promise<Map<string, Omit<Archived, 'id'>>> {
+  const { rows } = await schema.query<Archived>(`
+    select id::text as id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as timestamp, operator,
+           host(source_ip) as source_ip, after
+    from ${schema.table()} where operator = 'old'`);
+  return new Map(rows.map(({ id, ...rest }) => [id, rest]));
+}
+
+const ids = async (schema: TestSchema, where = 'true') =>
+  new Set((await schema.query<{ id: string }>(`select id::text as id from ${schema.table()} where ${where}`)).rows.map((row) => row.id));
+const count = async (schema: TestSchema, where = 'true') => (await ids(schema, where)).size;
+const pruneArgs = (schema: TestSchema, ...args: string[]) => ['--db', databaseUrl(), '--table', schema.table(), 'prune', '--retention-days', '30', '--yes', ...args];
+const lines = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Archived);
+const readArchive = async (path: string) => {
+  const data = await readFile(path);
+  return lines((path.endsWith('.gz') ? gunzipSync(data) : data).toString('utf8'));
+};
+
+/** Every archived line is the table's entry as it was, the password masked; returns the archived ids. */
+function expectExact(archived: Archived[], truth: Map<string, Omit<Archived, 'id'>>): string[] {
+  for (const entry of archived) {
+    const expected = truth.get(entry.id);
+    expect(expected, `archived id ${entry.id} is an old entry`).toBeDefined();
+    expect({ timestamp: entry.timestamp, operator: entry.operator, source_ip: entry.source_ip, after: entry.after }).toEqual({
+      ...expected,
+      after: { ...expected?.after, password: '******' },
+    });
+  }
+  return archived.map((entry) => entry.id);
+}
+
+interface Summary {
+  deleted: number;
+  archived: number;
+  complete: boolean;
+  stopped: string | null;
+}
+
+/** A run stopped by its archive: exit 1, one line naming the cause, and the summary of what went first. */
+function expectStoppedByArchive(result: CliResult, cause: RegExp): Summary {
+  expect(result.code, result.stderr).toBe(1);
+  const errors = result.stderr.trim().split('\n');
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatch(cause);
+  const summary = JSON.parse(result.stdout) as Summary;
+  expect(summary).toMatchObject({ complete: false, stopped: 'archive-failed' });
+  expect(summary.archived).toBe(summary.deleted);
+  return summary;
+}
+
+describe('prune --archive when the file goes away mid-run', () => {
+  it('the file removed: nothing is deleted after it went (the old binary kept deleting into the unlinked file)', async () => {
+    const schema = await seeded(20);
+    const path = join(dir, `${schema.name}-removed.ndjson`);
+    const run = startCli(pruneArgs(schema, '--batch-size', '50', '--archive', path, '--json'));
+    await waitFor(async () => (await count(schema, `operator = 'old'`)) < OLD - 100, 30_000, 'some batches deleted');
+    await unlink(path);
+    const leftAtRemoval = await count(schema, `operator = 'old'`);
+    const result = await run.result;
+    const summary = expectStoppedByArchive(result, /^error: archive '.*' was removed or replaced while prune ran; the batch being archived was not deleted/);
+    // A batch archived before the removal may commit after it; none archived after it does.
+    const left = await count(schema, `operator = 'old'`);
+    expect(left).toBeGreaterThanOrEqual(leftAtRemoval - 50);
+    expect(left).toBe(OLD - summary.deleted);
+    expect(await count(schema, `operator = 'new'`)).toBe(NEW);
+  });
+
+  it('its directory renamed: the run stops; the file at the new name holds exactly the entries deleted, nothing else', async () => {
+    const schema = await seeded(20);
+    const truth = await groundTruth(schema);
+    const before = join(dir, `${schema.name}-a`);
+    const after = join(dir, `${schema.name}-b`);
+    await mkdir(before);
+    const run = startCli(pruneArgs(schema, '--batch-size', '50', '--archive', join(before, 'pruned.ndjson'), '--json'));
+    await waitFor(async () => (await count(schema, `operator = 'old'`)) < OLD - 100, 30_000, 'some batches deleted');
+    await rename(before, after);
+    const summary = expectStoppedByArchive(await run.result, /^error: archive '.*pruned\.ndjson' was removed or replaced while prune ran/);
+
+    const moved = join(after, 'pruned.ndjson');
+    expect((await stat(moved)).mode & 0o777).toBe(0o600);
+    const archived = expectExact(await readArchive(moved), truth);
+    const left = await ids(schema, `operator = 'old'`);
+    // The batch refused was cut from the file: only deleted entries are in it, each once.
+    expect(archived.length).toBe(summary.deleted);
+    expect(new Set(archived).size).toBe(archived.length);
+    expect(archived.filter((id) => left.has(id))).toEqual([]);
+
+    // The next run, to a new file, archives the rest: together, every old entry exactly once.
+    const rest = join(dir, `${schema.name}-rest.ndjson`);
+    const rerun = await spawnCli(pruneArgs(schema, '--archive', rest, '--json'));
+    expect(rerun.stderr).toBe('');
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ deleted: OLD - summary.deleted, complete: true });
+    const all = [...archived, ...expectExact(await readArchive(rest), truth)];
+    expect(all.length).toBe(OLD);
+    expect(new Set(all)).toEqual(new Set(truth.keys()));
+    expect(await count(schema, `operator = 'new'`)).toBe(NEW);
+  });
+});
+
+/** A 1 MB tmpfs mounted for one test (root only), unmounted after. */
+async function withSmallDisk<T>(name: string, use: (mount: string) => Promise<T>): Promise<T> {
+  const mount = join(dir, name);
+  await mkdir(mount);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+  try {
+    return await use(mount);
+  } finally {
+    execFileSync('umount', [mount]);
+  }
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('prune --archive when the disk fills mid-run (a 1 MB tmpfs)', () => {
+  it.each(['pruned.ndjson', 'pruned.ndjson.gz'])('%s: exit 1 naming the full disk, the summary first; the archive reads back whole and exact', async (name) => {
+    const schema = await seeded();
+    const truth = await groundTruth(schema);
+    const kept = join(dir, `${schema.name}-${name}`);
+    const summary = await withSmallDisk(`${schema.name}-disk`, async (mount) => {
+      const path = join(mount, name);
+      const result = await spawnCli(pruneArgs(schema, '--batch-size', '100', '--archive', path, '--json'));
+      const stopped = expectStoppedByArchive(result, /^error: cannot write archive '.*': no space left on its file system \(ENOSPC\); the batch being archived was not deleted$/);
+      expect(stopped.deleted).toBeGreaterThan(0);
+      await writeFile(kept, await readFile(path), { mode: 0o600 });
+      return stopped;
+    });
+    const archived = expectExact(await readArchive(kept), truth);
+    expect(archived.length).toBe(summary.deleted);
+    expect(await count(schema, `operator = 'old'`)).toBe(OLD - summary.deleted);
+    const left = await ids(schema, `operator = 'old'`);
+    expect(archived.filter((id) => left.has(id))).toEqual([]);
+    expect(await count(schema, `operator = 'new'`)).toBe(NEW);
+
+    // The same file, appended to on a disk with room, ends up with every old entry exactly once.
+    const rerun = await spawnCli(pruneArgs(schema, '--archive', kept, '--json'));
+    expect(rerun.stderr).toBe('');
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ deleted: OLD - summary.deleted, complete: true });
+    const all = expectExact(await readArchive(kept), truth);
+    expect(all.length).toBe(OLD);
+    expect(new Set(all)).toEqual(new Set(truth.keys()));
+  });
+});
+
+describe('prune --archive killed -9 again and again', () => {
+  it('no entry is deleted unarchived, the gzip reads back whole, and each kill adds at most one batch of duplicates', async () => {
+    const schema = await seeded(5);
+    const truth = await groundTruth(schema);
+    const path = join(dir, `${schema.name}.ndjson.gz`);
+    // An archive of a previous run is there already: it is appended to, never replaced.
+    const previous = (await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'list', '--operator', 'new', '--limit', '3', '--output', 'ndjson'])).stdout;
+    expect(previous.split('\n').filter(Boolean)).toHaveLength(3);
+    await writeFile(path, gzipSync(previous), { mode: 0o600 });
+    const BATCH = 40;
+    let kills = 0;
+    for (let attempt = 0; attempt < 6 && (await count(schema, `operator = 'old'`)) > 0; attempt += 1) {
+      // A killed client's backend lets go of the lock only once the server notices: the next run waits for it.
+      const run = startCli(pruneArgs(schema, '--wait-lock', '10s', '--batch-size', String(BATCH), '--archive', path));
+      const left = await count(schema, `operator = 'old'`);
+      await waitFor(async () => run.exited() || (await count(schema, `operator = 'old'`)) < left, 30_000, 'a batch deleted');
+      await sleep(30 + attempt * 37);
+      if (run.exited()) break;
+      run.child.kill('SIGKILL');
+      await run.result;
+      kills += 1;
+    }
+    expect(kills).toBeGreaterThan(0);
+    const last = await spawnCli(pruneArgs(schema, '--wait-lock', '10s', '--archive', path, '--json'), { timeoutMs: 60_000 });
+    expect(last.code, last.stderr).toBe(0);
+    expect(await count(schema, `operator = 'old'`)).toBe(0);
+    expect(await count(schema, `operator = 'new'`)).toBe(NEW);
+
+    const archived = await readArchive(path);
+    expect(archived.slice(0, 3).map((entry) => entry.operator)).toEqual(['new', 'new', 'new']);
+    const ours = expectExact(archived.slice(3), truth);
+    expect(new Set(ours)).toEqual(new Set(truth.keys()));
+    expect(ours.length - OLD).toBeLessThanOrEqual(kills * BATCH);
+  });
+});
