@@ -44,9 +44,7 @@ export function fieldExpression(mapping: ResolvedMapping, field: CanonicalField)
     case 'id':
       return sql`${ref}::text`;
     case 'timestamp':
-      return column.type === 'timestamptz' || column.epoch !== undefined || column.timeZone !== undefined
-        ? sql`to_char(${asTimestamptz(column)} at time zone 'UTC', ${sql.raw(ISO_FORMAT)})`
-        : sql`to_char(${ref}, ${sql.raw(ISO_FORMAT)})`;
+      return isoTimestampOf(mapping, ref);
     case 'source_ip':
       // host() drops the /32 or /128 that inet's text cast would add.
       return column.type === 'inet' || column.type === 'cidr' ? sql`host(${ref})` : sql`${ref}::text`;
@@ -137,12 +135,19 @@ export function entryJsonExpression(mapping: ResolvedMapping): RawBuilder<string
 const LINE_SEPARATOR_ESCAPES = [['\u2028', '\\u2028'], ['\u2029', '\\u2029'], ['\u0085', '\\u0085']] as const;
 
 /** The timestamp column as a timestamptz: converted from epoch numbers or from local time in its zone. */
-function asTimestamptz(column: MappedColumn): RawBuilder<unknown> {
-  const ref = sql.ref(column.name);
+function asTimestamptz(column: MappedColumn, ref: RawBuilder<unknown> = sql.ref(column.name)): RawBuilder<unknown> {
   if (column.epoch === 'seconds') return sql`to_timestamp(${ref})`;
   if (column.epoch === 'milliseconds') return sql`to_timestamp(${ref} / 1000.0)`;
   if (column.timeZone !== undefined) return sql`(${ref} at time zone ${sql.lit(column.timeZone)})`;
   return ref;
+}
+
+/** ISO 8601 UTC text of a value in the timestamp column's own form (`ref`: that column under another alias, say). */
+export function isoTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<string> {
+  const column = mapping.columns.timestamp as MappedColumn;
+  return column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined
+    ? sql<string>`to_char(${ref}, ${sql.raw(ISO_FORMAT)})`
+    : sql<string>`to_char(${asTimestamptz(column, ref)} at time zone 'UTC', ${sql.raw(ISO_FORMAT)})`;
 }
 
 /**
@@ -150,9 +155,18 @@ function asTimestamptz(column: MappedColumn): RawBuilder<unknown> {
  * timestamp), so a filter compares the raw column and its index stays usable.
  */
 export function timestampValue(mapping: ResolvedMapping, value: TimeBound | Position): RawBuilder<unknown> {
-  const asTimestamptz = 'kind' in value && value.kind === 'relative'
+  return columnTimestamp(mapping, timestamptzValue(value));
+}
+
+/** A time bound or position as a `timestamptz`, for arithmetic before {@link columnTimestamp} gives it the column's form. */
+export function timestamptzValue(value: TimeBound | Position): RawBuilder<unknown> {
+  return 'kind' in value && value.kind === 'relative'
     ? sql`(now() - cast(${value.interval} as interval))`
     : sql`cast(${'kind' in value ? value.iso : value.timestamp} as timestamptz)`;
+}
+
+/** A `timestamptz` expression in the timestamp column's own form (epoch number, local time or UTC), to compare with it. */
+export function columnTimestamp(mapping: ResolvedMapping, asTimestamptz: RawBuilder<unknown>): RawBuilder<unknown> {
   const column = mapping.columns.timestamp;
   if (column?.epoch !== undefined) {
     const seconds = sql`extract(epoch from ${asTimestamptz})${sql.raw(column.epoch === 'milliseconds' ? ' * 1000' : '')}`;

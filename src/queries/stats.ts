@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { columnRef, fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { columnRef, columnTimestamp, fieldExpression, isoTimestampOf, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
@@ -100,12 +100,6 @@ export interface NewAddress {
   count: number;
 }
 
-const ISO_UTC = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
-
-function isoText(mapping: ResolvedMapping, value: RawBuilder<unknown>): RawBuilder<string> {
-  const type = mapping.columns.timestamp?.type;
-  return type === 'timestamp' ? sql<string>`to_char(${value}, ${ISO_UTC})` : sql<string>`to_char(${value} at time zone 'UTC', ${ISO_UTC})`;
-}
 
 /** Columns of the same table under the alias `o`, for the correlated "anything earlier?" checks. */
 function earlier(mapping: ResolvedMapping, field: 'operator' | 'source_ip' | 'timestamp'): RawBuilder<unknown> {
@@ -113,12 +107,12 @@ function earlier(mapping: ResolvedMapping, field: 'operator' | 'source_ip' | 'ti
   return sql.ref(`o.${column.name}`);
 }
 
-/** Needs plain columns for operator and timestamp: the checks read the same table again under another alias. */
+/**
+ * Needs columns, not expressions: the checks read the same table again under another alias. A timestamp kept as
+ * epoch numbers or local time is compared in its own form and turned into UTC text only for the output.
+ */
 function plainColumns(mapping: ResolvedMapping, fields: readonly CanonicalField[]): boolean {
-  return fields.every((field) => {
-    const column = mapping.columns[field];
-    return column !== undefined && column.expression === undefined && column.epoch === undefined && column.timeZone === undefined;
-  });
+  return fields.every((field) => mapping.columns[field] !== undefined && mapping.columns[field].expression === undefined);
 }
 
 /**
@@ -134,9 +128,9 @@ function newSince(mapping: ResolvedMapping, filters: EntryFilters, firstInWindow
  * filters choose the operators (those counted); their first entry is looked up in the whole table, whatever the
  * filters, so a new operator counted by `--operation DELETE` is marked even when their first entry was an UPDATE.
  */
-export async function findFirstChanges(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<FirstChange[]> {
+export async function findFirstChanges(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<FirstChange[] | null> {
   const query = buildFirstChangesQuery(mapping, filters);
-  return query ? (await query.execute(db)).rows : [];
+  return query ? (await query.execute(db)).rows : null;
 }
 
 export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryFilters): RawBuilder<FirstChange> | undefined {
@@ -144,7 +138,7 @@ export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryF
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ts = timestampRef(mapping);
   return sql<FirstChange>`
-    select g.k::text as operator, ${isoText(mapping, sql`f.first_ever`)} as first from (
+    select g.k::text as operator, ${isoTimestampOf(mapping, sql`f.first_ever`)} as first from (
       select ${operator} as k, min(${ts}) as first_in
       from ${sql.table(tableRef(mapping))} where ${allOf([...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`])}
       group by 1
@@ -182,11 +176,13 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
   // median but are not the window's (`--since 12:00` marked "11 on that day" for 10 changes at 02:00 and 1 after).
   let inWindow: RawBuilder<unknown> = sql`count(*)`;
   if (filters.since) {
-    const since = timestampValue(mapping, filters.since);
-    inWindow = sql`count(*) filter (where ${timestampRef(mapping)} >= ${since})`;
-    conditions.push(sql<boolean>`${timestampRef(mapping)} >= ${since} - make_interval(days => ${BASELINE_DAYS})`);
-    const type = mapping.columns.timestamp?.type;
-    windowStart = type === 'timestamp' ? sql`to_char(${since}, 'YYYY-MM-DD')` : sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
+    const since = timestamptzValue(filters.since);
+    inWindow = sql`count(*) filter (where ${timestampRef(mapping)} >= ${columnTimestamp(mapping, since)})`;
+    // The baseline starts at a UTC midnight, as days are counted: a first day cut at the window's hour would count low.
+    const baselineStart = sql`(date_trunc('day', (${since} - make_interval(days => ${BASELINE_DAYS})) at time zone 'UTC') at time zone 'UTC')`;
+    conditions.push(sql<boolean>`${timestampRef(mapping)} >= ${columnTimestamp(mapping, baselineStart)}`);
+    // Arithmetic and days on the timestamptz: an epoch column's bound is a number, which has neither.
+    windowStart = sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
   }
   return sql<{ operator: string; day: string; n: string; median: number }>`
     with daily as (
@@ -206,9 +202,9 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
  * on the 2M-row bench seed). As for first changes, the filters choose the pairs and their first use is looked up in
  * the whole table: `first` is that first use.
  */
-export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[]> {
+export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[] | null> {
   const query = buildNewAddressesQuery(mapping, filters);
-  if (!query) return [];
+  if (!query) return null;
   const result = await query.execute(db);
   return result.rows.map((row) => ({ operator: row.operator, ip: row.ip, first: row.first, count: Number(row.n) }));
 }
@@ -220,7 +216,7 @@ export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryF
   const ts = timestampRef(mapping);
   const conditions = [...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
   return sql<{ operator: string; ip: string; first: string; n: string }>`
-    select g.k::text as operator, g.ip_text as ip, ${isoText(mapping, sql`p.first_ever`)} as first, g.n from (
+    select g.k::text as operator, g.ip_text as ip, ${isoTimestampOf(mapping, sql`p.first_ever`)} as first, g.n from (
       select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text, min(${ts}) as first_in, count(*) as n
       from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
     ) g

@@ -4,16 +4,14 @@ import { withAuditTable } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
 import { resolveResourceNames } from '../../queries/filters.js';
-import {
-  countGroups, findBusyDays, findFirstChanges, findNewAddresses, TIME_DIMENSIONS,
-  type BusyDay, type Dimension, type FirstChange, type NewAddress, type StatsRow,
-} from '../../queries/stats.js';
+import { countGroups, findBusyDays, findFirstChanges, findNewAddresses, TIME_DIMENSIONS, type Dimension, type StatsRow } from '../../queries/stats.js';
 import { createColors, shouldUseColor } from '../../output/colors.js';
 import { csvQuote } from '../../output/csv.js';
 import { writeJson } from '../../output/stable-json.js';
-import { countOf, formatCount, sanitizeForTerminal } from '../../output/terminal-text.js';
+import { formatCount } from '../../output/terminal-text.js';
 import { labelColumns, localeIsUtf8, renderBars, renderHeat, renderSparkline, WEEKDAYS, type Bar, type ChartStyle } from '../../output/stats-chart.js';
 import type { EntryFilters } from '../../domain.js';
+import { keyText, operatorNotes, renderUnusual, type Unusual } from './unusual.js';
 
 export interface StatsOptions {
   filters: EntryFilters;
@@ -32,12 +30,6 @@ export interface StatsOptions {
 export interface StatsView {
   by: Dimension[];
   rows: StatsRow[];
-}
-
-export interface Unusual {
-  firstChanges: FirstChange[];
-  busyDays: BusyDay[];
-  newAddresses: NewAddress[];
 }
 
 export interface StatsResult {
@@ -108,7 +100,6 @@ export async function runStats(options: StatsOptions, config: ResolvedConfig, io
  * A key as the pictures name it: `(none)` for no value. A value that would read the same (an operator named
  * "(none)"), or that would print nothing (""), is quoted, so no one can pass for the entries without an operator.
  */
-const keyText = (key: string | number | null) => (key === null ? '(none)' : key === '' || key === '(none)' ? JSON.stringify(key) : String(key));
 
 function groupObject(by: readonly Dimension[], row: StatsRow): Record<string, unknown> {
   const group: Record<string, unknown> = {};
@@ -170,7 +161,7 @@ export function renderStats(result: StatsResult, options: StatsOptions, style: C
     }
     out.push(...renderView(view, options, style, notes));
   }
-  if (result.unusual) out.push('', ...renderUnusual(result.unusual, options, style));
+  if (result.unusual) out.push('', ...renderUnusual(result.unusual, options.factor, style));
   return out;
 }
 
@@ -280,27 +271,4 @@ function fillSeries(dimension: Dimension, points: [string | number | null, numbe
     }
   }
   return { keys, values: keys.map((key) => counts.get(key) ?? 0) };
-}
-
-/** Marks beside an operator's bar: new operator, unusually busy day, new source IP. */
-function operatorNotes(unusual: Unusual | undefined): Map<string, string> {
-  const notes = new Map<string, string[]>();
-  const add = (operator: string, note: string) => notes.set(operator, [...(notes.get(operator) ?? []), note]);
-  for (const change of unusual?.firstChanges ?? []) add(change.operator, '! first change ever');
-  for (const day of unusual?.busyDays ?? []) add(day.operator, `! ${formatCount(day.count)} on ${day.day}`);
-  // A text source_ip column holds whatever was written: the address is sanitized like every other value.
-  for (const address of unusual?.newAddresses ?? []) add(address.operator, `! new IP ${sanitizeForTerminal(address.ip)}`);
-  return new Map([...notes].map(([operator, list]) => [operator, list.length > 2 ? `${list.slice(0, 2).join(', ')}, +${list.length - 2}` : list.join(', ')]));
-}
-
-function renderUnusual(unusual: Unusual, options: StatsOptions, style: ChartStyle): string[] {
-  const { colors } = style;
-  const lines = [colors.bold('Unusual') + colors.dim(`  (rules: first change ever; a day over ${options.factor}x the operator's median day; a source IP new for the operator)`)];
-  for (const change of unusual.firstChanges) lines.push(`${colors.yellow('!')} first change ever: ${sanitizeForTerminal(keyText(change.operator))} at ${change.first}`);
-  for (const day of unusual.busyDays) lines.push(`${colors.yellow('!')} busy day: ${sanitizeForTerminal(keyText(day.operator))} made ${formatCount(day.count)} changes on ${day.day} (median ${formatCount(day.median)} per active day)`);
-  for (const address of unusual.newAddresses) {
-    lines.push(`${colors.yellow('!')} new source IP: ${sanitizeForTerminal(keyText(address.operator))} from ${sanitizeForTerminal(address.ip)} since ${address.first} (${countOf(address.count, 'entry', 'entries')})`);
-  }
-  if (lines.length === 1) lines.push(colors.dim('nothing unusual'));
-  return lines;
 }
