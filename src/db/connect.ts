@@ -23,11 +23,12 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
   const { pool, failure } = opened;
   const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
+  opens.set(db, opened);
   try {
     if (failure !== undefined) throw failure;
     return await fn(db);
   } catch (error) {
-    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost });
+    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs });
   } finally {
     await db.destroy();
     // Kysely ends only a pool it has used: a session that failed before its first query (a bad --table) must end it.
@@ -36,12 +37,18 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
 }
 
 const pools = new WeakMap<Db, Pool>();
+const opens = new WeakMap<Db, OpenPool>();
 
 /** The pg pool under `db` (from {@link withDatabase}), for what Kysely cannot run: COPY (copy-out.ts). */
 export function poolOf(db: Db): Pool {
   const pool = pools.get(db);
   if (!pool) throw new Error('poolOf: this Kysely instance was not opened by withDatabase');
   return pool;
+}
+
+/** Why a connection of `db`'s pool was last lost, as recorded (pool.ts): for a command that reports a loss and goes on. */
+export function lastLossOf(db: Db): Error | undefined {
+  return opens.get(db)?.lost;
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
@@ -58,7 +65,33 @@ const TERMINATED_SQLSTATE = /^57P0[12]$/;
 export interface FailureContext {
   activity?: string;
   lost?: Error;
+  /** The connect timeout in force, named when it was reached. */
+  timeoutMs?: number;
+  /** The server (`HOST:PORT/DB`), named with a timeout where no message around it names it. */
+  address?: string;
 }
+
+/** pg's words for a connect that got no answer in time: pg-pool's timer, the client's own, a wait for a free client. */
+const TIMEOUT_MESSAGES = new Set(['Connection terminated due to connection timeout', 'timeout expired', 'timeout exceeded when trying to connect']);
+
+export function isConnectTimeout(error: Error): boolean {
+  return TIMEOUT_MESSAGES.has(error.message);
+}
+
+/**
+ * Why `error` happened, in one phrase: for pg's generic "connection terminated" the recorded loss (the server's
+ * FATAL, the socket's error); for a timeout, how long it waited.
+ */
+export function describeFailure(error: Error, context: FailureContext = {}): string {
+  if (isConnectTimeout(error)) {
+    const from = context.address === undefined ? '' : ` from ${context.address}`;
+    return context.timeoutMs === undefined ? `connection timed out${from}` : `no answer${from} within ${formatSeconds(context.timeoutMs)}`;
+  }
+  if (LOST_MESSAGES.has(error.message) && context.lost) return context.lost.message;
+  return error.message || ((error as NodeJS.ErrnoException).code ?? 'unknown error');
+}
+
+const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
 
 /**
  * Turns "could not reach the server" errors into one line that names the (masked) target, and a connection lost
@@ -69,14 +102,16 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (isConnectionLost(error, context.lost)) {
     // pg's own words say only that the connection is gone; the recorded loss says why.
-    const reason = LOST_MESSAGES.has(error.message) && context.lost ? context.lost.message : error.message || code;
+    const reason = describeFailure(error, context);
     const during = context.activity ? ` during ${context.activity}` : '';
     return new ConnectionLostError(`lost the connection to PostgreSQL at ${describeAddress(target)}${during}: ${reason}`, { cause: error });
   }
-  const timedOut = /timeout/i.test(error.message) && /connect/i.test(error.message);
+  const timedOut = isConnectTimeout(error);
   const tls = error instanceof TlsConnectError;
   if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message) && !tls) return error;
-  const reason = timedOut ? 'connection timed out' : error.message || code;
+  const reason = timedOut
+    ? `${describeFailure(error, context)}: check that the server is running and that this host and port are right and reachable from here (a firewall may drop the packets), or raise --connect-timeout`
+    : error.message || code;
   return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
 }
 
@@ -87,5 +122,5 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
 export function isConnectionLost(error: Error, lost: Error | undefined): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (LOST_MESSAGES.has(error.message) || TERMINATED_SQLSTATE.test(code)) return true;
-  return lost !== undefined && (CONNECTION_CODES.has(code) || CONNECTION_SQLSTATE.test(code) || code === '57P03');
+  return lost !== undefined && (CONNECTION_CODES.has(code) || CONNECTION_SQLSTATE.test(code) || code === '57P03' || isConnectTimeout(error));
 }

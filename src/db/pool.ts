@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, PoolConfig } from 'pg';
+import type { Client, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { ConnectionTarget } from '../config/connection-url.js';
 import { NO_TLS, stripTlsParams } from '../config/tls-settings.js';
@@ -29,7 +29,24 @@ export interface OpenPool {
  */
 export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
   const { default: pg } = await import('pg');
-  const pool = createTlsPool(pg.Pool, toPoolConfig(settings), settings.target.tls ?? NO_TLS);
+  const connecting = new Set<Client>();
+  // pg-pool hands out no client before it is connected: this class is the one place that sees a connect in progress.
+  class TrackedClient extends pg.Client {
+    constructor(config?: ClientConfig) {
+      super(config);
+      connecting.add(this);
+      // pg leaves the TCP socket open when TLS fails on it (a server that answers SSLRequest with garbage starting
+      // with 'S'): the process then waited for the server to hang up. A failed or ended connection closes it.
+      const socket = this.connection.stream;
+      const close = () => {
+        connecting.delete(this);
+        socket.destroy();
+      };
+      this.connection.once('error', close).once('end', close);
+    }
+  }
+  const pool = createTlsPool(pg.Pool, { ...toPoolConfig(settings), Client: TrackedClient }, settings.target.tls ?? NO_TLS);
+  connectingClients.set(pool, connecting);
   const opened: OpenPool = { pool };
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
@@ -45,14 +62,33 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
  */
 function watchConnection(client: PoolClient, opened: OpenPool): void {
   markConnected();
+  connectingClients.get(opened.pool)?.delete(client as unknown as Client);
+  // This client's own loss: a later client's (follow reconnects) replaces an earlier client's, never the other way.
+  let own: Error | undefined;
+  const record = (error: Error) => {
+    own = error;
+    opened.lost = error;
+  };
   client.on('error', (error: Error) => {
     // The server's own words ("terminating connection due to administrator command") beat the socket's.
-    if (!opened.lost || !('severity' in opened.lost)) opened.lost = error;
+    if (!own || !('severity' in own)) record(error);
   });
   // A FATAL message arrives before the socket closes; while a query runs, pg hands it to that query only.
   client.connection.on('errorMessage', (message: Error & { severity?: string }) => {
-    if (message.severity === 'FATAL' || message.severity === 'PANIC') opened.lost = message;
+    if (message.severity === 'FATAL' || message.severity === 'PANIC') record(message);
   });
+}
+
+/** The clients of each pool still connecting: a server that accepts TCP and never answers holds them until the timeout. */
+const connectingClients = new WeakMap<Pool, Set<Client>>();
+
+/**
+ * Ends every connect of `pool` in progress at once (its socket destroyed): their callers get an error instead of
+ * waiting out the connect timeout. For Ctrl-C in a command that reconnects (follow); connected clients are untouched.
+ */
+export function abortConnecting(pool: Pool): void {
+  // The stream is the TLS socket once TLS is negotiated; its 'end' closes the TCP socket under it too (above).
+  for (const client of connectingClients.get(pool) ?? []) client.connection.stream.destroy();
 }
 
 /** A session's pool settings: the configured server (set by then, with --demo too), its timeout, the command's needs. */

@@ -3,8 +3,11 @@ import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { withReadOnlySession } from '../../db/read-only.js';
-import { isConnectionLost, poolOf } from '../../db/connect.js';
-import type { OpenPool } from '../../db/pool.js';
+import { describeFailure, isConnectionLost, lastLossOf, poolOf } from '../../db/connect.js';
+import { abortConnecting, type OpenPool } from '../../db/pool.js';
+import { describeAddress } from '../../config/connection-url.js';
+import { redactSecrets } from '../../secrets/redact.js';
+import { sanitizeForTerminal } from '../../terminal-safe.js';
 import { resolveResourceNames } from '../../queries/filters.js';
 import { fetchWindow, PAGE_SIZE, readOpenTransactions } from '../../queries/follow.js';
 import { resolveInstant } from '../../queries/history.js';
@@ -139,7 +142,10 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
             const wait = nextRetryDelay(failure, undefined, DEFAULT_RETRY_POLICY, clock.now());
             if (wait === undefined) throw error;
             const retry = `in ${(wait / 1000).toFixed(1)}s (attempt ${failure.attempts})`;
-            note(lost ? `warning: lost the connection to PostgreSQL (${error.message}); reconnecting ${retry}` : `warning: a poll was cancelled (${error.message}); polling again ${retry}`);
+            // pg says "Connection terminated unexpectedly" whatever the cause; the pool recorded the server's or the socket's words.
+            const context = { lost: lastLossOf(table.db), timeoutMs: config.connectTimeoutMs, address: config.connection && describeAddress(config.connection) };
+            const reason = sanitizeForTerminal(redactSecrets(describeFailure(error, context)));
+            note(lost ? `warning: lost the connection to PostgreSQL (${reason}); reconnecting ${retry}` : `warning: a poll was cancelled (${reason}); polling again ${retry}`);
             if (!(await pause(clock, wait, signal))) break;
           }
         }
@@ -201,9 +207,9 @@ function startTimer(ms: number, fn: () => void): { cancel(): void } {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Ctrl-C must not wait for a query held up by a lock or a stalled server, nor for the session's reset after it: on
- * abort the connection last taken from the pool is closed (its socket destroyed if a query is in flight), which ends
- * both at once. Returns what undoes the watch.
+ * Ctrl-C must not wait for a query held up by a lock or a stalled server, nor for the session's reset after it, nor
+ * for a reconnect to a server that never answers: on abort the connection last taken from the pool is closed (its
+ * socket destroyed if a query is in flight) and any connect in progress is cut. Returns what undoes the watch.
  */
 function closeConnectionOnAbort(table: AuditTable, signal: AbortSignal): () => void {
   let active: { end(): Promise<void> } | undefined;
@@ -211,7 +217,10 @@ function closeConnectionOnAbort(table: AuditTable, signal: AbortSignal): () => v
   const onAcquire = (client: { end(): Promise<void> }) => {
     active = client;
   };
-  const onAbort = () => void active?.end().catch(() => undefined);
+  const onAbort = () => {
+    abortConnecting(pool);
+    void active?.end().catch(() => undefined);
+  };
   pool.on('acquire', onAcquire);
   signal.addEventListener('abort', onAbort, { once: true });
   return () => {
