@@ -20,6 +20,8 @@ export interface CheckpointCoverage {
   filters: Record<string, string | string[]>;
   /** The weakest guard any run that advanced this checkpoint had. */
   guard: LateCommitGuard;
+  /** The table the exports read (queries/checkpoint-source.ts); absent in files written before it was recorded. */
+  source?: string;
 }
 
 /** A checkpoint as read: version 1 files have a position only. */
@@ -39,6 +41,7 @@ export interface CheckpointFile {
   destination: string;
   filters: Record<string, string | string[]>;
   late_commit_guard: LateCommitGuard;
+  source?: string;
 }
 
 const GUARDS: readonly LateCommitGuard[] = ['open-transactions', 'settle', 'unknown'];
@@ -75,13 +78,14 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
 }
 
 function readCoverage(record: Record<string, unknown>, problems: string[]): CheckpointCoverage | undefined {
-  const { destination, filters, late_commit_guard: guard } = record;
+  const { destination, filters, late_commit_guard: guard, source } = record;
+  if (source !== undefined && typeof source !== 'string') problems.push(`"source" must be a string`);
   if (typeof destination !== 'string') problems.push(`"destination" must be a string`);
   const validFilters = typeof filters === 'object' && filters !== null && !Array.isArray(filters)
     && Object.values(filters).every((value) => typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string')));
   if (!validFilters) problems.push(`"filters" must be an object of strings or string lists`);
   if (!GUARDS.includes(guard as LateCommitGuard)) problems.push(`"late_commit_guard" must be one of ${GUARDS.join(', ')}`);
-  return { destination: destination as string, filters: filters as CheckpointCoverage['filters'], guard: guard as LateCommitGuard };
+  return { destination: destination as string, filters: filters as CheckpointCoverage['filters'], guard: guard as LateCommitGuard, source: source as string | undefined };
 }
 
 /**
@@ -137,6 +141,7 @@ export async function writeCheckpoint(file: string, position: Position, coverage
     destination: coverage.destination,
     filters: coverage.filters,
     late_commit_guard: coverage.guard,
+    ...(coverage.source === undefined ? {} : { source: coverage.source }),
   };
   let temp: string | undefined;
   try {

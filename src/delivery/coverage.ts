@@ -16,11 +16,18 @@ const sameFilters = (a: Record<string, string | string[]>, b: Record<string, str
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 /**
- * What this run will record in the checkpoint. A checkpoint follows one stream: a run with other filters or another
- * destination kind would continue a position that means something else, so it is refused. A version-1 file carries
+ * What this run will record in the checkpoint. A checkpoint follows one stream: a run with other filters, another
+ * destination kind or another table would continue a position that means something else, so it is refused. A version-1 file carries
  * no coverage: it is continued, and recorded as `unknown`, never trusted by `prune --only-exported`.
  */
-export function runCoverage(file: string, previous: Checkpoint | undefined, filters: EntryFilters, destination: string, guard: LateCommitGuard): CheckpointCoverage {
+export function runCoverage(
+  file: string,
+  previous: Checkpoint | undefined,
+  filters: EntryFilters,
+  destination: string,
+  guard: LateCommitGuard,
+  source?: string,
+): CheckpointCoverage {
   const wanted = describeFilters(filters);
   const recorded = previous?.coverage;
   if (recorded && !sameFilters(recorded.filters, wanted)) {
@@ -33,7 +40,10 @@ export function runCoverage(file: string, previous: Checkpoint | undefined, filt
       `checkpoint ${file} was written by exports to ${recorded.destination}, this run exports to ${destination}: use another checkpoint file`,
     );
   }
-  return { destination, filters: wanted, guard: weakerGuard(previous ? (recorded?.guard ?? 'unknown') : guard, guard) };
+  if (recorded?.source !== undefined && source !== undefined && recorded.source !== source) {
+    throw new UsageError(`checkpoint ${file} was written by exports of ${recorded.source}, this run reads ${source}: use another checkpoint file`);
+  }
+  return { destination, filters: wanted, guard: weakerGuard(previous ? (recorded?.guard ?? 'unknown') : guard, guard), source };
 }
 
 const STRENGTH: Record<LateCommitGuard, number> = { 'open-transactions': 2, settle: 1, unknown: 0 };

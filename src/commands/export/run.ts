@@ -12,6 +12,7 @@ import { createSink, type SinkOptions } from '../../sinks/index.js';
 import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointCoverage, type DeliveryStats } from '../../delivery/index.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
 import { runCoverage } from '../../delivery/coverage.js';
+import { readCheckpointSource } from '../../queries/checkpoint-source.js';
 import { startProgress } from '../../output/progress.js';
 import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
@@ -137,12 +138,13 @@ async function startQuery(table: AuditTable, options: ExportOptions, io: CliIo):
   const previous = file ? await readCheckpoint(file) : undefined;
   if (file && previous) checkCheckpointId(table.mapping, previous.position.id, `checkpoint file ${file}`);
   // Fails early on another stream's checkpoint; the guard is recomputed below once the bound is known.
-  if (file) runCoverage(file, previous, options.filters, options.sink.kind, 'open-transactions');
+  const source = file ? await readCheckpointSource(table.db, table.mapping) : undefined;
+  if (file) runCoverage(file, previous, options.filters, options.sink.kind, 'open-transactions', source);
   if (file && !options.dryRun) await removeStaleTemps(file);
   const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, previous?.position, file !== undefined);
   for (const message of bound.messages) io.stderr.write(`${message}\n`);
-  const coverage = file ? runCoverage(file, previous, options.filters, options.sink.kind, bound.guard) : undefined;
+  const coverage = file ? runCoverage(file, previous, options.filters, options.sink.kind, bound.guard, source) : undefined;
   return { query: { filters: options.filters, after: previous?.position, before: bound.before }, coverage, guard: bound.guard };
 }
 

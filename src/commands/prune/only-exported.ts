@@ -9,7 +9,7 @@ import { formatFilters } from '../../delivery/coverage.js';
  * committed late behind it (docs/decisions/001-late-commits.md). Anything else is refused rather than trusted: a
  * missing file, a version-1 file (which records neither), a filtered export, a run that had only --settle.
  */
-export async function readExportedPosition(file: string): Promise<Position> {
+export async function readExportedPosition(file: string): Promise<ExportedPosition> {
   const checkpoint = await readCheckpoint(file);
   const refuse = (why: string) => new UsageError(`refusing --only-exported '${file}': ${why}`);
   const fresh = 'run one export of every entry (no filters) with a new --checkpoint file, then prune with that file';
@@ -25,6 +25,21 @@ export async function readExportedPosition(file: string): Promise<Position> {
       : 'it was upgraded from a version-1 file, whose exports did not guard against late commits';
     throw refuse(`${why}; ${fresh}`);
   }
-  return checkpoint.position;
+  return { ...checkpoint.position, file, source: coverage.source };
+}
+
+/** The position, with the checkpoint file and the table its exports read (if recorded), for {@link checkExportedSource}. */
+export interface ExportedPosition extends Position {
+  file: string;
+  source?: string;
+}
+
+/** Refuses a checkpoint written by exports of another table, database or server: its position says nothing of this one. */
+export function checkExportedSource(exported: ExportedPosition, source: string): void {
+  if (exported.source === undefined || exported.source === source) return;
+  throw new UsageError(
+    `refusing --only-exported '${exported.file}': it was written by exports of ${exported.source}, this prune is of ${source}; ` +
+      'pass the checkpoint of an export of this table',
+  );
 }
 

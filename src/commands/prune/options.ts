@@ -1,4 +1,5 @@
-import type { Position, PruneSummary, RetentionSource } from '../../domain.js';
+import type { PruneSummary, RetentionSource } from '../../domain.js';
+import type { ExportedPosition } from './only-exported.js';
 export interface PruneOptions {
   retention: { days: number; source: RetentionSource };
   /** A fixed cutoff (ISO 8601 with microseconds) instead of `now() - retention` by the database clock: for tests. */
@@ -18,7 +19,7 @@ export interface PruneOptions {
   /** Archive secret values as they are instead of "******". */
   showSecrets: boolean;
   /** An export checkpoint: nothing after this position is deleted, so the SIEM has every entry that goes. */
-  onlyExported?: Position;
+  onlyExported?: ExportedPosition;
   /** While another prune holds the table's lock, try again for this many milliseconds (--wait-lock); else exit 3. */
   waitLockMs?: number;
   /** --seal-store: writes the signed "pruned up to" record before the first DELETE (seal/prune-record.ts). */

@@ -5,6 +5,8 @@ import { checkCheckpointId } from '../../queries/id-check.js';
 import { listTimePartitions, type TimePartition } from '../../queries/partitions.js';
 import { computeCutoff, matchEntries, type PruneBound } from '../../queries/prune.js';
 import type { PruneOptions } from './options.js';
+import { checkExportedSource } from './only-exported.js';
+import { readCheckpointSource } from '../../queries/checkpoint-source.js';
 
 /** What a prune will remove, decided before anything is: the frozen cutoff, the bound, whole partitions, the count. */
 export interface PrunePlan {
@@ -21,8 +23,11 @@ export interface PrunePlan {
 export async function planPrune(conn: Db, mapping: ResolvedMapping, options: PruneOptions): Promise<PrunePlan> {
   const cutoff = options.cutoff ?? (await computeCutoff(conn, options.retention.days));
   const exported = options.onlyExported;
-  if (exported) checkCheckpointId(mapping, exported.id, 'the --only-exported checkpoint');
-  const bound: PruneBound = { before: cutoff, upTo: exported };
+  if (exported) {
+    checkCheckpointId(mapping, exported.id, 'the --only-exported checkpoint');
+    checkExportedSource(exported, await readCheckpointSource(conn, mapping));
+  }
+  const bound: PruneBound = { before: cutoff, upTo: exported && { timestamp: exported.timestamp, id: exported.id } };
   // A partition may go whole only if every row in it is before the cutoff and already exported: its upper bound
   // must not pass the earlier of the two (rows at a timestamp before the checkpoint's are at or before it).
   const partitionLimit = exported ? earlierInstant(exported.timestamp, cutoff) : cutoff;

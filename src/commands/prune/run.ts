@@ -129,7 +129,7 @@ class PruneRun {
     const old = plan.partitions;
     Object.assign(this.summary, {
       cutoff: plan.cutoff,
-      onlyExported: this.options.onlyExported,
+      onlyExported: plan.bound.upTo,
       matched: plan.matched,
       oldest: plan.oldest,
       newest: plan.newest,
