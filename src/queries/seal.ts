@@ -25,7 +25,9 @@ const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_paral
  * json and text as written, inet with its prefix length).
  */
 function storedText(mapping: ResolvedMapping, field: CanonicalField): RawBuilder<unknown> {
-  if (field === 'id' || field === 'timestamp') return fieldExpression(mapping, field);
+  if (field === 'id') return fieldExpression(mapping, field);
+  // to_char gives NULL for '-infinity', which sorts before every seal's bound: its own text keeps it sealable.
+  if (field === 'timestamp') return sql`coalesce(${fieldExpression(mapping, field)}, ${timestampRef(mapping)}::text)`;
   const ref = columnRef(mapping, field);
   return ref ? sql`${ref}::text` : sql`null::text`;
 }

@@ -11,12 +11,13 @@ export function streamSealedLeaves(db: Db, mapping: ResolvedMapping, to: string,
   return streamSealLeaves(db, mapping, { to }, hasher);
 }
 
-/** Entries at or after `from` (the newest seal's end): written since, not sealed yet. */
-export async function countUnsealed(db: Db, mapping: ResolvedMapping, from: string): Promise<number> {
+/** Entries at or after `from` (the newest seal's end; every entry without it): written since, not sealed yet. */
+export async function countUnsealed(db: Db, mapping: ResolvedMapping, from?: string): Promise<number> {
+  const condition = from === undefined ? sql<boolean>`true` : sql<boolean>`${timestampRef(mapping)} >= ${timestampValue(mapping, { kind: 'absolute', iso: from })}`;
   const row = await db
     .selectFrom(tableRef(mapping))
     .select(sql<string>`count(*)`.as('count'))
-    .where(sql<boolean>`${timestampRef(mapping)} >= ${timestampValue(mapping, { kind: 'absolute', iso: from })}`)
+    .where(condition)
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }

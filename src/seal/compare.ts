@@ -5,7 +5,7 @@ import { changedFields, SealChain, type SealedEntry } from './canonical.js';
 export type Problem =
   | { kind: 'modified'; id: string; timestamp: string; fields: string[] }
   | { kind: 'deleted'; position: number; id: string; timestamp: string; previous: Position | null; next: Position | null }
-  | { kind: 'inserted'; id: string; timestamp: string }
+  | { kind: 'inserted'; id: string; timestamp: string; late_commit_guard?: string }
   | { kind: 'archive-mismatch'; id: string; timestamp: string; archive: string }
   | { kind: 'bad-signature' | 'missing-seal-file' | 'chain-broken' | 'leaves-altered' | 'leaves-unreadable' | 'record-invalid'; file: string; detail: string };
 
@@ -24,6 +24,8 @@ export interface RangeContext {
   previousHash: string;
   /** The entry before the range, for a deletion's neighbours. */
   before: Position | null;
+  /** How the seal bounded its range against late commits: says what an inserted entry can be. */
+  lateCommitGuard?: string;
 }
 
 export interface RangeResult {
@@ -72,15 +74,15 @@ const positionOf = (entry: SealedEntry): Position => ({ timestamp: entry.timesta
  * timestamp, entries are matched by id, so the order of ties never matters): an id in both with another hash is
  * modified (the fields whose digests differ), one only in the leaves is deleted (unless pruned), one only in the
  * database is inserted. A deleted and an inserted entry with the same id are one entry whose timestamp changed.
- * Timestamps are ISO 8601 UTC with microseconds, which sort as text.
+ * A table without a unique id can hold two entries with one id and timestamp: each is matched once, so a copy is
+ * inserted, never hidden behind the original. Timestamps are ISO 8601 UTC with microseconds, which sort as text.
  */
 export async function compareRange(leaves: AsyncIterable<SealedEntry>, database: EntryCursor, to: string, context: RangeContext): Promise<RangeResult> {
   const expected = new EntryCursor(batches(leaves));
   const result: RangeResult = { problems: [], leaves: 0, hash: '', present: 0, pruned: 0, archived: 0, last: null };
   const chain = new SealChain(context.previousHash);
-  const deleted: Extract<Problem, { kind: 'deleted' }>[] = [];
-  const inserted: SealedEntry[] = [];
-  const deletedFields = new Map<string, string>();
+  const deleted: { problem: Extract<Problem, { kind: 'deleted' }>; fields: string }[] = [];
+  const inserted = new EntriesById();
   let previous = context.before;
   for (;;) {
     const [leaf, row] = [await expected.peek(), await database.peekBefore(to)];
@@ -91,42 +93,67 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
       group.push(e);
       expected.take();
     }
-    const rows = new Map<string, SealedEntry>();
+    const rows = new EntriesById();
     for (let r = await database.peekBefore(to); r && r.timestamp === timestamp; r = await database.peekBefore(to)) {
-      rows.set(r.id, r);
+      rows.add(r);
       database.take();
+      result.present += 1;
     }
-    result.present += rows.size;
+    // Unchanged entries first, so that a changed copy of one never takes its place.
+    const found = group.map((entry) => rows.take(entry.id, entry.hash));
     for (const [i, entry] of group.entries()) {
       result.leaves += 1;
       chain.add(entry.hash);
-      const found = rows.get(entry.id);
-      rows.delete(entry.id);
-      if (found) {
-        if (found.hash !== entry.hash) result.problems.push({ kind: 'modified', id: entry.id, timestamp, fields: changedFields(entry.fields, found.fields) });
+      const match = found[i] ?? rows.take(entry.id);
+      if (match) {
+        if (match.hash !== entry.hash) result.problems.push({ kind: 'modified', id: entry.id, timestamp, fields: changedFields(entry.fields, match.fields) });
       } else if (context.pruneCutoff !== undefined && entry.timestamp < context.pruneCutoff) {
         result.pruned += 1;
         checkArchived(entry, context, result);
       } else {
         const next = group[i + 1] ?? (await expected.peek());
-        deleted.push({ kind: 'deleted', position: result.leaves, id: entry.id, timestamp, previous, next: next ? positionOf(next) : null });
-        deletedFields.set(entry.id, entry.fields);
+        deleted.push({ problem: { kind: 'deleted', position: result.leaves, id: entry.id, timestamp, previous, next: next ? positionOf(next) : null }, fields: entry.fields });
       }
       previous = positionOf(entry);
     }
-    inserted.push(...rows.values());
+    for (const entry of rows.rest()) inserted.add(entry);
   }
   result.last = previous;
   result.hash = chain.digest();
   // An entry whose timestamp was changed left its place and turned up at another: one modification, not two.
-  const moved = new Map(inserted.filter((entry) => deletedFields.has(entry.id)).map((entry) => [entry.id, entry]));
-  for (const problem of deleted) {
-    const entry = moved.get(problem.id);
-    if (entry) result.problems.push({ kind: 'modified', id: problem.id, timestamp: problem.timestamp, fields: changedFields(deletedFields.get(problem.id) as string, entry.fields) });
+  for (const { problem, fields } of deleted) {
+    const moved = inserted.take(problem.id);
+    if (moved) result.problems.push({ kind: 'modified', id: problem.id, timestamp: problem.timestamp, fields: changedFields(fields, moved.fields) });
     else result.problems.push(problem);
   }
-  for (const entry of inserted) if (!moved.has(entry.id)) result.problems.push({ kind: 'inserted', id: entry.id, timestamp: entry.timestamp });
+  for (const entry of inserted.rest()) result.problems.push({ kind: 'inserted', id: entry.id, timestamp: entry.timestamp, late_commit_guard: context.lateCommitGuard });
   return result;
+}
+
+/** Entries by id, several per id when the table lets ids repeat; each taken at most once. */
+class EntriesById {
+  private readonly byId = new Map<string, SealedEntry[]>();
+
+  add(entry: SealedEntry): void {
+    const list = this.byId.get(entry.id);
+    if (list) list.push(entry);
+    else this.byId.set(entry.id, [entry]);
+  }
+
+  /** Removes and returns an entry of `id` (with `hash`, when given). */
+  take(id: string, hash?: string): SealedEntry | undefined {
+    const list = this.byId.get(id);
+    const at = list ? list.findIndex((entry) => hash === undefined || entry.hash === hash) : -1;
+    if (!list || at < 0) return undefined;
+    const [entry] = list.splice(at, 1);
+    if (list.length === 0) this.byId.delete(id);
+    return entry;
+  }
+
+  /** The entries not taken, in the order they were added per id. */
+  rest(): SealedEntry[] {
+    return [...this.byId.values()].flat();
+  }
 }
 
 function checkArchived(entry: SealedEntry, context: RangeContext, result: RangeResult): void {

@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import { CANONICAL_FIELDS } from '../domain.js';
 import type { Position } from '../domain.js';
 import { GENESIS_HASH, SealChain } from './canonical.js';
+import { RuntimeError } from '../errors.js';
 
 const FIELDS = CANONICAL_FIELDS.length;
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -121,7 +122,10 @@ export class SealRowHasher {
   /** The entry is `chunk[start, end)`: its fields as binary COPY framed them. */
   private hashRow(chunk: Buffer, start: number, end: number): void {
     const [idLength, tsLength] = [this.lengths[0] as number, this.lengths[1] as number];
-    if (idLength < 0 || tsLength < 0) throw new Error('an entry without an id or a timestamp cannot be sealed');
+    if (idLength < 0 || tsLength < 0) {
+      const at = tsLength < 0 ? 'without a timestamp' : `at ${chunk.toString('latin1', this.starts[1] as number, (this.starts[1] as number) + tsLength)}`;
+      throw new RuntimeError(`an entry ${at} has no id (NULL): seal and verify match entries by id; give it one or remove it, then run again`);
+    }
     const entryHash = hash('sha256', chunk.subarray(start, end), 'buffer') as unknown as Buffer;
     this.chain.add(entryHash);
     const [idStart, tsStart] = [this.starts[0] as number, this.starts[1] as number];

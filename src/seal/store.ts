@@ -3,7 +3,7 @@ import { constants, createReadStream } from 'node:fs';
 import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { RuntimeError, UsageError } from '../errors.js';
+import { fileErrorReason, RuntimeError, UsageError } from '../errors.js';
 import { parseLeaf, type SealedEntry } from './canonical.js';
 
 /**
@@ -44,16 +44,23 @@ export async function listStore(dir: string): Promise<StoreListing> {
   return { seals, prunes: prunes.sort() };
 }
 
-/** A store file's JSON, or a RuntimeError naming it. */
+/** A store file that cannot be read, or is not a JSON object: verify reports it under its seal and goes on. */
+export class StoreFileError extends RuntimeError {}
+
+/** A store file's JSON, or a StoreFileError naming it. */
 export async function readStoreJson(dir: string, name: string): Promise<Record<string, unknown>> {
-  const text = await readFile(join(dir, name), 'utf8');
+  const path = join(dir, name);
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === undefined) throw error;
+    throw new StoreFileError(`cannot read seal store file '${path}': ${fileErrorReason(error)}`);
+  });
   try {
     const value: unknown = JSON.parse(text);
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
   }
-  throw new RuntimeError(`seal store file '${join(dir, name)}' is not a JSON object`);
+  throw new StoreFileError(`seal store file '${path}' is not a JSON object`);
 }
 
 /** Writes a new store file durably; fails (RuntimeError) if one of that name exists already. */

@@ -1,3 +1,4 @@
+import { CliError } from '../errors.js';
 import type { Problem } from './compare.js';
 
 export type SealStatus = 'intact' | 'tampered' | 'missing' | 'unverifiable';
@@ -29,4 +30,15 @@ export interface VerifyReport {
   problems: Problem[];
   /** Entries written after the newest seal (not covered yet). */
   unsealed: number;
+}
+
+/**
+ * verify checked and found something not intact: exit 4, so that a monitor tells evidence of tampering from a check
+ * that could not run (1) and a wrong flag (2).
+ */
+export class NotIntactError extends CliError {
+  static readonly EXIT_CODE = 4;
+  constructor(message: string) {
+    super(message, NotIntactError.EXIT_CODE);
+  }
 }

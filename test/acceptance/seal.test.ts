@@ -125,7 +125,7 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     expect(text.stdout).toMatch(/^intact: 2 seal ranges/m);
   });
 
-  it('names an UPDATE of after, a DELETE in the middle, a back-dated INSERT and an edited seal file; exit 1', async () => {
+  it('names an UPDATE of after, a DELETE in the middle, a back-dated INSERT and an edited seal file; exit 4', async () => {
     const f = await fixture('tamper', rows(40));
     expect((await f.seal()).code).toBe(0);
     await insertRows(f.schema, rows(3).map((row) => ({ ...row, age: '0 seconds' })));
@@ -138,7 +138,7 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     await writeFile(second, (await readFile(second, 'utf8')).replace('"count": 3', '"count": 2'));
 
     const { result, report } = await f.verifyJson();
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4);
     expect(result.stderr).toContain('2 of 2 seal ranges not intact');
     expect(report.intact).toBe(false);
     const [one, two] = report.seals;
@@ -152,7 +152,7 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     expect(two?.problems).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'bad-signature', file: 'seal-00000002.json' })]));
 
     const text = await f.verify();
-    expect(text.code).toBe(1);
+    expect(text.code).toBe(4);
     expect(text.stdout).toContain(`modified: id ${modified} `);
     expect(text.stdout).toContain(`deleted: entry 21 of the seal, id ${deleted} `);
     expect(text.stdout).toContain(`between id ${before} `);
@@ -176,7 +176,7 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     lines[0] = lines[0]?.replace(/"[0-9a-f]{64}"/, `"${'0'.repeat(64)}"`) ?? '';
     await writeFile(leaves, lines.join('\n'));
     const { result, report } = await f.verifyJson();
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4);
     expect(report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'modified', id: f.ids[4], fields: ['timestamp'] })]);
     expect(report.seals[1]).toMatchObject({ status: 'missing', problems: [expect.objectContaining({ kind: 'missing-seal-file', file: 'seal-00000002.json' })] });
     expect(report.seals[2]?.problems).toEqual(expect.arrayContaining([
@@ -202,7 +202,7 @@ describe.skipIf(isEmbedded())('seal and verify (built binary, real server)', () 
     const other = join(dir, 'other.key');
     expect((await spawnCli(['seal', '--new-key', '--key', other])).code).toBe(0);
     const result = await spawnCli(['--db', database.url, '--table', f.schema.table(), 'verify', '--public-key', `${other}.pub`, '--store', f.store]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4);
     expect(result.stdout).toContain('bad signature: seal-00000001.json: signed by key');
   });
 
@@ -285,12 +285,12 @@ describe.skipIf(isEmbedded())('seal, prune and verify (built binary, real server
     const edited = join(dir, 'edited.ndjson');
     await writeFile(edited, [lines[0]?.replace('"operation" : "update"', '"operation" : "delete"'), ...lines.slice(1)].join('\n'));
     const mismatch = await f.verifyJson('--archive', edited);
-    expect(mismatch.result.code).toBe(1);
+    expect(mismatch.result.code).toBe(4);
     expect(mismatch.report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'archive-mismatch', id: f.ids[0] })]);
 
     await f.schema.query(`delete from ${f.schema.table()} where id = $1`, [f.ids[8]]);
     const tampered = await f.verifyJson();
-    expect(tampered.result.code).toBe(1);
+    expect(tampered.result.code).toBe(4);
     expect(tampered.report.seals[0]?.problems).toEqual([expect.objectContaining({ kind: 'deleted', id: f.ids[8] })]);
   });
 
@@ -301,7 +301,7 @@ describe.skipIf(isEmbedded())('seal, prune and verify (built binary, real server
     expect(pruned.code, pruned.stderr).toBe(0);
     await writeFile(join(f.store, 'prune-20990101000000-000000.json'), JSON.stringify({ format: 'api7-audit-prune/1', table: f.schema.table(), cutoff: '2099-01-01T00:00:00.000000Z', pruned_at: '2099-01-01T00:00:00Z', key_id: 'x', signature: 'AAAA' }));
     const { result, report } = await f.verifyJson();
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4);
     expect(report.prune_cutoff).toBeNull();
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'bad-signature', file: 'prune-20990101000000-000000.json' })]);
     expect(report.seals[0]?.problems.filter((problem) => problem.kind === 'deleted')).toHaveLength(3);

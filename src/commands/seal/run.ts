@@ -13,6 +13,7 @@ import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '.
 import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
 import { auditTableName } from '../../seal/table-name.js';
+import { explainPermission } from '../../seal/permission.js';
 
 export interface SealOptions {
   store: string;
@@ -39,7 +40,9 @@ export async function runNewKey(path: string, io: CliIo): Promise<void> {
 export async function runSeal(options: SealOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
   const key = await closeOnFailure(early, () => readSigningKey(options.key));
   await closeOnFailure(early, () => checkStore(options.store));
-  const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io), { early, activity: 'seal' });
+  const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io).catch((error: unknown) => {
+    throw explainPermission(error, auditTableName(table.mapping), 'seal');
+  }), { early, activity: 'seal' });
   io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
 }
 

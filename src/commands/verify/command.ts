@@ -8,7 +8,8 @@ range, intact or what changed: entries modified (id and fields), deleted (positi
 a sealed range; a seal file edited (its signature), missing, or its leaves altered. Entries older than a signed
 prune record's cutoff (prune --seal-store) may be gone; --archive files (prune archives, export --out, list
 --output ndjson; .gz too) show where they went, and lines written with --show-secrets are checked against the
-seal. --json prints the report as one object, for monitoring. Exit 0 only if everything checked is intact, else 1.`;
+seal. --json prints the report as one object, for monitoring. Exit 0 only if everything checked is intact, 4 if
+anything is not (tampered, missing, unverifiable), 1 if the check could not run, 2 for bad input.`;
 
 function verifyCommand(program: Program) {
   return program

@@ -4,6 +4,12 @@ import type { SealCheck, VerifyReport } from '../../seal/verify-report.js';
 
 const at = (position: Position | null): string => (position ? `id ${position.id} (${position.timestamp})` : 'none');
 
+/** What an entry that appeared inside a sealed range can be, given how the seal bounded its range (decision 001). */
+function insertedCause(guard: string | undefined): string {
+  if (guard === 'open-transactions') return 'written since with a timestamp inside it (back-dated, or by a writer whose clock is more than --settle behind the server\'s; the seal waited for every open transaction, so not a late commit)';
+  return `written since with a timestamp inside it: back-dated, or committed late by a transaction the seal could not see (the seal's late-commit guard was ${guard ?? 'unknown'}: only --settle held it back; see verify's README section)`;
+}
+
 /** One line per problem, as the text report prints it under its seal. */
 export function describeProblem(problem: Problem): string {
   switch (problem.kind) {
@@ -12,7 +18,7 @@ export function describeProblem(problem: Problem): string {
     case 'deleted':
       return `deleted: entry ${problem.position} of the seal, id ${problem.id} (${problem.timestamp}), between ${at(problem.previous)} and ${at(problem.next)}`;
     case 'inserted':
-      return `inserted: id ${problem.id} (${problem.timestamp}) into the sealed range`;
+      return `inserted: id ${problem.id} (${problem.timestamp}) into the sealed range: ${insertedCause(problem.late_commit_guard)}`;
     case 'archive-mismatch':
       return `archive differs: id ${problem.id} (${problem.timestamp}) in '${problem.archive}' is not the entry that was sealed`;
     default:

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { CliIo } from '../../io.js';
-import { RuntimeError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
@@ -12,11 +12,12 @@ import { SealRowHasher } from '../../seal/row-hasher.js';
 import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem } from '../../seal/compare.js';
 import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
 import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
-import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName } from '../../seal/store.js';
+import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName, StoreFileError } from '../../seal/store.js';
+import { explainPermission } from '../../seal/permission.js';
 import { auditTableName } from '../../seal/table-name.js';
 import { readArchives } from '../../seal/archives.js';
 import { formatVerifyReport } from './report.js';
-import type { SealCheck, VerifyReport } from '../../seal/verify-report.js';
+import { NotIntactError, type SealCheck, type VerifyReport } from '../../seal/verify-report.js';
 
 export interface VerifyOptions {
   store: string;
@@ -32,12 +33,14 @@ export async function runVerify(options: VerifyOptions, config: ResolvedConfig, 
   const report = await withAuditTable(config, async (table) => {
     const { columns } = table.mapping;
     const archived = await readArchives(options.archives, { sourceIp: columns.source_ip?.type, states: [columns.before?.type, columns.after?.type] });
-    return verifyStore(table, options, key, archived);
+    return verifyStore(table, options, key, archived).catch((error: unknown) => {
+      throw explainPermission(error, auditTableName(table.mapping), 'verify');
+    });
   }, { early, activity: 'verify' });
   io.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatVerifyReport(report));
   if (!report.intact) {
     const bad = report.seals.filter((seal) => seal.status !== 'intact').length;
-    throw new RuntimeError(`verify: ${bad} of ${report.seals.length} seal ranges not intact${report.problems.length > 0 ? `, ${report.problems.length} other problem(s)` : ''} (see the report above)`);
+    throw new NotIntactError(`verify: ${bad} of ${report.seals.length} seal ranges not intact${report.problems.length > 0 ? `, ${report.problems.length} other problem(s)` : ''} (see the report above)`);
   }
 }
 
@@ -46,22 +49,23 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
   const listing = await listStore(options.store);
   if (listing.seals.size === 0) throw new UsageError(`--store '${options.store}' holds no seal files (seal-*.json); nothing to verify`);
   const records = new Map<number, SealRecord>();
-  const checks = new Map<number, SealCheck>();
-  const newest = Math.max(...listing.seals.keys());
-  for (let seq = 1; seq <= newest; seq += 1) {
-    const name = listing.seals.get(seq);
-    const check: SealCheck = { seq, file: sealFileName(seq), status: 'intact', from: null, to: null, count: null, present: 0, pruned: 0, archived: 0, problems: [] };
-    checks.set(seq, check);
-    if (!name) {
-      check.status = 'missing';
-      check.problems.push({ kind: 'missing-seal-file', file: check.file, detail: 'the file is gone from the store; its range cannot be checked' });
-      continue;
+  const checks: SealCheck[] = [];
+  const blank = (seq: number, file: string): SealCheck => ({ seq, file, status: 'intact', from: null, to: null, count: null, present: 0, pruned: 0, archived: 0, problems: [] });
+  let expected = 1;
+  for (const [seq, name] of [...listing.seals].sort(([a], [b]) => a - b)) {
+    if (seq > expected) {
+      // One line for a run of missing numbers, however long: a stray seal-99999999999.json must not make verify count to it.
+      const file = seq - 1 > expected ? `${sealFileName(expected)} to ${sealFileName(seq - 1)}` : sealFileName(expected);
+      const detail = seq - 1 > expected ? `${seq - expected} seal files are gone from the store; their ranges cannot be checked` : 'the file is gone from the store; its range cannot be checked';
+      checks.push({ ...blank(expected, file), status: 'missing', problems: [{ kind: 'missing-seal-file', file, detail }] });
     }
-    const record = await readStoreJson(options.store, name);
-    const invalid = recordProblem(record, tableName);
-    if (invalid) {
+    expected = seq + 1;
+    const check = blank(seq, sealFileName(seq));
+    checks.push(check);
+    const record = await readSealRecord(options.store, name, tableName, seq);
+    if (typeof record === 'string') {
       check.status = 'unverifiable';
-      check.problems.push({ kind: 'record-invalid', file: name, detail: invalid });
+      check.problems.push({ kind: 'record-invalid', file: name, detail: record });
       continue;
     }
     records.set(seq, record as unknown as SealRecord);
@@ -70,22 +74,21 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     }
   }
   const { cutoff, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
-  const last = records.get(newest) as SealRecord | undefined;
-  const upTo = last?.to ?? [...records.values()].at(-1)?.to;
-  if (upTo === undefined) throw new RuntimeError(`no seal file in '${options.store}' can be read`);
+  const upTo = [...records.values()].at(-1)?.to;
+  if (upTo === undefined) return notChecked(tableName, options, key, checks, problems, await countUnsealed(table.db, table.mapping));
   const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher)));
   let before: Position | null = null;
   let previousHash: string | undefined;
-  for (let seq = 1; seq <= newest; seq += 1) {
-    const check = checks.get(seq) as SealCheck;
-    const record = records.get(seq);
+  for (const check of checks) {
+    const record = check.status === 'missing' ? undefined : records.get(check.seq);
     if (!record) {
       // The range of a missing seal ends where the next readable one starts.
-      const next = [...records.entries()].find(([n]) => n > seq)?.[1];
+      const next = [...records.entries()].find(([n]) => n > check.seq)?.[1];
       check.present = await skipRange(database, next?.from ?? undefined);
       previousHash = undefined;
       continue;
     }
+    const seq = check.seq;
     Object.assign(check, { from: record.from, to: record.to, count: record.count });
     if (previousHash !== undefined && record.previous_hash !== previousHash) {
       check.problems.push({ kind: 'chain-broken', file: check.file, detail: `previous_hash is not the hash of ${sealFileName(seq - 1)}` });
@@ -93,7 +96,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     const sha256: { value?: string } = {};
     try {
       const result = await compareRange(readLeaves(join(options.store, record.leaves_file), sha256), database, record.to, {
-        pruneCutoff: cutoff ?? undefined, archived, previousHash: record.previous_hash, before,
+        pruneCutoff: cutoff ?? undefined, archived, previousHash: record.previous_hash, before, lateCommitGuard: String(record.late_commit_guard),
       });
       check.problems.push(...result.problems);
       Object.assign(check, { present: result.present, pruned: result.pruned, archived: result.archived });
@@ -109,9 +112,9 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     }
     previousHash = record.hash;
   }
-  for (const check of checks.values()) if (check.status === 'intact' && check.problems.length > 0) check.status = 'tampered';
+  for (const check of checks) if (check.status === 'intact' && check.problems.length > 0) check.status = 'tampered';
   const unsealed = await countUnsealed(table.db, table.mapping, upTo);
-  const seals = [...checks.values()];
+  const seals = checks;
   return {
     intact: problems.length === 0 && seals.every((seal) => seal.status === 'intact'),
     table: tableName,
@@ -124,10 +127,29 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
   };
 }
 
+/** A store file that cannot be read or parsed, as the problem's detail; any other error is thrown on. */
+function unlessStoreFileError(error: unknown): string {
+  if (error instanceof StoreFileError) return error.message;
+  throw error;
+}
+
+/** The report when no seal record can be read: every seal unverifiable, every entry unsealed. */
+function notChecked(table: string, options: VerifyOptions, key: TrustedKey, seals: SealCheck[], problems: Problem[], unsealed: number): VerifyReport {
+  return { intact: false, table, store: options.store, key_id: key.keyId, seals, prune_cutoff: null, problems, unsealed };
+}
+
+/** A seal file's record, or why it cannot be used as one. */
+async function readSealRecord(store: string, name: string, tableName: string, seq: number): Promise<Record<string, unknown> | string> {
+  const record = await readStoreJson(store, name).catch(unlessStoreFileError);
+  return typeof record === 'string' ? record : (recordProblem(record, tableName, seq) ?? record);
+}
+
 /** Why a seal file cannot be used as a record at all, or undefined. */
-function recordProblem(record: Record<string, unknown>, tableName: string): string | undefined {
+function recordProblem(record: Record<string, unknown>, tableName: string, seq: number): string | undefined {
   if (record.format !== SEAL_FORMAT) return `not a ${SEAL_FORMAT} record`;
   if (record.table !== tableName) return `seals table ${String(record.table)}, not ${tableName}`;
+  // Signed, so a record under another number was renamed: the chain check alone would blame its neighbour.
+  if (record.seq !== seq) return `it is seal ${String(record.seq)}, renamed to ${sealFileName(seq)}`;
   for (const field of ['to', 'hash', 'previous_hash', 'leaves_file', 'leaves_sha256'] as const) {
     if (typeof record[field] !== 'string') return `its ${field} is missing`;
   }
@@ -141,8 +163,10 @@ async function readPruneCutoff(store: string, files: string[], key: TrustedKey, 
   let cutoff: string | null = null;
   const problems: Problem[] = [];
   for (const file of files) {
-    const record = await readStoreJson(store, file);
-    if (record.format !== PRUNE_FORMAT || record.table !== tableName || typeof record.cutoff !== 'string') {
+    const record = await readStoreJson(store, file).catch(unlessStoreFileError);
+    if (typeof record === 'string') {
+      problems.push({ kind: 'record-invalid', file, detail: record });
+    } else if (record.format !== PRUNE_FORMAT || record.table !== tableName || typeof record.cutoff !== 'string') {
       problems.push({ kind: 'record-invalid', file, detail: `not a ${PRUNE_FORMAT} record of ${tableName}` });
     } else if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
       problems.push({ kind: 'bad-signature', file, detail: 'a prune record not signed by --public-key: its cutoff is not trusted' });
