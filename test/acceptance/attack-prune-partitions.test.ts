@@ -1,0 +1,91 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../support/cli.js';
+import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+
+// prune on partitioned tables, through the built binary (npm run build first): monthly partitions, a MINVALUE one,
+// a default partition holding old and new entries, one straddling the cutoff, one wholly in the future, an old one
+// partitioned again, a plain table marked like a detached partition of another table. The promise: exactly the
+// entries before the cutoff go (compared with a copy of the table taken before), each archived once.
+
+const schemas: TestSchema[] = [];
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'attack-prune-partitions-'));
+});
+afterEach(async () => {
+  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** `now() - days` at the start of its UTC month, as a partition bound. */
+const month = (days: number) => `date_trunc('month', (now() - interval '${days} days') at time zone 'UTC') at time zone 'UTC'`;
+
+async function partitioned(): Promise<TestSchema> {
+  const schema = await createTestSchema('atk_prune_part');
+  schemas.push(schema);
+  const t = schema.table();
+  const s = schema.name;
+  await schema.query(`
+    create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
+      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
+  await schema.query(`create index on ${t} (created_at, id)`);
+  const bound = async (expression: string) => (await schema.query<{ b: string }>(`select (${expression})::text as b`)).rows[0]?.b;
+  // MINVALUE to 150 days back, one month partitioned again, a gap, a month, two months around the cutoff, a gap
+  // (this month), a future month; the gaps go to the default partition.
+  const edges = await Promise.all([month(150), month(120), month(90), month(60), month(30), month(0), month(-40), month(-80)].map(bound));
+  await schema.query(`create table ${s}.p_min partition of ${t} for values from (minvalue) to ('${edges[0]}')`);
+  await schema.query(`create table ${s}.p_sub partition of ${t} for values from ('${edges[0]}') to ('${edges[1]}') partition by range (created_at)`);
+  await schema.query(`create table ${s}.p_sub_all partition of ${s}.p_sub default`);
+  // No partition for edges[1]..edges[2]: those old entries are in the default partition, with this month's.
+  await schema.query(`create table ${s}.p_3 partition of ${t} for values from ('${edges[2]}') to ('${edges[3]}')`);
+  await schema.query(`create table ${s}.p_straddle partition of ${t} for values from ('${edges[3]}') to ('${edges[5]}')`);
+  await schema.query(`create table ${s}.p_future partition of ${t} for values from ('${edges[6]}') to ('${edges[7]}')`);
+  await schema.query(`create table ${s}.p_default partition of ${t} default`);
+  // One entry every 7 hours from 260 days back to 70 days ahead: in every partition, old and new in the default one.
+  await schema.query(`insert into ${t} (created_at, operator, after)
+    select now() - interval '260 days' + g * interval '7 hours', 'op', jsonb_build_object('g', g, 'password', 'pw' || g)
+    from generate_series(0, (330 * 24) / 7) g`);
+  // A table marked as another table's detached partition, left by its prune: not this table's to drop.
+  await schema.query(`create table ${s}.not_ours (id int)`);
+  await schema.query(`comment on table ${s}.not_ours is 'api7-audit prune: detached from ${s}.other_table, to be dropped'`);
+  await schema.query(`create table ${s}.snapshot as select id, created_at from ${t}`);
+  return schema;
+}
+
+const ids = async (schema: TestSchema, sql: string) => (await schema.query<{ id: string }>(sql)).rows.map((row) => row.id).sort();
+
+describe('prune on a range-partitioned table of every shape', () => {
+  it('deletes exactly the entries before the cutoff; the dry run says how many; the archive holds each once', async () => {
+    const schema = await partitioned();
+    const t = schema.table();
+    const placed = await schema.query<{ p: string; n: string }>(`select tableoid::regclass::text p, count(*)::text n from ${t} group by 1 order by 1`);
+    expect(placed.rows.map((row) => row.p.replace(`${schema.name}.`, ''))).toEqual(
+      ['p_3', 'p_default', 'p_future', 'p_min', 'p_straddle', 'p_sub_all'],
+    );
+    const dry = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { matched: number; partitions: string[]; cutoff: string };
+    expect(planned.partitions).toEqual(['p_min', 'p_sub', 'p_3'].map((name) => `${schema.name}.${name}`));
+    expect(planned.matched).toBe(Number((await schema.query<{ n: string }>(`select count(*) n from ${t} where created_at < $1`, [planned.cutoff])).rows[0]?.n));
+
+    const archive = join(dir, `${schema.name}.ndjson.gz`);
+    const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--batch-size', '37', '--archive', archive]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    const summary = JSON.parse(result.stdout) as { cutoff: string; matched: number; deleted: number; archived: number; complete: boolean };
+    const expected = await ids(schema, `select id::text as id from ${schema.name}.snapshot where created_at < '${summary.cutoff}'`);
+    const kept = await ids(schema, `select id::text as id from ${schema.name}.snapshot where created_at >= '${summary.cutoff}'`);
+    expect(summary.matched).toBe(expected.length);
+    expect(summary).toMatchObject({ deleted: expected.length, archived: expected.length, complete: true });
+    expect(await ids(schema, `select id::text as id from ${t}`)).toEqual(kept);
+    const archived = gunzipSync(await readFile(archive)).toString('utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { id: string; after: { password?: string } | null });
+    expect(archived.map((entry) => entry.id).sort()).toEqual(expected);
+    expect(archived.filter((entry) => entry.after?.password !== undefined && entry.after.password !== '******')).toEqual([]);
+    // Another table's leftover is not this prune's to drop.
+    expect((await schema.query(`select 1 from pg_class where oid = '${schema.name}.not_ours'::regclass`)).rowCount).toBe(1);
+  });
+});
