@@ -12,7 +12,10 @@ const gzipAsync = promisify(gzip);
 
 /** Connection settings shared by the HTTP sinks. */
 export interface HttpOptions {
-  /** Give up on one request after this long without response headers, or between body chunks. Default 30 s. */
+  /**
+   * Give up on one request after this long without response headers, between body chunks, or reading the whole
+   * reply once its headers came (a reply trickled a byte at a time held a run forever). Default 30 s.
+   */
   timeoutMs?: number;
   /** Compress request bodies (`Content-Encoding: gzip`, level 1, off the event loop). Default false. */
   gzip?: boolean;
@@ -34,6 +37,21 @@ export interface HttpReply {
   text: string;
   /** From `Retry-After` (seconds or an HTTP date), when present and valid. */
   retryAfterMs?: number;
+  /** A redirect's target without user info, query or fragment (never followed: the credentials stay with their host). */
+  location?: string;
+}
+
+const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** Where a redirect points, as origin and path only: a `Location` may carry a token in its query or user info. */
+function redirectTarget(location: string | undefined, origin: string): string | undefined {
+  if (location === undefined) return undefined;
+  try {
+    const url = new URL(location, origin);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The request never got a reply. The message is built here, never copied from undici, so it holds no secret. */
@@ -119,6 +137,10 @@ export function statusOutcome(sink: string, reply: HttpReply, detail: string): R
   if (reply.status === 401 || reply.status === 403) {
     return { kind: 'fatal', reason: `${sink} rejected the credentials (${what})` };
   }
+  if (reply.status >= 300 && reply.status < 400) {
+    const target = reply.location === undefined ? '' : ` to ${excerpt(reply.location)}`;
+    return { kind: 'fatal', reason: `${sink} answered HTTP ${reply.status}, a redirect${target}; redirects are not followed, so that the credentials stay with the host they are for: give the URL it names` };
+  }
   if (reply.status === 413) {
     return { kind: 'fatal', reason: `${sink} refused the request as too large (${what}); lower the batch size` };
   }
@@ -178,6 +200,7 @@ export class HttpClient {
   readonly origin: string;
   private readonly dispatcher: Dispatcher;
   private readonly secrets: string[];
+  private readonly timeoutMs: number;
   private closed = false;
 
   /** `headers` go on every request; `secrets` (tokens, keys, passwords) are scrubbed from reply excerpts. */
@@ -190,6 +213,7 @@ export class HttpClient {
     this.origin = base.origin;
     this.secrets = secrets.filter((v) => v.length > 0).flatMap(quotedForms);
     const timeout = options.timeoutMs ?? 30_000;
+    this.timeoutMs = timeout;
     const agentOptions = {
       connections: options.connections ?? 4,
       headersTimeout: timeout,
@@ -228,15 +252,26 @@ export class HttpClient {
       headers['content-encoding'] = 'gzip';
       if (typeof body !== 'string') body.release();
     }
+    const replyDeadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const res = await this.dispatcher.request({ origin: this.origin, path, method: 'POST', headers, body: payload, signal });
+      const res = await this.dispatcher.request({
+        origin: this.origin, path, method: 'POST', headers, body: payload, signal: AbortSignal.any([signal, replyDeadline.signal]),
+      });
       if (typeof body !== 'string' && res.statusCode >= 200 && res.statusCode < 300) body.release();
+      timer = setTimeout(() => replyDeadline.abort(), this.timeoutMs);
       const text = await res.body.text();
-      const retryAfter = res.headers['retry-after'];
-      const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-      return { status: res.statusCode, text, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      const retryAfterMs = parseRetryAfter(header(res.headers['retry-after']));
+      const location = res.statusCode >= 300 && res.statusCode < 400 ? redirectTarget(header(res.headers.location), this.origin) : undefined;
+      return { status: res.statusCode, text, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(location === undefined ? {} : { location }) };
     } catch (error) {
-      throw toTransportError(`POST ${this.origin}${path}`, error, signal);
+      const what = `POST ${this.origin}${path.split('?')[0] ?? ''}`;
+      if (replyDeadline.signal.aborted && !signal.aborted) {
+        throw new TransportError(`${what}: reply not complete within the request timeout (${this.timeoutMs} ms)`);
+      }
+      throw toTransportError(what, error, signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -47,6 +47,10 @@ export interface FakeReply {
   status: number;
   body: string;
   headers?: Record<string, string>;
+  /** Send the headers, then one byte of the body every this many ms, never finishing (a stuck proxy). */
+  trickleMs?: number;
+  /** Send the headers (with the whole body's Content-Length) and this many bytes of the body, then reset the connection. */
+  cutAfterBytes?: number;
 }
 
 /** What a fake destination implements: its protocol, answering one request at a time. */
@@ -178,6 +182,24 @@ export class FakeServer {
 
   private reply(res: ServerResponse, reply: FakeReply): void {
     if (res.destroyed || res.writableEnded) return;
+    if (reply.cutAfterBytes !== undefined) {
+      const body = Buffer.from(reply.body);
+      res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': String(body.length), ...reply.headers });
+      res.write(body.subarray(0, reply.cutAfterBytes), () => res.socket?.destroy());
+      return;
+    }
+    if (reply.trickleMs !== undefined) {
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(reply.body.charAt(sent % Math.max(1, reply.body.length)) || ' ');
+        sent += 1;
+      }, reply.trickleMs);
+      this.timers.add(timer);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
     res.end(reply.body);
   }
