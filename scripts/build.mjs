@@ -5,7 +5,7 @@
 // 13-20 ms from one bundled file, which decides whether `list` can start within 50 ms of `--version`. Type checking
 // stays with `npm run typecheck` (tsc); this step only transpiles.
 import { build } from 'esbuild';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -49,6 +49,7 @@ async function buildCli() {
     ...common,
     entryPoints: ['src/main.ts'],
     outdir: next,
+    metafile: true,
     // Dynamic imports (a command, pg, ora, the demo database) stay separate chunks, loaded only when a command needs them.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
@@ -58,18 +59,55 @@ async function buildCli() {
     minifySyntax: true,
     sourcemap: true,
     plugins: [nodeOnlyPg],
-    // PGlite finds its WebAssembly and data files next to its own modules, so it is loaded from node_modules; pg
-    // tries the optional native binding only when asked to, which api7-audit never does; jq-wasm reads its jq.wasm beside its module.
-    external: ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'pg-native', 'jq-wasm'],
-  }).catch(async (error) => {
-    await rm(next, { recursive: true, force: true });
-    throw error;
-  });
+    // The only packages loaded from node_modules at run time (package.json's "dependencies"; the rest is bundled):
+    // PGlite finds its WebAssembly and data files next to its own modules; jq-wasm reads its jq.wasm beside its
+    // module. pg tries the optional native binding only when asked to, which api7-audit never does.
+    external: ['@electric-sql/pglite', 'pg-native', 'jq-wasm'],
+  })
+    .then(({ metafile }) => writeThirdPartyLicenses(metafile, `${next}/THIRD-PARTY-LICENSES.txt`))
+    .catch(async (error) => {
+      await rm(next, { recursive: true, force: true });
+      throw error;
+    });
   await rename(`${root}dist`, old).catch((error) => {
     if (error.code !== 'ENOENT') throw error;
   });
   await rename(next, `${root}dist`);
   await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * The bundle holds copies of MIT, ISC, BSD and Apache-2.0 packages, whose terms ask for their copyright and license
+ * notice to go with every copy: dist/THIRD-PARTY-LICENSES.txt has each bundled package's license file, from the
+ * bundle's own list of inputs (so it never lists a package the bundle does not hold, nor misses one). The build
+ * fails for a package with no license text, or with a NOTICE file (Apache-2.0 asks for it to be shipped too).
+ */
+async function writeThirdPartyLicenses(metafile, file) {
+  const packages = new Map();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(input);
+    if (match) packages.set(match[1], match[2]);
+  }
+  const sections = [];
+  for (const [dir, name] of [...packages].sort(([, a], [, b]) => a.localeCompare(b))) {
+    const manifest = JSON.parse(await readFile(`${root}${dir}/package.json`, 'utf8'));
+    const files = await readdir(`${root}${dir}`);
+    if (files.some((entry) => /^notice(\.|$)/i.test(entry))) throw new Error(`${dir} has a NOTICE file: ship it (THIRD-PARTY-LICENSES)`);
+    const licenseFile = files.find((entry) => /^(licen[cs]e|copying)(\.|-|$)/i.test(entry));
+    const text = licenseFile ? (await readFile(`${root}${dir}/${licenseFile}`, 'utf8')).trim() : await licenseSection(`${root}${dir}`, files);
+    sections.push(`${name}@${manifest.version} (${manifest.license})\n\n${text}\n`);
+  }
+  const head = `api7-audit's dist/ bundles these ${sections.length} packages; their licenses follow.\n`;
+  await writeFile(file, [head, ...sections].join(`\n${'-'.repeat(78)}\n\n`));
+}
+
+/** A package with no license file (pg-types): its README's license section, which holds the notice; else the build fails. */
+async function licenseSection(dir, files) {
+  const readme = files.find((entry) => /^readme(\.|$)/i.test(entry));
+  const text = readme ? await readFile(`${dir}/${readme}`, 'utf8') : '';
+  const section = /^#+\s*licen[cs]e\b[^\n]*\n([\s\S]*?)(?=^#+\s|(?![\s\S]))/im.exec(text)?.[1]?.trim();
+  if (!section) throw new Error(`${dir} has no license file nor a license section in its README to ship with the bundle`);
+  return section;
 }
 
 /**

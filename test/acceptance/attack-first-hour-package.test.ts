@@ -133,6 +133,47 @@ describe('the installed package', () => {
     for (const dev of ['typescript', 'vitest', 'esbuild', 'eslint']) expect(modules).not.toContain(dev);
   });
 
+  it('installs only what the bundle loads at run time: PGlite and jq-wasm, nothing it holds itself', async () => {
+    // 55 packages were installed (pg, kysely, commander... already in dist/, and 7 PGlite extensions that
+    // pglite-socket asks for as peers); the bundle loads only these two from node_modules.
+    expect(Object.keys(PKG.dependencies).sort()).toEqual(['@electric-sql/pglite', 'jq-wasm']);
+    const installedPackages: string[] = [];
+    for (const entry of await readdir(join(installed, 'node_modules'))) {
+      if (entry.startsWith('.')) continue;
+      if (!entry.startsWith('@')) installedPackages.push(entry);
+      else for (const scoped of await readdir(join(installed, 'node_modules', entry))) installedPackages.push(`${entry}/${scoped}`);
+    }
+    expect(installedPackages.sort()).toEqual(['@electric-sql/pglite', 'jq-wasm']);
+  });
+
+  it('ships its Apache-2.0 LICENSE, and the license of every package bundled in dist/', async () => {
+    const license = await readFile(join(installed, 'LICENSE'), 'utf8');
+    expect(license).toContain('Apache License\n                           Version 2.0, January 2004');
+    expect(license).toContain('END OF TERMS AND CONDITIONS');
+    // The plain license: its appendix keeps the template's brackets, nobody's name was filled in.
+    expect(license).toContain('Copyright [yyyy] [name of copyright owner]');
+    // What dist/ holds, from its source maps (not from the build step that wrote the file).
+    const bundled = new Set<string>();
+    const dist = join(installed, 'dist');
+    const maps = [join(dist, 'main.js.map'), ...(await readdir(join(dist, 'chunks'))).filter((n) => n.endsWith('.map')).map((n) => join(dist, 'chunks', n))];
+    for (const map of maps) {
+      for (const source of (JSON.parse(await readFile(map, 'utf8')) as { sources: string[] }).sources) {
+        const name = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(source)?.[1];
+        if (name) bundled.add(name);
+      }
+    }
+    expect(bundled.size).toBeGreaterThan(20);
+    for (const name of Object.keys(PKG.dependencies)) expect(bundled.has(name), name).toBe(false);
+    const notices = await readFile(join(dist, 'THIRD-PARTY-LICENSES.txt'), 'utf8');
+    const listed = new Set([...notices.matchAll(/^((?:@[^/\s]+\/)?[^@\s]+)@\S+ \([^)]+\)$/gm)].map((m) => m[1] as string));
+    expect([...bundled].filter((name) => !listed.has(name))).toEqual([]);
+    // Each with its own text: MIT's notice, BSD's (diff), Apache's (pglite-socket), pg-types' from its README.
+    for (const [name, words] of [['pg-types', 'Permission is hereby granted'], ['diff', 'Redistributions in binary form'], ['kysely', 'Copyright'], ['@electric-sql/pglite-socket', 'Apache License']] as const) {
+      const section = notices.split(/^-{78}$/m).find((part) => part.trimStart().startsWith(`${name}@`));
+      expect(section, name).toContain(words);
+    }
+  });
+
   it('imports at run time only its dependencies and Node.js built-ins', async () => {
     const files = [join(installed, 'bin', 'api7-audit.js'), join(installed, 'dist', 'main.js'),
       ...(await readdir(join(installed, 'dist', 'chunks'))).filter((name) => name.endsWith('.js')).map((name) => join(installed, 'dist', 'chunks', name))];
@@ -225,6 +266,20 @@ describe('the installed package', () => {
     // jq-wasm is outside the bundle (it reads jq.wasm beside its module): strings come out raw.
     expect(r('jq').stdout.trim().split('\n')).toHaveLength(3);
     expect(r('jq').stdout).not.toContain('"');
+  }, 150_000);
+
+  it('takes --demo after the command too, and exports the demo to stdout', async () => {
+    const work = join(scratch, 'work', 'demo-after');
+    await mkdir(work);
+    const [list, exported] = await Promise.all([
+      installedCli(['list', '--demo', '--limit', '4', '--output', 'csv'], {}, work),
+      installedCli(['export', '--demo', '--out', '-'], {}, work),
+    ]);
+    expect([list.code, exported.code], `${list.stderr}${exported.stderr}`).toEqual([0, 0]);
+    expect(list.stdout.trim().split('\n')).toHaveLength(5);
+    const ids = exported.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(new Set(ids).size).toBe(6000);
+    expect(exported.stderr).toMatch(/^exported 6,000 entries to stdout/m);
   }, 150_000);
 
   it('follows the README on a real server: init writes the config, doctor checks it, list reads through it', async () => {
