@@ -52,7 +52,8 @@ async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey
   const from = previous?.to ?? null;
   const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, from === null ? undefined : { timestamp: from, id: '' }, true);
-  for (const message of bound.messages) io.stderr.write(`${message.replaceAll('export', 'seal')}\n`);
+  // export's words; for a seal, an entry committed behind its bound is not skipped but shows as inserted in verify.
+  for (const message of bound.messages) io.stderr.write(`${message.replaceAll('export', 'seal').replace('can be skipped', 'lands in a sealed range (verify reports it as inserted, possibly late)')}\n`);
   const to = bound.before;
   if (to === '-infinity' || (from !== null && compareInstants(to, from) <= 0)) {
     return { sealed: false, reason: 'an open transaction may still add entries after the last seal', from, to };
