@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
+import { createTestSchema, databaseUrl } from '../support/database.js';
 
 // A new user's first hour, the small messages: `help NAME` for every command and for a typo, and the commands
 // people try from other tools (`demo`, `tail`, `delete`), each answered with a hint naming what exists.
@@ -91,6 +92,24 @@ describe('commands people try from other tools', () => {
       const result = await cli([name, '--demo', '--yes']);
       expect(result.code, name).toBe(2);
       expect(result.stderr, name).toMatch(/^error: unknown (command|option)/);
+    }
+  });
+});
+
+describe('init on a database without the audit log', () => {
+  // A first-hour mistake: the URL names the server's `postgres` database, not the control plane's. The message named
+  // neither the database nor that possibility (start commit 0e90a40: "no table or view ... in schema X; try --schema NAME").
+  it('names the database it looked in, and asks whether it is the control plane\'s', async () => {
+    const empty = await createTestSchema('afh_msg_empty');
+    try {
+      const url = new URL(databaseUrl());
+      const result = await cli(['--db', databaseUrl(), 'init', '--schema', empty.name]);
+      expect([result.code, result.stdout], result.stderr).toEqual([1, '']);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(`in schema ${empty.name} of ${url.hostname}:${url.port || 5432}${url.pathname}`);
+      expect(result.stderr).toContain('the database the control plane writes its audit log to');
+    } finally {
+      await empty.drop();
     }
   });
 });

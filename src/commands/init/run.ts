@@ -5,7 +5,7 @@ import type { CliIo } from '../../io.js';
 import type { ColumnsSpec, ConfigFile } from '../../config/config-file.js';
 import { defaultConfigFiles, resolveConfig, type GlobalFlags, type ResolvedConfig } from '../../config/resolve-config.js';
 import { loadConfigFile } from '../../config/config-file.js';
-import { maskUrl } from '../../config/connection-url.js';
+import { describeAddress, maskUrl } from '../../config/connection-url.js';
 import type { Db } from '../../db/connect.js';
 import { withConfiguredDatabase } from '../../db/session.js';
 import { withReadOnly } from '../../db/read-only.js';
@@ -107,7 +107,9 @@ async function findAuditTable(db: Db, options: InitOptions, config: ResolvedConf
   }));
   const considered = only ? tables.filter((table) => table.name === only.name) : tables;
   if (considered.length === 0) {
-    throw new RuntimeError(`no table or view this role can read ${options.schemas ? `in schema ${options.schemas.join(', ')}` : 'on the search path'}${only ? ` named ${formatTableName(only)}` : ''}; try --schema NAME`);
+    // Named with the database: connecting to `postgres` rather than the control plane's database is a first-hour mistake.
+    const where = config.connection ? ` of ${describeAddress(config.connection)}` : '';
+    throw new RuntimeError(`no table or view this role can read ${options.schemas ? `in schema ${options.schemas.join(', ')}` : 'on the search path'}${where}${only ? ` named ${formatTableName(only)}` : ''}: is it the database the control plane writes its audit log to? Else try --schema NAME`);
   }
   // Names and types rank every table; the best few are looked at row by row to settle their shapes.
   const first = considered.map((table) => scoreTable(table, { samples: [], timeZone, tables })).sort(byScore).slice(0, SHOWN + 2);
