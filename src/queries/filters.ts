@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { sql, type RawBuilder } from 'kysely';
 import type { CanonicalField, EntryFilters, ResourceFilter } from '../domain.js';
 import { isKnown, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../config/known-values.js';
@@ -113,12 +114,40 @@ export async function resolveResourceNames(db: Db, mapping: ResolvedMapping, fil
 function ipCondition(mapping: ResolvedMapping, ips: string[]): RawBuilder<boolean> {
   const ref = requireColumn(mapping, 'source_ip', '--ip');
   const isInet = mapping.columns.source_ip?.type === 'inet' || mapping.columns.source_ip?.type === 'cidr';
-  const alternatives = ips.map((ip) =>
-    isInet
-      ? sql<boolean>`${ref} <<= cast(${ip} as inet)`
-      : sql<boolean>`(case when ${ref} ~* ${sql.raw(IP_TEXT)} then ${ref}::inet <<= cast(${ip} as inet) else false end)`,
-  );
+  const address = isInet ? ref : sql`${ref}::inet`;
+  const within = (ip: string) => {
+    const twin = mappedTwin(ip);
+    const inBlock = sql<boolean>`${address} <<= cast(${ip} as inet)`;
+    return twin === undefined ? inBlock : sql<boolean>`(${inBlock} or ${address} <<= cast(${twin} as inet))`;
+  };
+  const alternatives = ips.map((ip) => (isInet ? within(ip) : sql<boolean>`(case when ${ref} ~* ${sql.raw(IP_TEXT)} then ${within(ip)} else false end)`));
   return sql<boolean>`(${sql.join(alternatives, sql` or `)})`;
+}
+
+/**
+ * The same addresses in the other family: a dual-stack server logs an IPv4 client as `::ffff:10.0.0.1`, so
+ * `--ip 10.0.0.0/8` also means `::ffff:10.0.0.0/104`, and `--ip ::ffff:10.0.0.1` also `10.0.0.1`. Undefined for
+ * an IPv6 block not inside `::ffff:0:0/96`. `ip` is valid (parseIpFilter).
+ */
+export function mappedTwin(ip: string): string | undefined {
+  const [address = '', prefix] = ip.split('/');
+  if (isIPv4(address)) return `::ffff:${address}/${96 + Number(prefix ?? 32)}`;
+  const bits = Number(prefix ?? 128);
+  const words = ipv6Words(address);
+  if (!words || bits < 96 || words.slice(0, 5).some((word) => word !== 0) || words[5] !== 0xffff) return undefined;
+  const [high = 0, low = 0] = words.slice(6);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}/${bits - 96}`;
+}
+
+/** The eight 16-bit words of an IPv6 address in any spelling (`::`, a dotted IPv4 tail). */
+function ipv6Words(address: string): number[] | undefined {
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  const [a, b, c, d] = (dotted?.slice(1) ?? []).map(Number) as [number, number, number, number];
+  const text = dotted ? `${address.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}` : address;
+  const [head = '', tail] = text.split('::');
+  const words = (part: string) => (part === '' ? [] : part.split(':').map((word) => parseInt(word, 16)));
+  const all = tail === undefined ? words(head) : [...words(head), ...new Array<number>(8 - words(head).length - words(tail).length).fill(0), ...words(tail)];
+  return all.length === 8 ? all : undefined;
 }
 
 function requireColumn(mapping: ResolvedMapping, field: CanonicalField, flag: string): RawBuilder<unknown> {

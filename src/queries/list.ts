@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AuditEntry, EntryFilters, Position } from '../domain.js';
 import type { Db } from '../db/connect.js';
-import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
@@ -23,24 +23,41 @@ export const PAGE_SIZE = 1000;
 
 /** The filters, and the keyset bound when continuing after a cursor. */
 function listConditions(mapping: ResolvedMapping, query: ListQuery) {
-  const ts = timestampRef(mapping);
-  const id = idRef(mapping);
   const conditions = filterConditions(mapping, query.filters);
   if (query.after) {
-    const bound = sql`(${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`;
-    conditions.push(query.order === 'desc' ? sql<boolean>`(${ts}, ${id}) < ${bound}` : sql<boolean>`(${ts}, ${id}) > ${bound}`);
+    const rounded = roundsTimestamp(mapping);
+    const key = sql`(${rounded ? microsecondTime(mapping, timestampRef(mapping)) : timestampRef(mapping)}, ${idRef(mapping)})`;
+    const at = rounded ? timestamptzValue(query.after) : timestampValue(mapping, query.after);
+    const bound = sql`(${at}, ${idValue(mapping, query.after.id)})`;
+    conditions.push(query.order === 'desc' ? sql<boolean>`${key} < ${bound}` : sql<boolean>`${key} > ${bound}`);
   }
   return allOf(conditions);
+}
+
+/**
+ * A float8 or numeric epoch column can hold time finer than the microseconds an entry's timestamp (and so a cursor)
+ * shows. Ordered and compared raw, the next page started before the rounded position (the page repeated, forever)
+ * or after it (entries skipped): such a column is ordered and compared by its value to the microsecond instead.
+ */
+function roundsTimestamp(mapping: ResolvedMapping): boolean {
+  const column = mapping.columns.timestamp;
+  return column?.epoch !== undefined && (column.type === 'float8' || column.type === 'numeric');
+}
+
+/** An epoch column's value as the timestamptz, to the microsecond, that the entry's timestamp prints. */
+function microsecondTime(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<unknown> {
+  return mapping.columns.timestamp?.epoch === 'milliseconds' ? sql`to_timestamp(${ref} / 1000.0)` : sql`to_timestamp(${ref})`;
 }
 
 /** One page of entries in (timestamp, id) order; ties on the timestamp are broken by id. */
 export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number) {
   const direction = sql.raw(query.order);
+  const ts = qualifiedRef(mapping, 'timestamp');
   return db
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping, { states: query.states }))
     .where(listConditions(mapping, query))
-    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${roundsTimestamp(mapping) ? microsecondTime(mapping, ts) : ts} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }
@@ -51,6 +68,8 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
  * column keeps the document's own text (escapes, key order, duplicate keys), so those go through JSON.parse.
  */
 export function canListAsJsonText(mapping: ResolvedMapping): boolean {
+  // entry-json.ts orders by the raw columns, which for these is not the order of the pages (roundsTimestamp).
+  if (roundsTimestamp(mapping)) return false;
   return (['before', 'after'] as const).every((state) => (mapping.columns[state]?.type ?? 'jsonb') === 'jsonb');
 }
 

@@ -36,8 +36,9 @@ describe('list query', () => {
     expect(query.sql).toContain('lower("operation") = $4');
     // route:r-1 is an id here (a name is turned into ids before, by resolveResourceNames): the resource index serves it.
     expect(query.sql).toContain('("resource_type" = $5 and "resource_id" = $6)');
-    expect(query.sql).toContain('"source_ip" <<= cast($7 as inet)');
-    expect(query.parameters).toEqual(['7 days', hostile, 'bob', 'delete', 'route', 'r-1', '10.0.0.0/8', 'api', 50]);
+    // An IPv4 block also matches its IPv4-mapped IPv6 form.
+    expect(query.sql).toContain('("source_ip" <<= cast($7 as inet) or "source_ip" <<= cast($8 as inet))');
+    expect(query.parameters).toEqual(['7 days', hostile, 'bob', 'delete', 'route', 'r-1', '10.0.0.0/8', '::ffff:10.0.0.0/104', 'api', 50]);
   });
 
   it('reads a timestamp without time zone as UTC and keeps its index usable', () => {
