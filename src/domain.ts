@@ -126,9 +126,10 @@ export type RetentionSource = 'flag' | 'cp-config' | 'config' | 'default';
  * Why a prune stopped before it was done: a signal or --max-duration (after a committed batch); its connection to
  * PostgreSQL was lost (the batch in flight may or may not have committed); or entries older than the cutoff were
  * still being inserted behind its position after its last pass over the range; or the --archive file could not take a
- * batch (a full disk, the file removed), which then rolled back.
+ * batch (a full disk, the file removed), which then rolled back; or the table keeps entries its DELETE removes none
+ * of (a trigger, a row security policy).
  */
-export type PruneStop = 'interrupted' | 'max-duration' | 'connection-lost' | 'entries-remain' | 'archive-failed';
+export type PruneStop = 'interrupted' | 'max-duration' | 'connection-lost' | 'entries-remain' | 'archive-failed' | 'entries-kept';
 
 /** What a prune did (or, with --dry-run, would do). */
 export interface PruneSummary {

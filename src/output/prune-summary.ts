@@ -64,6 +64,9 @@ export function formatPruneSummary(summary: PruneSummary): string {
   if (summary.stopped === 'archive-failed') {
     lines.push('Stopped: the archive could not take the next batch, which was rolled back; every entry deleted is in the archive, the rest is intact.');
   }
+  if (summary.stopped === 'entries-kept') {
+    lines.push('Stopped: entries older than the cutoff are still in the table after a pass that deleted none of them: the table keeps them.');
+  }
   if (summary.stopped === 'entries-remain') {
     lines.push('Entries older than the cutoff were still being inserted behind the prune after its last pass: they are intact; the next run deletes them.');
   }

@@ -43,28 +43,35 @@ export interface BatchLoop {
 /**
  * Deletes what is left in `bound`, batch by batch in (timestamp, id) order, each batch committed on its own. An entry
  * inserted back-dated behind the position while a pass ran is still there: look, and go over again, up to
- * {@link MAX_PASSES} times ('entries-remain' after that).
+ * {@link MAX_PASSES} times ('entries-remain' after that). A pass that found entries but deleted none of them, with
+ * entries still left, met a table that keeps them (a BEFORE DELETE trigger returning NULL, a row security policy):
+ * going over again would not help ('entries-kept').
  */
-export async function deleteInBatches(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<'done' | 'stopped' | 'entries-remain'> {
+export async function deleteInBatches(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<'done' | 'stopped' | 'entries-remain' | 'entries-kept'> {
   for (let pass = 1; ; pass += 1) {
-    if (!(await deletePass(conn, mapping, bound, loop))) return 'stopped';
+    const outcome = await deletePass(conn, mapping, bound, loop);
+    if (outcome.stopped) return 'stopped';
     if (!(await anyEntryLeft(conn, mapping, bound))) return 'done';
+    if (outcome.found && outcome.deleted === 0) return 'entries-kept';
     if (pass === MAX_PASSES) return 'entries-remain';
   }
 }
 
-/** One pass over the range; false when stopped before its end. */
-async function deletePass(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<boolean> {
+/** One pass over the range: whether it was stopped before its end, whether it found entries, how many it deleted. */
+async function deletePass(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<{ stopped: boolean; found: boolean; deleted: number }> {
   const fixed = loop.batchSize === 'auto' ? undefined : loop.batchSize;
   let size = fixed ?? ADAPTIVE_BATCHES.first;
   let from: Position | undefined;
+  let deleted = 0;
   for (;;) {
     const began = performance.now();
     const batch = await deleteBatch(conn, mapping, bound, from, size, loop.archive);
-    if (!batch.end) return true;
+    // A batch has an end only when its range held entries, deleted or not.
+    if (!batch.end) return { stopped: false, found: from !== undefined, deleted };
     from = batch.end;
+    deleted += batch.deleted;
     const ms = performance.now() - began;
     if (fixed === undefined) size = nextBatchSize(ADAPTIVE_BATCHES, size, ms);
-    if (loop.afterBatch(batch, ms)) return false;
+    if (loop.afterBatch(batch, ms)) return { stopped: true, found: true, deleted };
   }
 }

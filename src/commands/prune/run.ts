@@ -1,6 +1,6 @@
 import type { CliIo } from '../../io.js';
 import type { PruneSummary } from '../../domain.js';
-import { ConnectionLostError, DeclinedError, InterruptedError } from '../../errors.js';
+import { ConnectionLostError, DeclinedError, InterruptedError, RuntimeError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import type { Db } from '../../db/connect.js';
 import type { EntryArchive } from '../../db/archive-first.js';
@@ -10,6 +10,7 @@ import { withReadOnlySession } from '../../db/read-only.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { findDetachedLeftovers, partitionName, type TimePartition } from '../../queries/partitions.js';
 import { resetPruneSession, setPruneSession } from '../../queries/prune.js';
+import { findDeleteObstacle, type DeleteObstacle } from '../../queries/prune-deletable.js';
 import { ArchiveWriteError, openArchive, type ArchiveWriter } from '../../output/archive-writer.js';
 import { checkWritableDirectory } from '../../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../../secrets/policy.js';
@@ -46,11 +47,22 @@ export async function runPrune(options: PruneOptions, config: ResolvedConfig, io
   if (summary.stopped === 'interrupted') {
     throw new InterruptedError(`interrupted: deleted ${summary.deleted} of ${summary.matched} entries; the rest is intact, run again to continue`);
   }
+  if (summary.stopped === 'entries-kept') {
+    throw new RuntimeError(
+      `${summary.table} keeps entries older than the cutoff: its DELETE removed none of those left (a BEFORE DELETE trigger returning NULL, ` +
+        'or a row security policy); no run of prune can delete them until that changes',
+    );
+  }
   return summary;
 }
 
 function printSummary(summary: PruneSummary, options: PruneOptions, io: CliIo): void {
   io.stdout.write(options.output === 'json' ? `${JSON.stringify(pruneSummaryJson(summary))}\n` : formatPruneSummary(summary));
+}
+
+function describeObstacle(obstacle: DeleteObstacle, table: string): string {
+  if (obstacle.noPrivilege) return `role '${obstacle.role}' may not DELETE from ${table}: GRANT DELETE ON ${table} TO ${obstacle.role}, or prune as a role that may`;
+  return `${table} has a rule on DELETE (${obstacle.rules.join(', ')}), which prune's DELETE cannot run through: drop the rule (a BEFORE DELETE trigger can keep entries instead)`;
 }
 
 /** The running totals of a prune that has started deleting, for the caller to report if the run fails. */
@@ -135,6 +147,12 @@ class PruneRun {
       newest: plan.newest,
       partitions: old.map(partitionName),
     });
+    const obstacle = plan.matched > 0 ? await findDeleteObstacle(this.conn, mapping) : undefined;
+    if (obstacle) {
+      const why = describeObstacle(obstacle, this.name);
+      if (!this.options.dryRun) throw new RuntimeError(`${why}; nothing was deleted`);
+      this.io.stderr.write(`warning: ${why}; the real run would exit 1 without deleting\n`);
+    }
     if (this.options.dryRun) return this.finish();
     const leftovers = await findDetachedLeftovers(this.conn, mapping);
     if (plan.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
@@ -193,7 +211,7 @@ class PruneRun {
         return this.shouldStop(true);
       },
     });
-    if (outcome === 'entries-remain') this.summary.stopped = 'entries-remain';
+    if (outcome === 'entries-remain' || outcome === 'entries-kept') this.summary.stopped = outcome;
   }
 
   /** Detaches (and starts dropping) one partition wholly before the cutoff; see detachOldPartition. */
