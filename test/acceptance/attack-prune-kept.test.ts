@@ -57,7 +57,7 @@ async function keepWith(schema: TestSchema, condition: string): Promise<void> {
 }
 
 describe('a table that keeps its entries', () => {
-  it('an append-only trigger: exit 1 saying the table keeps them, after one pass (the old binary exited 0: "the next run deletes them")', async () => {
+  it('an append-only trigger: exit 1 saying the table keeps them, after two passes (the old binary exited 0: "the next run deletes them")', async () => {
     const schema = await seeded();
     await keepWith(schema, 'true');
     const result = await prune(schema, ['--yes', '--json']);

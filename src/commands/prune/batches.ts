@@ -43,16 +43,19 @@ export interface BatchLoop {
 /**
  * Deletes what is left in `bound`, batch by batch in (timestamp, id) order, each batch committed on its own. An entry
  * inserted back-dated behind the position while a pass ran is still there: look, and go over again, up to
- * {@link MAX_PASSES} times ('entries-remain' after that). A pass that found entries but deleted none of them, with
- * entries still left, met a table that keeps them (a BEFORE DELETE trigger returning NULL, a row security policy):
- * going over again would not help ('entries-kept').
+ * {@link MAX_PASSES} times ('entries-remain' after that). Two passes in a row that found entries but deleted none of
+ * them, with entries still left, met a table that keeps them (a BEFORE DELETE trigger returning NULL, a row security
+ * policy): going over again would not help ('entries-kept'). One such pass alone may have lost every row it found to
+ * another session deleting them.
  */
 export async function deleteInBatches(conn: Db, mapping: ResolvedMapping, bound: PruneBound, loop: BatchLoop): Promise<'done' | 'stopped' | 'entries-remain' | 'entries-kept'> {
+  let fruitless = 0;
   for (let pass = 1; ; pass += 1) {
     const outcome = await deletePass(conn, mapping, bound, loop);
     if (outcome.stopped) return 'stopped';
     if (!(await anyEntryLeft(conn, mapping, bound))) return 'done';
-    if (outcome.found && outcome.deleted === 0) return 'entries-kept';
+    fruitless = outcome.found && outcome.deleted === 0 ? fruitless + 1 : 0;
+    if (fruitless === 2) return 'entries-kept';
     if (pass === MAX_PASSES) return 'entries-remain';
   }
 }
