@@ -16,9 +16,17 @@ export interface ArchivedEntry {
   hash?: string;
 }
 
+/** What a validly signed prune record lets go: entries before `cutoff` and, when it has one, at or before `upTo`. */
+export interface PruneReach {
+  cutoff: string;
+  upTo?: Position;
+}
+
 export interface RangeContext {
   /** Entries before this were pruned on purpose (a signed prune record): their absence is expected. */
   pruneCutoff?: string;
+  /** The same, one per prune record, each with its --only-exported bound. */
+  prunes?: PruneReach[];
   archived: Map<string, ArchivedEntry>;
   /** The chain's value before the range (the record's previous_hash). */
   previousHash: string;
@@ -107,7 +115,7 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
       const match = found[i] ?? rows.take(entry.id);
       if (match) {
         if (match.hash !== entry.hash) result.problems.push({ kind: 'modified', id: entry.id, timestamp, fields: changedFields(entry.fields, match.fields) });
-      } else if (context.pruneCutoff !== undefined && entry.timestamp < context.pruneCutoff) {
+      } else if (wasPruned(entry, context)) {
         result.pruned += 1;
         checkArchived(entry, context, result);
       } else {
@@ -154,6 +162,18 @@ class EntriesById {
   rest(): SealedEntry[] {
     return [...this.byId.values()].flat();
   }
+}
+
+function wasPruned(entry: SealedEntry, context: RangeContext): boolean {
+  if (context.pruneCutoff !== undefined && entry.timestamp < context.pruneCutoff) return true;
+  return (context.prunes ?? []).some((reach) => entry.timestamp < reach.cutoff && (reach.upTo === undefined || atOrBefore(entry, reach.upTo)));
+}
+
+/** (timestamp, id) <= position, ids compared as the index orders them: integers by value, other ids as text. */
+function atOrBefore(entry: SealedEntry, position: Position): boolean {
+  if (entry.timestamp !== position.timestamp) return entry.timestamp < position.timestamp;
+  const integers = /^-?\d+$/.test(entry.id) && /^-?\d+$/.test(position.id);
+  return integers ? BigInt(entry.id) <= BigInt(position.id) : entry.id <= position.id;
 }
 
 function checkArchived(entry: SealedEntry, context: RangeContext, result: RangeResult): void {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import type { Position } from '../domain.js';
 import { readSigningKey } from './keys.js';
 import { PRUNE_FORMAT, signRecord, type PruneRecord } from './record.js';
 import { checkStore, writeStoreJson } from './store.js';
@@ -20,15 +21,19 @@ export async function pruneRecordFromFlags(flags: { sealStore?: string; sealKey?
   return preparePruneRecord({ store: resolve(cwd, flags.sealStore), key: resolve(cwd, flags.sealKey) });
 }
 
-/** Writes the signed record of a prune about to delete entries before `cutoff` from `table`. */
-export type PruneRecorder = (cutoff: string, table: string) => Promise<void>;
+/**
+ * Writes the signed record of a prune about to delete entries before `cutoff` from `table`; with --only-exported,
+ * `upTo` is the checkpoint's position, after which nothing is deleted whatever the cutoff.
+ */
+export type PruneRecorder = (cutoff: string, table: string, upTo?: Position) => Promise<void>;
 
 /** Checks the store and key before a prune touches anything; returns the function that writes the record. */
 export async function preparePruneRecord(sealing: PruneSealing): Promise<PruneRecorder> {
   await checkStore(sealing.store, '--seal-store');
   const key = await readSigningKey(sealing.key, '--seal-key');
-  return async (cutoff, table) => {
-    const record = signRecord<PruneRecord>({ format: PRUNE_FORMAT, table, cutoff, pruned_at: new Date().toISOString(), key_id: key.keyId }, key);
+  return async (cutoff, table, upTo) => {
+    const reach = upTo ? { up_to: { timestamp: upTo.timestamp, id: upTo.id } } : {};
+    const record = signRecord<PruneRecord>({ format: PRUNE_FORMAT, table, cutoff, ...reach, pruned_at: new Date().toISOString(), key_id: key.keyId }, key);
     // Written durably before the first DELETE: a crash after it leaves entries that verify still checks, never
     // deleted entries without a record.
     const stamp = record.pruned_at.replace(/[^0-9]/g, '');

@@ -36,6 +36,8 @@ export interface PruneRecord {
   format: typeof PRUNE_FORMAT;
   table: string;
   cutoff: string;
+  /** With --only-exported: the checkpoint's position; entries after it were kept, whatever their age. */
+  up_to?: Position;
   pruned_at: string;
   key_id: string;
   signature: string;

@@ -1,3 +1,4 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -209,5 +210,39 @@ describe.skipIf(isEmbedded())('attack seal/verify: the store attacked (built bin
     expect(result.code).toBe(NOT_INTACT);
     expect(report.seals[0]?.problems.every((problem) => problem.kind === 'modified')).toBe(true);
     expect(report.seals[0]?.problems).toHaveLength(5);
+  });
+});
+
+/** Signs a record as seal does (Ed25519 over the record without `signature`, keys sorted, no whitespace). */
+async function signAsSeal(record: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const sorted = JSON.stringify(record, (_, value: unknown) => (value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+    : value));
+  const signature = sign(null, Buffer.from(sorted, 'utf8'), createPrivateKey(await readFile(world.key))).toString('base64');
+  return { ...record, signature };
+}
+
+describe.skipIf(isEmbedded())('attack seal/verify: prune records (built binary, real server)', () => {
+  it('a prune bounded by an export checkpoint (up_to) lets go only what it reached: a deletion after the checkpoint is tampering', async () => {
+    const f = await world.fixture('upto');
+    const ids = await insertRows(f.schema, minuteRows(6).map((row, i) => ({ ...row, age: `${100 - i} days` })));
+    const sealed = await f.sealRecord();
+    // What prune --only-exported --seal-store does: the checkpoint is entry 3, so entries 4 to 6 stay, older than the cutoff or not.
+    const at = await f.schema.query<{ cutoff: string; checkpoint: string }>(`select
+      to_char((now() - interval '30 days') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cutoff,
+      (select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from ${f.table} where id = $1) as checkpoint`, [ids[2]]);
+    const { cutoff, checkpoint } = at.rows[0] as { cutoff: string; checkpoint: string };
+    const keyId = (JSON.parse(await readFile(join(f.store, 'seal-00000001.json'), 'utf8')) as { key_id: string }).key_id;
+    const record = await signAsSeal({ format: 'api7-audit-prune/1', table: f.table, cutoff, up_to: { timestamp: checkpoint, id: ids[2] }, pruned_at: new Date().toISOString(), key_id: keyId });
+    await writeFile(join(f.store, 'prune-20261204000000-abcdef.json'), JSON.stringify(record));
+    await f.schema.query(`delete from ${f.table} where id = any($1::bigint[])`, [ids.slice(0, 3)]);
+    const clean = await f.verifyJson();
+    expect(clean.result.code, clean.result.stdout).toBe(0);
+    expect(clean.report.seals[0]).toMatchObject({ status: 'intact', present: 3 });
+    await f.schema.query(`delete from ${f.table} where id = $1`, [ids[4]]);
+    const { result, report } = await f.verifyJson();
+    expect(result.code).toBe(NOT_INTACT);
+    expect(f.problemsOf(report)).toEqual([expect.objectContaining({ kind: 'deleted', id: ids[4] })]);
+    expect(sealed.count).toBe(6);
   });
 });

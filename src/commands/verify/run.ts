@@ -9,7 +9,7 @@ import type { Position } from '../../domain.js';
 import { countUnsealed, streamSealedLeaves } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
-import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem } from '../../seal/compare.js';
+import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem, type PruneReach } from '../../seal/compare.js';
 import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
 import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName, StoreFileError } from '../../seal/store.js';
@@ -73,7 +73,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
       check.problems.push({ kind: 'bad-signature', file: name, detail: record.key_id === key.keyId ? 'the signature does not match the record: it was edited' : `signed by key ${String(record.key_id)}, not by --public-key (${key.keyId})` });
     }
   }
-  const { cutoff, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
+  const { cutoff, prunes, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
   const upTo = [...records.values()].at(-1)?.to;
   if (upTo === undefined) return notChecked(tableName, options, key, checks, problems, await countUnsealed(table.db, table.mapping));
   const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher)));
@@ -96,7 +96,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     const sha256: { value?: string } = {};
     try {
       const result = await compareRange(readLeaves(join(options.store, record.leaves_file), sha256), database, record.to, {
-        pruneCutoff: cutoff ?? undefined, archived, previousHash: record.previous_hash, before, lateCommitGuard: String(record.late_commit_guard),
+        prunes, archived, previousHash: record.previous_hash, before, lateCommitGuard: String(record.late_commit_guard),
       });
       check.problems.push(...result.problems);
       Object.assign(check, { present: result.present, pruned: result.pruned, archived: result.archived });
@@ -158,23 +158,31 @@ function recordProblem(record: Record<string, unknown>, tableName: string, seq: 
   return undefined;
 }
 
-/** The latest cutoff among validly signed prune records of this table; any other prune record is a problem. */
-async function readPruneCutoff(store: string, files: string[], key: TrustedKey, tableName: string): Promise<{ cutoff: string | null; problems: Problem[] }> {
+/** The validly signed prune records of this table (and the latest cutoff, for the report); any other is a problem. */
+async function readPruneCutoff(store: string, files: string[], key: TrustedKey, tableName: string): Promise<{ cutoff: string | null; prunes: PruneReach[]; problems: Problem[] }> {
   let cutoff: string | null = null;
+  const prunes: PruneReach[] = [];
   const problems: Problem[] = [];
   for (const file of files) {
     const record = await readStoreJson(store, file).catch(unlessStoreFileError);
     if (typeof record === 'string') {
       problems.push({ kind: 'record-invalid', file, detail: record });
-    } else if (record.format !== PRUNE_FORMAT || record.table !== tableName || typeof record.cutoff !== 'string') {
+    } else if (record.format !== PRUNE_FORMAT || record.table !== tableName || typeof record.cutoff !== 'string' || !isReach(record.up_to)) {
       problems.push({ kind: 'record-invalid', file, detail: `not a ${PRUNE_FORMAT} record of ${tableName}` });
     } else if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
       problems.push({ kind: 'bad-signature', file, detail: 'a prune record not signed by --public-key: its cutoff is not trusted' });
-    } else if (cutoff === null || record.cutoff > cutoff) {
-      cutoff = record.cutoff;
+    } else {
+      prunes.push({ cutoff: record.cutoff, upTo: record.up_to });
+      if (cutoff === null || record.cutoff > cutoff) cutoff = record.cutoff;
     }
   }
-  return { cutoff, problems };
+  return { cutoff, prunes, problems };
+}
+
+/** A prune record's up_to: absent, or a position. */
+function isReach(value: unknown): value is Position | undefined {
+  const position = value as Partial<Position> | undefined;
+  return value === undefined || (typeof position?.timestamp === 'string' && typeof position.id === 'string');
 }
 
 /** The database's entries as leaves, from the lines SealRowHasher builds. */
