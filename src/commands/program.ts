@@ -53,20 +53,13 @@ export function declareProgram(io: CliIo) {
       writeErr: (text) => io.stderr.write(text),
       outputError: (text, write) => write(hintUnknownCommand(maskParseError(text))),
     })
-    .exitOverride()
-    // commander's own `help` command lists itself (kept, as it was) but answers `help lsit` with the whole help on
-    // stderr; this hidden one takes its place.
-    .helpCommand(true);
-  program
-    .command('help', { hidden: true })
-    .description('display help for command')
-    .argument('[command]')
-    .action(async (name) => {
-      if (name === undefined) return program.help();
-      program.commands.find((command) => command.name() === name && name !== 'help')?.help();
-      // Not a command: the same error, suggestion and exit code as `api7-audit NAME`.
-      await program.parseAsync([name], { from: 'user' });
-    });
+    .exitOverride();
+  // `help lsit`: commander answers a name that is no command with the whole help on stderr. It fails instead as
+  // `api7-audit lsit` does (one line, the suggestion, exit 2), by parsing the name alone.
+  program.on('beforeHelp', (context: { error: boolean }) => {
+    const [first, name] = program.args;
+    if (context.error && first === 'help' && name !== undefined) program.parse([name], { from: 'user' });
+  });
   return program;
 }
 
@@ -91,6 +84,7 @@ const COMMAND_HINTS: Readonly<Record<string, string>> = {
   setup: '(Did you mean init?)',
   config: '(Did you mean init? It writes the config file)',
   dump: '(Did you mean export? export --out FILE writes NDJSON)',
+  man: 'try: man api7-audit (the manual is installed with the package), or api7-audit COMMAND --help',
 };
 
 /** `error: unknown command 'tail'` with the hint for a name people try, in place of commander's suggestion. */

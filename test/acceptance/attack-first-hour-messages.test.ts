@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +70,7 @@ describe('commands people try from other tools', () => {
     ['status', '(Did you mean doctor?'],
     ['setup', '(Did you mean init?)'],
     ['dump', '(Did you mean export?'],
+    ['man', 'try: man api7-audit'],
   ])('%s: exit 2, the unknown name and a hint naming what exists', async (name, hint) => {
     const result = await cli([name]);
     expect([result.code, result.stdout]).toEqual([2, '']);
@@ -111,5 +115,16 @@ describe('init on a database without the audit log', () => {
     } finally {
       await empty.drop();
     }
+  });
+});
+
+describe('the manual', () => {
+  // doctor's --help said "ok (✓) ... failed (✗)": man in a C locale warned "can't find special character" at each
+  // (start commit 0e90a40), and the checklist shows [ok] [warn] [FAIL] whenever the terminal is not UTF-8.
+  it('renders in a C locale without a troff warning', async () => {
+    const page = fileURLToPath(new URL('../../man/api7-audit.1', import.meta.url));
+    const { stdout, stderr } = await promisify(execFile)('man', ['-l', '-P', 'cat', page], { env: { PATH: process.env.PATH, LANG: 'C', LC_ALL: 'C', MANWIDTH: '100' } });
+    expect(stdout).toContain('[ok], [warn] or [FAIL]');
+    expect(stderr).toBe('');
   });
 });

@@ -8,10 +8,10 @@ Examples:
   $ api7-audit doctor --json | jq '.checks[] | select(.status != "ok")'
   api7-audit doctor --cp-config /usr/local/api7/conf/conf.yaml --checkpoint /var/lib/api7-audit/hec.json
 
-One line per check, each ok (✓), a warning (!) or failed (✗), with the fix: the configuration and where each
-setting came from, the connection (version, TLS, round trip, clock), the table (mapping, size, partitions),
-privileges (SELECT, DELETE, ownership, prune's lock), an index for each filter, prune and export (EXPLAIN, never
-ANALYZE), retention (overdue entries by estimate) and, with --checkpoint, how far an export is behind.
+One line per check, [ok], [warn] or [FAIL] (marks on a UTF-8 terminal), with the fix: the configuration and
+where each setting came from, the connection (version, TLS, round trip, clock), the table (mapping, size,
+partitions), privileges (SELECT, DELETE, ownership, prune's lock), an index for each filter, prune and export
+(EXPLAIN, never ANALYZE), retention (overdue entries by estimate) and, with --checkpoint, how far an export is behind.
 Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 bad input.`;
 
 function doctorCommand(program: Program) {
