@@ -13,7 +13,10 @@ export interface TimePartition {
   name: string;
   /** Exclusive upper bound of its time range, ISO 8601 UTC; undefined for MAXVALUE or a DEFAULT partition. */
   upperBound?: string;
-  /** Every row it can hold is before the cutoff: it can be dropped whole instead of deleted row by row. */
+  /**
+   * Every row it can hold is before the cutoff: it can be dropped whole instead of deleted row by row. Never a foreign
+   * table: its bound is not enforced on the remote rows, which a DROP would not delete anyway (they go row by row).
+   */
   whollyBefore: boolean;
 }
 
@@ -40,9 +43,9 @@ export async function listTimePartitions(db: Db, mapping: ResolvedMapping, cutof
   const asUtc = mapping.columns.timestamp?.type === 'timestamp' ? sql`cast(upper as timestamp)` : sql`cast(upper as timestamptz) at time zone 'UTC'`;
   const result = await sql<{ schema: string; name: string; upper_bound: string | null; wholly_before: boolean | null }>`
     select schema, name, to_char(${asUtc}, ${ISO_FORMAT}) as upper_bound,
-           cast(upper as ${type}) <= ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })} as wholly_before
+           not foreign_table and cast(upper as ${type}) <= ${timestampValue(mapping, { kind: 'absolute', iso: cutoff })} as wholly_before
     from (
-      select n.nspname as schema, c.relname as name, ${upper} as upper
+      select n.nspname as schema, c.relname as name, ${upper} as upper, c.relkind = 'f' as foreign_table
       from pg_inherits i
       join pg_class c on c.oid = i.inhrelid
       join pg_namespace n on n.oid = c.relnamespace

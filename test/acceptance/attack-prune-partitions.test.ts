@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
-import { createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import pg from 'pg';
+import { createTestDatabase, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
 
 // prune on partitioned tables, through the built binary (npm run build first): monthly partitions, a MINVALUE one,
 // a default partition holding old and new entries, one straddling the cutoff, one wholly in the future, an old one
@@ -87,5 +88,48 @@ describe('prune on a range-partitioned table of every shape', () => {
     expect(archived.filter((entry) => entry.after?.password !== undefined && entry.after.password !== '******')).toEqual([]);
     // Another table's leftover is not this prune's to drop.
     expect((await schema.query(`select 1 from pg_class where oid = '${schema.name}.not_ours'::regclass`)).rowCount).toBe(1);
+  });
+});
+
+describe.skipIf(isEmbedded())('prune with a foreign partition (postgres_fdw)', () => {
+  it('deletes its old remote rows row by row and keeps the newer ones its bound does not stop (it failed: "cannot lock relation")', async () => {
+    const own = await createTestDatabase('atk_prune_fdw');
+    const url = new URL(own.url);
+    const client = new pg.Client({ connectionString: own.url });
+    await client.connect();
+    const count = async (table: string, operator: string) => Number((await client.query<{ n: string }>(`select count(*) n from ${table} where operator = $1`, [operator])).rows[0]?.n);
+    try {
+      const available = await client.query(`select 1 from pg_available_extensions where name = 'postgres_fdw'`);
+      if (available.rowCount === 0) return;
+      await client.query('create extension postgres_fdw');
+      await client.query(`create server loop foreign data wrapper postgres_fdw options (host '${url.hostname}', port '${url.port || '5432'}', dbname '${url.pathname.slice(1)}')`);
+      await client.query(`create user mapping for current_user server loop options (user '${decodeURIComponent(url.username) || 'postgres'}')`);
+      const columns = 'created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb';
+      await client.query(`create table remote_rows (id bigint, ${columns})`);
+      // The foreign partition's bound is 200 to 150 days back; its remote table also holds recent rows.
+      await client.query(`insert into remote_rows select g, now() - interval '199 days' + g * interval '1 hour', 'remote-old' from generate_series(1, 100) g`);
+      await client.query(`insert into remote_rows select 1000 + g, now() - g * interval '1 hour', 'remote-new' from generate_series(1, 10) g`);
+      await client.query(`create table audit_logs (id bigserial, ${columns}) partition by range (created_at)`);
+      await client.query('create index on audit_logs (created_at, id)');
+      const at = async (days: number) => (await client.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+      await client.query(`create foreign table p_remote partition of audit_logs for values from ('${await at(200)}') to ('${await at(150)}') server loop options (table_name 'remote_rows')`);
+      await client.query(`create table p_local partition of audit_logs for values from ('${await at(150)}') to ('${await at(-30)}')`);
+      await client.query(`insert into audit_logs (created_at, operator) select now() - g * interval '1 day', 'local' from generate_series(0, 120) g`);
+      const localOld = Number((await client.query<{ n: string }>(`select count(*) n from audit_logs where operator = 'local' and created_at < now() - interval '60 days'`)).rows[0]?.n);
+
+      const archive = join(dir, 'fdw.ndjson');
+      const result = await spawnCli(['--db', own.url, '--table', 'public.audit_logs', 'prune', '--yes', '--json', '--archive', archive]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 100 + localOld, archived: 100 + localOld, partitions_dropped: 0, complete: true });
+      expect(await count('remote_rows', 'remote-old')).toBe(0);
+      expect(await count('remote_rows', 'remote-new')).toBe(10);
+      expect(await count('audit_logs', 'local')).toBe(121 - localOld);
+      const archived = (await readFile(archive, 'utf8')).trimEnd().split('\n').map((line) => (JSON.parse(line) as { operator: string }).operator);
+      expect(archived.filter((operator) => operator === 'remote-old')).toHaveLength(100);
+      expect(archived).not.toContain('remote-new');
+    } finally {
+      await client.end();
+      await own.drop();
+    }
   });
 });
