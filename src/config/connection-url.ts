@@ -77,6 +77,12 @@ function validateUrl(source: string, url: string): string {
   registerSecret(password);
   if (password !== undefined) registerSecret(safeDecode(password));
   for (const match of url.matchAll(PASSWORD_PARAM)) registerSecret(safeDecode(match[2] ?? ''));
+  // libpq's `host1:5432,host2:5432` (a primary and its standbys): pg connects to one host only and would try the
+  // whole list as one name or refuse the port; one line now names the cause.
+  const hosts = url.replace(/^[a-z][a-z0-9+.-]*:\/\/(?:.*@)?/is, '').split(/[/?#]/)[0] ?? '';
+  if (hosts.includes(',') || /[?&]host=[^&#]*,/i.test(url)) {
+    throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': it names several hosts, which pg (the driver) does not support: name one host, the primary's`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -84,6 +90,10 @@ function validateUrl(source: string, url: string): string {
     // The URL as shown has *** for its password, so say what in the password broke it.
     if (/[/?#]/.test(password ?? '')) {
       throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': its password holds '/', '?' or '#', which end a URL's host part; percent-encode them (%2F, %3F, %23) or set PGPASSWORD`);
+    }
+    // `user@/db?host=/run/postgresql`: libpq takes it, the WHATWG URL parser (no host after user info) does not.
+    if (/^[a-z]+:\/\/[^/]*@\//i.test(url)) {
+      throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': no host after the user; for a unix socket write postgres://USER@%2Frun%2Fpostgresql/DB or postgres:///DB?host=/run/postgresql&user=USER`);
     }
     throw new UsageError(`invalid database URL from ${source} '${maskUrl(url)}': expected postgres://user@host:5432/dbname`);
   }
@@ -102,6 +112,7 @@ function readLibpqEnv(env: NodeJS.ProcessEnv): LibpqSettings {
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
     throw new UsageError(`invalid PGPORT '${env.PGPORT}': expected a port number`);
   }
+  if (env.PGHOST?.includes(',')) throw new UsageError(`invalid PGHOST '${env.PGHOST}': it names several hosts, which pg (the driver) does not support: name one host, the primary's`);
   registerSecret(env.PGPASSWORD);
   return { host: env.PGHOST, port, user: env.PGUSER, password: env.PGPASSWORD, database: env.PGDATABASE };
 }

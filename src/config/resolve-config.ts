@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { passwordOnArgvWarning, resolveConnectionTarget, type ConnectionTarget } from './connection-url.js';
-import { loadConfigFile, type ColumnsSpec, type ConfigFile } from './config-file.js';
+import { loadConfigFile, MAX_CONNECT_TIMEOUT_S, type ColumnsSpec, type ConfigFile } from './config-file.js';
 import { NO_FINGERPRINT_KEY, readFingerprintKey } from '../secrets/fingerprint-key.js';
 
 /** Flags shared by every subcommand (declared once on the program in cli.ts). */
@@ -60,10 +60,11 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
   const demo = flags.demo === true;
   const argvPassword = demo ? undefined : passwordOnArgvWarning(flags.db);
   if (argvPassword) warnings.push(argvPassword);
+  const connection = demo ? undefined : withNotice(() => resolveConnectionTarget(flags.db, env, file.database?.url, configPath), legacyNotice);
   return {
-    connection: demo ? undefined : withNotice(() => resolveConnectionTarget(flags.db, env, file.database?.url, configPath), legacyNotice),
+    connection,
     demo,
-    connectTimeoutMs: (flags.connectTimeout ?? file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000,
+    connectTimeoutMs: flags.connectTimeout !== undefined ? flags.connectTimeout * 1000 : (libpqConnectTimeoutMs(connection?.url, env) ?? (file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000),
     // The demo database has its own table and columns: a config file's are for the real one.
     table: flags.table ?? (demo ? undefined : file.table) ?? DEFAULT_TABLE,
     columns: demo ? {} : (file.columns ?? {}),
@@ -72,6 +73,21 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
     configPath,
     warnings,
   };
+}
+
+/**
+ * libpq's connect timeout, below --connect-timeout: `connect_timeout` in the URL, else PGCONNECT_TIMEOUT. Whole
+ * seconds as libpq reads them: 0 or less waits without limit, 1 is 2 (libpq's least). Undefined when neither is set.
+ */
+function libpqConnectTimeoutMs(url: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  const inUrl = url === undefined ? null : new URL(url).searchParams.get('connect_timeout');
+  const [name, value] = inUrl !== null ? ['connect_timeout in the database URL', inUrl] : ['PGCONNECT_TIMEOUT', env.PGCONNECT_TIMEOUT];
+  if (value === undefined || value === '') return undefined;
+  const seconds = /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!(seconds <= MAX_CONNECT_TIMEOUT_S)) {
+    throw new UsageError(`invalid ${name} '${value}': expected whole seconds, at most ${MAX_CONNECT_TIMEOUT_S} (a day); 0 waits without limit`);
+  }
+  return seconds <= 0 ? 0 : Math.max(seconds, 2) * 1000;
 }
 
 /** A usage error of `resolve` carries `notice` too: it ends the run before the run's notices are printed. */

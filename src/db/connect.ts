@@ -28,7 +28,7 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
     if (failure !== undefined) throw failure;
     return await fn(db);
   } catch (error) {
-    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs });
+    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs, connected: opened.connected === true });
   } finally {
     await db.destroy();
     // Kysely ends only a pool it has used: a session that failed before its first query (a bad --table) must end it.
@@ -52,6 +52,12 @@ export function lastLossOf(db: Db): Error | undefined {
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
+
+/** A socket that could not be opened: a code above, or any failed connect(), as ENOENT for a unix socket that is not there. */
+function isSocketFailure(error: Error): boolean {
+  const { code = '', syscall } = error as NodeJS.ErrnoException;
+  return CONNECTION_CODES.has(code) || syscall === 'connect';
+}
 // SQLSTATE classes 08 (connection exception) and 28 (invalid authorization), 3D000 (database does not exist).
 const CONNECTION_SQLSTATE = /^(08|28|3D000)/;
 /** What pg says when a connection it held went away, in the query that was running or the next one. */
@@ -69,6 +75,8 @@ export interface FailureContext {
   timeoutMs?: number;
   /** The server (`HOST:PORT/DB`), named with a timeout where no message around it names it. */
   address?: string;
+  /** False when no connection of the session was ever made: pg's "terminated" then means the start-up failed. */
+  connected?: boolean;
 }
 
 /** pg's words for a connect that got no answer in time: pg-pool's timer, the client's own, a wait for a free client. */
@@ -85,7 +93,7 @@ export function isConnectTimeout(error: Error): boolean {
 export function describeFailure(error: Error, context: FailureContext = {}): string {
   if (isConnectTimeout(error)) {
     const from = context.address === undefined ? '' : ` from ${context.address}`;
-    return context.timeoutMs === undefined ? `connection timed out${from}` : `no answer${from} within ${formatSeconds(context.timeoutMs)}`;
+    return context.timeoutMs === undefined ? `connection timed out${from}` : `connection timed out (no answer${from} within ${formatSeconds(context.timeoutMs)})`;
   }
   if (LOST_MESSAGES.has(error.message) && context.lost) return context.lost.message;
   return error.message || ((error as NodeJS.ErrnoException).code ?? 'unknown error');
@@ -100,6 +108,11 @@ const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
 export function translateConnectionError(error: unknown, target: ConnectionTarget, context: FailureContext = {}): unknown {
   if (!(error instanceof Error) || error instanceof RuntimeError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (context.connected === false && LOST_MESSAGES.has(error.message)) {
+    // An HTTP server, an SSH daemon, a TLS terminator: it hung up on the start-up message instead of answering it.
+    const reason = `the server closed the connection without answering as PostgreSQL does: is ${describeAddress(target).replace(/\/[^/]*$/, '')} a PostgreSQL server, not a web server, a proxy or another service?`;
+    return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
+  }
   if (isConnectionLost(error, context.lost)) {
     // pg's own words say only that the connection is gone; the recorded loss says why.
     const reason = describeFailure(error, context);
@@ -108,10 +121,11 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
   }
   const timedOut = isConnectTimeout(error);
   const tls = error instanceof TlsConnectError;
-  if (!CONNECTION_CODES.has(code) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message) && !tls) return error;
-  const reason = timedOut
-    ? `${describeFailure(error, context)}: check that the server is running and that this host and port are right and reachable from here (a firewall may drop the packets), or raise --connect-timeout`
-    : error.message || code;
+  if (!isSocketFailure(error) && !CONNECTION_SQLSTATE.test(code) && !timedOut && !NO_USER.test(error.message) && !tls) return error;
+  let reason = error.message || code;
+  if (timedOut) reason = `${describeFailure(error, context)}; check that the server is running and that this host and port are right and reachable from here (a firewall may drop the packets), or raise --connect-timeout`;
+  else if (code === 'ENOTFOUND') reason = `the host name does not resolve (${error.message}): check its spelling and this machine's DNS`;
+  else if (code === 'ENOENT') reason = `no server socket there (${error.message}): check that the server is running and that the directory is one of its unix_socket_directories`;
   return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
 }
 
@@ -122,5 +136,5 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
 export function isConnectionLost(error: Error, lost: Error | undefined): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (LOST_MESSAGES.has(error.message) || TERMINATED_SQLSTATE.test(code)) return true;
-  return lost !== undefined && (CONNECTION_CODES.has(code) || CONNECTION_SQLSTATE.test(code) || code === '57P03' || isConnectTimeout(error));
+  return lost !== undefined && (isSocketFailure(error) || CONNECTION_SQLSTATE.test(code) || code === '57P03' || isConnectTimeout(error));
 }

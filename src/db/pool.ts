@@ -21,6 +21,8 @@ export interface OpenPool {
   failure?: unknown;
   /** Why a connection of this pool was lost, as the server (a FATAL message) or the socket told it: the last loss. */
   lost?: Error;
+  /** Whether a connection of this pool was ever made: a connection closed before that was a failure to connect. */
+  connected?: boolean;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
  */
 function watchConnection(client: PoolClient, opened: OpenPool): void {
   markConnected();
+  opened.connected = true;
   connectingClients.get(opened.pool)?.delete(client as unknown as Client);
   // This client's own loss: a later client's (follow reconnects) replaces an earlier client's, never the other way.
   let own: Error | undefined;

@@ -109,12 +109,12 @@ describe.skipIf(isEmbedded())('follow reconnecting through a proxy that turns si
     await waitFor(() => ndjsonIds(running.stdout()).length > 0 || running.exited(), 30_000, 'the first entry');
     proxy.mode = 'silent';
     proxy.cut();
-    await waitFor(() => /no answer from/.test(running.stderr()) || running.exited(), 20_000, 'a reconnect to time out');
+    await waitFor(() => /connection timed out/.test(running.stderr()) || running.exited(), 20_000, 'a reconnect to time out');
     proxy.mode = 'forward';
     const [added] = await insertRows(schema, [{ operator: 'bob', operation: 'update', resource_type: 'route', resource_id: 'r2' }]);
     await waitFor(() => ndjsonIds(running.stdout()).includes(added as string) || running.exited(), 40_000, 'the entry added while silent');
     const result = await interruptAtOnce(running);
-    expect(result.stderr).toMatch(new RegExp(`warning: lost the connection to PostgreSQL \\(no answer from 127\\.0\\.0\\.1:${proxy.port}\\/\\w+ within 2s\\); reconnecting in`));
+    expect(result.stderr).toMatch(new RegExp(`warning: lost the connection to PostgreSQL \\(connection timed out \\(no answer from 127\\.0\\.0\\.1:${proxy.port}\\/\\w+ within 2s\\)\\); reconnecting in`));
     expect(result.stderr).toContain('reconnected to PostgreSQL; continuing after');
   }, 90_000);
 
