@@ -8,7 +8,7 @@ import { interruptAtOnce, ndjsonIds, waitFor } from '../support/wait.js';
  * `follow` while it reconnects, through a proxy of this file's own in front of the shared server: forwarding, then
  * silent (accepts TCP and never answers, as a black-holing firewall or a frozen server), then forwarding again.
  */
-type Mode = 'forward' | 'silent';
+type Mode = 'forward' | 'silent' | 'fatal';
 
 interface Proxy {
   port: number;
@@ -35,6 +35,10 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
       proxy.silentAccepts += 1;
       return;
     }
+    if (proxy.mode === 'fatal') {
+      socket.once('data', () => socket.end(fatalMessage(FATAL_TEXT)));
+      return;
+    }
     const upstream = connectTcp(target.port, target.host);
     track(upstream);
     upstream.on('connect', () => proxy.upstreamPorts.push(upstream.localPort ?? 0));
@@ -57,6 +61,22 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
     },
   };
   return proxy;
+}
+
+/** What a hostile or broken server may say: an escape sequence that retitles the terminal, a newline, the password. */
+const PASSWORD = 'Hunter2-Follow-Secret';
+const FATAL_TEXT = `the database system is starting up\u001b]0;owned\u0007\nforged line ${PASSWORD}`;
+
+/** A FATAL ErrorResponse (57P03), as a server sends it in answer to the start-up message. */
+function fatalMessage(text: string): Buffer {
+  const fields = Buffer.concat([
+    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', '57P03'], ['M', text]].map(([code, value]) => Buffer.concat([Buffer.from(code as string), Buffer.from(`${value}\0`)])),
+    Buffer.from([0]),
+  ]);
+  const header = Buffer.alloc(5);
+  header.write('E', 0);
+  header.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([header, fields]);
 }
 
 let schema: TestSchema;
@@ -117,6 +137,23 @@ describe.skipIf(isEmbedded())('follow reconnecting through a proxy that turns si
     expect(result.stderr).toMatch(new RegExp(`warning: lost the connection to PostgreSQL \\(connection timed out \\(no answer from 127\\.0\\.0\\.1:${proxy.port}\\/\\w+ within 2s\\)\\); reconnecting in`));
     expect(result.stderr).toContain('reconnected to PostgreSQL; continuing after');
   }, 90_000);
+
+  it('what a server says on reconnecting is shown on one line, its escape sequences visible and the password masked', async () => {
+    proxy.mode = 'forward';
+    const url = new URL(proxiedUrl());
+    url.searchParams.set('sslmode', 'disable');
+    const running = startCli(['--db', url.toString(), '--table', schema.table(), 'follow', '--since', '1h', '--output', 'ndjson', '--interval', '100ms', '--settle', '0'], { env: { PGPASSWORD: PASSWORD }, timeoutMs: 60_000 });
+    await waitFor(() => ndjsonIds(running.stdout()).length > 0 || running.exited(), 30_000, 'the first entry');
+    proxy.mode = 'fatal';
+    proxy.cut();
+    await waitFor(() => /starting up/.test(running.stderr()) || running.exited(), 20_000, 'a reconnect to be refused');
+    const result = await interruptAtOnce(running);
+    expect(result.stderr).toMatch(/^warning: lost the connection to PostgreSQL \(the database system is starting up\\u001b\]0;owned\\u0007\\nforged line \*+\); reconnecting in/m);
+    expect(result.stderr).not.toContain(PASSWORD);
+    expect(result.stderr).not.toContain('\u001b');
+    expect(result.stderr).not.toContain('\u0007');
+    expect(result.stderr).not.toMatch(/^forged line/m);
+  }, 60_000);
 
   it("the warning names the server's reason (pg_terminate_backend), not pg's generic one", async () => {
     proxy.mode = 'forward';
