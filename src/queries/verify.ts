@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { timestampRef, timestampValue } from '../db/entry-columns.js';
+import { fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { streamSealLeaves } from './seal.js';
 import type { CopyReader } from '../db/copy-out.js';
@@ -11,13 +11,30 @@ export function streamSealedLeaves(db: Db, mapping: ResolvedMapping, to: string,
   return streamSealLeaves(db, mapping, { to }, hasher);
 }
 
-/** Entries at or after `from` (the newest seal's end; every entry without it): written since, not sealed yet. */
-export async function countUnsealed(db: Db, mapping: ResolvedMapping, from?: string): Promise<number> {
-  const condition = from === undefined ? sql<boolean>`true` : sql<boolean>`${timestampRef(mapping)} >= ${timestampValue(mapping, { kind: 'absolute', iso: from })}`;
+/** The entries not sealed yet, the oldest's timestamp, and how many are older than the age given. */
+export interface Unsealed {
+  count: number;
+  oldest: string | null;
+  olderThanAge: number;
+}
+
+/**
+ * Entries at or after `from` (the newest seal's end; every entry without it): written since, not sealed yet; of them,
+ * those written more than `ageSeconds` ago.
+ */
+export async function countUnsealed(db: Db, mapping: ResolvedMapping, from?: string, ageSeconds = 0): Promise<Unsealed> {
+  const ts = timestampRef(mapping);
+  const condition = from === undefined ? sql<boolean>`true` : sql<boolean>`${ts} >= ${timestampValue(mapping, { kind: 'absolute', iso: from })}`;
+  const old = timestampValue(mapping, { kind: 'relative', interval: `${ageSeconds} seconds` });
+  const oldest = db.selectFrom(tableRef(mapping)).select(fieldExpression(mapping, 'timestamp').as('t')).where(condition).orderBy(ts).limit(1);
   const row = await db
     .selectFrom(tableRef(mapping))
-    .select(sql<string>`count(*)`.as('count'))
+    .select([
+      sql<string>`count(*)`.as('count'),
+      sql<string>`count(*) filter (where ${ts} < ${old})`.as('old'),
+      sql<string | null>`(${oldest})`.as('oldest'),
+    ])
     .where(condition)
     .executeTakeFirstOrThrow();
-  return Number(row.count);
+  return { count: Number(row.count), oldest: row.oldest, olderThanAge: Number(row.old) };
 }

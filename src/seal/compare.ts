@@ -7,7 +7,8 @@ export type Problem =
   | { kind: 'deleted'; position: number; id: string; timestamp: string; previous: Position | null; next: Position | null }
   | { kind: 'inserted'; id: string; timestamp: string; late_commit_guard?: string }
   | { kind: 'archive-mismatch'; id: string; timestamp: string; archive: string }
-  | { kind: 'bad-signature' | 'missing-seal-file' | 'chain-broken' | 'leaves-altered' | 'leaves-unreadable' | 'record-invalid'; file: string; detail: string };
+  | { kind: 'bad-signature' | 'missing-seal-file' | 'chain-broken' | 'leaves-altered' | 'leaves-unreadable' | 'record-invalid'; file: string; detail: string }
+  | { kind: 'unsealed-too-old'; count: number; oldest: string | null; detail: string };
 
 /** An archived or exported copy of a pruned entry, as read from `verify --archive` files. */
 export interface ArchivedEntry {

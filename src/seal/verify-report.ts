@@ -28,8 +28,9 @@ export interface VerifyReport {
   prune_cutoff: string | null;
   /** Problems outside any seal range: a prune record with a bad signature. */
   problems: Problem[];
-  /** Entries written after the newest seal (not covered yet). */
+  /** Entries written after the newest seal (not covered yet), and the oldest one's timestamp. */
   unsealed: number;
+  oldest_unsealed: string | null;
 }
 
 /**

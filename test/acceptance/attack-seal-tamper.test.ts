@@ -168,6 +168,24 @@ describe.skipIf(isEmbedded())('attack seal/verify: the store attacked (built bin
     expect(none.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('the newest seal files removed: with --unsealed-max-age, entries older than it and not sealed make verify fail', async () => {
+    const f = await world.fixture('rolledback');
+    await insertRows(f.schema, minuteRows(4).map((row, i) => ({ ...row, age: `${30 - i} minutes` })));
+    await insertRows(f.schema, minuteRows(3).map((row, i) => ({ ...row, age: `${5 - i} minutes` })));
+    expect((await f.sealRecord('--settle', '10m')).count).toBe(4);
+    expect((await f.sealRecord()).count).toBe(3);
+    await rm(join(f.store, 'seal-00000002.json'));
+    const quiet = await f.verifyJson();
+    expect(quiet.result.code, 'without the flag it looks like a seal not run yet').toBe(0);
+    expect(quiet.report.unsealed).toBe(3);
+    const { result, report } = await f.verifyJson('--unsealed-max-age', '1m');
+    expect(result.code).toBe(NOT_INTACT);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'unsealed-too-old', count: 3 })]);
+    expect((await f.verify('--unsealed-max-age', '1h')).code).toBe(0);
+    const text = await f.verify('--unsealed-max-age', '1m');
+    expect(text.stdout).toMatch(/^not sealed in time: 3 entries written more than --unsealed-max-age ago are not sealed \(the oldest at .*\): seal has stopped, or the newest seal files were removed$/m);
+  });
+
   it('a seal file renamed to another number, or a stray huge number, is named at once (no count to it)', async () => {
     const f = await world.fixture('renamed');
     await insertRows(f.schema, minuteRows(3));

@@ -19,6 +19,8 @@ export function describeProblem(problem: Problem): string {
       return `deleted: entry ${problem.position} of the seal, id ${problem.id} (${problem.timestamp}), between ${at(problem.previous)} and ${at(problem.next)}`;
     case 'inserted':
       return `inserted: id ${problem.id} (${problem.timestamp}) into the sealed range: ${insertedCause(problem.late_commit_guard)}`;
+    case 'unsealed-too-old':
+      return `not sealed in time: ${problem.detail}`;
     case 'archive-mismatch':
       return `archive differs: id ${problem.id} (${problem.timestamp}) in '${problem.archive}' is not the entry that was sealed`;
     default:
@@ -39,7 +41,7 @@ export function formatVerifyReport(report: VerifyReport): string {
   const lines = report.seals.map(describeSeal);
   for (const problem of report.problems) lines.push(describeProblem(problem));
   if (report.prune_cutoff) lines.push(`pruned up to ${report.prune_cutoff} (signed prune record): sealed entries before it may be gone`);
-  if (report.unsealed > 0) lines.push(`${report.unsealed} entries written after the newest seal are not sealed yet`);
+  if (report.unsealed > 0) lines.push(`${report.unsealed} entries written after the newest seal are not sealed yet (the oldest at ${report.oldest_unsealed ?? 'an unprintable time'})`);
   const bad = report.seals.filter((seal) => seal.status !== 'intact').length;
   lines.push(report.intact ? `intact: ${report.seals.length} seal ranges of ${report.table}, key ${report.key_id}` : `NOT INTACT: ${bad} of ${report.seals.length} seal ranges of ${report.table}`);
   return `${lines.join('\n')}\n`;

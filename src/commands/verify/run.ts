@@ -6,7 +6,7 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../../seal/before-connecting.js';
 import type { Position } from '../../domain.js';
-import { countUnsealed, streamSealedLeaves } from '../../queries/verify.js';
+import { countUnsealed, streamSealedLeaves, type Unsealed } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
 import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem, type PruneReach } from '../../seal/compare.js';
@@ -24,6 +24,8 @@ export interface VerifyOptions {
   publicKey: string;
   archives: string[];
   json: boolean;
+  /** --unsealed-max-age: an entry older than this and not sealed is a problem (seals stopped, or were removed). */
+  unsealedMaxAgeSeconds?: number;
 }
 
 /** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 1 unless intact. */
@@ -75,7 +77,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
   }
   const { cutoff, prunes, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
   const upTo = [...records.values()].at(-1)?.to;
-  if (upTo === undefined) return notChecked(tableName, options, key, checks, problems, await countUnsealed(table.db, table.mapping));
+  if (upTo === undefined) return notChecked(tableName, options, key, checks, problems, await readUnsealed(table, undefined, options, problems));
   const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher)));
   let before: Position | null = null;
   let previousHash: string | undefined;
@@ -113,7 +115,7 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     previousHash = record.hash;
   }
   for (const check of checks) if (check.status === 'intact' && check.problems.length > 0) check.status = 'tampered';
-  const unsealed = await countUnsealed(table.db, table.mapping, upTo);
+  const unsealed = await readUnsealed(table, upTo, options, problems);
   const seals = checks;
   return {
     intact: problems.length === 0 && seals.every((seal) => seal.status === 'intact'),
@@ -123,7 +125,8 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
     seals,
     prune_cutoff: cutoff,
     problems,
-    unsealed,
+    unsealed: unsealed.count,
+    oldest_unsealed: unsealed.oldest,
   };
 }
 
@@ -134,8 +137,26 @@ function unlessStoreFileError(error: unknown): string {
 }
 
 /** The report when no seal record can be read: every seal unverifiable, every entry unsealed. */
-function notChecked(table: string, options: VerifyOptions, key: TrustedKey, seals: SealCheck[], problems: Problem[], unsealed: number): VerifyReport {
-  return { intact: false, table, store: options.store, key_id: key.keyId, seals, prune_cutoff: null, problems, unsealed };
+function notChecked(table: string, options: VerifyOptions, key: TrustedKey, seals: SealCheck[], problems: Problem[], unsealed: Unsealed): VerifyReport {
+  return { intact: false, table, store: options.store, key_id: key.keyId, seals, prune_cutoff: null, problems, unsealed: unsealed.count, oldest_unsealed: unsealed.oldest };
+}
+
+/**
+ * The entries after the newest seal. With --unsealed-max-age, any older than that is a problem: removing the newest
+ * seal files otherwise looks like seals that have not run yet.
+ */
+async function readUnsealed(table: AuditTable, from: string | undefined, options: VerifyOptions, problems: Problem[]): Promise<Unsealed> {
+  const age = options.unsealedMaxAgeSeconds;
+  const unsealed = await countUnsealed(table.db, table.mapping, from, age);
+  if (age !== undefined && unsealed.olderThanAge > 0) {
+    problems.push({
+      kind: 'unsealed-too-old',
+      count: unsealed.olderThanAge,
+      oldest: unsealed.oldest,
+      detail: `${unsealed.olderThanAge} entries written more than --unsealed-max-age ago are not sealed (the oldest at ${unsealed.oldest ?? 'an unprintable time'}): seal has stopped, or the newest seal files were removed`,
+    });
+  }
+  return unsealed;
 }
 
 /** A seal file's record, or why it cannot be used as one. */
