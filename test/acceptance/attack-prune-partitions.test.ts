@@ -133,3 +133,37 @@ describe.skipIf(isEmbedded())('prune with a foreign partition (postgres_fdw)', (
     }
   });
 });
+
+describe('an old partition that a view depends on', () => {
+  it('is detached, its entries out of the table; the summary, then one line naming the view, exit 1; dropped once the view is gone', async () => {
+    const schema = await createTestSchema('atk_prune_view');
+    schemas.push(schema);
+    const t = schema.table();
+    await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
+      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
+    await schema.query(`create index on ${t} (created_at, id)`);
+    const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+    await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
+    await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
+    await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 day', 'op' from generate_series(0, 199) g`);
+    await schema.query(`create view ${schema.name}.old_report as select count(*) from ${schema.name}.p_old`);
+    const count = async (where: string) => Number((await schema.query<{ n: string }>(`select count(*) n from ${t} where ${where}`)).rows[0]?.n);
+    const prune = () => spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json']);
+
+    const first = await prune();
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr.trim().split('\n')).toHaveLength(1);
+    expect(first.stderr).toBe(
+      `error: detached from ${t} but not dropped: ${schema.name}.p_old (view ${schema.name}.old_report depends on table ${schema.name}.p_old); drop or change those objects, then the next prune drops it\n`,
+    );
+    expect(JSON.parse(first.stdout)).toMatchObject({ partitions_dropped: 0, partitions_detached: 1, complete: true });
+    expect(await count(`created_at < now() - interval '60 days'`)).toBe(0);
+    expect(await count('true')).toBe(60);
+
+    await schema.query(`drop view ${schema.name}.old_report`);
+    const second = await prune();
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ partitions_dropped: 1, complete: true });
+    expect((await schema.query(`select 1 from pg_class where relname = 'p_old' and relnamespace = '${schema.name}'::regnamespace`)).rowCount).toBe(0);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/connect.js';
+import { RuntimeError } from '../../errors.js';
 import type { EntryArchive } from '../../db/archive-first.js';
 import type { ResolvedMapping } from '../../db/mapping.js';
 import { dropDetached, isInsufficientPrivilege, isLockConflict, partitionName, removePartition, type TimePartition } from '../../queries/partitions.js';
@@ -70,9 +71,33 @@ export class BackgroundDrops {
     );
   }
 
-  /** Waits for every DROP started so far: the tables dropped, in the order they were started, and the first failure. */
-  async settle(): Promise<{ dropped: string[]; error?: unknown }> {
+  /**
+   * Waits for every DROP started so far: the tables dropped, in the order they were started; those that other objects
+   * depend on (a view), which stay detached; and the first other failure.
+   */
+  async settle(): Promise<{ dropped: string[]; blocked: { name: string; why: string }[]; error?: unknown }> {
     const settled = await Promise.all(this.pending.splice(0));
-    return { dropped: settled.filter((drop) => !('error' in drop)).map((drop) => drop.name), error: settled.find((drop) => 'error' in drop)?.error };
+    const failed = settled.filter((drop) => 'error' in drop);
+    const blocked = failed.filter((drop) => isDependedOn(drop.error)).map((drop) => ({ name: drop.name, why: dependents(drop.error) }));
+    return {
+      dropped: settled.filter((drop) => !('error' in drop)).map((drop) => drop.name),
+      blocked,
+      error: failed.find((drop) => !isDependedOn(drop.error))?.error,
+    };
+  }
+}
+
+/** "cannot drop table ... because other objects depend on it" (SQLSTATE 2BP01). */
+const isDependedOn = (error: unknown) => (error as { code?: unknown } | null)?.code === '2BP01';
+
+/** The server's detail: "view s.v depends on table s.p", one line per dependent object. */
+const dependents = (error: unknown) => String((error as { detail?: unknown }).detail ?? 'other objects depend on it').split('\n').join('; ');
+
+/** Partitions detached (their entries out of the audit table) that could not be dropped: objects depend on them. */
+export class DropBlockedError extends RuntimeError {
+  constructor(table: string, blocked: { name: string; why: string }[]) {
+    const names = blocked.map((drop) => drop.name).join(', ');
+    const why = blocked.map((drop) => drop.why).join('; ');
+    super(`detached from ${table} but not dropped: ${names} (${why}); drop or change those objects, then the next prune drops it`);
   }
 }

@@ -19,7 +19,7 @@ import { formatPruneSummary, pruneSummaryJson } from '../../output/prune-summary
 import { confirm, isInteractive } from '../../output/prompt.js';
 import { silentProgress, startProgress, type Progress } from '../../output/progress.js';
 import { deleteInBatches } from './batches.js';
-import { BackgroundDrops, detachOldPartition } from './partitions.js';
+import { BackgroundDrops, detachOldPartition, DropBlockedError } from './partitions.js';
 import { pruneLockName } from '../../db/advisory-lock.js';
 import { acquireLock } from './lock.js';
 import { planPrune, type PrunePlan } from './plan.js';
@@ -41,6 +41,8 @@ export async function runPrune(options: PruneOptions, config: ResolvedConfig, io
     // The batches committed before the connection or the archive failed stay deleted: say how many, then why.
     const stopped = error instanceof ConnectionLostError ? 'connection-lost' : error instanceof ArchiveWriteError ? 'archive-failed' : undefined;
     if (stopped && started.summary) printSummary({ ...started.summary, stopped }, options, io);
+    // Every entry before the cutoff is out of the table; a partition that could not be dropped is kept as a table.
+    if (error instanceof DropBlockedError && started.summary) printSummary(started.summary, options, io);
     throw error;
   }
   printSummary(summary, options, io);
@@ -232,11 +234,15 @@ class PruneRun {
     return undefined;
   }
 
-  /** Waits for every DROP started; the dropped ones are listed in the order they were started. */
+  /**
+   * Waits for every DROP started; the dropped ones are listed in the order they were started, those that objects
+   * depend on as detached (a {@link DropBlockedError} when no other failure comes first).
+   */
   private async settleDrops(): Promise<unknown> {
-    const { dropped, error } = await this.drops.settle();
+    const { dropped, blocked, error } = await this.drops.settle();
     this.summary.partitionsDropped.push(...dropped);
-    return error;
+    this.summary.partitionsDetached.push(...blocked.map((drop) => drop.name));
+    return error ?? (blocked.length > 0 ? new DropBlockedError(this.name, blocked) : undefined);
   }
 
   /** The archive as prune writes it: each entry masked unless --show-secrets. */
