@@ -193,4 +193,26 @@ describe.skipIf(isEmbedded())('attack seal: faults (built binary, real server)',
     expect((await f.verify()).code).toBe(NOT_INTACT);
     expect((await stat(join(f.store, 'seal-00000001.json'))).isFile()).toBe(true);
   });
+
+  it('machine output: -o json and --json print one object with a fixed set of keys, for seal and for verify', async () => {
+    const f = await world.fixture('machine');
+    await insertRows(f.schema, minuteRows(2));
+    const sealed = await f.seal('-o', 'json');
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(sealed.stdout) as object)).toEqual(['sealed', 'record']);
+    expect(Object.keys((JSON.parse(sealed.stdout) as { record: object }).record).sort()).toEqual([
+      'count', 'first', 'format', 'from', 'hash', 'key_id', 'last', 'late_commit_guard', 'leaves_file', 'leaves_sha256',
+      'previous_hash', 'sealed_at', 'seq', 'signature', 'table', 'to',
+    ]);
+    const nothing = await f.seal('--output', 'json');
+    expect(JSON.parse(nothing.stdout)).toMatchObject({ sealed: false, reason: 'no entries since the last seal' });
+    const [long, short] = [await f.verify('--output', 'json'), await f.verify('--json')];
+    expect(long.stdout).toBe(short.stdout);
+    const report = JSON.parse(long.stdout) as Record<string, unknown> & { seals: object[] };
+    expect(Object.keys(report)).toEqual(['intact', 'table', 'store', 'key_id', 'seals', 'prune_cutoff', 'problems', 'unsealed', 'oldest_unsealed']);
+    expect(Object.keys(report.seals[0] as object)).toEqual(['seq', 'file', 'status', 'from', 'to', 'count', 'present', 'pruned', 'archived', 'problems']);
+    const conflict = await f.verify('--json', '--output', 'text');
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toBe('error: --json conflicts with --output text\n');
+  });
 });

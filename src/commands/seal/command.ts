@@ -4,6 +4,7 @@ import type { Program } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { parseSpanMs } from '../../config/time-bound.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
+import { outputFormat } from '../flags/output.js';
 
 const SEAL_HELP = `
 Once, create the key pair: seal --new-key --key FILE writes the private key (mode 0600) to FILE and the public key
@@ -22,7 +23,8 @@ function sealCommand(program: Program) {
     .option('--store <dir>', 'directory of seal files, outside the audited database')
     .option('--new-key', 'create the key pair (--key FILE and FILE.pub), print the public key, and stop')
     .addOption(new Option('--settle <time>', 'also leave entries younger than this for the next seal (default: 5s)'))
-    .option('--json', 'print the new seal record (or why nothing was sealed) as one JSON object')
+    .addOption(new Option('-o, --output <format>', 'output format (default: text)').choices(['text', 'json'] as const))
+    .option('--json', 'shortcut for --output json: the new seal record (or why nothing was sealed) as one JSON object')
     .addHelpText('after', SEAL_HELP);
 }
 
@@ -38,7 +40,7 @@ export function declareSeal(program: Program, io: CliIo): void {
     }
     if (flags.store === undefined) throw new UsageError('seal needs --store DIR (or --new-key to create a key)');
     const settleSeconds = parseSpanMs('--settle', flags.settle ?? '5s', 0) / 1000;
-    const options = { store: flags.store, key: flags.key, json: flags.json === true, settleSeconds };
+    const options = { store: flags.store, key: flags.key, json: outputFormat(flags, 'text') === 'json', settleSeconds };
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
     await module.runSeal(options, config, io, early);

@@ -1,6 +1,8 @@
+import { Option } from '@commander-js/extra-typings';
 import type { CliIo } from '../../io.js';
 import type { Program } from '../program.js';
 import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
+import { outputFormat } from '../flags/output.js';
 import { parseSpanMs } from '../../config/time-bound.js';
 
 const VERIFY_HELP = `
@@ -22,7 +24,8 @@ function verifyCommand(program: Program) {
     .requiredOption('--public-key <file>', 'the Ed25519 public key (PEM, the .pub of seal --new-key) the seals must be signed with')
     .option('--archive <files...>', 'NDJSON files (prune --archive, export --out; .gz too) holding pruned entries')
     .option('--unsealed-max-age <time>', 'not intact if an entry older than this is not sealed: seal stopped, or its newest files were removed (e.g. 1h)')
-    .option('--json', 'print the report as one JSON object')
+    .addOption(new Option('-o, --output <format>', 'output format (default: text)').choices(['text', 'json'] as const))
+    .option('--json', 'shortcut for --output json: the report as one JSON object')
     .addHelpText('after', VERIFY_HELP);
 }
 
@@ -32,7 +35,7 @@ export type VerifyFlags = ReturnType<ReturnType<typeof verifyCommand>['opts']>;
 export function declareVerify(program: Program, io: CliIo): void {
   verifyCommand(program).action(async (flags, command) => {
     const unsealedMaxAgeSeconds = flags.unsealedMaxAge === undefined ? undefined : parseSpanMs('--unsealed-max-age', flags.unsealedMaxAge) / 1000;
-    const options = { store: flags.store, publicKey: flags.publicKey, archives: flags.archive ?? [], json: flags.json === true, unsealedMaxAgeSeconds };
+    const options = { store: flags.store, publicKey: flags.publicKey, archives: flags.archive ?? [], json: outputFormat(flags, 'text') === 'json', unsealedMaxAgeSeconds };
     const config = await resolveCommandConfig(command.optsWithGlobals(), io);
     const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
     await module.runVerify(options, config, io, early);
