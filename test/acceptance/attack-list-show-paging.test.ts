@@ -257,5 +257,10 @@ describe('every filter on a table mapped by a config file: epoch milliseconds, t
     expect(await list('--ip', '2001:db8::/64', '--ip', '10.0.1.7')).toEqual(await sql(`addr like '2001:db8::%' or addr = '::ffff:10.0.1.7'`));
     const pages = await pageThrough(['--db', databaseUrl(), '--config', config, 'list', '--limit', '7', '--operation', 'UPDATE']);
     expect(pages).toEqual((await sql(`lower(action) = 'update'`)).reverse());
+    // Stored as 'SSL': a known type matches lowercase values only (the index serves); mapped through lower(), it matches.
+    expect(await list('--resource', 'ssl')).toEqual([]);
+    const lowered = await writeConfig('mapped-lower.yaml', `table: ${table}\ncolumns:\n  id: event_id\n  timestamp: { column: ms, epoch: milliseconds }\n  operator: action\n  operation: action\n  resource_type: lower(kind)\n  resource_id: target\n  source_ip: addr\n  before: old\n  after: new\n`);
+    const viaLower = await spawnCli(['--db', databaseUrl(), '--config', lowered, 'list', '--all', '--order', 'asc', '--output', 'ndjson', '--resource', 'SSL']);
+    expect(ndjsonIds(viaLower.stdout)).toEqual(await sql(`lower(kind) = 'ssl'`));
   });
 });
