@@ -121,6 +121,20 @@ describe.skipIf(isEmbedded())('follow reconnecting through a proxy that turns si
     expect(result.stderr).not.toMatch(/\n\s+at |error:/);
   }, 60_000);
 
+  it('--for ends on time while a reconnect waits on a server that never answers (exit 0, with the cursor)', async () => {
+    proxy.mode = 'forward';
+    const started = Date.now();
+    const running = follow('--connect-timeout', '600s', '--for', '4s');
+    await waitFor(() => ndjsonIds(running.stdout()).length > 0 || running.exited(), 30_000, 'the first entry');
+    proxy.mode = 'silent';
+    proxy.cut();
+    const result = await running.result;
+    expect(result.code, result.stderr).toBe(0);
+    // 4 s, plus the start-up on a loaded machine; not the 600 s connect timeout.
+    expect(Date.now() - started, '--for is kept').toBeLessThan(30_000);
+    expect(result.stderr).toMatch(/Stopped\. Continue with: --cursor \S+\n$/);
+  }, 60_000);
+
   it('a reconnect that times out (connect_timeout=2 in the URL) is retried, says which server did not answer, and goes on once it answers', async () => {
     proxy.mode = 'forward';
     const url = new URL(proxiedUrl());

@@ -101,7 +101,11 @@ export async function runFollow(options: FollowOptions, config: ResolvedConfig, 
       } else {
         from = await resolveInstant(table.db, options.start.kind === 'now' ? { kind: 'relative', interval: '0 seconds' } : options.start.since);
       }
-      const timer = options.forMs === undefined ? undefined : startTimer(options.forMs, () => stop.abort());
+      // A connect in progress holds no transaction: --for's end cuts it too, or it would wait out the connect timeout.
+      const timer = options.forMs === undefined ? undefined : startTimer(options.forMs, () => {
+        stop.abort();
+        abortConnecting(poolOf(table.db));
+      });
       note(`Following entries ${position ? `after ${position.timestamp} (id ${position.id})` : `from ${from}`}; Ctrl-C to stop.`);
       const seen = new Set<string>();
       const notice = (message: string) => {
