@@ -52,8 +52,7 @@ async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey
   const from = previous?.to ?? null;
   const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);
   const bound = decideExportBound(facts, from === null ? undefined : { timestamp: from, id: '' }, true);
-  // export's words; for a seal, an entry committed behind its bound is not skipped but shows as inserted in verify.
-  for (const message of bound.messages) io.stderr.write(`${message.replaceAll('export', 'seal').replace('can be skipped', 'lands in a sealed range (verify reports it as inserted, possibly late)')}\n`);
+  for (const message of bound.messages) io.stderr.write(`${inSealWords(message)}\n`);
   const to = bound.before;
   if (to === '-infinity' || (from !== null && compareInstants(to, from) <= 0)) {
     return { sealed: false, reason: 'an open transaction may still add entries after the last seal', from, to };
@@ -114,6 +113,17 @@ async function readLastSeal(store: string, key: SigningKey, tableName: string): 
     throw new RuntimeError(`the newest seal in '${store}' (${name}) is not signed by --key (key id ${key.keyId}); refusing to chain onto it: run verify`);
   }
   return record as unknown as SealRecord;
+}
+
+/**
+ * The late-commit bound's messages are export's; for a seal, an entry committed behind the bound is not skipped but
+ * shows as inserted in verify, and the checkpoint is the last seal.
+ */
+function inSealWords(message: string): string {
+  return message
+    .replaceAll('export', 'seal')
+    .replace('can be skipped', 'lands in a sealed range (verify reports it as inserted, possibly late)')
+    .replace('nothing after the checkpoint is sent', 'nothing after the last seal is sealed');
 }
 
 function describe(result: SealResult): string {
