@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { RuntimeError } from '../errors.js';
 import { openEntryFile } from './private-file.js';
+import type { EntryArchive } from '../db/archive-first.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -16,9 +17,9 @@ export class ArchiveWriteError extends RuntimeError {}
  * it removes are archived. Lives with the formatters rather than in sinks/: a sink is an export destination with
  * retries and checkpoints, while this is a local file whose only contract is "flushed before the commit".
  */
-export interface ArchiveWriter {
+export interface ArchiveWriter extends EntryArchive {
   readonly path: string;
-  /** Entries appended by this writer. */
+  /** Entries appended by this writer (less those cut). */
   readonly entries: number;
   /** Appends one entry per line (a gzip member per call) and flushes it to disk before resolving. */
   append(lines: readonly string[]): Promise<void>;
@@ -66,6 +67,19 @@ export async function openArchive(path: string, warn: (message: string) => void 
       }
       size += data.length;
       entries += lines.length;
+    },
+    mark: () => ({ size, entries }),
+    async cut(mark) {
+      if (closed || mark.size >= size) return;
+      try {
+        await handle.truncate(mark.size);
+        await handle.datasync();
+      } catch (error) {
+        // Left in the file, those entries are duplicates of rows still in the table: the next run archives them again.
+        throw new ArchiveWriteError(`cannot cut rolled-back entries from archive '${path}': ${describeWriteError(error)}`, { cause: error });
+      }
+      size = mark.size;
+      entries = mark.entries;
     },
     async close() {
       if (closed) return;

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
@@ -228,5 +229,39 @@ describe('prune --archive killed -9 again and again', () => {
     const ours = expectExact(archived.slice(3), truth);
     expect(new Set(ours)).toEqual(new Set(truth.keys()));
     expect(ours.length - OLD).toBeLessThanOrEqual(kills * BATCH);
+  });
+});
+
+describe('prune --archive of a partition whose detach keeps timing out', () => {
+  it('archives its entries once, not once per attempt (the old binary archived them 5 times)', async () => {
+    const schema = await createTestSchema('atk_prune_arch_part');
+    schemas.push(schema);
+    const t = schema.table();
+    await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
+      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
+    await schema.query(`create index on ${t} (created_at, id)`);
+    const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+    await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
+    await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
+    await schema.query(`insert into ${t} (created_at, operator) select now() - interval '199 days' + g * interval '1 hour', 'in-old-partition' from generate_series(1, 200) g`);
+    await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 day', 'row' from generate_series(0, 120) g`);
+    const truth = (await schema.query<{ id: string }>(`select id::text as id from ${t} where created_at < now() - interval '60 days'`)).rows.map((row) => row.id).sort();
+
+    // A reader of the audit table in an open transaction: DETACH waits for it, up to its lock_timeout, each attempt.
+    const reader = new pg.Client({ connectionString: databaseUrl() });
+    await reader.connect();
+    try {
+      await reader.query(`begin; select count(*) from ${t}`);
+      const archive = join(dir, `${schema.name}.ndjson.gz`);
+      const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--archive', archive]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`could not lock ${t} to detach ${schema.name}.p_old; deleting their rows instead`);
+      expect(JSON.parse(result.stdout)).toMatchObject({ deleted: truth.length, archived: truth.length, partitions_dropped: 0, complete: true });
+      const archived = (await readArchive(archive)).map((entry) => entry.id).sort();
+      expect(archived).toEqual(truth);
+    } finally {
+      await reader.query('rollback').catch(() => undefined);
+      await reader.end();
+    }
   });
 });

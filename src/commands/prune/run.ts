@@ -253,7 +253,7 @@ class PruneRun {
     const mask = mayHoldInvalidStates(this.table.mapping)
       ? (json: string) => maskEntryJson(maskInvalidStatesInJson(json, policy), policy)
       : (json: string) => maskEntryJson(json, policy);
-    return { append: (lines) => archive.append(lines.map(mask)) };
+    return { append: (lines) => archive.append(lines.map(mask)), mark: () => archive.mark(), cut: (mark) => archive.cut(mark) };
   }
 
   private question(old: TimePartition[]): string {
