@@ -13,7 +13,7 @@ import type { FakeServer } from '../support/fake-server.js';
 import { interruptAtOnce, waitFor } from '../support/wait.js';
 
 // What changes between Node.js 20, 22 and 24 for the built binary: warnings Node prints on stderr, and the compile
-// cache bin/api7-audit.js turns on from 22. .ci/run runs this file on 22 and 24 (vitest.node-versions.config.ts).
+// cache bin/api7-audit.js turns on from 22. .ci/run runs this file on 22 and 24 (test/node-versions.config.ts).
 const run = promisify(execFile);
 const VERSION = `${(JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`;
 const hasCompileCache = 'enableCompileCache' in module;
@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 describe('the Node.js that runs the binary', () => {
-  // .ci/run sets API7_AUDIT_TEST_NODE_VERSION for its runs on 22 and 24: the subset must not quietly run on 20.
+  // .ci/run sets API7_AUDIT_TEST_NODE_VERSION on 22 and 24: the subset must not quietly run on 20 instead.
   it.runIf(process.env.API7_AUDIT_TEST_NODE_VERSION)('is the version CI asked for, also as `node` on PATH (the shebang)', async () => {
     const wanted = `v${process.env.API7_AUDIT_TEST_NODE_VERSION}`;
     expect(process.version).toBe(wanted);
