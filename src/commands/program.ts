@@ -59,8 +59,21 @@ export function declareProgram(io: CliIo) {
   program.on('beforeHelp', (context: { error: boolean }) => {
     const [first, name] = program.args;
     if (context.error && first === 'help' && name !== undefined) program.parse([name], { from: 'user' });
+    if (context.error && first === undefined) refuseFlagsWithoutCommand(program);
   });
   return program;
+}
+
+/**
+ * `api7-audit --demo` (the README's flag, without its command) printed the whole help on stderr, exit 2: one line
+ * naming the flags instead (never their values: --db may hold a password). Bare `api7-audit` still prints the help.
+ */
+function refuseFlagsWithoutCommand(program: CommandUnknownOpts): void {
+  const given = program.options.filter((option) => program.getOptionValueSource(option.attributeName()) === 'cli');
+  if (given.length === 0) return;
+  const names = given.map((option) => option.long ?? option.flags).join(' ');
+  const example = given.some((option) => option.long === '--demo') ? ': try api7-audit --demo list' : ', such as list';
+  program.error(`error: a command is missing after ${names}${example} (api7-audit --help lists every command)`, { exitCode: 2, code: 'commander.missingCommand' });
 }
 
 /**

@@ -55,6 +55,25 @@ describe('help NAME', () => {
   });
 });
 
+describe('flags without a command', () => {
+  // `api7-audit --demo` printed the whole help (74 lines) on stderr, exit 2, with no word of what was missing (start
+  // commit 0e90a40).
+  it('--demo alone: one line naming it and a command that runs, exit 2', async () => {
+    const result = await cli(['--demo']);
+    expectUsageError(result, 'error: a command is missing after --demo: try api7-audit --demo list (api7-audit --help lists every command)');
+  });
+
+  it('--db URL alone names --db, never the URL or its password', async () => {
+    const result = await cli(['--db', 'postgres://u:first-hour-pw@127.0.0.1/db', '--table', 'x']);
+    expectUsageError(result, 'error: a command is missing after --db --table, such as list (api7-audit --help lists every command)');
+  });
+
+  it('no argument at all is still the help, on stderr, exit 2', async () => {
+    const [bare, help] = await Promise.all([cli([]), cli(['--help'])]);
+    expect([bare.code, bare.stdout, bare.stderr]).toEqual([2, '', help.stdout]);
+  });
+});
+
 describe('commands people try from other tools', () => {
   it.each<[string, string]>([
     ['demo', 'try: api7-audit list --demo'],
