@@ -83,6 +83,28 @@ describe.skipIf(isEmbedded())('attack seal/verify: hostile content (built binary
     expect(result.stderr).toBe('error: an entry at 2026-01-02T00:00:00.000000Z has no id (NULL): seal and verify match entries by id; give it one or remove it, then run again\n');
   });
 
+  it('ids with escape sequences, line breaks and bidi overrides: the text reports show them escaped, one line each', async () => {
+    const hostileIds = ['evil\u001b]0;pwned\u0007', 'two\nintact: 9 seal ranges', 'rtl\u202eexe.txt', 'sep\u2028arator'];
+    const f = await world.fixture('escapes', async (schema) => {
+      await schema.query(`create table ${schema.table()} (id text primary key, created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text)`);
+      for (const [i, id] of hostileIds.entries()) {
+        await schema.query(`insert into ${schema.table()} values ($1, now() - ($2 || ' minutes')::interval, 'op', 'update', 'route', 'r')`, [id, 10 - i]);
+      }
+      return schema.table();
+    });
+    const sealed = await f.seal();
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout).toContain('evil\\u001b]0;pwned\\u0007');
+    await f.schema.query(`update ${f.table} set operator = 'x'`);
+    const text = await f.verify();
+    expect(text.code).toBe(NOT_INTACT);
+    expect(text.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e\u2028]/);
+    expect(text.stdout.split('\n').filter((line) => line.includes('modified:')), text.stdout).toHaveLength(4);
+    expect(text.stdout).toContain('two\\nintact: 9 seal ranges');
+    const { report } = await f.verifyJson();
+    expect(f.problemsOf(report).map((problem) => problem.id).sort()).toEqual([...hostileIds].sort());
+  });
+
   it('a custom mapping (text ids, local timestamps, text and json states): sealed and verified through the config file', async () => {
     const { schema, store } = await world.fixture('layout');
     const dir = await createCustomLayout(schema, 12);

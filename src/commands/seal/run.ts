@@ -14,6 +14,7 @@ import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../
 import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
 import { auditTableName } from '../../seal/table-name.js';
 import { explainPermission } from '../../seal/permission.js';
+import { sanitizeForTerminal } from '../../terminal-safe.js';
 
 export interface SealOptions {
   store: string;
@@ -43,7 +44,7 @@ export async function runSeal(options: SealOptions, config: ResolvedConfig, io: 
   const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io).catch((error: unknown) => {
     throw explainPermission(error, auditTableName(table.mapping), 'seal');
   }), { early, activity: 'seal' });
-  io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
+  io.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${sanitizeForTerminal(describe(result))}\n`);
 }
 
 async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey, io: CliIo): Promise<SealResult> {

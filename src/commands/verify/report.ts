@@ -1,4 +1,5 @@
 import type { Position } from '../../domain.js';
+import { sanitizeForTerminal } from '../../terminal-safe.js';
 import type { Problem } from '../../seal/compare.js';
 import type { SealCheck, VerifyReport } from '../../seal/verify-report.js';
 
@@ -28,21 +29,22 @@ export function describeProblem(problem: Problem): string {
   }
 }
 
-function describeSeal(seal: SealCheck): string {
+function describeSeal(seal: SealCheck): string[] {
   const range = seal.to === null ? '' : `, ${seal.from ?? 'start'} to ${seal.to}, ${seal.count} entries`;
   const pruned = seal.pruned > 0 ? `; ${seal.pruned} pruned${seal.archived > 0 ? ` (${seal.archived} found in archives)` : ''}` : '';
   const lines = [`seal ${seal.seq} (${seal.file}${range}): ${seal.status === 'intact' ? 'intact' : seal.status.toUpperCase()}${pruned}`];
   for (const problem of seal.problems) lines.push(`  ${describeProblem(problem)}`);
-  return lines.join('\n');
+  return lines;
 }
 
 /** The text report: a line per seal range, a line per problem under it, then what was pruned, unsealed, and the verdict. */
 export function formatVerifyReport(report: VerifyReport): string {
-  const lines = report.seals.map(describeSeal);
+  const lines = report.seals.flatMap(describeSeal);
   for (const problem of report.problems) lines.push(describeProblem(problem));
   if (report.prune_cutoff) lines.push(`pruned up to ${report.prune_cutoff} (signed prune record): sealed entries before it may be gone`);
   if (report.unsealed > 0) lines.push(`${report.unsealed} entries written after the newest seal are not sealed yet (the oldest at ${report.oldest_unsealed ?? 'an unprintable time'})`);
   const bad = report.seals.filter((seal) => seal.status !== 'intact').length;
   lines.push(report.intact ? `intact: ${report.seals.length} seal ranges of ${report.table}, key ${report.key_id}` : `NOT INTACT: ${bad} of ${report.seals.length} seal ranges of ${report.table}`);
-  return `${lines.join('\n')}\n`;
+  // Ids come from the table and details from store files, either of which an attacker may have written.
+  return `${lines.map(sanitizeForTerminal).join('\n')}\n`;
 }
