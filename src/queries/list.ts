@@ -25,9 +25,9 @@ export const PAGE_SIZE = 1000;
 function listConditions(mapping: ResolvedMapping, query: ListQuery) {
   const conditions = filterConditions(mapping, query.filters);
   if (query.after) {
-    const rounded = roundsTimestamp(mapping);
-    const key = sql`(${rounded ? microsecondTime(mapping, timestampRef(mapping)) : timestampRef(mapping)}, ${idRef(mapping)})`;
-    const at = rounded ? timestamptzValue(query.after) : timestampValue(mapping, query.after);
+    const byInstant = keyedByInstant(mapping);
+    const key = sql`(${byInstant ? instantOf(mapping, timestampRef(mapping)) : timestampRef(mapping)}, ${idRef(mapping)})`;
+    const at = byInstant ? timestamptzValue(query.after) : timestampValue(mapping, query.after);
     const bound = sql`(${at}, ${idValue(mapping, query.after.id)})`;
     conditions.push(query.order === 'desc' ? sql<boolean>`${key} < ${bound}` : sql<boolean>`${key} > ${bound}`);
   }
@@ -35,18 +35,22 @@ function listConditions(mapping: ResolvedMapping, query: ListQuery) {
 }
 
 /**
- * A float8 or numeric epoch column can hold time finer than the microseconds an entry's timestamp (and so a cursor)
- * shows. Ordered and compared raw, the next page started before the rounded position (the page repeated, forever)
- * or after it (entries skipped): such a column is ordered and compared by its value to the microsecond instead.
+ * Whether pages are ordered and continued by the instant an entry's timestamp shows rather than by the raw column,
+ * which then cannot stand for it exactly: a float8 or numeric epoch holds time finer than the microseconds shown
+ * (raw, the page after a cursor started before it again, forever, or skipped entries), and a local time in the
+ * hour skipped in spring reads as the same instant as the hour after it (02:09 and 03:09 in Europe/Berlin), which
+ * PostgreSQL converts back to the later one. An index on the expression serves this order.
  */
-function roundsTimestamp(mapping: ResolvedMapping): boolean {
+function keyedByInstant(mapping: ResolvedMapping): boolean {
   const column = mapping.columns.timestamp;
-  return column?.epoch !== undefined && (column.type === 'float8' || column.type === 'numeric');
+  return column?.timeZone !== undefined || (column?.epoch !== undefined && (column.type === 'float8' || column.type === 'numeric'));
 }
 
-/** An epoch column's value as the timestamptz, to the microsecond, that the entry's timestamp prints. */
-function microsecondTime(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<unknown> {
-  return mapping.columns.timestamp?.epoch === 'milliseconds' ? sql`to_timestamp(${ref} / 1000.0)` : sql`to_timestamp(${ref})`;
+/** The timestamp column as the timestamptz an entry's timestamp prints (to the microsecond). */
+function instantOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<unknown> {
+  const column = mapping.columns.timestamp;
+  if (column?.timeZone !== undefined) return sql`(${ref} at time zone ${sql.lit(column.timeZone)})`;
+  return column?.epoch === 'milliseconds' ? sql`to_timestamp(${ref} / 1000.0)` : sql`to_timestamp(${ref})`;
 }
 
 /** One page of entries in (timestamp, id) order; ties on the timestamp are broken by id. */
@@ -57,7 +61,7 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping, { states: query.states }))
     .where(listConditions(mapping, query))
-    .orderBy(sql`${roundsTimestamp(mapping) ? microsecondTime(mapping, ts) : ts} ${direction}`)
+    .orderBy(sql`${keyedByInstant(mapping) ? instantOf(mapping, ts) : ts} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }
@@ -68,8 +72,8 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
  * column keeps the document's own text (escapes, key order, duplicate keys), so those go through JSON.parse.
  */
 export function canListAsJsonText(mapping: ResolvedMapping): boolean {
-  // entry-json.ts orders by the raw columns, which for these is not the order of the pages (roundsTimestamp).
-  if (roundsTimestamp(mapping)) return false;
+  // entry-json.ts orders by the raw columns, which for these is not the order of the pages (keyedByInstant).
+  if (keyedByInstant(mapping)) return false;
   return (['before', 'after'] as const).every((state) => (mapping.columns[state]?.type ?? 'jsonb') === 'jsonb');
 }
 

@@ -120,6 +120,20 @@ describe('pages through ties, in both orders, while the table changes', () => {
     }
   });
 
+  it('a local-time column (time_zone: Europe/Berlin) holding the hour skipped in spring: pages end, each entry once, in time order', async () => {
+    // Found by H38: 02:09 (skipped) and 03:09 both read as 01:09Z; PostgreSQL converts the cursor back to 03:09, so
+    // oldest first skipped five entries and newest first repeated its pages forever.
+    const table = schema.table('local_gap');
+    await schema.query(`create table ${table} (id bigint primary key, at timestamp not null, operator text, operation text, resource_type text, resource_id text, source_ip inet, before jsonb, after jsonb)`);
+    await schema.query(`insert into ${table} (id, at, operator, operation, before) select g, timestamp '2026-03-29 01:59:00' + g * interval '10 minutes', 'x', 'u', '{}' from generate_series(1, 10) g`);
+    const config = await writeConfig('local-gap.yaml', `table: ${table}\ncolumns:\n  timestamp: { column: at, time_zone: Europe/Berlin }\n`);
+    for (const order of ['asc', 'desc'] as const) {
+      const truth = await sqlIds(`select x.id::text from ${table} x order by (at at time zone 'Europe/Berlin') ${order}, x.id ${order}`);
+      expect(await pageThrough(['--db', databaseUrl(), '--config', config, 'list', '--limit', '2', '--order', order], undefined, 20)).toEqual(truth);
+      expect(ndjsonIds((await spawnCli(['--db', databaseUrl(), '--config', config, 'list', '--all', '--order', order, '-o', 'ndjson'])).stdout)).toEqual(truth);
+    }
+  });
+
   it('a position at the microsecond edge (.999999, then the next second) continues exactly', async () => {
     const table = schema.table('edge');
     await schema.query(`create table ${table} (like ${schema.table()} including all)`);
