@@ -38,6 +38,12 @@ export async function openArchive(path: string, warn: (message: string) => void 
   let size = file.size;
   let entries = 0;
   let closed = false;
+  // Another prune (of another table) may append to the same file: nothing below what it wrote is ever cut.
+  let floor = 0;
+  const resync = async () => {
+    const now = (await handle.stat()).size;
+    if (now !== size) size = floor = now;
+  };
   return {
     path,
     get entries() {
@@ -48,6 +54,7 @@ export async function openArchive(path: string, warn: (message: string) => void 
       if (lines.length === 0) return;
       const text = `${lines.join('\n')}\n`;
       const data = gzipped ? await gzipAsync(text) : Buffer.from(text);
+      await resync();
       try {
         await writeAll(handle, data);
         await handle.datasync();
@@ -70,7 +77,10 @@ export async function openArchive(path: string, warn: (message: string) => void 
     },
     mark: () => ({ size, entries }),
     async cut(mark) {
-      if (closed || mark.size >= size) return;
+      if (closed) return;
+      await resync();
+      // Below the floor, another writer's entries follow ours: ours stay too, duplicates the next run archives again.
+      if (mark.size >= size || mark.size < floor) return;
       try {
         await handle.truncate(mark.size);
         await handle.datasync();

@@ -232,36 +232,66 @@ describe('prune --archive killed -9 again and again', () => {
   });
 });
 
+/** A table partitioned by time: p_old (200 to 150 days back, 200 entries) wholly before the cutoff, p_new with 121. */
+async function partitionedTable(): Promise<{ schema: TestSchema; truth: string[] }> {
+  const schema = await createTestSchema('atk_prune_arch_part');
+  schemas.push(schema);
+  const t = schema.table();
+  await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
+    resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
+  await schema.query(`create index on ${t} (created_at, id)`);
+  const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+  await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
+  await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
+  await schema.query(`insert into ${t} (created_at, operator) select now() - interval '199 days' + g * interval '1 hour', 'in-old-partition' from generate_series(1, 200) g`);
+  await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 day', 'row' from generate_series(0, 120) g`);
+  const truth = (await schema.query<{ id: string }>(`select id::text as id from ${t} where created_at < now() - interval '60 days'`)).rows.map((row) => row.id).sort();
+  return { schema, truth };
+}
+
+/** Runs `use` while a reader of `table` holds an open transaction: DETACH waits for it, up to its lock_timeout, each attempt. */
+async function whileRead<T>(table: string, use: () => Promise<T>): Promise<T> {
+  const reader = new pg.Client({ connectionString: databaseUrl() });
+  await reader.connect();
+  try {
+    await reader.query(`begin; select count(*) from ${table}`);
+    return await use();
+  } finally {
+    await reader.query('rollback').catch(() => undefined);
+    await reader.end();
+  }
+}
+
 describe('prune --archive of a partition whose detach keeps timing out', () => {
   it('archives its entries once, not once per attempt (the old binary archived them 5 times)', async () => {
-    const schema = await createTestSchema('atk_prune_arch_part');
-    schemas.push(schema);
+    const { schema, truth } = await partitionedTable();
     const t = schema.table();
-    await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
-      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
-    await schema.query(`create index on ${t} (created_at, id)`);
-    const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
-    await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
-    await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
-    await schema.query(`insert into ${t} (created_at, operator) select now() - interval '199 days' + g * interval '1 hour', 'in-old-partition' from generate_series(1, 200) g`);
-    await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 day', 'row' from generate_series(0, 120) g`);
-    const truth = (await schema.query<{ id: string }>(`select id::text as id from ${t} where created_at < now() - interval '60 days'`)).rows.map((row) => row.id).sort();
+    const archive = join(dir, `${schema.name}.ndjson.gz`);
+    const result = await whileRead(t, () => spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--archive', archive]));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`could not lock ${t} to detach ${schema.name}.p_old; deleting their rows instead`);
+    expect(JSON.parse(result.stdout)).toMatchObject({ deleted: truth.length, archived: truth.length, partitions_dropped: 0, complete: true });
+    expect((await readArchive(archive)).map((entry) => entry.id).sort()).toEqual(truth);
+  });
 
-    // A reader of the audit table in an open transaction: DETACH waits for it, up to its lock_timeout, each attempt.
-    const reader = new pg.Client({ connectionString: databaseUrl() });
-    await reader.connect();
-    try {
-      await reader.query(`begin; select count(*) from ${t}`);
-      const archive = join(dir, `${schema.name}.ndjson.gz`);
-      const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--archive', archive]);
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toContain(`could not lock ${t} to detach ${schema.name}.p_old; deleting their rows instead`);
-      expect(JSON.parse(result.stdout)).toMatchObject({ deleted: truth.length, archived: truth.length, partitions_dropped: 0, complete: true });
-      const archived = (await readArchive(archive)).map((entry) => entry.id).sort();
-      expect(archived).toEqual(truth);
-    } finally {
-      await reader.query('rollback').catch(() => undefined);
-      await reader.end();
-    }
+  it('sharing its archive with a prune of another table meanwhile: no entry of either is cut from it', async () => {
+    const { schema, truth } = await partitionedTable();
+    const other = await seeded(20);
+    const otherTruth = await groundTruth(other);
+    const archive = join(dir, `${schema.name}-shared.ndjson.gz`);
+    const args = (table: string, ...extra: string[]) => ['--db', databaseUrl(), '--table', table, 'prune', '--yes', '--json', '--archive', archive, ...extra];
+    const [retried, plain] = await whileRead(schema.table(), async () => {
+      const running = startCli(args(other.table(), '--retention-days', '30', '--batch-size', '20'));
+      await waitFor(async () => (await count(other, `operator = 'old'`)) < OLD, 30_000, 'the other prune deleting');
+      return [await spawnCli(args(schema.table())), await running.result];
+    });
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(plain.code, plain.stderr).toBe(0);
+    // Every deleted entry of both tables is there; their ids overlap, their operators do not.
+    const entries = await readArchive(archive);
+    expect(new Set(entries.filter((entry) => entry.operator === 'old').map((entry) => entry.id))).toEqual(new Set(otherTruth.keys()));
+    expect(await count(other, `operator = 'old'`)).toBe(0);
+    const ofPartitioned = entries.filter((entry) => entry.operator === 'in-old-partition' || entry.operator === 'row').map((entry) => entry.id);
+    expect(new Set(ofPartitioned)).toEqual(new Set(truth));
   });
 });
