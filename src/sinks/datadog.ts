@@ -27,6 +27,13 @@ const NAME = 'Datadog';
 export const DATADOG_LIMITS = { maxEntries: 1000, maxBytes: 5_000_000, maxLogBytes: 1_000_000 } as const;
 
 /**
+ * Datadog takes a log's own date only up to 18 hours back and drops older ones, answering 202 all the same
+ * (docs.datadoghq.com, log date remapper). An entry older than this (an hour to spare for retries and clocks) is sent
+ * without `timestamp`: Datadog dates it on receipt, and its own time stays in `audit.timestamp`.
+ */
+export const DATADOG_DATED_WINDOW_MS = 17 * 3_600_000;
+
+/**
  * Datadog's sites (https://docs.datadoghq.com/getting_started/site/): `--datadog-site` takes only these, so a value
  * such as `datadoghq.com@127.0.0.1` cannot send the API key elsewhere; `--datadog-url` is the way to another intake.
  */
@@ -68,9 +75,12 @@ export class DatadogSink implements Sink {
   private readonly prefix: string;
   private readonly buffers = new BufferPool();
   private readonly oversize: OversizeHandler | undefined;
+  private readonly warn: ((message: string) => void) | undefined;
+  private warnedUndated = false;
 
   constructor(options: DatadogOptions) {
     this.oversize = options.oversize;
+    this.warn = options.warn;
     const site = options.site ?? 'datadoghq.com';
     // The flags are checked already; this guards any other caller, as the API key goes to whatever host this names.
     if (options.url === undefined && knownDatadogSite(site) === undefined) throw new Error(`unknown Datadog site '${site}'`);
@@ -89,14 +99,20 @@ export class DatadogSink implements Sink {
     );
   }
 
-  /** One log, as a byte string (src/byte-string.ts): the entry goes in verbatim under `audit`. */
-  encode(record: ExportRecord): string {
-    return `${this.prefix}${toByteString(quoteJson(summary(record)))},"timestamp":${Math.round(record.timeMs)},"audit":${record.jsonBytes}}`;
+  /**
+   * One log, as a byte string (src/byte-string.ts): the entry goes in verbatim under `audit`; dated with its own
+   * time unless that is before `datedFrom` (see {@link DATADOG_DATED_WINDOW_MS}).
+   */
+  encode(record: ExportRecord, datedFrom = Date.now() - DATADOG_DATED_WINDOW_MS): string {
+    const date = record.timeMs >= datedFrom ? `,"timestamp":${Math.round(record.timeMs)}` : '';
+    return `${this.prefix}${toByteString(quoteJson(summary(record)))}${date},"audit":${record.jsonBytes}}`;
   }
 
   async send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
     const items = records.slice();
-    const logs = items.map((r) => this.encode(r));
+    const datedFrom = Date.now() - DATADOG_DATED_WINDOW_MS;
+    const logs = items.map((r) => this.encode(r, datedFrom));
+    this.warnUndated(items, datedFrom);
     for (const [i, log] of logs.entries()) {
       if (log.length <= DATADOG_LIMITS.maxLogBytes) continue;
       if (this.oversize === undefined) {
@@ -141,6 +157,17 @@ export class DatadogSink implements Sink {
       return outcome.kind === 'retry' ? { ...outcome, remaining: items.slice(start) } : outcome;
     }
     return { kind: 'delivered', duplicates: 0 };
+  }
+
+  /** Says once per run that entries go undated, naming the first. */
+  private warnUndated(items: readonly ExportRecord[], datedFrom: number): void {
+    const first = this.warnedUndated ? undefined : items.find((record) => record.timeMs < datedFrom);
+    if (first === undefined) return;
+    this.warnedUndated = true;
+    this.warn?.(
+      `warning: entries older than 17 hours (the first: id ${first.id}, ${first.timestamp}) go to Datadog without their own date, ` +
+        'as its intake drops logs dated more than 18 hours back: Datadog dates them on receipt; each keeps its time in audit.timestamp',
+    );
   }
 
   /** Replaces entry `i` with its reduced form (and its log); the fatal outcome when that cannot help. */

@@ -29,6 +29,8 @@ export interface HttpOptions {
   rejectUnauthorized?: boolean;
   /** Entries too large for the destination are sent reduced through this; without it they stop the run. */
   oversize?: OversizeHandler;
+  /** Where a sink says, once, that it sends some entries differently (a `warning: ...` line for stderr). */
+  warn?: (message: string) => void;
 }
 
 /** A reply of any status: mapping statuses to outcomes is the sink's job. */

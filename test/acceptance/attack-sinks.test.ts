@@ -235,3 +235,29 @@ describe('Datadog: requests within 1,000 logs and 5 MB whatever --batch-size say
     expect(sorted(dd.ids.ids)).toEqual(sorted(bigIds));
   });
 });
+
+describe('Datadog: entries dated more than 18 hours back (the intake answers 202 and drops such logs)', () => {
+  let old: TestSchema;
+  let oldIds: string[];
+  beforeAll(async () => {
+    old = await createTestSchema('attack_sinks_dd_old');
+    await createDefaultTable(old);
+    await insertRows(old, ['30 days', '20 hours', '17 hours 30 minutes', '1 hour'].map((age, i) => ({ age, operator: 'carol', operation: 'UPDATE', resource_type: 'route', resource_id: `r-${i}` })));
+    oldIds = (await old.query<{ id: string }>(`select id::text from ${old.table()} order by created_at, id`)).rows.map((row) => row.id);
+  });
+  afterAll(() => old.drop());
+
+  it('every entry arrives: those over 17 hours old undated (Datadog dates them on receipt) with one warning naming the first; the rest with their own date', async () => {
+    const { dd, server } = await datadog();
+    const result = await spawnCli(['--db', databaseUrl(), '--table', old.table(), 'export', '--json', '--datadog-url', server.url, '--batch-size', '2'], { env: { DD_API_KEY: DD_KEY } });
+    expect(summaryOf(result).exported).toBe(4);
+    expect(dd.droppedAsOld).toEqual([]);
+    expect(sorted(dd.ids.ids)).toEqual(sorted(oldIds));
+    const dated = new Map(dd.logs.map((log) => [String((log.audit as { id: unknown }).id), log.timestamp]));
+    expect(oldIds.slice(0, 3).map((id) => dated.get(id))).toEqual([undefined, undefined, undefined]);
+    const recent = dd.logs.find((log) => (log.audit as { id: unknown }).id === oldIds[3]);
+    expect(recent?.timestamp).toBe(Date.parse((recent?.audit as { timestamp: string }).timestamp));
+    const warnings = result.stderr.split('\n').filter(Boolean);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^warning: entries older than 17 hours \\(the first: id ${oldIds[0]}, \\d{4}-.*\\) go to Datadog without their own date`))]);
+  });
+});

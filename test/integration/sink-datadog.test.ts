@@ -44,7 +44,7 @@ describe('Datadog sink', () => {
       ddtags: 'env:test',
       hostname: 'ci',
       message: 'user-1 update route r-1',
-      timestamp: records[1]!.timeMs,
+      // No timestamp: these records are dated days back, past the 18 hours Datadog takes a date for.
       audit: JSON.parse(records[1]!.json),
     });
     expect(dd.logs[0]!.message).toBe('- create route r-0');

@@ -5,6 +5,11 @@ export interface FakeDatadogOptions extends FaultOptions {
   /** Answer 413 above this many uncompressed bytes (Datadog: 5 MB), to exercise splitting. */
   maxPayloadBytes?: number;
   maxEntries?: number;
+  /**
+   * Logs dated (`timestamp`) further back than this are answered 202 with the rest but not stored, as the intake
+   * drops logs dated more than 18 hours back. Default 18 h; `Infinity` keeps them.
+   */
+  maxLogAgeMs?: number;
 }
 
 /** What one accepted request held. */
@@ -20,6 +25,8 @@ export class FakeDatadog implements Protocol {
   readonly logs: Record<string, unknown>[] = [];
   /** Every request that reached the protocol (injected failures and drops before storing are not here). */
   readonly requests: DatadogRequestInfo[] = [];
+  /** Ids of logs accepted but dropped for their date. */
+  readonly droppedAsOld: string[] = [];
 
   constructor(private readonly options: FakeDatadogOptions = {}) {}
 
@@ -53,7 +60,12 @@ export class FakeDatadog implements Protocol {
       return { status: 413, body: '{"errors":[{"status":"413","title":"Request Entity Too Large","detail":"Too many logs"}]}' };
     }
     this.requests.push({ entries: logs.length, bytes, gzip: request.headers['content-encoding'] === 'gzip' });
+    const oldest = Date.now() - (this.options.maxLogAgeMs ?? 18 * 3_600_000);
     for (const log of logs) {
+      if (typeof log.timestamp === 'number' && log.timestamp < oldest) {
+        this.droppedAsOld.push(String((log.audit as { id?: unknown }).id));
+        continue;
+      }
       this.logs.push(log);
       this.ids.add(String((log.audit as { id?: unknown }).id));
     }

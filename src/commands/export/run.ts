@@ -51,7 +51,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
     ? (bytes: string) => mask(reportInvalidStatesInText(bytes, 'sent', warn, options.showSecrets ? undefined : policy))
     : mask;
   const rejected = await RejectedEntries.open(options.rejects, warn);
-  const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected });
+  const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected, warn });
   const progress = await startProgress(io, `Exporting to ${sink.name}`);
   // Alongside the COPY, never before it; without an estimate the line simply has no total.
   let estimate: number | undefined;
