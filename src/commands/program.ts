@@ -78,32 +78,33 @@ function refuseFlagsWithoutCommand(program: CommandUnknownOpts): void {
 
 /**
  * Names people try from other tools, and what api7-audit calls that. Each replaces commander's spelling suggestion
- * (which offers `stats` for `status`). Hints, never aliases: `delete` must not run prune.
+ * (which offers `stats` for `status`). Hints, never aliases: `delete` must not run prune. A Map, not an object:
+ * `api7-audit constructor` must not find Object.prototype's.
  */
-const COMMAND_HINTS: Readonly<Record<string, string>> = {
-  demo: 'try: api7-audit list --demo (the demo database is the --demo flag, for any command)',
-  tail: '(Did you mean follow?)',
-  watch: '(Did you mean follow?)',
-  log: '(Did you mean list?)',
-  logs: '(Did you mean list?)',
-  search: '(Did you mean list? Its filters: --operator, --resource, --since ...)',
-  find: '(Did you mean list? Its filters: --operator, --resource, --since ...)',
-  get: '(Did you mean show ID?)',
-  diff: '(Did you mean one of show ID (one change), history TYPE:ID (every change of a resource)?)',
-  delete: '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)',
-  purge: '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)',
-  status: '(Did you mean doctor? It checks the connection, the table and privileges)',
-  check: '(Did you mean one of doctor (the setup), verify (the entries against their seals)?)',
-  setup: '(Did you mean init?)',
-  config: '(Did you mean init? It writes the config file)',
-  dump: '(Did you mean export? export --out FILE writes NDJSON)',
-  man: 'try: man api7-audit (the manual is installed with the package), or api7-audit COMMAND --help',
-};
+const COMMAND_HINTS: ReadonlyMap<string, string> = new Map([
+  ['demo', 'try: api7-audit list --demo (the demo database is the --demo flag, for any command)'],
+  ['tail', '(Did you mean follow?)'],
+  ['watch', '(Did you mean follow?)'],
+  ['log', '(Did you mean list?)'],
+  ['logs', '(Did you mean list?)'],
+  ['search', '(Did you mean list? Its filters: --operator, --resource, --since ...)'],
+  ['find', '(Did you mean list? Its filters: --operator, --resource, --since ...)'],
+  ['get', '(Did you mean show ID?)'],
+  ['diff', '(Did you mean one of show ID (one change), history TYPE:ID (every change of a resource)?)'],
+  ['delete', '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)'],
+  ['purge', '(Did you mean prune? It deletes entries older than the retention period: try prune --dry-run first)'],
+  ['status', '(Did you mean doctor? It checks the connection, the table and privileges)'],
+  ['check', '(Did you mean one of doctor (the setup), verify (the entries against their seals)?)'],
+  ['setup', '(Did you mean init?)'],
+  ['config', '(Did you mean init? It writes the config file)'],
+  ['dump', '(Did you mean export? export --out FILE writes NDJSON)'],
+  ['man', 'try: man api7-audit (the manual is installed with the package), or api7-audit COMMAND --help'],
+]);
 
 /** `error: unknown command 'tail'` with the hint for a name people try, in place of commander's suggestion. */
 export function hintUnknownCommand(text: string): string {
   const name = /^error: unknown command '([^']*)'/.exec(text)?.[1];
-  const hint = name === undefined ? undefined : COMMAND_HINTS[name];
+  const hint = name === undefined ? undefined : COMMAND_HINTS.get(name);
   return hint === undefined ? text : `error: unknown command '${name}'\n${hint}\n`;
 }
 
