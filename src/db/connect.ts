@@ -58,8 +58,9 @@ function isSocketFailure(error: Error): boolean {
   const { code = '', syscall } = error as NodeJS.ErrnoException;
   return CONNECTION_CODES.has(code) || syscall === 'connect';
 }
-// SQLSTATE classes 08 (connection exception) and 28 (invalid authorization), 3D000 (database does not exist).
-const CONNECTION_SQLSTATE = /^(08|28|3D000)/;
+// SQLSTATE classes 08 (connection exception) and 28 (invalid authorization), 3D000 (database does not exist), and
+// the refusals of a server that is there: 53300 too many connections, 57P03 starting up or shutting down.
+const CONNECTION_SQLSTATE = /^(08|28|3D000|53300|57P03)/;
 /** What pg says when a connection it held went away, in the query that was running or the next one. */
 const LOST_MESSAGES = new Set(['Connection terminated unexpectedly', 'Client has encountered a connection error and is not queryable']);
 /** pg's own check before connecting, when neither the URL, PGUSER nor USER names a user. */
@@ -136,5 +137,5 @@ export function translateConnectionError(error: unknown, target: ConnectionTarge
 export function isConnectionLost(error: Error, lost: Error | undefined): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (LOST_MESSAGES.has(error.message) || TERMINATED_SQLSTATE.test(code)) return true;
-  return lost !== undefined && (isSocketFailure(error) || CONNECTION_SQLSTATE.test(code) || code === '57P03' || isConnectTimeout(error));
+  return lost !== undefined && (isSocketFailure(error) || CONNECTION_SQLSTATE.test(code) || isConnectTimeout(error));
 }

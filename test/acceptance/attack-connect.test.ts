@@ -28,6 +28,15 @@ async function listen(onConnection: (socket: Socket) => void, host = '127.0.0.1'
   return (server.address() as { port: number }).port;
 }
 
+/** A FATAL ErrorResponse, as a server sends it in answer to the start-up message. */
+function fatalMessage(code: string, text: string): Buffer {
+  const fields = Buffer.from([['S', 'FATAL'], ['V', 'FATAL'], ['C', code], ['M', text]].map(([key, value]) => `${key}${value}\0`).join('') + '\0');
+  const header = Buffer.alloc(5);
+  header.write('E', 0);
+  header.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([header, fields]);
+}
+
 let schema: TestSchema;
 let silentPort: number;
 let bannerPort: number;
@@ -109,6 +118,20 @@ describe('servers that are not PostgreSQL: one line, exit 1, no hang', () => {
     // pg left the TCP socket of the failed TLS attempt open: the process waited for the server to hang up (forever).
     const result = await endsWithin(12_000, ['--db', at(bannerPort, '?connect_timeout=2'), 'list']);
     expect(lines(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^error: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${bannerPort}/auditdb \\(from --db\\): `))]);
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('a server that is there but refuses: one line naming it and its words, exit 1', () => {
+  it.each([
+    ['57P03', 'the database system is starting up'],
+    ['57P03', 'the database system is shutting down'],
+    ['53300', 'sorry, too many clients already'],
+  ])('FATAL %s %s', async (code, text) => {
+    // Declines TLS ('N') as a server without it does, then answers the start-up message with the FATAL.
+    const port = await listen((socket) => socket.on('data', (data) => (data.readInt32BE(4) === 80877103 ? socket.write('N') : socket.end(fatalMessage(code, text)))));
+    const result = await endsWithin(15_000, ['--db', at(port), 'list']);
+    expect(lines(result.stderr)).toEqual([`error: cannot connect to PostgreSQL at 127.0.0.1:${port}/auditdb (from --db): ${text}`]);
     expect(result.code).toBe(1);
   });
 });

@@ -15,6 +15,8 @@ interface Proxy {
   mode: Mode;
   /** Connections accepted while silent. */
   silentAccepts: number;
+  /** What the server says (a FATAL) to a start-up while the mode is 'fatal'. */
+  fatal: { code: string; text: string };
   /** The local ports of the forwarded upstream sockets: pg_stat_activity.client_port of follow's backends. */
   upstreamPorts: number[];
   /** Drops every connection open now (follow sees its connection end with no word from the server). */
@@ -36,7 +38,7 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
       return;
     }
     if (proxy.mode === 'fatal') {
-      socket.once('data', () => socket.end(fatalMessage(FATAL_TEXT)));
+      socket.once('data', () => socket.end(fatalMessage(proxy.fatal.code, proxy.fatal.text)));
       return;
     }
     const upstream = connectTcp(target.port, target.host);
@@ -51,6 +53,7 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
     port: (server.address() as { port: number }).port,
     mode: 'forward',
     silentAccepts: 0,
+    fatal: { code: '57P03', text: FATAL_TEXT },
     upstreamPorts: [],
     cut: () => {
       for (const socket of sockets) socket.destroy();
@@ -67,10 +70,10 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
 const PASSWORD = 'Hunter2-Follow-Secret';
 const FATAL_TEXT = `the database system is starting up\u001b]0;owned\u0007\nforged line ${PASSWORD}`;
 
-/** A FATAL ErrorResponse (57P03), as a server sends it in answer to the start-up message. */
-function fatalMessage(text: string): Buffer {
+/** A FATAL ErrorResponse, as a server sends it in answer to the start-up message. */
+function fatalMessage(code: string, text: string): Buffer {
   const fields = Buffer.concat([
-    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', '57P03'], ['M', text]].map(([code, value]) => Buffer.concat([Buffer.from(code as string), Buffer.from(`${value}\0`)])),
+    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', code], ['M', text]].map(([code, value]) => Buffer.concat([Buffer.from(code as string), Buffer.from(`${value}\0`)])),
     Buffer.from([0]),
   ]);
   const header = Buffer.alloc(5);
@@ -168,6 +171,25 @@ describe.skipIf(isEmbedded())('follow reconnecting through a proxy that turns si
     expect(result.stderr).not.toContain('\u0007');
     expect(result.stderr).not.toMatch(/^forged line/m);
   }, 60_000);
+
+  it('a reconnect refused with "too many clients" (53300) is retried, not the end of follow', async () => {
+    proxy.mode = 'forward';
+    const running = follow();
+    await waitFor(() => ndjsonIds(running.stdout()).length > 0 || running.exited(), 30_000, 'the first entry');
+    proxy.fatal = { code: '53300', text: 'sorry, too many clients already' };
+    proxy.mode = 'fatal';
+    proxy.cut();
+    try {
+      await waitFor(() => /too many clients/.test(running.stderr()) || running.exited(), 20_000, 'a reconnect to be refused');
+    } finally {
+      proxy.mode = 'forward';
+      proxy.fatal = { code: '57P03', text: FATAL_TEXT };
+    }
+    await waitFor(() => /reconnected to PostgreSQL/.test(running.stderr()) || running.exited(), 40_000, 'follow to reconnect');
+    const result = await interruptAtOnce(running);
+    expect(result.stderr).toMatch(/^warning: lost the connection to PostgreSQL \(sorry, too many clients already\); reconnecting in/m);
+    expect(result.stderr).not.toMatch(/^error:/m);
+  }, 90_000);
 
   it("the warning names the server's reason (pg_terminate_backend), not pg's generic one", async () => {
     proxy.mode = 'forward';
