@@ -3,6 +3,7 @@ import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../support/cli.js';
 import { createTestDatabase, insertRows, isEmbedded } from '../support/database.js';
 import { minuteRows, NOT_INTACT, sealFixture, sealWorld, type Problem } from './attack-seal-fixture.js';
 
@@ -184,6 +185,22 @@ describe.skipIf(isEmbedded())('attack seal/verify: the store attacked (built bin
     expect((await f.verify('--unsealed-max-age', '1h')).code).toBe(0);
     const text = await f.verify('--unsealed-max-age', '1m');
     expect(text.stdout).toMatch(/^not sealed in time: 3 entries written more than --unsealed-max-age ago are not sealed \(the oldest at .*\): seal has stopped, or the newest seal files were removed$/m);
+  });
+
+  it('a seal made with a different key: seal refuses to chain onto it (one line, exit 1), verify names the key', async () => {
+    const f = await world.fixture('otherkey');
+    await insertRows(f.schema, minuteRows(3));
+    await f.sealRecord();
+    const other = join(world.dir, 'other.key');
+    expect((await spawnCli(['seal', '--new-key', '--key', other])).code).toBe(0);
+    await insertRows(f.schema, minuteRows(2).map((row) => ({ ...row, age: '0 seconds' })));
+    const refused = await spawnCli([...f.base, 'seal', '--key', other, '--store', f.store, '--settle', '0s']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: the newest seal in '.*' \(seal-00000001\.json\) is not signed by --key \(key id [0-9a-f]{16}\); refusing to chain onto it: run verify\n$/);
+    expect((await readdir(f.store)).filter((name) => name.endsWith('.json'))).toEqual(['seal-00000001.json']);
+    const foreign = await spawnCli([...f.base, 'verify', '--public-key', `${other}.pub`, '--store', f.store]);
+    expect(foreign.code).toBe(NOT_INTACT);
+    expect(foreign.stdout).toMatch(/bad signature: seal-00000001\.json: signed by key [0-9a-f]{16}, not by --public-key/);
   });
 
   it('a seal file renamed to another number, or a stray huge number, is named at once (no count to it)', async () => {
