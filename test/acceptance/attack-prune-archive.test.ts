@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type CliResult } from '../support/cli.js';
-import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { createDefaultTable, databaseUrl, type TestSchema } from '../support/database.js';
+import { createTimePartitioned, daysAgo, useScratch } from './attack-prune-fixture.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 // prune --archive attacked through the built binary (npm run build first): the archive's file goes away or fills
@@ -15,21 +15,11 @@ import { sleep, waitFor } from '../support/wait.js';
 
 const OLD = 1500;
 const NEW = 20;
-const schemas: TestSchema[] = [];
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'attack-prune-archive-'));
-});
-afterEach(async () => {
-  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const scratch = useScratch('attack-prune-archive');
 
 /** OLD entries 100 days old with a ~2 KB `after` (hex, ~1 KB in gzip) holding a password; NEW recent ones. Each DELETE statement sleeps `slowMs`. */
 async function seeded(slowMs = 0): Promise<TestSchema> {
-  const schema = await createTestSchema('atk_prune_arch');
-  schemas.push(schema);
+  const schema = await scratch.schema('atk_prune_arch');
   await createDefaultTable(schema);
   const t = schema.table();
   await schema.query(`insert into ${t} (created_at, operator, operation, resource_type, resource_id, source_ip, after)
@@ -106,7 +96,7 @@ function expectStoppedByArchive(result: CliResult, cause: RegExp): Summary {
 describe('prune --archive when the file goes away mid-run', () => {
   it('the file removed: nothing is deleted after it went (the old binary kept deleting into the unlinked file)', async () => {
     const schema = await seeded(20);
-    const path = join(dir, `${schema.name}-removed.ndjson`);
+    const path = join(scratch.dir(), `${schema.name}-removed.ndjson`);
     const run = startCli(pruneArgs(schema, '--batch-size', '50', '--archive', path, '--json'));
     await waitFor(async () => (await count(schema, `operator = 'old'`)) < OLD - 100, 30_000, 'some batches deleted');
     await unlink(path);
@@ -123,8 +113,8 @@ describe('prune --archive when the file goes away mid-run', () => {
   it('its directory renamed: the run stops; the file at the new name holds exactly the entries deleted, nothing else', async () => {
     const schema = await seeded(20);
     const truth = await groundTruth(schema);
-    const before = join(dir, `${schema.name}-a`);
-    const after = join(dir, `${schema.name}-b`);
+    const before = join(scratch.dir(), `${schema.name}-a`);
+    const after = join(scratch.dir(), `${schema.name}-b`);
     await mkdir(before);
     const run = startCli(pruneArgs(schema, '--batch-size', '50', '--archive', join(before, 'pruned.ndjson'), '--json'));
     await waitFor(async () => (await count(schema, `operator = 'old'`)) < OLD - 100, 30_000, 'some batches deleted');
@@ -141,7 +131,7 @@ describe('prune --archive when the file goes away mid-run', () => {
     expect(archived.filter((id) => left.has(id))).toEqual([]);
 
     // The next run, to a new file, archives the rest: together, every old entry exactly once.
-    const rest = join(dir, `${schema.name}-rest.ndjson`);
+    const rest = join(scratch.dir(), `${schema.name}-rest.ndjson`);
     const rerun = await spawnCli(pruneArgs(schema, '--archive', rest, '--json'));
     expect(rerun.stderr).toBe('');
     expect(JSON.parse(rerun.stdout)).toMatchObject({ deleted: OLD - summary.deleted, complete: true });
@@ -154,7 +144,7 @@ describe('prune --archive when the file goes away mid-run', () => {
 
 /** A 1 MB tmpfs mounted for one test (root only), unmounted after. */
 async function withSmallDisk<T>(name: string, use: (mount: string) => Promise<T>): Promise<T> {
-  const mount = join(dir, name);
+  const mount = join(scratch.dir(), name);
   await mkdir(mount);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
   try {
@@ -170,7 +160,7 @@ describe.skipIf(!isRoot)('prune --archive when the disk fills mid-run (a 1 MB tm
   it.each(['pruned.ndjson', 'pruned.ndjson.gz'])('%s: exit 1 naming the full disk, the summary first; the archive reads back whole and exact', async (name) => {
     const schema = await seeded();
     const truth = await groundTruth(schema);
-    const kept = join(dir, `${schema.name}-${name}`);
+    const kept = join(scratch.dir(), `${schema.name}-${name}`);
     const summary = await withSmallDisk(`${schema.name}-disk`, async (mount) => {
       const path = join(mount, name);
       const result = await spawnCli(pruneArgs(schema, '--batch-size', '100', '--archive', path, '--json'));
@@ -200,7 +190,7 @@ describe('prune --archive killed -9 again and again', () => {
   it('no entry is deleted unarchived, the gzip reads back whole, and each kill adds at most one batch of duplicates', async () => {
     const schema = await seeded(5);
     const truth = await groundTruth(schema);
-    const path = join(dir, `${schema.name}.ndjson.gz`);
+    const path = join(scratch.dir(), `${schema.name}.ndjson.gz`);
     // An archive of a previous run is there already: it is appended to, never replaced.
     const previous = (await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'list', '--operator', 'new', '--limit', '3', '--output', 'ndjson'])).stdout;
     expect(previous.split('\n').filter(Boolean)).toHaveLength(3);
@@ -234,13 +224,9 @@ describe('prune --archive killed -9 again and again', () => {
 
 /** A table partitioned by time: p_old (200 to 150 days back, 200 entries) wholly before the cutoff, p_new with 121. */
 async function partitionedTable(): Promise<{ schema: TestSchema; truth: string[] }> {
-  const schema = await createTestSchema('atk_prune_arch_part');
-  schemas.push(schema);
-  const t = schema.table();
-  await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
-    resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
-  await schema.query(`create index on ${t} (created_at, id)`);
-  const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+  const schema = await scratch.schema('atk_prune_arch_part');
+  const t = await createTimePartitioned(schema);
+  const at = (days: number) => daysAgo(schema, days);
   await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
   await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
   await schema.query(`insert into ${t} (created_at, operator) select now() - interval '199 days' + g * interval '1 hour', 'in-old-partition' from generate_series(1, 200) g`);
@@ -266,7 +252,7 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
   it('archives its entries once, not once per attempt (the old binary archived them 5 times)', async () => {
     const { schema, truth } = await partitionedTable();
     const t = schema.table();
-    const archive = join(dir, `${schema.name}.ndjson.gz`);
+    const archive = join(scratch.dir(), `${schema.name}.ndjson.gz`);
     const result = await whileRead(t, () => spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--archive', archive]));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`could not lock ${t} to detach ${schema.name}.p_old; deleting their rows instead`);
@@ -278,7 +264,7 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
     const { schema, truth } = await partitionedTable();
     const other = await seeded(20);
     const otherTruth = await groundTruth(other);
-    const archive = join(dir, `${schema.name}-shared.ndjson.gz`);
+    const archive = join(scratch.dir(), `${schema.name}-shared.ndjson.gz`);
     const args = (table: string, ...extra: string[]) => ['--db', databaseUrl(), '--table', table, 'prune', '--yes', '--json', '--archive', archive, ...extra];
     const [retried, plain] = await whileRead(schema.table(), async () => {
       const running = startCli(args(other.table(), '--retention-days', '30', '--batch-size', '20'));

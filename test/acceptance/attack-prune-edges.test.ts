@@ -1,30 +1,21 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnCli, startCli } from '../support/cli.js';
-import { createDefaultTable, createTestSchema, databaseUrl, type TestSchema } from '../support/database.js';
+import { createDefaultTable, databaseUrl, type TestSchema } from '../support/database.js';
+import { useScratch } from './attack-prune-fixture.js';
 import { waitFor } from '../support/wait.js';
 
 // prune's values at their edges, through the built binary (npm run build first): retention and batch sizes that
 // are no such thing, session time zones around a daylight-saving change, the dry run against the real run, and
 // Ctrl-C in the middle of an archived run.
 
-const schemas: TestSchema[] = [];
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'attack-prune-edges-'));
-});
-afterEach(async () => {
-  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const scratch = useScratch('attack-prune-edges');
 
 /** Three entries every 181 minutes over the last 120 days, sharing their timestamp; each DELETE sleeps `slowMs`. */
 async function seeded(slowMs = 0): Promise<TestSchema> {
-  const schema = await createTestSchema('atk_prune_edge');
-  schemas.push(schema);
+  const schema = await scratch.schema('atk_prune_edge');
   await createDefaultTable(schema);
   const t = schema.table();
   await schema.query(`insert into ${t} (created_at, operator, after)
@@ -108,7 +99,7 @@ describe('--dry-run against the real run, at every batch size', () => {
 describe('Ctrl-C in the middle of an archived run', () => {
   it('finishes the batch, prints the summary, exits 130; the gzip archive holds exactly the entries deleted', async () => {
     const schema = await seeded(30);
-    const archive = join(dir, `${schema.name}.ndjson.gz`);
+    const archive = join(scratch.dir(), `${schema.name}.ndjson.gz`);
     const all = (await left(schema)).length;
     const run = startCli(['--db', databaseUrl(), '--table', schema.table(), 'prune', '--retention-days', '30', '--yes', '--json', '--batch-size', '25', '--archive', archive]);
     await waitFor(async () => (await left(schema)).length < all - 100, 30_000, 'some batches deleted');

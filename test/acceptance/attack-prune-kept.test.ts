@@ -1,27 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
+import { useScratch } from './attack-prune-fixture.js';
 
 // prune against a table that will not let its entries go, through the built binary (npm run build first): an
 // append-only trigger, a legal hold on some entries, a rule on DELETE, a role without DELETE. The promise: what can
 // go goes (archived), the rest is said for what it is, with exit 1 so cron notices, never "the next run deletes them".
 
 const OLD = 600;
-const schemas: TestSchema[] = [];
-let dir: string;
+const scratch = useScratch('attack-prune-kept');
 const role = `t_prune_ro_${randomBytes(4).toString('hex')}`;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'attack-prune-kept-'));
-});
-afterEach(async () => {
-  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
-});
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
   if (!isEmbedded()) {
     const schema = await createTestSchema('atk_prune_kept_roles');
     await schema.query(`drop role if exists ${role}`);
@@ -31,8 +23,7 @@ afterAll(async () => {
 
 /** OLD entries 100 days old, every tenth of them by 'hold', and 10 recent ones. */
 async function seeded(): Promise<TestSchema> {
-  const schema = await createTestSchema('atk_prune_kept');
-  schemas.push(schema);
+  const schema = await scratch.schema('atk_prune_kept');
   await createDefaultTable(schema);
   await schema.query(`insert into ${schema.table()} (created_at, operator)
     select now() - interval '100 days' + g * interval '1 min', case when g % 10 = 0 then 'hold' else 'op' end from generate_series(1, ${OLD}) g`);
@@ -69,7 +60,7 @@ describe('a table that keeps its entries', () => {
   it('a legal hold on some entries: the rest go and are archived, the held ones are named as kept', async () => {
     const schema = await seeded();
     await keepWith(schema, `old.operator = 'hold'`);
-    const archive = join(dir, `${schema.name}.ndjson`);
+    const archive = join(scratch.dir(), `${schema.name}.ndjson`);
     const result = await prune(schema, ['--yes', '--json', '--archive', archive]);
     expectOneLineFailure(result, /keeps entries older than the cutoff/);
     const held = OLD / 10;

@@ -1,39 +1,26 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
 import pg from 'pg';
-import { createTestDatabase, createTestSchema, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
+import { createTestDatabase, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
+import { createTimePartitioned, daysAgo, DEFAULT_COLUMNS, useScratch } from './attack-prune-fixture.js';
 
 // prune on partitioned tables, through the built binary (npm run build first): monthly partitions, a MINVALUE one,
 // a default partition holding old and new entries, one straddling the cutoff, one wholly in the future, an old one
 // partitioned again, a plain table marked like a detached partition of another table. The promise: exactly the
 // entries before the cutoff go (compared with a copy of the table taken before), each archived once.
 
-const schemas: TestSchema[] = [];
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'attack-prune-partitions-'));
-});
-afterEach(async () => {
-  await Promise.all(schemas.splice(0).map((schema) => schema.drop()));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+const scratch = useScratch('attack-prune-partitions');
 
 /** `now() - days` at the start of its UTC month, as a partition bound. */
 const month = (days: number) => `date_trunc('month', (now() - interval '${days} days') at time zone 'UTC') at time zone 'UTC'`;
 
 async function partitioned(): Promise<TestSchema> {
-  const schema = await createTestSchema('atk_prune_part');
-  schemas.push(schema);
-  const t = schema.table();
+  const schema = await scratch.schema('atk_prune_part');
+  const t = await createTimePartitioned(schema);
   const s = schema.name;
-  await schema.query(`
-    create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
-      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
-  await schema.query(`create index on ${t} (created_at, id)`);
   const bound = async (expression: string) => (await schema.query<{ b: string }>(`select (${expression})::text as b`)).rows[0]?.b;
   // MINVALUE to 150 days back, one month partitioned again, a gap, a month, two months around the cutoff, a gap
   // (this month), a future month; the gaps go to the default partition.
@@ -73,7 +60,7 @@ describe('prune on a range-partitioned table of every shape', () => {
     expect(planned.partitions).toEqual(['p_min', 'p_sub', 'p_3'].map((name) => `${schema.name}.${name}`));
     expect(planned.matched).toBe(Number((await schema.query<{ n: string }>(`select count(*) n from ${t} where created_at < $1`, [planned.cutoff])).rows[0]?.n));
 
-    const archive = join(dir, `${schema.name}.ndjson.gz`);
+    const archive = join(scratch.dir(), `${schema.name}.ndjson.gz`);
     const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--batch-size', '37', '--archive', archive]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
@@ -104,7 +91,7 @@ describe.skipIf(isEmbedded())('prune with a foreign partition (postgres_fdw)', (
       await client.query('create extension postgres_fdw');
       await client.query(`create server loop foreign data wrapper postgres_fdw options (host '${url.hostname}', port '${url.port || '5432'}', dbname '${url.pathname.slice(1)}')`);
       await client.query(`create user mapping for current_user server loop options (user '${decodeURIComponent(url.username) || 'postgres'}')`);
-      const columns = 'created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb';
+      const columns = DEFAULT_COLUMNS;
       await client.query(`create table remote_rows (id bigint, ${columns})`);
       // The foreign partition's bound is 200 to 150 days back; its remote table also holds recent rows.
       await client.query(`insert into remote_rows select g, now() - interval '199 days' + g * interval '1 hour', 'remote-old' from generate_series(1, 100) g`);
@@ -117,7 +104,7 @@ describe.skipIf(isEmbedded())('prune with a foreign partition (postgres_fdw)', (
       await client.query(`insert into audit_logs (created_at, operator) select now() - g * interval '1 day', 'local' from generate_series(0, 120) g`);
       const localOld = Number((await client.query<{ n: string }>(`select count(*) n from audit_logs where operator = 'local' and created_at < now() - interval '60 days'`)).rows[0]?.n);
 
-      const archive = join(dir, 'fdw.ndjson');
+      const archive = join(scratch.dir(), 'fdw.ndjson');
       const result = await spawnCli(['--db', own.url, '--table', 'public.audit_logs', 'prune', '--yes', '--json', '--archive', archive]);
       expect(result.code, result.stderr).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 100 + localOld, archived: 100 + localOld, partitions_dropped: 0, complete: true });
@@ -136,13 +123,9 @@ describe.skipIf(isEmbedded())('prune with a foreign partition (postgres_fdw)', (
 
 describe('an old partition that a view depends on', () => {
   it('is detached, its entries out of the table; the summary, then one line naming the view, exit 1; dropped once the view is gone', async () => {
-    const schema = await createTestSchema('atk_prune_view');
-    schemas.push(schema);
-    const t = schema.table();
-    await schema.query(`create table ${t} (id bigserial, created_at timestamptz not null, operator text, operation text, resource_type text,
-      resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb) partition by range (created_at)`);
-    await schema.query(`create index on ${t} (created_at, id)`);
-    const at = async (days: number) => (await schema.query<{ t: string }>(`select (now() - interval '${days} days')::text t`)).rows[0]?.t;
+    const schema = await scratch.schema('atk_prune_view');
+    const t = await createTimePartitioned(schema);
+    const at = (days: number) => daysAgo(schema, days);
     await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await at(200)}') to ('${await at(150)}')`);
     await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await at(150)}') to ('${await at(-30)}')`);
     await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 day', 'op' from generate_series(0, 199) g`);
