@@ -66,7 +66,7 @@ export async function readStoreJson(dir: string, name: string): Promise<Record<s
 /** Writes a new store file durably; fails (RuntimeError) if one of that name exists already. */
 export async function writeStoreJson(dir: string, name: string, value: object): Promise<void> {
   const temp = tempName(dir, name);
-  await writeDurably(temp, `${JSON.stringify(value, null, 2)}\n`);
+  await writeDurably(temp, `${JSON.stringify(value, null, 2)}\n`).catch(cannotWrite(dir));
   try {
     await link(temp, join(dir, name));
   } catch (error) {
@@ -96,7 +96,7 @@ export class LeavesWriter {
   static async create(dir: string, seq: number): Promise<LeavesWriter> {
     const name = leavesFileName(seq);
     const temp = tempName(dir, name);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch(cannotWrite(dir));
     return new LeavesWriter(dir, name, temp, handle);
   }
 
@@ -104,7 +104,7 @@ export class LeavesWriter {
   async write(lines: Buffer): Promise<void> {
     if (lines.length === 0) return;
     this.hash.update(lines);
-    await this.handle.write(lines);
+    await this.handle.write(lines).catch(cannotWrite(this.dir));
   }
 
   /** Fsyncs the file and moves it into place; returns its name and the SHA-256 of its bytes. */
@@ -152,6 +152,14 @@ export async function* readLeaves(path: string, sha256: { value?: string } = {})
     }
     throw error;
   }
+}
+
+/** A file system's refusal (a read-only store, a full disk) as one line naming the store; anything else as it is. */
+function cannotWrite(dir: string): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code === undefined) throw error;
+    throw new RuntimeError(`cannot write to the seal store '${dir}': ${fileErrorReason(error)}`, { cause: error });
+  };
 }
 
 function tempName(dir: string, name: string): string {

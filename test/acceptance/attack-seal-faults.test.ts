@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -129,6 +130,14 @@ describe.skipIf(isEmbedded())('attack seal: faults (built binary, real server)',
       expect(result.stderr.replace(/^warning: .*\n/, '')).toBe(`error: permission denied for table audit_logs: ${command} only reads ${f.table}; its role needs SELECT on it (GRANT SELECT ON ${f.table} TO <role>)\n`);
     }
     expect((await storeFiles(f.store)).filter((name) => name.endsWith('.json'))).toEqual(['seal-00000001.json']);
+  });
+
+  it.skipIf(!existsSync('/sys/kernel'))('a store seal cannot write to (sysfs refuses even root): one line naming it, exit 1', async () => {
+    const f = await world.fixture('readonly');
+    await insertRows(f.schema, minuteRows(2));
+    const result = await spawnCli([...f.base, 'seal', '--key', world.key, '--store', '/sys']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: cannot write to the seal store '\/sys': (permission denied|EROFS)\n$/);
   });
 
   it('a late commit the seal could not see (role without pg_read_all_stats): the seal says so, and verify names it as a possible late commit', async () => {
