@@ -140,7 +140,7 @@ export class DatadogSink implements Sink {
         const outcome = transportOutcome(error);
         return outcome.kind === 'retry' ? { ...outcome, remaining: items.slice(start) } : outcome;
       }
-      if (reply.status === 202 || reply.status === 200) continue;
+      if (reply.status >= 200 && reply.status < 300) continue; // 202 from Datadog; 200 or 204 from an agent or a relay
       if (reply.status === 413 && end - start > 1) {
         const mid = start + Math.ceil((end - start) / 2);
         queue.unshift([start, mid], [mid, end]);

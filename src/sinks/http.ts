@@ -132,7 +132,8 @@ export function isRetryableStatus(status: number): boolean {
  * problems, anything else is fatal. `detail` is the already redacted excerpt of the reply.
  */
 export function statusOutcome(sink: string, reply: HttpReply, detail: string): RetryOutcome | FatalOutcome {
-  const what = detail === '' ? `HTTP ${reply.status}` : `HTTP ${reply.status}: ${detail}`;
+  const status = `HTTP ${reply.status}${retryAfterNote(reply)}`;
+  const what = detail === '' ? status : `${status}: ${detail}`;
   if (isRetryableStatus(reply.status)) {
     return { kind: 'retry', reason: `${sink} answered ${what}`, ...retryAfter(reply) };
   }
@@ -187,6 +188,14 @@ export async function sendInParts(
     }
   }
   return { kind: 'delivered', duplicates };
+}
+
+/**
+ * ` (Retry-After 3600 s)` when the reply asked for a pause: a pause past `--max-retry-time` ends the run at once, and
+ * the message must say why.
+ */
+export function retryAfterNote(reply: HttpReply): string {
+  return reply.retryAfterMs === undefined ? '' : ` (Retry-After ${Math.ceil(reply.retryAfterMs / 1000)} s)`;
 }
 
 /** `{ retryAfterMs }` when the reply carried a Retry-After, for spreading into a retry outcome. */

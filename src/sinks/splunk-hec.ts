@@ -8,6 +8,7 @@ import {
   isRetryableStatus,
   resolvePath,
   retryAfter,
+  retryAfterNote,
   sendInParts,
   statusOutcome,
   transportOutcome,
@@ -147,7 +148,7 @@ export class SplunkHecSink implements Sink {
       return acked === 'acked' ? { kind: 'delivered', duplicates: 0 } : acked;
     }
     if (answer?.code === undefined) return statusOutcome(NAME, reply, detail);
-    const what = `HTTP ${reply.status}, code ${answer.code}: ${this.http.quote(answer.text ?? '')}`;
+    const what = `HTTP ${reply.status}${retryAfterNote(reply)}, code ${answer.code}: ${this.http.quote(answer.text ?? '')}`;
     if (RETRY_CODES.has(answer.code) || isRetryableStatus(reply.status)) {
       return { kind: 'retry', reason: `${NAME} answered ${what}`, ...retryAfter(reply) };
     }

@@ -197,6 +197,28 @@ describe('Datadog intake limits and throttling', () => {
     expect(gaps.slice(0, 2).every((gap) => gap >= 950), `gaps ${gaps.join(', ')} ms`).toBe(true);
   });
 
+  it('a 429 asking for an hour (Retry-After: 3600), past --max-retry-time: the run ends at once and the line says why', async () => {
+    const { server } = await datadog({ failFirst: 100, failStatus: 429, retryAfterSeconds: 3600 });
+    const started = Date.now();
+    const line = oneErrorLine(await exportTo(['--datadog-url', server.url]));
+    expect(Date.now() - started, 'does not wait the hour').toBeLessThan(30_000);
+    expect(line).toMatch(/^error: Datadog: gave up on 60 entries .* after 1 attempts .*last answer: Datadog answered HTTP 429 \(Retry-After 3600 s\)/);
+  });
+
+  it('a relay answering 204 (or 200) instead of 202 has taken the logs: every entry once, exit 0', async () => {
+    const { dd, server } = await datadog({}, (request, nth) => ({ ...dd.handle(request), status: nth % 2 === 0 ? 204 : 200, body: '' }));
+    summaryOf(await exportTo(['--datadog-url', server.url, '--batch-size', '20']));
+    expect(sorted(dd.ids.ids)).toEqual(sorted(ids));
+  });
+
+  it('replies slower than --timeout after the intake stored the logs: sent again, so those arrive twice (Datadog cannot tell a resend), none missing', async () => {
+    const { dd, server } = await datadog({ seed: 3, slowRate: 0.3, slowMs: 2500 });
+    summaryOf(await exportTo(['--datadog-url', server.url, '--batch-size', '10', '--timeout', '1s']));
+    expect(server.faults.slow).toBeGreaterThan(0);
+    expect(sorted(new Set(dd.ids.ids))).toEqual(sorted(ids));
+    expect(dd.ids.duplicates).toBeLessThanOrEqual(server.faults.slow * 10);
+  });
+
   it('an intake taking at most 7 logs a request answers 413 above it: the batch is halved until it fits, nothing lost or reduced', async () => {
     const { dd, server } = await datadog({ maxEntries: 7 });
     const summary = summaryOf(await exportTo(['--datadog-url', server.url, '--batch-size', '30']));
