@@ -28,7 +28,7 @@ export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) =
     if (failure !== undefined) throw failure;
     return await fn(db);
   } catch (error) {
-    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs, connected: opened.connected === true });
+    throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs, connected: opened.connected === true, heard: opened.heard === true });
   } finally {
     await db.destroy();
     // Kysely ends only a pool it has used: a session that failed before its first query (a bad --table) must end it.
@@ -78,6 +78,8 @@ export interface FailureContext {
   address?: string;
   /** False when no connection of the session was ever made: pg's "terminated" then means the start-up failed. */
   connected?: boolean;
+  /** Whether the server sent anything back: a start-up that timed out after that met something that is not PostgreSQL. */
+  heard?: boolean;
 }
 
 /** pg's words for a connect that got no answer in time: pg-pool's timer, the client's own, a wait for a free client. */
@@ -109,9 +111,14 @@ const formatSeconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
 export function translateConnectionError(error: unknown, target: ConnectionTarget, context: FailureContext = {}): unknown {
   if (!(error instanceof Error) || error instanceof RuntimeError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (context.connected === false && LOST_MESSAGES.has(error.message)) {
-    // An HTTP server, an SSH daemon, a TLS terminator: it hung up on the start-up message instead of answering it.
-    const reason = `the server closed the connection without answering as PostgreSQL does: is ${describeAddress(target).replace(/\/[^/]*$/, '')} a PostgreSQL server, not a web server, a proxy or another service?`;
+  const notPostgres = context.connected === false && (LOST_MESSAGES.has(error.message) || (context.heard === true && isConnectTimeout(error)));
+  if (notPostgres) {
+    // An HTTP server, an SSH daemon, a TLS terminator: it hung up on the start-up message, or answered it with bytes
+    // pg waits in vain to complete into a message.
+    const what = LOST_MESSAGES.has(error.message)
+      ? 'closed the connection without answering as PostgreSQL does'
+      : `answered with bytes that are not PostgreSQL's protocol (no complete reply within ${formatSeconds(context.timeoutMs ?? 0)})`;
+    const reason = `the server ${what}: is ${describeAddress(target).replace(/\/[^/]*$/, '')} a PostgreSQL server, not a web server, a proxy or another service?`;
     return new RuntimeError(`cannot connect to PostgreSQL at ${describeAddress(target)} (from ${describeSource(target)}): ${reason}`, { cause: error });
   }
   if (isConnectionLost(error, context.lost)) {

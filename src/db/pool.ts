@@ -23,6 +23,8 @@ export interface OpenPool {
   lost?: Error;
   /** Whether a connection of this pool was ever made: a connection closed before that was a failure to connect. */
   connected?: boolean;
+  /** Whether a connect of this pool got bytes back: a server that answers garbage, not one that never answers. */
+  heard?: boolean;
 }
 
 /**
@@ -45,6 +47,9 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
         socket.destroy();
       };
       this.connection.once('error', close).once('end', close);
+      socket.once('data', () => {
+        opened.heard = true;
+      });
     }
   }
   const pool = createTlsPool(pg.Pool, { ...toPoolConfig(settings), Client: TrackedClient }, settings.target.tls ?? NO_TLS);

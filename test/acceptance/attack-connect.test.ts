@@ -117,7 +117,15 @@ describe('servers that are not PostgreSQL: one line, exit 1, no hang', () => {
   it('a server that greets with garbage and stays open (TLS tried first, as sslmode=prefer does): ends at the timeout', async () => {
     // pg left the TCP socket of the failed TLS attempt open: the process waited for the server to hang up (forever).
     const result = await endsWithin(12_000, ['--db', at(bannerPort, '?connect_timeout=2'), 'list']);
-    expect(lines(result.stderr)).toEqual([expect.stringMatching(new RegExp(`^error: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${bannerPort}/auditdb \\(from --db\\): `))]);
+    expect(lines(result.stderr)).toEqual([
+      `error: cannot connect to PostgreSQL at 127.0.0.1:${bannerPort}/auditdb (from --db): the server answered with bytes that are not PostgreSQL's protocol (no complete reply within 2s): is 127.0.0.1:${bannerPort} a PostgreSQL server, not a web server, a proxy or another service?`,
+    ]);
+    expect(result.code).toBe(1);
+  });
+
+  it('the same server without TLS (sslmode=disable): not "no answer", since it did answer', async () => {
+    const result = await endsWithin(12_000, ['--db', at(bannerPort, '?connect_timeout=2&sslmode=disable'), 'list']);
+    expect(lines(result.stderr)).toEqual([expect.stringContaining(`: the server answered with bytes that are not PostgreSQL's protocol (no complete reply within 2s): is 127.0.0.1:${bannerPort} a PostgreSQL server`)]);
     expect(result.code).toBe(1);
   });
 });
