@@ -6,6 +6,7 @@ import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import type { Position } from '../domain.js';
 import { readJsonPage } from './prune.js';
 import { tableRef } from './table-ref.js';
+import { InterruptedError } from '../errors.js';
 
 /** A partition of the audit table, with what its bound says about the cutoff. */
 export interface TimePartition {
@@ -119,6 +120,8 @@ export interface RemovePartitionOptions {
   /** Entries read per query when archiving. */
   pageSize: number;
   onArchived?: (entries: number) => void;
+  /** Ctrl-C: the copy stops between pages, and the transaction rolls back (its pages are cut from the archive). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -146,6 +149,7 @@ async function archivePartition(
   let from: Position | undefined;
   let entries = 0;
   for (;;) {
+    if (options.signal?.aborted) throw new InterruptedError(`interrupted while archiving ${partitionName(partition)}; it is intact`);
     const page = await readJsonPage(trx, mapping, partitionRef(partition), from, options.pageSize);
     if (!page.end) return entries;
     await keep(page.json);

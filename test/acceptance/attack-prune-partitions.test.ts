@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { spawnCli } from '../support/cli.js';
+import { spawnCli, startCli } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 import pg from 'pg';
 import { createTestDatabase, databaseUrl, isEmbedded, type TestSchema } from '../support/database.js';
 import { createTimePartitioned, daysAgo, DEFAULT_COLUMNS, useScratch } from './attack-prune-fixture.js';
@@ -148,5 +149,27 @@ describe('an old partition that a view depends on', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ partitions_dropped: 1, complete: true });
     expect((await schema.query(`select 1 from pg_class where relname = 'p_old' and relnamespace = '${schema.name}'::regnamespace`)).rowCount).toBe(0);
+  });
+});
+
+describe('Ctrl-C while a whole partition is copied to the archive', () => {
+  it('stops between pages: the partition stays attached and whole, none of it in the archive, exit 130 (it copied all, then dropped it)', async () => {
+    const schema = await scratch.schema('atk_prune_part_int');
+    const t = await createTimePartitioned(schema);
+    await schema.query(`create table ${schema.name}.p_old partition of ${t} for values from ('${await daysAgo(schema, 200)}') to ('${await daysAgo(schema, 150)}')`);
+    await schema.query(`create table ${schema.name}.p_new partition of ${t} for values from ('${await daysAgo(schema, 150)}') to ('${await daysAgo(schema, -30)}')`);
+    await schema.query(`insert into ${t} (created_at, operator) select now() - interval '199 days' + g * interval '20 s', 'old' from generate_series(1, 100000) g`);
+    const archive = join(scratch.dir(), `${schema.name}.ndjson`);
+    // Pages of 50 entries: copying the partition takes thousands of queries, seconds on any machine.
+    const run = startCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--batch-size', '50', '--archive', archive]);
+    await waitFor(async () => (await stat(archive).catch(() => undefined))?.size !== undefined && (await stat(archive)).size > 0, 30_000, 'the partition being archived');
+    run.child.kill('SIGINT');
+    const result = await run.result;
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toBe('error: interrupted: deleted 0 of 100000 entries; the rest is intact, run again to continue\n');
+    expect(JSON.parse(result.stdout)).toMatchObject({ deleted: 0, archived: 0, partitions_dropped: 0, stopped: 'interrupted' });
+    expect(await readFile(archive, 'utf8')).toBe('');
+    const placed = await schema.query<{ p: string; n: string }>(`select tableoid::regclass::text p, count(*)::text n from ${t} group by 1`);
+    expect(placed.rows).toEqual([{ p: `${schema.name}.p_old`, n: '100000' }]);
   });
 });

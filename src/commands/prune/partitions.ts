@@ -1,5 +1,5 @@
 import type { Db } from '../../db/connect.js';
-import { RuntimeError } from '../../errors.js';
+import { InterruptedError, RuntimeError } from '../../errors.js';
 import type { EntryArchive } from '../../db/archive-first.js';
 import type { ResolvedMapping } from '../../db/mapping.js';
 import { dropDetached, isInsufficientPrivilege, isLockConflict, partitionName, removePartition, type TimePartition } from '../../queries/partitions.js';
@@ -46,6 +46,7 @@ export async function detachOldPartition(
       const wait = nextRetryDelay(state, undefined, DETACH_RETRY, clock.now());
       if (wait === undefined) return 'busy';
       await clock.sleep(wait, options.signal ?? new AbortController().signal).catch(() => undefined);
+      if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting to detach ${partitionName(partition)}; it is intact`);
     }
   }
 }

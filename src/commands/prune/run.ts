@@ -225,7 +225,13 @@ class PruneRun {
       pageSize: this.options.batchSize === 'auto' ? undefined : this.options.batchSize,
       onArchived: (entries) =>
         this.progress.update(`Pruning ${this.name}: archiving ${partitionName(partition)}, ${entries.toLocaleString('en-US')} entries`),
+      signal: this.io.signal,
+    }).catch((error: unknown) => {
+      // Ctrl-C while a partition was copied out or waited for: it stays attached and whole; the run stops there.
+      if (error instanceof InterruptedError && this.shouldStop(false)) return 'interrupted' as const;
+      throw error;
     });
+    if (outcome === 'interrupted') return undefined;
     if (typeof outcome !== 'number') return outcome;
     this.summary.deleted += outcome;
     if (keep) this.summary.partitionsDetached.push(partitionName(partition));
