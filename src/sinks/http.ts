@@ -273,7 +273,8 @@ export class HttpClient {
       timer = setTimeout(() => replyDeadline.abort(), this.timeoutMs);
       const text = await res.body.text();
       const retryAfterMs = parseRetryAfter(header(res.headers['retry-after']));
-      const location = res.statusCode >= 300 && res.statusCode < 400 ? redirectTarget(header(res.headers.location), this.origin) : undefined;
+      const target = res.statusCode >= 300 && res.statusCode < 400 ? redirectTarget(header(res.headers.location), this.origin) : undefined;
+      const location = target === undefined ? undefined : this.redact(target);
       return { status: res.statusCode, text, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(location === undefined ? {} : { location }) };
     } catch (error) {
       const what = `POST ${this.origin}${path.split('?')[0] ?? ''}`;

@@ -125,6 +125,27 @@ describe('Elasticsearch _bulk answering 200 with errors: true', () => {
     expect(fixed.docs.size).toBe(ENTRIES);
   });
 
+  it('the key revoked mid-run (401 from the fourth request on): one line, the key not shown, the checkpoint at what was stored, a rerun completes', async () => {
+    const revoked = (request: FakeRequest): FakeReply => ({
+      status: 401,
+      body: JSON.stringify({ error: { type: 'security_exception', reason: `unable to authenticate with [${String(request.headers.authorization)}]` }, status: 401 }),
+    });
+    const { es, server } = await elastic({}, (request, nth) => (nth >= 4 ? revoked(request) : undefined));
+    const checkpoint = join(dir, 'es-revoked.json');
+    const args = ['--batch-size', '5', '--concurrency', '2', '--checkpoint', checkpoint];
+    expect(oneErrorLine(await exportTo(['--elastic-url', server.url, ...args]))).toMatch(/^error: Elasticsearch rejected the credentials \(HTTP 401: security_exception: unable to authenticate with \[ApiKey \*+\]\)$/);
+    const saved = JSON.parse(await readFile(checkpoint, 'utf8')) as { id?: string; position?: { id: string } };
+    const upTo = ids.indexOf(saved.position?.id ?? saved.id ?? '');
+    expect(upTo).toBeGreaterThanOrEqual(4);
+    for (const id of ids.slice(0, upTo + 1)) expect(es.ids.has(id), `entry ${id} before the checkpoint`).toBe(true);
+
+    const renewed = new FakeElastic({ apiKey: ES_KEY });
+    for (const key of es.docs.keys()) renewed.docs.set(key, {});
+    const { server: second } = await startWith(renewed, () => undefined);
+    summaryOf(await exportTo(['--elastic-url', second.url, ...args]));
+    expect(renewed.docs.size).toBe(ENTRIES);
+  });
+
   it('a reply of {"errors":false} without the items (a proxy, a look-alike) is not taken as every entry stored', async () => {
     const { server } = await elastic({}, () => ({ status: 200, body: '{"errors":false}' }));
     const checkpoint = join(dir, 'es-no-items.json');
@@ -176,9 +197,10 @@ describe('replies cut, trickled or redirected', () => {
     ['Datadog', '--datadog-url', DD_KEY],
   ])('%s redirecting (307) to another host: not followed, the key not sent there, one line naming the target', async (name, flag, key) => {
     const other = await elastic();
-    const { server } = await elastic({}, () => ({ status: 307, body: '', headers: { location: `${other.server.url}/elsewhere?token=${key}` } }));
+    const location = `${other.server.url.replace('//', `//user:${key}@`)}/elsewhere/${key}/?token=${key}`;
+    const { server } = await elastic({}, () => ({ status: 307, body: '', headers: { location } }));
     const line = oneErrorLine(await exportTo([flag, server.url]));
-    expect(line).toBe(`error: ${name} answered HTTP 307, a redirect to ${other.server.url}/elsewhere; redirects are not followed, so that the credentials stay with the host they are for: give the URL it names`);
+    expect(line).toBe(`error: ${name} answered HTTP 307, a redirect to ${other.server.url}/elsewhere/******/; redirects are not followed, so that the credentials stay with the host they are for: give the URL it names`);
     expect(other.server.requestCount).toBe(0);
   });
 });
