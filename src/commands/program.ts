@@ -13,7 +13,8 @@ Examples:
   $ api7-audit list --all --output ndjson | jq .    everything, streamed
 
 Connection: --db URL, else API7_AUDIT_DATABASE_URL, else DATABASE_URL, else database.url in the config file,
-else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+else the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE. It gives up after --connect-timeout, else
+connect_timeout in the URL, else PGCONNECT_TIMEOUT, else database.connect_timeout in the config file, else 10 s.
 Config file: --config FILE, else API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml ($XDG_CONFIG_HOME), else
 /etc/api7-audit/config.yaml; never one in the working directory.
 Environment: API7_AUDIT_DEBUG=1 (as --debug), NO_COLOR (as --no-color; TERM=dumb too), API7_AUDIT_PAGER or PAGER

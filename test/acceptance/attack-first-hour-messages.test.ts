@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -152,4 +153,36 @@ describe('the manual', () => {
     expect(stdout).toContain('[ok], [warn] or [FAIL]');
     expect(stderr).toBe('');
   });
+});
+
+describe('the connect timeout, in the order --help gives', () => {
+  // A server on 127.0.0.1 that accepts and never answers: each run waits out the timeout it chose.
+  let silent: Server;
+  let port: number;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    port = (silent.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('--connect-timeout, else connect_timeout in the URL, else PGCONNECT_TIMEOUT, else the config file', async () => {
+    expect((await cli(['--help'])).stdout).toContain('else\nconnect_timeout in the URL, else PGCONNECT_TIMEOUT, else database.connect_timeout in the config file, else 10 s.');
+    const url = `postgres://u@127.0.0.1:${port}/db`;
+    const config = join(home, 'timeout.yaml');
+    await writeFile(config, 'database:\n  connect_timeout: 5\n', { mode: 0o600 });
+    const waited = async (argv: string[], env: NodeJS.ProcessEnv) => {
+      const result = await spawnCli(argv, { env: { HOME: home, ...env }, cwd: home });
+      expect(result.code, result.stderr).toBe(1);
+      return /no answer within (\w+)/.exec(result.stderr)?.[1];
+    };
+    expect(await waited(['--config', config, '--connect-timeout', '2s', 'list'], { API7_AUDIT_DATABASE_URL: `${url}?connect_timeout=5`, PGCONNECT_TIMEOUT: '5' })).toBe('2s');
+    expect(await waited(['--config', config, 'list'], { API7_AUDIT_DATABASE_URL: `${url}?connect_timeout=2`, PGCONNECT_TIMEOUT: '5' })).toBe('2s');
+    expect(await waited(['--config', config, 'list'], { API7_AUDIT_DATABASE_URL: url, PGCONNECT_TIMEOUT: '2' })).toBe('2s');
+    expect(await waited(['--config', config, 'list'], { API7_AUDIT_DATABASE_URL: url })).toBe('5s');
+  }, 60_000);
 });
