@@ -109,11 +109,11 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
       result.present += 1;
     }
     // Unchanged entries first, so that a changed copy of one never takes its place.
-    const found = group.map((entry) => rows.take(entry.id, entry.hash));
+    const found = group.length > 1 ? group.map((entry) => rows.take(entry.id, entry.hash)) : undefined;
     for (const [i, entry] of group.entries()) {
       result.leaves += 1;
       chain.add(entry.hash);
-      const match = found[i] ?? rows.take(entry.id);
+      const match = (found ? found[i] : rows.take(entry.id, entry.hash)) ?? rows.take(entry.id);
       if (match) {
         if (match.hash !== entry.hash) result.problems.push({ kind: 'modified', id: entry.id, timestamp, fields: changedFields(entry.fields, match.fields) });
       } else if (wasPruned(entry, context)) {
@@ -139,23 +139,30 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
   return result;
 }
 
-/** Entries by id, several per id when the table lets ids repeat; each taken at most once. */
+/** Entries by id, several per id when the table lets ids repeat (an array only then); each taken at most once. */
 class EntriesById {
-  private readonly byId = new Map<string, SealedEntry[]>();
+  private readonly byId = new Map<string, SealedEntry | SealedEntry[]>();
 
   add(entry: SealedEntry): void {
-    const list = this.byId.get(entry.id);
-    if (list) list.push(entry);
-    else this.byId.set(entry.id, [entry]);
+    const had = this.byId.get(entry.id);
+    if (had === undefined) this.byId.set(entry.id, entry);
+    else if (Array.isArray(had)) had.push(entry);
+    else this.byId.set(entry.id, [had, entry]);
   }
 
   /** Removes and returns an entry of `id` (with `hash`, when given). */
   take(id: string, hash?: string): SealedEntry | undefined {
-    const list = this.byId.get(id);
-    const at = list ? list.findIndex((entry) => hash === undefined || entry.hash === hash) : -1;
-    if (!list || at < 0) return undefined;
-    const [entry] = list.splice(at, 1);
-    if (list.length === 0) this.byId.delete(id);
+    const had = this.byId.get(id);
+    if (had === undefined) return undefined;
+    if (!Array.isArray(had)) {
+      if (hash !== undefined && had.hash !== hash) return undefined;
+      this.byId.delete(id);
+      return had;
+    }
+    const at = had.findIndex((entry) => hash === undefined || entry.hash === hash);
+    if (at < 0) return undefined;
+    const [entry] = had.splice(at, 1);
+    if (had.length === 0) this.byId.delete(id);
     return entry;
   }
 
