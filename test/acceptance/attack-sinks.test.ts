@@ -42,7 +42,7 @@ afterAll(async () => {
 
 const exportTo = (args: string[], timeoutMs = 60_000): Promise<CliResult> =>
   spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--json', ...args], {
-    env: { API7_AUDIT_ELASTIC_API_KEY: ES_KEY, DD_API_KEY: DD_KEY },
+    env: { API7_AUDIT_ELASTIC_API_KEY: ES_KEY, DD_API_KEY: DD_KEY, API7_AUDIT_HEC_TOKEN: 'hec-T0ken-attack' },
     timeoutMs,
   });
 const sorted = (values: Iterable<string>): string[] => [...values].sort((a, b) => Number(a) - Number(b));
@@ -184,6 +184,7 @@ describe('replies cut, trickled or redirected', () => {
   it.each([
     ['Elasticsearch', '--elastic-url', () => elastic({}, (request) => ({ ...new FakeElastic({ apiKey: ES_KEY }).handle(request), trickleMs: 200 }))],
     ['Datadog', '--datadog-url', () => datadog({}, () => ({ status: 202, body: '{}'.repeat(100), trickleMs: 200 }))],
+    ['Splunk HEC', '--hec-url', () => elastic({}, () => ({ status: 200, body: '{"text":"Success","code":0}', trickleMs: 200 }))],
   ])('%s trickling its reply a byte every 200 ms: --timeout bounds the whole reply, the run gives up with one line', async (name, flag, start) => {
     const { server } = await start();
     const started = Date.now();
