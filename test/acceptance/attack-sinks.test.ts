@@ -306,3 +306,29 @@ describe('Datadog: entries dated more than 18 hours back (the intake answers 202
     expect(warnings).toEqual([expect.stringMatching(new RegExp(`^warning: entries older than 17 hours \\(the first: id ${oldIds[0]}, \\d{4}-.*\\) go to Datadog without their own date`))]);
   });
 });
+
+describe('Datadog: a log over 1 MB in UTF-8 bytes though under a million characters', () => {
+  let wide: TestSchema;
+  beforeAll(async () => {
+    wide = await createTestSchema('attack_sinks_dd_wide');
+    await createDefaultTable(wide);
+    await insertRows(wide, [
+      { age: '3 minutes', operator: 'dave', operation: 'UPDATE', resource_type: 'route', resource_id: 'small', after: { n: 1 } },
+      { age: '2 minutes', operator: 'dave', operation: 'UPDATE', resource_type: 'route', resource_id: 'wide', after: { pad: 'é'.repeat(600_000) } },
+      { age: '1 minute', operator: 'dave', operation: 'UPDATE', resource_type: 'route', resource_id: 'after', after: { n: 3 } },
+    ]);
+  });
+  afterAll(() => wide.drop());
+
+  it('goes reduced (its state replaced by the marker with its byte size), named on stderr; the entries around it intact', async () => {
+    const { dd, server } = await datadog();
+    const result = await spawnCli(['--db', databaseUrl(), '--table', wide.table(), 'export', '--json', '--datadog-url', server.url], { env: { DD_API_KEY: DD_KEY } });
+    expect(summaryOf(result).reduced).toBe(1);
+    expect(result.stderr).toMatch(/Datadog accepts logs up to 1 MB; this one is 12\d{5} bytes/);
+    const byResource = new Map(dd.logs.map((log) => [(log.audit as { resource_id: string }).resource_id, log.audit as { after: unknown }]));
+    expect(byResource.get('wide')?.after).toEqual({ $api7_audit: 'omitted', reason: 'too_large', bytes: 1_200_011, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(byResource.get('small')?.after).toEqual({ n: 1 });
+    expect(byResource.get('after')?.after).toEqual({ n: 3 });
+    for (const log of dd.logs) expect(Buffer.byteLength(JSON.stringify(log))).toBeLessThanOrEqual(1_000_000);
+  });
+});
