@@ -55,3 +55,10 @@ export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRang
 export function streamSealLeaves(db: Db, mapping: ResolvedMapping, range: SealRange, hasher: CopyReader): AsyncGenerator<string[]> {
   return copyOutValues(poolOf(db), compileWithInlineValues(buildSealQuery(db, mapping, range)), READ_IN_INDEX_ORDER, hasher);
 }
+
+/** Whether row security filters what this role reads of the table: then no seal or verify of it is complete. */
+export async function isRowSecurityActive(db: Db, mapping: ResolvedMapping): Promise<boolean> {
+  const table = sql`to_regclass(quote_ident(${mapping.table.schema}) || '.' || quote_ident(${mapping.table.name}))`;
+  const result = await sql<{ active: boolean | null }>`select row_security_active(${table}) as active`.execute(db);
+  return result.rows[0]?.active === true;
+}

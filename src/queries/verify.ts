@@ -3,6 +3,8 @@ import type { Db } from '../db/connect.js';
 import { fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { streamSealLeaves } from './seal.js';
+
+export { isRowSecurityActive } from './seal.js';
 import type { CopyReader } from '../db/copy-out.js';
 import { tableRef } from './table-ref.js';
 

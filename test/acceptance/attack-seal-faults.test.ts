@@ -140,6 +140,25 @@ describe.skipIf(isEmbedded())('attack seal: faults (built binary, real server)',
     expect(result.stderr).toMatch(/^error: cannot write to the seal store '\/sys': (permission denied|EROFS)\n$/);
   });
 
+  it('row security that hides entries from the role: seal and verify refuse in one line (a seal of what it sees would leave the rest unsealed)', async () => {
+    const f = await world.fixture('rls');
+    await insertRows(f.schema, minuteRows(4, (i) => ({ operator: i === 2 ? 'hidden' : 'seen' })));
+    await f.sealRecord();
+    const role = await createRole([`grant usage on schema ${f.schema.name} to ROLE`, `grant select on ${f.table} to ROLE`]);
+    await f.schema.query(`alter table ${f.table} enable row level security`);
+    await f.schema.query(`create policy only_seen on ${f.table} using (operator <> 'hidden')`);
+    const as = sealFixture(role.url, f.table, f.store, world.key, f.schema);
+    await insertRows(f.schema, minuteRows(2).map((row) => ({ ...row, age: '0 seconds' })));
+    for (const [command, result] of [['seal', await as.seal('--settle', '0s')], ['verify', await as.verify()]] as const) {
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.replace(/^warning: .*\n/, '')).toBe(`error: row security hides entries of ${f.table} from this role, and ${command} must read every one: run it as the table's owner or a role with BYPASSRLS\n`);
+    }
+    expect((await storeFiles(f.store)).filter((name) => name.endsWith('.json'))).toEqual(['seal-00000001.json']);
+    // The owner (here a superuser) sees every entry: sealing and verifying go on as before.
+    expect((await f.sealRecord('--settle', '0s')).count).toBe(2);
+    expect((await f.verify()).code).toBe(0);
+  });
+
   it('a late commit the seal could not see (role without pg_read_all_stats): the seal says so, and verify names it as a possible late commit', async () => {
     const f = await world.fixture('hidden');
     await insertRows(f.schema, minuteRows(3));

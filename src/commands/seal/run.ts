@@ -5,7 +5,7 @@ import { compareInstants } from '../../config/instant.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../../seal/before-connecting.js';
-import { readOpenTransactions, streamSealLeaves } from '../../queries/seal.js';
+import { isRowSecurityActive, readOpenTransactions, streamSealLeaves } from '../../queries/seal.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
 import { GENESIS_HASH } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
@@ -13,7 +13,7 @@ import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '.
 import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
 import { auditTableName } from '../../seal/table-name.js';
-import { explainPermission } from '../../seal/permission.js';
+import { explainPermission, rowSecurityError } from '../../seal/permission.js';
 import { sanitizeForTerminal } from '../../terminal-safe.js';
 
 export interface SealOptions {
@@ -49,6 +49,7 @@ export async function runSeal(options: SealOptions, config: ResolvedConfig, io: 
 
 async function sealOnce(table: AuditTable, options: SealOptions, key: SigningKey, io: CliIo): Promise<SealResult> {
   const tableName = auditTableName(table.mapping);
+  if (await isRowSecurityActive(table.db, table.mapping)) throw rowSecurityError(tableName, 'seal');
   const previous = await readLastSeal(options.store, key, tableName);
   const from = previous?.to ?? null;
   const facts = await readOpenTransactions(table.db, table.mapping, options.settleSeconds);

@@ -6,14 +6,14 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../../seal/before-connecting.js';
 import type { Position } from '../../domain.js';
-import { countUnsealed, streamSealedLeaves, type Unsealed } from '../../queries/verify.js';
+import { countUnsealed, isRowSecurityActive, streamSealedLeaves, type Unsealed } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
 import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem, type PruneReach } from '../../seal/compare.js';
 import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
 import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName, StoreFileError } from '../../seal/store.js';
-import { explainPermission } from '../../seal/permission.js';
+import { explainPermission, rowSecurityError } from '../../seal/permission.js';
 import { auditTableName } from '../../seal/table-name.js';
 import { readArchives } from '../../seal/archives.js';
 import { formatVerifyReport } from './report.js';
@@ -48,6 +48,7 @@ export async function runVerify(options: VerifyOptions, config: ResolvedConfig, 
 
 async function verifyStore(table: AuditTable, options: VerifyOptions, key: TrustedKey, archived: Map<string, ArchivedEntry>): Promise<VerifyReport> {
   const tableName = auditTableName(table.mapping);
+  if (await isRowSecurityActive(table.db, table.mapping)) throw rowSecurityError(tableName, 'verify');
   const listing = await listStore(options.store);
   if (listing.seals.size === 0) throw new UsageError(`--store '${options.store}' holds no seal files (seal-*.json); nothing to verify`);
   const records = new Map<number, SealRecord>();
