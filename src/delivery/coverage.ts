@@ -40,10 +40,17 @@ export function runCoverage(
       `checkpoint ${file} was written by exports to ${recorded.destination}, this run exports to ${destination}: use another checkpoint file`,
     );
   }
-  if (recorded?.source !== undefined && source !== undefined && recorded.source !== source) {
+  if (recorded?.source !== undefined && source !== undefined && !sameCheckpointSource(recorded.source, source)) {
     throw new UsageError(`checkpoint ${file} was written by exports of ${recorded.source}, this run reads ${source}: use another checkpoint file`);
   }
   return { destination, filters: wanted, guard: weakerGuard(previous ? (recorded?.guard ?? 'unknown') : guard, guard), source };
+}
+
+const SERVER = / \(server \d+\)$/;
+
+/** Whether two recorded sources (queries/checkpoint-source.ts) name the same table; servers count only when both are named. */
+export function sameCheckpointSource(a: string, b: string): boolean {
+  return a === b || ((!SERVER.test(a) || !SERVER.test(b)) && a.replace(SERVER, '') === b.replace(SERVER, ''));
 }
 
 const STRENGTH: Record<LateCommitGuard, number> = { 'open-transactions': 2, settle: 1, unknown: 0 };

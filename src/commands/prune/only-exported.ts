@@ -1,7 +1,7 @@
 import type { Position } from '../../domain.js';
 import { UsageError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
-import { formatFilters } from '../../delivery/coverage.js';
+import { formatFilters, sameCheckpointSource } from '../../delivery/coverage.js';
 
 /**
  * `--only-exported CHECKPOINT`: the position an export run recorded, if that checkpoint proves that every entry up
@@ -36,7 +36,7 @@ export interface ExportedPosition extends Position {
 
 /** Refuses a checkpoint written by exports of another table, database or server: its position says nothing of this one. */
 export function checkExportedSource(exported: ExportedPosition, source: string): void {
-  if (exported.source === undefined || exported.source === source) return;
+  if (exported.source === undefined || sameCheckpointSource(exported.source, source)) return;
   throw new UsageError(
     `refusing --only-exported '${exported.file}': it was written by exports of ${exported.source}, this prune is of ${source}; ` +
       'pass the checkpoint of an export of this table',
