@@ -4,26 +4,18 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { spawnCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestDatabase, createTestSchema, type SeedRow, type TestSchema } from '../support/database.js';
+import type { Problem as SourceProblem } from '../../src/seal/compare.js';
+import type { SealCheck, VerifyReport } from '../../src/seal/verify-report.js';
 
-/** What verify's --json says (the parts the attack-seal tests read). */
-export interface Problem {
-  kind: string;
-  id?: string;
-  timestamp?: string;
-  file?: string;
-  detail?: string;
-  fields?: string[];
-  position?: number;
-  previous?: { id: string } | null;
-  next?: { id: string } | null;
-  late_commit_guard?: string;
-}
-export interface Report {
-  intact: boolean;
-  seals: { seq: number; file: string; status: string; count: number | null; present: number; problems: Problem[] }[];
+type AllKeys<T> = T extends unknown ? keyof T : never;
+type ValueOf<T, K extends PropertyKey> = T extends Record<K, infer V> ? V : never;
+/** A problem as verify's --json prints it (the source's type), every field optional so that any kind can be read. */
+export type Problem = { [K in AllKeys<SourceProblem>]?: ValueOf<SourceProblem, K> };
+/** verify's --json report, its problems read as {@link Problem}. */
+export type Report = Omit<VerifyReport, 'seals' | 'problems'> & {
+  seals: (Omit<SealCheck, 'problems'> & { problems: Problem[] })[];
   problems: Problem[];
-  unsealed: number;
-}
+};
 export interface SealRecordJson {
   seq: number;
   from: string | null;
