@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readFile, stat } from 'node:fs/promises';
 import { fileErrorReason, UsageError } from '../errors.js';
 
 /** The signing key of a seal run and the public key and id that records name. */
@@ -32,6 +32,10 @@ export function publicKeyPem(publicKey: KeyObject): string {
 export async function createKeyFiles(path: string): Promise<TrustedKey & { publicPath: string }> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const publicPath = `${path}.pub`;
+  // Both names are checked first: a private key written beside a .pub that refused would be one nobody can check.
+  for (const [taken, what] of [[path, `--key '${path}'`], [publicPath, `--key '${path}': its public key '${publicPath}'`]] as const) {
+    if (await lstat(taken).then(() => true, () => false)) throw new UsageError(`${what} already exists; a new key is never written over another (move it away first)`);
+  }
   await writeNew(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600, '--key');
   await writeNew(publicPath, publicKeyPem(publicKey), 0o644, '--key');
   return { publicKey, keyId: keyIdOf(publicKey), publicPath };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
@@ -194,6 +194,16 @@ describe.skipIf(isEmbedded())('attack seal: faults (built binary, real server)',
     const after = await as.verifyJson();
     expect(f.problemsOf(after.report).filter((problem) => problem.kind === 'inserted')).toHaveLength(1);
     expect(after.report.unsealed).toBe(1);
+  });
+
+  it('--new-key beside a .pub that exists: refused before writing the private key (exit 2, one line)', async () => {
+    const path = join(world.dir, 'fresh.key');
+    await writeFile(`${path}.pub`, 'someone else\'s public key\n');
+    const result = await spawnCli(['seal', '--new-key', '--key', path]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`error: --key '${path}': its public key '${path}.pub' already exists; a new key is never written over another (move it away first)\n`);
+    expect(existsSync(path)).toBe(false);
+    expect(await readFile(`${path}.pub`, 'utf8')).toBe('someone else\'s public key\n');
   });
 
   it('exit codes: database unreachable 1 (one line, no password), bad input 2, tampered 4', async () => {
