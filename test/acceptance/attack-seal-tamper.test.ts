@@ -216,6 +216,9 @@ describe.skipIf(isEmbedded())('attack seal/verify: the store attacked (built bin
       ['seal-99999999999.json', 'unverifiable'],
     ]);
     expect(report.seals[2]?.problems[0]?.detail).toBe('it is seal 1, renamed to seal-99999999999.json');
+    const chained = await f.seal();
+    expect(chained.code).toBe(1);
+    expect(chained.stderr).toMatch(/^error: the newest seal in '.*' \(seal-99999999999\.json\) is seal 1 under another name; refusing to chain onto it: run verify\n$/);
   });
 
   it('a store from another database, same table name, same key, validly signed, does not verify this one', async () => {

@@ -111,6 +111,9 @@ async function readLastSeal(store: string, key: SigningKey, tableName: string): 
   if (record.table !== tableName) {
     throw new RuntimeError(`seal store '${store}' seals table ${String(record.table)}, not ${tableName}; use one store per table`);
   }
+  if (record.seq !== seq) {
+    throw new RuntimeError(`the newest seal in '${store}' (${name}) is seal ${String(record.seq)} under another name; refusing to chain onto it: run verify`);
+  }
   if (record.key_id !== key.keyId || !hasValidSignature(record, key)) {
     throw new RuntimeError(`the newest seal in '${store}' (${name}) is not signed by --key (key id ${key.keyId}); refusing to chain onto it: run verify`);
   }
