@@ -28,7 +28,7 @@ export interface VerifyOptions {
   unsealedMaxAgeSeconds?: number;
 }
 
-/** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 1 unless intact. */
+/** Recomputes every seal range from the database (and archives, for pruned entries) and reports; exit 4 unless intact. */
 export async function runVerify(options: VerifyOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
   const key = await closeOnFailure(early, () => readTrustedKey(options.publicKey));
   await closeOnFailure(early, () => checkStore(options.store));
