@@ -32,8 +32,8 @@ async function seeded(): Promise<TestSchema> {
 }
 
 const count = async (schema: TestSchema, where = 'true') => Number((await schema.query<{ n: string }>(`select count(*) n from ${schema.table()} where ${where}`)).rows[0]?.n);
-const prune = (schema: TestSchema, args: string[], url = databaseUrl()) =>
-  spawnCli(['--db', url, '--table', schema.table(), 'prune', '--retention-days', '30', '--batch-size', '50', ...args]);
+const prune = (schema: TestSchema, args: string[], url = databaseUrl(), env?: NodeJS.ProcessEnv) =>
+  spawnCli(['--db', url, '--table', schema.table(), 'prune', '--retention-days', '30', '--batch-size', '50', ...args], { env });
 
 /** Exit 1 and exactly one line on stderr matching `why`. */
 function expectOneLineFailure(result: CliResult, why: RegExp): void {
@@ -80,6 +80,18 @@ describe('a table that keeps its entries', () => {
     expectOneLineFailure(result, new RegExp(`^error: ${schema.table()} has a rule on DELETE \\(no_delete\\), which prune's DELETE cannot run through: .*; nothing was deleted\n$`));
     expect(result.stdout).toBe('');
     expect(await count(schema)).toBe(OLD + 10);
+  });
+
+  it.skipIf(isEmbedded())('a read-only session (default_transaction_read_only): exit 1 saying so before the first batch (it was a database error and a --debug hint)', async () => {
+    const schema = await seeded();
+    const readOnly = { PGOPTIONS: '-c default_transaction_read_only=on' };
+    const result = await prune(schema, ['--yes'], databaseUrl(), readOnly);
+    expectOneLineFailure(result, /^error: the session's transactions are read-only \(default_transaction_read_only is on, .*; nothing was deleted\n$/);
+    expect(await count(schema)).toBe(OLD + 10);
+    // A dry run is read-only anyway: it counts as usual.
+    const dry = await prune(schema, ['--dry-run', '--json'], databaseUrl(), readOnly);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ matched: OLD });
   });
 
   it.skipIf(isEmbedded())('a role without DELETE: exit 1 naming the GRANT, nothing deleted; the dry run warns of it', async () => {

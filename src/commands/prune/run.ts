@@ -63,6 +63,10 @@ function printSummary(summary: PruneSummary, options: PruneOptions, io: CliIo): 
 }
 
 function describeObstacle(obstacle: DeleteObstacle, table: string): string {
+  if (obstacle.readOnly === 'standby') return `the server is a standby (read-only): prune ${table} on the primary`;
+  if (obstacle.readOnly === 'session') {
+    return `the session's transactions are read-only (default_transaction_read_only is on, for role '${obstacle.role}', the database or the connection): prune with transactions that may write`;
+  }
   if (obstacle.noPrivilege) return `role '${obstacle.role}' may not DELETE from ${table}: GRANT DELETE ON ${table} TO ${obstacle.role}, or prune as a role that may`;
   return `${table} has a rule on DELETE (${obstacle.rules.join(', ')}), which prune's DELETE cannot run through: drop the rule (a BEFORE DELETE trigger can keep entries instead)`;
 }
@@ -149,7 +153,7 @@ class PruneRun {
       newest: plan.newest,
       partitions: old.map(partitionName),
     });
-    const obstacle = plan.matched > 0 ? await findDeleteObstacle(this.conn, mapping) : undefined;
+    const obstacle = plan.matched > 0 ? await findDeleteObstacle(this.conn, mapping, !this.options.dryRun) : undefined;
     if (obstacle) {
       const why = describeObstacle(obstacle, this.name);
       if (!this.options.dryRun) throw new RuntimeError(`${why}; nothing was deleted`);
