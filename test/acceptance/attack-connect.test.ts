@@ -7,6 +7,7 @@ import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 import { ownPostgresAvailable, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { interruptAtOnce, ndjsonIds, sleep, waitFor } from '../support/wait.js';
+import { fatalMessage } from './attack-connect-server.js';
 
 /**
  * Connecting, attacked through the binary: timeouts from the URL and PGCONNECT_TIMEOUT, servers that are not
@@ -26,15 +27,6 @@ async function listen(onConnection: (socket: Socket) => void, host = '127.0.0.1'
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as { port: number }).port;
-}
-
-/** A FATAL ErrorResponse, as a server sends it in answer to the start-up message. */
-function fatalMessage(code: string, text: string): Buffer {
-  const fields = Buffer.from([['S', 'FATAL'], ['V', 'FATAL'], ['C', code], ['M', text]].map(([key, value]) => `${key}${value}\0`).join('') + '\0');
-  const header = Buffer.alloc(5);
-  header.write('E', 0);
-  header.writeInt32BE(fields.length + 4, 1);
-  return Buffer.concat([header, fields]);
 }
 
 let schema: TestSchema;

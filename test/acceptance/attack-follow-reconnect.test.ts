@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, isEmbedded, type TestSchema } from '../support/database.js';
 import { interruptAtOnce, ndjsonIds, waitFor } from '../support/wait.js';
+import { fatalMessage } from './attack-connect-server.js';
 
 /**
  * `follow` while it reconnects, through a proxy of this file's own in front of the shared server: forwarding, then
@@ -69,18 +70,6 @@ async function startProxy(target: { host: string; port: number }): Promise<Proxy
 /** What a hostile or broken server may say: an escape sequence that retitles the terminal, a newline, the password. */
 const PASSWORD = 'Hunter2-Follow-Secret';
 const FATAL_TEXT = `the database system is starting up\u001b]0;owned\u0007\nforged line ${PASSWORD}`;
-
-/** A FATAL ErrorResponse, as a server sends it in answer to the start-up message. */
-function fatalMessage(code: string, text: string): Buffer {
-  const fields = Buffer.concat([
-    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', code], ['M', text]].map(([code, value]) => Buffer.concat([Buffer.from(code as string), Buffer.from(`${value}\0`)])),
-    Buffer.from([0]),
-  ]);
-  const header = Buffer.alloc(5);
-  header.write('E', 0);
-  header.writeInt32BE(fields.length + 4, 1);
-  return Buffer.concat([header, fields]);
-}
 
 let schema: TestSchema;
 let proxy: Proxy;
