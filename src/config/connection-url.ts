@@ -163,6 +163,22 @@ export function maskUrl(url: string): string {
  * out, never a password. For messages about a connection that was made and then lost.
  */
 export function describeAddress(target: ConnectionTarget): string {
+  const address = addressOf(target);
+  return typeof address === 'string' ? address : `${address.host}:${address.port}/${address.database}`;
+}
+
+/**
+ * Whether the connection stays on this machine: a unix socket, `localhost`, 127.0.0.0/8 or ::1, so no network carries
+ * what TLS would protect. A URL that does not parse is not.
+ */
+export function isLoopbackTarget(target: ConnectionTarget): boolean {
+  const address = addressOf(target);
+  if (typeof address === 'string') return false;
+  const host = address.host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host.startsWith('/') || host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function addressOf(target: ConnectionTarget): { host: string; port: string | number; database: string } | string {
   const { libpq } = target;
   // Validated when resolved, but a message must not fail for a URL that slipped through: it is then shown masked.
   if (target.url !== undefined && !URL.canParse(target.url)) return maskUrl(target.url);
@@ -171,5 +187,5 @@ export function describeAddress(target: ConnectionTarget): string {
   const host = (url && safeDecode(url.hostname)) || param('host') || libpq.host || 'localhost';
   const port = url?.port || param('port') || libpq.port || 5432;
   const database = (url && safeDecode(url.pathname.slice(1))) || libpq.database || (url && safeDecode(url.username)) || libpq.user || '';
-  return `${host}:${port}/${database}`;
+  return { host, port, database };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrl, resolveConnectionTarget } from '../../src/config/connection-url.js';
+import { isLoopbackTarget, maskUrl, resolveConnectionTarget } from '../../src/config/connection-url.js';
 import { translateConnectionError } from '../../src/db/connect.js';
 import { redactSecrets } from '../../src/secrets/redact.js';
 import { RuntimeError, UsageError } from '../../src/errors.js';
@@ -42,5 +42,19 @@ describe('secrets in messages', () => {
     expect((translated as Error).message).toBe('cannot connect to PostgreSQL at 127.0.0.1:1/d (from --db): connect ECONNREFUSED 127.0.0.1:1');
     const syntax = Object.assign(new Error('syntax error'), { code: '42601' });
     expect(translateConnectionError(syntax, target)).toBe(syntax);
+  });
+});
+
+describe('isLoopbackTarget (doctor: TLS off matters only where a network carries the connection)', () => {
+  const target = (url?: string, env: Record<string, string> = {}) => resolveConnectionTarget(url, env, undefined) as NonNullable<ReturnType<typeof resolveConnectionTarget>>;
+  it.each(['postgres://u@127.0.0.1/db', 'postgres://u@127.8.9.10:6432/db', 'postgres://u@localhost/db', 'postgres://u@[::1]:5432/db', 'postgres:///db?host=/var/run/postgresql&user=u', 'postgres://u@%2Frun%2Fpostgresql/db'])('%s stays on this machine', (url) => {
+    expect(isLoopbackTarget(target(url))).toBe(true);
+  });
+  it.each(['postgres://u@db.example/db', 'postgres://u@10.0.0.5/db', 'postgres://u@127.0.0.1.example.com/db', 'postgres://u@[::2]/db', 'postgres://u@128.0.0.1/db'])('%s crosses a network', (url) => {
+    expect(isLoopbackTarget(target(url))).toBe(false);
+  });
+  it('libpq variables: PGHOST=localhost is loopback, PGHOST=db.internal is not', () => {
+    expect(isLoopbackTarget(target(undefined, { PGHOST: 'localhost' }))).toBe(true);
+    expect(isLoopbackTarget(target(undefined, { PGHOST: 'db.internal' }))).toBe(false);
   });
 });

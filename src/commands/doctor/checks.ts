@@ -45,6 +45,19 @@ function indexTerm(column: MappedColumn | undefined): string | undefined {
   return quoteIdentifier(column.name);
 }
 
+/**
+ * What list orders by (src/queries/list.ts): the column, or for a local time or a fractional epoch the instant it
+ * stands for, which only an index on that expression serves.
+ */
+function listOrderTerm(mapping: ResolvedMapping, ts: string): string {
+  const column = mapping.columns.timestamp;
+  if (column?.timeZone !== undefined) return `(${ts} at time zone '${column.timeZone.replaceAll("'", "''")}')`;
+  if (column?.epoch !== undefined && (column.type === 'float8' || column.type === 'numeric')) {
+    return column.epoch === 'milliseconds' ? `(to_timestamp(${ts} / 1000.0))` : `(to_timestamp(${ts}))`;
+  }
+  return ts;
+}
+
 function createIndex(mapping: ResolvedMapping, body: string): string {
   return `CREATE INDEX CONCURRENTLY ON ${quoteTableName(mapping.table)} ${body};`;
 }
@@ -66,7 +79,8 @@ const PROBES: IndexProbe[] = [
   { name: '--operation', what: 'list/export --operation', field: 'operation', filters: { operations: ['delete'] }, index: (t) => `((lower(${t.operation})), ${t.ts}, ${t.id})` },
   { name: '--resource', what: 'list/export --resource TYPE:ID', field: 'resource_type', filters: { resources: [{ type: 'route', id: 'x' }] }, index: (t) => `(${t.resource_type}, ${t.resource_id}, ${t.ts})` },
   {
-    name: '--ip', what: 'list/export --ip CIDR', field: 'source_ip', filters: { ips: ['10.0.0.0/8'] },
+    // An IPv6 block: an IPv4 one also matches IPv4-mapped addresses (an OR), planned as a scan where most rows match.
+    name: '--ip', what: 'list/export --ip CIDR', field: 'source_ip', filters: { ips: ['2001:db8::/32'] },
     index: (t) => `USING gist (${t.source_ip} inet_ops)`,
     impossible: (m) => (m.columns.source_ip && !['inet', 'cidr'].includes(m.columns.source_ip.type) ? `the IP is ${m.columns.source_ip.type}, matched by a cast per row; an inet column (or a generated one) could be indexed` : undefined),
   },
@@ -81,7 +95,7 @@ const PROBES: IndexProbe[] = [
 export async function indexChecks(db: Db, mapping: ResolvedMapping, cutoff: string): Promise<Check[]> {
   const terms: Record<string, string | undefined> = { ts: indexTerm(mapping.columns.timestamp), id: indexTerm(mapping.columns.id) };
   for (const field of ['operator', 'operation', 'resource_type', 'resource_id', 'source_ip', 'source'] as const) terms[field] = indexTerm(mapping.columns[field]);
-  const orderIndex = createIndex(mapping, `(${terms.ts}, ${terms.id})`);
+  const orderIndex = createIndex(mapping, `(${listOrderTerm(mapping, terms.ts as string)}, ${terms.id})`);
   const probed = PROBES.filter((probe) => mapping.columns[probe.field] !== undefined);
   const plans = await planReads(db, mapping, cutoff, Object.fromEntries(probed.map((probe) => [probe.name, probe.filters])));
   const checks: Check[] = [];

@@ -8,7 +8,7 @@ import type { Db } from '../../db/connect.js';
 import { withConfiguredDatabase } from '../../db/session.js';
 import { resolveMapping, type ResolvedMapping } from '../../db/mapping.js';
 import { formatTableName, quoteIdentifier, quoteTableName } from '../../db/identifiers.js';
-import { describeAddress, describeSource, maskUrl } from '../../config/connection-url.js';
+import { describeAddress, describeSource, isLoopbackTarget, maskUrl } from '../../config/connection-url.js';
 import { findHolder, pruneLockName } from '../../db/advisory-lock.js';
 import { CliError, RuntimeError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
@@ -117,6 +117,8 @@ async function connectionChecks(db: Db, config: ResolvedConfig): Promise<Check[]
     ? { group: 'connection', name: 'tls', status: 'skip', message: 'the embedded demo database, on 127.0.0.1' }
     : facts.ssl
     ? { group: 'connection', name: 'tls', status: verified ? 'ok' : 'warn', message: `TLS in use (${facts.sslVersion ?? 'TLS'}; ${mode})${verified ? '' : ": the server's certificate is not verified"}`, ...(verified ? {} : { fix: 'use sslmode=verify-full with sslrootcert=FILE (or PGSSLROOTCERT)' }) }
+    : config.connection && isLoopbackTarget(config.connection)
+    ? { group: 'connection', name: 'tls', status: 'ok', message: `TLS not in use (${mode}); the connection stays on this machine (${address}): nothing crosses a network` }
     : { group: 'connection', name: 'tls', status: 'warn', message: `TLS not in use (${mode})${tls?.mode === 'prefer' || tls?.mode === 'allow' ? ': the server offered none' : ''}; the password and the audit data cross the network in clear`, fix: 'turn ssl on in postgresql.conf and connect with sslmode=verify-full' };
   return [
     { group: 'connection', name: 'server', status: 'ok', message: `PostgreSQL ${facts.version} at ${address} as ${facts.role}; connected in ${connectMs.toFixed(0)} ms, round trip ${rtt.toFixed(1)} ms`, data: { version: facts.version, connect_ms: Math.round(connectMs), rtt_ms: Number(rtt.toFixed(2)) } },
