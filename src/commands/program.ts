@@ -32,7 +32,7 @@ export function declareProgram(io: CliIo) {
     .option('--config <file>', 'YAML config file (default: API7_AUDIT_CONFIG, else ~/.config/api7-audit/config.yaml, else /etc/api7-audit/config.yaml)')
     .option('--table <name>', 'audit table, optionally schema-qualified (default: audit_logs)')
     .addOption(new Option('--demo', 'use an embedded demo database seeded with realistic entries').conflicts('db'))
-    .addOption(new Option('--connect-timeout <duration>', 'give up connecting after this long: 5s, 1m (default: 10s)').argParser(parseConnectTimeout))
+    .addOption(new Option('--connect-timeout <duration>', 'give up connecting after this long: 5s, 1m (default: connect_timeout in the URL, else PGCONNECT_TIMEOUT, else the config file, else 10s)').argParser(parseConnectTimeout))
     .option('--debug', 'print stack traces with errors (or API7_AUDIT_DEBUG=1)')
     .option('--no-color', 'no colour, even on a terminal (as NO_COLOR=1)')
     .option('--secret-fingerprints', 'show each secret as ******(hmac-sha256:<12 hex>) under the key in API7_AUDIT_FINGERPRINT_KEY or --fingerprint-key-file')
