@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -145,5 +145,30 @@ describe('prune --only-exported with a damaged or hand-edited checkpoint', () =>
     expect(summary.deleted).toBe(old);
     expect(await count(schema.table(), `created_at < '${summary.cutoff}'`)).toBe(0);
     expect(await count(schema.table())).toBe(150 - old);
+  });
+});
+
+describe('prune --only-exported --seal-store', () => {
+  it('records the checkpoint beside the cutoff: verify passes, and a deletion between the checkpoint and the cutoff is tampering', async () => {
+    const key = join(dir, `${(n += 1)}-seal.key`);
+    expect((await spawnCli(['seal', '--new-key', '--key', key])).code).toBe(0);
+    const store = join(dir, `${n}-store`);
+    await mkdir(store);
+    const t = schema.table();
+    const at = (await schema.query<{ t: string }>(`select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') t from ${t} where id = 30`)).rows[0]?.t;
+    const checkpoint = file('sealed');
+    await writeFile(checkpoint, JSON.stringify({ version: 2, timestamp: at, id: '30', updated_at: '2026-01-01T00:00:00Z', destination: 'file', filters: {}, late_commit_guard: 'open-transactions' }));
+    expect((await cli(t, ['seal', '--key', key, '--store', store])).code).toBe(0);
+    const pruned = await prune(t, checkpoint, '--seal-store', store, '--seal-key', key);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ deleted: 30 });
+    const verify = () => cli(t, ['verify', '--public-key', `${key}.pub`, '--store', store, '--json']);
+    const clean = await verify();
+    expect(clean.code, clean.stdout).toBe(0);
+    // Entry 70 is older than the cutoff but after the checkpoint: the prune kept it, so its deletion is tampering.
+    await schema.query(`delete from ${t} where id = 70`);
+    const tampered = await verify();
+    expect(tampered.code, tampered.stdout).toBe(4);
+    expect(tampered.stdout).toContain('"deleted"');
   });
 });

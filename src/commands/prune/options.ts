@@ -1,4 +1,4 @@
-import type { PruneSummary, RetentionSource } from '../../domain.js';
+import type { Position, PruneSummary, RetentionSource } from '../../domain.js';
 import type { ExportedPosition } from './only-exported.js';
 export interface PruneOptions {
   retention: { days: number; source: RetentionSource };
@@ -23,7 +23,7 @@ export interface PruneOptions {
   /** While another prune holds the table's lock, try again for this many milliseconds (--wait-lock); else exit 3. */
   waitLockMs?: number;
   /** --seal-store: writes the signed "pruned up to" record before the first DELETE (seal/prune-record.ts). */
-  recordPrune?: (cutoff: string, table: string) => Promise<void>;
+  recordPrune?: (cutoff: string, table: string, upTo?: Position) => Promise<void>;
 }
 
 

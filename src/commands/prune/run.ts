@@ -170,7 +170,7 @@ class PruneRun {
       this.started += performance.now() - asked;
     }
     this.partial.summary = this.summary;
-    await this.options.recordPrune?.(plan.cutoff, this.name);
+    await this.options.recordPrune?.(plan.cutoff, this.name, plan.bound.upTo);
     const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`));
     const masked = archive && this.maskedArchive(archive, secrets);
     if (archive) this.summary.archive = { path: archive.path, entries: 0 };
