@@ -24,6 +24,8 @@ export interface ResolvedConfig {
   connection?: ConnectionTarget;
   demo: boolean;
   connectTimeoutMs: number;
+  /** Where connectTimeoutMs came from, in the words doctor shows. */
+  connectTimeoutSource: string;
   table: string;
   columns: ColumnsSpec;
   /** `fingerprintKey` only when fingerprints are asked for (--secret-fingerprints or secrets.fingerprints). */
@@ -64,7 +66,7 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
   return {
     connection,
     demo,
-    connectTimeoutMs: flags.connectTimeout !== undefined ? flags.connectTimeout * 1000 : (libpqConnectTimeoutMs(connection?.url, env) ?? (file.database?.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_S) * 1000),
+    ...connectTimeout(flags.connectTimeout, connection?.url, env, file.database?.connect_timeout),
     // The demo database has its own table and columns: a config file's are for the real one.
     table: flags.table ?? (demo ? undefined : file.table) ?? DEFAULT_TABLE,
     columns: demo ? {} : (file.columns ?? {}),
@@ -75,11 +77,20 @@ export async function resolveConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv, 
   };
 }
 
+/** The connect timeout and its source: --connect-timeout, else libpq's, else the config file's, else 10 s. */
+function connectTimeout(flag: number | undefined, url: string | undefined, env: NodeJS.ProcessEnv, inFile: number | undefined): { connectTimeoutMs: number; connectTimeoutSource: string } {
+  if (flag !== undefined) return { connectTimeoutMs: flag * 1000, connectTimeoutSource: '--connect-timeout' };
+  const libpq = libpqConnectTimeout(url, env);
+  if (libpq) return { connectTimeoutMs: libpq.ms, connectTimeoutSource: libpq.name };
+  if (inFile !== undefined) return { connectTimeoutMs: inFile * 1000, connectTimeoutSource: 'database.connect_timeout' };
+  return { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_S * 1000, connectTimeoutSource: 'default' };
+}
+
 /**
  * libpq's connect timeout, below --connect-timeout: `connect_timeout` in the URL, else PGCONNECT_TIMEOUT. Whole
  * seconds as libpq reads them: 0 or less waits without limit, 1 is 2 (libpq's least). Undefined when neither is set.
  */
-function libpqConnectTimeoutMs(url: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
+function libpqConnectTimeout(url: string | undefined, env: NodeJS.ProcessEnv): { ms: number; name: string } | undefined {
   const inUrl = url === undefined ? null : new URL(url).searchParams.get('connect_timeout');
   const [name, value] = inUrl !== null ? ['connect_timeout in the database URL', inUrl] : ['PGCONNECT_TIMEOUT', env.PGCONNECT_TIMEOUT];
   if (value === undefined || value === '') return undefined;
@@ -87,7 +98,7 @@ function libpqConnectTimeoutMs(url: string | undefined, env: NodeJS.ProcessEnv):
   if (!(seconds <= MAX_CONNECT_TIMEOUT_S)) {
     throw new UsageError(`invalid ${name} '${value}': expected whole seconds, at most ${MAX_CONNECT_TIMEOUT_S} (a day); 0 waits without limit`);
   }
-  return seconds <= 0 ? 0 : Math.max(seconds, 2) * 1000;
+  return { ms: seconds <= 0 ? 0 : Math.max(seconds, 2) * 1000, name };
 }
 
 /** A usage error of `resolve` carries `notice` too: it ends the run before the run's notices are printed. */

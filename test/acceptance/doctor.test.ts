@@ -203,6 +203,17 @@ describe.skipIf(isEmbedded())('doctor', () => {
     expect(code).toBe(1);
   });
 
+  it('names where the connect timeout came from: the flag, the URL, PGCONNECT_TIMEOUT, the default', async () => {
+    const table = ['--table', `${healthy.name}.audit_logs`];
+    const source = async (args: string[], options: { url?: string; env?: NodeJS.ProcessEnv } = {}) => (await doctor([...table, ...args], options)).check('connect timeout').message;
+    const url = new URL(db.url);
+    url.searchParams.set('connect_timeout', '0');
+    expect(await source(['--connect-timeout', '7s'], { env: { PGCONNECT_TIMEOUT: '9' } })).toBe('7 s (--connect-timeout)');
+    expect(await source([], { url: url.toString(), env: { PGCONNECT_TIMEOUT: '9' } })).toBe('none (connect_timeout in the database URL)');
+    expect(await source([], { env: { PGCONNECT_TIMEOUT: '9' } })).toBe('9 s (PGCONNECT_TIMEOUT)');
+    expect(await source([])).toBe('10 s (default)');
+  });
+
   it('TLS off on 127.0.0.1: ok, nothing crosses a network; the server offered none under sslmode=prefer; sslmode=disable says so', async () => {
     const prefer = await doctor(['--table', `${healthy.name}.audit_logs`]);
     expect(prefer.check('tls')).toMatchObject({ status: 'ok' });

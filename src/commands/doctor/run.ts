@@ -84,7 +84,7 @@ function configurationChecks(config: ResolvedConfig, file: ConfigFile, global: G
     `table: ${config.table} (${from(global.table, '--table', file.table, 'table')})`,
     `columns: ${file.columns ? `${Object.keys(file.columns).length} mapped in the config file, ${expressions} as expressions${converted}` : 'default layout'}`,
     `retention: ${retention.days} days (${retentionFrom[retention.source] ?? retention.source})`,
-    `connect timeout: ${config.connectTimeoutMs / 1000} s (${from(global.connectTimeout, '--connect-timeout', file.database?.connect_timeout, 'database.connect_timeout')})`,
+    `connect timeout: ${config.connectTimeoutMs ? `${config.connectTimeoutMs / 1000} s` : 'none'} (${config.connectTimeoutSource})`,
     `secrets: ${config.secrets.mode}${config.secrets.keys.length ? ` + ${config.secrets.keys.length} keys from the config file` : ''}${config.secrets.fingerprintKey !== undefined ? ', fingerprints on' : ''}`,
     `environment: ${set.length ? set.join(', ') : 'none of API7_AUDIT_*, DATABASE_URL, PG*'}`,
   ];
