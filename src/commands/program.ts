@@ -21,7 +21,7 @@ Environment: API7_AUDIT_DEBUG=1 (as --debug), NO_COLOR (as --no-color; TERM=dumb
 (the table's pager on a terminal, default less -FRX; empty: none), API7_AUDIT_TZ (the table's time zone).
 Shell completion: api7-audit completion bash|zsh|fish. Manual: man api7-audit (installed with the package).
 Exit codes: 0 ok, 1 runtime failure (database, sink, unknown id, a lost connection), 2 bad input, 3 prune lock busy
-(another prune of the table holds it; see prune --wait-lock), 130 interrupted.`;
+(another prune of the table holds it; see prune --wait-lock), 4 verify found something not intact, 130 interrupted.`;
 
 /** The root command and the global flags every subcommand sees (typed through `optsWithGlobals()`). Never exits. */
 export function declareProgram(io: CliIo) {
