@@ -30,15 +30,23 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
     return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
-  const raw = error instanceof Error ? error.message || String(error) : String(error);
+  const denied = isPermissionDenied(error);
+  const raw = (error instanceof Error ? error.message || String(error) : String(error)) + (denied ? `: ${PERMISSION_HINT}` : '');
   // One line, whatever a flag, a config value or the server put in it: an escape sequence in `--since` must not
   // retitle or repaint the terminal, nor a newline forge a second line.
   const message = sanitizeForTerminal(redactSecrets(raw));
   // A declined prompt is the user's answer, not a failure: a plain line.
   io.stderr.write(error instanceof DeclinedError ? `${message}\n` : `error: ${message}\n`);
   if (debug && error instanceof Error && error.stack) io.stderr.write(`${redactSecrets(error.stack)}\n`);
-  else if (!(error instanceof CliError)) io.stderr.write('(run with --debug for details)\n');
+  else if (!(error instanceof CliError) && !denied) io.stderr.write('(run with --debug for details)\n');
   return error instanceof CliError ? error.exitCode : EXIT_RUNTIME;
+}
+
+const PERMISSION_HINT = "the role lacks a privilege on it: every command needs SELECT, prune also DELETE (GRANT ... ON TABLE ... TO the role, or run as the table's owner)";
+
+/** PostgreSQL's SQLSTATE 42501 (a missing GRANT): the user's setup, not a defect, so no --debug hint. */
+function isPermissionDenied(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === '42501' && typeof (error as { severity?: unknown }).severity === 'string';
 }
 
 /** Wires `run` to the real process: streams, signals, and the exit code. */
