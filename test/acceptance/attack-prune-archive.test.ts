@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
@@ -279,5 +279,25 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
     expect(await count(other, `operator = 'old'`)).toBe(0);
     const ofPartitioned = entries.filter((entry) => entry.operator === 'in-old-partition' || entry.operator === 'row').map((entry) => entry.id);
     expect(new Set(ofPartitioned)).toEqual(new Set(truth));
+  });
+});
+
+describe('prune --archive refused with --seal-store', () => {
+  it('writes no prune record: the seal store does not say that entries still there were pruned (it did, then exited 2)', async () => {
+    const schema = await seeded();
+    const key = join(scratch.dir(), `${schema.name}.key`);
+    expect((await spawnCli(['seal', '--new-key', '--key', key])).code).toBe(0);
+    const store = join(scratch.dir(), `${schema.name}-store`);
+    await mkdir(store);
+    const db = ['--db', databaseUrl(), '--table', schema.table()];
+    expect((await spawnCli([...db, 'seal', '--key', key, '--store', store])).code).toBe(0);
+    const sealed = await readdir(store);
+    const notes = join(scratch.dir(), `${schema.name}-notes.json`);
+    await writeFile(notes, '{"name":"not entries"}\n');
+    const result = await spawnCli(pruneArgs(schema, '--seal-store', store, '--seal-key', key, '--archive', notes));
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('is not an NDJSON file of entries');
+    expect(await readdir(store)).toEqual(sealed);
+    expect(await count(schema, `operator = 'old'`)).toBe(OLD);
   });
 });

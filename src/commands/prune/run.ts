@@ -170,8 +170,12 @@ class PruneRun {
       this.started += performance.now() - asked;
     }
     this.partial.summary = this.summary;
-    await this.options.recordPrune?.(plan.cutoff, this.name, plan.bound.upTo);
+    // The archive is checked (and may be refused) before the seal store records a prune that would then not happen.
     const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`));
+    await this.options.recordPrune?.(plan.cutoff, this.name, plan.bound.upTo).catch(async (error: unknown) => {
+      await archive?.close();
+      throw error;
+    });
     const masked = archive && this.maskedArchive(archive, secrets);
     if (archive) this.summary.archive = { path: archive.path, entries: 0 };
     this.progress = await startProgress(this.io, `Pruning ${this.name}: entries before ${plan.cutoff}`);
