@@ -1,6 +1,6 @@
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
-import { HttpClient, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
+import { HttpClient, PartSizeLimit, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
 import type { OversizeHandler, SendOutcome, Sink } from './types.js';
 import type { ExportRecord } from '../domain.js';
 
@@ -54,6 +54,7 @@ export class ElasticsearchSink implements Sink {
   private readonly actionPrefix: string;
   private readonly buffers = new BufferPool();
   private readonly oversize: OversizeHandler | undefined;
+  private readonly partLimit = new PartSizeLimit();
 
   constructor(options: ElasticsearchOptions) {
     this.oversize = options.oversize;
@@ -79,7 +80,7 @@ export class ElasticsearchSink implements Sink {
 
   /** One bulk request for the batch; after a 413, one for each half (and so on), then a too large entry reduced. */
   send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize);
+    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize, this.partLimit);
   }
 
   private async post(records: readonly ExportRecord[], signal: AbortSignal): Promise<PartOutcome> {

@@ -5,6 +5,7 @@ import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
 import {
   HttpClient,
+  PartSizeLimit,
   isRetryableStatus,
   resolvePath,
   retryAfter,
@@ -85,6 +86,7 @@ export class SplunkHecSink implements Sink {
   private readonly acks: HecAckPoller | undefined;
   private readonly buffers = new BufferPool();
   private readonly oversize: OversizeHandler | undefined;
+  private readonly partLimit = new PartSizeLimit();
 
   constructor(options: SplunkHecOptions) {
     this.oversize = options.oversize;
@@ -117,7 +119,7 @@ export class SplunkHecSink implements Sink {
 
   /** One request for the batch; after a 413, for each half (and so on), then for a too large entry reduced. */
   send(records: readonly ExportRecord[], signal: AbortSignal): Promise<SendOutcome> {
-    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize);
+    return sendInParts(NAME, records, (part) => this.post(part, signal), this.oversize, this.partLimit);
   }
 
   private async post(records: readonly ExportRecord[], signal: AbortSignal): Promise<PartOutcome> {

@@ -160,6 +160,18 @@ describe('Elasticsearch _bulk answering 200 with errors: true', () => {
   });
 });
 
+describe('Elasticsearch 413 (http.max_content_length, or a proxy\'s limit) for a batch too large', () => {
+  it('halves the batch until each part fits, and splits later batches before sending them: one 413 in all, every entry stored once', async () => {
+    const { es, server, arrivals } = await elastic({ maxBodyBytes: 6000 });
+    const summary = summaryOf(await exportTo(['--elastic-url', server.url, '--batch-size', '20', '--concurrency', '1']));
+    expect(server.requestCount - arrivals.length, 'requests refused with 413').toBe(1);
+    expect(summary.reduced).toBe(0);
+    expect(summary.duplicates).toBe(0);
+    expect(sorted(es.ids.ids)).toEqual(sorted(ids));
+    expect(es.received.duplicates).toBe(0);
+  });
+});
+
 describe('replies cut, trickled or redirected', () => {
   it.each([
     ['cut mid-body (reset after 20 bytes)', { cutAfterBytes: 20 }],
