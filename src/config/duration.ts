@@ -3,8 +3,9 @@ import { UsageError } from '../errors.js';
 /**
  * The one grammar of every duration flag (`--since 7d`, `--max-duration 10m`, `--wait-lock 90s`, `--settle 5s`,
  * `--connect-timeout 10s`, ...): one or more `<number><unit>` parts, such as `90s`, `10m`, `2h30m`, `1.5h`, `7d`,
- * `7D`, `2w`, `500ms`. Units are case-insensitive (`M` is minutes: there are no months). A bare number is refused
- * everywhere, with a hint, because `10` meant seconds in one flag and nothing in another.
+ * `7D`, `2w`, `500ms`. Units are case-insensitive but for `M`, refused: `6M` is months to some readers and
+ * minutes to others (`--since 6M` meant minutes, silently). A bare number is refused everywhere, with a hint, because
+ * `10` meant seconds in one flag and nothing in another.
  */
 export interface Duration {
   /** Whole milliseconds. */
@@ -27,6 +28,8 @@ type Unit = keyof typeof UNITS;
 const WHOLE = /^(?:\d{1,9}(?:\.\d{1,6})?(?:ms|s|m|h|d|w))+$/i;
 const PART = /(\d{1,9}(?:\.\d{1,6})?)(ms|s|m|h|d|w)/gi;
 const BARE_NUMBER = /^\d+(?:\.\d+)?$/;
+/** A unit `M` on its own (not `MS`, `Ms`: milliseconds). */
+const UPPER_M = /\dM(?![sS])/;
 /** Farther back than this, `now() - interval` leaves PostgreSQL's range (4713 BC) or the interval type's. */
 export const MAX_DURATION_MS = 1_000 * 366 * UNITS.d.ms;
 
@@ -42,7 +45,7 @@ export interface DurationLimits {
 /** Parses a duration, or returns undefined when the text is not one (so a time flag can try an ISO time next). */
 export function tryParseDuration(value: string): Duration | undefined {
   const text = value.trim();
-  if (!WHOLE.test(text)) return undefined;
+  if (!WHOLE.test(text) || UPPER_M.test(text)) return undefined;
   let ms = 0;
   const parts: string[] = [];
   for (const [, amount = '0', unitText = 's'] of text.matchAll(PART)) {
@@ -70,6 +73,10 @@ export function parseDurationFlag(flag: string, value: string, limits: DurationL
 
 /** What to say about text that is not a duration; a bare number gets the units it may have meant. */
 export function durationHint(text: string): string {
+  if (WHOLE.test(text) && UPPER_M.test(text)) {
+    const amount = /(\d+(?:\.\d+)?)M(?![sS])/.exec(text)?.[1] ?? '1';
+    return `'M' is not a unit: months are not durations (write ${Math.round(Number(amount) * 30)}d for about ${amount} months), and minutes are a lower-case m (${amount}m)`;
+  }
   if (BARE_NUMBER.test(text)) {
     return `a duration needs a unit, such as ${text}s, ${text}m, ${text}h or ${text}d (a bare number is refused: it meant seconds in one flag and nothing in another)`;
   }

@@ -82,5 +82,7 @@ function boundMs(bound: TimeBound, value: string): number | undefined {
 
 function timeHint(text: string): string {
   const iso = 'an ISO 8601 time such as 2026-01-31T12:00:00Z';
-  return /^\d+(?:\.\d+)?$/.test(text) ? `${durationHint(text)}; or ${iso}` : `expected a duration such as ${DURATION_EXAMPLES} or ${iso}`;
+  if (/^\d+(?:\.\d+)?$/.test(text)) return `${durationHint(text)}; or ${iso}`;
+  const hint = durationHint(text);
+  return hint.startsWith("'M'") ? hint : `expected a duration such as ${DURATION_EXAMPLES} or ${iso}`;
 }

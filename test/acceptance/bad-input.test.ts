@@ -85,6 +85,11 @@ describe('filters PostgreSQL would refuse', () => {
     expectUsageLine(await cli(['export', '--out', join(dir, 'x.ndjson'), '--ip', 'fe80::1%25/64']), "invalid --ip 'fe80::1%25/64'", 'use --ip fe80::1/64');
   });
 
+  it("a duration in 'M' (months to some readers, minutes to others) is refused with what to write", async () => {
+    expectUsageLine(await cli(['list', '--since', '6M']), "invalid --since '6M'", 'write 180d for about 6 months', 'lower-case m (6m)');
+    expectUsageLine(await cli(['follow', '--for', '1M']), "invalid --for '1M'", 'lower-case m (1m)');
+  });
+
   it('--since and --until with an offset of 16 h or more, a rolled-over date, year 0, a duration past 1000 years', async () => {
     const cases: [string, string][] = [
       ['--since', '2026-01-01T00:00:00+23:59'],

@@ -62,3 +62,16 @@ describe('empty ranges', () => {
     ['2000-01-01', '1d'],
   ])('--since %s --until %s is a range', (since, until) => expect(range(since, until)).not.toThrow());
 });
+
+describe("'M' is refused: months to some, minutes to others", () => {
+  it.each(['6M', '1M', '2h30M', '1.5M'])('%s: not a duration, and the message says what to write', (text) => {
+    expect(tryParseDuration(text)).toBeUndefined();
+    for (const parse of [() => parseTimeBound('--since', text), () => parseSpanMs('--max-duration', text), () => parseDurationFlag('--connect-timeout', text)]) {
+      expect(parse).toThrow(UsageError);
+      expect(parse).toThrow(/'M' is not a unit: months are not durations \(write \d+d for about [\d.]+ months\), and minutes are a lower-case m/);
+    }
+  });
+  it.each([['500MS', 500], ['500Ms', 500], ['10m', 600_000], ['7D', 604_800_000]])('%s is still a duration', (text, ms) => {
+    expect(tryParseDuration(text)?.ms).toBe(ms);
+  });
+});
