@@ -57,8 +57,9 @@ const holderQuery = (name: string) => sql`
     and ((l.classid::bigint << 32) | l.objid::bigint) = ${key(name)}
   limit 1`;
 
+// The lock is the session's, held across prune's batch transactions: when the session began, not the current batch.
 const holderColumns = sql`h.pid, a.usename::text as usename, a.application_name,
-  to_char(coalesce(a.xact_start, a.backend_start) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as since`;
+  to_char(a.backend_start at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as since`;
 
 /** The session holding the lock of `name` now, if any. */
 export async function findHolder(conn: Db, name: string): Promise<HolderRow | undefined> {

@@ -34,4 +34,19 @@ describe('advisory lock', () => {
       }),
     );
   });
+
+  it.skipIf(isEmbedded())("'since' is when the holding session began, not its current transaction (prune holds the lock across batches)", async () => {
+    const started = (await other.query<{ at: string }>("select to_char(backend_start at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') as at from pg_stat_activity where pid = pg_backend_pid()")).rows[0]?.at;
+    await other.query('select pg_advisory_lock(hashtextextended($1, 0))', [NAME]);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await other.query('begin');
+    try {
+      await other.query('select 1');
+      const holder = await withDatabase(settings, (db) => db.connection().execute((conn) => findHolder(conn, NAME)));
+      expect(holder?.since).toBe(started);
+    } finally {
+      await other.query('commit');
+      await other.query('select pg_advisory_unlock(hashtextextended($1, 0))', [NAME]);
+    }
+  });
 });
