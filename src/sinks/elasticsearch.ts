@@ -22,13 +22,15 @@ const FILTER = '?filter_path=errors,items.*.status,items.*.error.type,items.*.er
 
 /**
  * The two NDJSON lines for one entry: a `create` action with a deterministic `_id` (so a resend is a 409, not a
- * second copy), then the entry with `@timestamp` spliced in as its first key.
+ * second copy), then the entry with `@timestamp` spliced in as its first key. The `_id` holds the timestamp too: a
+ * table whose ids started again (a restore, TRUNCATE ... RESTART IDENTITY), or a second table in the same index, gave
+ * new entries the `_id` of stored ones, and their 409s counted them as delivered.
  */
 export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body: { addBytes(bytes: string): void }): void {
   // Byte strings (src/byte-string.ts) throughout: JSON's whitespace is ASCII, one byte each.
   const rest = record.jsonBytes.slice(1).replace(LEADING_SPACE, '');
   const comma = rest.startsWith('}') ? '' : ',';
-  body.addBytes(toByteString(`${actionPrefix}${quoteJson(`api7-audit-${record.id}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`));
+  body.addBytes(toByteString(`${actionPrefix}${quoteJson(`api7-audit-${record.id}-${record.timestamp}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`));
   body.addBytes(rest);
   body.addBytes('\n');
 }

@@ -95,7 +95,7 @@ describe('hostile entries arrive intact, one document each', () => {
     const { server } = await startRecorded(es);
     servers.push(server);
     await exportTo(['--elastic-url', server.url, ...(gzip ? ['--gzip'] : [])], { API7_AUDIT_ELASTIC_API_KEY: 'es-key' });
-    expect([...es.docs.keys()].every((key) => /^api7-audit\/api7-audit-\d+$/.test(key))).toBe(true);
+    expect([...es.docs.keys()].every((key) => /^api7-audit\/api7-audit-\d+-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(key))).toBe(true);
     expectIntact([...es.docs.values()] as { id: unknown }[]);
     for (const doc of es.docs.values()) expect(doc['@timestamp']).toBe(doc.timestamp);
   });

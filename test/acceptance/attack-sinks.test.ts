@@ -19,6 +19,7 @@ const ENTRIES = 60;
 let schema: TestSchema;
 let dir: string;
 let ids: string[];
+let timestamps: Map<string, string>;
 const servers: FakeServer[] = [];
 
 beforeAll(async () => {
@@ -34,7 +35,10 @@ beforeAll(async () => {
     after: { uri: `/r/${i}`, desc: 'x'.repeat(200) },
   })));
   // Oldest first, as export sends them.
-  ids = (await schema.query<{ id: string }>(`select id::text from ${schema.table()} order by created_at, id`)).rows.map((row) => row.id);
+  const rows = (await schema.query<{ id: string; ts: string }>(`select id::text, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ts
+    from ${schema.table()} order by created_at, id`)).rows;
+  ids = rows.map((row) => row.id);
+  timestamps = new Map(rows.map((row) => [row.id, row.ts]));
 });
 afterAll(async () => {
   await Promise.all([schema.drop(), ...servers.map((server) => server.close()), rm(dir, { recursive: true, force: true })]);
@@ -86,7 +90,7 @@ async function datadog(options: ConstructorParameters<typeof FakeDatadog>[0] = {
   const dd = new FakeDatadog({ apiKey: DD_KEY, ...options });
   return { dd, ...(await startWith(dd, override, options)) };
 }
-const docId = (id: string): string => `api7-audit/api7-audit-${id}`;
+const docId = (id: string): string => `api7-audit/api7-audit-${id}-${timestamps.get(id)}`;
 
 describe('Elasticsearch _bulk answering 200 with errors: true', () => {
   it('items refused with 429 are resent alone, 409 (already stored) counts as a duplicate: every entry stored once', async () => {

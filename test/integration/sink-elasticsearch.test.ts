@@ -35,7 +35,7 @@ describe('Elasticsearch sink', () => {
       return fromByteString(text);
     };
     const [action, doc, end] = encode(record).split('\n');
-    expect(JSON.parse(action!)).toEqual({ create: { _index: 'a', _id: 'api7-audit-1003' } });
+    expect(JSON.parse(action!)).toEqual({ create: { _index: 'a', _id: `api7-audit-1003-${record.timestamp}` } });
     expect(doc).toBe(`{"@timestamp":"${record.timestamp}",${record.json.slice(1)}`);
     expect(end).toBe('');
     const empty = encode({ ...record, jsonBytes: '{ }' }).split('\n')[1];
@@ -48,7 +48,7 @@ describe('Elasticsearch sink', () => {
     const result = await run(sink, records);
     expect(result).toMatchObject({ exported: 350, duplicates: 0 });
     expect(es.ids.unique).toBe(350);
-    expect(es.docs.get('audit-2026/api7-audit-1000')).toEqual({ '@timestamp': records[0]!.timestamp, ...JSON.parse(records[0]!.json) });
+    expect(es.docs.get(`audit-2026/api7-audit-1000-${records[0]!.timestamp}`)).toEqual({ '@timestamp': records[0]!.timestamp, ...JSON.parse(records[0]!.json) });
     expect(es.firstDocLine?.startsWith('{"@timestamp":')).toBe(true);
   });
 
