@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { afterPosition, keysetTimestamp, keysetValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { EntryFilters, ExportRecord, Position } from '../domain.js';
 import { EntryRecord } from './export-record.js';
@@ -121,13 +121,10 @@ export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, set
 
 /** The filters plus the run's window: after the checkpoint, before the settle bound. */
 export function exportConditions(mapping: ResolvedMapping, query: ExportQuery) {
-  const ts = timestampRef(mapping);
   const conditions = filterConditions(mapping, query.filters);
-  conditions.push(sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: query.before })}`);
-  if (query.after) {
-    const bound = sql`(${timestampValue(mapping, query.after)}, ${idValue(mapping, query.after.id)})`;
-    conditions.push(sql<boolean>`(${ts}, ${idRef(mapping)}) > ${bound}`);
-  }
+  // In the keyset's form: a raw bound let an entry past it in (instant, id) order in, ahead of one it kept out.
+  conditions.push(sql<boolean>`${keysetTimestamp(mapping)} < ${keysetValue(mapping, { kind: 'absolute', iso: query.before })}`);
+  if (query.after) conditions.push(afterPosition(mapping, query.after));
   return allOf(conditions);
 }
 

@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { AuditEntry, EntryFilters, Position, TimeBound } from '../domain.js';
 import type { Db } from '../db/connect.js';
-import { columnRef, entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { afterPosition, columnRef, entrySelection, keysetTimestamp, keysetValue, qualifiedRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { UsageError } from '../errors.js';
 import { allOf, filterConditions, NO_FILTERS } from './filters.js';
@@ -45,11 +45,7 @@ export async function* streamHistory(db: Db, mapping: ResolvedMapping, resource:
 /** One page of the timeline, after a (timestamp, id) position in the chosen order. */
 export function buildHistoryPage(db: Db, mapping: ResolvedMapping, resource: ResourceKey, filters: EntryFilters, order: SortOrder, after?: Position) {
   const conditions = resourceConditions(mapping, resource, filters);
-  if (after) {
-    const bound = sql`(${timestampValue(mapping, after)}, ${idValue(mapping, after.id)})`;
-    const row = sql`(${timestampRef(mapping)}, ${idRef(mapping)})`;
-    conditions.push(order === 'desc' ? sql<boolean>`${row} < ${bound}` : sql<boolean>`${row} > ${bound}`);
-  }
+  if (after) conditions.push(afterPosition(mapping, after, order));
   return edgeQuery(db, mapping, allOf(conditions), order, PAGE_SIZE);
 }
 
@@ -99,7 +95,7 @@ export async function firstStateEntry(db: Db, mapping: ResolvedMapping, resource
 /** The last entry at or before `at` that tells the state (see {@link tellsState}): its `after` is the resource's state then. */
 export async function entryAt(db: Db, mapping: ResolvedMapping, resource: ResourceKey, at: TimeBound): Promise<AuditEntry | undefined> {
   const conditions = resourceConditions(mapping, resource);
-  conditions.push(sql<boolean>`${timestampRef(mapping)} <= ${timestampValue(mapping, at)}`);
+  conditions.push(sql<boolean>`${keysetTimestamp(mapping)} <= ${keysetValue(mapping, at)}`);
   const tells = tellsState(mapping);
   if (tells) conditions.push(tells);
   return (await edgeQuery(db, mapping, allOf(conditions), 'desc').executeTakeFirst()) as AuditEntry | undefined;
@@ -119,7 +115,7 @@ function edgeQuery(db: Db, mapping: ResolvedMapping, where: ReturnType<typeof al
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping))
     .where(where)
-    .orderBy(sql`${qualifiedRef(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${keysetTimestamp(mapping, qualifiedRef(mapping, 'timestamp'))} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }

@@ -1,7 +1,7 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { AuditEntry, EntryFilters, Position } from '../domain.js';
 import type { Db } from '../db/connect.js';
-import { entrySelection, idRef, idValue, qualifiedRef, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
+import { afterPosition, entrySelection, keysetTimestamp, qualifiedRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
@@ -24,44 +24,18 @@ export const PAGE_SIZE = 1000;
 /** The filters, and the keyset bound when continuing after a cursor. */
 function listConditions(mapping: ResolvedMapping, query: ListQuery) {
   const conditions = filterConditions(mapping, query.filters);
-  if (query.after) {
-    const byInstant = keyedByInstant(mapping);
-    const key = sql`(${byInstant ? instantOf(mapping, timestampRef(mapping)) : timestampRef(mapping)}, ${idRef(mapping)})`;
-    const at = byInstant ? timestamptzValue(query.after) : timestampValue(mapping, query.after);
-    const bound = sql`(${at}, ${idValue(mapping, query.after.id)})`;
-    conditions.push(query.order === 'desc' ? sql<boolean>`${key} < ${bound}` : sql<boolean>`${key} > ${bound}`);
-  }
+  if (query.after) conditions.push(afterPosition(mapping, query.after, query.order));
   return allOf(conditions);
-}
-
-/**
- * Whether pages are ordered and continued by the instant an entry's timestamp shows rather than by the raw column,
- * which then cannot stand for it exactly: a float8 or numeric epoch holds time finer than the microseconds shown
- * (raw, the page after a cursor started before it again, forever, or skipped entries), and a local time in the
- * hour skipped in spring reads as the same instant as the hour after it (02:09 and 03:09 in Europe/Berlin), which
- * PostgreSQL converts back to the later one. An index on the expression serves this order.
- */
-function keyedByInstant(mapping: ResolvedMapping): boolean {
-  const column = mapping.columns.timestamp;
-  return column?.timeZone !== undefined || (column?.epoch !== undefined && (column.type === 'float8' || column.type === 'numeric'));
-}
-
-/** The timestamp column as the timestamptz an entry's timestamp prints (to the microsecond). */
-function instantOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<unknown> {
-  const column = mapping.columns.timestamp;
-  if (column?.timeZone !== undefined) return sql`(${ref} at time zone ${sql.lit(column.timeZone)})`;
-  return column?.epoch === 'milliseconds' ? sql`to_timestamp(${ref} / 1000.0)` : sql`to_timestamp(${ref})`;
 }
 
 /** One page of entries in (timestamp, id) order; ties on the timestamp are broken by id. */
 export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuery, limit: number) {
   const direction = sql.raw(query.order);
-  const ts = qualifiedRef(mapping, 'timestamp');
   return db
     .selectFrom(tableRef(mapping))
     .select(entrySelection(mapping, { states: query.states }))
     .where(listConditions(mapping, query))
-    .orderBy(sql`${keyedByInstant(mapping) ? instantOf(mapping, ts) : ts} ${direction}`)
+    .orderBy(sql`${keysetTimestamp(mapping, qualifiedRef(mapping, 'timestamp'))} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`)
     .limit(limit);
 }
@@ -72,8 +46,6 @@ export function buildListQuery(db: Db, mapping: ResolvedMapping, query: ListQuer
  * column keeps the document's own text (escapes, key order, duplicate keys), so those go through JSON.parse.
  */
 export function canListAsJsonText(mapping: ResolvedMapping): boolean {
-  // entry-json.ts orders by the raw columns, which for these is not the order of the pages (keyedByInstant).
-  if (keyedByInstant(mapping)) return false;
   return (['before', 'after'] as const).every((state) => (mapping.columns[state]?.type ?? 'jsonb') === 'jsonb');
 }
 
