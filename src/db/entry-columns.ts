@@ -205,6 +205,11 @@ export function keysetValue(mapping: ResolvedMapping, value: TimeBound | Positio
   return keyedByInstant(mapping) ? timestamptzValue(value) : timestampValue(mapping, value);
 }
 
+/** Entries before `iso` (exclusive) in the keyset's form: the end of a run or poll that the next one continues after. */
+export function beforeInstant(mapping: ResolvedMapping, iso: string): RawBuilder<boolean> {
+  return sql<boolean>`${keysetTimestamp(mapping)} < ${keysetValue(mapping, { kind: 'absolute', iso })}`;
+}
+
 /** Entries strictly after `position` in (timestamp, id) order `order`: the keyset bound of pages, cursors and checkpoints. */
 export function afterPosition(mapping: ResolvedMapping, position: Position, order: 'asc' | 'desc' = 'asc'): RawBuilder<boolean> {
   const key = sql`(${keysetTimestamp(mapping)}, ${idRef(mapping)})`;

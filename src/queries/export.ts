@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { afterPosition, keysetTimestamp, keysetValue } from '../db/entry-columns.js';
+import { afterPosition, beforeInstant } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { EntryFilters, ExportRecord, Position } from '../domain.js';
 import { EntryRecord } from './export-record.js';
@@ -123,7 +123,7 @@ export async function readOpenTransactions(db: Db, mapping: ResolvedMapping, set
 export function exportConditions(mapping: ResolvedMapping, query: ExportQuery) {
   const conditions = filterConditions(mapping, query.filters);
   // In the keyset's form: a raw bound let an entry past it in (instant, id) order in, ahead of one it kept out.
-  conditions.push(sql<boolean>`${keysetTimestamp(mapping)} < ${keysetValue(mapping, { kind: 'absolute', iso: query.before })}`);
+  conditions.push(beforeInstant(mapping, query.before));
   if (query.after) conditions.push(afterPosition(mapping, query.after));
   return allOf(conditions);
 }
