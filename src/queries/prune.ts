@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entryJsonExpression, fieldExpression, idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { entryJsonExpression, fieldExpression, idRef, idValue, keysetTimestamp, keysetValue, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import { allOf } from './filters.js';
@@ -59,8 +59,9 @@ export function boundConditions(mapping: ResolvedMapping, bound: PruneBound): Ra
 
 /** `(ts, id) <= position`, with a plain `ts <= position.ts` beside it that keeps the planner on the (timestamp, id) index (decision 004). */
 function atOrBefore(mapping: ResolvedMapping, position: Position): RawBuilder<boolean>[] {
-  const ts = timestampRef(mapping);
-  const value = timestampValue(mapping, position);
+  // Export continues a fractional epoch or a local time by the instant it prints: the checkpoint means that order.
+  const ts = keysetTimestamp(mapping);
+  const value = keysetValue(mapping, position);
   return [sql<boolean>`${ts} <= ${value}`, sql<boolean>`(${ts}, ${idRef(mapping)}) <= (${value}, ${idValue(mapping, position.id)})`];
 }
 

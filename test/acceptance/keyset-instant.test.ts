@@ -180,9 +180,8 @@ describe('history: time order across its 1,000-entry pages, and --at', () => {
 });
 
 describe('prune --only-exported deletes only what export shipped', () => {
-  // Fails (one entry deleted, never shipped) until prune.ts's atOrBefore compares by the instant, as export now continues:
-  // the change is in H39's report (prune.ts is H34's this session); then `it.skip` becomes `it`.
-  it.skip('an epoch float8 column finer than microseconds: an export cut in a microsecond, a prune, the next export: every entry shipped', async () => {
+  // One entry was deleted and never shipped while prune.ts's atOrBefore compared the raw column.
+  it('an epoch float8 column finer than microseconds: an export cut in a microsecond, a prune, the next export: every entry shipped', async () => {
     const table = schema.table('prune_float');
     await schema.query(`create table ${table} (id bigint primary key, ts float8 not null, ${COLUMNS})`);
     await schema.query(`insert into ${table} (id, ts, operator, operation) select 100 - g, 1772323200.1234567 + g * 0.0000003, 'op', 'update' from generate_series(1, 12) g`);
@@ -199,9 +198,8 @@ describe('prune --only-exported deletes only what export shipped', () => {
 });
 
 describe('follow continues after what it printed exactly', () => {
-  // Fails (entry 3 never printed) until follow.ts's fetchWindow passes its bound as list's `before` instead of a raw
-  // `until` filter: the change is in H39's report (follow.ts is H36's this session); then `it.skip` becomes `it`.
-  it.skip('a numeric epoch finer than microseconds: a poll bound (an open transaction) between two entries of one printed microsecond', async () => {
+  // Entry 3 was never printed while follow.ts's fetchWindow passed its bound as a raw `until` filter.
+  it('a numeric epoch finer than microseconds: a poll bound (an open transaction) between two entries of one printed microsecond', async () => {
     const database = await createTestDatabase('h39_follow');
     const admin = new pg.Client({ connectionString: database.url });
     const holder = new pg.Client({ connectionString: database.url });
