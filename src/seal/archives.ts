@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { CANONICAL_FIELDS } from '../domain.js';
 import { fileErrorReason, UsageError } from '../errors.js';
 import type { ArchivedEntry } from './compare.js';
+import { fileLines } from './lines.js';
 
 /** Which stored types the lines' fields came from: only then can a line be turned back into the stored values. */
 export interface ArchiveTypes {
@@ -32,7 +32,7 @@ export async function readArchives(paths: readonly string[], types: ArchiveTypes
     });
     const input = path.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
     let number = 0;
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    for await (const line of fileLines(input)) {
       number += 1;
       if (line.trim() === '') continue;
       const spans = topLevelSpans(line);

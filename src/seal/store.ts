@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileErrorReason, RuntimeError, UsageError } from '../errors.js';
 import { parseLeaf, type SealedEntry } from './canonical.js';
+import { fileLines } from './lines.js';
 
 /**
  * The seal store: a directory of JSON files kept apart from the audited database. `seal-00000001.json` is a signed
@@ -137,7 +137,7 @@ export async function* readLeaves(path: string, sha256: { value?: string } = {})
     const hash = createHash('sha256');
     const file = createReadStream(path);
     file.on('data', (chunk) => hash.update(chunk));
-    for await (const line of createInterface({ input: file, crlfDelay: Infinity })) {
+    for await (const line of fileLines(file)) {
       if (line === '') continue;
       const leaf = parseLeaf(line);
       if (!leaf) throw new LeavesError(`'${path}' holds a line that is not [id, timestamp, hash, fields]`);
