@@ -1,6 +1,7 @@
 import { toByteString } from '../byte-string.js';
 import { BodyBuilder, BufferPool, jsonLength, quoteJson } from './body.js';
-import { HttpClient, PartSizeLimit, resolvePath, sendInParts, statusOutcome, transportOutcome, type HttpOptions, type PartOutcome } from './http.js';
+import { HttpClient, resolvePath, statusOutcome, transportOutcome, type HttpOptions } from './http.js';
+import { PartSizeLimit, sendInParts, type PartOutcome } from './oversize.js';
 import type { OversizeHandler, SendOutcome, Sink } from './types.js';
 import type { ExportRecord } from '../domain.js';
 

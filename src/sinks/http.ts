@@ -3,10 +3,8 @@ import { gzip } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../secrets/redact.js';
-import { jsonLength, type BodyBuilder } from './body.js';
-import { ReducedRecord } from './oversize.js';
-import type { FatalOutcome, OversizeHandler, RetryOutcome, SendOutcome } from './types.js';
-import type { ExportRecord } from '../domain.js';
+import type { BodyBuilder } from './body.js';
+import type { FatalOutcome, OversizeHandler, RetryOutcome } from './types.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -148,64 +146,6 @@ export function statusOutcome(sink: string, reply: HttpReply, detail: string): R
     return { kind: 'fatal', reason: `${sink} refused the request as too large (${what}); lower the batch size` };
   }
   return { kind: 'fatal', reason: `${sink} refused the request (${what})` };
-}
-
-/**
- * The largest part (bytes of entry JSON) a destination has not refused as too large, learnt from its 413s: later
- * batches are split before they are sent, not after an upload refused each time (nginx's 1 MB default in front of a
- * cluster refused every 5 MB batch three times over).
- */
-export class PartSizeLimit {
-  maxBytes = Number.POSITIVE_INFINITY;
-}
-
-/** What one request for part of a batch came to: a sink's outcome, or a 413. */
-export type PartOutcome = SendOutcome | { kind: 'too-large'; reason: string };
-
-/**
- * Sends `records` with `post`, one request at first. A 413 splits the part in halves (recursively) before it gives
- * up, and lowers `limit` (the sink's, kept across batches) below the refused part; a single entry still refused goes reduced through `oversize`; a reduced entry still refused is fatal, naming
- * it. A retry outcome hands back everything not yet confirmed, in order, reduced entries in their reduced form.
- */
-export async function sendInParts(
-  sink: string,
-  records: readonly ExportRecord[],
-  post: (part: readonly ExportRecord[]) => Promise<PartOutcome>,
-  oversize: OversizeHandler | undefined,
-  limit = new PartSizeLimit(),
-): Promise<SendOutcome> {
-  const queue: (readonly ExportRecord[])[] = [records];
-  let duplicates = 0;
-  const halve = (part: readonly ExportRecord[]): void => {
-    const mid = Math.ceil(part.length / 2);
-    queue.unshift(part.slice(0, mid), part.slice(mid));
-  };
-  for (let part = queue.shift(); part !== undefined; part = queue.shift()) {
-    if (part.length > 1 && jsonLength(part) > limit.maxBytes) {
-      halve(part);
-      continue;
-    }
-    const outcome = await post(part);
-    if (outcome.kind === 'delivered') {
-      duplicates += outcome.duplicates;
-    } else if (outcome.kind === 'too-large' && part.length > 1) {
-      limit.maxBytes = Math.min(limit.maxBytes, jsonLength(part) - 1);
-      halve(part);
-    } else if (outcome.kind === 'too-large') {
-      const only = part[0] as ExportRecord;
-      if (only instanceof ReducedRecord || oversize === undefined) {
-        const reduced = only instanceof ReducedRecord ? ' even reduced' : '';
-        return { kind: 'fatal', reason: `${sink} refused entry id ${only.id} as too large${reduced} (${only.jsonBytes.length} bytes; ${outcome.reason})` };
-      }
-      queue.unshift([await oversize.reduce(only, `${sink} refused it as too large (${outcome.reason})`)]);
-    } else if (outcome.kind === 'fatal') {
-      return outcome;
-    } else {
-      const remaining = [...(outcome.remaining ?? part), ...queue.flat()];
-      return { ...outcome, remaining, duplicates: duplicates + (outcome.duplicates ?? 0) };
-    }
-  }
-  return { kind: 'delivered', duplicates };
 }
 
 /**

@@ -5,18 +5,16 @@ import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
 import {
   HttpClient,
-  PartSizeLimit,
   isRetryableStatus,
   resolvePath,
   retryAfter,
   retryAfterNote,
-  sendInParts,
   statusOutcome,
   transportOutcome,
   type HttpOptions,
   type HttpReply,
-  type PartOutcome,
 } from './http.js';
+import { PartSizeLimit, sendInParts, type PartOutcome } from './oversize.js';
 import type { OversizeHandler, SendOutcome, Sink } from './types.js';
 import type { ExportFields, ExportRecord } from '../domain.js';
 
