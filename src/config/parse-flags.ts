@@ -13,11 +13,14 @@ export function parsePositiveInt(flag: string, value: string, max = Number.MAX_S
   return Number(trimmed);
 }
 
-/** Parses `--resource TYPE` or `--resource TYPE:ID` (the id may itself contain colons). */
+/**
+ * Parses `--resource TYPE` or `--resource TYPE:ID` (the id may itself contain colons). Both parts are trimmed:
+ * `route: r-1`, as people write it after a colon, matched nothing.
+ */
 export function parseResource(value: string): ResourceFilter {
   const colon = value.indexOf(':');
   const type = (colon < 0 ? value : value.slice(0, colon)).trim();
-  const id = colon < 0 ? undefined : value.slice(colon + 1);
+  const id = colon < 0 ? undefined : value.slice(colon + 1).trim();
   if (type === '' || id === '') {
     throw new UsageError(`invalid --resource '${value}': expected TYPE or TYPE:ID, for example route or route:r-123`);
   }

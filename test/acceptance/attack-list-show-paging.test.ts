@@ -212,6 +212,8 @@ describe('filters against SQL', () => {
     expect(await ids('--resource', 'route:a:b:c')).toEqual(['1']);
     expect(await ids('--resource', 'route:a:b')).toEqual(['8']);
     expect(await ids('--resource', 'route:a')).toEqual(['2']);
+    // A space after the colon, as people write it, matched nothing.
+    expect(await ids('--resource', 'route: a:b')).toEqual(['8']);
     expect(await ids('--resource', 'ROUTE:b:c', '--resource', 'ssl:z3')).toEqual(['3', '6', '7']);
     expect(await ids('--resource', 'ssl', '--operator', '1000')).toEqual(['7']);
   });

@@ -42,6 +42,8 @@ describe('filter values', () => {
     expect(parseResource('route')).toEqual({ type: 'route' });
     expect(parseResource('route:r-1')).toEqual({ type: 'route', id: 'r-1' });
     expect(parseResource('plugin:a:b')).toEqual({ type: 'plugin', id: 'a:b' });
+    expect(parseResource('route : r-1 ')).toEqual({ type: 'route', id: 'r-1' });
+    expect(() => parseResource('route: ')).toThrow(UsageError);
     expect(() => parseResource('route:')).toThrow(UsageError);
     expect(() => parseResource(':x')).toThrow(UsageError);
   });
