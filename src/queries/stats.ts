@@ -100,7 +100,6 @@ export interface NewAddress {
   count: number;
 }
 
-
 /** Columns of the same table under the alias `o`, for the correlated "anything earlier?" checks. */
 function earlier(mapping: ResolvedMapping, field: 'operator' | 'source_ip' | 'timestamp'): RawBuilder<unknown> {
   const column = mapping.columns[field] as { name: string };
