@@ -4,7 +4,7 @@ import type { Change } from './changes.js';
 import { operationColor, type Colors } from './colors.js';
 import { stableStringify } from './stable-json.js';
 import { sanitizeForTerminal } from './terminal-text.js';
-import { formatTime } from './table.js';
+import { formatTime } from './time-zone.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** Terminal columns of a text: string-width (CJK and emoji take two), skipped for printable ASCII. */

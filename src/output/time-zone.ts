@@ -21,3 +21,63 @@ function checkZone(source: string, zone: string): string {
     throw new UsageError(`invalid ${source} '${zone}': expected an IANA time zone such as UTC, Europe/Berlin or America/New_York`);
   }
 }
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * `YYYY-MM-DD HH:MM:SS` in UTC, or in `timeZone` (an IANA name) when given; a timestamp that does not parse is shown
+ * as it is rather than hidden. A local time that the clock shows twice (the hour repeated when summer time ends)
+ * carries its offset, `2026-10-25 02:30:00+02:00` then `02:30:00+01:00`, so two entries an hour apart do not read
+ * as one moment, nor in the wrong order.
+ */
+export function formatTime(timestamp: string, timeZone?: string): string {
+  const date = new Date(timestamp);
+  if (Number.isNaN(date.getTime())) return timestamp;
+  if (timeZone === undefined) return date.toISOString().slice(0, 19).replace('T', ' ');
+  const part = zoneParts(date, timeZone);
+  const local = `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
+  return shownTwice(date, timeZone) ? `${local}${offsetText(part.timeZoneName)}` : local;
+}
+
+function zoneParts(date: Date, timeZone: string): Record<string, string> {
+  let format = zoneFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'longOffset' });
+    zoneFormats.set(timeZone, format);
+  }
+  return Object.fromEntries(format.formatToParts(date).map(({ type, value }) => [type, value]));
+}
+
+/** `GMT+02:00` (or `GMT` for UTC itself) as `+02:00`. */
+function offsetText(name = 'GMT'): string {
+  return name === 'GMT' ? '+00:00' : name.replace(/^GMT/, '');
+}
+
+const offsetMs = (date: Date, timeZone: string): number => {
+  const match = /([+-])(\d{2}):(\d{2})/.exec(offsetText(zoneParts(date, timeZone).timeZoneName));
+  return match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 3_600_000 + Number(match[3]) * 60_000) : 0;
+};
+
+/** Per zone and minute (offsets change on whole minutes): a table's rows come in runs of nearby times. */
+const twiceCache = new Map<string, boolean>();
+
+/** Whether another instant within a day shows the same local time: the zone's offset changed back over it. */
+function shownTwice(date: Date, timeZone: string): boolean {
+  const key = `${timeZone} ${Math.floor(date.getTime() / 60_000)}`;
+  let twice = twiceCache.get(key);
+  if (twice === undefined) {
+    if (twiceCache.size > 10_000) twiceCache.clear();
+    twice = offsetChangedBack(date, timeZone);
+    twiceCache.set(key, twice);
+  }
+  return twice;
+}
+
+function offsetChangedBack(date: Date, timeZone: string): boolean {
+  const offset = offsetMs(date, timeZone);
+  const time = date.getTime();
+  for (const other of [offsetMs(new Date(time - 86_400_000), timeZone), offsetMs(new Date(time + 86_400_000), timeZone)]) {
+    if (other !== offset && offsetMs(new Date(time + offset - other), timeZone) === other) return true;
+  }
+  return false;
+}

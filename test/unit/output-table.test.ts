@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import stringWidth from 'string-width';
 import { createColors } from '../../src/output/colors.js';
-import { FIRST_PAGE_ROWS, NO_ENTRIES_MESSAGE, cutToWidth, fitLayout, formatTime, loadTableLibraries, renderTable } from '../../src/output/table.js';
+import { FIRST_PAGE_ROWS, NO_ENTRIES_MESSAGE, cutToWidth, fitLayout, loadTableLibraries, renderTable } from '../../src/output/table.js';
+import { formatTime } from '../../src/output/time-zone.js';
 import { makeEntry } from './output-fixtures.js';
 
 const plain = createColors(false);
