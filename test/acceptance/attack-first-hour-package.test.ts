@@ -23,6 +23,8 @@ let prefix: string;
 let installed: string;
 /** How the package got its dependencies: `npm install -g` (the user's way) or the lockfile fallback, said in the test output. */
 let installedBy: string;
+/** What `npm install -g` of the tarball said on stderr ('' when the registry was unreachable and the fallback ran). */
+let installStderr = '';
 let schema: TestSchema;
 
 /** npm's environment without what `npm test` adds for the checkout (its prefix, its package), so --prefix wins. */
@@ -59,6 +61,7 @@ async function installTarball(tarball: string): Promise<void> {
   const global = await npm(['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--fetch-retries', '0', '--fetch-timeout', '15000', tarball], scratch);
   if (global.code === 0) {
     installedBy = 'npm install -g --prefix';
+    installStderr = global.stderr;
     return;
   }
   const unreachable = /ENOTCACHED|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ERR_SOCKET_TIMEOUT|network|proxy/i.test(global.stderr);
@@ -333,4 +336,43 @@ describe('the installed package', () => {
     expect(ignored.code).toBe(0);
     expect(ignored.stderr).toContain('notice: ./api7-audit.yaml is ignored');
   });
+});
+
+// npm 11 lists, after an install, the dependencies whose install-time scripts (preinstall, install, postinstall, and
+// `prepare` for a source that is not a registry: a git URL, a directory, a tarball file) the project's allowScripts
+// does not cover. The tarball carried `prepare` (the checkout's build; its scripts/ is not in the tarball, and npm
+// does not run it for a tarball anyway), and the checkout's esbuild has a postinstall.
+describe('installing says nothing to worry about (npm 11 allowScripts)', () => {
+  const INSTALL_TIME = ['preinstall', 'install', 'postinstall', 'prepare'];
+  it('the tarball has no install-time script, and `npm install -g` of it prints no warning', async ({ annotate }) => {
+    const packed = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(Object.keys(packed.scripts ?? {}).filter((name) => INSTALL_TIME.includes(name))).toEqual([]);
+    if (!installedBy.startsWith('npm install')) await annotate('the registry is unreachable: npm install -g did not run to its end', 'warning');
+    expect(installStderr.split('\n').filter((line) => /^npm (warn|error)/i.test(line))).toEqual([]);
+  });
+
+  it('`npm ci` in a copy of the checkout builds dist/ and prints no warning; no dependency script is unreviewed', async ({ annotate }) => {
+    // What `npm ci` would list: read from the checkout's node_modules, no registry needed.
+    const pending = await npm(['install-scripts', 'ls', '--json'], ROOT);
+    expect(pending.code, pending.stderr).toBe(0);
+    expect((JSON.parse(pending.stdout) as { allowScripts: unknown[] }).allowScripts).toEqual([]);
+    // The README's set-up: `npm ci` in a clone, from the files git tracks (tests and bench left out: not needed to build).
+    const clone = join(scratch, 'clone');
+    const tracked = (await execFileAsync('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 })).stdout.split('\0');
+    for (const file of tracked.filter((name) => name !== '' && !/^(test|bench)\//.test(name))) {
+      await mkdir(dirname(join(clone, file)), { recursive: true });
+      await cp(join(ROOT, file), join(clone, file));
+    }
+    const ci = await npm(['ci', '--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries', '0', '--fetch-timeout', '15000'], clone, 120_000);
+    if (ci.code !== 0 && /ENOTCACHED|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|network/i.test(ci.stderr)) {
+      await annotate(`npm ci could not reach the registry: ${lastLine(ci.stderr)}`, 'warning');
+      return;
+    }
+    expect(ci.code, ci.stderr).toBe(0);
+    expect(ci.stderr.split('\n').filter((line) => /^npm (warn|error)/i.test(line))).toEqual([]);
+    await access(join(clone, 'dist', 'main.js'));
+    // esbuild's postinstall ran (it puts the native binary in place of its JavaScript launcher): allowed, not skipped.
+    const esbuild = await execFileAsync(join(clone, 'node_modules', '.bin', 'esbuild'), ['--version']);
+    expect(esbuild.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  }, 180_000);
 });
