@@ -5,7 +5,7 @@ import { buildProgram } from './cli.js';
 import { CliError, DeclinedError } from './errors.js';
 import { redactSecrets } from './secrets/redact.js';
 import { sanitizeForTerminal } from './terminal-safe.js';
-import { interruptEndsRunAtOnce } from './interrupt.js';
+import { endInterruptedRun, interruptEndsRunAtOnce } from './interrupt.js';
 
 const EXIT_USAGE = 2;
 const EXIT_RUNTIME = 1;
@@ -56,10 +56,10 @@ export async function runProcess(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
     // The first signal asks a command that declared a safe point (interrupt.ts) to stop there; else, or on a second
-    // signal, the run ends now: nothing is left half-done that a rerun would not redo.
+    // signal, the run ends now (after the lines already begun): nothing is left half-done that a rerun would not redo.
     if (interrupts > 1 || interruptEndsRunAtOnce()) {
-      process.stderr.write(`error: interrupted (${signal})\n`);
-      process.exit(130);
+      endInterruptedRun(signal, process.stdout, process.stderr, (code) => process.exit(code));
+      return;
     }
     controller.abort(new Error(`received ${signal}`));
   };
