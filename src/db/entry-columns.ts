@@ -205,9 +205,46 @@ export function keysetValue(mapping: ResolvedMapping, value: TimeBound | Positio
   return keyedByInstant(mapping) ? timestamptzValue(value) : timestampValue(mapping, value);
 }
 
-/** Entries before `iso` (exclusive) in the keyset's form: the end of a run or poll that the next one continues after. */
+/** Entries before `iso` (exclusive): the end of a run or poll that the next one continues after. */
 export function beforeInstant(mapping: ResolvedMapping, iso: string): RawBuilder<boolean> {
-  return sql<boolean>`${keysetTimestamp(mapping)} < ${keysetValue(mapping, { kind: 'absolute', iso })}`;
+  return timeBoundCondition(mapping, '<', { kind: 'absolute', iso });
+}
+
+/**
+ * The timestamp at or after (`>=`: --since) or before (`<`: --until, a run's end) a bound, by the instant the entry
+ * prints. Where the raw column orders like that instant, the raw column against the converted bound (exact, and the
+ * column's index serves it); otherwise see {@link instantBoundCondition}.
+ */
+export function timeBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', value: TimeBound | Position): RawBuilder<boolean> {
+  if (!keyedByInstant(mapping)) return sql<boolean>`${timestampRef(mapping)} ${sql.raw(op)} ${timestampValue(mapping, value)}`;
+  return instantBoundCondition(mapping, op, timestamptzValue(value));
+}
+
+/**
+ * For a column keyedByInstant says does not order like its instant: the instant compared exactly, and the raw column
+ * within a range a little wider than the bound, which adds nothing (every raw value on the bound's side is in it) but
+ * lets the column's index serve the read. Raw against the converted bound alone took or left the wrong entries at a
+ * bound in a DST change or within a microsecond (docs/decisions/012-time-bounds-by-instant.md).
+ */
+export function instantBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilder<unknown>): RawBuilder<boolean> {
+  return sql<boolean>`(${timestampRef(mapping)} ${sql.raw(op)} ${widenedBound(mapping, op, bound)} and ${instantOf(mapping)} ${sql.raw(op)} ${bound})`;
+}
+
+/**
+ * A raw value at or below (`>=`) or above (`<`) every raw value whose instant is on that side of `bound`. An epoch:
+ * one unit (a second or millisecond) beyond, far more than to_timestamp's rounding to microseconds. A local time:
+ * the bound in local time by the zone's offset a day before it, at it and a day after it, the smallest (`>=`) or
+ * largest (`<`) of the three: an entry within a day of the bound has one of those offsets, and one further off is
+ * further off in local time too (offsets change by 24 h at most). Tried on every zone's changes in
+ * test/integration/time-bound-margin.test.ts.
+ */
+function widenedBound(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilder<unknown>): RawBuilder<unknown> {
+  const column = mapping.columns.timestamp as MappedColumn;
+  if (column.epoch !== undefined) return sql`(${columnTimestamp(mapping, bound)} ${sql.raw(op === '>=' ? '-' : '+')} 1)`;
+  const local = (at: RawBuilder<unknown>) => sql`((${at}) at time zone ${sql.lit(column.timeZone)})`;
+  // Hours, not '1 day': a timestamptz plus a day is a calendar day in the session's zone, 23 or 25 hours at DST.
+  const day = sql`interval '24 hours'`;
+  return sql`${sql.raw(op === '>=' ? 'least' : 'greatest')}(${local(bound)}, ${local(sql`${bound} - ${day}`)} + ${day}, ${local(sql`${bound} + ${day}`)} - ${day})`;
 }
 
 /** Entries strictly after `position` in (timestamp, id) order `order`: the keyset bound of pages, cursors and checkpoints. */

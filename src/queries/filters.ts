@@ -3,7 +3,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { CanonicalField, EntryFilters, ResourceFilter } from '../domain.js';
 import { isKnown, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../config/known-values.js';
 import { UsageError } from '../errors.js';
-import { columnRef, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { columnRef, timeBoundCondition } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { Db } from '../db/connect.js';
 import { tableRef } from './table-ref.js';
@@ -31,9 +31,8 @@ export const IP_TEXT = `'^(${V4}(/(3[0-2]|[12]?[0-9]))?|(${V6})(/(12[0-8]|1[01][
 /** Builds one SQL condition per filter; every value is a bound parameter. */
 export function filterConditions(mapping: ResolvedMapping, filters: EntryFilters): RawBuilder<boolean>[] {
   const conditions: RawBuilder<boolean>[] = [];
-  const ts = timestampRef(mapping);
-  if (filters.since) conditions.push(sql<boolean>`${ts} >= ${timestampValue(mapping, filters.since)}`);
-  if (filters.until) conditions.push(sql<boolean>`${ts} < ${timestampValue(mapping, filters.until)}`);
+  if (filters.since) conditions.push(timeBoundCondition(mapping, '>=', filters.since));
+  if (filters.until) conditions.push(timeBoundCondition(mapping, '<', filters.until));
   if (filters.operators.length) conditions.push(inList(requireColumn(mapping, 'operator', '--operator'), filters.operators));
   if (filters.operations.length) {
     const operation = requireColumn(mapping, 'operation', '--operation');
