@@ -5,6 +5,7 @@ import { gzip } from 'node:zlib';
 import { RuntimeError } from '../errors.js';
 import { openEntryFile } from './private-file.js';
 import type { EntryArchive } from '../db/archive-first.js';
+import { lockArchive, type ArchiveLock, type ArchiveLockOptions } from './archive-lock.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -28,9 +29,20 @@ export interface ArchiveWriter extends EntryArchive {
 
 /**
  * Opens an archive as {@link openEntryFile} does (0600, no links, only an archive of this tool, a torn tail of a
- * killed run cut: that batch never committed, so its rows are still in the table and are archived again).
+ * killed run cut: that batch never committed, so its rows are still in the table and are archived again). With
+ * `lock`, its lock file is taken first (archive-lock.ts): no other prune writes it, or cuts it, until `close`.
  */
-export async function openArchive(path: string, warn: (message: string) => void = () => undefined): Promise<ArchiveWriter> {
+export async function openArchive(path: string, warn: (message: string) => void = () => undefined, lock?: ArchiveLockOptions): Promise<ArchiveWriter> {
+  const held = lock && (await lockArchive(path, lock));
+  try {
+    return await openLockedArchive(path, warn, held);
+  } catch (error) {
+    await held?.release();
+    throw error;
+  }
+}
+
+async function openLockedArchive(path: string, warn: (message: string) => void, lock: ArchiveLock | undefined): Promise<ArchiveWriter> {
   const gzipped = path.endsWith('.gz');
   const file = await openEntryFile(path, { flag: '--archive', gzip: gzipped, regularOnly: true, warn });
   const { handle } = file;
@@ -54,6 +66,11 @@ export async function openArchive(path: string, warn: (message: string) => void 
       if (lines.length === 0) return;
       const text = `${lines.join('\n')}\n`;
       const data = gzipped ? await gzipAsync(text) : Buffer.from(text);
+      // Its lock file removed by hand or taken over, the archive may have another writer now: write nothing more.
+      if (lock && !(await lock.held())) {
+        if (!(await stillAt(path, opened))) throw movedError(path);
+        throw new ArchiveWriteError(`the lock file '${lock.path}' of archive '${path}' was removed or replaced while prune ran; the batch being archived was not deleted`);
+      }
       await resync();
       try {
         await writeAll(handle, data);
@@ -68,9 +85,7 @@ export async function openArchive(path: string, warn: (message: string) => void 
       if (!(await stillAt(path, opened))) {
         // Wherever the file went, it holds only batches that committed.
         await handle.truncate(size).catch(() => undefined);
-        throw new ArchiveWriteError(
-          `archive '${path}' was removed or replaced while prune ran; the batch being archived was not deleted (the entries archived before are in the file that was there)`,
-        );
+        throw movedError(path);
       }
       size += data.length;
       entries += lines.length;
@@ -94,10 +109,15 @@ export async function openArchive(path: string, warn: (message: string) => void 
     async close() {
       if (closed) return;
       closed = true;
-      await handle.close();
+      await handle.close().finally(() => lock?.release());
     },
   };
 }
+
+const movedError = (path: string) =>
+  new ArchiveWriteError(
+    `archive '${path}' was removed or replaced while prune ran; the batch being archived was not deleted (the entries archived before are in the file that was there)`,
+  );
 
 async function stillAt(path: string, opened: Stats): Promise<boolean> {
   const now = await stat(path).catch(() => undefined);

@@ -260,7 +260,7 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
     expect((await readArchive(archive)).map((entry) => entry.id).sort()).toEqual(truth);
   });
 
-  it('sharing its archive with a prune of another table meanwhile: no entry of either is cut from it', async () => {
+  it('sharing its archive with a prune of another table meanwhile (waiting for its lock): no entry of either is cut from it', async () => {
     const { schema, truth } = await partitionedTable();
     const other = await seeded(20);
     const otherTruth = await groundTruth(other);
@@ -269,7 +269,7 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
     const [retried, plain] = await whileRead(schema.table(), async () => {
       const running = startCli(args(other.table(), '--retention-days', '30', '--batch-size', '20'));
       await waitFor(async () => (await count(other, `operator = 'old'`)) < OLD, 30_000, 'the other prune deleting');
-      return [await spawnCli(args(schema.table())), await running.result];
+      return [await spawnCli(args(schema.table(), '--wait-lock', '60s')), await running.result];
     });
     expect(retried.code, retried.stderr).toBe(0);
     expect(plain.code, plain.stderr).toBe(0);

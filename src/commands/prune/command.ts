@@ -27,7 +27,8 @@ the current batch and exits 130, and the next run continues. Only one prune per 
 exits 3 at once, naming the holder's pid and role, or with --wait-lock waits that long for the lock first (a prune
 killed with -9 holds it until its last DELETE ends on the server). A lost connection prints the summary, then one
 line, and exits 1. Partitions wholly before the cutoff (range partitioning on the timestamp) are dropped whole.
-The archive is NDJSON (gzip for .gz), on disk before each batch commits; secrets in it are "******" unless
+The archive is NDJSON (gzip for .gz), on disk before each batch commits, written by one prune at a time (FILE.lock
+beside it; another prune exits 3 or waits with --wait-lock); secrets in it are "******" unless
 --show-secrets, which keeps a byte-exact backup. On a terminal, prune asks before deleting unless --yes; answering no
 prints "Nothing deleted: the prompt was declined." and exits 1.`;
 
@@ -41,7 +42,7 @@ function pruneCommand(program: Program) {
     .option('--dry-run', 'delete nothing; show how many entries would go, the oldest and newest, and the cutoff')
     .option('--batch-size <n>', 'entries per DELETE (default: sized to take about 40 ms each, starting at 1000)')
     .option('--max-duration <time>', 'stop cleanly after the batch that crosses this: 90s, 10m, 2h')
-    .option('--wait-lock <time>', 'if another prune of the table is running, wait up to this long for it (90s, 10m) instead of exiting 3')
+    .option('--wait-lock <time>', 'if another prune of the table (or of the --archive file) is running, wait up to this long for it (90s, 10m) instead of exiting 3')
     .option('--archive <file>', 'append deleted entries to this NDJSON file (gzip when it ends in .gz)')
     .option('--detach-only', 'detach old partitions but keep them as tables instead of dropping them')
     .option('-y, --yes', 'do not ask for confirmation on a terminal')

@@ -171,7 +171,12 @@ class PruneRun {
     }
     this.partial.summary = this.summary;
     // The archive is checked (and may be refused) before the seal store records a prune that would then not happen.
-    const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`));
+    // Its lock keeps a prune of another table (or database) given the same file out until this one closes it.
+    const archive = this.options.archive === undefined ? undefined : await openArchive(this.options.archive, (message) => void this.io.stderr.write(`${message}\n`), {
+      table: this.name,
+      waitMs: this.options.waitLockMs,
+      signal: this.io.signal,
+    });
     await this.options.recordPrune?.(plan.cutoff, this.name, plan.bound.upTo).catch(async (error: unknown) => {
       await archive?.close();
       throw error;
