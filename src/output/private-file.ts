@@ -119,7 +119,7 @@ function openError(error: unknown, path: string, flag: string): unknown {
 }
 
 /** A file others may read or write is narrowed to 0600 if this user owns it; another user's file is refused. */
-async function narrowMode(handle: FileHandle, info: Stats, path: string, options: EntryFileOptions): Promise<void> {
+export async function narrowMode(handle: FileHandle, info: Stats, path: string, options: Pick<EntryFileOptions, 'flag' | 'warn'>): Promise<void> {
   if ((info.mode & 0o077) === 0) return;
   const mode = `0${(info.mode & 0o777).toString(8)}`;
   if (info.uid !== process.getuid?.()) {

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { poolOf, type Db } from '../db/connect.js';
 import { copyOutValues, type CopyReader } from '../db/copy-out.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
-import { columnRef, fieldExpression, qualifiedRef, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { beforeInstant, columnRef, fieldExpression, qualifiedRef, timestampRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 import { allOf } from './filters.js';
@@ -37,9 +37,10 @@ function storedText(mapping: ResolvedMapping, field: CanonicalField): RawBuilder
  * COPY frames every value with its length: seal/row-hasher.ts builds the encoding from that), over the index.
  */
 export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRange) {
-  const ts = timestampRef(mapping);
-  const conditions = [sql<boolean>`${ts} < ${timestampValue(mapping, { kind: 'absolute', iso: range.to })}`];
-  if (range.from !== undefined) conditions.push(sql<boolean>`${ts} >= ${timestampValue(mapping, { kind: 'absolute', iso: range.from })}`);
+  // By the instant an entry prints, as verify splits the ranges: a float8 epoch just under `to` that rounds onto it
+  // belongs to the next seal (raw, it was sealed here and verify looked for it in the next: a false alarm).
+  const conditions = [beforeInstant(mapping, range.to)];
+  if (range.from !== undefined) conditions.push(sql<boolean>`not ${beforeInstant(mapping, range.from)}`);
   return db
     .selectFrom(tableRef(mapping))
     .select(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field).as(`f${i}`)))

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileErrorReason, RuntimeError, UsageError } from '../errors.js';
+import { narrowMode } from '../output/private-file.js';
 import { parseLeaf, type SealedEntry } from './canonical.js';
 import { fileLines } from './lines.js';
 
@@ -20,6 +21,9 @@ export interface StoreListing {
 
 const SEAL_NAME = /^seal-(\d{8,})\.json$/;
 const PRUNE_NAME = /^prune-[0-9A-Za-z-]+\.json$/;
+/** Every file a store holds: records, leaves, prune records. */
+const STORE_FILE = /^seal-\d{8,}\.json$|^seal-\d{8,}-[0-9a-f]+\.leaves\.ndjson$|^prune-[0-9A-Za-z-]+\.json$/;
+const PRIVATE_MODE = 0o600;
 
 export const sealFileName = (seq: number): string => `seal-${String(seq).padStart(8, '0')}.json`;
 /** A leaves file's name is the run's own: two seals racing for one number never write over each other's leaves. */
@@ -96,7 +100,7 @@ export class LeavesWriter {
   static async create(dir: string, seq: number): Promise<LeavesWriter> {
     const name = leavesFileName(seq);
     const temp = tempName(dir, name);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch(cannotWrite(dir));
+    const handle = await openPrivate(temp).catch(cannotWrite(dir));
     return new LeavesWriter(dir, name, temp, handle);
   }
 
@@ -167,12 +171,50 @@ function tempName(dir: string, name: string): string {
 }
 
 async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const handle = await openPrivate(path);
   try {
     await handle.writeFile(text);
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * A new store file, 0600 whatever the umask: leaves hold ids, timestamps and a CRC-32 of every field (a short secret's
+ * CRC gives it away to a guess), records the first and last ids, so other users may not read them (like export --out).
+ */
+async function openPrivate(path: string): Promise<FileHandle> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_MODE);
+  try {
+    await handle.chmod(PRIVATE_MODE);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}
+
+/**
+ * Store files others may read (a store written before files were created 0600, a copy made with cp) are narrowed to
+ * 0600 with a warning when this user owns them, else refused (UsageError), as export --out treats its file.
+ */
+export async function narrowStoreFiles(dir: string, warn: (message: string) => void): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!STORE_FILE.test(name)) continue;
+    const path = join(dir, name);
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: NodeJS.ErrnoException) => {
+      // Gone since the listing (another run's temporary file), or a link: nothing of ours to narrow.
+      if (error.code === 'ENOENT' || error.code === 'ELOOP') return undefined;
+      throw new UsageError(`--store '${dir}': cannot open ${name}: ${fileErrorReason(error)}`);
+    });
+    if (!handle) continue;
+    try {
+      const info = await handle.stat();
+      if (info.isFile()) await narrowMode(handle, info, path, { flag: '--store', warn });
+    } finally {
+      await handle.close();
+    }
   }
 }
 

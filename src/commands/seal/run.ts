@@ -11,7 +11,7 @@ import { GENESIS_HASH } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
 import { createKeyFiles, publicKeyPem, readSigningKey, type SigningKey } from '../../seal/keys.js';
 import { hasValidSignature, SEAL_FORMAT, signRecord, type SealRecord } from '../../seal/record.js';
-import { checkStore, LeavesWriter, listStore, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
+import { checkStore, LeavesWriter, listStore, narrowStoreFiles, readStoreJson, sealFileName, writeStoreJson } from '../../seal/store.js';
 import { auditTableName } from '../../seal/table-name.js';
 import { explainPermission, rowSecurityError } from '../../seal/permission.js';
 import { sanitizeForTerminal } from '../../terminal-safe.js';
@@ -40,7 +40,10 @@ export async function runNewKey(path: string, io: CliIo): Promise<void> {
  */
 export async function runSeal(options: SealOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
   const key = await closeOnFailure(early, () => readSigningKey(options.key));
-  await closeOnFailure(early, () => checkStore(options.store));
+  await closeOnFailure(early, async () => {
+    await checkStore(options.store);
+    await narrowStoreFiles(options.store, (message) => io.stderr.write(`${message}\n`));
+  });
   const result = await withAuditTable(config, (table) => sealOnce(table, options, key, io).catch((error: unknown) => {
     throw explainPermission(error, auditTableName(table.mapping), 'seal');
   }), { early, activity: 'seal' });
