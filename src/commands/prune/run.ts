@@ -1,6 +1,6 @@
 import type { CliIo } from '../../io.js';
 import type { PruneSummary } from '../../domain.js';
-import { ConnectionLostError, DeclinedError, InterruptedError, RuntimeError } from '../../errors.js';
+import { ConnectionLostError, DeclinedError, InterruptedError, RuntimeError, UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import type { Db } from '../../db/connect.js';
 import type { EntryArchive } from '../../db/archive-first.js';
@@ -10,7 +10,8 @@ import { withReadOnlySession } from '../../db/read-only.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
 import { findDetachedLeftovers, partitionName, type TimePartition } from '../../queries/partitions.js';
 import { resetPruneSession, setPruneSession } from '../../queries/prune.js';
-import { findDeleteObstacle, type DeleteObstacle } from '../../queries/prune-deletable.js';
+import { findDeleteObstacle } from '../../queries/prune-deletable.js';
+import { findPruneThroughView } from '../../queries/prune-view.js';
 import { ArchiveWriteError, openArchive, type ArchiveWriter } from '../../output/archive-writer.js';
 import { checkWritableDirectory } from '../../output/private-file.js';
 import { createSecretPolicy, maskEntryJson } from '../../secrets/policy.js';
@@ -24,6 +25,7 @@ import { pruneLockName } from '../../db/advisory-lock.js';
 import { acquireLock } from './lock.js';
 import { planPrune, type PrunePlan } from './plan.js';
 import { emptySummary, type PruneOptions } from './options.js';
+import { describeObstacle, describeView } from './obstacles.js';
 
 /**
  * `api7-audit prune`: deletes entries older than the retention, then prints the summary. Interrupted runs print
@@ -62,15 +64,6 @@ function printSummary(summary: PruneSummary, options: PruneOptions, io: CliIo): 
   io.stdout.write(options.output === 'json' ? `${JSON.stringify(pruneSummaryJson(summary))}\n` : formatPruneSummary(summary));
 }
 
-function describeObstacle(obstacle: DeleteObstacle, table: string): string {
-  if (obstacle.readOnly === 'standby') return `the server is a standby (read-only): prune ${table} on the primary`;
-  if (obstacle.readOnly === 'session') {
-    return `the session's transactions are read-only (default_transaction_read_only is on, for role '${obstacle.role}', the database or the connection): prune with transactions that may write`;
-  }
-  if (obstacle.noPrivilege) return `role '${obstacle.role}' may not DELETE from ${table}: GRANT DELETE ON ${table} TO ${obstacle.role}, or prune as a role that may`;
-  return `${table} has a rule on DELETE (${obstacle.rules.join(', ')}), which prune's DELETE cannot run through: drop the rule (a BEFORE DELETE trigger can keep entries instead)`;
-}
-
 /** The running totals of a prune that has started deleting, for the caller to report if the run fails. */
 export interface StartedPrune {
   summary?: PruneSummary;
@@ -101,6 +94,9 @@ export async function pruneTable(
     // A dry run changes nothing, so it neither needs the lock nor is kept out by a prune that holds it; PostgreSQL
     // holds it to that: its settings and counts run READ ONLY (one transaction would abort at a refused setting).
     if (options.dryRun) return withReadOnlySession(conn, runOn);
+    // Before the lock, which a view would key on itself rather than on its table.
+    const view = await findPruneThroughView(conn, table.mapping);
+    if (view) throw new UsageError(describeView(view, name));
     await acquireLock(conn, name, options.waitLockMs, io.signal);
     try {
       return await runOn(conn);
@@ -159,6 +155,8 @@ class PruneRun {
       if (!this.options.dryRun) throw new RuntimeError(`${why}; nothing was deleted`);
       this.io.stderr.write(`warning: ${why}; the real run would exit 1 without deleting\n`);
     }
+    const view = this.options.dryRun ? await findPruneThroughView(this.conn, mapping) : undefined;
+    if (view) this.io.stderr.write(`warning: ${describeView(view, this.name)}; the real run would exit 2\n`);
     if (this.options.dryRun) return this.finish();
     const leftovers = await findDetachedLeftovers(this.conn, mapping);
     if (plan.matched === 0 && old.length === 0 && leftovers.length === 0) return this.finish();
