@@ -6,12 +6,13 @@ import { KNOWN_OPERATIONS, KNOWN_RESOURCE_TYPES, KNOWN_SOURCES } from '../../con
 
 const COMPLETION_HELP = `
 To load it:
-  bash  source <(api7-audit completion bash)          (in ~/.bashrc for every shell)
-  zsh   api7-audit completion zsh > "\${fpath[1]}/_api7-audit"   (then start a new shell)
+  bash  source <(api7-audit completion bash)          (in ~/.bashrc for every shell; bash 4 or later)
+  zsh   api7-audit completion zsh > "\${fpath[1]}/_api7-audit"   (then start a new shell), or
+        source <(api7-audit completion zsh)           (in ~/.zshrc, after compinit: zsh needs compinit either way)
   fish  api7-audit completion fish > ~/.config/fish/completions/api7-audit.fish
 
 Completes commands, flags and the values known for them (--output, --order, --source, --operation, resource types,
-files). Operator names are not completed: that would connect to the database on every Tab.`;
+files and directories). Operator names are not completed: that would connect to the database on every Tab.`;
 
 /** Registers `api7-audit completion bash|zsh|fish`: a script generated from every registered command and flag. */
 export function declareCompletion(program: Program, io: CliIo): void {
