@@ -122,6 +122,11 @@ export interface RemovePartitionOptions {
   onArchived?: (entries: number) => void;
   /** Ctrl-C: the copy stops between pages, and the transaction rolls back (its pages are cut from the archive). */
   signal?: AbortSignal;
+  /**
+   * Runs the DETACH again while it times out on the parent's lock: each attempt in a savepoint, so that what was
+   * counted or archived under the partition's lock stays valid and is not copied again for each attempt.
+   */
+  retryDetach?: (attempt: () => Promise<void>) => Promise<void>;
 }
 
 /**
@@ -132,10 +137,26 @@ export async function removePartition(conn: Db, mapping: ResolvedMapping, partit
   const remove = async (trx: Db, keep?: (json: readonly string[]) => Promise<void>) => {
     await lockPartition(trx, partition);
     const count = keep ? await archivePartition(trx, mapping, partition, keep, options) : await countPartition(trx, partition);
-    await detachPartition(trx, mapping, partition, options.keep);
+    const detach = () => inSavepoint(trx, () => detachPartition(trx, mapping, partition, options.keep));
+    await (options.retryDetach ? options.retryDetach(detach) : detach());
     return count;
   };
   return options.archive ? removeArchivedFirst(conn, options.archive, remove) : conn.transaction().execute((trx) => remove(trx));
+}
+
+/** Runs `fn` in a savepoint of `trx`, rolled back to when `fn` fails: the transaction can go on (a DETACH retried). */
+async function inSavepoint(trx: Db, fn: () => Promise<void>): Promise<void> {
+  await sql`savepoint detach_partition`.execute(trx);
+  try {
+    await fn();
+  } catch (error) {
+    // A rollback that fails (the connection lost) leaves the transaction unusable: the first error says why.
+    await sql`rollback to savepoint detach_partition`.execute(trx).catch(() => {
+      throw error;
+    });
+    throw error;
+  }
+  await sql`release savepoint detach_partition`.execute(trx);
 }
 
 /** Copies a locked partition out, page by page in (timestamp, id) order; returns how many entries. */

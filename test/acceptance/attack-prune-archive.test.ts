@@ -282,6 +282,46 @@ describe('prune --archive of a partition whose detach keeps timing out', () => {
   });
 });
 
+describe('prune --archive of a partition whose detach times out after it was copied', () => {
+  it('retries the DETACH alone: the copy stands, the file never shrinks, the partition is dropped (the old binary copied it again)', async () => {
+    const { schema, truth } = await partitionedTable();
+    const t = schema.table();
+    const archive = join(scratch.dir(), `${schema.name}-retried.ndjson`);
+    const reader = new pg.Client({ connectionString: databaseUrl() });
+    await reader.connect();
+    try {
+      await reader.query(`begin; select count(*) from ${t}`);
+      const run = startCli(['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--batch-size', '10', '--archive', archive]);
+      const sizeNow = async () => (await stat(archive).catch(() => undefined))?.size ?? 0;
+      // Watch the file while the whole partition is copied and its DETACH waits on the reader's lock: it must only grow.
+      let largest = 0;
+      let shrank = false;
+      await waitFor(async () => {
+        const size = await sizeNow();
+        shrank ||= size < largest;
+        largest = Math.max(largest, size);
+        return size > 0 && (await readFile(archive, 'utf8')).split('\n').length > 200;
+      }, 30_000, 'the partition copied');
+      // The first DETACH times out (200 ms) while the reader holds on; the reader lets go before the retries run out.
+      for (const until = performance.now() + 500; performance.now() < until; await sleep(5)) {
+        const size = await sizeNow();
+        shrank ||= size < largest;
+        largest = Math.max(largest, size);
+      }
+      await reader.query('rollback');
+      const result = await run.result;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(shrank, 'the archive was cut and the partition copied again').toBe(false);
+      expect(JSON.parse(result.stdout)).toMatchObject({ deleted: truth.length, archived: truth.length, partitions_dropped: 1, complete: true });
+      expect((await readArchive(archive)).map((entry) => entry.id).sort()).toEqual(truth);
+    } finally {
+      await reader.query('rollback').catch(() => undefined);
+      await reader.end();
+    }
+  });
+});
+
 describe('prune --archive refused with --seal-store', () => {
   it('writes no prune record: the seal store does not say that entries still there were pruned (it did, then exited 2)', async () => {
     const schema = await seeded();

@@ -25,7 +25,9 @@ export interface DetachOptions {
  * Removes a partition wholly before the cutoff from the audit table (queries/partitions.ts `removePartition`); the
  * caller then drops it on its own (unless --detach-only), which locks nothing the control plane uses. When the
  * parent's lock cannot be had within a short timeout, a few retries follow (the tool's one backoff,
- * delivery/retry.ts); after that ('busy'), or when the role may delete rows but not detach ('forbidden': only the
+ * delivery/retry.ts), of the DETACH alone, in its transaction: what was archived stays valid (retrying the whole
+ * transaction copied a partition again for each attempt, and after a copy longer than the retry budget, gave up at
+ * the first timeout). After that ('busy'), or when the role may delete rows but not detach ('forbidden': only the
  * owner may), the partition stays attached, its rows going row by row like any others. Returns its entry count.
  */
 export async function detachOldPartition(
@@ -35,19 +37,35 @@ export async function detachOldPartition(
   options: DetachOptions,
 ): Promise<number | 'busy' | 'forbidden'> {
   const clock = options.clock ?? systemClock;
-  const state = { attempts: 0, startedAt: clock.now() };
-  for (;;) {
-    state.attempts += 1;
-    try {
-      return await removePartition(conn, mapping, partition, { ...options, pageSize: options.pageSize ?? ARCHIVE_PAGE_SIZE });
-    } catch (error) {
-      if (isInsufficientPrivilege(error)) return 'forbidden';
-      if (!isLockConflict(error)) throw error;
-      const wait = nextRetryDelay(state, undefined, DETACH_RETRY, clock.now());
-      if (wait === undefined) return 'busy';
-      await clock.sleep(wait, options.signal ?? new AbortController().signal).catch(() => undefined);
-      if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting to detach ${partitionName(partition)}; it is intact`);
+  const retrying = async <T>(attempt: () => Promise<T>): Promise<T> => {
+    const state = { attempts: 0, startedAt: clock.now() };
+    for (;;) {
+      state.attempts += 1;
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isLockConflict(error)) throw error;
+        const wait = nextRetryDelay(state, undefined, DETACH_RETRY, clock.now());
+        if (wait === undefined) throw new LockRetriesSpent(error);
+        await clock.sleep(wait, options.signal ?? new AbortController().signal).catch(() => undefined);
+        if (options.signal?.aborted) throw new InterruptedError(`interrupted while waiting to detach ${partitionName(partition)}; it is intact`);
+      }
     }
+  };
+  try {
+    // The partition's own lock (before anything is copied) is retried with the whole transaction, the DETACH within it.
+    return await retrying(() => removePartition(conn, mapping, partition, { ...options, pageSize: options.pageSize ?? ARCHIVE_PAGE_SIZE, retryDetach: retrying }));
+  } catch (error) {
+    if (isInsufficientPrivilege(error)) return 'forbidden';
+    if (error instanceof LockRetriesSpent) return 'busy';
+    throw error;
+  }
+}
+
+/** The DETACH (or the partition's lock) timed out on every attempt: the partition goes row by row. */
+class LockRetriesSpent extends Error {
+  constructor(cause: unknown) {
+    super('lock retries spent', { cause });
   }
 }
 
