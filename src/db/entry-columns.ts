@@ -212,22 +212,22 @@ export function beforeInstant(mapping: ResolvedMapping, iso: string): RawBuilder
 
 /**
  * The timestamp at or after (`>=`: --since) or before (`<`: --until, a run's end) a bound, by the instant the entry
- * prints. Where the raw column orders like that instant, the raw column against the converted bound (exact, and the
- * column's index serves it); otherwise see {@link instantBoundCondition}.
+ * prints: {@link instantBoundCondition} of the bound.
  */
 export function timeBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', value: TimeBound | Position): RawBuilder<boolean> {
-  if (!keyedByInstant(mapping)) return sql<boolean>`${timestampRef(mapping)} ${sql.raw(op)} ${timestampValue(mapping, value)}`;
   return instantBoundCondition(mapping, op, timestamptzValue(value));
 }
 
 /**
- * For a column keyedByInstant says does not order like its instant: the instant compared exactly, and the raw column
- * within a range a little wider than the bound, which adds nothing (every raw value on the bound's side is in it) but
- * lets the column's index serve the read. Raw against the converted bound alone took or left the wrong entries at a
- * bound in a DST change or within a microsecond (docs/decisions/012-time-bounds-by-instant.md).
+ * The timestamp at or after (`>=`) or before (`<`) `bound`, a timestamptz expression, by the instant the entry prints.
+ * Where the raw column orders like that instant, the raw column against the bound converted (exact, and the column's
+ * index serves it). Otherwise (keyedByInstant) the instant compared exactly, and the raw column within a range a
+ * little wider than the bound, which adds nothing but lets the column's index serve the read: raw against the
+ * converted bound alone took or left entries at a DST change or within a microsecond (decisions/012).
  */
 export function instantBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilder<unknown>): RawBuilder<boolean> {
-  return sql<boolean>`(${timestampRef(mapping)} ${sql.raw(op)} ${widenedBound(mapping, op, bound)} and ${instantOf(mapping)} ${sql.raw(op)} ${bound})`;
+  const raw = sql<boolean>`${timestampRef(mapping)} ${sql.raw(op)} ${keyedByInstant(mapping) ? widenedBound(mapping, op, bound) : columnTimestamp(mapping, bound)}`;
+  return keyedByInstant(mapping) ? sql<boolean>`(${raw} and ${instantOf(mapping)} ${sql.raw(op)} ${bound})` : raw;
 }
 
 /**
