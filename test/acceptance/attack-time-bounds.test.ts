@@ -11,7 +11,7 @@ import { ndjsonIds } from '../support/wait.js';
 // instances, and the hour skipped in spring), float8 and numeric epochs finer than a microsecond; and the exact
 // integer epochs beside them. Consecutive windows [t_i, t_i+1) with bounds on every printed instant and a second (or
 // a microsecond) either side: each window is what SQL says holds that instant range, and every entry is in exactly
-// one window. The raw column against the converted bound put an entry in the wrong window, in two, or in none.
+// one window; export, follow and stats take the same. The raw column against the converted bound put an entry in the wrong window, in two, or in none.
 
 let schema: TestSchema;
 let dir: string;
@@ -92,7 +92,7 @@ async function attackWindows(layout: Layout): Promise<void> {
   expect(seen.flat().sort()).toEqual(all);
 }
 
-/** export --out - and stats read the same bounds: a window at each edge where the raw order and the instant's part. */
+/** export --out -, follow and stats read the same bounds: a window at each edge where the raw order and the instant's part. */
 async function attackExportAndStats(layout: Layout, windows: [string, string][]): Promise<void> {
   const { config, table } = await setUp(layout);
   for (const [since, until] of windows) {
@@ -100,6 +100,10 @@ async function attackExportAndStats(layout: Layout, windows: [string, string][])
     const exported = await cli(config, 'export', '--out', '-', '--since', since, '--until', until, '--settle', '0s');
     expect(exported.code, exported.stderr).toBe(0);
     expect(ndjsonIds(exported.stdout), `export --since ${since} --until ${until}`).toEqual(expected);
+    // follow has no end: everything from --since on.
+    const followed = await cli(config, 'follow', '--since', since, '--for', '1s', '--interval', '200ms', '--output', 'ndjson');
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(ndjsonIds(followed.stdout), `follow --since ${since}`).toEqual(await truth(table, layout, since, '2100-01-01T00:00:00Z'));
     const stats = await cli(config, 'stats', '--since', since, '--until', until, '--by', 'operator', '--output', 'csv');
     expect(stats.code, stats.stderr).toBe(0);
     const operators = stats.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.split(',')[0]).sort();
@@ -135,7 +139,7 @@ describe('consecutive --since/--until windows through the binary: every entry in
   });
 });
 
-describe('export and stats take the same entries at those bounds', () => {
+describe('export, follow and stats take the same entries at those bounds', () => {
   it('Berlin: windows starting and ending inside the repeated hour and the skipped one', { timeout: 120_000 }, async () => {
     await attackExportAndStats(local('berlin_autumn_export', '2026-10-25', BERLIN_AUTUMN), [
       ['2026-10-25T00:30:00.000000Z', '2026-10-25T01:30:00.000000Z'], ['2026-10-24T23:59:59.000000Z', '2026-10-25T01:00:00.000000Z'],
