@@ -2,8 +2,8 @@ import { sql, type RawBuilder } from 'kysely';
 import { poolOf, type Db } from '../db/connect.js';
 import { copyOutValues, type CopyReader } from '../db/copy-out.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
-import { beforeInstant, columnRef, fieldExpression, qualifiedRef, timestampRef } from '../db/entry-columns.js';
-import type { ResolvedMapping } from '../db/mapping.js';
+import { beforeInstant, columnRef, fieldExpression, instantOf, qualifiedRef, timestampRef } from '../db/entry-columns.js';
+import type { MappedColumn, ResolvedMapping } from '../db/mapping.js';
 import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 import { allOf } from './filters.js';
 import { tableRef } from './table-ref.js';
@@ -24,26 +24,42 @@ const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_paral
  * with microseconds, the id and everything else as PostgreSQL's `::text` of the stored value (jsonb's normal form,
  * json and text as written, inet with its prefix length).
  */
-function storedText(mapping: ResolvedMapping, field: CanonicalField): RawBuilder<unknown> {
+function storedText(mapping: ResolvedMapping, field: CanonicalField, eraFrom: EraFrom): RawBuilder<unknown> {
   if (field === 'id') return fieldExpression(mapping, field);
   // to_char gives NULL for '-infinity', which sorts before every seal's bound: its own text keeps it sealable.
-  if (field === 'timestamp') return sql`coalesce(${fieldExpression(mapping, field)}, ${timestampRef(mapping)}::text)`;
+  if (field === 'timestamp') return sql`coalesce(${fieldExpression(mapping, field)} || ${eraSuffix(mapping, eraFrom)}, ${timestampRef(mapping)}::text)`;
   const ref = columnRef(mapping, field);
   return ref ? sql`${ref}::text` : sql`null::text`;
+}
+
+/**
+ * Where the encoding with the era starts (api7-audit-seal/2): everywhere (`null`), or at the end of the last seal
+ * made with the first encoding, whose BC timestamps printed as the AD year of the same number.
+ */
+export type EraFrom = string | null;
+
+/** ` BC` after a timestamp before year 1 (in UTC, as the ISO text prints it), from `eraFrom` on; else ''. */
+function eraSuffix(mapping: ResolvedMapping, eraFrom: EraFrom): RawBuilder<string> {
+  const column = mapping.columns.timestamp as MappedColumn;
+  // The same UTC wall time isoTimestampOf prints: a plain timestamp as it is, anything else converted.
+  const utc = column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined ? timestampRef(mapping) : sql`(${instantOf(mapping)} at time zone 'UTC')`;
+  const bc = sql`${utc} < timestamp '0001-01-01 00:00:00'`;
+  const when = eraFrom === null ? bc : sql`${bc} and not ${beforeInstant(mapping, eraFrom)}`;
+  return sql<string>`case when ${when} then ' BC' else '' end`;
 }
 
 /**
  * Each entry of `range` in (timestamp, id) order as the eleven canonical fields' stored text, one column each (binary
  * COPY frames every value with its length: seal/row-hasher.ts builds the encoding from that), over the index.
  */
-export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRange) {
+export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRange, eraFrom: EraFrom = null) {
   // By the instant an entry prints, as verify splits the ranges: a float8 epoch just under `to` that rounds onto it
   // belongs to the next seal (raw, it was sealed here and verify looked for it in the next: a false alarm).
   const conditions = [beforeInstant(mapping, range.to)];
   if (range.from !== undefined) conditions.push(sql<boolean>`not ${beforeInstant(mapping, range.from)}`);
   return db
     .selectFrom(tableRef(mapping))
-    .select(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field).as(`f${i}`)))
+    .select(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field, eraFrom).as(`f${i}`)))
     .where(allOf(conditions))
     .orderBy(qualifiedRef(mapping, 'timestamp'))
     .orderBy(qualifiedRef(mapping, 'id'));
@@ -53,8 +69,8 @@ export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRang
  * The leaf lines of `range`, batch by batch, through COPY in one READ ONLY snapshot; `hasher` builds them and keeps
  * the count, the ends and the chain.
  */
-export function streamSealLeaves(db: Db, mapping: ResolvedMapping, range: SealRange, hasher: CopyReader): AsyncGenerator<string[]> {
-  return copyOutValues(poolOf(db), compileWithInlineValues(buildSealQuery(db, mapping, range)), READ_IN_INDEX_ORDER, hasher);
+export function streamSealLeaves(db: Db, mapping: ResolvedMapping, range: SealRange, hasher: CopyReader, eraFrom: EraFrom = null): AsyncGenerator<string[]> {
+  return copyOutValues(poolOf(db), compileWithInlineValues(buildSealQuery(db, mapping, range, eraFrom)), READ_IN_INDEX_ORDER, hasher);
 }
 
 /** Whether row security filters what this role reads of the table: then no seal or verify of it is complete. */

@@ -2,15 +2,16 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { beforeInstant, fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
-import { streamSealLeaves } from './seal.js';
+import { streamSealLeaves, type EraFrom } from './seal.js';
 
 export { isRowSecurityActive } from './seal.js';
+export type { EraFrom } from './seal.js';
 import type { CopyReader } from '../db/copy-out.js';
 import { tableRef } from './table-ref.js';
 
-/** Every entry before `to` (the newest seal's end) as its leaf line, in (timestamp, id) order. */
-export function streamSealedLeaves(db: Db, mapping: ResolvedMapping, to: string, hasher: CopyReader): AsyncGenerator<string[]> {
-  return streamSealLeaves(db, mapping, { to }, hasher);
+/** Every entry before `to` (the newest seal's end) as its leaf line, in (timestamp, id) order; see {@link EraFrom}. */
+export function streamSealedLeaves(db: Db, mapping: ResolvedMapping, to: string, hasher: CopyReader, eraFrom: EraFrom): AsyncGenerator<string[]> {
+  return streamSealLeaves(db, mapping, { to }, hasher, eraFrom);
 }
 
 /** The entries not sealed yet, the oldest's timestamp, and how many are older than the age given. */

@@ -6,6 +6,17 @@ import { fileErrorReason, UsageError } from '../errors.js';
 import type { ArchivedEntry } from './compare.js';
 import { fileLines } from './lines.js';
 
+/** What the seal's encoding (api7-audit-seal/2) puts after a BC timestamp. */
+const ERA = ' BC';
+
+/**
+ * A timestamp that may be BC: before 1900, so that the lines of a real audit trail are hashed once (BC years from
+ * 1900 back to PostgreSQL's 4713 are read as AD: such an archived entry is reported as not the sealed one).
+ */
+function mayBeBc(raw: string | undefined): boolean {
+  return raw !== undefined && /^"\d{4}-/.test(raw) && Number(raw.slice(1, 5)) < 1900;
+}
+
 /** Which stored types the lines' fields came from: only then can a line be turned back into the stored values. */
 export interface ArchiveTypes {
   sourceIp: string | undefined;
@@ -39,21 +50,23 @@ export async function readArchives(paths: readonly string[], types: ArchiveTypes
       const id = spans?.get('id');
       if (!spans || id === undefined || !id.startsWith('"')) throw new UsageError(`--archive '${path}' line ${number} is not an audit entry (NDJSON of list, export or prune --archive)`);
       const hash = checkable && !line.includes(MASKED) ? entryHash(spans, types) : undefined;
-      index.set(JSON.parse(id) as string, { file: path, hash });
+      // A line's timestamp has no era: one that may be BC is hashed both ways, and the seal's leaf says which it was.
+      const bcHash = hash !== undefined && mayBeBc(spans.get('timestamp')) ? entryHash(spans, types, ERA) : undefined;
+      index.set(JSON.parse(id) as string, { file: path, hash, ...(bcHash === undefined ? {} : { bcHash }) });
     }
   }
   return index;
 }
 
 /** SHA-256 of the canonical encoding (docs/decisions/005-seal-canonical-encoding.md) rebuilt from a line's values. */
-function entryHash(spans: Map<string, string>, types: ArchiveTypes): string {
+function entryHash(spans: Map<string, string>, types: ArchiveTypes, era = ''): string {
   const hash = createHash('sha256');
   for (const field of CANONICAL_FIELDS) {
     const raw = spans.get(field);
     let value: string | null;
     if (raw === undefined || raw === 'null') value = null;
     else if (field === 'before' || field === 'after') value = raw.replace(UNESCAPED_SEPARATOR, (_, slashes: string, code: string) => slashes + String.fromCharCode(parseInt(code, 16)));
-    else value = String(JSON.parse(raw));
+    else value = String(JSON.parse(raw)) + (field === 'timestamp' ? era : '');
     // The lines show an inet as host(); its ::text always carries the prefix, /32 or /128 for one host.
     if (field === 'source_ip' && value !== null && (types.sourceIp === 'inet' || types.sourceIp === 'cidr') && !value.includes('/')) {
       value += value.includes(':') ? '/128' : '/32';

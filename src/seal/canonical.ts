@@ -50,3 +50,28 @@ export class SealChain {
 export function changedFields(expected: string, actual: string): CanonicalField[] {
   return CANONICAL_FIELDS.filter((_, i) => expected.slice(i * 8, i * 8 + 8) !== actual.slice(i * 8, i * 8 + 8));
 }
+
+const ERA = ' BC';
+
+/**
+ * Orders two leaf timestamps in time: `-infinity`, then BC (`0044-03-15T...Z BC`, the larger year first), then AD,
+ * then `infinity`. ISO text of one length sorts as text, which is the common case and the fast path.
+ */
+export function compareSealTimes(a: string, b: string): number {
+  if (a.length === b.length && !a.endsWith(ERA) && !b.endsWith(ERA)) return a < b ? -1 : a > b ? 1 : 0;
+  const [x, y] = [timeKey(a), timeKey(b)];
+  for (let i = 0; i < 3; i += 1) {
+    const [p, q] = [x[i] as number | string, y[i] as number | string];
+    if (p !== q) return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+/** [rank, year in time order, the rest]: rank 0 `-infinity`, 1 BC, 2 AD, 3 `infinity`. */
+function timeKey(text: string): [number, number, string] {
+  if (text === '-infinity') return [0, 0, ''];
+  if (text === 'infinity') return [3, 0, ''];
+  const dash = text.indexOf('-');
+  const year = Number(text.slice(0, dash));
+  return text.endsWith(ERA) ? [1, -year, text.slice(dash, -ERA.length)] : [2, year, text.slice(dash)];
+}

@@ -1,5 +1,5 @@
 import type { Position } from '../domain.js';
-import { changedFields, SealChain, type SealedEntry } from './canonical.js';
+import { changedFields, compareSealTimes, SealChain, type SealedEntry } from './canonical.js';
 
 /** What verify found wrong, per seal range. */
 export type Problem =
@@ -15,6 +15,8 @@ export interface ArchivedEntry {
   file: string;
   /** The entry hash recomputed from the line, or undefined when secrets in it are masked. */
   hash?: string;
+  /** The same with the timestamp read as BC (the line does not say), for a year that may be one. */
+  bcHash?: string;
 }
 
 /** What a validly signed prune record lets go: entries before `cutoff` and, when it has one, at or before `upTo`. */
@@ -68,7 +70,7 @@ export class EntryCursor {
   /** The next entry if it lies before `to`. */
   async peekBefore(to: string): Promise<SealedEntry | undefined> {
     const entry = await this.peek();
-    return entry && entry.timestamp < to ? entry : undefined;
+    return entry && compareSealTimes(entry.timestamp, to) < 0 ? entry : undefined;
   }
 
   take(): void {
@@ -84,7 +86,8 @@ const positionOf = (entry: SealedEntry): Position => ({ timestamp: entry.timesta
  * modified (the fields whose digests differ), one only in the leaves is deleted (unless pruned), one only in the
  * database is inserted. A deleted and an inserted entry with the same id are one entry whose timestamp changed.
  * A table without a unique id can hold two entries with one id and timestamp: each is matched once, so a copy is
- * inserted, never hidden behind the original. Timestamps are ISO 8601 UTC with microseconds, which sort as text.
+ * inserted, never hidden behind the original. Timestamps are ISO 8601 UTC with microseconds, in time order by
+ * compareSealTimes (as text, but for BC years and infinities).
  */
 export async function compareRange(leaves: AsyncIterable<SealedEntry>, database: EntryCursor, to: string, context: RangeContext): Promise<RangeResult> {
   const expected = new EntryCursor(batches(leaves));
@@ -96,7 +99,7 @@ export async function compareRange(leaves: AsyncIterable<SealedEntry>, database:
   for (;;) {
     const [leaf, row] = [await expected.peek(), await database.peekBefore(to)];
     if (!leaf && !row) break;
-    const timestamp = !leaf ? (row as SealedEntry).timestamp : !row || leaf.timestamp <= row.timestamp ? leaf.timestamp : row.timestamp;
+    const timestamp = !leaf ? (row as SealedEntry).timestamp : !row || compareSealTimes(leaf.timestamp, row.timestamp) <= 0 ? leaf.timestamp : row.timestamp;
     const group: SealedEntry[] = [];
     for (let e = await expected.peek(); e && e.timestamp === timestamp; e = await expected.peek()) {
       group.push(e);
@@ -173,13 +176,13 @@ class EntriesById {
 }
 
 function wasPruned(entry: SealedEntry, context: RangeContext): boolean {
-  if (context.pruneCutoff !== undefined && entry.timestamp < context.pruneCutoff) return true;
-  return (context.prunes ?? []).some((reach) => entry.timestamp < reach.cutoff && (reach.upTo === undefined || atOrBefore(entry, reach.upTo)));
+  if (context.pruneCutoff !== undefined && compareSealTimes(entry.timestamp, context.pruneCutoff) < 0) return true;
+  return (context.prunes ?? []).some((reach) => compareSealTimes(entry.timestamp, reach.cutoff) < 0 && (reach.upTo === undefined || atOrBefore(entry, reach.upTo)));
 }
 
 /** (timestamp, id) <= position, ids compared as the index orders them: integers by value, other ids as text. */
 function atOrBefore(entry: SealedEntry, position: Position): boolean {
-  if (entry.timestamp !== position.timestamp) return entry.timestamp < position.timestamp;
+  if (entry.timestamp !== position.timestamp) return compareSealTimes(entry.timestamp, position.timestamp) < 0;
   const integers = /^-?\d+$/.test(entry.id) && /^-?\d+$/.test(position.id);
   return integers ? BigInt(entry.id) <= BigInt(position.id) : entry.id <= position.id;
 }
@@ -188,7 +191,8 @@ function checkArchived(entry: SealedEntry, context: RangeContext, result: RangeR
   const copy = context.archived.get(entry.id);
   if (!copy) return;
   result.archived += 1;
-  if (copy.hash !== undefined && copy.hash !== entry.hash) {
+  const hash = entry.timestamp.endsWith(' BC') ? copy.bcHash : copy.hash;
+  if (copy.hash !== undefined && hash !== entry.hash) {
     result.problems.push({ kind: 'archive-mismatch', id: entry.id, timestamp: entry.timestamp, archive: copy.file });
   }
 }
@@ -208,7 +212,7 @@ async function* batches<T>(source: AsyncIterable<T>): AsyncGenerator<T[]> {
 /** Takes the database's entries before `to` without checking them (a range whose seal file is missing or unreadable). */
 export async function skipRange(database: EntryCursor, to: string | undefined): Promise<number> {
   let skipped = 0;
-  for (let row = await database.peek(); row && (to === undefined || row.timestamp < to); row = await database.peek()) {
+  for (let row = await database.peek(); row && (to === undefined || compareSealTimes(row.timestamp, to) < 0); row = await database.peek()) {
     database.take();
     skipped += 1;
   }

@@ -2,12 +2,15 @@ import type { Position } from '../domain.js';
 import { writeJson } from '../output/stable-json.js';
 import { signText, verifyText, type SigningKey, type TrustedKey } from './keys.js';
 
-export const SEAL_FORMAT = 'api7-audit-seal/1';
+/** The first encoding printed BC timestamps without their era; such seals are still verified with it (decisions/005). */
+export const SEAL_FORMAT_V1 = 'api7-audit-seal/1';
+/** A BC timestamp's text ends in ` BC`. */
+export const SEAL_FORMAT = 'api7-audit-seal/2';
 export const PRUNE_FORMAT = 'api7-audit-prune/1';
 
 /** One seal file: a range of entries by time, its hash chain, and the Ed25519 signature over everything else. */
 export interface SealRecord {
-  format: typeof SEAL_FORMAT;
+  format: typeof SEAL_FORMAT | typeof SEAL_FORMAT_V1;
   seq: number;
   /** The audited table, `schema.name`. */
   table: string;

@@ -1,9 +1,15 @@
-import { chmod, chown, readdir, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, chown, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertRows, isEmbedded } from '../support/database.js';
-import { minuteRows, sealFixture, sealWorld } from './attack-seal-fixture.js';
+import { spawnCli } from '../support/cli.js';
+import { insertRows, isEmbedded, type TestSchema } from '../support/database.js';
+import { GENESIS_HASH, SealChain } from '../../src/seal/canonical.js';
+import { readSigningKey } from '../../src/seal/keys.js';
+import { SEAL_FORMAT_V1, signRecord, type SealRecord } from '../../src/seal/record.js';
+import { minuteRows, NOT_INTACT, sealFixture, sealWorld } from './attack-seal-fixture.js';
 
 let world: Awaited<ReturnType<typeof sealWorld>>;
 beforeAll(async () => {
@@ -82,4 +88,107 @@ describe.skipIf(isEmbedded())('attack seal/verify: the store is private, ranges 
     expect(result.code, result.stdout).toBe(0);
     expect(report.seals.map((seal) => seal.count)).toEqual([2, 2]);
   });
+
+  it('an entry moved between a BC year and the AD year of the same number is found (timestamptz)', async () => {
+    const f = await world.fixture('bc_tz');
+    // SQL order (44 BC, 1 BC, 1 AD, 44 AD) is not the text order of their digits: verify must still walk them in step.
+    const ids = await insertRows(f.schema, [
+      { at: '0044-03-15 10:00:00+00 BC', operator: 'caesar' },
+      { at: '0001-06-01 12:00:00+00 BC', operator: 'one bc' },
+      { at: '0001-06-01 12:00:00+00', operator: 'one ad' },
+      { at: '0044-03-15 10:00:00+00', operator: 'forty-four ad' },
+      ...minuteRows(3),
+    ]);
+    const record = await f.sealRecord('--settle', '0');
+    expect(record.count).toBe(7);
+    expect((await f.verify()).code).toBe(0);
+    await f.schema.query(`update ${f.table} set created_at = '0044-03-15 10:00:00+00' where id = $1`, [ids[0]]);
+    await f.schema.query(`update ${f.table} set created_at = '0001-06-01 12:00:00+00' where id = $1`, [ids[1]]);
+    const { result, report } = await f.verifyJson();
+    // Before: both printed 0044-03-15T... and 0001-06-01T... either side of the era, so verify said intact (exit 0).
+    expect(result.code, result.stdout).toBe(NOT_INTACT);
+    const problems = f.problemsOf(report).map((problem) => [problem.kind, problem.id, problem.fields]);
+    expect(problems).toEqual(expect.arrayContaining([['modified', ids[1], ['timestamp']]]));
+    expect(problems).toHaveLength(2);
+    expect(problems.map((problem) => problem[1]).sort()).toEqual([ids[0], ids[1]].sort());
+  });
+
+  it('a negative epoch moved to the AD year of the same number is found (epoch seconds)', async () => {
+    const made = await world.fixture('bc_epoch', async (s) => {
+      await s.query(`create table ${s.table('epoch_i')} (id bigint primary key, ts bigint not null, operator text, operation text, resource_type text, resource_id text, source_ip inet, before jsonb, after jsonb)`);
+      await s.query(`insert into ${s.table('epoch_i')} (id, ts, operator, operation) values
+        (1, extract(epoch from timestamptz '0002-01-01 00:00:00+00 BC'), 'two bc', 'update'),
+        (2, extract(epoch from timestamptz '0002-01-01 00:00:00+00'), 'two ad', 'update'),
+        (3, extract(epoch from now()) - 60, 'now', 'update')`);
+      return s.table('epoch_i');
+    });
+    const config = join(world.dir, 'bc-epoch.yaml');
+    await writeFile(config, `table: ${made.table}\ncolumns:\n  timestamp: { column: ts, epoch: seconds }\n`);
+    const f = sealFixture(world.database.url, made.table, made.store, world.key, made.schema, ['--config', config]);
+    expect((await f.sealRecord('--settle', '0')).count).toBe(3);
+    expect((await f.verify()).code).toBe(0);
+    await f.schema.query(`update ${made.table} set ts = extract(epoch from timestamptz '0002-01-01 00:00:00+00') where id = 1`);
+    const { result, report } = await f.verifyJson();
+    expect(result.code, result.stdout).toBe(NOT_INTACT);
+    expect(f.problemsOf(report).map((problem) => [problem.kind, problem.id, problem.fields])).toEqual([['modified', '1', ['timestamp']]]);
+  });
+
+  it('BC entries pruned into an archive are checked against it: intact, and an edited one is not the sealed entry', async () => {
+    const f = await world.fixture('bc_archive');
+    const ids = await insertRows(f.schema, [{ at: '0044-03-15 10:00:00+00 BC', operator: 'caesar' }, { at: '0001-06-01 12:00:00+00 BC', operator: 'one bc' }, ...minuteRows(2)]);
+    await f.sealRecord('--settle', '0');
+    const archive = join(world.dir, 'bc-archive.ndjson');
+    const pruned = await spawnCli([...f.base, 'prune', '--retention-days', '30', '--yes', '--json', '--seal-store', f.store, '--seal-key', world.key, '--archive', archive, '--show-secrets']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const clean = await f.verifyJson('--archive', archive);
+    // Before: the archive's timestamps have no era, so both were "not the sealed entry" (exit 4).
+    expect(f.problemsOf(clean.report)).toEqual([]);
+    expect(clean.report.seals[0]).toMatchObject({ status: 'intact', pruned: 2, archived: 2 });
+    const edited = join(world.dir, 'bc-archive-edited.ndjson');
+    await writeFile(edited, (await readFile(archive, 'utf8')).replace('"caesar"', '"brutus"'));
+    const mismatch = await f.verifyJson('--archive', edited);
+    expect(f.problemsOf(mismatch.report).map((problem) => [problem.kind, problem.id])).toEqual([['archive-mismatch', ids[0]]]);
+  });
+
+  it('a store whose first seal has the first encoding (api7-audit-seal/1, BC years without the era) still verifies intact', async () => {
+    const f = await world.fixture('bc_legacy');
+    await insertRows(f.schema, [{ at: '0044-03-15 10:00:00+00 BC', operator: 'caesar' }, { at: '0044-03-15 10:00:00+00', operator: 'ad' }, ...minuteRows(2)]);
+    await f.sealRecord('--settle', '0');
+    await rewriteAsFirstEncoding(f.store, f.schema, f.table);
+    await insertRows(f.schema, [{ operator: 'later' }]);
+    expect((await f.sealRecord('--settle', '0')).seq).toBe(2);
+    const { result, report } = await f.verifyJson();
+    // Read with today's encoding, the BC entry of seal 1 would be modified (its timestamp text gained ` BC`).
+    expect(f.problemsOf(report)).toEqual([]);
+    expect(result.code, result.stdout).toBe(0);
+  });
 });
+
+/** Seal 1 of `store` as a release before the era was encoded wrote it: leaves, hash and record (re-signed) in format /1. */
+async function rewriteAsFirstEncoding(store: string, schema: TestSchema, table: string): Promise<void> {
+  const path = join(store, 'seal-00000001.json');
+  const record = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown> & { to: string; leaves_file: string };
+  const iso = `coalesce(to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), created_at::text)`;
+  const rows = await schema.query<{ v: (string | null)[] }>(`select json_build_array(id::text, ${iso}, operator, operation, resource_type, resource_id,
+    resource_name, source_ip::text, source, before::text, after::text) as v from ${table} where created_at < $1 order by created_at, id`, [record.to]);
+  const chain = new SealChain(GENESIS_HASH);
+  let leaves = '';
+  for (const { v } of rows.rows) {
+    const pieces = v.map((value) => {
+      const bytes = value === null ? Buffer.alloc(0) : Buffer.from(value);
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(value === null ? -1 : bytes.length);
+      return Buffer.concat([length, bytes]);
+    });
+    const hash = createHash('sha256').update(Buffer.concat(pieces)).digest('hex');
+    chain.add(hash);
+    leaves += `${JSON.stringify([v[0], v[1], hash, pieces.map((piece) => crc32(piece).toString(16).padStart(8, '0')).join('')])}\n`;
+  }
+  await unlink(join(store, record.leaves_file));
+  const leavesFile = 'seal-00000001-01d0e0.leaves.ndjson';
+  await writeFile(join(store, leavesFile), leaves, { mode: 0o600 });
+  const { signature: _signature, ...unsigned } = record;
+  const rewritten = { ...unsigned, format: SEAL_FORMAT_V1, hash: chain.digest(), leaves_file: leavesFile, leaves_sha256: createHash('sha256').update(leaves).digest('hex') };
+  const key = await readSigningKey(world.key);
+  await writeFile(path, `${JSON.stringify(signRecord(rewritten as unknown as SealRecord, key), null, 2)}\n`, { mode: 0o600 });
+}

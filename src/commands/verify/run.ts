@@ -6,12 +6,12 @@ import { withAuditTable, type AuditTable } from '../../db/session.js';
 import type { OpenPool } from '../../db/pool.js';
 import { closeOnFailure } from '../../seal/before-connecting.js';
 import type { Position } from '../../domain.js';
-import { countUnsealed, isRowSecurityActive, streamSealedLeaves, type Unsealed } from '../../queries/verify.js';
+import { countUnsealed, isRowSecurityActive, streamSealedLeaves, type EraFrom, type Unsealed } from '../../queries/verify.js';
 import { parseLeaf, type SealedEntry } from '../../seal/canonical.js';
 import { SealRowHasher } from '../../seal/row-hasher.js';
 import { compareRange, EntryCursor, skipRange, type ArchivedEntry, type Problem, type PruneReach } from '../../seal/compare.js';
 import { readTrustedKey, type TrustedKey } from '../../seal/keys.js';
-import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, type SealRecord } from '../../seal/record.js';
+import { hasValidSignature, PRUNE_FORMAT, SEAL_FORMAT, SEAL_FORMAT_V1, type SealRecord } from '../../seal/record.js';
 import { checkStore, LeavesError, listStore, readLeaves, readStoreJson, sealFileName, StoreFileError } from '../../seal/store.js';
 import { explainPermission, rowSecurityError } from '../../seal/permission.js';
 import { auditTableName } from '../../seal/table-name.js';
@@ -79,7 +79,8 @@ async function verifyStore(table: AuditTable, options: VerifyOptions, key: Trust
   const { cutoff, prunes, problems } = await readPruneCutoff(options.store, listing.prunes, key, tableName);
   const upTo = [...records.values()].at(-1)?.to;
   if (upTo === undefined) return notChecked(tableName, options, key, checks, problems, await readUnsealed(table, undefined, options, problems));
-  const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher)));
+  const eraFrom = eraFromOf(records);
+  const database = new EntryCursor(readLeafLines(new SealRowHasher(), (hasher) => streamSealedLeaves(table.db, table.mapping, upTo, hasher, eraFrom)));
   let before: Position | null = null;
   let previousHash: string | undefined;
   for (const check of checks) {
@@ -160,6 +161,16 @@ async function readUnsealed(table: AuditTable, from: string | undefined, options
   return unsealed;
 }
 
+/** The end of the leading seals made with the first encoding (BC years without their era), or null: see EraFrom. */
+function eraFromOf(records: Map<number, SealRecord>): EraFrom {
+  let from: EraFrom = null;
+  for (const record of records.values()) {
+    if (record.format !== SEAL_FORMAT_V1) break;
+    from = record.to;
+  }
+  return from;
+}
+
 /** A seal file's record, or why it cannot be used as one. */
 async function readSealRecord(store: string, name: string, tableName: string, seq: number): Promise<Record<string, unknown> | string> {
   const record = await readStoreJson(store, name).catch(unlessStoreFileError);
@@ -168,7 +179,7 @@ async function readSealRecord(store: string, name: string, tableName: string, se
 
 /** Why a seal file cannot be used as a record at all, or undefined. */
 function recordProblem(record: Record<string, unknown>, tableName: string, seq: number): string | undefined {
-  if (record.format !== SEAL_FORMAT) return `not a ${SEAL_FORMAT} record`;
+  if (record.format !== SEAL_FORMAT && record.format !== SEAL_FORMAT_V1) return `not a ${SEAL_FORMAT} (or ${SEAL_FORMAT_V1}) record`;
   if (record.table !== tableName) return `seals table ${String(record.table)}, not ${tableName}`;
   // Signed, so a record under another number was renamed: the chain check alone would blame its neighbour.
   if (record.seq !== seq) return `it is seal ${String(record.seq)}, renamed to ${sealFileName(seq)}`;
