@@ -3,6 +3,7 @@ import { open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, LockBusyError, UsageError } from '../errors.js';
+import { describeLockWait } from './lock-busy.js';
 
 // One prune writes an archive at a time, whatever table or database it prunes: a lock file beside it, created with
 // O_EXCL, names the writer (docs/decisions/012-archive-file-lock.md says why not flock, and how a stale one goes).
@@ -189,11 +190,9 @@ function describeBusy(archive: string, path: string, found: FoundLock | undefine
   const who = owner
     ? `pid ${owner.pid} on ${owner.host}${owner.table ? `, pruning ${owner.table}` : ''}${owner.since ? `, since ${owner.since}` : ''}`
     : 'a lock file that names no writer';
-  const waited = waitedMs === undefined ? '' : ` after waiting ${waitedMs % 60_000 === 0 ? `${waitedMs / 60_000}m` : `${waitedMs / 1000}s`}`;
-  const hint = waitedMs === undefined ? 'try again when it has finished, or wait for it with --wait-lock 10m' : 'try again later or with a longer --wait-lock';
   const remote = owner && owner.host !== hostname() ? `; if no prune runs on ${owner.host}, remove ${path}` : '';
   const unnamed = owner ? '' : `; if no prune runs, remove ${path}`;
-  return `another prune is writing archive '${archive}' (${who}; lock file ${path}); nothing was done${waited}: ${hint}${remote}${unnamed}`;
+  return `another prune is writing archive '${archive}' (${who}; lock file ${path}); ${describeLockWait(waitedMs)}${remote}${unnamed}`;
 }
 
 async function describeSelf(table: string): Promise<ArchiveLockOwner> {

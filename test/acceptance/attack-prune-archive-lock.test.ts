@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, databaseUrl, type TestSchema } from '../support/database.js';
-import { useScratch } from './attack-prune-fixture.js';
+import { slowDeletes, useScratch } from './attack-prune-fixture.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 // Two prunes given one --archive (two crontab lines, two tables or two databases) through the built binary (npm run
@@ -27,8 +27,7 @@ async function seeded(): Promise<TestSchema> {
            jsonb_build_object('n', g, 'pad', (select string_agg(md5(g || '-' || i), '') from generate_series(1, 20) i))
     from generate_series(1, ${OLD}) g`);
   await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 hour', 'new' from generate_series(1, 2) g`);
-  await schema.query(`create function ${schema.name}.slow() returns trigger language plpgsql as $$ begin perform pg_sleep(0.02); return null; end $$`);
-  await schema.query(`create trigger slow after delete on ${t} for each statement execute function ${schema.name}.slow()`);
+  await slowDeletes(schema, 20);
   return schema;
 }
 

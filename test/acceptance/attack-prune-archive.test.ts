@@ -6,7 +6,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { spawnCli, startCli, type CliResult } from '../support/cli.js';
 import { createDefaultTable, databaseUrl, type TestSchema } from '../support/database.js';
-import { createTimePartitioned, daysAgo, useScratch } from './attack-prune-fixture.js';
+import { createTimePartitioned, daysAgo, slowDeletes, useScratch } from './attack-prune-fixture.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 // prune --archive attacked through the built binary (npm run build first): the archive's file goes away or fills
@@ -27,10 +27,7 @@ async function seeded(slowMs = 0): Promise<TestSchema> {
            jsonb_build_object('n', g, 'password', 'pw-' || g, 'pad', (select string_agg(md5(g || '-' || i), '') from generate_series(1, 60) i))
     from generate_series(1, ${OLD}) g`);
   await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 hour', 'new' from generate_series(1, ${NEW}) g`);
-  if (slowMs > 0) {
-    await schema.query(`create function ${schema.name}.slow() returns trigger language plpgsql as $$ begin perform pg_sleep(${slowMs / 1000}); return null; end $$`);
-    await schema.query(`create trigger slow after delete on ${t} for each statement execute function ${schema.name}.slow()`);
-  }
+  if (slowMs > 0) await slowDeletes(schema, slowMs);
   return schema;
 }
 

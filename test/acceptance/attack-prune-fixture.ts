@@ -51,3 +51,9 @@ export async function createTimePartitioned(schema: TestSchema): Promise<string>
 export async function daysAgo(schema: TestSchema, days: number): Promise<string> {
   return (await schema.query<{ t: string }>(`select (now() - make_interval(days => $1))::text t`, [days])).rows[0]?.t as string;
 }
+
+/** Makes each DELETE statement on the schema's table sleep `ms` after it ran: a prune slow enough to act on mid-run. */
+export async function slowDeletes(schema: TestSchema, ms: number): Promise<void> {
+  await schema.query(`create function ${schema.name}.slow() returns trigger language plpgsql as $$ begin perform pg_sleep(${ms / 1000}); return null; end $$`);
+  await schema.query(`create trigger slow after delete on ${schema.table()} for each statement execute function ${schema.name}.slow()`);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnCli, startCli } from '../support/cli.js';
 import { createDefaultTable, databaseUrl, type TestSchema } from '../support/database.js';
-import { useScratch } from './attack-prune-fixture.js';
+import { slowDeletes, useScratch } from './attack-prune-fixture.js';
 import { waitFor } from '../support/wait.js';
 
 // prune through a view, through the built binary (npm run build first). The table's lock is keyed on the relation
@@ -18,8 +18,7 @@ async function seeded(): Promise<TestSchema> {
   const t = schema.table();
   await schema.query(`insert into ${t} (created_at, operator) select now() - interval '100 days' + g * interval '1 s', 'old' from generate_series(1, ${OLD}) g`);
   await schema.query(`insert into ${t} (created_at, operator) select now() - g * interval '1 hour', 'new' from generate_series(1, 3) g`);
-  await schema.query(`create function ${schema.name}.slow() returns trigger language plpgsql as $$ begin perform pg_sleep(0.02); return null; end $$`);
-  await schema.query(`create trigger slow after delete on ${t} for each statement execute function ${schema.name}.slow()`);
+  await slowDeletes(schema, 20);
   await schema.query(`create view ${schema.name}.v as select * from ${t}`);
   return schema;
 }

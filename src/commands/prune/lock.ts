@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, LockBusyError } from '../../errors.js';
 import type { Db } from '../../db/connect.js';
 import { pruneLockName, tryAdvisoryLock, type LockHolder } from '../../db/advisory-lock.js';
+import { describeLockWait } from '../../output/lock-busy.js';
 
 /** --wait-lock: pause between attempts at the lock. */
 const LOCK_RETRY_MS = 250;
@@ -34,11 +35,5 @@ function describeBusy(table: string, holder: LockHolder | undefined, waitedMs: n
       ].filter(Boolean)
     : [];
   const who = parts.length > 0 ? ` (${parts.join(', ')})` : '';
-  const waited = waitedMs === undefined ? '' : ` after waiting ${formatWait(waitedMs)}`;
-  const hint = waitedMs === undefined ? 'try again when it has finished, or wait for it with --wait-lock 10m' : 'try again later or with a longer --wait-lock';
-  return `another prune of ${table} is running${who}; nothing was done${waited}: ${hint}`;
-}
-
-function formatWait(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
+  return `another prune of ${table} is running${who}; ${describeLockWait(waitedMs)}`;
 }
