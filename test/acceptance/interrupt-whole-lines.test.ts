@@ -105,6 +105,20 @@ describe('SIGINT at random moments leaves whole lines, a prefix of the SQL resul
     }
   }, 10 * BOUND_MS);
 
+  it('follow -o ndjson and export --out - into a pipe (10 runs each): they stop at a safe point, whole lines', async () => {
+    const full = await spawnCli([...base(), 'list', '--all', '--order', 'asc', '-o', 'ndjson']);
+    const whole = ids(full.stdout.split('\n').slice(0, -1));
+    for (let i = 0; i < 10; i += 1) {
+      const follow = await interruptAtRandom([...base(), 'follow', '--since', '1d', '--settle', '0', '-o', 'ndjson'], (run) => run.stdout().length > 0);
+      // follow ends on Ctrl-C with exit 0 (README).
+      expect(follow.code, follow.stderr).toBe(0);
+      expectNdjsonPrefix(follow.stdout, whole);
+      const exported = await interruptAtRandom([...base(), 'export', '--out', '-', '--settle', '0', '--batch-size', '5'], (run) => run.stdout().length > 0);
+      expect([0, 130], exported.stderr).toContain(exported.code);
+      expectNdjsonPrefix(exported.stdout, whole);
+    }
+  }, 20 * BOUND_MS);
+
   it('export --out FILE (10 runs): the file holds whole lines', async () => {
     for (let i = 0; i < 10; i += 1) {
       const out = join(dir, `export-${i}.ndjson`);
