@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -316,6 +317,39 @@ describe('prune --archive of a partition whose detach times out after it was cop
       await reader.query('rollback').catch(() => undefined);
       await reader.end();
     }
+  });
+});
+
+describe('prune --archive of a partition killed -9 while copied or while its DETACH waits', () => {
+  it('every entry is archived or still in the table after each kill; the rerun drops the partition and archives all', async () => {
+    const { schema, truth } = await partitionedTable();
+    const t = schema.table();
+    const archive = join(scratch.dir(), `${schema.name}-killed.ndjson.gz`);
+    const args = ['--db', databaseUrl(), '--table', t, 'prune', '--yes', '--json', '--batch-size', '10', '--wait-lock', '10s', '--archive', archive];
+    const expectNoneLost = async () => {
+      const there = await ids(schema);
+      const archived = new Set(existsSync(archive) ? (await readArchive(archive)).map((entry) => entry.id) : []);
+      expect(truth.filter((id) => !there.has(id) && !archived.has(id))).toEqual([]);
+    };
+    // The reader keeps every DETACH waiting: a kill lands in the copy, between DETACH attempts or in one.
+    await whileRead(t, async () => {
+      for (let attempt = 0; attempt < 4; attempt += 1) {
+        const run = startCli(args);
+        await sleep(400 + Math.floor(Math.random() * 1600));
+        run.child.kill('SIGKILL');
+        await run.result;
+        await expectNoneLost();
+      }
+    });
+    // Killed before its DETACH got the lock, each run left the partition attached and whole.
+    expect(await count(schema, `operator = 'in-old-partition'`)).toBe(200);
+    const last = await spawnCli(args, { timeoutMs: 60_000 });
+    expect(last.code, last.stderr).toBe(0);
+    expect(JSON.parse(last.stdout)).toMatchObject({ partitions_dropped: 1, complete: true });
+    const archived = new Set((await readArchive(archive)).map((entry) => entry.id));
+    expect(truth.filter((id) => !archived.has(id))).toEqual([]);
+    const left = await ids(schema);
+    expect(truth.filter((id) => left.has(id))).toEqual([]);
   });
 });
 
