@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -146,6 +147,26 @@ describe('prune --archive whose holder was killed -9', () => {
     expectArchivedOnce(entries, a, truthA, kills * BATCH);
     expectArchivedOnce(entries, b, truthB);
     expect(existsSync(`${archive}.lock`)).toBe(false);
+  });
+});
+
+describe('prune --archive whose stale lock four prunes find at once', () => {
+  it('one of them removes it, each takes the archive in turn, every entry of the four tables is there once', async () => {
+    const schemas = [await seeded(), await seeded(), await seeded(), await seeded()];
+    const truths = await Promise.all(schemas.map(allIds));
+    const archive = join(scratch.dir(), 'stale-four.ndjson.gz');
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(`${archive}.lock`, `${JSON.stringify({ pid: exited, host: hostname(), since: '2026-12-04T23:00:00.000Z', table: 'gone.audit_logs' })}\n`);
+    const results = await Promise.all(schemas.map((schema) => spawnCli(pruneArgs(schema, archive, '--wait-lock', '60s'), { timeoutMs: 90_000 })));
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+    }
+    const entries = await readArchive(archive);
+    expect(entries).toHaveLength(4 * OLD);
+    schemas.forEach((schema, index) => expectArchivedOnce(entries, schema, truths[index] ?? []));
+    expect(existsSync(`${archive}.lock`)).toBe(false);
+    expect(existsSync(`${archive}.lock.break`)).toBe(false);
   });
 });
 
