@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { poolOf, type Db } from '../db/connect.js';
 import { copyOutValues, type CopyReader } from '../db/copy-out.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
-import { beforeInstant, columnRef, fieldExpression, instantOf, qualifiedRef, timestampRef } from '../db/entry-columns.js';
+import { beforeInstant, columnRef, fieldExpression, instantOf, qualifiedRef, timeBoundCondition, timestampRef } from '../db/entry-columns.js';
 import type { MappedColumn, ResolvedMapping } from '../db/mapping.js';
 import { CANONICAL_FIELDS, type CanonicalField } from '../domain.js';
 import { allOf } from './filters.js';
@@ -44,7 +44,7 @@ function eraSuffix(mapping: ResolvedMapping, eraFrom: EraFrom): RawBuilder<strin
   // The same UTC wall time isoTimestampOf prints: a plain timestamp as it is, anything else converted.
   const utc = column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined ? timestampRef(mapping) : sql`(${instantOf(mapping)} at time zone 'UTC')`;
   const bc = sql`${utc} < timestamp '0001-01-01 00:00:00'`;
-  const when = eraFrom === null ? bc : sql`${bc} and not ${beforeInstant(mapping, eraFrom)}`;
+  const when = eraFrom === null ? bc : sql`${bc} and ${timeBoundCondition(mapping, '>=', { kind: 'absolute', iso: eraFrom })}`;
   return sql<string>`case when ${when} then ' BC' else '' end`;
 }
 
@@ -56,7 +56,7 @@ export function buildSealQuery(db: Db, mapping: ResolvedMapping, range: SealRang
   // By the instant an entry prints, as verify splits the ranges: a float8 epoch just under `to` that rounds onto it
   // belongs to the next seal (raw, it was sealed here and verify looked for it in the next: a false alarm).
   const conditions = [beforeInstant(mapping, range.to)];
-  if (range.from !== undefined) conditions.push(sql<boolean>`not ${beforeInstant(mapping, range.from)}`);
+  if (range.from !== undefined) conditions.push(timeBoundCondition(mapping, '>=', { kind: 'absolute', iso: range.from }));
   return db
     .selectFrom(tableRef(mapping))
     .select(CANONICAL_FIELDS.map((field, i) => storedText(mapping, field, eraFrom).as(`f${i}`)))

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { beforeInstant, fieldExpression, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { fieldExpression, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { streamSealLeaves, type EraFrom } from './seal.js';
 
@@ -28,7 +28,7 @@ export interface Unsealed {
 export async function countUnsealed(db: Db, mapping: ResolvedMapping, from?: string, ageSeconds = 0): Promise<Unsealed> {
   const ts = timestampRef(mapping);
   // By the instant, as seal bounds its ranges (queries/seal.ts).
-  const condition = from === undefined ? sql<boolean>`true` : sql<boolean>`not ${beforeInstant(mapping, from)}`;
+  const condition = from === undefined ? sql<boolean>`true` : timeBoundCondition(mapping, '>=', { kind: 'absolute', iso: from });
   const old = timestampValue(mapping, { kind: 'relative', interval: `${ageSeconds} seconds` });
   const oldest = db.selectFrom(tableRef(mapping)).select(fieldExpression(mapping, 'timestamp').as('t')).where(condition).orderBy(ts).limit(1);
   const row = await db
