@@ -6,7 +6,7 @@ import { InterruptedError, LockBusyError, UsageError } from '../errors.js';
 import { describeLockWait } from './lock-busy.js';
 
 // One prune writes an archive at a time, whatever table or database it prunes: a lock file beside it, created with
-// O_EXCL, names the writer (docs/decisions/012-archive-file-lock.md says why not flock, and how a stale one goes).
+// O_EXCL, names the writer (docs/decisions/013-archive-file-lock.md says why not flock, and how a stale one goes).
 
 /** --wait-lock: pause between attempts at the archive's lock, as for the table's advisory lock. */
 const RETRY_MS = 250;
