@@ -114,9 +114,9 @@ describe('prune --archive shared by two prunes of two tables started at once', (
 });
 
 describe('prune --archive whose holder was killed -9', () => {
-  it('the lock it left is stale: a prune of another table takes the archive at once, and the killed one finishes on rerun', async () => {
-    const [a, b] = [await seeded(), await seeded()];
-    const [truthA, truthB] = [await allIds(a), await allIds(b)];
+  it('the lock it left is stale: a prune waiting for it goes on, one of another table takes it at once, the killed one finishes on rerun', async () => {
+    const [a, b, c] = [await seeded(), await seeded(), await seeded()];
+    const [truthA, truthB, truthC] = [await allIds(a), await allIds(b), await allIds(c)];
     const archive = join(scratch.dir(), 'killed.ndjson.gz');
     const BATCH = 25;
     let kills = 0;
@@ -124,28 +124,37 @@ describe('prune --archive whose holder was killed -9', () => {
       const run = startCli(pruneArgs(a, archive, '--wait-lock', '10s'));
       const left = await oldLeft(a);
       await waitFor(async () => run.exited() || (await oldLeft(a)) < left, 30_000, 'a batch deleted');
-      await sleep(20 + attempt * 41);
+      // First a prune of another table that waits for the archive while the holder runs, then is left a stale lock.
+      const waiting = attempt === 0 ? startCli(pruneArgs(b, archive, '--wait-lock', '30s')) : undefined;
+      await sleep(attempt === 0 ? 300 : 20 + attempt * 41);
       if (run.exited()) break;
       run.child.kill('SIGKILL');
       await run.result;
       kills += 1;
+      if (waiting) {
+        const waited = await waiting.result;
+        expect(waited.code, waited.stderr).toBe(0);
+        expect(waited.stderr).toBe('');
+        expect(await oldLeft(b)).toBe(0);
+        continue;
+      }
       expect(existsSync(`${archive}.lock`)).toBe(true);
       // No --wait-lock: the stale lock file is no reason to wait, only a running holder is.
-      if (attempt === 0) {
-        const other = await spawnCli(pruneArgs(b, archive));
+      if (attempt === 1) {
+        const other = await spawnCli(pruneArgs(c, archive));
         expect(other.code, other.stderr).toBe(0);
         expect(other.stderr).toBe('');
       }
     }
-    expect(kills).toBeGreaterThan(0);
+    expect(kills).toBeGreaterThan(1);
     // The killed client's backend may still hold the table's advisory lock for a moment: wait for that one.
     const last = await spawnCli(pruneArgs(a, archive, '--wait-lock', '10s'));
     expect(last.code, last.stderr).toBe(0);
-    expect(await oldLeft(a)).toBe(0);
-    expect(await oldLeft(b)).toBe(0);
+    for (const schema of [a, b, c]) expect(await oldLeft(schema)).toBe(0);
     const entries = await readArchive(archive);
     expectArchivedOnce(entries, a, truthA, kills * BATCH);
     expectArchivedOnce(entries, b, truthB);
+    expectArchivedOnce(entries, c, truthC);
     expect(existsSync(`${archive}.lock`)).toBe(false);
   });
 });
