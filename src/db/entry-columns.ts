@@ -233,19 +233,27 @@ export function instantBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', 
 /**
  * A raw value at or below (`>=`) or above (`<`) every raw value whose instant is on that side of `bound`. An epoch:
  * one unit (a second or millisecond) beyond, far more than to_timestamp's rounding to microseconds. A local time:
- * the bound in local time by the zone's offset a day before it, at it and a day after it, the smallest (`>=`) or
- * largest (`<`) of the three: an entry within a day of the bound has one of those offsets, and one further off is
- * further off in local time too (offsets change by 24 h at most). Tried on every zone's changes in
- * test/integration/time-bound-margin.test.ts.
+ * the bound in local time by the zone's offset at it, a day and two weeks either side, the smallest (`>=`) or
+ * largest (`<`): an entry near the bound has one of those offsets (the days catch a change, the weeks a POSIX rule's
+ * jump of more than a day), and one further off is further off in local time too (PostgreSQL's offsets differ by
+ * under 336 h). Stable expressions, not a subquery, so the planner estimates the range and picks the index.
+ * Tried on every zone's changes in test/integration/time-bound-margin.test.ts.
  */
 function widenedBound(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilder<unknown>): RawBuilder<unknown> {
   const column = mapping.columns.timestamp as MappedColumn;
   if (column.epoch !== undefined) return sql`(${columnTimestamp(mapping, bound)} ${sql.raw(op === '>=' ? '-' : '+')} 1)`;
   const local = (at: RawBuilder<unknown>) => sql`((${at}) at time zone ${sql.lit(column.timeZone)})`;
-  // Hours, not '1 day': a timestamptz plus a day is a calendar day in the session's zone, 23 or 25 hours at DST.
-  const day = sql`interval '24 hours'`;
-  return sql`${sql.raw(op === '>=' ? 'least' : 'greatest')}(${local(bound)}, ${local(sql`${bound} - ${day}`)} + ${day}, ${local(sql`${bound} + ${day}`)} - ${day})`;
+  // Hours, not days: a timestamptz plus '1 day' is a calendar day in the session's zone, 23 or 25 hours at DST.
+  const shifted = WIDENED_HOURS.map((hours) => {
+    if (hours === 0) return local(bound);
+    const shift = sql`interval ${sql.lit(`${Math.abs(hours)} hours`)}`;
+    return hours > 0 ? sql`${local(sql`${bound} + ${shift}`)} - ${shift}` : sql`${local(sql`${bound} - ${shift}`)} + ${shift}`;
+  });
+  return sql`${sql.raw(op === '>=' ? 'least' : 'greatest')}(${sql.join(shifted)})`;
 }
+
+/** Where {@link widenedBound} reads the zone's offset, in hours from the bound. */
+const WIDENED_HOURS = [0, -24, 24, -336, 336];
 
 /** Entries strictly after `position` in (timestamp, id) order `order`: the keyset bound of pages, cursors and checkpoints. */
 export function afterPosition(mapping: ResolvedMapping, position: Position, order: 'asc' | 'desc' = 'asc'): RawBuilder<boolean> {

@@ -8,7 +8,7 @@ import { createTestSchema, type TestSchema } from '../support/database.js';
 // H40: --since/--until on a column keyedByInstant compare the instant exactly and keep a widened raw range so the
 // column's index serves them. The widened range must never leave out a raw value the instant takes in: tried here
 // against PostgreSQL's own time zone database, every zone, around every change of 2 hours or more since 1840 and
-// every change in 2026, with bounds on and near each entry's instant.
+// every change in 2026, with bounds on and near each entry's instant; POSIX rules, some with offsets days apart.
 
 let schema: TestSchema;
 beforeAll(async () => {
@@ -60,12 +60,12 @@ describe('a local-time column: the widened raw range holds every entry the insta
     for (const { name, at } of changes.rows) {
       const mapping = mappingFor({ timeZone: name });
       const zone = sql.lit(name);
-      // Local times every 20 minutes for 30 h either side of each change; bounds on each one's instant, 1 µs after
-      // it, and up to 2 h either side.
+      // Local times every 30 minutes for 26 h either side of each change; bounds on each one's instant, 1 µs after
+      // it, and an hour either side.
       const pairs = sql`select raw, b from (
-          select distinct (cast(c as timestamptz) at time zone ${zone}) + k * interval '20 minutes' as raw
-          from unnest(cast(${at} as text[])) c, generate_series(-90, 90) k) r,
-        lateral (select (raw at time zone ${zone}) + j * interval '30 minutes' as b from generate_series(-4, 4) j
+          select distinct (cast(c as timestamptz) at time zone ${zone}) + k * interval '30 minutes' as raw
+          from unnest(cast(${at} as text[])) c, generate_series(-52, 52) k) r,
+        lateral (select (raw at time zone ${zone}) + j * interval '1 hour' as b from generate_series(-1, 1) j
                  union all select (raw at time zone ${zone}) + interval '1 microsecond') x`;
       const result = await run(disagreements(mapping, pairs));
       if (Number(result.since) + Number(result.until) > 0) failures.push(`${name}: ${result.since} >=, ${result.until} <, e.g. ${result.example}`);
@@ -76,10 +76,21 @@ describe('a local-time column: the widened raw range holds every entry the insta
   it('POSIX zone rules as PostgreSQL reads them, DST changes of 30 min to 2 h', { timeout: 60_000 }, async () => {
     const zones = ['CET-1CEST,M3.5.0,M10.5.0/3', 'EST5EDT,M3.2.0,M11.1.0', '<+1030>-10:30<+11>-11,M10.1.0,M4.1.0', 'AAA-1BBB-3,M3.5.0,M10.5.0', 'UTC+12'];
     for (const zone of zones) {
-      // The weeks of both changes in either hemisphere, every 20 minutes.
-      const pairs = sql`select raw, b from (select generate_series(timestamp '2026-03-05', timestamp '2026-04-10', interval '20 minutes') as raw
-          union all select generate_series(timestamp '2026-09-28', timestamp '2026-11-05', interval '20 minutes')) r,
-        lateral (select (raw at time zone ${sql.lit(zone)}) + j * interval '30 minutes' as b from generate_series(-4, 4) j) x`;
+      // The weeks of both changes in either hemisphere, every 30 minutes.
+      const pairs = sql`select raw, b from (select generate_series(timestamp '2026-03-05', timestamp '2026-04-10', interval '30 minutes') as raw
+          union all select generate_series(timestamp '2026-09-28', timestamp '2026-11-05', interval '30 minutes')) r,
+        lateral (select (raw at time zone ${sql.lit(zone)}) + j * interval '1 hour' as b from generate_series(-1, 1) j
+                 union all select (raw at time zone ${sql.lit(zone)}) + interval '1 microsecond') x`;
+      expect(await run(disagreements(mappingFor({ timeZone: zone }), pairs)), zone).toMatchObject({ since: '0', until: '0' });
+    }
+  });
+
+  it('POSIX zones whose two offsets are more than a day apart (the config file takes AAA-14BBB+12), bounds up to 15 days away', { timeout: 120_000 }, async () => {
+    // No rule given: PostgreSQL applies the US one (March and November), a jump of 26 h, or of 334 h.
+    for (const zone of ['AAA-14BBB+12', 'AAA+12BBB-14', 'AAA-167BBB+167']) {
+      const pairs = sql`select raw, b from (select generate_series(timestamp '2026-03-01', timestamp '2026-03-20', interval '2 hours') as raw
+          union all select generate_series(timestamp '2026-10-25', timestamp '2026-11-12', interval '2 hours')) r,
+        lateral (select (raw at time zone ${sql.lit(zone)}) + j * interval '1 hour' as b from generate_series(-364, 364, 13) j) x`;
       expect(await run(disagreements(mappingFor({ timeZone: zone }), pairs)), zone).toMatchObject({ since: '0', until: '0' });
     }
   });

@@ -26,10 +26,10 @@ describe('--since/--until SQL by timestamp shape', () => {
     expect(seconds).not.toContain('to_timestamp');
   });
 
-  it('local time: the instant exactly, and the raw column within the zone offsets a day either side of the bound', () => {
+  it('local time: the instant exactly, and the raw column within the zone offsets two weeks either side of the bound', () => {
     const { sql, parameters } = compile(withTimestamp({ type: 'timestamp', timeZone: 'Europe/Berlin' }));
     expect(sql).toContain(`("ts" at time zone 'Europe/Berlin') >= cast($ as timestamptz)`);
-    expect(sql).toContain(`"ts" >= least(((cast($ as timestamptz)) at time zone 'Europe/Berlin'), ((cast($ as timestamptz) - interval '24 hours') at time zone 'Europe/Berlin') + interval '24 hours', ((cast($ as timestamptz) + interval '24 hours') at time zone 'Europe/Berlin') - interval '24 hours')`);
+    expect(sql).toContain(`"ts" >= least(((cast($ as timestamptz)) at time zone 'Europe/Berlin'), ((cast($ as timestamptz) - interval '24 hours') at time zone 'Europe/Berlin') + interval '24 hours', ((cast($ as timestamptz) + interval '24 hours') at time zone 'Europe/Berlin') - interval '24 hours', ((cast($ as timestamptz) - interval '336 hours') at time zone 'Europe/Berlin') + interval '336 hours', ((cast($ as timestamptz) + interval '336 hours') at time zone 'Europe/Berlin') - interval '336 hours')`);
     expect(sql).toContain(`"ts" < greatest(`);
     expect(sql).toContain(`("ts" at time zone 'Europe/Berlin') < (now() - cast(`);
     expect(parameters.every((value) => value === '2026-10-25T00:30:00Z' || value === '5 minutes')).toBe(true);
