@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { columnRef, columnTimestamp, fieldExpression, isoTimestampOf, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
+import { columnRef, columnTimestamp, fieldExpression, isoTimestampOf, timeBoundCondition, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
@@ -196,36 +196,62 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
 }
 
 /**
- * (operator, source IP) pairs in the window that the operator never used before: one probe of the operator index per
- * pair (a LATERAL ... LIMIT 1, so the planner cannot turn it into a sort of every older row: 15 s -> 0.2 ms a pair
- * on the 2M-row bench seed). As for first changes, the filters choose the pairs and their first use is looked up in
- * the whole table: `first` is that first use.
+ * (operator, source IP) pairs in the window that the operator never used before. As for first changes, the filters
+ * choose the pairs and their first use is looked up in the whole table: `first` is that first use. One GROUP BY over
+ * every entry from the window's start gives each pair's filtered count and first entry, and its first use unfiltered
+ * (its first ever when nothing came before the window); then one probe a pair for an entry before the window
+ * (a LATERAL ... LIMIT 1: PostgreSQL planned a NOT EXISTS as a sort of the whole table for 40 pairs).
+ * The probe goes through an index on the address when the table has one (the --ip GiST index): the operator is then
+ * compared by IS NOT DISTINCT FROM (the same, for the non-null operators here) so that PostgreSQL cannot AND it with
+ * the operator index, which read every entry of the operator for each pair: 67 s for 20,000 pairs on 2M rows, 4-6 s
+ * now (decisions/010-stats-new-source-ip.md). Without one, through the operator index, as before.
+ * Without --since: the first use in the whole table at or after the pair's first in the filtered window.
  */
 export async function findNewAddresses(db: Db, mapping: ResolvedMapping, filters: EntryFilters): Promise<NewAddress[] | null> {
-  const query = buildNewAddressesQuery(mapping, filters);
+  const column = mapping.columns.source_ip;
+  if (!column || column.expression !== undefined) return null;
+  const indexed = await sql<{ indexed: boolean }>`
+    select exists (
+      select from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+      where i.indrelid = to_regclass(format('%I.%I', ${mapping.table.schema}::text, ${mapping.table.name}::text)) and a.attname = ${column.name}
+    ) as indexed`.execute(db);
+  const query = buildNewAddressesQuery(mapping, filters, indexed.rows[0]?.indexed ? 'address' : 'operator');
   if (!query) return null;
   const result = await query.execute(db);
   return result.rows.map((row) => ({ operator: row.operator, ip: row.ip, first: row.first, count: Number(row.n) }));
 }
 
-export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryFilters) {
+/** `probe`: which index finds an older entry of a pair: one on the address (see above), or the operator's. */
+export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryFilters, probe: 'address' | 'operator' = 'address') {
   if (!plainColumns(mapping, ['operator', 'timestamp', 'source_ip'])) return undefined;
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ip = sql.ref((mapping.columns.source_ip as { name: string }).name);
   const ts = timestampRef(mapping);
-  const conditions = [...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
+  const table = sql.table(tableRef(mapping));
+  const chosen = allOf(filterConditions(mapping, filters));
+  const scanned = [sql<boolean>`${operator} is not null`, sql<boolean>`${ip} is not null`];
+  const sameOperator = probe === 'address' ? sql`is not distinct from` : sql`=`;
+  // The time column unqualified in the probe is its own table's (o), as filterConditions writes it.
+  const older = filters.since
+    ? sql`left join lateral (
+        select 1 as hit from ${table} as o
+        where ${earlier(mapping, 'source_ip')} = g.source_ip_value and ${earlier(mapping, 'operator')} ${sameOperator} g.k
+          and ${timeBoundCondition(mapping, '<', filters.since)}
+        limit 1
+      ) b on true`
+    : sql``;
+  if (filters.since) scanned.unshift(timeBoundCondition(mapping, '>=', filters.since));
   return sql<{ operator: string; ip: string; first: string; n: string }>`
-    select g.k::text as operator, g.ip_text as ip, ${isoTimestampOf(mapping, sql`p.first_ever`)} as first, g.n from (
-      select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text, min(${ts}) as first_in, count(*) as n
-      from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
-    ) g
-    cross join lateral (
-      select ${earlier(mapping, 'timestamp')} as first_ever from ${sql.table(tableRef(mapping))} as o
-      where ${earlier(mapping, 'operator')} = g.k and ${earlier(mapping, 'source_ip')} = g.source_ip_value
-      order by ${earlier(mapping, 'timestamp')} limit 1
-    ) p
-    where p.first_ever >= ${newSince(mapping, filters, sql`g.first_in`)}
-    order by p.first_ever, g.k, g.ip_text`;
+    with g as (
+      select ${operator} as k, ${ip} as source_ip_value, ${fieldExpression(mapping, 'source_ip')} as ip_text,
+        min(${ts}) filter (where ${chosen}) as first_in, count(*) filter (where ${chosen}) as n, min(${ts}) as first_ever
+      from ${table} where ${allOf(scanned)} group by 1, 2
+      having count(*) filter (where ${chosen}) > 0
+    )
+    select g.k::text as operator, g.ip_text as ip, ${isoTimestampOf(mapping, sql`g.first_ever`)} as first, g.n
+    from g ${older}
+    where ${filters.since ? sql`b.hit is null` : sql`g.first_ever >= g.first_in`}
+    order by g.first_ever, g.k, g.ip_text`;
 }
 
 /** Every statement `stats` runs for these views (one GROUP BY each) and, when asked, the unusual-activity checks: the bench runs the same through psql. */

@@ -16,7 +16,10 @@ beforeAll(async () => {
   for (let day = 1; day <= 20; day++) {
     for (let n = 0; n < 2; n++) rows.push({ age: `${day} days ${n} hours`, operator: 'steady', operation: n ? 'UPDATE' : 'update', resource_type: 'route', source_ip: '10.1.2.3', source: 'api' });
   }
-  for (let n = 0; n < 12; n++) rows.push({ age: `${n} minutes`, operator: 'steady', operation: 'DELETE', resource_type: 'ssl', source_ip: '203.0.113.9', source: 'dashboard' });
+  // All 12 on today's UTC date: a minute apart, closer together just after midnight (at 00:07, 9 of them were today).
+  const now = Date.now();
+  const step = Math.min(60_000, Math.floor((now % 86_400_000) / 13));
+  for (let n = 0; n < 12; n++) rows.push({ at: new Date(now - (n + 1) * step).toISOString(), operator: 'steady', operation: 'DELETE', resource_type: 'ssl', source_ip: '203.0.113.9', source: 'dashboard' });
   // newbie: never seen before today. oldtimer: seen 90 days ago, and today, from the same address.
   rows.push({ age: '3 hours', operator: 'newbie', operation: 'CREATE', resource_type: 'consumer', source_ip: '2001:db8:1:2::5', source: 'dashboard' });
   rows.push({ age: '90 days', operator: 'oldtimer', operation: 'LOGIN', resource_type: 'user', source_ip: '10.1.2.77' });
