@@ -43,6 +43,7 @@ export function diffChangesAt(path: string, before: unknown, after: unknown, dep
 }
 
 function walk(path: string, before: unknown, after: unknown, out: Change[], depth: number): void {
+  if (depth <= TEXT_CHECK_DEPTH && typeof before === 'object' && typeof after === 'object' && sameText(before, after)) return;
   if (depth > MAX_DEPTH) {
     if (stableStringify(before, 0) !== stableStringify(after, 0)) out.push({ path, before, after });
   } else if (Array.isArray(before) && Array.isArray(after)) {
@@ -58,6 +59,24 @@ function walk(path: string, before: unknown, after: unknown, out: Change[], dept
   } else if (before !== after) {
     // Different primitives, or different kinds (object vs array vs primitive): one change for the whole value.
     out.push({ path, before, after });
+  }
+}
+
+/**
+ * Down to this depth, a pair of containers whose JSON texts are equal is skipped without walking it: JSON.stringify
+ * is native, while walking runs every node through JavaScript that a short run (history, show) never gets to
+ * optimise. Equal texts mean equal values (the same keys, order and all); unequal ones are walked, so that key order
+ * alone still changes nothing. Deeper, the texts would be made again at every level.
+ */
+const TEXT_CHECK_DEPTH = 3;
+
+/** Whether two values print the same JSON; false where JSON.stringify cannot print them (past V8's stack). */
+function sameText(before: unknown, after: unknown): boolean {
+  try {
+    return JSON.stringify(before) === JSON.stringify(after);
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
   }
 }
 

@@ -37,6 +37,15 @@ export const MAX_INDENT_LEVELS = 100;
  */
 export function writeJson(value: unknown, options: WriteJsonOptions = {}): string {
   // The native writer is six times faster; it prints the same text wherever the indentation cap is not reached.
+  // On one line there is no indentation to cap: only V8's stack limits it, which it reports as a RangeError.
+  if (!options.indent && !options.sortKeys) {
+    try {
+      return JSON.stringify(value) ?? 'null';
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return writeDeepJson(value, options);
+    }
+  }
   if (!nestsBeyond(value, MAX_INDENT_LEVELS - 1)) return JSON.stringify(value, options.sortKeys ? sortKeys : undefined, options.indent) ?? 'null';
   return writeDeepJson(value, options);
 }

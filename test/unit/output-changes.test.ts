@@ -47,4 +47,19 @@ describe('diffChanges', () => {
     const changes = diffChanges({ 'a"b': 1, '0': 1, x_1: 1, 'a.b': 1 }, { 'a"b': 2, '0': 2, x_1: 2, 'a.b': 2 });
     expect(changes.map((change) => change.path)).toEqual(['$["0"]', '$["a\\"b"]', '$["a.b"]', '$.x_1']);
   });
+
+  it('finds one change under equal ancestors, and past the depth JSON.stringify can print', () => {
+    const doc = (leaf: number) => ({ a: { b: { c: { d: { e: leaf, f: [1, 2] } } } }, g: { h: 1 } });
+    expect(diffChanges(doc(1), doc(2))).toEqual([{ path: '$.a.b.c.d.e', before: 1, after: 2 }]);
+    // undefined is no value on either side, as JSON prints it.
+    expect(diffChanges({ a: { b: undefined, c: 1 } }, { a: { c: 1 } })).toEqual([]);
+    const deep = (leaf: string) => {
+      let value: unknown = leaf;
+      for (let level = 0; level < 20_000; level++) value = { k: value };
+      return value;
+    };
+    expect(() => JSON.stringify(deep('x'))).toThrow(RangeError);
+    expect(diffChanges({ top: deep('x') }, { top: deep('x') })).toEqual([]);
+    expect(diffChanges({ top: deep('x') }, { top: deep('y') })).toHaveLength(1);
+  });
 });

@@ -7,7 +7,8 @@ import { withReadOnly } from '../../db/read-only.js';
 import type { OpenPool } from '../../db/pool.js';
 import type { SortOrder } from '../../queries/list.js';
 import { DELETE_OPERATION, entryAt, entryTellsState, firstEntry, firstStateEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
-import { createSecretPolicy, maskEntry, mayHoldSecret, type SecretPolicy } from '../../secrets/policy.js';
+import { createSecretPolicy, maskEntry, maskEntryBytes, type SecretPolicy } from '../../secrets/policy.js';
+import { fromByteString, toByteString } from '../../byte-string.js';
 import { MAX_DEPTH } from '../../secrets/rules.js';
 import { maskInvalidStates } from '../../output/invalid-states.js';
 import { diffChanges, type Change } from '../../output/changes.js';
@@ -73,12 +74,15 @@ export function incompleteNotice(resource: ResourceKey, completeness: Completene
   return `warning: ${sanitizeForTerminal(text)}`;
 }
 
+/** A timeline entry with, where it was made, its masked canonical JSON text: NDJSON writes it as it is. */
+export type HistoryItem = TimelineItem & { json?: string };
+
 export interface Masker {
   entry(raw: AuditEntry): AuditEntry;
   /** The changes from one state to another, secrets masked, secret changes listed with masked values. */
   changes(rawBefore: unknown, rawAfter: unknown, before: unknown, after: unknown): Change[];
   /** One timeline entry masked, with its changes: {@link entry} and {@link changes} in one step. */
-  item(raw: AuditEntry): TimelineItem;
+  item(raw: AuditEntry): HistoryItem;
 }
 
 /** Paths in the diff's order: array indexes as numbers (`$.m[2]` before `$.m[10]`), the rest as text. */
@@ -99,38 +103,43 @@ export function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker
       return [...visible, ...hidden].sort(byPath);
     },
     item(raw) {
-      // Most entries hold no secret: masking would copy and walk both states to give them back unchanged, and
-      // nothing can be hidden (the masked diff is the raw one). A third of history's run time on the 2M-row seed.
-      if (!showSecrets && !mayNeedMasking(raw, policy)) return { entry: raw, changes: diffChanges(raw.before, raw.after).sort(byPath) };
-      const entry = masker.entry(raw);
-      return { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after) };
+      if (showSecrets) return { entry: raw, changes: diffChanges(raw.before, raw.after) };
+      // The entry's JSON text is masked as export masks it (maskEntryBytes: the pre-check, then only the hits): the
+      // walkers copied and walked every state of the 24 entries holding secrets on the 2M-row seed, the larger part
+      // of history's own time. They keep what the text way leaves to them: invalid-JSON markers, which
+      // maskInvalidStates masks whole, and values nested as deep as the walkers mask whole.
+      const json = JSON.stringify(toCanonicalEntry(raw));
+      if (json.includes(INVALID_JSON_KEY) || bracketsIn(json, MAX_DEPTH) >= MAX_DEPTH) {
+        const entry = masker.entry(raw);
+        return { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after) };
+      }
+      const bytes = toByteString(json);
+      const maskedBytes = maskEntryBytes(bytes, policy);
+      // Nothing masked, nothing hidden: the masked diff is the raw one.
+      if (maskedBytes === bytes) return { entry: raw, changes: diffChanges(raw.before, raw.after).sort(byPath), json };
+      const maskedJson = fromByteString(maskedBytes);
+      const entry = JSON.parse(maskedJson) as AuditEntry;
+      return { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after), json: maskedJson };
     },
   };
   return masker;
 }
 
 /**
- * False only when masking certainly leaves the entry as it is: the export's pre-check (`mayHoldSecret`, a superset
- * of what `maskEntry` masks) finds nothing in its type and states, no state is an invalid-JSON marker (whose raw
- * text `maskInvalidStates` masks), and the text has too few brackets to nest as deep as the walkers mask whole.
+ * Opening brackets anywhere in the text, in strings too, counted up to `limit`: no value in it can nest deeper than
+ * this. indexOf from bracket to bracket, not a loop over every character: history's few hundred entries run it
+ * before the JIT would make such a loop fast.
  */
-export function mayNeedMasking(raw: AuditEntry, policy: SecretPolicy): boolean {
-  const text = JSON.stringify({ resource_type: raw.resource_type, before: raw.before, after: raw.after });
-  return text.includes(INVALID_JSON_KEY) || bracketsIn(text) >= MAX_DEPTH || mayHoldSecret(text, policy);
-}
-
-/** Opening brackets anywhere in the text, in strings too: no value in it can nest deeper than this. */
-function bracketsIn(text: string): number {
+function bracketsIn(text: string, limit: number): number {
   let count = 0;
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (code === 0x7b || code === 0x5b) count += 1;
+  for (const bracket of ['{', '[']) {
+    for (let at = text.indexOf(bracket); at >= 0 && count < limit; at = text.indexOf(bracket, at + 1)) count += 1;
   }
   return count;
 }
 
 /** The timeline: every entry of the resource that matches the filters, with what it changed (before -> after). */
-export async function* readTimeline(table: AuditTable, options: HistoryOptions, masker: Masker): AsyncGenerator<TimelineItem> {
+export async function* readTimeline(table: AuditTable, options: HistoryOptions, masker: Masker): AsyncGenerator<HistoryItem> {
   for await (const raw of streamHistory(table.db, table.mapping, options.resource, options.filters, options.order)) yield masker.item(raw);
 }
 
@@ -182,7 +191,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
       withReadOnly(table.db, async (db) => {
         const session = { ...table, db };
         // The whole timeline oldest first starts with the resource's first entry: one query, not two.
-        let timeline: AsyncGenerator<TimelineItem> | undefined;
+        let timeline: AsyncGenerator<HistoryItem> | undefined;
         let first: AuditEntry | undefined;
         if (options.mode.kind === 'timeline' && options.order === 'asc' && !hasFilters(options.filters)) {
           const items = readTimeline(session, options, masker);
@@ -241,7 +250,8 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           let pending = '';
           try {
             for await (const item of timeline ?? readTimeline(session, options, masker)) {
-              pending += `${writeJson({ ...toCanonicalEntry(item.entry), changes: item.changes })}\n`;
+              // `{...entry, changes}` as one JSON text: the entry's own text, then its changes before the last `}`.
+              pending += item.json === undefined ? `${writeJson({ ...toCanonicalEntry(item.entry), changes: item.changes })}\n` : `${item.json.slice(0, -1)},"changes":${writeJson(item.changes)}}\n`;
               if (pending.length >= 65_536) {
                 io.stdout.write(pending);
                 pending = '';
