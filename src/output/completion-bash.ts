@@ -1,7 +1,8 @@
-import { functionName, shellQuote as quote, type CompletionTree, type FlagSpec } from './completion-tree.js';
+import { functionName, globalValueFlags as valueFlagsOf, shellQuote as quote, type CompletionTree, type FlagSpec } from './completion-tree.js';
 
 /** The completion script for bash 4 and later: one function, registered with `complete -F`. */
-export function bashScript({ name, global, commands }: CompletionTree): string {
+export function bashScript(tree: CompletionTree): string {
+  const { name, global, commands } = tree;
   const valueCases: string[] = [];
   const addValueCases = (command: string, flags: FlagSpec[]) => {
     for (const flag of flags.filter((item) => item.takesValue)) {
@@ -20,7 +21,7 @@ export function bashScript({ name, global, commands }: CompletionTree): string {
   };
   addValueCases('', global);
   for (const command of commands) addValueCases(command.name, [...command.flags, ...global]);
-  const globalValueFlags = global.filter((flag) => flag.takesValue && !flag.optionalValue).flatMap((flag) => flag.names);
+  const globalValueFlags = valueFlagsOf(tree);
   const flagCases = commands.map((command) => `    ${quote(command.name)}) words=${quote([...command.flags, ...global].flatMap((flag) => flag.names).join(' '))} ;;`);
   const argumentCases = commands
     .filter((command) => command.arguments[0]?.values?.length)

@@ -1,7 +1,8 @@
-import { functionName, shellQuote as quote, shortDescription, type CompletionTree, type FlagSpec } from './completion-tree.js';
+import { functionName, globalValueFlags as valueFlagsOf, shellQuote as quote, shortDescription, type CompletionTree, type FlagSpec } from './completion-tree.js';
 
 /** The completion script for fish: `complete` lines, with a function that finds the subcommand. */
-export function fishScript({ name, global, commands }: CompletionTree): string {
+export function fishScript(tree: CompletionTree): string {
+  const { name, global, commands } = tree;
   const fn = functionName(name, '_command');
   const line = (condition: string, flag: FlagSpec) => {
     const parts = [`complete -c ${name} -n ${quote(condition)}`];
@@ -13,7 +14,7 @@ export function fishScript({ name, global, commands }: CompletionTree): string {
     return parts.join(' ');
   };
   // fish's __fish_use_subcommand takes the value of `--db URL` for the subcommand; this one skips the global flags' values.
-  const globalValueFlags = global.filter((flag) => flag.takesValue && !flag.optionalValue).flatMap((flag) => flag.names);
+  const globalValueFlags = valueFlagsOf(tree);
   const uses = (command: string) => `${fn} ${command}`;
   return [
     `# ${name} completion for fish. Load it with: ${name} completion fish | source`,

@@ -64,6 +64,9 @@ export function describeTree(program: Command, values: Readonly<Record<string, r
   return { name: program.name(), global: [...visible(program.options), HELP], commands };
 }
 
+/** The global flags that take the next word as their value: skipped when looking for the subcommand. */
+export const globalValueFlags = (tree: CompletionTree) => tree.global.filter((flag) => flag.takesValue && !flag.optionalValue).flatMap((flag) => flag.names);
+
 /** `text` as one POSIX shell word (bash, zsh and fish all read `'it'\''s'` as it's). */
 export const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 
