@@ -37,14 +37,8 @@ export interface QueuedOutput {
  * (the command stops producing), the queued ones are let out for at most {@link LINE_FLUSH_BOUND_MS}, then `exit`.
  * A reader slower than that gets a note that the last line may be cut; a further signal exits now.
  */
-export function endInterruptedRun(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: { write(text: string): unknown }, exit: (code: number) => void): void {
-  const message = `error: interrupted (${signal})`;
-  const cutNote = (): string => (stdout.writableLength > 0 ? `; stdout's reader did not take the rest within ${LINE_FLUSH_BOUND_MS / 1000} s: the last line may be cut` : '');
-  if (state.ending) {
-    stderr.write(`${message}${cutNote()}\n`);
-    exit(130);
-    return;
-  }
+export function endInterruptedRun(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: Stderr, exit: (code: number) => void): void {
+  if (state.ending) return exitInterrupted(signal, stdout, stderr, exit);
   state.ending = true;
   stdout.write = (() => false) as QueuedOutput['write'];
   const deadline = Date.now() + LINE_FLUSH_BOUND_MS;
@@ -53,8 +47,37 @@ export function endInterruptedRun(signal: NodeJS.Signals, stdout: QueuedOutput, 
       setTimeout(settle, FLUSH_POLL_MS);
       return;
     }
-    stderr.write(`${message}${cutNote()}\n`);
-    exit(130);
+    exitInterrupted(signal, stdout, stderr, exit);
   };
   settle();
+}
+
+/**
+ * After the first signal to a command that stops at a safe point itself (export, follow): it awaits room in stdout
+ * before it can stop, so a reader that takes nothing held Ctrl-C forever. Once stdout's queue has not moved for
+ * {@link LINE_FLUSH_BOUND_MS}, the run ends as {@link endInterruptedRun} ends it after its bound. A command that
+ * stops in time ends the run itself: the check is unref'd and keeps nothing alive.
+ */
+export function watchStuckOutput(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: Stderr, exit: (code: number) => void): void {
+  let queued = stdout.writableLength;
+  let since = Date.now();
+  const timer = setInterval(() => {
+    if (stdout.writableLength === 0 || stdout.writableLength !== queued) {
+      [queued, since] = [stdout.writableLength, Date.now()];
+      return;
+    }
+    if (Date.now() - since < LINE_FLUSH_BOUND_MS) return;
+    clearInterval(timer);
+    state.ending = true;
+    exitInterrupted(signal, stdout, stderr, exit);
+  }, FLUSH_POLL_MS * 10);
+  timer.unref();
+}
+
+type Stderr = { write(text: string): unknown };
+
+function exitInterrupted(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: Stderr, exit: (code: number) => void): void {
+  const cut = stdout.writableLength > 0 ? `; stdout's reader did not take the rest within ${LINE_FLUSH_BOUND_MS / 1000} s: the last line may be cut` : '';
+  stderr.write(`error: interrupted (${signal})${cut}\n`);
+  exit(130);
 }

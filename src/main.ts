@@ -5,7 +5,7 @@ import { buildProgram } from './cli.js';
 import { CliError, DeclinedError } from './errors.js';
 import { redactSecrets } from './secrets/redact.js';
 import { sanitizeForTerminal } from './terminal-safe.js';
-import { endInterruptedRun, interruptEndsRunAtOnce } from './interrupt.js';
+import { endInterruptedRun, interruptEndsRunAtOnce, watchStuckOutput } from './interrupt.js';
 
 const EXIT_USAGE = 2;
 const EXIT_RUNTIME = 1;
@@ -62,6 +62,7 @@ export async function runProcess(): Promise<void> {
       return;
     }
     controller.abort(new Error(`received ${signal}`));
+    watchStuckOutput(signal, process.stdout, process.stderr, (code) => process.exit(code));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   // `api7-audit list --all | head` closes the pipe early: that is the reader's choice, not a failure.
@@ -84,6 +85,6 @@ export async function runProcess(): Promise<void> {
     limitHeapGrowth: () => setFlagsFromString('--heap-growing-percent=30'),
   };
   process.exitCode = await run(process.argv.slice(2), io);
-  // The exit code is set; let sockets and file handles drain instead of cutting them off with process.exit().
-  process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  // The exit code is set; let sockets and file handles drain instead of cutting them off with process.exit(). The
+  // signal handlers stay: Ctrl-C while stdout drains must not kill the process mid-line (interrupt.ts).
 }
