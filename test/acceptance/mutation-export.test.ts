@@ -37,8 +37,8 @@ class ErrorIn200 implements Protocol {
   failure(status: number): FakeReply {
     return this.hec.failure(status);
   }
-  discardReply(request: FakeRequest): FakeReply {
-    return this.hec.discardReply(request);
+  discardReply(): FakeReply {
+    return this.hec.discardReply();
   }
 }
 
