@@ -47,6 +47,9 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
         socket.destroy();
       };
       this.connection.once('error', close).once('end', close);
+      // Once pg has ended its side (after Terminate, or a refused SSLRequest), nothing more is read: waiting for the
+      // server to hang up kept the process alive a few milliseconds after every command.
+      socket.once('finish', () => socket.destroy());
       socket.once('data', () => {
         opened.heard = true;
       });
