@@ -149,20 +149,29 @@ function readSize(path: string): number {
   }
 }
 
+/**
+ * Starts `argv`, stops reading its stdout once output comes (the pipe fills), sends SIGINT and resumes reading
+ * `resumeAfterMs` later; returns the outcome and how long the process took to end after the signal.
+ */
+async function interruptWithStalledReader(argv: string[], resumeAfterMs: number): Promise<{ result: { code: number; stdout: string; stderr: string }; took: number }> {
+  const run = startCli([...base(), ...argv], { timeoutMs: BOUND_MS });
+  const started = Date.now();
+  while (run.stdout().length === 0 && !run.exited() && Date.now() - started < BOUND_MS) await sleep(5);
+  run.child.stdout?.pause();
+  await sleep(300);
+  const sent = Date.now();
+  run.child.kill('SIGINT');
+  const resumed = sleep(resumeAfterMs).then(() => run.child.stdout?.resume());
+  const result = await run.result;
+  const took = Date.now() - sent;
+  await resumed;
+  return { result, took };
+}
+
 describe('a reader that stops reading does not hold Ctrl-C', () => {
   it('a reader that takes nothing: exit 130 within the 2 s bound, saying the last line may be cut', async () => {
-    const run = startCli([...base(), 'list', '--all', '-o', 'ndjson'], { timeoutMs: BOUND_MS });
-    const started = Date.now();
-    while (run.stdout().length === 0 && !run.exited() && Date.now() - started < BOUND_MS) await sleep(5);
-    run.child.stdout?.pause();
-    await sleep(300);
-    const sent = Date.now();
-    run.child.kill('SIGINT');
-    // Resume only after the bound, so the reader is as stuck as a pager waiting for a key.
-    const resumed = sleep(3000).then(() => run.child.stdout?.resume());
-    const result = await run.result;
-    const took = Date.now() - sent;
-    await resumed;
+    // Resumed only after the bound, so the reader is as stuck as a pager waiting for a key.
+    const { result, took } = await interruptWithStalledReader(['list', '--all', '-o', 'ndjson'], 3000);
     expect(result.code).toBe(130);
     expect(took).toBeGreaterThanOrEqual(1900);
     expect(took).toBeLessThan(3000);
@@ -172,15 +181,7 @@ describe('a reader that stops reading does not hold Ctrl-C', () => {
   it('a reader that is 1 s late: whole lines and the plain message', async () => {
     const full = await spawnCli([...base(), 'list', '--all', '-o', 'ndjson']);
     const whole = ids(full.stdout.split('\n').slice(0, -1));
-    const run = startCli([...base(), 'list', '--all', '-o', 'ndjson'], { timeoutMs: BOUND_MS });
-    const started = Date.now();
-    while (run.stdout().length === 0 && !run.exited() && Date.now() - started < BOUND_MS) await sleep(5);
-    run.child.stdout?.pause();
-    await sleep(300);
-    run.child.kill('SIGINT');
-    await sleep(1000);
-    run.child.stdout?.resume();
-    const result = await run.result;
+    const { result } = await interruptWithStalledReader(['list', '--all', '-o', 'ndjson'], 1000);
     expect(result.code).toBe(130);
     expect(result.stderr).toBe('error: interrupted (SIGINT)\n');
     expectNdjsonPrefix(result.stdout, whole);
@@ -190,17 +191,7 @@ describe('a reader that stops reading does not hold Ctrl-C', () => {
     ['follow', ['follow', '--since', '1d', '--settle', '0', '-o', 'ndjson']],
     ['export --out -', ['export', '--out', '-', '--settle', '0', '--batch-size', '5']],
   ])('%s: a reader that takes nothing does not hold Ctrl-C either (the first one)', async (_name, argv) => {
-    const run = startCli([...base(), ...argv], { timeoutMs: BOUND_MS });
-    const started = Date.now();
-    while (run.stdout().length === 0 && !run.exited() && Date.now() - started < BOUND_MS) await sleep(5);
-    run.child.stdout?.pause();
-    await sleep(300);
-    const sent = Date.now();
-    run.child.kill('SIGINT');
-    const resumed = sleep(6000).then(() => run.child.stdout?.resume());
-    const result = await run.result;
-    const took = Date.now() - sent;
-    await resumed;
+    const { result, took } = await interruptWithStalledReader(argv, 6000);
     // Before: both waited for the reader (6 s here, forever for a pager left open).
     expect(took, result.stderr).toBeLessThan(4000);
     expect(result.code).toBe(130);
