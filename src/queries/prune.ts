@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entryJsonExpression, fieldExpression, idRef, idValue, keysetTimestamp, keysetValue, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { entryJsonExpression, fieldExpression, idRef, idValue, keysetTimestamp, keysetValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import { allOf } from './filters.js';
@@ -52,7 +52,9 @@ export async function computeCutoff(db: Db, retentionDays: number): Promise<stri
 
 /** The conditions every pruned row meets: before the cutoff and, when given, at or before `upTo`. */
 export function boundConditions(mapping: ResolvedMapping, bound: PruneBound): RawBuilder<boolean>[] {
-  const conditions = [sql<boolean>`${timestampRef(mapping)} < ${timestampValue(mapping, { kind: 'absolute', iso: bound.before })}`];
+  // By the instant each entry prints: on a local-time column the raw value alone put entries of an hour repeated in
+  // autumn on the wrong side of the cutoff, and prune deleted an entry after it (decisions/012).
+  const conditions = [timeBoundCondition(mapping, '<', { kind: 'absolute', iso: bound.before })];
   if (bound.upTo) conditions.push(...atOrBefore(mapping, bound.upTo));
   return conditions;
 }
