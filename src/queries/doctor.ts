@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Compilable, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { fieldExpression, idRef, idValue, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { afterPosition, fieldExpression, idRef, idValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { EntryFilters, Position } from '../domain.js';
 import { allOf, filterConditions, NO_FILTERS } from './filters.js';
@@ -152,19 +152,15 @@ export async function readEnds(db: Db, mapping: ResolvedMapping): Promise<{ olde
 
 /** The planner's estimate of the entries before `iso` (what prune would delete): no count(*). */
 export async function estimateBefore(db: Db, mapping: ResolvedMapping, iso: string): Promise<number> {
-  const where = sql<boolean>`${timestampRef(mapping)} < ${timestampValue(mapping, { kind: 'absolute', iso })}`;
+  const where = timeBoundCondition(mapping, '<', { kind: 'absolute', iso });
   const plan = await withPlanner(db, (explain) => explain(db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(where)));
   return Math.round(plan['Plan Rows'] ?? 0);
 }
 
 /** Entries after a position in (timestamp, id) order, counted through the index up to `cap`. */
 export function countAfter(db: Db, mapping: ResolvedMapping, position: Position, cap: number): Promise<number> {
-  const ts = timestampRef(mapping);
-  const after = allOf([
-    sql<boolean>`${ts} >= ${timestampValue(mapping, position)}`,
-    sql<boolean>`(${ts}, ${idRef(mapping)}) > (${timestampValue(mapping, position)}, ${idValue(mapping, position.id)})`,
-  ]);
-  return countUpTo(db, db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(after), cap);
+  // Export's own continuation (by the instant where the column needs it): what a rerun of it would still send.
+  return countUpTo(db, db.selectFrom(tableRef(mapping)).select(sql`1`.as('one')).where(afterPosition(mapping, position)), cap);
 }
 
 /** The plans of the ways the tool reads the table, for doctor to judge whether an index serves each. */
@@ -193,13 +189,13 @@ export function planReads(db: Db, mapping: ResolvedMapping, cutoff: string, filt
   const bound = timestampValue(mapping, { kind: 'absolute', iso: cutoff });
   const ordered = (where: RawBuilder<boolean>) => db.selectFrom(table).select(sql`1`.as('one')).where(where).orderBy(ts).orderBy(id).limit(1000);
   const since = allOf(filterConditions(mapping, { ...NO_FILTERS, since: { kind: 'relative', interval: '1 day' } }));
-  const afterPosition = sql<boolean>`${ts} >= ${bound} and (${ts}, ${id}) > (${bound}, ${idValue(mapping, LOWEST_ID[mapping.columns.id?.type ?? ''] ?? '')})`;
+  const afterLowest = sql<boolean>`${ts} >= ${bound} and (${ts}, ${id}) > (${bound}, ${idValue(mapping, LOWEST_ID[mapping.columns.id?.type ?? ''] ?? '')})`;
   return withPlanner(db, async (explain) => {
     const plans: ReadPlans = {
       newestFirst: await explain(buildListQuery(db, mapping, { filters: NO_FILTERS, order: 'desc' }, 50)),
       since: await explain(ordered(since)),
-      prune: await explain(ordered(sql<boolean>`${ts} < ${bound}`)),
-      export: await explain(ordered(afterPosition)),
+      prune: await explain(ordered(timeBoundCondition(mapping, '<', { kind: 'absolute', iso: cutoff }))),
+      export: await explain(ordered(afterLowest)),
       filters: {},
     };
     for (const [name, values] of Object.entries(filters)) {

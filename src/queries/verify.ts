@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { fieldExpression, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { fieldExpression, timeBoundCondition, timestampRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { streamSealLeaves, type EraFrom } from './seal.js';
 
@@ -29,13 +29,13 @@ export async function countUnsealed(db: Db, mapping: ResolvedMapping, from?: str
   const ts = timestampRef(mapping);
   // By the instant, as seal bounds its ranges (queries/seal.ts).
   const condition = from === undefined ? sql<boolean>`true` : timeBoundCondition(mapping, '>=', { kind: 'absolute', iso: from });
-  const old = timestampValue(mapping, { kind: 'relative', interval: `${ageSeconds} seconds` });
+  const old = timeBoundCondition(mapping, '<', { kind: 'relative', interval: `${ageSeconds} seconds` });
   const oldest = db.selectFrom(tableRef(mapping)).select(fieldExpression(mapping, 'timestamp').as('t')).where(condition).orderBy(ts).limit(1);
   const row = await db
     .selectFrom(tableRef(mapping))
     .select([
       sql<string>`count(*)`.as('count'),
-      sql<string>`count(*) filter (where ${ts} < ${old})`.as('old'),
+      sql<string>`count(*) filter (where ${old})`.as('old'),
       sql<string | null>`(${oldest})`.as('oldest'),
     ])
     .where(condition)
