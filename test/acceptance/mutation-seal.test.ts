@@ -7,6 +7,7 @@ import { minuteRows, NOT_INTACT, sealFixture, sealWorld, type SealRecordJson } f
 // H44 mutation audit (docs/decisions/008-mutation-audit.md): with verify's previous_hash check removed, every seal
 // test passed. It is what keeps two stores signed by one key (a backup, a second cron) from being mixed: the record
 // of one and the next record of the other then skip a range, and an entry deleted in that range went unnoticed.
+// And --unsealed-max-age counting `> 1` passed them too: every test left several old entries unsealed, never one.
 
 let world: Awaited<ReturnType<typeof sealWorld>>;
 beforeAll(async () => {
@@ -51,5 +52,18 @@ describe('verify and seal records from two stores of one key', () => {
     expect(result.code, result.stderr).toBe(NOT_INTACT);
     expect(report.intact).toBe(false);
     expect(mixed.problemsOf(report).map((problem) => problem.kind)).toContain('chain-broken');
+  });
+});
+
+describe('verify --unsealed-max-age', () => {
+  it('one entry older than it and not sealed is enough: exit 4, counted once', async () => {
+    const f = await world.fixture('one_unsealed');
+    await insertRows(f.schema, minuteRows(2).map((row, i) => ({ ...row, age: `${30 - i * 10} minutes` })));
+    await insertRows(f.schema, [{ age: '5 minutes', operator: 'alice', resource_id: 'unsealed' }]);
+    expect((await f.sealRecord('--settle', '10m')).count).toBe(2);
+    const { result, report } = await f.verifyJson('--unsealed-max-age', '2m');
+    expect(result.code, result.stderr).toBe(NOT_INTACT);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'unsealed-too-old', count: 1 })]);
+    expect((await f.verify('--unsealed-max-age', '1h')).code).toBe(0);
   });
 });
