@@ -70,10 +70,14 @@ function walk(path: string, before: unknown, after: unknown, out: Change[], dept
  */
 const TEXT_CHECK_DEPTH = 3;
 
-/** Whether two values print the same JSON; false where JSON.stringify cannot print them (past V8's stack). */
+/**
+ * Whether two values print the same JSON; false where JSON.stringify cannot print them (past V8's stack), and where
+ * the text holds a null: JSON.stringify prints Infinity (a state's 1e400) and -Infinity as null too, which differ.
+ */
 function sameText(before: unknown, after: unknown): boolean {
   try {
-    return JSON.stringify(before) === JSON.stringify(after);
+    const text = JSON.stringify(before);
+    return text === JSON.stringify(after) && !text.includes('null');
   } catch (error) {
     if (error instanceof RangeError) return false;
     throw error;
