@@ -50,9 +50,12 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
       // Once pg has ended its side (after Terminate, or a refused SSLRequest), nothing more is read: waiting for the
       // server to hang up kept the process alive a few milliseconds after every command.
       socket.once('finish', () => socket.destroy());
-      socket.once('data', () => {
-        opened.heard = true;
-      });
+      // sslAnswer: the answer to an SSLRequest that tls.ts's askingSocket sent itself.
+      for (const event of ['data', 'sslAnswer']) {
+        socket.once(event, () => {
+          opened.heard = true;
+        });
+      }
     }
   }
   const pool = createTlsPool(pg.Pool, { ...toPoolConfig(settings), Client: TrackedClient }, settings.target.tls ?? NO_TLS);

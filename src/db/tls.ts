@@ -1,15 +1,84 @@
+import { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { TlsSettings } from '../config/tls-settings.js';
 
-/** pg's `ssl` option for each attempt, in libpq's order: allow tries plain first, prefer TLS first. */
-export function sslAttempts(tls: TlsSettings): (false | ConnectionOptions)[] {
-  const secure = tlsOptions(tls);
-  if (tls.mode === 'disable') return [false];
-  if (tls.mode === 'allow') return [false, secure];
-  if (tls.mode === 'prefer') return [secure, false];
-  return [secure];
+/** One way to connect: pg's `ssl` option, and for {@link askingSocket} the socket pg is to use. */
+export interface Attempt {
+  ssl: false | ConnectionOptions;
+  stream?: () => Socket;
 }
+
+/**
+ * The ways to connect, in libpq's order: allow tries plain first, prefer TLS first. prefer asks on the first
+ * socket and, when the server says no, goes on there in plain text, as libpq does; pg would end that socket and
+ * need another, with a backend forked for each, on every run against a server without TLS (the default sslmode and
+ * the usual local server). A server that says yes gets pg's own TLS on a new socket, then plain text if that fails.
+ */
+export function sslAttempts(tls: TlsSettings): Attempt[] {
+  const secure = tlsOptions(tls);
+  if (tls.mode === 'disable') return [{ ssl: false }];
+  if (tls.mode === 'allow') return [{ ssl: false }, { ssl: secure }];
+  if (tls.mode === 'prefer') return [{ ssl: false, stream: askingSocket }, { ssl: secure }, { ssl: false }];
+  return [{ ssl: secure }];
+}
+
+/** The server answered an SSLRequest with `S`: TLS is on, and pg's own TLS is to take over on a new socket. */
+export class ServerOffersTls extends Error {
+  override readonly name = 'ServerOffersTls';
+}
+
+/** PostgreSQL's SSLRequest: length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/**
+ * A socket for pg with `ssl: false` that first sends an SSLRequest, as libpq's prefer does. What pg writes meanwhile
+ * (its startup message, sent as soon as the socket connects) is held until the server answers: `N`, and it goes out
+ * on this socket in plain text; `S` or anything else destroys the socket with an error that {@link createTlsPool}
+ * reads as "try the next way". The answer is emitted as `sslAnswer`, never as data: pg must not parse it.
+ */
+export function askingSocket(): Socket {
+  const socket = new Socket();
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+  const held: unknown[][] = [];
+  let asking = true;
+  // Registered before pg's own 'connect' listeners: the request goes out before anything pg writes.
+  socket.once('connect', () => write(SSL_REQUEST));
+  const holding = ((...args: unknown[]) => {
+    if (!asking) return write(...args);
+    held.push(args);
+    return true;
+  }) as typeof socket.write;
+  // net.Socket's connect() puts its own write back on the instance: the holding one goes on after it.
+  const connect = socket.connect.bind(socket) as (...args: unknown[]) => Socket;
+  socket.connect = ((...args: unknown[]) => {
+    const connecting = connect(...args);
+    socket.write = holding;
+    return connecting;
+  }) as typeof socket.connect;
+  socket.once('close', () => {
+    // A write held when the socket closed: its callback (pg's, after Terminate) is told so.
+    for (const args of held.splice(0)) (args.find((arg) => typeof arg === 'function') as ((error: Error) => void) | undefined)?.(new Error('Connection terminated'));
+  });
+  socket.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+    if (!asking || event !== 'data') return emit(event, ...args);
+    asking = false;
+    const answer = args[0] as Buffer;
+    emit('sslAnswer', answer);
+    // The server waits after its one byte, for a startup message or a TLS handshake.
+    if (answer.length === 1 && answer[0] === 0x4e) {
+      for (const pending of held.splice(0)) write(...pending);
+    } else {
+      socket.destroy(answer.length === 1 && answer[0] === 0x53 ? new ServerOffersTls('the server offers TLS') : new Error(ASKED_BADLY));
+    }
+    return true;
+  };
+  return socket;
+}
+
+/** pg's words for an SSLRequest answered with something else than `S` or `N`: {@link isTlsFailure} knows them. */
+const ASKED_BADLY = 'There was an error establishing an SSL connection';
 
 /** Node TLS options: verify the chain when a root is known (libpq: require with a root file acts as verify-ca), the host only for verify-full. */
 function tlsOptions(tls: TlsSettings): ConnectionOptions {
@@ -32,7 +101,7 @@ const CHAIN_CODE = /^(UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
 function isTlsFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  return error.message === NO_SSL || error.message === 'There was an error establishing an SSL connection' || TLS_CODE.test(code) || 'library' in error;
+  return error.message === NO_SSL || error.message === ASKED_BADLY || error instanceof ServerOffersTls || TLS_CODE.test(code) || 'library' in error;
 }
 
 /** A FATAL ErrorResponse during start-up (pg_hba.conf's hostssl/hostnossl among them): libpq then tries the other way. */
@@ -94,7 +163,9 @@ export function createTlsPool(PoolClass: typeof Pool, config: PoolConfig, tls: T
       for (let index = 0; ; index++) {
         try {
           const client = await this.attempt(index);
-          this.chosen = index;
+          // After an `N` on the asking socket, later connections start up in plain text at once (a reconnect then
+          // meets what the server says at start-up, not an answer to an SSLRequest).
+          this.chosen = attempts[index]?.stream === undefined ? index : attempts.findIndex((attempt) => attempt.ssl === false && attempt.stream === undefined);
           return client;
         } catch (error) {
           const tried = (error as { cause?: unknown }).cause ?? error;
@@ -104,7 +175,9 @@ export function createTlsPool(PoolClass: typeof Pool, config: PoolConfig, tls: T
     }
 
     private async attempt(index: number): Promise<PoolClient> {
-      this.options.ssl = attempts[index];
+      const attempt = attempts[index] as Attempt;
+      this.options.ssl = attempt.ssl;
+      (this.options as { stream?: () => Socket }).stream = attempt.stream;
       try {
         return await super.connect();
       } catch (error) {
@@ -112,5 +185,5 @@ export function createTlsPool(PoolClass: typeof Pool, config: PoolConfig, tls: T
       }
     }
   }
-  return new TlsPool({ ...config, ssl: attempts[0] });
+  return new TlsPool({ ...config, ssl: attempts[0]?.ssl });
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server } from 'node:https';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -169,6 +169,30 @@ describe('sslmode against a server without TLS (the shared one)', () => {
 
   it('no sslmode is libpq\'s prefer: connects', async () => {
     expectRows(await listPlain(databaseUrl()), 'plain-server');
+  });
+
+  it('prefer asks for TLS on its first socket and, told no, starts up on that same socket: one connection a command', async () => {
+    const target = new URL(plainUrl(''));
+    const firstBytes: Buffer[] = [];
+    const proxy = createServer((socket) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      socket.once('data', (chunk: Buffer) => firstBytes.push(chunk));
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      socket.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const via = new URL(plainUrl(''));
+      via.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      expectRows(await listPlain(via.toString()), 'plain-server');
+      // Before: one socket for pg's SSLRequest, ended at the server's `N`, and a second for the plain start-up.
+      expect(firstBytes).toHaveLength(1);
+      expect((firstBytes[0] as Buffer).subarray(0, 8)).toEqual(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+    } finally {
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it.each(['require', 'verify-ca', 'verify-full'])('sslmode=%s refuses to go on without TLS, one line, exit 1', async (mode) => {

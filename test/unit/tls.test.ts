@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { describeTlsFailure, sslAttempts, TlsConnectError } from '../../src/db/tls.js';
+import { askingSocket, describeTlsFailure, sslAttempts, TlsConnectError } from '../../src/db/tls.js';
 import { resolveTls, stripTlsParams } from '../../src/config/tls-settings.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -27,15 +27,15 @@ afterAll(async () => {
 const url = (params: string) => `postgres://u@db.internal:5432/d${params ? `?${params}` : ''}`;
 
 describe('resolveTls', () => {
-  it('defaults to prefer: TLS without verification first, then plain', () => {
+  it('defaults to prefer: asks for TLS on the first socket, then TLS without verification, then plain', () => {
     const tls = resolveTls(url(''), { HOME: empty });
     expect(tls).toMatchObject({ mode: 'prefer', modeSource: 'the default sslmode=prefer' });
-    expect(sslAttempts(tls)).toEqual([{ rejectUnauthorized: false }, false]);
+    expect(sslAttempts(tls)).toEqual([{ ssl: false, stream: askingSocket }, { ssl: { rejectUnauthorized: false } }, { ssl: false }]);
   });
 
   it('allow tries plain first; disable only plain', () => {
-    expect(sslAttempts(resolveTls(url('sslmode=allow'), { HOME: empty }))).toEqual([false, { rejectUnauthorized: false }]);
-    expect(sslAttempts(resolveTls(url('sslmode=disable'), { HOME: home }))).toEqual([false]);
+    expect(sslAttempts(resolveTls(url('sslmode=allow'), { HOME: empty }))).toEqual([{ ssl: false }, { ssl: { rejectUnauthorized: false } }]);
+    expect(sslAttempts(resolveTls(url('sslmode=disable'), { HOME: home }))).toEqual([{ ssl: false }]);
   });
 
   it('the URL beats PGSSLMODE, which beats the default', () => {
@@ -51,15 +51,15 @@ describe('resolveTls', () => {
   });
 
   it('require with ~/.postgresql/root.crt verifies the chain but not the host (libpq: as verify-ca)', () => {
-    const [attempt] = sslAttempts(resolveTls(url('sslmode=require'), { HOME: home }));
+    const attempt = sslAttempts(resolveTls(url('sslmode=require'), { HOME: home }))[0]?.ssl;
     expect(attempt).toMatchObject({ ca: PEM });
     expect(attempt && attempt.rejectUnauthorized).toBeUndefined();
     expect(attempt && attempt.checkServerIdentity?.('db.internal', {} as never)).toBeUndefined();
   });
 
   it('verify-full checks the host: no checkServerIdentity override', () => {
-    const [attempt] = sslAttempts(resolveTls(url(`sslmode=verify-full&sslrootcert=${join(home, '..', 'named.crt')}`), { HOME: empty }));
-    expect(attempt).toEqual({ ca: PEM });
+    const attempts = sslAttempts(resolveTls(url(`sslmode=verify-full&sslrootcert=${join(home, '..', 'named.crt')}`), { HOME: empty }));
+    expect(attempts).toEqual([{ ssl: { ca: PEM } }]);
   });
 
   it('verify modes need a root certificate; a named file must be readable; system needs verify-full', () => {
