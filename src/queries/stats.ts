@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { columnRef, columnTimestamp, fieldExpression, isoTimestampOf, timeBoundCondition, timestampRef, timestamptzValue, timestampValue } from '../db/entry-columns.js';
+import { columnRef, fieldExpression, instantBoundCondition, instantOf, isoTimestampOf, timeBoundCondition, timestampRef, timestamptzValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
@@ -118,8 +118,9 @@ function plainColumns(mapping: ResolvedMapping, fields: readonly CanonicalField[
  * Where "first ever" counts as new: at or after the window's start. Without one (no --since), the old reading: no
  * entry before the first in the filtered window.
  */
-function newSince(mapping: ResolvedMapping, filters: EntryFilters, firstInWindow: RawBuilder<unknown>): RawBuilder<unknown> {
-  return filters.since ? timestampValue(mapping, filters.since) : firstInWindow;
+function isNewSince(mapping: ResolvedMapping, filters: EntryFilters, firstEver: RawBuilder<unknown>, firstInWindow: RawBuilder<unknown>): RawBuilder<boolean> {
+  // By the instant, as --since reads entries (a local time in an hour repeated in autumn, a fractional epoch).
+  return filters.since ? sql<boolean>`${instantOf(mapping, firstEver)} >= ${timestamptzValue(filters.since)}` : sql<boolean>`${firstEver} >= ${firstInWindow}`;
 }
 
 /**
@@ -146,7 +147,7 @@ export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryF
       select ${earlier(mapping, 'timestamp')} as first_ever from ${sql.table(tableRef(mapping))} as o
       where ${earlier(mapping, 'operator')} = g.k order by ${earlier(mapping, 'timestamp')} limit 1
     ) f
-    where f.first_ever >= ${newSince(mapping, filters, sql`g.first_in`)}
+    where ${isNewSince(mapping, filters, sql`f.first_ever`, sql`g.first_in`)}
     order by f.first_ever, g.k`;
 }
 
@@ -176,10 +177,10 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
   let inWindow: RawBuilder<unknown> = sql`count(*)`;
   if (filters.since) {
     const since = timestamptzValue(filters.since);
-    inWindow = sql`count(*) filter (where ${timestampRef(mapping)} >= ${columnTimestamp(mapping, since)})`;
+    inWindow = sql`count(*) filter (where ${instantBoundCondition(mapping, '>=', since)})`;
     // The baseline starts at a UTC midnight, as days are counted: a first day cut at the window's hour would count low.
     const baselineStart = sql`(date_trunc('day', (${since} - make_interval(days => ${BASELINE_DAYS})) at time zone 'UTC') at time zone 'UTC')`;
-    conditions.push(sql<boolean>`${timestampRef(mapping)} >= ${columnTimestamp(mapping, baselineStart)}`);
+    conditions.push(instantBoundCondition(mapping, '>=', baselineStart));
     // Arithmetic and days on the timestamptz: an epoch column's bound is a number, which has neither.
     windowStart = sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
   }
