@@ -85,7 +85,7 @@ async function exportInCuts(config: string, accept: number, maxRuns: number, che
 }
 
 describe('export continues after its checkpoint exactly', () => {
-  it('an epoch float8 column finer than microseconds, later raw values on smaller ids: every entry once, in printed order', async () => {
+  it('an epoch float8 column finer than microseconds, later raw values on smaller ids: every entry once, in printed order', { timeout: 120_000 }, async () => {
     const table = schema.table('export_float');
     await schema.query(`create table ${table} (id bigint primary key, ts float8 not null, ${COLUMNS})`);
     // 3 to 4 entries per microsecond, raw 0.3 µs apart, ids falling as the raw value rises.
@@ -105,7 +105,7 @@ describe('export continues after its checkpoint exactly', () => {
     expect(await exportInCuts(config, 4, 20)).toEqual(truth);
   });
 
-  it('a local-time column (Europe/Berlin) holding the hour skipped in spring: every entry once, in time order', async () => {
+  it('a local-time column (Europe/Berlin) holding the hour skipped in spring: every entry once, in time order', { timeout: 120_000 }, async () => {
     const table = schema.table('export_local');
     await schema.query(`create table ${table} (id bigint primary key, at timestamp not null, ${COLUMNS})`);
     // 02:05..02:55 do not exist in Berlin that night and read as 03:05..03:55, which are here too (smaller ids).
@@ -138,7 +138,7 @@ describe('history: time order across its 1,000-entry pages, and --at', () => {
     return JSON.parse(result.stdout) as { entry: { id: string } | null; state: Record<string, unknown> | null };
   };
 
-  it('an epoch float8 column finer than microseconds', async () => {
+  it('an epoch float8 column finer than microseconds', { timeout: 120_000 }, async () => {
     const table = schema.table('history_float');
     await schema.query(`create table ${table} (id bigint primary key, ts float8 not null, ${COLUMNS})`);
     await schema.query(`insert into ${table} (id, ts, operator, operation, resource_type, resource_id, after)
@@ -159,7 +159,7 @@ describe('history: time order across its 1,000-entry pages, and --at', () => {
     expect((await at(config, edge)).entry?.id).toBe(expected[0]);
   });
 
-  it('a local-time column (Europe/Berlin) holding the hour skipped in spring', async () => {
+  it('a local-time column (Europe/Berlin) holding the hour skipped in spring', { timeout: 120_000 }, async () => {
     const table = schema.table('history_local');
     await schema.query(`create table ${table} (id bigint primary key, at timestamp not null, ${COLUMNS})`);
     // 02:00..03:59:54 local, every 6 s: the skipped hour's entries tie with the next hour's on the instant.
