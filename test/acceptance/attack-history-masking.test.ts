@@ -35,6 +35,8 @@ const SHAPES: Record<string, (secret: string) => string> = {
   huge: (v) => `{"desc":"${'é'.repeat(100_000)}","password":"${v}"}`,
   deep199: (v) => nest(199, `{"password":"${v}"}`),
   deep201: (v) => nest(201, `{"password":"${v}"}`),
+  // Past V8's stack for JSON.stringify: history failed with "Maximum call stack size exceeded" where show and list work.
+  deep9000: (v) => nest(9000, `{"password":"${v}"}`),
   bigNumbers: (v) => `{"token":"${v}","n":12345678901234567890,"e":1e400}`,
   ssl: (v) => `{"sni":"a.example","key":"${v}","keys":["${v}k"]}`,
 };
@@ -103,7 +105,7 @@ describe('history: masking by the entry text', () => {
         expect(rotation.length, key).toBeGreaterThan(0);
         for (const change of rotation) {
           const [before, after] = [JSON.stringify(change.before), JSON.stringify(change.after)];
-          expect(before === after && before.includes('******'), `${key} ${JSON.stringify(change)}`).toBe(!fingerprints || resource.startsWith('deep201'));
+          expect(before === after && before.includes('******'), `${key} ${JSON.stringify(change)}`).toBe(!fingerprints || /^deep(201|9000)$/.test(resource));
         }
       }
     }

@@ -108,8 +108,8 @@ export function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker
       // walkers copied and walked every state of the 24 entries holding secrets on the 2M-row seed, the larger part
       // of history's own time. They keep what the text way leaves to them: invalid-JSON markers, which
       // maskInvalidStates masks whole, and values nested as deep as the walkers mask whole.
-      const json = JSON.stringify(toCanonicalEntry(raw));
-      if (json.includes(INVALID_JSON_KEY) || bracketsIn(json, MAX_DEPTH) >= MAX_DEPTH) {
+      const json = jsonTextOf(raw);
+      if (json === undefined || json.includes(INVALID_JSON_KEY) || bracketsIn(json, MAX_DEPTH) >= MAX_DEPTH) {
         const entry = masker.entry(raw);
         return { entry, changes: masker.changes(raw.before, raw.after, entry.before, entry.after) };
       }
@@ -123,6 +123,16 @@ export function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker
     },
   };
   return masker;
+}
+
+/** The entry's canonical JSON text; undefined when a state nests past V8's stack (JSON.stringify's RangeError). */
+function jsonTextOf(raw: AuditEntry): string | undefined {
+  try {
+    return JSON.stringify(toCanonicalEntry(raw));
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
 }
 
 /**
