@@ -71,17 +71,24 @@ function walk(path: string, before: unknown, after: unknown, out: Change[], dept
 const TEXT_CHECK_DEPTH = 3;
 
 /**
- * Whether two values print the same JSON; false where JSON.stringify cannot print them (past V8's stack), and where
- * the text holds a null: JSON.stringify prints Infinity (a state's 1e400) and -Infinity as null too, which differ.
+ * Whether two values print the same JSON; false where JSON.stringify cannot print them (past V8's stack). JSON.stringify
+ * prints Infinity (a state's 1e400), -Infinity and null alike: a text holding a null is printed again telling them apart.
  */
 function sameText(before: unknown, after: unknown): boolean {
   try {
     const text = JSON.stringify(before);
-    return text === JSON.stringify(after) && !text.includes('null');
+    if (text !== JSON.stringify(after)) return false;
+    return !text.includes('null') || JSON.stringify(before, tellNonFinite) === JSON.stringify(after, tellNonFinite);
   } catch (error) {
     if (error instanceof RangeError) return false;
     throw error;
   }
+}
+
+/** A replacer printing a non-finite number as `"nInfinity"` and a string `x` as `"sx"`: no two differing values alike. */
+function tellNonFinite(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return `s${value}`;
+  return typeof value === 'number' && !Number.isFinite(value) ? `n${String(value)}` : value;
 }
 
 export type Side = { present: true; value: unknown } | { present: false };
