@@ -38,6 +38,8 @@ const SHAPES: Record<string, (secret: string) => string> = {
   // Past V8's stack for JSON.stringify: history failed with "Maximum call stack size exceeded" where show and list work.
   deep9000: (v) => nest(9000, `{"password":"${v}"}`),
   bigNumbers: (v) => `{"token":"${v}","n":12345678901234567890,"e":1e400}`,
+  // A secret holding an object: its inner key names are part of what is hidden, in the entry and in the changes.
+  innerKeys: (v) => `{"token":{"${v}":"x","inner":{"${v}n":1}},"uri":"/i"}`,
   ssl: (v) => `{"sni":"a.example","key":"${v}","keys":["${v}k"]}`,
 };
 
