@@ -341,8 +341,9 @@ describe('prune --archive of a partition killed -9 while copied or while its DET
         await expectNoneLost();
       }
     });
-    // Killed before its DETACH got the lock, each run left the partition attached and whole.
-    expect(await count(schema, `operator = 'in-old-partition'`)).toBe(200);
+    // A run killed before its DETACH got the lock left the partition attached; one whose DETACH retries ran out (about
+    // 2 s) had begun deleting its entries row by row, each archived first. Either way none is lost.
+    await expectNoneLost();
     const last = await spawnCli(args, { timeoutMs: 60_000 });
     expect(last.code, last.stderr).toBe(0);
     expect(JSON.parse(last.stdout)).toMatchObject({ partitions_dropped: 1, complete: true });
