@@ -7,7 +7,13 @@ import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type Tes
 // name the README lists as a secret holds a value of no recognizable shape, so only its name can mask it.
 
 /** The names README.md ("Fields named like a secret, anywhere") lists, as written there. */
-const NAMED = ['password', 'passphrase', 'secret', 'token', 'access_token', 'refresh_token', 'api_key', 'client_secret', 'private_key', 'signing_key', 'pem', 'authorization', 'cookie', 'x-auth-token', 'x-api-key'];
+const NAMED = ['password', 'passphrase', 'secret', 'token', 'access_token', 'refresh_token', 'api_key', 'client_secret', 'private_key', 'signing_key', 'pem', 'authorization', 'cookie', 'x-auth-token', 'x-api-key', 'passwords', 'passphrases', 'secrets', 'api_keys', 'private_keys'];
+/** The plurals hold what plurals hold (found by H45: `"passwords": ["v1", "v2"]` was shown): a list, a map. */
+const PLURAL_VALUES = (side: string): Record<string, unknown> => ({
+  passwords: [`${CANARY}-${side}-p1`, `${CANARY}-${side}-p2`],
+  secrets: { webhook: `${CANARY}-${side}-s1`, nested: [`${CANARY}-${side}-s2`] },
+  apiKeys: [`${CANARY}-${side}-k1`],
+});
 const CANARY = 'Zq7plainCNRY';
 
 let schema: TestSchema;
@@ -17,6 +23,7 @@ beforeAll(async () => {
   await createDefaultTable(schema);
   const state = (side: string) => Object.fromEntries(NAMED.map((name) => [name, `${CANARY}-${side}-${name}`]));
   [id] = (await insertRows(schema, [{ age: '1 hour', operator: 'alice', resource_type: 'route', resource_id: 'r-1', before: state('before'), after: state('after') }])) as [string];
+  await insertRows(schema, [{ age: '30 minutes', operator: 'alice', resource_type: 'consumer', resource_id: 'c-1', before: PLURAL_VALUES('before'), after: PLURAL_VALUES('after') }]);
 });
 afterAll(async () => {
   await schema.drop();
@@ -44,8 +51,19 @@ describe('every secret name the README lists, holding a value of no secret shape
     }
   });
 
+  it('history and export mask each one too, the plurals\' lists and maps whole', async () => {
+    for (const args of [['history', 'route:r-1', '--output', 'ndjson'], ['history', 'consumer:c-1'], ['export', '--out', '-', '--settle', '0']]) {
+      const result = await cli(...args);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout, args.join(' ')).not.toContain(CANARY);
+    }
+    const result = await cli('list', '--output', 'json', '--resource', 'consumer:c-1');
+    const [entry] = JSON.parse(result.stdout) as { after: Record<string, unknown> }[];
+    expect(entry?.after).toEqual({ passwords: '******', secrets: '******', apiKeys: '******' });
+  });
+
   it('the JSON holds each name, masked', async () => {
-    const result = await cli('list', '--output', 'json');
+    const result = await cli('list', '--output', 'json', '--resource', 'route:r-1');
     const [entry] = JSON.parse(result.stdout) as { after: Record<string, unknown> }[];
     expect(Object.fromEntries(NAMED.map((name) => [name, entry?.after[name]]))).toEqual(Object.fromEntries(NAMED.map((name) => [name, '******'])));
   });
