@@ -15,7 +15,7 @@ import { diffChanges, type Change } from '../../output/changes.js';
 import { hiddenSecretChanges } from '../../output/secret-changes.js';
 import { toCanonicalEntry } from '../../output/canonical.js';
 import type { TimelineItem } from '../../output/history-text.js';
-import { writeJson } from '../../output/stable-json.js';
+import { nativeJson, writeJson } from '../../output/stable-json.js';
 import { sanitizeForTerminal } from '../../output/terminal-text.js';
 
 export type HistoryMode = { kind: 'timeline' } | { kind: 'at'; at: TimeBound } | { kind: 'between'; from: TimeBound; to: TimeBound };
@@ -125,14 +125,10 @@ export function createMasker(showSecrets: boolean, policy: SecretPolicy): Masker
   return masker;
 }
 
-/** The entry's canonical JSON text; undefined when a state nests past V8's stack (JSON.stringify's RangeError). */
+/** The entry's canonical JSON text; undefined when a state nests past V8's stack. */
 function jsonTextOf(raw: AuditEntry): string | undefined {
-  try {
-    return JSON.stringify(toCanonicalEntry(raw));
-  } catch (error) {
-    if (error instanceof RangeError) return undefined;
-    throw error;
-  }
+  const text = nativeJson(toCanonicalEntry(raw));
+  return typeof text === 'string' ? text : undefined;
 }
 
 /**
