@@ -1,6 +1,7 @@
 import { constants, readFileSync } from 'node:fs';
-import { open, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, LockBusyError, UsageError } from '../errors.js';
 import { describeLockWait } from './lock-busy.js';
@@ -10,13 +11,17 @@ import { describeLockWait } from './lock-busy.js';
 
 /** --wait-lock: pause between attempts at the archive's lock, as for the table's advisory lock. */
 const RETRY_MS = 250;
-/** A lock file that names no writer is stale once this old: its writer fills it right after creating it. */
-const UNREADABLE_STALE_MS = 60_000;
-/** Reads of a lock file that names no writer (yet), {@link UNNAMED_READ_PAUSE_MS} apart, before it counts as such. */
+/**
+ * Reads of a lock file that names no writer, {@link UNNAMED_READ_PAUSE_MS} apart, before it counts as stale. A lock
+ * is linked into place whole, so an empty or torn one is a crash's leftover; the reads cover a writer on a file
+ * system without hard links, which creates the file and then writes it (decisions/013).
+ */
 const UNNAMED_READS = 10;
 const UNNAMED_READ_PAUSE_MS = 20;
-/** A `.break` guard left by a run killed while removing a stale lock (microseconds of work) is gone after this. */
+/** A `.break` guard or a lock's temporary file left by a killed run (microseconds of work) is gone after this. */
 const GUARD_STALE_MS = 10_000;
+/** link(2) errors of a file system without hard links: the lock is then created in place, then written. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 /** Stale locks removed or vanished before one run gives up taking the lock; each is another writer's turn. */
 const MAX_RETAKES = 20;
 
@@ -64,7 +69,10 @@ export async function lockArchive(archive: string, options: ArchiveLockOptions):
   let retakes = 0;
   for (;;) {
     const created = await createLockFile(path, text);
-    if (created) return heldLock(path, text);
+    if (created) {
+      await sweepTemporaries(path);
+      return heldLock(path, text);
+    }
     const found = await readNamedLock(path);
     // Gone between the two calls (its holder finished), or stale and removed: try again at once, a bounded number of times.
     if (retakes < MAX_RETAKES && (found === undefined || (isStale(found) && (await removeStale(path, found.text))))) {
@@ -80,7 +88,6 @@ export async function lockArchive(archive: string, options: ArchiveLockOptions):
 interface FoundLock {
   text: string;
   owner?: ArchiveLockOwner;
-  modifiedMs: number;
 }
 
 function heldLock(path: string, text: string): ArchiveLock {
@@ -96,11 +103,35 @@ function heldLock(path: string, text: string): ArchiveLock {
   };
 }
 
-/** Creates the lock file holding `text`; false when it exists. */
+/**
+ * Creates the lock file holding `text`, whole: written to a temporary file of this process, then hard-linked as the
+ * lock (link(2) fails when the lock exists, as O_EXCL does), so a run killed at any moment leaves either no lock or
+ * a full one. False when the lock exists.
+ */
 async function createLockFile(path: string, text: string): Promise<boolean> {
+  const temporary = temporaryPath(path);
+  for (let attempt = 1; ; attempt += 1) {
+    await createFile(temporary, text, constants.O_TRUNC);
+    try {
+      await link(temporary, path);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') return false;
+      if (NO_HARD_LINKS.has(code)) return await createFile(path, text, constants.O_EXCL);
+      // ENOENT: a holder swept the temporary file away (this run stalled for 10 s): write it again.
+      if (code !== 'ENOENT' || attempt >= 3) throw new UsageError(`cannot create the lock file '${path}' of --archive: ${code || String(error)}`);
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+  }
+}
+
+/** Creates `path` (O_EXCL or O_TRUNC in `mode`) holding `text`; false when O_EXCL finds it exists. */
+async function createFile(path: string, text: string, mode: number): Promise<boolean> {
   let handle;
   try {
-    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | mode, 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new UsageError(`cannot create the lock file '${path}' of --archive: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
@@ -113,7 +144,27 @@ async function createLockFile(path: string, text: string): Promise<boolean> {
   }
 }
 
-/** A lock file is created, then written: one read between the two finds it empty, so a few more reads follow. */
+/** `FILE.lock.HOST.PID.tmp`: the lock's content before it is linked in place, named so that a leftover tells its writer. */
+const temporaryPath = (path: string, host = hostname(), pid = process.pid) => `${path}.${host}.${pid}.tmp`;
+
+/**
+ * Removes the temporary files of lock attempts killed before they removed theirs (the holder of the lock runs this,
+ * once): those of a process of this host that runs no more, and any older than {@link GUARD_STALE_MS}.
+ */
+async function sweepTemporaries(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const writer = /^(.+)\.(\d+)\.tmp$/.exec(name.slice(prefix.length));
+    const file = join(dirname(path), name);
+    const gone = writer?.[1] === hostname() && Number(writer[2]) !== process.pid && !processExists(Number(writer[2]));
+    const old = !gone && Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now()) > GUARD_STALE_MS;
+    if (gone || old) await unlink(file).catch(() => undefined);
+  }
+}
+
+/** A lock file that names no writer is read a few more times: on a file system without hard links it is created, then written. */
 async function readNamedLock(path: string): Promise<FoundLock | undefined> {
   for (let read = 1; ; read += 1) {
     const found = await readLock(path);
@@ -126,8 +177,8 @@ async function readLock(path: string): Promise<FoundLock | undefined> {
   try {
     const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const [text, info] = await Promise.all([handle.readFile('utf8'), handle.stat()]);
-      return { text, owner: parseOwner(text), modifiedMs: info.mtimeMs };
+      const text = await handle.readFile('utf8');
+      return { text, owner: parseOwner(text) };
     } finally {
       await handle.close();
     }
@@ -150,11 +201,13 @@ function parseOwner(text: string): ArchiveLockOwner | undefined {
 
 /**
  * Whether the holder surely runs no more: on this host, another boot, no such pid, a zombie, or a pid now of a
- * process started at another time. A holder on another host is never stale here: its liveness cannot be seen.
+ * process started at another time; or the file names no writer. A holder on another host is never stale here: its
+ * liveness cannot be seen.
  */
-export function isStale(found: Pick<FoundLock, 'owner' | 'modifiedMs'>, now = Date.now()): boolean {
+export function isStale(found: Pick<FoundLock, 'owner'>): boolean {
   const { owner } = found;
-  if (!owner) return now - found.modifiedMs > UNREADABLE_STALE_MS;
+  // Empty or torn after the re-reads of readNamedLock: left by a run killed as it wrote it (createLockFile).
+  if (!owner) return true;
   if (owner.host !== hostname()) return false;
   const boot = readBootId();
   if (owner.boot && boot && owner.boot !== boot) return true;
@@ -170,7 +223,7 @@ export function isStale(found: Pick<FoundLock, 'owner' | 'modifiedMs'>, now = Da
  */
 async function removeStale(path: string, text: string): Promise<boolean> {
   const guard = `${path}.break`;
-  const made = await createLockFile(guard, `${process.pid}\n`);
+  const made = await createFile(guard, `${process.pid}\n`, constants.O_EXCL);
   if (!made) {
     const info = await stat(guard).catch(() => undefined);
     if (info && Date.now() - info.mtimeMs > GUARD_STALE_MS) await unlink(guard).catch(() => undefined);

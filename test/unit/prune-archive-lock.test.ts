@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ const owner = (changes: Partial<ArchiveLockOwner>): ArchiveLockOwner => ({
   table: 'public.audit_logs',
   ...changes,
 });
-const fresh = (changes: Partial<ArchiveLockOwner>) => ({ owner: owner(changes), modifiedMs: Date.now() });
+const fresh = (changes: Partial<ArchiveLockOwner>) => ({ owner: owner(changes) });
 
 describe('isStale', () => {
   it('a running process on this host holds it', () => {
@@ -46,9 +46,8 @@ describe('isStale', () => {
     expect(isStale(fresh({ pid: exited, host: 'elsewhere.example' }))).toBe(false);
   });
 
-  it('a lock file that names no writer holds it for a minute (it is being written), then not', () => {
-    expect(isStale({ modifiedMs: Date.now() - 1000 })).toBe(false);
-    expect(isStale({ modifiedMs: Date.now() - 61_000 })).toBe(true);
+  it('a lock file that names no writer (still so after lockArchive read it again for 0.2 s) does not: locks are linked in place whole', () => {
+    expect(isStale({})).toBe(true);
   });
 });
 
@@ -70,13 +69,25 @@ describe('lockArchive', () => {
     await second.release();
   });
 
-  it('an empty lock file an hour old (its writer killed as it created it) is removed and taken', async () => {
+  it('an empty lock file made just now (by a writer killed as it created it) is removed and taken', async () => {
     const archive = join(dir, 'b.ndjson');
     await writeFile(`${archive}.lock`, '');
-    const hourAgo = new Date(Date.now() - 3_600_000);
-    await utimes(`${archive}.lock`, hourAgo, hourAgo);
     const lock = await lockArchive(archive, { table: 's.one' });
     expect(await lock.held()).toBe(true);
     await lock.release();
+  });
+
+  it('the temporary files of killed attempts are removed by the next holder: a dead pid at once, any other after 10 s', async () => {
+    const archive = join(dir, 'c.ndjson');
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid;
+    const dead = `${archive}.lock.${hostname()}.${exited}.tmp`;
+    const remote = `${archive}.lock.elsewhere.example.${exited}.tmp`;
+    const remoteOld = `${archive}.lock.elsewhere.example.1.tmp`;
+    for (const file of [dead, remote, remoteOld]) await writeFile(file, '{"pid":');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(remoteOld, minuteAgo, minuteAgo);
+    const lock = await lockArchive(archive, { table: 's.one' });
+    await lock.release();
+    expect((await readdir(dir)).filter((name) => name.startsWith('c.ndjson')).sort()).toEqual([`c.ndjson.lock.elsewhere.example.${exited}.tmp`]);
   });
 });
