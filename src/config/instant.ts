@@ -1,7 +1,9 @@
 /**
  * Instants as the tool writes them: ISO 8601 in UTC with exactly six fractional digits
  * (`2026-10-04T06:39:00.000000Z`), the form PostgreSQL's microsecond timestamps take. Text in any other form is
- * normalized to it on read, so comparisons and SQL bounds never depend on how a file spelled an offset.
+ * normalized to it on read, so comparisons and SQL bounds never depend on how a file spelled an offset. A year
+ * outside 0000-9999 takes ISO 8601's expanded form as ECMAScript's Date reads it, a sign and six digits, BC years
+ * counted astronomically: 44 BC is `-000043`, 1 BC `0000` (what entries print: db/entry-columns.ts entryTimestampOf).
  */
 export interface Instant {
   /** Whole seconds since 1970-01-01T00:00:00Z. */
@@ -10,7 +12,7 @@ export interface Instant {
   micros: number;
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):?(\d{2}))$/i;
+const ISO = /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):?(\d{2}))$/i;
 
 /**
  * Parses an ISO 8601 date and time with a zone (`Z` or `±hh:mm`). Returns undefined for text that is not a real
@@ -26,15 +28,18 @@ export function parseInstant(text: string): Instant | undefined {
   if (hour > 23 || minute > 59 || second > 59 || Number(oh) > 15 || Number(om) > 59) return undefined;
   // setUTCFullYear, unlike Date.UTC, keeps years below 100; it rolls 2026-02-31 over into March, which the check refuses.
   const days = new Date(0).setUTCFullYear(year, month - 1, day);
-  if (year < 1 || new Date(days).getUTCDate() !== day || new Date(days).getUTCMonth() !== month - 1) return undefined;
+  if (!inPostgresRange(year) || y === '-000000' || new Date(days).getUTCDate() !== day || new Date(days).getUTCMonth() !== month - 1) return undefined;
   const offset = zone?.toUpperCase() === 'Z' ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
   return { seconds: days / 1000 + hour * 3600 + minute * 60 + second - offset, micros: Number(fraction.slice(0, 6).padEnd(6, '0')) };
 }
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+/** PostgreSQL's timestamps run from 4713 BC (astronomical year -4712) to 294276 AD; Date ends in 275760 AD. */
+const inPostgresRange = (year: number) => year >= -4712 && year <= 275_759;
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (`±YYYYYY-...` outside years 0000-9999, as Date's toISOString writes them). */
 export function formatInstant(instant: Instant): string {
-  const base = new Date(instant.seconds * 1000).toISOString().slice(0, 19);
-  return `${base}.${String(instant.micros).padStart(6, '0')}Z`;
+  const iso = new Date(instant.seconds * 1000).toISOString();
+  return `${iso.slice(0, -5)}.${String(instant.micros).padStart(6, '0')}Z`;
 }
 
 /** The text normalized to UTC with microseconds, or undefined when it cannot be represented exactly. */
@@ -42,8 +47,8 @@ export function normalizeInstant(text: string): string | undefined {
   const instant = parseInstant(text);
   if (!instant) return undefined;
   const normalized = formatInstant(instant);
-  // An offset can move year 1 or 9999 out of four digits.
-  return /^\d{4}-/.test(normalized) && !normalized.startsWith('0000') ? normalized : undefined;
+  // An offset can move the first or last year out of PostgreSQL's range.
+  return inPostgresRange(new Date(instant.seconds * 1000).getUTCFullYear()) ? normalized : undefined;
 }
 
 /** Negative, zero or positive as `a` is before, at or after `b`. Both must parse (see {@link parseInstant}). */

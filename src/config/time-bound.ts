@@ -36,7 +36,7 @@ function normalizeIso(value: string): string | undefined {
   if (!match) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = '', zone = 'Z'] = match;
   const text = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${zone.toUpperCase()}`;
-  // The checkpoint's rules: no 2026-02-31 (Date rolls it over, whatever the zone), no year 0, nothing PostgreSQL refuses.
+  // The checkpoint's rules: no 2026-02-31 (Date rolls it over, whatever the zone), nothing PostgreSQL refuses (year 0000 is 1 BC).
   return normalizeInstant(text) === undefined ? undefined : text;
 }
 

@@ -4,6 +4,8 @@ import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.
 
 // Microsecond ISO text, so a position read back compares exactly equal to the stored value.
 const ISO_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+/** {@link ISO_FORMAT} after the year, for the expanded years of entryTimestampOf. */
+const EXPANDED_REST_FORMAT = `'-MM-DD"T"HH24:MI:SS.US"Z"'`;
 const ID_CASTS: Record<string, string> = {
   int8: 'bigint', int4: 'integer', int2: 'smallint', numeric: 'numeric', text: 'text', varchar: 'varchar', uuid: 'uuid',
 };
@@ -114,9 +116,10 @@ function isValidJsonText(ref: RawBuilder<unknown>): RawBuilder<boolean> {
  * as null: a listing that never prints them (the table) skips reading, parsing and masking kilobytes per row.
  */
 export function entrySelection(mapping: ResolvedMapping, { states = true } = {}): AliasedRawBuilder<unknown, string>[] {
-  return CANONICAL_FIELDS.map((field) =>
-    (states || (field !== 'before' && field !== 'after') ? fieldExpression(mapping, field) : sql`null`).as(field),
-  );
+  return CANONICAL_FIELDS.map((field) => {
+    if (field === 'timestamp') return entryTimestampOf(mapping, readColumn(mapping.columns.timestamp as MappedColumn)).as(field);
+    return (states || (field !== 'before' && field !== 'after') ? fieldExpression(mapping, field) : sql`null`).as(field);
+  });
 }
 
 /**
@@ -142,12 +145,34 @@ function asTimestamptz(column: MappedColumn, ref: RawBuilder<unknown> = sql.ref(
   return ref;
 }
 
-/** ISO 8601 UTC text of a value in the timestamp column's own form (`ref`: that column under another alias, say). */
+/**
+ * ISO 8601 UTC text of a value in the timestamp column's own form (`ref`: that column under another alias, say). A
+ * BC year prints as the AD year of the same number (to_char's YYYY): seals hash this text and mark the era apart
+ * (queries/seal.ts); what entries print is {@link entryTimestampOf}.
+ */
 export function isoTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`to_char(${utcTimestampOf(mapping, ref)}, ${sql.raw(ISO_FORMAT)})`;
+}
+
+/** The value as a `timestamp` holding its UTC wall time: a plain timestamp as it is, anything else converted. */
+function utcTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<unknown> {
   const column = mapping.columns.timestamp as MappedColumn;
-  return column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined
-    ? sql<string>`to_char(${ref}, ${sql.raw(ISO_FORMAT)})`
-    : sql<string>`to_char(${asTimestamptz(column, ref)} at time zone 'UTC', ${sql.raw(ISO_FORMAT)})`;
+  return column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined ? ref : sql`(${asTimestamptz(column, ref)} at time zone 'UTC')`;
+}
+
+/**
+ * The timestamp as entries print it (list, show, history, export): {@link isoTimestampOf}, but a year outside 1-9999
+ * in ISO 8601's expanded form, a sign and six digits, which JavaScript's Date reads, BC years counted astronomically
+ * (44 BC is `-000043`, 1 BC `0000`; config/instant.ts reads them back). to_char printed 44 BC as `0044`, the AD year.
+ * Infinities stay null, as to_char gives them.
+ */
+function entryTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<string> {
+  const utc = utcTimestampOf(mapping, ref);
+  const bc = sql`${utc} < timestamp '0001-01-01'`;
+  const year = sql`(extract(year from ${utc})::int + case when ${bc} then 1 else 0 end)`;
+  const expandedYear = sql`case when ${year} = 0 then '0000' when ${year} < 0 then '-' || lpad((-${year})::text, 6, '0') else '+' || lpad(${year}::text, 6, '0') end`;
+  return sql<string>`case when (${utc} >= timestamp '0001-01-01' and ${utc} < timestamp '10000-01-01') or not isfinite(${utc})
+    then to_char(${utc}, ${sql.raw(ISO_FORMAT)}) else ${expandedYear} || to_char(${utc}, ${sql.raw(EXPANDED_REST_FORMAT)}) end`;
 }
 
 /**
@@ -162,7 +187,19 @@ export function timestampValue(mapping: ResolvedMapping, value: TimeBound | Posi
 export function timestamptzValue(value: TimeBound | Position): RawBuilder<unknown> {
   return 'kind' in value && value.kind === 'relative'
     ? sql`(now() - cast(${value.interval} as interval))`
-    : sql`cast(${'kind' in value ? value.iso : value.timestamp} as timestamptz)`;
+    : sql`cast(${postgresTimestampText('kind' in value ? value.iso : value.timestamp)} as timestamptz)`;
+}
+
+/**
+ * An instant's text as PostgreSQL reads it: an expanded year (entryTimestampOf) as PostgreSQL's own, `-000043-03-15T...Z`
+ * as `0044-03-15T...Z BC`, `+012026-...` as `12026-...`; other text as it is.
+ */
+export function postgresTimestampText(text: string): string {
+  const expanded = /^([+-])(\d{6})(-.*)$/.exec(text) ?? /^(0)(000)(-.*)$/.exec(text);
+  if (!expanded) return text;
+  const [, sign, digits, rest] = expanded as unknown as [string, string, string, string];
+  const year = Number(digits);
+  return sign === '+' ? `${year}${rest}` : `${String(year + 1).padStart(4, '0')}${rest} BC`;
 }
 
 /** A `timestamptz` expression in the timestamp column's own form (epoch number, local time or UTC), to compare with it. */

@@ -33,11 +33,26 @@ const zoneFormats = new Map<string, Intl.DateTimeFormat>();
 export function formatTime(timestamp: string, timeZone?: string): string {
   const date = new Date(timestamp);
   if (Number.isNaN(date.getTime())) return timestamp;
-  if (timeZone === undefined) return date.toISOString().slice(0, 19).replace('T', ' ');
+  if (timeZone === undefined) return wallTime(date);
   const part = zoneParts(date, timeZone);
-  const local = `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`;
+  // Intl prints 44 BC as year 44 (its era apart): outside years 1-9999 the local time is the UTC one moved by the offset.
+  const local = isFourDigitYear(date)
+    ? `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}`
+    : wallTime(new Date(date.getTime() + offsetMs(date, timeZone)));
   return shownTwice(date, timeZone) ? `${local}${offsetText(part.timeZoneName)}` : local;
 }
+
+/**
+ * `YYYY-MM-DD HH:MM:SS` of `date` in UTC; a year outside 0000-9999 in ISO 8601's expanded form, BC years counted
+ * astronomically (`-000043-03-15 12:00:00` is 44 BC), as entries' timestamps print in every output (entry-columns.ts).
+ */
+function wallTime(date: Date): string {
+  const iso = date.toISOString();
+  return iso.slice(0, iso.indexOf('T') + 9).replace('T', ' ');
+}
+
+/** Whether Intl's numeric year is the ISO one: years 1-9999 (and not ones that an offset may carry past those ends). */
+const isFourDigitYear = (date: Date) => date.getUTCFullYear() > 1 && date.getUTCFullYear() < 9999;
 
 function zoneParts(date: Date, timeZone: string): Record<string, string> {
   let format = zoneFormats.get(timeZone);
@@ -53,9 +68,10 @@ function offsetText(name = 'GMT'): string {
   return name === 'GMT' ? '+00:00' : name.replace(/^GMT/, '');
 }
 
+/** The zone's offset at `date`, seconds included: before standard time a zone keeps its local mean time (+09:18:59). */
 const offsetMs = (date: Date, timeZone: string): number => {
-  const match = /([+-])(\d{2}):(\d{2})/.exec(offsetText(zoneParts(date, timeZone).timeZoneName));
-  return match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 3_600_000 + Number(match[3]) * 60_000) : 0;
+  const match = /([+-])(\d{2}):(\d{2})(?::(\d{2}))?/.exec(offsetText(zoneParts(date, timeZone).timeZoneName));
+  return match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 3_600_000 + Number(match[3]) * 60_000 + Number(match[4] ?? 0) * 1000) : 0;
 };
 
 /** Per zone and minute (offsets change on whole minutes): a table's rows come in runs of nearby times. */
