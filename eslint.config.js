@@ -25,7 +25,7 @@ const onlyIn = (files, ignores, allowed) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', '.bench-data/**', 'node_modules/**', 'bench/results.json'] },
+  { ignores: ['dist/**', 'dist-bench/**', '.bench-data/**', 'node_modules/**', 'bench/results.json', '.perf/**'] /* .perf: local measurement scripts, never committed */ },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { toByteString } from '../byte-string.js';
+import { headBounds, headIndex, readHeadBounds } from '../entry-head.js';
+import { timestampTokenMsAt } from '../timestamp-token.js';
 import { HecAckPoller, type AckOptions } from './hec-ack.js';
 import { BodyBuilder, BufferPool, epochSeconds, jsonLength, quoteJson } from './body.js';
 import {
@@ -59,13 +61,80 @@ export function hecEventPath(base: URL): string {
  * Everything of an HEC event before the entry JSON, as a byte string like the entry's (src/byte-string.ts): the
  * sink copies both into the body as they are. `metadata` must be a byte string too.
  */
-function hecEventHead(record: ExportRecord, metadata: string): string {
+export function hecEventHead(record: ExportRecord, metadata: string): string {
   let fields = `"audit_id":${toByteString(quoteJson(record.id))}`;
   for (const [key, label] of FIELD_KEYS) {
     const value = record.fieldsJson[key];
     if (value !== 'null') fields += `,${label}${value}`;
   }
   return `{"time":${epochSeconds(record.timeMs)}${metadata},"fields":{${fields}},"event":`;
+}
+
+/** Where each indexed field's token lies in the head's bounds (src/entry-head.ts), with its label, in FIELD_KEYS' order. */
+const FIELD_SLOTS = FIELD_KEYS.map(([key, label]) => ({ label: `,${label}`, slot: 2 * headIndex(key) }));
+/**
+ * The first four indexed fields have the labels and the order of the entry's own keys: when none is null they are
+ * copied as one piece, `,"operator":...` to the end of `resource_id`'s token.
+ */
+const SAME_AS_HEAD = 4;
+const HEAD_RUN_START = FIELD_SLOTS[0]!.slot;
+const HEAD_RUN_LABEL = FIELD_SLOTS[0]!.label.length;
+const HEAD_RUN_END = FIELD_SLOTS[SAME_AS_HEAD - 1]!.slot + 1;
+const ID_SLOT = 2 * headIndex('id');
+const TIMESTAMP_SLOT = 2 * headIndex('timestamp');
+const QUOTE = 0x22;
+const BACKSLASH = '\\';
+const TIMESTAMP_TOKEN_LENGTH = 29;
+const OPEN_EVENT = Buffer.from('{"time":', 'latin1');
+const NEXT_EVENT = Buffer.from('}{"time":', 'latin1');
+const OPEN_EVENT_FIELD = Buffer.from('},"event":', 'latin1');
+/** One array for every event, as events are written one at a time. */
+const bounds = headBounds();
+
+/**
+ * Writes what {@link hecEventHead} gives (after the `}` closing the previous event, with `close`) straight from the
+ * entry's text into the body: tokens copied in place, the time's digits written, constants copied as bytes; nothing
+ * sliced, decoded or concatenated on the way. That was about 1.7 µs of the export's 6 µs of CPU an entry (small
+ * bench rows); this takes about half of it. Text not in the export query's form (or an id with an escape, which
+ * `audit_id` writes decoded and quoted again) takes {@link hecEventHead}.
+ */
+export function writeEventHead(body: BodyBuilder, record: ExportRecord, metadata: EventMetadata, close: boolean): void {
+  const json = record.jsonBytes;
+  const timeMs = readHeadBounds(json, bounds) && bounds[TIMESTAMP_SLOT + 1]! - bounds[TIMESTAMP_SLOT]! === TIMESTAMP_TOKEN_LENGTH
+    ? timestampTokenMsAt(json, bounds[TIMESTAMP_SLOT]!)
+    : undefined;
+  const idStart = bounds[ID_SLOT]!;
+  const idEnd = bounds[ID_SLOT + 1]!;
+  if (timeMs === undefined || json.charCodeAt(idStart) !== QUOTE || json.lastIndexOf(BACKSLASH, idEnd) >= idStart) {
+    body.addBytes(`${close ? '}' : ''}${hecEventHead(record, metadata.text)}`);
+    return;
+  }
+  body.addBuffer(close ? NEXT_EVENT : OPEN_EVENT);
+  body.addEpochSeconds(timeMs);
+  body.addBuffer(metadata.thenFields);
+  body.addRange(json, idStart, idEnd);
+  let field = 0;
+  while (field < SAME_AS_HEAD && json.charCodeAt(bounds[FIELD_SLOTS[field]!.slot]!) === QUOTE) field += 1;
+  if (field === SAME_AS_HEAD) body.addRange(json, bounds[HEAD_RUN_START]! - HEAD_RUN_LABEL, bounds[HEAD_RUN_END]!);
+  else field = 0;
+  for (; field < FIELD_SLOTS.length; field += 1) {
+    const { label, slot } = FIELD_SLOTS[field]!;
+    const start = bounds[slot]!;
+    if (json.charCodeAt(start) !== QUOTE) continue; // null
+    body.addRange(label, 0, label.length);
+    body.addRange(json, start, bounds[slot + 1]!);
+  }
+  body.addBuffer(OPEN_EVENT_FIELD);
+}
+
+/** The event's metadata (`,"host":...`, a byte string), and the same followed by `,"fields":{"audit_id":` as bytes. */
+export interface EventMetadata {
+  text: string;
+  thenFields: Uint8Array;
+}
+
+export function eventMetadata(text: string): EventMetadata {
+  return { text, thenFields: Buffer.from(`${text},"fields":{"audit_id":`, 'latin1') };
 }
 
 /** Sends events to a Splunk HTTP Event Collector, concatenated in one body per batch. */
@@ -80,7 +149,7 @@ export class SplunkHecSink implements Sink {
   readonly defaults = { maxEntries: 500, maxBytes: 512_000 };
   private readonly http: HttpClient;
   private readonly eventPath: string;
-  private readonly metadata: string;
+  private readonly metadata: EventMetadata;
   private readonly acks: HecAckPoller | undefined;
   private readonly buffers = new BufferPool();
   private readonly oversize: OversizeHandler | undefined;
@@ -103,12 +172,12 @@ export class SplunkHecSink implements Sink {
       sourcetype: options.sourcetype ?? 'api7:audit',
       index: options.index,
     };
-    this.metadata = toByteString(
+    this.metadata = eventMetadata(toByteString(
       Object.entries(meta)
         .filter(([, v]) => v !== undefined && v !== '')
         .map(([k, v]) => `,"${k}":${JSON.stringify(v)}`)
         .join(''),
-    );
+    ));
     const ackPath = this.eventPath.replace(/\/event$/, '/ack');
     const query = (body: string, signal: AbortSignal): Promise<HttpReply> => this.http.post(ackPath, body, signal);
     const ackOptions = options.ack === true ? {} : options.ack;
@@ -121,12 +190,12 @@ export class SplunkHecSink implements Sink {
   }
 
   private async post(records: readonly ExportRecord[], signal: AbortSignal): Promise<PartOutcome> {
-    const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.length + 200), this.buffers);
-    // Two writes an event instead of one concatenated string: no kilobyte-sized copy of every entry for the GC to
-    // collect. The `}` that closes an event goes with the next event's head.
+    const body = new BodyBuilder(jsonLength(records) + records.length * (this.metadata.thenFields.length + 200), this.buffers);
+    // The head, then the entry, written into the body: no kilobyte-sized copy of every entry for the GC to collect.
+    // The `}` that closes an event goes with the next event's head.
     for (let i = 0; i < records.length; i += 1) {
       const record = records[i] as ExportRecord;
-      body.addBytes(i === 0 ? hecEventHead(record, this.metadata) : `}${hecEventHead(record, this.metadata)}`);
+      writeEventHead(body, record, this.metadata, i > 0);
       body.addBytes(record.jsonBytes);
     }
     if (records.length > 0) body.addBytes('}');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { timestampTokenMs } from '../../src/queries/timestamp-token.js';
+import { timestampTokenMs } from '../../src/timestamp-token.js';
 import { seededRandom } from '../support/random.js';
 
 const epochMs = (text: string) => Date.parse(text);
@@ -24,11 +24,16 @@ describe('timestampTokenMs', () => {
 
   it('refuses every other form instead of guessing', () => {
     for (const token of ['null', '"2026-11-25T18:54:49.014123"', '"2026-11-25 18:54:49.014123Z"', '"2026-13-25T18:54:49.014123Z"',
-      '"2026-11-29T18:54:49.014123Z"', '"2026-11-25T24:00:00.000000Z"', '"0099-11-25T18:54:49.014123Z"', '"2026-11-25T18:54:49.01412xZ"',
+      '"2026-11-31T18:54:49.014123Z"', '"2026-02-29T18:54:49.014123Z"', '"2100-02-29T00:00:00.000000Z"', '"2026-04-31T00:00:00.000000Z"',
+      '"2026-11-00T18:54:49.014123Z"', '"2026-11-25T24:00:00.000000Z"', '"0099-11-25T18:54:49.014123Z"', '"2026-11-25T18:54:49.01412xZ"',
       '"+02026-11-25T18:54:49.014Z"', '"2026-1a-25T18:54:49.014123Z"', '2026-11-25T18:54:49.014123Z']) {
       expect(timestampTokenMs(token), token).toBeUndefined();
     }
     expect(timestampTokenMs('"2026-11-25T18:54:49.014999Z"')).toBe(Date.parse('2026-11-25T18:54:49.014Z'));
     expect(timestampTokenMs('"1969-12-28T23:59:59.999999Z"')).toBe(Date.parse('1969-12-28T23:59:59.999Z'));
+    // The last days of months, leap days included, read by position as Date.parse reads them.
+    for (const day of ['2026-11-29', '2026-11-30', '2026-12-31', '2024-02-29', '2000-02-29', '1600-02-29', '0100-03-01', '9999-12-31']) {
+      expect(timestampTokenMs(`"${day}T23:59:59.999999Z"`), day).toBe(Date.parse(`${day}T23:59:59.999Z`));
+    }
   });
 });

@@ -1,0 +1,70 @@
+import { CANONICAL_FIELDS, type ExportFields } from './domain.js';
+
+/**
+ * The head of an entry's JSON text as the export query writes it: the canonical fields before `before`, compact, in
+ * that order, each plain one a JSON string or null, then `,"before":`. A masked row written again by JSON.stringify
+ * keeps that form. Read here by position, without parsing and without allocating: the export's record (src/queries/
+ * export-record.ts) slices its tokens from it, and HEC copies them from the text into its body in place.
+ */
+
+/** The canonical fields before `before`, in the order the export query writes them. */
+export const HEAD_FIELDS = CANONICAL_FIELDS.slice(0, CANONICAL_FIELDS.indexOf('before')) as readonly HeadField[];
+export type HeadField = 'id' | 'timestamp' | 'resource_name' | keyof ExportFields;
+
+/** What precedes each value in compact JSON: `{"id":`, then `,"timestamp":` and so on. */
+const HEAD_KEYS = HEAD_FIELDS.map((field, index) => `${index === 0 ? '{' : ','}${JSON.stringify(field)}:`);
+const BEFORE_KEY = ',"before":';
+
+/** Where each head field's token lies: start at `2 × index`, end (exclusive) at `2 × index + 1`. */
+export type HeadBounds = Int32Array;
+
+export function headBounds(): HeadBounds {
+  return new Int32Array(HEAD_FIELDS.length * 2);
+}
+
+/** The index of `field` in {@link HEAD_FIELDS}, for reading {@link HeadBounds}. */
+export function headIndex(field: HeadField): number {
+  return HEAD_FIELDS.indexOf(field);
+}
+
+/**
+ * Fills `bounds` with where each head token of `json` lies: each key where it must be, each value up to its closing
+ * quote. False for text in another form (the caller parses it whole). Reads no further than `,"before":`.
+ */
+export function readHeadBounds(json: string, bounds: HeadBounds): boolean {
+  let pos = 0;
+  for (let index = 0; index < HEAD_KEYS.length; index += 1) {
+    const key = HEAD_KEYS[index] as string;
+    const end = startsWithAt(json, key, pos) ? tokenEnd(json, pos + key.length) : -1;
+    if (end < 0) return false;
+    bounds[2 * index] = pos + key.length;
+    bounds[2 * index + 1] = end;
+    pos = end;
+  }
+  return startsWithAt(json, BEFORE_KEY, pos);
+}
+
+/** `json.startsWith(key, at)` for the head's short keys: compared here, a call of the builtin cost more than the loop. */
+function startsWithAt(json: string, key: string, at: number): boolean {
+  for (let i = 0; i < key.length; i += 1) if (json.charCodeAt(at + i) !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Where the JSON string or `null` starting at `start` ends (exclusive), or -1 if none starts there. */
+function tokenEnd(json: string, start: number): number {
+  if (startsWithAt(json, 'null', start)) return start + 4;
+  if (json.charCodeAt(start) !== QUOTE) return -1;
+  let quote = json.indexOf('"', start + 1);
+  while (quote > 0 && isEscaped(json, quote)) quote = json.indexOf('"', quote + 1);
+  return quote < 0 ? -1 : quote + 1;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** An odd run of backslashes before `at` escapes it. */
+function isEscaped(json: string, at: number): boolean {
+  let backslashes = 0;
+  while (json.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
+  return backslashes % 2 === 1;
+}
