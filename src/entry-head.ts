@@ -30,14 +30,28 @@ export function headIndex(field: HeadField): number {
 /**
  * Fills `bounds` with where each head token of `json` lies: each key where it must be, each value up to its closing
  * quote. False for text in another form (the caller parses it whole). Reads no further than `,"before":`.
+ *
+ * `wholeKeys` false checks each key's frame only: its length, quotes and colon, its first and last letters and the
+ * fourth from last (`resource_type` and `resource_name` differ there alone). Every text the export handles is in the
+ * query's form or in none (the server's, a masked copy, JSON.stringify of the parsed entry): a spacing, an order or a
+ * field of another kind fails the frame as it fails the whole key (test/unit/hec-event-head.test.ts); only a key renamed
+ * in place to one of its length with those letters would pass, and nothing renames keys. HEC reads every
+ * event's head this way (half the time: comparing the keys' hundred-odd characters was 0.2 µs a row); the positions a
+ * checkpoint records keep the whole comparison.
  */
-export function readHeadBounds(json: string, bounds: HeadBounds): boolean {
+export function readHeadBounds(json: string, bounds: HeadBounds, wholeKeys = true): boolean {
   let pos = 0;
   for (let index = 0; index < HEAD_KEYS.length; index += 1) {
     const key = HEAD_KEYS[index] as string;
-    const end = startsWithAt(json, key, pos) ? tokenEnd(json, pos + key.length) : -1;
+    const start = pos + key.length;
+    const framed = wholeKeys
+      ? startsWithAt(json, key, pos)
+      : json.charCodeAt(pos) === key.charCodeAt(0) && json.charCodeAt(pos + 1) === QUOTE && json.charCodeAt(pos + 2) === key.charCodeAt(2)
+        && json.charCodeAt(start - 6) === key.charCodeAt(key.length - 6) && json.charCodeAt(start - 3) === key.charCodeAt(key.length - 3)
+        && json.charCodeAt(start - 2) === QUOTE && json.charCodeAt(start - 1) === COLON;
+    const end = framed ? tokenEnd(json, start) : -1;
     if (end < 0) return false;
-    bounds[2 * index] = pos + key.length;
+    bounds[2 * index] = start;
     bounds[2 * index + 1] = end;
     pos = end;
   }
@@ -60,6 +74,7 @@ function tokenEnd(json: string, start: number): number {
 }
 
 const QUOTE = 0x22;
+const COLON = 0x3a;
 const BACKSLASH = 0x5c;
 
 /** An odd run of backslashes before `at` escapes it. */

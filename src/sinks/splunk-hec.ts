@@ -100,7 +100,7 @@ const bounds = headBounds();
  */
 export function writeEventHead(body: BodyBuilder, record: ExportRecord, metadata: EventMetadata, close: boolean): void {
   const json = record.jsonBytes;
-  const timeMs = readHeadBounds(json, bounds) && bounds[TIMESTAMP_SLOT + 1]! - bounds[TIMESTAMP_SLOT]! === TIMESTAMP_TOKEN_LENGTH
+  const timeMs = readHeadBounds(json, bounds, false) && bounds[TIMESTAMP_SLOT + 1]! - bounds[TIMESTAMP_SLOT]! === TIMESTAMP_TOKEN_LENGTH
     ? timestampTokenMsAt(json, bounds[TIMESTAMP_SLOT]!)
     : undefined;
   const idStart = bounds[ID_SLOT]!;

@@ -37,4 +37,20 @@ describe('writeEventHead', () => {
     }
     expect(fast).toBeGreaterThan(1000);
   });
+
+  const head = { id: '7', timestamp: '2026-01-02T03:04:05.678901Z', operator: 'alice', operation: 'UPDATE', resource_type: 'ssl', resource_id: 'r', resource_name: 'n', source_ip: '10.0.0.1', source: 'dashboard' };
+  const { resource_type: type, resource_name: name, timestamp, source_ip: ip, operation } = head;
+  it.each([
+    ['json_build_object spacing', `{${Object.entries({ ...head, before: null, after: null }).map(([k, v]) => `${JSON.stringify(k)} : ${JSON.stringify(v)}`).join(', ')}}`],
+    ['pretty-printed', JSON.stringify({ ...head, before: null, after: null }, null, 2)],
+    ['resource_type and resource_name swapped in place (same length, same first and last letters)', JSON.stringify({ id: '7', timestamp, operator: 'alice', operation, resource_name: name, resource_id: 'r', resource_type: type, source_ip: ip, source: 'dashboard', before: null })],
+    ['timestamp, operation and source_ip (all 13 characters) in each other\'s places', JSON.stringify({ id: '7', operation, operator: 'alice', source_ip: ip, resource_type: type, resource_id: 'r', resource_name: name, timestamp, source: 'dashboard', before: null })],
+    ['source_ip renamed source_id in its place', JSON.stringify({ ...head, before: null }).replace('"source_ip"', '"source_id"')],
+  ])('falls back to the parsed fields for a head in another form: %s', (_, text) => {
+    const record = new EntryRecord(toByteString(text));
+    const metadata = eventMetadata(',"host":"h"');
+    const body = new BodyBuilder(1);
+    writeEventHead(body, record, metadata, false);
+    expect(body.bytes().toString('latin1')).toBe(hecEventHead(new EntryRecord(record.jsonBytes), metadata.text));
+  });
 });
