@@ -1,4 +1,4 @@
-import { functionName, globalValueFlags as valueFlagsOf, shellQuote as quote, type CompletionTree, type FlagSpec } from './completion-tree.js';
+import { flagWords, functionName, globalValueFlags as valueFlagsOf, shellQuote as quote, valueFlags, type CompletionTree, type FlagSpec } from './completion-tree.js';
 
 /** The completion script for bash 4 and later: one function, registered with `complete -F`. */
 export function bashScript(tree: CompletionTree): string {
@@ -23,9 +23,14 @@ export function bashScript(tree: CompletionTree): string {
   for (const command of commands) addValueCases(command.name, [...command.flags, ...global]);
   const globalValueFlags = valueFlagsOf(tree);
   const flagCases = commands.map((command) => `    ${quote(command.name)}) words=${quote([...command.flags, ...global].flatMap((flag) => flag.names).join(' '))} ;;`);
-  const argumentCases = commands
-    .filter((command) => command.arguments[0]?.values?.length)
-    .map((command) => `    ${quote(command.name)}) words=${quote(command.arguments[0]?.values?.join(' ') ?? '')} ;;`);
+  // A word that is no flag: the values of the command's next argument, if it has values; else its flags, as fish offers.
+  const argumentCases = commands.flatMap((command) => [
+    ...command.arguments.flatMap((argument, index) => (argument.values?.length ? [`    ${quote(`${command.name}|${index}`)}) words=${quote(argument.values.join(' '))} ;;`] : [])),
+    `    ${quote(`${command.name}|`)}*) words=${quote(flagWords(command).map(({ word }) => word).join(' '))} ;;`,
+  ]);
+  const commandValueFlagCases = commands
+    .filter((command) => valueFlags(command.flags).length > 0)
+    .map((command) => `      ${quote(command.name)}) skip=${quote(` ${valueFlags(command.flags).join(' ')} `)} ;;`);
   const commandNames = quote(commands.map((command) => command.name).join(' '));
   return `# ${name} completion for bash (4 and later). Load it with:
 #   source <(${name} completion bash)
@@ -56,6 +61,18 @@ ${functionName(name, '_complete')}() {
     esac
     i=$((i + 1))
   done
+  # The command's arguments given so far: the words after it that are neither flags nor a flag's value.
+  local given=0 skip=""
+  case "$cmd" in
+${commandValueFlagCases.join('\n')}
+  esac
+  for ((i = i + 1; i < last; i++)); do
+    case "\${argv[i]}" in
+      ${globalValueFlags.length ? `${globalValueFlags.join('|')}) i=$((i + 1)) ;;` : ''}
+      -*) [[ "$skip" == *" \${argv[i]} "* ]] && i=$((i + 1)) ;;
+      *) given=$((given + 1)) ;;
+    esac
+  done
   case "$cmd|$prev" in
 ${valueCases.join('\n')}
   esac
@@ -66,7 +83,7 @@ ${valueCases.join('\n')}
 ${flagCases.join('\n')}
     esac
   else
-    case "$cmd" in
+    case "$cmd|$given" in
 ${argumentCases.join('\n')}
     esac
   fi

@@ -41,7 +41,8 @@ function describeFlag(option: Option, values: Readonly<Record<string, readonly s
   return {
     names: [option.short, option.long].filter((name): name is string => name !== undefined),
     takesValue: option.required || option.optional,
-    optionalValue: option.optional,
+    // commander reads the `[` of `<type[:id]>` as an optional value too: a `<...>` value is required whatever it holds.
+    optionalValue: option.optional && !option.required,
     valueName: /[<[](.*)[>\]]$/.exec(option.flags)?.[1]?.replace(/\.\.\.$/, '') ?? '',
     values: option.argChoices ?? (option.long ? values[option.long] : undefined),
     kind,
@@ -64,8 +65,15 @@ export function describeTree(program: Command, values: Readonly<Record<string, r
   return { name: program.name(), global: [...visible(program.options), HELP], commands };
 }
 
-/** The global flags that take the next word as their value: skipped when looking for the subcommand. */
-export const globalValueFlags = (tree: CompletionTree) => tree.global.filter((flag) => flag.takesValue && !flag.optionalValue).flatMap((flag) => flag.names);
+/** The flags that take the next word as their value: skipped when looking for the subcommand or counting its arguments. */
+export const valueFlags = (flags: readonly FlagSpec[]) => flags.filter((flag) => flag.takesValue && !flag.optionalValue).flatMap((flag) => flag.names);
+
+/** The global flags that take the next word as their value. */
+export const globalValueFlags = (tree: CompletionTree) => valueFlags(tree.global);
+
+/** The command's flags as words to offer where a word is expected and none of its arguments has values: long names. */
+export const flagWords = (command: CommandSpec) =>
+  command.flags.filter((flag) => flag.names[0] !== '-h').map((flag) => ({ word: flag.names.at(-1) as string, description: flag.description }));
 
 /** `text` as one POSIX shell word (bash, zsh and fish all read `'it'\''s'` as it's). */
 export const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;

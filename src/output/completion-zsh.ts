@@ -28,7 +28,12 @@ const specList = (specs: string[], indent: string) => specs.map((spec) => `${ind
 export function zshScript({ name, global, commands }: CompletionTree): string {
   const fn = functionName(name);
   const commandCases = commands.map((command) => {
-    const positional = command.arguments.map((argument, index) => `${index + 1}:${message(argument.name)}:${argument.values ? `(${argument.values.map(listValue).join(' ')})` : ' '}`);
+    // An argument without values is only a message, shown by _guard unless the word is a flag: an action of ' ' made
+    // the message a second answer to `--res`, and zsh then listed `--resource` without inserting it.
+    const positional = command.arguments.map((argument, index) => {
+      const action = argument.values ? `(${argument.values.map(listValue).join(' ')})` : `_guard "^-*" "${message(argument.name)}"`;
+      return `${index + 1}:${message(argument.name)}:${action}`;
+    });
     const specs = [...flagSpecs(command.flags), ...positional];
     return `        ${quote(command.name)})\n          _arguments -s : "\${global[@]}" \\\n${specList(specs, '            ')} && ret=0 ;;`;
   });

@@ -153,6 +153,22 @@ describe.each(['bash', 'zsh', 'fish'] as const)('completion %s, in the shell its
     expect(await completeLine(terminal, 'api7-audit completion fi')).toEqual(['api7-audit', 'completion', 'fish']);
   }, 30_000);
 
+  it('completes a flag of a command that takes an argument (zsh listed --resource for --res without inserting it)', async () => {
+    // zsh inserts `--resource=`, its `=` a suffix that goes when the cursor moves on: either is the flag inserted.
+    const flag = (words: string[]) => words.map((word) => word.replace(/^(--[a-z-]+)=$/, '$1'));
+    expect(flag(await completeLine(terminal, 'api7-audit history --res'))).toEqual(['api7-audit', 'history', '--resource']);
+    expect(flag(await completeLine(terminal, 'api7-audit show 12 --out'))).toEqual(['api7-audit', 'show', '12', '--output']);
+  }, 30_000);
+
+  it("after a command, offers its flags, and an argument's values only where that argument goes (not command names again)", async () => {
+    await listFor(terminal, 'api7-audit list ', ['--since', '--until', '--operator', '--output']);
+    await listFor(terminal, 'api7-audit --db postgres://h:5432/db list --output json ', ['--since', '--limit']);
+    // One argument given: the second word is no command name, nor the first argument's value again.
+    expect(await completeLine(terminal, 'api7-audit help list sh')).toEqual(['api7-audit', 'help', 'list', 'sh']);
+    expect(await completeLine(terminal, 'api7-audit completion fish z')).toEqual(['api7-audit', 'completion', 'fish', 'z']);
+    expect(await completeLine(terminal, 'api7-audit help li')).toEqual(['api7-audit', 'help', 'list']);
+  }, 30_000);
+
   it('completes file names with spaces and quotes whole, and directories for a directory flag', async () => {
     expect(await completeLine(terminal, 'api7-audit --config it')).toEqual(['api7-audit', '--config', HOSTILE.quote]);
     expect(await completeLine(terminal, 'api7-audit export --out say')).toEqual(['api7-audit', 'export', '--out', HOSTILE.double]);
