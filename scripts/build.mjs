@@ -58,7 +58,7 @@ async function buildCli() {
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: true,
-    plugins: [nodeOnlyPg],
+    plugins: [nodeOnlyPg, await compileHistoryStatements()],
     // The only packages loaded from node_modules at run time (package.json's "dependencies"; the rest is bundled):
     // PGlite finds its WebAssembly and data files next to its own modules; jq-wasm reads its jq.wasm beside its
     // module. pg tries the optional native binding only when asked to, which api7-audit never does.
@@ -112,36 +112,60 @@ async function licenseSection(dir, files) {
 
 /**
  * man/api7-audit.1 from the program's own commander tree (src/output/man-page.ts), so the page shipped in the package
- * lists what `--help` lists. Bundled to a file beside the sources and run once; written by a rename, as dist/ is.
+ * lists what `--help` lists. Written by a rename, as dist/ is.
  */
 async function buildManPage() {
-  const script = `${root}man-page.build-${process.pid}.mjs`;
   const next = `${root}man/api7-audit.1.next-${process.pid}`;
   try {
-    await build({
-      ...common,
-      stdin: {
-        contents: `import { buildProgram } from './src/cli.ts';
+    const stdout = await runFromSource(`import { buildProgram } from './src/cli.ts';
 import { renderManPage } from './src/output/man-page.ts';
 import { VERSION } from './src/version.ts';
 const io = { stdout: process.stdout, stderr: process.stderr, env: {}, cwd: process.cwd(), stdoutIsTty: false, stderrIsTty: false };
 const epoch = Number(process.env.SOURCE_DATE_EPOCH);
 const date = new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.now()).toISOString().slice(0, 10);
-process.stdout.write(renderManPage(buildProgram(io), { version: VERSION, date }));`,
-        resolveDir: root,
-        loader: 'ts',
-      },
-      outfile: script,
-      // Run from the checkout: its dependencies load from node_modules (the commands' run modules are never called).
-      packages: 'external',
-    });
-    const { stdout } = await promisify(execFile)(process.execPath, [script], { cwd: root });
+process.stdout.write(renderManPage(buildProgram(io), { version: VERSION, date }));`);
     await mkdir(`${root}man`, { recursive: true });
     await writeFile(next, stdout);
     await rename(next, `${root}man/api7-audit.1`);
   } finally {
-    await rm(script, { force: true });
     await rm(next, { force: true });
+  }
+}
+
+/**
+ * history's statements compiled by Kysely from its own builders (src/queries/history-compile.ts), put in the bundle
+ * in place of src/queries/history-statements.ts, which compiles them on first use: the binary's `history` then
+ * loads no Kysely for a timeline (docs/decisions/007). The compiler throws when a statement cannot be precompiled.
+ */
+async function compileHistoryStatements() {
+  const json = await runFromSource(`import { isDeepStrictEqual } from 'node:util';
+import { compileHistoryStatements } from './src/queries/history-compile.ts';
+const statements = await compileHistoryStatements();
+const json = JSON.stringify(statements);
+if (!isDeepStrictEqual(JSON.parse(json), statements)) throw new Error('history statements: a value that JSON does not carry as it is');
+process.stdout.write(json);`);
+  return {
+    name: 'history-statements',
+    setup(esbuild) {
+      esbuild.onLoad({ filter: /[\\/]src[\\/]queries[\\/]history-statements\.ts$/ }, () => ({
+        contents: `const STATEMENTS = ${json};\nexport async function historyStatements() { return STATEMENTS; }\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+let steps = 0;
+
+/** Bundles `contents` (a module in the checkout's root, its dependencies loaded from node_modules), runs it once, returns its stdout. */
+async function runFromSource(contents) {
+  const script = `${root}build-step-${process.pid}-${(steps += 1)}.mjs`;
+  try {
+    await build({ ...common, stdin: { contents, resolveDir: root, loader: 'ts' }, outfile: script, packages: 'external' });
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } finally {
+    await rm(script, { force: true });
   }
 }
 

@@ -1,5 +1,5 @@
-import { Kysely, PostgresDialect } from 'kysely';
-import type { Pool } from 'pg';
+import type { Kysely } from 'kysely';
+import type { Pool, PoolClient } from 'pg';
 import { ConnectionLostError, RuntimeError } from '../errors.js';
 import { describeAddress, describeSource, type ConnectionTarget } from '../config/connection-url.js';
 import { openPool, type DatabaseSettings, type OpenPool } from './pool.js';
@@ -14,25 +14,72 @@ export type { DatabaseSettings };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Db = Kysely<any>;
 
+/** A session's pool, and the Kysely instance over it, made on first use: a command can run its session without Kysely. */
+export interface PoolSession {
+  pool: Pool;
+  kysely(): Promise<Db>;
+}
+
 /**
  * Opens a pool (or takes the one `connectEarly` opened), runs `fn`, and always destroys the pool, so no command
  * can leak connections. Kysely is imported by name so the build keeps only the parts used.
  */
-export async function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>, early?: Promise<OpenPool>): Promise<T> {
+export function withDatabase<T>(settings: DatabaseSettings, fn: (db: Db) => Promise<T>, early?: Promise<OpenPool>): Promise<T> {
+  return withPoolSession(settings, async (session) => fn(await session.kysely()), early);
+}
+
+/**
+ * {@link withDatabase} for a command that may run without Kysely (history's precompiled statements,
+ * docs/decisions/007): Kysely is imported and its instance made only when `kysely()` is first called.
+ */
+export async function withPoolSession<T>(settings: DatabaseSettings, fn: (session: PoolSession) => Promise<T>, early?: Promise<OpenPool>): Promise<T> {
   const opened = await (early ?? openPool(settings));
   const { pool, failure } = opened;
-  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  pools.set(db, pool);
-  opens.set(db, opened);
+  let db: Promise<Db> | undefined;
+  const kysely = () => (db ??= createKysely(opened));
   try {
     if (failure !== undefined) throw failure;
-    return await fn(db);
+    return await fn({ pool, kysely });
   } catch (error) {
     throw translateConnectionError(error, settings.target, { activity: settings.activity, lost: opened.lost, timeoutMs: settings.connectTimeoutMs, connected: opened.connected === true, heard: opened.heard === true });
   } finally {
-    await db.destroy();
+    if (db) await (await db).destroy();
     // Kysely ends only a pool it has used: a session that failed before its first query (a bad --table) must end it.
     if (!pool.ending) await pool.end();
+  }
+}
+
+async function createKysely(opened: OpenPool): Promise<Db> {
+  const { Kysely, PostgresDialect } = await import('kysely');
+  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool: opened.pool }) });
+  pools.set(db, opened.pool);
+  opens.set(db, opened);
+  return db;
+}
+
+/**
+ * Runs `fn` on one connection of `pool` in a READ ONLY transaction, as Kysely's `transaction().setAccessMode('read
+ * only')` does (read-only.ts): the same statements, a rollback when `fn` fails, the connection released after.
+ */
+export async function withReadOnlyConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  // A connection whose rollback failed is not given back to the pool (Kysely's driver discards it too).
+  let discard: Error | undefined;
+  try {
+    await client.query('start transaction read only');
+    try {
+      const result = await fn(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch((failed: Error) => {
+        discard = failed;
+        throw failed;
+      });
+      throw error;
+    }
+  } finally {
+    client.release(discard);
   }
 }
 

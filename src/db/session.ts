@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/resolve-config.js';
-import { withDatabase, type Db } from './connect.js';
+import { withPoolSession, type Db, type PoolSession } from './connect.js';
 import { sessionSettings, type OpenPool } from './pool.js';
 import type { ConnectionTarget } from '../config/connection-url.js';
 import { resolveMapping, type ResolvedMapping } from './mapping.js';
@@ -28,7 +28,15 @@ export function withAuditTable<T>(config: ResolvedConfig, fn: (table: AuditTable
 }
 
 /** {@link withAuditTable} before a table is known (init, doctor): the database, and the config with its target. */
-export async function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+export function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  return withConfiguredSession(config, async (session, resolved) => fn(await session.kysely(), resolved), options);
+}
+
+/**
+ * {@link withConfiguredDatabase} with the pool itself, Kysely made only when asked for (`session.kysely()`): for
+ * history's precompiled statements, which run without loading Kysely (docs/decisions/007).
+ */
+export async function withConfiguredSession<T>(config: ResolvedConfig, fn: (session: PoolSession, config: ResolvedConfig) => Promise<T>, options: SessionOptions = {}): Promise<T> {
   if (config.demo) {
     const { startDemoDatabase } = await import('../demo/database.js');
     // PGlite takes seconds to start: a spinner says so on a terminal (the command's announceDemo).
@@ -44,7 +52,7 @@ export async function withConfiguredDatabase<T>(config: ResolvedConfig, fn: (db:
   return connectAndRun(config, fn, options);
 }
 
-async function connectAndRun<T>(config: ResolvedConfig, fn: (db: Db, config: ResolvedConfig) => Promise<T>, options: SessionOptions): Promise<T> {
+function connectAndRun<T>(config: ResolvedConfig, fn: (session: PoolSession, config: ResolvedConfig) => Promise<T>, options: SessionOptions): Promise<T> {
   const settings = sessionSettings(config, { maxConnections: options.maxConnections, activity: options.activity });
-  return withDatabase(settings, (db) => fn(db, config), options.early);
+  return withPoolSession(settings, (session) => fn(session, config), options.early);
 }

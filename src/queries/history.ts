@@ -4,15 +4,13 @@ import type { Db } from '../db/connect.js';
 import { afterPosition, columnRef, entrySelection, keysetTimestamp, keysetValue, qualifiedRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { UsageError } from '../errors.js';
+import type { ResourceKey } from './history-precompiled.js';
 import { allOf, filterConditions, NO_FILTERS } from './filters.js';
 import { PAGE_SIZE, type SortOrder } from './list.js';
 import { tableRef } from './table-ref.js';
 
-/** One resource, as `TYPE:ID` names it. */
-export interface ResourceKey {
-  type: string;
-  id: string;
-}
+// Kysely-free, for history's precompiled statements (history-precompiled.ts); still exported from here.
+export { DELETE_OPERATION, entryTellsState, type ResourceKey } from './history-precompiled.js';
 
 /**
  * Exactly this type and id, as stored: the `(resource_type, resource_id, created_at)` index serves every query here
@@ -51,19 +49,25 @@ export function buildHistoryPage(db: Db, mapping: ResolvedMapping, resource: Res
 
 /** The resource's oldest entry whatever the filters: whether its history starts with a CREATE or was pruned before. */
 export async function firstEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey): Promise<AuditEntry | undefined> {
-  return (await edgeQuery(db, mapping, allOf(resourceConditions(mapping, resource)), 'asc').executeTakeFirst()) as AuditEntry | undefined;
+  return (await buildFirstEntry(db, mapping, resource).executeTakeFirst()) as AuditEntry | undefined;
+}
+
+export function buildFirstEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey) {
+  return edgeQuery(db, mapping, allOf(resourceConditions(mapping, resource)), 'asc');
 }
 
 /** The id of the resource of this type most recently named `name`, for `history route:billing-webhook`. */
 export async function idForName(db: Db, mapping: ResolvedMapping, type: string, name: string): Promise<string | undefined> {
-  if (!columnRef(mapping, 'resource_name')) return undefined;
-  const where = allOf([sql<boolean>`${requiredColumn(mapping, 'resource_type')} = ${type}`, sql<boolean>`${requiredColumn(mapping, 'resource_name')} = ${name}`]);
-  const entry = (await edgeQuery(db, mapping, where, 'desc').executeTakeFirst()) as AuditEntry | undefined;
+  const entry = (await buildIdForName(db, mapping, type, name)?.executeTakeFirst()) as AuditEntry | undefined;
   return entry?.resource_id ?? undefined;
 }
 
-/** Operations that end a resource even when their entry holds no state. */
-export const DELETE_OPERATION = /^(delete|remove)$/i;
+/** The newest entry of this type named `name`; undefined when the table maps no resource_name. */
+export function buildIdForName(db: Db, mapping: ResolvedMapping, type: string, name: string) {
+  if (!columnRef(mapping, 'resource_name')) return undefined;
+  const where = allOf([sql<boolean>`${requiredColumn(mapping, 'resource_type')} = ${type}`, sql<boolean>`${requiredColumn(mapping, 'resource_name')} = ${name}`]);
+  return edgeQuery(db, mapping, where, 'desc');
+}
 
 /**
  * An entry that tells what the resource became: it holds a state (`before` or `after`), or it deleted the resource.
@@ -79,17 +83,16 @@ function tellsState(mapping: ResolvedMapping): RawBuilder<boolean> | undefined {
   return sql<boolean>`(${sql.join(parts.filter((part) => part !== undefined), sql` or `)})`;
 }
 
-/** The same test as {@link tellsState}, on an entry already read. */
-export function entryTellsState(entry: AuditEntry): boolean {
-  return (entry.before !== null && entry.before !== undefined) || (entry.after !== null && entry.after !== undefined) || DELETE_OPERATION.test(entry.operation ?? '');
-}
-
 /** The resource's oldest entry that holds a state or deleted it: where its known history starts. */
 export async function firstStateEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey): Promise<AuditEntry | undefined> {
+  return (await buildFirstStateEntry(db, mapping, resource).executeTakeFirst()) as AuditEntry | undefined;
+}
+
+export function buildFirstStateEntry(db: Db, mapping: ResolvedMapping, resource: ResourceKey) {
   const conditions = resourceConditions(mapping, resource);
   const tells = tellsState(mapping);
   if (tells) conditions.push(tells);
-  return (await edgeQuery(db, mapping, allOf(conditions), 'asc').executeTakeFirst()) as AuditEntry | undefined;
+  return edgeQuery(db, mapping, allOf(conditions), 'asc');
 }
 
 /** The last entry at or before `at` that tells the state (see {@link tellsState}): its `after` is the resource's state then. */

@@ -2,11 +2,14 @@ import { INVALID_JSON_KEY, type AuditEntry, type EntryFilters, type TimeBound } 
 import type { CliIo } from '../../io.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { RuntimeError } from '../../errors.js';
-import { withAuditTable, type AuditTable } from '../../db/session.js';
-import { withReadOnly } from '../../db/read-only.js';
+import { withConfiguredSession } from '../../db/session.js';
+import { withReadOnlyConnection, type Db, type PoolSession } from '../../db/connect.js';
+import { resolveMapping, resolveMappingFrom, type ResolvedMapping } from '../../db/mapping.js';
+import { parseTableName } from '../../db/identifiers.js';
 import type { OpenPool } from '../../db/pool.js';
 import type { SortOrder } from '../../queries/list.js';
-import { DELETE_OPERATION, entryAt, entryTellsState, firstEntry, firstStateEntry, idForName, resolveInstant, streamHistory, type ResourceKey } from '../../queries/history.js';
+import { DELETE_OPERATION, entryTellsState, fitsMapping, precompiledReader, readCatalogRows, type ResourceKey } from '../../queries/history-precompiled.js';
+import { historyStatements } from '../../queries/history-statements.js';
 import { createSecretPolicy, maskEntry, maskEntryBytes, type SecretPolicy } from '../../secrets/policy.js';
 import { fromByteString, toByteString } from '../../byte-string.js';
 import { MAX_DEPTH } from '../../secrets/rules.js';
@@ -144,19 +147,76 @@ function bracketsIn(text: string, limit: number): number {
   return count;
 }
 
+/**
+ * What a run reads, in one read-only transaction: by history.ts's Kysely builders, or by their precompiled statements
+ * (history-precompiled.ts), which serve the timeline without filters on the default layout and return the same rows.
+ */
+interface HistoryReader {
+  /** Every entry of the resource that matches the filters, in the chosen order. */
+  timeline(resource: ResourceKey): AsyncGenerator<AuditEntry>;
+  firstEntry(resource: ResourceKey): Promise<AuditEntry | undefined>;
+  firstStateEntry(resource: ResourceKey): Promise<AuditEntry | undefined>;
+  idForName(type: string, name: string): Promise<string | undefined>;
+  /** The state at a time (--at, --between): Kysely's builders only. */
+  stateAt?(resource: ResourceKey, at: TimeBound, completeness: Completeness): Promise<StateRead>;
+}
+
+type StateRead = { raw?: AuditEntry; state: Omit<StateAt, 'entry'> };
+
+async function kyselyReader(db: Db, mapping: ResolvedMapping, options: HistoryOptions): Promise<HistoryReader> {
+  const history = await import('../../queries/history.js');
+  return {
+    timeline: (resource) => history.streamHistory(db, mapping, resource, options.filters, options.order),
+    firstEntry: (resource) => history.firstEntry(db, mapping, resource),
+    firstStateEntry: (resource) => history.firstStateEntry(db, mapping, resource),
+    idForName: (type, name) => history.idForName(db, mapping, type, name),
+    async stateAt(resource, at, completeness) {
+      const [instant, raw] = [await history.resolveInstant(db, at), await history.entryAt(db, mapping, resource, at)];
+      // A DELETE ends the resource even where its writer also filled `after` (with the state it removed).
+      const present = raw !== undefined && raw.after !== null && raw.after !== undefined && !DELETE_OPERATION.test(raw.operation ?? '');
+      return { raw, state: { at: instant, known: raw !== undefined || completeness.complete, exists: present, state: present ? raw.after : null } };
+    },
+  };
+}
+
 /** The timeline: every entry of the resource that matches the filters, with what it changed (before -> after). */
-export async function* readTimeline(table: AuditTable, options: HistoryOptions, masker: Masker): AsyncGenerator<HistoryItem> {
-  for await (const raw of streamHistory(table.db, table.mapping, options.resource, options.filters, options.order)) yield masker.item(raw);
+async function* readTimeline(reader: HistoryReader, resource: ResourceKey, masker: Masker): AsyncGenerator<HistoryItem> {
+  for await (const raw of reader.timeline(resource)) yield masker.item(raw);
 }
 
-export async function readStateAt(table: AuditTable, resource: ResourceKey, at: TimeBound, completeness: Completeness): Promise<{ raw?: AuditEntry; state: Omit<StateAt, 'entry'> }> {
-  const [instant, raw] = [await resolveInstant(table.db, at), await entryAt(table.db, table.mapping, resource, at)];
-  // A DELETE ends the resource even where its writer also filled `after` (with the state it removed).
-  const present = raw !== undefined && raw.after !== null && raw.after !== undefined && !DELETE_OPERATION.test(raw.operation ?? '');
-  return { raw, state: { at: instant, known: raw !== undefined || completeness.complete, exists: present, state: present ? raw.after : null } };
+/**
+ * Runs `read` in a read-only transaction with the reader that fits: the precompiled statements when the run is a
+ * timeline without filters (the catalog read by one of them too, so Kysely never loads), else Kysely's builders.
+ */
+async function withHistoryReader<T>(session: PoolSession, config: ResolvedConfig, options: HistoryOptions, read: (reader: HistoryReader) => Promise<T>): Promise<T> {
+  if (options.mode.kind === 'timeline' && !hasFilters(options.filters)) {
+    const statements = await historyStatements();
+    const rows = await readCatalogRows(session.pool, statements, parseTableName(config.table));
+    const mapping = await resolveMappingFrom(rows, config.table, config.columns, session.kysely);
+    if (fitsMapping(statements, mapping)) {
+      return withReadOnlyConnection(session.pool, (client) => {
+        const reader = precompiledReader(client, statements, mapping);
+        return read({ ...reader, timeline: (resource) => reader.streamHistory(resource, options.order) });
+      });
+    }
+    return withKyselyReader(await session.kysely(), mapping, options, read);
+  }
+  const db = await session.kysely();
+  return withKyselyReader(db, await resolveMapping(db, config.table, config.columns), options, read);
 }
 
-function maskedState(masker: Masker, read: { raw?: AuditEntry; state: Omit<StateAt, 'entry'> }): StateAt {
+async function withKyselyReader<T>(db: Db, mapping: ResolvedMapping, options: HistoryOptions, read: (reader: HistoryReader) => Promise<T>): Promise<T> {
+  const { withReadOnly } = await import('../../db/read-only.js');
+  return withReadOnly(db, async (trx) => read(await kyselyReader(trx, mapping, options)));
+}
+
+/** The reader's state at a time: --at and --between run with Kysely's (withHistoryReader). */
+function stateAt(reader: HistoryReader): NonNullable<HistoryReader['stateAt']> {
+  if (!reader.stateAt) throw new Error('history: the state at a time is read with Kysely\'s builders');
+  return reader.stateAt.bind(reader);
+}
+
+function maskedState(masker: Masker, read: StateRead): StateAt {
   const entry = read.raw && masker.entry(read.raw);
   return { ...read.state, entry, state: entry && read.state.exists ? entry.after : null };
 }
@@ -191,44 +251,43 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
     return { ...text, colors: text.createColors(text.shouldUseColor(io.stdoutIsTty, io.env)) };
   };
   const label = `${options.resource.type}:${options.resource.id}`;
-  const text = await withAuditTable(
+  const text = await withConfiguredSession(
     config,
-    (table) =>
-      withReadOnly(table.db, async (db) => {
-        const session = { ...table, db };
+    (session, resolved) =>
+      withHistoryReader(session, resolved, options, async (reader) => {
         // The whole timeline oldest first starts with the resource's first entry: one query, not two.
         let timeline: AsyncGenerator<HistoryItem> | undefined;
         let first: AuditEntry | undefined;
         if (options.mode.kind === 'timeline' && options.order === 'asc' && !hasFilters(options.filters)) {
-          const items = readTimeline(session, options, masker);
+          const items = readTimeline(reader, options.resource, masker);
           const head = await items.next();
           if (!head.done) [first, timeline] = [head.value.entry, prepend(head.value, items)];
         } else {
-          first = await firstEntry(db, table.mapping, options.resource);
+          first = await reader.firstEntry(options.resource);
         }
         if (!first) {
           // `route:billing-webhook`: the name list shows, standing for the id of the route last called that.
-          const id = await idForName(db, table.mapping, options.resource.type, options.resource.id);
+          const id = await reader.idForName(options.resource.type, options.resource.id);
           if (id !== undefined) {
             io.stderr.write(`${sanitizeForTerminal(`${label} is the name of ${options.resource.type}:${id}`)}\n`);
             options = { ...options, resource: { ...options.resource, id } };
-            first = await firstEntry(db, table.mapping, options.resource);
+            first = await reader.firstEntry(options.resource);
           }
         }
         if (!first) throw new RuntimeError(`no audit entries for ${label}`);
         // A LOGIN first (no state) does not start the history: the first entry that holds a state does.
-        const completeness = judgeCompleteness(first, entryTellsState(first) ? first : ((await firstStateEntry(db, table.mapping, options.resource)) ?? null));
+        const completeness = judgeCompleteness(first, entryTellsState(first) ? first : ((await reader.firstStateEntry(options.resource)) ?? null));
         const notice = incompleteNotice(options.resource, completeness);
         if (notice) io.stderr.write(`${notice}\n`);
         const { mode } = options;
         // ndjson asks for one line: --at and --between print their one object on one line then.
         if (mode.kind === 'at') {
-          const state = maskedState(masker, await readStateAt(session, options.resource, mode.at, completeness));
+          const state = maskedState(masker, await stateAt(reader)(options.resource, mode.at, completeness));
           return `${writeJson(stateJson(options.resource, state, completeness), options.output === 'ndjson' ? {} : { indent: 2 })}\n`;
         }
         if (mode.kind === 'between') {
-          const from = await readStateAt(session, options.resource, mode.from, completeness);
-          const to = await readStateAt(session, options.resource, mode.to, completeness);
+          const from = await stateAt(reader)(options.resource, mode.from, completeness);
+          const to = await stateAt(reader)(options.resource, mode.to, completeness);
           const [a, b] = [maskedState(masker, from), maskedState(masker, to)];
           // An unknown side is not an absent one: diffing it as empty would show the other side as created or deleted.
           const unknown = [a, b].find((s) => !s.known);
@@ -255,7 +314,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           // Lines go out 64 KB at a time, not one write each: 133 entries took 133 writes.
           let pending = '';
           try {
-            for await (const item of timeline ?? readTimeline(session, options, masker)) {
+            for await (const item of timeline ?? readTimeline(reader, options.resource, masker)) {
               // `{...entry, changes}` as one JSON text: the entry's own text, then its changes before the last `}`.
               pending += item.json === undefined ? `${writeJson({ ...toCanonicalEntry(item.entry), changes: item.changes })}\n` : `${item.json.slice(0, -1)},"changes":${writeJson(item.changes)}}\n`;
               if (pending.length >= 65_536) {
@@ -269,7 +328,7 @@ export async function runHistory(options: HistoryOptions, config: ResolvedConfig
           return '';
         }
         const items: TimelineItem[] = [];
-        for await (const item of timeline ?? readTimeline(session, options, masker)) items.push(item);
+        for await (const item of timeline ?? readTimeline(reader, options.resource, masker)) items.push(item);
         if (options.output === 'json') {
           const entries = items.map((item) => ({ ...toCanonicalEntry(item.entry), changes: item.changes }));
           return `${writeJson({ resource: label, history_complete: completeness.complete, entries }, { indent: 2 })}\n`;
