@@ -39,6 +39,9 @@ const VALUE_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'key
 /** Keys that make their object an SSL object (rules.ts isCertName): found by the same scan, for mask-hits.ts. */
 const CERT_WORDS = ['cert', 'certs'];
 
+/** JSON whitespace, raw or escaped in a string. */
+const JSON_SPACE = String.raw`(?:[ \t\r\n]|\\[trn])`;
+
 /**
  * Hints beside the names: `PRIVATE KEY` (a PEM block), `eyJ` (a JWT's header), `\u` or `\/` (an escape that can
  * spell any name or value), `//` (a URL: a hit only with an `@` after it in the same string), the Kelvin sign in
@@ -46,9 +49,12 @@ const CERT_WORDS = ['cert', 'certs'];
  * a string), `Bearer` then a space or tab (`\t` in JSON), a string naming a cookie variable.
  */
 const FIXED_HINTS = [
-  'PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`\xE2\x84\xAA|\u212A`, String.raw`"(?:[ \t\r\n]|\\[trn])*[{[]`, String.raw`bearer(?:[ \t]|\\t)`,
-  // A `vars` expression's cookie (isSecretVarName): its name ends in no secret word.
-  String.raw`"cookie_[^"\\]*"`,
+  'PRIVATE KEY', 'eyJ', String.raw`\\[u/]`, '//', String.raw`\xE2\x84\xAA|\u212A`,
+  // The JSON lead, and a `vars` expression's cookie (isSecretVarName: its name ends in no secret word), under one
+  // quote, and the lead's `(?:ws)*` unrolled by its first item: V8 tries each part at every quote of the row, 0.15 µs
+  // of a 1 KB row's 1.5 µs. The same matches: the branches start with different characters.
+  String.raw`"(?:[{[]|[ \t\r\n]${JSON_SPACE}*[{[]|\\[trn]${JSON_SPACE}*[{[]|cookie_[^"\\]*")`,
+  String.raw`bearer(?:[ \t]|\\t)`,
 ];
 
 /**
