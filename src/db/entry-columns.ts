@@ -117,7 +117,7 @@ function isValidJsonText(ref: RawBuilder<unknown>): RawBuilder<boolean> {
  */
 export function entrySelection(mapping: ResolvedMapping, { states = true } = {}): AliasedRawBuilder<unknown, string>[] {
   return CANONICAL_FIELDS.map((field) => {
-    if (field === 'timestamp') return entryTimestampOf(mapping, readColumn(mapping.columns.timestamp as MappedColumn)).as(field);
+    if (field === 'timestamp') return entryTimestamp(mapping).as(field);
     return (states || (field !== 'before' && field !== 'after') ? fieldExpression(mapping, field) : sql`null`).as(field);
   });
 }
@@ -159,6 +159,9 @@ function utcTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): Raw
   const column = mapping.columns.timestamp as MappedColumn;
   return column.type === 'timestamp' && column.epoch === undefined && column.timeZone === undefined ? ref : sql`(${asTimestamptz(column, ref)} at time zone 'UTC')`;
 }
+
+/** The timestamp column as entries print it and positions hold it: {@link entryTimestampOf}. */
+export const entryTimestamp = (mapping: ResolvedMapping) => entryTimestampOf(mapping, readColumn(mapping.columns.timestamp as MappedColumn));
 
 /**
  * The timestamp as entries print it (list, show, history, export): {@link isoTimestampOf}, but a year outside 1-9999

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { entryJsonExpression, fieldExpression, idRef, idValue, keysetTimestamp, keysetValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { entryJsonExpression, entryTimestamp, fieldExpression, idRef, idValue, keysetTimestamp, keysetValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { removeArchivedFirst, type EntryArchive } from '../db/archive-first.js';
 import { allOf } from './filters.js';
@@ -80,7 +80,7 @@ export async function matchEntries(db: Db, mapping: ResolvedMapping, bound: Prun
   const where = allOf(boundConditions(mapping, bound));
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
-  const timestamp = fieldExpression(mapping, 'timestamp');
+  const timestamp = entryTimestamp(mapping);
   const table = sql.table(tableRef(mapping));
   const result = await sql<{ count: string; oldest: string | null; newest: string | null }>`
     select (select count(*) from ${table} where ${where})::text as count,
@@ -130,7 +130,8 @@ export function buildBatchDeleteQuery(mapping: ResolvedMapping, bound: PruneBoun
     sql<boolean>`(${ts}, ${id}) <= (select ${ts}, ${id} from last)`,
   ]);
   const returned = archive ? sql`${entryJsonExpression(mapping)} as json` : sql`1 as one`;
-  const last = sql`${fieldExpression(mapping, 'timestamp')} as timestamp, ${fieldExpression(mapping, 'id')} as id`;
+  // A position's text as entries print it: to_char's (44 BC as 0044) read back as AD 44 and skipped the years between.
+  const last = sql`${entryTimestamp(mapping)} as timestamp, ${fieldExpression(mapping, 'id')} as id`;
   const result = archive
     ? sql`select ${last}, deleted.json from last left join deleted on true`
     : sql`select ${last}, (select count(*) from deleted)::int as deleted from last`;
@@ -193,7 +194,7 @@ export async function readJsonPage(
 ): Promise<{ json: string[]; end?: Position }> {
   const rows = (await db
     .selectFrom(source.as('entries'))
-    .select([entryJsonExpression(mapping).as('json'), fieldExpression(mapping, 'timestamp').as('timestamp'), fieldExpression(mapping, 'id').as('id')])
+    .select([entryJsonExpression(mapping).as('json'), entryTimestamp(mapping).as('timestamp'), fieldExpression(mapping, 'id').as('id')])
     .where(allOf(after(mapping, from)))
     .orderBy(qualified('entries', mapping, 'timestamp'))
     .orderBy(qualified('entries', mapping, 'id'))

@@ -143,6 +143,40 @@ describe('a timestamp before year 1 or after 9999', () => {
     }
   });
 
+  it.each([['a plain table', false], ['a partition from MINVALUE, archived then dropped', true]] as const)(
+    'prune --archive in batches of 2 across BC entries, %s: every entry archived once, none left',
+    async (_kind, partitioned) => {
+      const own = await createTestSchema('bc_time_prune');
+      try {
+        const t = own.table();
+        const columns = 'created_at timestamptz not null, operator text, operation text, resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb';
+        if (partitioned) {
+          await own.query(`create table ${t} (id bigserial, ${columns}) partition by range (created_at)`);
+          await own.query(`create table ${own.name}.old partition of ${t} for values from (minvalue) to ('2000-06-01')`);
+          await own.query(`create table ${own.name}.recent partition of ${t} for values from ('2000-06-01') to (maxvalue)`);
+        } else {
+          await own.query(`create table ${t} (id bigserial primary key, ${columns})`);
+        }
+        await own.query(`create index on ${t} (created_at, id)`);
+        for (const time of [...TIMES.slice(0, 6), '0100-01-01 BC', '0010-01-01 BC', '0050-01-01']) {
+          await own.query(`insert into ${t} (created_at, operator) values ($1, 'old')`, [time]);
+        }
+        await own.query(`insert into ${t} (created_at, operator) values (now(), 'new')`);
+        const old = (await own.query<{ id: string }>(`select id::text as id from ${t} where operator = 'old' order by id`)).rows.map((row) => row.id);
+        const archive = join(dir, `${own.name}.ndjson`);
+        const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--retention-days', '30', '--yes', '--json', '--batch-size', '2', '--archive', archive]);
+        expect(result.code, result.stderr).toBe(0);
+        // The old binary: a page ending at 44 BC went on after AD 44; a dropped partition lost the entries between, unarchived.
+        const archived = (await readFile(archive, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+        expect([...archived].sort()).toEqual([...old].sort());
+        expect(JSON.parse(result.stdout)).toMatchObject({ matched: old.length, deleted: old.length, archived: old.length, complete: true, oldest: '-004712-11-24T00:00:00.125000Z' });
+        expect((await own.query(`select operator from ${t}`)).rows).toEqual([{ operator: 'new' }]);
+      } finally {
+        await own.drop();
+      }
+    },
+  );
+
   it('export writes it, and its checkpoint at a BC entry continues after that entry', async () => {
     const own = await createTestSchema('bc_time_export');
     try {
