@@ -1,6 +1,6 @@
 import { CompiledQuery, sql, type Compilable, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { afterPosition, fieldExpression, idRef, idValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
+import { afterPosition, entryTimestamp, idRef, idValue, timeBoundCondition, timestampRef, timestampValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { EntryFilters, Position } from '../domain.js';
 import { allOf, filterConditions, NO_FILTERS } from './filters.js';
@@ -140,7 +140,7 @@ export async function readEnds(db: Db, mapping: ResolvedMapping): Promise<{ olde
   const table = sql.table(tableRef(mapping));
   const ts = timestampRef(mapping);
   const id = idRef(mapping);
-  const timestamp = fieldExpression(mapping, 'timestamp');
+  const timestamp = entryTimestamp(mapping);
   return db.transaction().setAccessMode('read only').execute(async (trx) => {
     await sql`set local statement_timeout = '2s'`.execute(trx);
     const result = await sql<{ oldest: string | null; newest: string | null }>`

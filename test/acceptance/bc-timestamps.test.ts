@@ -126,6 +126,13 @@ describe('a timestamp before year 1 or after 9999', () => {
     }
   });
 
+  it('doctor names the oldest entry by it', async () => {
+    const oldest = (await truth())[0] as Truth;
+    const result = await cli(['doctor']);
+    expect(result.stdout + result.stderr).toContain(`oldest entry ${iso(oldest)} is older than the retention`);
+    expect(iso(oldest)).toBe('-004712-11-24T00:00:00.125000Z');
+  });
+
   it('pages continue after a BC position: each entry once, in PostgreSQL order, both ways', async () => {
     const rows = await truth();
     for (const order of ['asc', 'desc'] as const) {
