@@ -60,3 +60,15 @@ export function compareInstants(a: string, b: string): number {
 
 /** The earlier of two instants. */
 export const earlierInstant = (a: string, b: string): string => (compareInstants(a, b) <= 0 ? a : b);
+
+/**
+ * An instant's text as PostgreSQL reads it, and as a seal's leaf holds it (decisions/005): an expanded year as
+ * PostgreSQL's own, `-000043-03-15T...Z` as `0044-03-15T...Z BC`, `+012026-...` as `12026-...`; other text as it is.
+ */
+export function postgresTimestampText(text: string): string {
+  const expanded = /^([+-])(\d{6})(-.*)$/.exec(text) ?? /^(0)(000)(-.*)$/.exec(text);
+  if (!expanded) return text;
+  const [, sign, digits, rest] = expanded as unknown as [string, string, string, string];
+  const year = Number(digits);
+  return sign === '+' ? `${year}${rest}` : `${String(year + 1).padStart(4, '0')}${rest} BC`;
+}

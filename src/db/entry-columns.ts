@@ -1,5 +1,6 @@
 import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
 import { CANONICAL_FIELDS, INVALID_JSON_KEY, type CanonicalField, type Position, type TimeBound } from '../domain.js';
+import { postgresTimestampText } from '../config/instant.js';
 import { EPOCH_TYPES, type MappedColumn, type ResolvedMapping } from './mapping.js';
 
 // Microsecond ISO text, so a position read back compares exactly equal to the stored value.
@@ -191,18 +192,6 @@ export function timestamptzValue(value: TimeBound | Position): RawBuilder<unknow
   return 'kind' in value && value.kind === 'relative'
     ? sql`(now() - cast(${value.interval} as interval))`
     : sql`cast(${postgresTimestampText('kind' in value ? value.iso : value.timestamp)} as timestamptz)`;
-}
-
-/**
- * An instant's text as PostgreSQL reads it: an expanded year (entryTimestampOf) as PostgreSQL's own, `-000043-03-15T...Z`
- * as `0044-03-15T...Z BC`, `+012026-...` as `12026-...`; other text as it is.
- */
-export function postgresTimestampText(text: string): string {
-  const expanded = /^([+-])(\d{6})(-.*)$/.exec(text) ?? /^(0)(000)(-.*)$/.exec(text);
-  if (!expanded) return text;
-  const [, sign, digits, rest] = expanded as unknown as [string, string, string, string];
-  const year = Number(digits);
-  return sign === '+' ? `${year}${rest}` : `${String(year + 1).padStart(4, '0')}${rest} BC`;
 }
 
 /** A `timestamptz` expression in the timestamp column's own form (epoch number, local time or UTC), to compare with it. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { postgresTimestampText } from '../config/instant.js';
 import { CANONICAL_FIELDS } from '../domain.js';
 import { fileErrorReason, UsageError } from '../errors.js';
 import type { ArchivedEntry } from './compare.js';
@@ -11,10 +12,11 @@ const ERA = ' BC';
 
 /**
  * A timestamp that may be BC: before 1900, so that the lines of a real audit trail are hashed once (BC years from
- * 1900 back to PostgreSQL's 4713 are read as AD: such an archived entry is reported as not the sealed one).
+ * 1900 back to PostgreSQL's 4713 are read as AD: such an archived entry is reported as not the sealed one); or one
+ * that is, in the expanded form (`-000043-...`), whose hash is the same either way (sealTimestamp).
  */
 function mayBeBc(raw: string | undefined): boolean {
-  return raw !== undefined && /^"\d{4}-/.test(raw) && Number(raw.slice(1, 5)) < 1900;
+  return raw !== undefined && (/^"-\d{6}-/.test(raw) || (/^"\d{4}-/.test(raw) && Number(raw.slice(1, 5)) < 1900));
 }
 
 /** Which stored types the lines' fields came from: only then can a line be turned back into the stored values. */
@@ -58,6 +60,16 @@ export async function readArchives(paths: readonly string[], types: ArchiveTypes
   return index;
 }
 
+/**
+ * A line's timestamp as the seal's leaf holds it. list and export print a year outside 1-9999 in ISO 8601's expanded
+ * form (`-000043-...` is 44 BC): that says its era. A four-digit year from prune's archive (or an older list or
+ * export) does not: `era` is what the caller tries.
+ */
+function sealTimestamp(text: string, era: string): string {
+  const pg = postgresTimestampText(text);
+  return pg === text ? text + era : pg;
+}
+
 /** SHA-256 of the canonical encoding (docs/decisions/005-seal-canonical-encoding.md) rebuilt from a line's values. */
 function entryHash(spans: Map<string, string>, types: ArchiveTypes, era = ''): string {
   const hash = createHash('sha256');
@@ -66,7 +78,8 @@ function entryHash(spans: Map<string, string>, types: ArchiveTypes, era = ''): s
     let value: string | null;
     if (raw === undefined || raw === 'null') value = null;
     else if (field === 'before' || field === 'after') value = raw.replace(UNESCAPED_SEPARATOR, (_, slashes: string, code: string) => slashes + String.fromCharCode(parseInt(code, 16)));
-    else value = String(JSON.parse(raw)) + (field === 'timestamp' ? era : '');
+    else if (field === 'timestamp') value = sealTimestamp(String(JSON.parse(raw)), era);
+    else value = String(JSON.parse(raw));
     // The lines show an inet as host(); its ::text always carries the prefix, /32 or /128 for one host.
     if (field === 'source_ip' && value !== null && (types.sourceIp === 'inet' || types.sourceIp === 'cidr') && !value.includes('/')) {
       value += value.includes(':') ? '/128' : '/32';

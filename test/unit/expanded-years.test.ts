@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareInstants, normalizeInstant, parseInstant } from '../../src/config/instant.js';
-import { postgresTimestampText } from '../../src/db/entry-columns.js';
+import { compareInstants, normalizeInstant, parseInstant, postgresTimestampText } from '../../src/config/instant.js';
 import { formatTime } from '../../src/output/time-zone.js';
 
 // Timestamps outside years 1-9999 as entries print them: ISO 8601's expanded year (a sign and six digits, BC years
