@@ -82,6 +82,14 @@ describe('history: precompiled statements and Kysely give the same timeline', ()
     expect(named.stderr).toMatch(/route:billing-webhook is the name of route:r-many/);
   }, 120_000);
 
+  it('a missing table is one line naming the tables that look like an audit log, as list says it', async () => {
+    const argv = (command: string[]) => ['--db', databaseUrl(), '--table', `${schema.name}.nothing_here`, ...command];
+    const [history, list] = await Promise.all([spawnCli(argv(['history', 'route:r-many', '--output', 'ndjson'])), spawnCli(argv(['list']))]);
+    expect(history.code).toBe(1);
+    expect(history.stderr).toMatch(/^error: table '.*nothing_here' not found; tables that look like an audit log: .*audit_logs.*\n$/);
+    expect(history.stderr).toBe(list.stderr);
+  });
+
   it('an unknown resource is one line and exit 1, as with Kysely', async () => {
     const result = await history('route:nothing', '--output', 'ndjson');
     expect([result.code, result.stderr.trim().split('\n')]).toEqual([1, ['error: no audit entries for route:nothing']]);
