@@ -129,7 +129,7 @@ export function entrySelection(mapping: ResolvedMapping, { states = true } = {})
  * inside strings, where their escapes mean the same.
  */
 export function entryJsonExpression(mapping: ResolvedMapping): RawBuilder<string> {
-  const pairs = CANONICAL_FIELDS.map((field) => sql`${sql.lit(field)}, ${fieldExpression(mapping, field)}`);
+  const pairs = CANONICAL_FIELDS.map((field) => sql`${sql.lit(field)}, ${field === 'timestamp' ? entryTimestamp(mapping) : fieldExpression(mapping, field)}`);
   let text = sql<string>`json_build_object(${sql.join(pairs)})::text`;
   for (const [char, escape] of LINE_SEPARATOR_ESCAPES) text = sql<string>`replace(${text}, ${sql.lit(char)}, ${sql.lit(escape)})`;
   return text;

@@ -61,9 +61,9 @@ export async function readArchives(paths: readonly string[], types: ArchiveTypes
 }
 
 /**
- * A line's timestamp as the seal's leaf holds it. list and export print a year outside 1-9999 in ISO 8601's expanded
- * form (`-000043-...` is 44 BC): that says its era. A four-digit year from prune's archive (or an older list or
- * export) does not: `era` is what the caller tries.
+ * A line's timestamp as the seal's leaf holds it. list, export and prune's archive print a year outside 1-9999 in ISO
+ * 8601's expanded form (`-000043-...` is 44 BC): that says its era. A four-digit year of an older version's line
+ * does not: `era` is what the caller tries.
  */
 function sealTimestamp(text: string, era: string): string {
   const pg = postgresTimestampText(text);

@@ -170,12 +170,15 @@ describe('a timestamp before year 1 or after 9999', () => {
         }
         await own.query(`insert into ${t} (created_at, operator) values (now(), 'new')`);
         const old = (await own.query<{ id: string }>(`select id::text as id from ${t} where operator = 'old' order by id`)).rows.map((row) => row.id);
+        const before = (await truthOf(own)).filter((row) => old.includes(row.id));
         const archive = join(dir, `${own.name}.ndjson`);
         const result = await spawnCli(['--db', databaseUrl(), '--table', t, 'prune', '--retention-days', '30', '--yes', '--json', '--batch-size', '2', '--archive', archive]);
         expect(result.code, result.stderr).toBe(0);
         // The old binary: a page ending at 44 BC went on after AD 44; a dropped partition lost the entries between, unarchived.
-        const archived = (await readFile(archive, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
-        expect([...archived].sort()).toEqual([...old].sort());
+        const lines = (await readFile(archive, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { id: string; timestamp: string });
+        expect(lines.map((line) => line.id).sort()).toEqual([...old].sort());
+        // Each line's time with its era, as list and export print it.
+        expect(lines.map((line) => [line.id, line.timestamp])).toEqual(before.map((row) => [row.id, iso(row)]));
         expect(JSON.parse(result.stdout)).toMatchObject({ matched: old.length, deleted: old.length, archived: old.length, complete: true, oldest: '-004712-11-24T00:00:00.125000Z' });
         expect((await own.query(`select operator from ${t}`)).rows).toEqual([{ operator: 'new' }]);
       } finally {
