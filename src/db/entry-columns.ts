@@ -170,7 +170,7 @@ export const entryTimestamp = (mapping: ResolvedMapping) => entryTimestampOf(map
  * (44 BC is `-000043`, 1 BC `0000`; config/instant.ts reads them back). to_char printed 44 BC as `0044`, the AD year.
  * Infinities stay null, as to_char gives them.
  */
-function entryTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<string> {
+export function entryTimestampOf(mapping: ResolvedMapping, ref: RawBuilder<unknown>): RawBuilder<string> {
   const utc = utcTimestampOf(mapping, ref);
   const bc = sql`${utc} < timestamp '0001-01-01'`;
   const year = sql`(extract(year from ${utc})::int + case when ${bc} then 1 else 0 end)`;

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { columnRef, fieldExpression, instantBoundCondition, instantOf, isoTimestampOf, timeBoundCondition, timestampRef, timestamptzValue } from '../db/entry-columns.js';
+import { columnRef, fieldExpression, entryTimestampOf, instantBoundCondition, instantOf, timeBoundCondition, timestampRef, timestamptzValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
@@ -138,7 +138,7 @@ export function buildFirstChangesQuery(mapping: ResolvedMapping, filters: EntryF
   const operator = sql.ref((mapping.columns.operator as { name: string }).name);
   const ts = timestampRef(mapping);
   return sql<FirstChange>`
-    select g.k::text as operator, ${isoTimestampOf(mapping, sql`f.first_ever`)} as first from (
+    select g.k::text as operator, ${entryTimestampOf(mapping, sql`f.first_ever`)} as first from (
       select ${operator} as k, min(${ts}) as first_in
       from ${sql.table(tableRef(mapping))} where ${allOf([...filterConditions(mapping, filters), sql<boolean>`${operator} is not null`])}
       group by 1
@@ -249,7 +249,7 @@ export function buildNewAddressesQuery(mapping: ResolvedMapping, filters: EntryF
       from ${table} where ${allOf(scanned)} group by 1, 2
       having count(*) filter (where ${chosen}) > 0
     )
-    select g.k::text as operator, g.ip_text as ip, ${isoTimestampOf(mapping, sql`g.first_ever`)} as first, g.n
+    select g.k::text as operator, g.ip_text as ip, ${entryTimestampOf(mapping, sql`g.first_ever`)} as first, g.n
     from g ${older}
     where ${filters.since ? sql`b.hit is null` : sql`g.first_ever >= g.first_in`}
     order by g.first_ever, g.k, g.ip_text`;

@@ -66,7 +66,7 @@ beforeAll(async () => {
   schema = await createTestSchema('bc_time');
   await createDefaultTable(schema);
   for (const [n, time] of TIMES.entries()) {
-    await schema.query(`insert into ${schema.table()} (created_at, operator, operation, resource_type, resource_id) values ($1, 'op', 'update', 'route', $2)`, [time, `r${n}`]);
+    await schema.query(`insert into ${schema.table()} (created_at, operator, operation, resource_type, resource_id) values ($1, $2, 'update', 'route', $3)`, [time, `op${n}`, `r${n}`]);
   }
   dir = await mkdtemp(join(tmpdir(), 'bc-timestamps-'));
 });
@@ -124,6 +124,18 @@ describe('a timestamp before year 1 or after 9999', () => {
       const json = await cli(['show', row.id, '-o', 'json']);
       expect((JSON.parse(json.stdout) as { timestamp: string }).timestamp).toBe(iso(row));
     }
+  });
+
+  it("stats' first change ever prints it (--since 0000-01-01, 1 BC, takes in 1 BC's last second)", async () => {
+    const rows = await truth();
+    const result = await cli(['stats', '--since', '0000-01-01', '-o', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    const firsts = (JSON.parse(result.stdout) as { unusual: { first_changes: { operator: string; first: string }[] } }).unusual.first_changes;
+    // Each operator has one entry (op0 at 4713 BC, op1 at 44 BC: before the window).
+    expect(Object.fromEntries(firsts.map((change) => [change.operator, change.first]))).toEqual(
+      Object.fromEntries(rows.slice(2).map((row, n) => [`op${n + 2}`, iso(row)])),
+    );
+    expect(firsts.find((change) => change.operator === 'op2')?.first).toBe('0000-12-31T23:59:59.999000Z');
   });
 
   it('doctor names the oldest entry by it', async () => {
