@@ -19,9 +19,9 @@ const TOP_LEVEL_NAMES: ReadonlySet<string> = new Set(['before', 'after']);
  * is not a plain key or may be a plugin's declared field; an SSL object's `key` or `keys` whose object cannot be
  * told; a string value that may hold a secret outside every masked value; nesting that could reach the walkers'
  * depth limit. `from` is where the states start, `sslResource` whether the entry's type makes its states' roots SSL
- * objects (undefined: it cannot be told here).
+ * objects (undefined: it cannot be told here), asked only when a `key` or `keys` needs it.
  */
-export function maskAtHits(text: string, hits: readonly number[], from: number, sslResource: boolean | undefined, mask?: (token: string) => string): string | undefined {
+export function maskAtHits(text: string, hits: readonly number[], from: number, sslResource: () => boolean | undefined, mask?: (token: string) => string): string | undefined {
   const ssl = new SslObjects(text, hits, from, sslResource);
   const ranges: number[] = [];
   for (let i = 0; i < hits.length; i += 3) {
@@ -30,7 +30,7 @@ export function maskAtHits(text: string, hits: readonly number[], from: number, 
     const open = hits[i + 1] as number;
     const close = hits[i + 2] as number;
     // A site's name `before` or `after` also names the entry's states, which only the scanner tells apart.
-    if (TOP_LEVEL_NAMES.has(normalizedName(text.slice(open + 1, close)))) return undefined;
+    if (mayNameState(text, open + 1) && TOP_LEVEL_NAMES.has(normalizedName(text.slice(open + 1, close)))) return undefined;
     if (kind === CONTEXTUAL_KEY) {
       const secret = isContextualSecret(text, open, close, ssl);
       if (secret === undefined) return undefined;
@@ -51,6 +51,16 @@ export function maskAtHits(text: string, hits: readonly number[], from: number, 
   // The walkers mask everything past MAX_DEPTH; the scanner hands deep rows to them. Fewer brackets cannot nest so deep.
   if (bracketCount(text) >= MAX_DEPTH) return undefined;
   return replaceRanges(text, ranges, mask);
+}
+
+/**
+ * Whether a key starting at `at` may read `before` or `after` once trimmed and lower-cased: its first letter after
+ * spaces is a `b` or an `a` (a hit's key is printable ASCII, where trim() takes spaces only). Spares most hits a slice.
+ */
+function mayNameState(text: string, at: number): boolean {
+  while (text.charCodeAt(at) === 0x20) at += 1;
+  const letter = text.charCodeAt(at) | 0x20;
+  return letter === 0x61 || letter === 0x62;
 }
 
 /** Whether a contextual key is a secret where it stands; undefined when that takes more than its object's place. */
@@ -82,9 +92,20 @@ class SslObjects {
     private readonly text: string,
     private readonly hits: readonly number[],
     private readonly from: number,
-    /** Undefined when the type cannot be told without decoding it. */
-    private readonly sslResource: boolean | undefined,
+    /** Undefined when the type cannot be told without decoding it; read once, when first needed. */
+    private readonly readSslResource: () => boolean | undefined,
   ) {}
+
+  private sslResourceRead = false;
+  private sslResourceValue: boolean | undefined;
+
+  private get sslResource(): boolean | undefined {
+    if (!this.sslResourceRead) {
+      this.sslResourceValue = this.readSslResource();
+      this.sslResourceRead = true;
+    }
+    return this.sslResourceValue;
+  }
 
   /** Whether the object opening at `brace` is an SSL object; undefined when that cannot be told. */
   holds(brace: number): boolean | undefined {
@@ -154,10 +175,22 @@ function keyBefore(text: string, brace: number): string | undefined {
   const open = openingQuote(text, close);
   if (open < 0) return undefined;
   const key = text.slice(open + 1, close);
-  return PLAIN_KEY.test(key) ? normalizedName(key) : undefined;
+  // Remembered: one look-up instead of a RegExp and another (parents repeat as names do).
+  let name = parentNames.get(key);
+  if (name === undefined) {
+    name = PLAIN_KEY.test(key) ? normalizedName(key) : NOT_PLAIN;
+    if (key.length <= 64) {
+      if (parentNames.size >= 10_000) parentNames.clear();
+      parentNames.set(key, name);
+    }
+  }
+  return name === NOT_PLAIN ? undefined : name;
 }
 
 const PLAIN_KEY = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+/** {@link keyBefore}'s names by the key's text; {@link NOT_PLAIN} for one with an escape or a non-ASCII byte. */
+const parentNames = new Map<string, string>();
+const NOT_PLAIN = '\0';
 
 /** Where the value ending at `end` (its last character) starts, minus one; -1 when it cannot be read backwards. */
 function valueBefore(text: string, end: number): number {

@@ -227,7 +227,7 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
     const fingerprint = policy.fingerprintKey === undefined ? undefined : fingerprintToken(mask);
     // Most rows that hold a secret say where: their hits decide without reading the rest of the row.
     // Only in the entry query's form: its head holds no state, and a hit's place in the states says what it is.
-    const targeted = found === NO_HINT ? jsonBytes : from === 0 ? undefined : maskAtHits(jsonBytes, hits, from, isSslEntry(jsonBytes, from), fingerprint);
+    const targeted = found === NO_HINT ? jsonBytes : from === 0 ? undefined : maskAtHits(jsonBytes, hits, from, () => isSslEntry(jsonBytes, from), fingerprint);
     if (targeted !== undefined) return targeted;
     if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value.
