@@ -47,12 +47,31 @@ const MASKED_VALUE = JSON.stringify(SECRET_MASK);
  * range's JSON text (a fingerprint); a range inside an earlier one is part of it.
  */
 export function replaceRanges(text: string, ranges: readonly number[], mask?: (token: string) => string): string {
+  // The hits' ranges come in order: no pairs to allocate and sort for them.
+  return replaceSorted(text, startsInOrder(ranges) ? ranges : sortedRanges(ranges), mask);
+}
+
+/** The ranges ordered by start (a stable sort: of two starting together, the first given comes first). */
+function sortedRanges(ranges: readonly number[]): number[] {
   const pairs: [number, number][] = [];
   for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i] as number, ranges[i + 1] as number]);
   pairs.sort((a, b) => a[0] - b[0]);
+  return pairs.flat();
+}
+
+/** Whether each range (start, end pairs) starts after the one before it, as the hits' ranges do: no sort needed. */
+function startsInOrder(ranges: readonly number[]): boolean {
+  for (let i = 2; i < ranges.length; i += 2) if ((ranges[i] as number) <= (ranges[i - 2] as number)) return false;
+  return true;
+}
+
+/** {@link replaceRanges} of ranges ordered by start. */
+function replaceSorted(text: string, ranges: readonly number[], mask?: (token: string) => string): string {
   let out = '';
   let from = 0;
-  for (const [start, end] of pairs) {
+  for (let i = 0; i < ranges.length; i += 2) {
+    const start = ranges[i] as number;
+    const end = ranges[i + 1] as number;
     if (start < from) continue; // inside a secret value already masked
     out += text.slice(from, start) + (mask === undefined ? MASKED_VALUE : mask(text.slice(start, end)));
     from = end;

@@ -108,7 +108,7 @@ export function rowHints(text: string, from: number, rules: HintRules, hits?: nu
     hints |= hit;
     if (hits === undefined || hit === NO_HINT) continue;
     if (hit === STRING_VALUE) hits.push(hit, end - 1, 0);
-    else hits.push(hit, openingQuote(text, end - 1), end - 1);
+    else hits.push(hit, classifiedOpen, end - 1);
   }
   return hints;
 }
@@ -130,9 +130,13 @@ function classify(text: string, end: number, rules: HintRules): number {
   return STRING_VALUE; // bearer, PRIVATE KEY, eyJ, an escape, JSON in a string
 }
 
+/** The opening quote of the string {@link classifyString} read last: rowHints keeps it with a key's hit. */
+let classifiedOpen = -1;
+
 /** A string whose closing quote is at `close`: a key named like a secret, or a secret's name held as a value. */
 function classifyString(text: string, close: number, rules: HintRules): number {
   const open = openingQuote(text, close);
+  classifiedOpen = open;
   if (open < 0) return WALKERS;
   const content = text.slice(open + 1, close);
   const key = isKey(text, close + 1);
