@@ -10,7 +10,7 @@ import { parseSpanMs } from '../../config/time-bound.js';
 import type { SinkOptions } from '../../sinks/index.js';
 import { parseFilterFlags, withFilterFlags } from '../flags/filters.js';
 import { deferInterrupts } from '../../interrupt.js';
-import { resolveCommandConfig } from '../session.js';
+import { loadWhileConnecting, resolveCommandConfig } from '../session.js';
 import { parseDatadogSite, parseHttpUrl, proxyFromEnv, readCaFile, resolveCredential, takeUserInfo, type CredentialSpec } from './destination.js';
 import type { ExportOptions } from './run.js';
 
@@ -98,8 +98,8 @@ export function declareExport(program: Program, io: CliIo): void {
     // export lets its batches in flight finish and saves its checkpoint.
     deferInterrupts();
     io.limitHeapGrowth?.();
-    const { runExport } = await import('./run.js');
-    await runExport(options, config, runIo);
+    const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
+    await module.runExport(options, config, runIo, early);
   });
 }
 

@@ -3,12 +3,13 @@ import type { DryRunSummary, ExportSummary } from '../../domain.js';
 import { InterruptedError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolve-config.js';
 import { withAuditTable, type AuditTable } from '../../db/session.js';
+import type { OpenPool } from '../../db/pool.js';
 import { withReadOnly } from '../../db/read-only.js';
 import type { EntryFilters, LateCommitGuard } from '../../domain.js';
 import { resolveResourceNames } from '../../queries/filters.js';
 import { countExport, fetchExportRows, readOpenTransactions, streamExportRecords, type ExportQuery } from '../../queries/export.js';
 import { createSecretPolicy, maskEntryJson, maskEntryBytes } from '../../secrets/policy.js';
-import { createSink, type SinkOptions } from '../../sinks/index.js';
+import type { SinkOptions } from '../../sinks/index.js';
 import { deliver, readCheckpoint, removeStaleTemps, writeCheckpoint, type CheckpointCoverage, type DeliveryStats } from '../../delivery/index.js';
 import { decideExportBound } from '../../delivery/export-bound.js';
 import { runCoverage } from '../../delivery/coverage.js';
@@ -18,6 +19,7 @@ import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
 import { maskInvalidStatesInJson, mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
 import { prepareExportFiles } from './files.js';
+import { closeOnFailure } from '../../seal/before-connecting.js';
 import { shownUrl } from './destination.js';
 import { checkCheckpointId } from '../../queries/id-check.js';
 import { estimateExport } from '../../queries/export-estimate.js';
@@ -43,6 +45,9 @@ export interface ExportOptions {
 /** Ships the selected entries to the sink; returns what was delivered. Throws InterruptedError on SIGINT/SIGTERM. */
 export async function exportEntries(table: AuditTable, options: ExportOptions, secrets: ResolvedConfig['secrets'], io: CliIo): Promise<ExportSummary> {
   const started = Date.now();
+  // The sinks (undici above all) load while the statements before the COPY wait for the server.
+  const sinks = import('../../sinks/index.js');
+  sinks.catch(() => undefined);
   const { query, coverage, guard } = await startQuery(table, options, io);
   const policy = createSecretPolicy(secrets);
   const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string) => maskEntryBytes(bytes, policy);
@@ -51,6 +56,7 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
     ? (bytes: string) => mask(reportInvalidStatesInText(bytes, 'sent', warn, options.showSecrets ? undefined : policy))
     : mask;
   const rejected = await RejectedEntries.open(options.rejects, warn);
+  const { createSink } = await sinks;
   const sink = createSink(options.sink.kind === 'file' ? { ...options.sink, stdout: io.stdout } : { ...options.sink, oversize: rejected, warn });
   const progress = await startProgress(io, `Exporting to ${sink.name}`);
   // Alongside the COPY, never before it; without an estimate the line simply has no total.
@@ -112,8 +118,8 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
  * `api7-audit export`: reads in READ ONLY transactions (the export's entries in one statement, one snapshot) and
  * prints a summary.
  */
-export async function runExport(given: ExportOptions, config: ResolvedConfig, io: CliIo): Promise<void> {
-  const prepared = await prepareExportFiles(given, io);
+export async function runExport(given: ExportOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
+  const prepared = await closeOnFailure(early, () => prepareExportFiles(given, io));
   const result = await withAuditTable<ExportSummary | DryRunSummary>(
     config,
     async (table) => {
@@ -122,7 +128,7 @@ export async function runExport(given: ExportOptions, config: ResolvedConfig, io
         ? withReadOnly(table.db, (db) => planExport({ ...table, db }, options, config.secrets, io))
         : exportEntries(table, options, config.secrets, io);
     },
-    { activity: 'export' },
+    { early, activity: 'export' },
   );
   if (prepared.json) io.stdout.write(`${JSON.stringify(result)}\n`);
   else io.stderr.write(`${formatSummary(result)}\n`);
