@@ -31,10 +31,21 @@ export function encodeBulkItem(record: ExportRecord, actionPrefix: string, body:
   // Byte strings (src/byte-string.ts) throughout: JSON's whitespace is ASCII, one byte each.
   const rest = record.jsonBytes.slice(1).replace(LEADING_SPACE, '');
   const comma = rest.startsWith('}') ? '' : ',';
-  body.addBytes(toByteString(`${actionPrefix}${quoteJson(`api7-audit-${record.id}-${record.timestamp}`)}}}\n{"@timestamp":${quoteJson(record.timestamp)}${comma}`));
+  body.addBytes(toByteString(`${actionPrefix}${quoteJson(`api7-audit-${record.id}-${record.timestamp}`)}}}\n{"@timestamp":${timestampValue(record)}${comma}`));
   body.addBytes(rest);
   body.addBytes('\n');
 }
+
+/**
+ * `@timestamp` as the entry prints it, but for a year outside 1-9999 (ISO 8601's expanded form, `-000043-...` for
+ * 44 BC, or `0000-...` for 1 BC) as epoch milliseconds: Elasticsearch's default date format (`strict_date_optional_time||epoch_millis`)
+ * reads four-digit years only, and a refused item stops the export at that entry.
+ */
+function timestampValue(record: ExportRecord): string {
+  return FOUR_DIGIT_YEAR.test(record.timestamp) ? quoteJson(record.timestamp) : String(record.timeMs);
+}
+
+const FOUR_DIGIT_YEAR = /^(?!0000)\d{4}-/;
 
 /** Occurrences of `"create"` in a bulk reply: one per item when no item failed (no error reason can hold it then). */
 function countCreates(text: string): number {

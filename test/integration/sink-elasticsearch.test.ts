@@ -40,6 +40,11 @@ describe('Elasticsearch sink', () => {
     expect(end).toBe('');
     const empty = encode({ ...record, jsonBytes: '{ }' }).split('\n')[1];
     expect(JSON.parse(empty!)).toEqual({ '@timestamp': record.timestamp });
+    // A year outside 1-9999 goes as epoch milliseconds, which Elasticsearch's default date format reads.
+    for (const timestamp of ['-000043-03-15T12:00:00.500000Z', '0000-12-31T23:59:59.999000Z', '+012026-01-01T00:00:00.000000Z']) {
+      const far = { ...record, timestamp, timeMs: Date.parse(timestamp) };
+      expect(JSON.parse(encode(far).split('\n')[1]!)['@timestamp'], timestamp).toBe(Date.parse(timestamp));
+    }
   });
 
   it('bulk-creates every entry with a deterministic _id in the configured index', async () => {
