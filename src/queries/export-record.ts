@@ -60,11 +60,16 @@ const LINE_SEPARATOR_ESCAPES: Record<string, string> = { '\u00e2\u0080\u00a8': '
  * str.splitlines). Raw CR and LF cannot occur: the server's JSON has them escaped or, for json columns, as spaces.
  */
 export function escapeLineSeparators(jsonBytes: string): string {
-  // 0.2 µs for a 1.5 KB entry; typographic quotes and dashes share the first two bytes but not the third.
-  if (jsonBytes.indexOf('\u00e2\u0080\u00a8') < 0 && jsonBytes.indexOf('\u00e2\u0080\u00a9') < 0 && jsonBytes.indexOf('\u00c2\u0085') < 0) {
-    return jsonBytes;
-  }
+  // One pass for U+2028 and U+2029 (their first two bytes, then the third), one for U+0085: about half of three
+  // indexOf passes. Typographic quotes and dashes share the first two bytes but not the third.
+  let at = jsonBytes.indexOf('\u00e2\u0080');
+  while (at >= 0 && !isLineSeparatorEnd(jsonBytes.charCodeAt(at + 2))) at = jsonBytes.indexOf('\u00e2\u0080', at + 2);
+  if (at < 0 && jsonBytes.indexOf('\u00c2\u0085') < 0) return jsonBytes;
   return jsonBytes.replace(LINE_SEPARATOR_BYTES, (bytes) => LINE_SEPARATOR_ESCAPES[bytes] as string);
+}
+
+function isLineSeparatorEnd(byte: number): boolean {
+  return byte === 0xa8 || byte === 0xa9;
 }
 
 function encodeTokens(tokens: HeadTokens): HeadTokens {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeToken, readHeadTokens, type HeadTokens } from '../../src/queries/export-record.js';
+import { decodeToken, escapeLineSeparators, readHeadTokens, type HeadTokens } from '../../src/queries/export-record.js';
+import { seededRandom } from '../support/random.js';
 
 // readHeadTokens takes the plain fields from the head of an entry's JSON text by position where it can: every token
 // must be the JSON text of the value JSON.parse reads, whatever the values hold and however the text is spaced.
@@ -47,5 +48,23 @@ describe('readHeadTokens', () => {
   it('keeps null as the token null', () => {
     expect(readHeadTokens(JSON.stringify({ ...head, ...change })).operation).toBe('null');
     expect(decodeToken('null')).toBeNull();
+  });
+});
+
+describe('escapeLineSeparators', () => {
+  // The reference: every U+2028, U+2029 and U+0085 (as UTF-8 bytes in a byte string) escaped, nothing else touched.
+  const reference = (bytes: string) => bytes.replace(/\u00e2\u0080\u00a8/g, '\\u2028').replace(/\u00e2\u0080\u00a9/g, '\\u2029').replace(/\u00c2\u0085/g, '\\u0085');
+  const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
+  it('escapes exactly the line separators among look-alike bytes, for 5,000 random byte strings', () => {
+    const random = seededRandom(29);
+    const pieces = ['\u2028', '\u2029', '\u0085', '\u201c', '\u2014', '\u2026', '\u00e2', '\u00c2', 'a', '"', '张', '😀', '\u2027', '\u202a'].map(utf8);
+    pieces.push('\u00e2\u0080', '\u00e2', '\u0080', '\u00c2');
+    for (let i = 0; i < 5000; i += 1) {
+      let bytes = '';
+      const length = Math.floor(random() * 12);
+      for (let k = 0; k < length; k += 1) bytes += pieces[Math.floor(random() * pieces.length)];
+      expect(escapeLineSeparators(bytes), JSON.stringify(bytes)).toBe(reference(bytes));
+    }
   });
 });
