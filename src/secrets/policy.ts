@@ -214,13 +214,13 @@ function walkEntryJson(jsonText: string, policy: SecretPolicy): string {
  * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
  */
 export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
-  const compiled = compile(policy);
-  const { byteHints, keys, context, mask } = compiled;
+  const { byteHints, keys, context, mask } = compiledForBytes(policy);
   if (byteHints !== undefined) {
     // Only the states are read: the head (a quarter to half of a row) is never masked, but for the resource type.
     const from = statesStart(jsonBytes);
     const hits = rowHitsScratch;
-    hits.length = 0;
+    // Setting an array's length is a call into the runtime: only when there is something to drop.
+    if (hits.length !== 0) hits.length = 0;
     const found = rowHints(jsonBytes, from, byteHints, hits);
     if (found & WALKERS) return walkBytes(jsonBytes, policy);
     // A fingerprint is made from the decoded value of each range.
@@ -239,6 +239,18 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
 
 /** Where {@link maskEntryBytes} keeps a row's hits: one array for every row, as rows are masked one at a time. */
 const rowHitsScratch: number[] = [];
+
+/** The policy {@link maskEntryBytes} compiled last: an export masks every row with one policy (no WeakMap look-up). */
+let bytesPolicy: SecretPolicy | undefined;
+let bytesCompiled: CompiledPolicy | undefined;
+
+function compiledForBytes(policy: SecretPolicy): CompiledPolicy {
+  if (policy !== bytesPolicy || bytesCompiled === undefined) {
+    bytesCompiled = compile(policy);
+    bytesPolicy = policy;
+  }
+  return bytesCompiled;
+}
 
 /** The walkers on a byte string, without a second pre-check (the byte hints have been read). */
 function walkBytes(jsonBytes: string, policy: SecretPolicy): string {
