@@ -90,19 +90,19 @@ describe('filters PostgreSQL would refuse', () => {
     expectUsageLine(await cli(['follow', '--for', '1M']), "invalid --for '1M'", 'lower-case m (1m)');
   });
 
-  it('--since and --until with an offset of 16 h or more, a rolled-over date, year 0, a duration past 1000 years', async () => {
+  it('--since and --until with an offset of 16 h or more, a rolled-over date, a duration past 1000 years', async () => {
     const cases: [string, string][] = [
       ['--since', '2026-01-01T00:00:00+23:59'],
       ['--until', '2026-01-01T00:00:00-16:00'],
       ['--since', '2026-02-31T00:00:00+01:00'],
-      ['--since', '0000-01-01'],
       ['--since', '999999999w'],
       ['--until', '99999999d'],
     ];
     const results = await Promise.all(cases.map(([flag, value]) => cli(['list', flag, value])));
     cases.forEach(([flag, value], index) => expectUsageLine(results[index] as CliResult, `invalid ${flag} '${value}'`));
-    // The largest offset PostgreSQL takes, and a long but possible duration, still work.
-    for (const value of ['2026-01-01T00:00:00+15:59', '52000w']) {
+    // The largest offset PostgreSQL takes, a long but possible duration, and year 0 (1 BC, as the output prints it
+    // since timestamps outside years 1-9999 take ISO 8601's expanded form) work.
+    for (const value of ['2026-01-01T00:00:00+15:59', '52000w', '0000-01-01']) {
       const ok = await cli(['list', '--since', value, '--output', 'json']);
       expect(ok.stderr).toBe('');
       expect(ok.code).toBe(0);
