@@ -8,6 +8,8 @@ import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 import request from 'undici/lib/api/api-request.js';
+import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
+import connect from 'undici/lib/api/api-connect.js';
 import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../secrets/redact.js';
 import type { BodyBuilder } from './body.js';
@@ -36,6 +38,16 @@ export interface HttpOptions {
   oversize?: OversizeHandler;
   /** Where a sink says, once, that it sends some entries differently (a `warning: ...` line for stderr). */
   warn?: (message: string) => void;
+}
+
+/**
+ * The proxy agent opens its tunnel with `client.connect(...)`, one of the methods undici's index attaches to
+ * Dispatcher's prototype: without the index that was undefined, and every request through HTTP_PROXY or HTTPS_PROXY
+ * failed as `request failed (TypeError)` (since 228818a). The same function the index attaches, only where missing.
+ */
+function attachConnect(): void {
+  const prototype = DispatcherClass.prototype as { connect?: unknown };
+  prototype.connect ??= connect;
 }
 
 /** A reply of any status: mapping statuses to outcomes is the sink's job. */
@@ -200,6 +212,7 @@ export class HttpClient {
         ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       },
     };
+    if (options.proxy) attachConnect();
     this.dispatcher = options.proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...options.proxy }) : new Agent(agentOptions);
   }
 

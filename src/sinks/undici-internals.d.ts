@@ -15,3 +15,14 @@ declare module 'undici/lib/api/api-request.js' {
   /** Dispatcher.prototype.request, which undici's index attaches to every dispatcher; `this` is the dispatcher. */
   export default function request(this: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
 }
+
+declare module 'undici/lib/dispatcher/dispatcher.js' {
+  import { Dispatcher } from 'undici';
+  export default Dispatcher;
+}
+
+declare module 'undici/lib/api/api-connect.js' {
+  import type { Dispatcher } from 'undici';
+  /** Dispatcher.prototype.connect, which undici's index attaches to every dispatcher and ProxyAgent calls on its client. */
+  export default function connect(this: Dispatcher, options: Dispatcher.ConnectOptions): Promise<Dispatcher.ConnectData>;
+}
