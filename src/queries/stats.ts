@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/connect.js';
-import { columnRef, fieldExpression, entryTimestampOf, instantBoundCondition, instantOf, timeBoundCondition, timestampRef, timestamptzValue } from '../db/entry-columns.js';
+import { columnRef, fieldExpression, entryTimestamp, entryTimestampOf, instantBoundCondition, instantOf, timeBoundCondition, timestampRef, timestamptzValue } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { CanonicalField, EntryFilters } from '../domain.js';
 import { UsageError } from '../errors.js';
@@ -36,12 +36,19 @@ function requireColumn(mapping: ResolvedMapping, dimension: Dimension): RawBuild
   return ref;
 }
 
+/**
+ * A UTC day as entries print their dates (db/entry-columns.ts entryTimestampOf): `YYYY-MM-DD` in years 1-9999, else
+ * ISO 8601's expanded year, BC counted astronomically (44 BC: `-000043-03-15`, 1 BC: `0000-...`, `+012026-...`).
+ * to_char's `YYYY` printed 44 BC as 0044, the AD year.
+ */
+const dayText = (mapping: ResolvedMapping): RawBuilder<string> => sql<string>`split_part(${entryTimestamp(mapping)}, 'T', 1)`;
+
 /** The SQL expression one dimension groups on. */
 export function dimensionExpression(mapping: ResolvedMapping, dimension: Dimension): RawBuilder<unknown> {
   const utc = utcTimestamp(mapping);
   switch (dimension) {
     case 'day':
-      return sql`to_char(${utc}, 'YYYY-MM-DD')`;
+      return dayText(mapping);
     case 'hour':
       return sql`extract(hour from ${utc})::int`;
     case 'weekday':
@@ -169,9 +176,11 @@ export async function findBusyDays(db: Db, mapping: ResolvedMapping, filters: En
 export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilters, factor: number) {
   const operator = requireColumn(mapping, 'operator');
   const day = dimensionExpression(mapping, 'day');
+  // Days compared and ordered as dates: their text does not sort by time across expanded years.
+  const date = sql`(${utcTimestamp(mapping)})::date`;
   const baseline = { ...filters, since: undefined };
   const conditions = [...filterConditions(mapping, baseline), sql<boolean>`${operator} is not null`];
-  let windowStart: RawBuilder<unknown> = sql`''`;
+  let inWindowDays: RawBuilder<unknown> = sql`true`;
   // A day's count in the window: the day the window starts in holds entries before it too, which count for the
   // median but are not the window's (`--since 12:00` marked "11 on that day" for 10 changes at 02:00 and 1 after).
   let inWindow: RawBuilder<unknown> = sql`count(*)`;
@@ -182,18 +191,18 @@ export function buildBusyDaysQuery(mapping: ResolvedMapping, filters: EntryFilte
     const baselineStart = sql`(date_trunc('day', (${since} - make_interval(days => ${BASELINE_DAYS})) at time zone 'UTC') at time zone 'UTC')`;
     conditions.push(instantBoundCondition(mapping, '>=', baselineStart));
     // Arithmetic and days on the timestamptz: an epoch column's bound is a number, which has neither.
-    windowStart = sql`to_char(${since} at time zone 'UTC', 'YYYY-MM-DD')`;
+    inWindowDays = sql`daily.dd >= (${since} at time zone 'UTC')::date`;
   }
   return sql<{ operator: string; day: string; n: string; median: number }>`
     with daily as (
-      select ${operator}::text as k, ${day} as d, count(*) as n, ${inWindow} as nw
-      from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2
+      select ${operator}::text as k, ${day} as d, ${date} as dd, count(*) as n, ${inWindow} as nw
+      from ${sql.table(tableRef(mapping))} where ${allOf(conditions)} group by 1, 2, 3
     ), norm as (
       select k, percentile_cont(0.5) within group (order by n) as median, count(*) as days from daily group by k
     )
     select daily.k as operator, daily.d as day, daily.nw as n, norm.median from daily join norm using (k)
-    where norm.days >= ${MIN_ACTIVE_DAYS} and daily.nw > ${factor} * norm.median and daily.d >= ${windowStart}
-    order by daily.nw desc, daily.k, daily.d`;
+    where norm.days >= ${MIN_ACTIVE_DAYS} and daily.nw > ${factor} * norm.median and ${inWindowDays}
+    order by daily.nw desc, daily.k, daily.dd`;
 }
 
 /**

@@ -66,18 +66,29 @@ export async function collectStats(options: StatsOptions, config: ResolvedConfig
 /** Time keys in time order, others largest group first (ties by key). */
 function sortRows(by: readonly Dimension[], rows: StatsRow[]): StatsRow[] {
   const timeFirst = TIME_DIMENSIONS.has(by[0] as Dimension);
-  return rows.sort((a, b) => (timeFirst ? compareKeys(a.keys, b.keys) : b.count - a.count || compareKeys(a.keys, b.keys)));
+  const compare = (a: StatsRow, b: StatsRow) => compareKeys(by, a.keys, b.keys);
+  return rows.sort((a, b) => (timeFirst ? compare(a, b) : b.count - a.count || compare(a, b)));
 }
 
-function compareKeys(a: readonly (string | number | null)[], b: readonly (string | number | null)[]): number {
+function compareKeys(by: readonly Dimension[], a: readonly (string | number | null)[], b: readonly (string | number | null)[]): number {
   for (let i = 0; i < a.length; i++) {
     const [x, y] = [a[i] ?? null, b[i] ?? null];
     if (x === y) continue;
     if (x === null) return 1;
     if (y === null) return -1;
+    if (by[i] === 'day') return dayMs(String(x)) - dayMs(String(y));
     return x < y ? -1 : 1;
   }
   return 0;
+}
+
+/** A day key's midnight (UTC) in epoch ms: day keys in expanded years (-000043-03-15) do not sort as text. */
+const dayMs = (day: string): number => Date.parse(`${day}T00:00:00Z`);
+
+/** The day key of a Date: its ISO date, the expanded year outside 0000-9999 as the query prints it. */
+function dayKey(date: Date): string {
+  const iso = date.toISOString();
+  return iso.slice(0, iso.indexOf('T'));
 }
 
 /** `api7-audit stats` */
@@ -258,16 +269,14 @@ function fillSeries(dimension: Dimension, points: [string | number | null, numbe
   if (dimension === 'hour') keys = Array.from({ length: 24 }, (_, hour) => keyLabel('hour', hour));
   else if (dimension === 'weekday') keys = WEEKDAYS.slice();
   else {
-    const days = [...counts.keys()].sort();
+    const days = [...counts.keys()].sort((a, b) => dayMs(a) - dayMs(b));
     keys = [];
     const [first, last] = [days[0], days.at(-1)];
-    if (first && last && (Date.parse(`${last}T00:00:00Z`) - Date.parse(`${first}T00:00:00Z`)) / 86_400_000 >= MAX_FILLED_DAYS) {
+    if (first && last && (dayMs(last) - dayMs(first)) / 86_400_000 >= MAX_FILLED_DAYS) {
       return { keys: days, values: days.map((key) => counts.get(key) ?? 0), gapsLeftOut: true };
     }
     if (first && last) {
-      for (let day = new Date(`${first}T00:00:00Z`); day.toISOString().slice(0, 10) <= last; day = new Date(day.getTime() + 86_400_000)) {
-        keys.push(day.toISOString().slice(0, 10));
-      }
+      for (let day = dayMs(first); day <= dayMs(last); day += 86_400_000) keys.push(dayKey(new Date(day)));
     }
   }
   return { keys, values: keys.map((key) => counts.get(key) ?? 0) };
