@@ -14,6 +14,7 @@ import { CliError, RuntimeError } from '../../errors.js';
 import { readCheckpoint } from '../../delivery/checkpoint.js';
 import { idProblem } from '../../queries/id-check.js';
 import { computeCutoff } from '../../queries/prune.js';
+import { compareInstants } from '../../config/instant.js';
 import { countAfter, estimateBefore, ping, readEnds, readServerFacts, readTableFacts } from '../../queries/doctor.js';
 import { renderDoctorReport, type Check } from '../../output/doctor.js';
 import { createColors, shouldUseColor } from '../../output/colors.js';
@@ -175,7 +176,8 @@ async function retentionChecks(db: Db, mapping: ResolvedMapping, days: number, c
   const { oldest, newest } = await readEnds(db, mapping);
   if (oldest === null) return [{ group: 'retention', name: 'oldest', status: 'ok', message: 'the table is empty' }];
   const checks: Check[] = [];
-  if (oldest < cutoff) {
+  // By instant: text compares wrongly for an expanded year (+012026-... sorts before 2026-...).
+  if (compareInstants(oldest, cutoff) < 0) {
     const overdue = await estimateBefore(db, mapping, cutoff);
     checks.push({
       group: 'retention', name: 'overdue', status: 'warn',
@@ -220,7 +222,7 @@ async function exportChecks(db: Db, mapping: ResolvedMapping, path: string | und
   const filtered = Object.keys(checkpoint.coverage?.filters ?? {}).length > 0;
   checks.push(filtered
     ? { group: 'export', name: 'only-exported', status: 'warn', message: 'its exports were filtered: prune --only-exported would delete entries the filters left out', fix: 'use the checkpoint of an export of every entry' }
-    : position.timestamp < cutoff
+    : compareInstants(position.timestamp, cutoff) < 0
       ? { group: 'export', name: 'only-exported', status: 'warn', message: `usable, but prune --only-exported stops at ${position.timestamp}, before the retention cutoff: entries past retention stay until the export catches up` }
       : { group: 'export', name: 'only-exported', status: 'ok', message: 'usable for prune --only-exported' });
   return checks;
