@@ -87,6 +87,10 @@ function exportCommand(program: Program) {
 /** The flags as commander hands them to the action; values are validated by `parseExportFlags`. */
 export type ExportFlags = ReturnType<ReturnType<typeof exportCommand>['opts']>;
 
+/** A checkpoint to write or an `--out` file to open: what src/commands/export/files.ts checks before the run. */
+const needsFiles = (options: ExportOptions): boolean =>
+  !options.dryRun && (options.checkpoint !== undefined || (options.sink.kind === 'file' && options.sink.path !== '-'));
+
 /** Registers `api7-audit export`; its run module (pg, undici, the sinks) loads only when it runs. */
 export function declareExport(program: Program, io: CliIo): void {
   exportCommand(program).action(async (flags, command) => {
@@ -98,8 +102,11 @@ export function declareExport(program: Program, io: CliIo): void {
     // export lets its batches in flight finish and saves its checkpoint.
     deferInterrupts();
     io.limitHeapGrowth?.();
+    // The files before the connection: a path that cannot be written is exit 2 at once. Checked while connecting, it
+    // waited for the connection to end, the whole connect timeout when the server does not answer.
+    const prepared = needsFiles(options) ? await (await import('./files.js')).prepareExportFiles(options, runIo) : options;
     const { module, early } = await loadWhileConnecting(config, () => import('./run.js'));
-    await module.runExport(options, config, runIo, early);
+    await module.runExport(prepared, config, runIo, early);
   });
 }
 

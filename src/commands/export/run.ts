@@ -18,8 +18,6 @@ import { startProgress } from '../../output/progress.js';
 import { countOf, formatCount } from '../../output/terminal-text.js';
 import { RejectedEntries } from '../../delivery/rejects.js';
 import { maskInvalidStatesInJson, mayHoldInvalidStates, reportInvalidStatesInText } from '../../output/invalid-states.js';
-import { prepareExportFiles } from './files.js';
-import { closeOnFailure } from '../../seal/before-connecting.js';
 import { shownUrl } from './destination.js';
 import { checkCheckpointId } from '../../queries/id-check.js';
 import { estimateExport } from '../../queries/export-estimate.js';
@@ -118,8 +116,7 @@ export async function planExport(table: AuditTable, options: ExportOptions, secr
  * `api7-audit export`: reads in READ ONLY transactions (the export's entries in one statement, one snapshot) and
  * prints a summary.
  */
-export async function runExport(given: ExportOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
-  const prepared = await closeOnFailure(early, () => prepareExportFiles(given, io));
+export async function runExport(prepared: ExportOptions, config: ResolvedConfig, io: CliIo, early?: Promise<OpenPool>): Promise<void> {
   const result = await withAuditTable<ExportSummary | DryRunSummary>(
     config,
     async (table) => {
