@@ -28,7 +28,6 @@ const TIMES = [
   '1960-06-30 12:00:00.5+00', '1970-01-01 00:00:00+00', '0100-03-01 00:00:00+00', '0099-12-31 00:00:00+00',
   '0001-01-01 00:00:00+00', '0001-12-31 23:59:59.999+00 BC', '0044-03-15 12:00:00+00 BC', '2026-03-31 08:00:00+00',
 ];
-const FIELDS = ['operator', 'operation', 'resource_type', 'resource_id', 'resource_name', 'source_ip', 'source'] as const;
 
 let schema: TestSchema;
 let dir: string;
@@ -76,7 +75,7 @@ async function startHec(options: { maxBodyBytes?: number } = {}): Promise<{ serv
       return reply;
     },
     failure: (status) => hec.failure(status),
-    discardReply: (request) => hec.discardReply(request),
+    discardReply: () => hec.discardReply(),
   };
   const server = await new FakeServer(recording, options).start();
   closers.push(() => server.close());
