@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../support/cli.js';
 import { createTestSchema, databaseUrl, insertRows, type SeedRow, type TestSchema } from '../support/database.js';
 import { FakeHec, splitConcatenatedJson } from '../support/fake-hec.js';
+import type { ExportFields } from '../../src/domain.js';
 import { FakeServer, type Protocol } from '../support/fake-server.js';
 
 // This session's export changes attacked through the built binary: HEC writes each event's head straight from the
@@ -91,15 +92,9 @@ const exportTo = (url: string, args: string[] = [], env: NodeJS.ProcessEnv = {})
 const token = (value: string): string =>
   JSON.stringify(value).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-interface TruthRow {
+interface TruthRow extends ExportFields {
   id: string;
   time: string;
-  operator: string | null;
-  operation: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  source_ip: string | null;
-  source: string | null;
 }
 
 /** Each entry's head from PostgreSQL: epoch seconds with three decimals (the microseconds cut), the plain fields. */
