@@ -213,7 +213,11 @@ export class HttpClient {
       },
     };
     if (options.proxy) attachConnect();
-    this.dispatcher = options.proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...options.proxy }) : new Agent(agentOptions);
+    // Through a proxy the destination's TLS runs inside the tunnel, set by `requestTls`: `connect` sets only the
+    // direct connections (NO_PROXY), and --ca-file and --insecure went unused through HTTPS_PROXY.
+    this.dispatcher = options.proxy
+      ? new EnvHttpProxyAgent({ ...agentOptions, requestTls: agentOptions.connect, ...options.proxy })
+      : new Agent(agentOptions);
   }
 
   /**

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +187,34 @@ describe('HEC through a proxy (undici from its own modules)', () => {
     const past = await exportTo(url, ['--max-retry-time', '5s'], { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' });
     expect(past.code, past.stderr).toBe(0);
     expect(proxy.tunnels()).toBe(tunnelsBefore);
+  });
+});
+
+describe.skipIf(!existsSync('/usr/bin/openssl'))('HTTPS through HTTPS_PROXY', () => {
+  it('--ca-file is trusted inside the tunnel, as on a direct connection', async () => {
+    await new Promise<void>((resolve, reject) => execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', join(dir, 'hec.key'), '-out', join(dir, 'hec.crt'), '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    (error) => (error ? reject(error) : resolve())));
+    let requests = 0;
+    const server = createHttpsServer({ key: await readFile(join(dir, 'hec.key')), cert: await readFile(join(dir, 'hec.crt')) }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests += 1;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const proxy = await startConnectProxy();
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Failed before: the certificate was checked against the system's CAs only (DEPTH_ZERO_SELF_SIGNED_CERT).
+    const result = await exportTo(url, ['--ca-file', join(dir, 'hec.crt'), '--gzip', '--max-retry-time', '0s'], { HTTPS_PROXY: proxy.url });
+    expect(result.code, result.stderr).toBe(0);
+    expect(proxy.tunnels()).toBeGreaterThan(0);
+    expect(requests).toBeGreaterThan(0);
   });
 });
 
