@@ -190,6 +190,19 @@ describe('HEC through a proxy (undici from its own modules)', () => {
   });
 });
 
+describe('proxy variables', () => {
+  it('one that is no proxy URL is bad input naming the variable, not its value; a file export does not read them', async () => {
+    const { server } = await startHec();
+    for (const [name, value] of [['HTTP_PROXY', 'http://[bad'], ['http_proxy', 'proxy.example:3128'], ['HTTP_PROXY', 'http://user:pa55word@[::1']] as const) {
+      const result = await exportTo(server.url, [], { [name]: value });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr.trim().split('\n')).toEqual([`error: ${name} is not a proxy URL such as http://proxy:3128 (http, https or socks5): fix or unset it`]);
+    }
+    const file = await spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--json', '--out', join(dir, 'proxied.ndjson')], { env: { HTTP_PROXY: 'http://[bad' } });
+    expect(file.code, file.stderr).toBe(0);
+  });
+});
+
 describe.skipIf(!existsSync('/usr/bin/openssl'))('HTTPS through HTTPS_PROXY', () => {
   it('--ca-file is trusted inside the tunnel, as on a direct connection', async () => {
     await new Promise<void>((resolve, reject) => execFile('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',

@@ -140,7 +140,8 @@ export async function parseExportFlags(flags: ExportFlags, env: NodeJS.ProcessEn
     gzip: flags.gzip === true,
     connections: concurrency,
     timeoutMs: parseSpanMs('--timeout', flags.timeout ?? '30s', 100),
-    proxy: proxyFromEnv(env),
+    // Not read for --out: a proxy variable set for other tools is no concern of a file export.
+    ...(flags.out === undefined ? { proxy: proxyFromEnv(env) } : {}),
     rejectUnauthorized: flags.insecure !== true,
     ...(await readCaFile(flags, cwd, warnings)),
   };

@@ -19,10 +19,33 @@ export interface CredentialSpec {
 /** HTTP(S)_PROXY and NO_PROXY from the environment the run was given (not process.env), for the HTTP sinks. */
 export function proxyFromEnv(env: NodeJS.ProcessEnv): { httpProxy: string; httpsProxy: string; noProxy: string } {
   return {
-    httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? '',
-    httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? '',
+    httpProxy: proxyUrl(env, 'http_proxy'),
+    httpsProxy: proxyUrl(env, 'https_proxy'),
     noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
   };
+}
+
+const PROXY_PROTOCOLS = new Set(['http:', 'https:', 'socks:', 'socks5:']);
+
+/**
+ * A proxy variable (the lower-case name first, as curl reads them), checked as the HTTP sinks' proxy agent reads it:
+ * a value that is no such URL was a bare `error: Invalid URL`, exit 1, from inside the agent. Bad input: exit 2,
+ * naming the variable and not its value, which may hold the proxy's password.
+ */
+function proxyUrl(env: NodeJS.ProcessEnv, name: 'http_proxy' | 'https_proxy'): string {
+  const upper = name.toUpperCase();
+  const [variable, value] = env[name] !== undefined ? [name, env[name]] : [upper, env[upper] ?? ''];
+  if (value === '') return '';
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol === undefined || !PROXY_PROTOCOLS.has(protocol)) {
+    throw new UsageError(`${variable} is not a proxy URL such as http://proxy:3128 (http, https or socks5): fix or unset it`);
+  }
+  return value;
 }
 
 /** --ca-file's certificates (PEM), trusted instead of Node's store; --insecure, with its warning. */
