@@ -63,6 +63,11 @@ beforeAll(async () => {
   await schema.query(`create table ${schema.table()} (id bigserial primary key, created_at timestamptz not null, operator text, operation text,
     resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb)`);
   await insertRows(schema, seedRows());
+  // The same entries under text ids with a quote, a backslash, CJK and U+2028: an id with an escape takes the parsed path.
+  await schema.query(`create table ${schema.table('text_ids')} as select case id % 5 when 0 then 'id-' || id when 1 then 'q"' || id
+      when 2 then 'b\\' || id when 3 then '漢' || id else U&'ls\\2028' || id end as id, created_at, operator, operation, resource_type,
+      resource_id, resource_name, source_ip, source, before, after from ${schema.table()}`);
+  await schema.query(`alter table ${schema.table('text_ids')} add primary key (id)`);
 });
 afterAll(async () => {
   await Promise.all([schema.drop(), ...closers.map((close) => close()), rm(dir, { recursive: true, force: true })]);
@@ -86,8 +91,8 @@ async function startHec(options: { maxBodyBytes?: number } = {}): Promise<{ serv
   return { server, hec, bodies };
 }
 
-const exportTo = (url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  spawnCli(['--db', databaseUrl(), '--table', schema.table(), 'export', '--json', '--hec-url', url, ...args], {
+const exportTo = (url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, table = 'audit_logs') =>
+  spawnCli(['--db', databaseUrl(), '--table', schema.table(table), 'export', '--json', '--hec-url', url, ...args], {
     env: { API7_AUDIT_HEC_TOKEN: TOKEN, ...env },
   });
 
@@ -101,11 +106,12 @@ interface TruthRow extends ExportFields {
 }
 
 /** Each entry's head from PostgreSQL: epoch seconds with three decimals (the microseconds cut), the plain fields. */
-async function expectedHeads(metadata: string): Promise<Map<string, string>> {
+async function expectedHeads(metadata: string, table: string): Promise<Map<string, string>> {
   const rows = (await schema.query<TruthRow>(`select id::text, (floor(extract(epoch from created_at) * 1000) / 1000)::numeric(20, 3)::text as time,
-      operator, operation, resource_type, resource_id, host(source_ip) as source_ip, source from ${schema.table()}`)).rows;
+      operator, operation, resource_type, resource_id, host(source_ip) as source_ip, source from ${schema.table(table)}`)).rows;
   return new Map(rows.map((row) => {
-    let fields = `"audit_id":${token(row.id)}`;
+    // audit_id is the id decoded and quoted again (as before 9fc08b4): a line separator in it stays raw, valid JSON.
+    let fields = `"audit_id":${JSON.stringify(row.id)}`;
     for (const [key, label] of [['operator', 'operator'], ['operation', 'operation'], ['resource_type', 'resource_type'], ['resource_id', 'resource_id'], ['source_ip', 'source_ip'], ['source', 'audit_source']] as const) {
       const value = row[key];
       if (value !== null) fields += `,"${label}":${token(value)}`;
@@ -129,13 +135,13 @@ function receivedHeads(bodies: Buffer[]): Map<string, string> {
 }
 
 describe('HEC event heads', () => {
-  it('are the heads PostgreSQL\'s values give, byte for byte, for hostile fields, every null combination, odd days and BC times', async () => {
+  it.each(['audit_logs', 'text_ids'])('are the heads PostgreSQL\'s values give, byte for byte, for hostile fields, every null combination, odd days and BC times (%s)', async (table) => {
     // 150 KB: the 300 KB state is refused whole and goes reduced, its head written from the reduced text.
     const { server, bodies } = await startHec({ maxBodyBytes: 150_000 });
-    const result = await exportTo(server.url, ['--batch-size', '7', '--hec-host', HOST, '--hec-source', SOURCE, '--hec-index', 'audit']);
+    const result = await exportTo(server.url, ['--batch-size', '7', '--hec-host', HOST, '--hec-source', SOURCE, '--hec-index', 'audit'], {}, table);
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout) as { exported: number; reduced: number };
-    const expected = await expectedHeads(`,"host":${JSON.stringify(HOST)},"source":${JSON.stringify(SOURCE)},"sourcetype":"api7:audit","index":"audit"`);
+    const expected = await expectedHeads(`,"host":${JSON.stringify(HOST)},"source":${JSON.stringify(SOURCE)},"sourcetype":"api7:audit","index":"audit"`, table);
     expect(summary).toMatchObject({ exported: expected.size, reduced: 1 });
     const received = receivedHeads(bodies);
     expect([...received.keys()].sort()).toEqual([...expected.keys()].sort());
