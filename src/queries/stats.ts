@@ -22,11 +22,16 @@ const COLUMN_OF: Partial<Record<Dimension, CanonicalField>> = {
 
 /** The timestamp as a UTC `timestamp`, read the cheapest way the column allows. */
 function utcTimestamp(mapping: ResolvedMapping): RawBuilder<unknown> {
+  return plainUtcTimestamp(mapping) ?? sql`cast(${fieldExpression(mapping, 'timestamp')} as timestamp)`;
+}
+
+/** The UTC `timestamp` of a plain timestamp column (not an expression, epoch or local time), else undefined. */
+function plainUtcTimestamp(mapping: ResolvedMapping): RawBuilder<unknown> | undefined {
   const column = mapping.columns.timestamp;
   const plain = column && column.expression === undefined && column.epoch === undefined && column.timeZone === undefined;
   if (plain && column.type === 'timestamptz') return sql`(${timestampRef(mapping)} at time zone 'UTC')`;
   if (plain && column.type === 'timestamp') return timestampRef(mapping);
-  return sql`cast(${fieldExpression(mapping, 'timestamp')} as timestamp)`;
+  return undefined;
 }
 
 function requireColumn(mapping: ResolvedMapping, dimension: Dimension): RawBuilder<unknown> {
@@ -39,9 +44,16 @@ function requireColumn(mapping: ResolvedMapping, dimension: Dimension): RawBuild
 /**
  * A UTC day as entries print their dates (db/entry-columns.ts entryTimestampOf): `YYYY-MM-DD` in years 1-9999, else
  * ISO 8601's expanded year, BC counted astronomically (44 BC: `-000043-03-15`, 1 BC: `0000-...`, `+012026-...`).
- * to_char's `YYYY` printed 44 BC as 0044, the AD year.
+ * to_char's `YYYY` printed 44 BC as 0044, the AD year. A plain column takes the entry's whole text only outside those
+ * years: for every row it tripled the GROUP BY's time (300,000 bench rows: 117 -> 290 ms, medians of 9; 162 ms with
+ * the check). Other columns reach a timestamp through text that has lost the era, so they always take it.
  */
-const dayText = (mapping: ResolvedMapping): RawBuilder<string> => sql<string>`split_part(${entryTimestamp(mapping)}, 'T', 1)`;
+function dayText(mapping: ResolvedMapping): RawBuilder<string> {
+  const whole = sql<string>`split_part(${entryTimestamp(mapping)}, 'T', 1)`;
+  const utc = plainUtcTimestamp(mapping);
+  if (utc === undefined) return whole;
+  return sql<string>`case when ${utc} >= timestamp '0001-01-01' and ${utc} < timestamp '10000-01-01' then to_char(${utc}, 'YYYY-MM-DD') else ${whole} end`;
+}
 
 /** The SQL expression one dimension groups on. */
 export function dimensionExpression(mapping: ResolvedMapping, dimension: Dimension): RawBuilder<unknown> {
