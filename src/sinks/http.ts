@@ -3,13 +3,12 @@ import { gzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 // undici's own modules rather than its index: the index loads all of undici (fetch, WebSocket, caches, mocks) and,
 // through them, Node.js's own copy of undici, 136 M instructions (about 25 ms) of every export's start against 96 M
-// for these (callgrind, an empty script importing each way). The index also attaches `request` to Dispatcher's
-// prototype: it is called here as the function it is. undici has no "exports" map; a path that moves fails the build.
+// for these (callgrind, an empty script importing each way). undici has no "exports" map; a path that moves fails the
+// build.
 import Agent from 'undici/lib/dispatcher/agent.js';
 import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-import request from 'undici/lib/api/api-request.js';
 import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
-import connect from 'undici/lib/api/api-connect.js';
+import api from 'undici/lib/api/index.js';
 import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../secrets/redact.js';
 import type { BodyBuilder } from './body.js';
@@ -40,15 +39,10 @@ export interface HttpOptions {
   warn?: (message: string) => void;
 }
 
-/**
- * The proxy agent opens its tunnel with `client.connect(...)`, one of the methods undici's index attaches to
- * Dispatcher's prototype: without the index that was undefined, and every request through HTTP_PROXY or HTTPS_PROXY
- * failed as `request failed (TypeError)` (since 228818a). The same function the index attaches, only where missing.
- */
-function attachConnect(): void {
-  const prototype = DispatcherClass.prototype as { connect?: unknown };
-  prototype.connect ??= connect;
-}
+// What undici's index does as it loads, and so what its own modules expect: request, stream, pipeline, upgrade and
+// connect on every dispatcher (ProxyAgent opens its tunnel with `client.connect`: without it every export through a
+// proxy failed, found by H49). Done once, here, before any dispatcher exists; a method already there is kept.
+for (const [name, method] of Object.entries(api)) (DispatcherClass.prototype as unknown as Record<string, unknown>)[name] ??= method;
 
 /** A reply of any status: mapping statuses to outcomes is the sink's job. */
 export interface HttpReply {
@@ -212,7 +206,6 @@ export class HttpClient {
         ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       },
     };
-    if (options.proxy) attachConnect();
     // Through a proxy the destination's TLS runs inside the tunnel, set by `requestTls`: `connect` sets only the
     // direct connections (NO_PROXY), and --ca-file and --insecure went unused through HTTPS_PROXY.
     this.dispatcher = options.proxy
@@ -248,7 +241,7 @@ export class HttpClient {
     const replyDeadline = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const res = await request.call(this.dispatcher, {
+      const res = await this.dispatcher.request({
         origin: this.origin, path, method: 'POST', headers, body: payload, signal: AbortSignal.any([signal, replyDeadline.signal]),
       });
       if (typeof body !== 'string' && res.statusCode >= 200 && res.statusCode < 300) body.release();

@@ -1,5 +1,5 @@
-// Types for the three undici modules the HTTP sinks import one by one (src/sinks/http.ts says why): the same
-// classes and function the package's index exports, which types them.
+// Types for the undici modules the HTTP sinks import one by one (src/sinks/http.ts says why): the same
+// classes the package's index exports (which types them), and the methods it attaches to every dispatcher.
 declare module 'undici/lib/dispatcher/agent.js' {
   import { Agent } from 'undici';
   export default Agent;
@@ -10,19 +10,13 @@ declare module 'undici/lib/dispatcher/env-http-proxy-agent.js' {
   export default EnvHttpProxyAgent;
 }
 
-declare module 'undici/lib/api/api-request.js' {
-  import type { Dispatcher } from 'undici';
-  /** Dispatcher.prototype.request, which undici's index attaches to every dispatcher; `this` is the dispatcher. */
-  export default function request(this: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
-}
-
 declare module 'undici/lib/dispatcher/dispatcher.js' {
   import { Dispatcher } from 'undici';
   export default Dispatcher;
 }
 
-declare module 'undici/lib/api/api-connect.js' {
-  import type { Dispatcher } from 'undici';
-  /** Dispatcher.prototype.connect, which undici's index attaches to every dispatcher and ProxyAgent calls on its client. */
-  export default function connect(this: Dispatcher, options: Dispatcher.ConnectOptions): Promise<Dispatcher.ConnectData>;
+declare module 'undici/lib/api/index.js' {
+  /** The methods undici's index attaches to Dispatcher's prototype: request, stream, pipeline, upgrade, connect. */
+  const api: Record<'request' | 'stream' | 'pipeline' | 'upgrade' | 'connect', (...args: never[]) => unknown>;
+  export default api;
 }
