@@ -35,10 +35,10 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'bin/**'], rules: { 'no-console': 'off' } },
-  onlyIn(['src/**/*.ts'], ['src/db/**', 'src/queries/**', 'src/sinks/http.ts', 'src/demo/**'], []),
+  onlyIn(['src/**/*.ts'], ['src/db/**', 'src/queries/**', 'src/sinks/http.ts', 'src/sinks/undici.ts', 'src/demo/**'], []),
   onlyIn(['src/queries/**/*.ts'], [], ['kysely']),
   onlyIn(['src/db/**/*.ts'], [], ['kysely', 'pg']),
-  onlyIn(['src/sinks/http.ts', 'src/sinks/undici-internals.d.ts'], [], ['undici']),
+  onlyIn(['src/sinks/http.ts', 'src/sinks/undici.ts', 'src/sinks/undici-internals.d.ts'], [], ['undici']),
   onlyIn(['src/demo/**/*.ts'], [], ['@electric-sql/pglite', '@electric-sql/pglite-socket']),
   // Plain JavaScript run by Node.js: the binary's entry and the build script.
   { files: ['bin/**/*.js', 'scripts/**/*.mjs'], languageOptions: { globals: { process: 'readonly', URL: 'readonly' } } },

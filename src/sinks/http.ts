@@ -1,14 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-// undici's own modules rather than its index: the index loads all of undici (fetch, WebSocket, caches, mocks) and,
-// through them, Node.js's own copy of undici, 136 M instructions (about 25 ms) of every export's start against 96 M
-// for these (callgrind, an empty script importing each way). undici has no "exports" map; a path that moves fails the
-// build.
-import Agent from 'undici/lib/dispatcher/agent.js';
-import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
-import api from 'undici/lib/api/index.js';
+import { Agent, EnvHttpProxyAgent } from './undici.js';
 import { sanitizeForTerminal } from '../output/terminal-text.js';
 import { redactValues } from '../secrets/redact.js';
 import type { BodyBuilder } from './body.js';
@@ -38,11 +31,6 @@ export interface HttpOptions {
   /** Where a sink says, once, that it sends some entries differently (a `warning: ...` line for stderr). */
   warn?: (message: string) => void;
 }
-
-// What undici's index does as it loads, and so what its own modules expect: request, stream, pipeline, upgrade and
-// connect on every dispatcher (ProxyAgent opens its tunnel with `client.connect`: without it every export through a
-// proxy failed, found by H49). Done once, here, before any dispatcher exists; a method already there is kept.
-for (const [name, method] of Object.entries(api)) (DispatcherClass.prototype as unknown as Record<string, unknown>)[name] ??= method;
 
 /** A reply of any status: mapping statuses to outcomes is the sink's job. */
 export interface HttpReply {

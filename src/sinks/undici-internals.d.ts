@@ -1,4 +1,4 @@
-// Types for the undici modules the HTTP sinks import one by one (src/sinks/http.ts says why): the same
+// Types for the undici modules src/sinks/undici.ts imports one by one (it says why): the same
 // classes the package's index exports (which types them), and the methods it attaches to every dispatcher.
 declare module 'undici/lib/dispatcher/agent.js' {
   import { Agent } from 'undici';
