@@ -6,6 +6,14 @@
  * in binary format are its text in the connection's encoding (UTF-8): nothing is escaped.
  */
 export class CopyBinaryReader {
+  /**
+   * With `fill`, each row is two columns: a timestamp's eight bytes (or NULL), then the value, which `fill` may
+   * rewrite in place (src/db/timestamp-fill.ts) before it is handed on. The rows come whole in one message each
+   * (PostgreSQL sends a row a message, pg hands messages over whole); a row cut anyway is kept until it is whole.
+   */
+  constructor(private readonly fill?: (buffer: Buffer, start: number, end: number, valueAt: number) => void) {}
+
+
   /** Bytes of the header or of a row prefix (field count and length) that a message cut short. */
   private prefix: Buffer = Buffer.alloc(0);
   /** A value that a message cut short, filled up to `filled`. */
@@ -41,6 +49,12 @@ export class CopyBinaryReader {
         at += 2;
         continue;
       }
+      if (this.fill !== undefined) {
+        const next = this.filledRow(chunk, at, fields, onValue);
+        if (next < 0) return this.keep(chunk, at);
+        at = next;
+        continue;
+      }
       if (fields !== 1) throw new Error(`COPY data: expected 1 column, got ${fields}`);
       if (chunk.length - at < 6) return this.keep(chunk, at);
       const length = chunk.readInt32BE(at + 2);
@@ -59,6 +73,23 @@ export class CopyBinaryReader {
   /** Whether the end marker was read: without it the data was cut short. */
   get complete(): boolean {
     return this.ended && this.partial === undefined && this.prefix.length === 0;
+  }
+
+  /** The two-column row at `at` handed on after {@link fill}; where the next row starts, or -1 if the row is cut. */
+  private filledRow(chunk: Buffer, at: number, fields: number, onValue: (buffer: Buffer, start: number, end: number) => void): number {
+    if (fields !== 2) throw new Error(`COPY data: expected 2 columns, got ${fields}`);
+    if (chunk.length - at < 6) return -1;
+    const timeLength = chunk.readInt32BE(at + 2);
+    if (timeLength !== 8 && timeLength !== -1) throw new Error(`COPY data: a timestamp of ${timeLength} bytes`);
+    const lengthAt = at + 6 + Math.max(timeLength, 0);
+    if (chunk.length - lengthAt < 4) return -1;
+    const length = chunk.readInt32BE(lengthAt);
+    if (length < 0) throw new Error('COPY data: unexpected NULL value');
+    const start = lengthAt + 4;
+    if (chunk.length - start < length) return -1;
+    (this.fill as NonNullable<typeof this.fill>)(chunk, start, start + length, timeLength < 0 ? -1 : at + 6);
+    onValue(chunk, start, start + length);
+    return start + length;
   }
 
   private fillPartial(chunk: Buffer, onValue: (buffer: Buffer, start: number, end: number) => void): number {

@@ -115,10 +115,11 @@ function isValidJsonText(ref: RawBuilder<unknown>): RawBuilder<boolean> {
 /**
  * Select list producing rows shaped exactly like `AuditEntry`. With `states: false`, `before` and `after` are read
  * as null: a listing that never prints them (the table) skips reading, parsing and masking kilobytes per row.
+ * `timestamp` replaces the timestamp's expression ({@link placeholderTimestamp}).
  */
-export function entrySelection(mapping: ResolvedMapping, { states = true } = {}): AliasedRawBuilder<unknown, string>[] {
+export function entrySelection(mapping: ResolvedMapping, { states = true, timestamp = entryTimestamp(mapping) }: { states?: boolean; timestamp?: RawBuilder<string> } = {}): AliasedRawBuilder<unknown, string>[] {
   return CANONICAL_FIELDS.map((field) => {
-    if (field === 'timestamp') return entryTimestamp(mapping).as(field);
+    if (field === 'timestamp') return timestamp.as(field);
     return (states || (field !== 'before' && field !== 'after') ? fieldExpression(mapping, field) : sql`null`).as(field);
   });
 }

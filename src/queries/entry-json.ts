@@ -1,6 +1,8 @@
-import { sql, type Expression, type SqlBool } from 'kysely';
+import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
 import { poolOf, type Db } from '../db/connect.js';
 import { copyOutValues } from '../db/copy-out.js';
+import { CopyBinaryReader } from '../db/copy-binary.js';
+import { fillTimestamp, placeholderTimestamp } from '../db/timestamp-fill.js';
 import { compileWithInlineValues } from '../db/inline-values.js';
 import { entrySelection, instantOf, keyedByInstant, keysetTimestamp, qualifiedRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
@@ -15,6 +17,27 @@ import { tableRef } from './table-ref.js';
  * the index rather than a sort of the whole range.
  */
 export function buildEntryJsonQuery(db: Db, mapping: ResolvedMapping, where: Expression<SqlBool>, order: 'asc' | 'desc', limit?: number) {
+  return entryJsonQuery(db, mapping, where, order, limit).select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'));
+}
+
+/**
+ * {@link buildEntryJsonQuery} with the timestamp column's value first, in the form COPY (FORMAT binary) sends as eight
+ * bytes, and in the JSON the placeholder that fillTimestamp replaces by its text (src/db/timestamp-fill.ts);
+ * undefined when the column is not one it serves.
+ */
+function buildPlaceholderJsonQuery(db: Db, mapping: ResolvedMapping, where: Expression<SqlBool>, order: 'asc' | 'desc', limit?: number) {
+  const placeholder = placeholderTimestamp(mapping);
+  if (placeholder === undefined) return undefined;
+  return entryJsonQuery(db, mapping, where, order, limit, placeholder.text)
+    .select(sql`${pageColumn(mapping, 'timestamp')}`.as('time'))
+    .select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'));
+}
+
+function pageColumn(mapping: ResolvedMapping, field: 'id' | 'timestamp') {
+  return sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
+}
+
+function entryJsonQuery(db: Db, mapping: ResolvedMapping, where: Expression<SqlBool>, order: 'asc' | 'desc', limit: number | undefined, timestamp?: RawBuilder<string>) {
   const direction = sql.raw(order);
   const byInstant = keyedByInstant(mapping);
   const selection = db
@@ -26,14 +49,12 @@ export function buildEntryJsonQuery(db: Db, mapping: ResolvedMapping, where: Exp
     .orderBy(sql`${keysetTimestamp(mapping, qualifiedRef(mapping, 'timestamp'))} ${direction}`)
     .orderBy(sql`${qualifiedRef(mapping, 'id')} ${direction}`);
   // Inside `e`, the field expressions' bare column names can only mean the columns of `p`.
-  const entry = db.selectNoFrom(entrySelection(mapping));
-  const pageColumn = (field: 'id' | 'timestamp') => sql.ref(`p.${(mapping.columns[field] as { name: string }).name}`);
+  const entry = db.selectNoFrom(entrySelection(mapping, { timestamp }));
   return db
     .selectFrom((limit === undefined ? selection : selection.limit(limit)).as('p'))
     .innerJoinLateral(entry.as('e'), (join) => join.onTrue())
-    .select(sql<string>`row_to_json(${sql.table('e')})::text`.as('json'))
-    .orderBy(sql`${byInstant ? sql.ref(`p.${INSTANT_COLUMN}`) : pageColumn('timestamp')} ${direction}`)
-    .orderBy(sql`${pageColumn('id')} ${direction}`);
+    .orderBy(sql`${byInstant ? sql.ref(`p.${INSTANT_COLUMN}`) : pageColumn(mapping, 'timestamp')} ${direction}`)
+    .orderBy(sql`${pageColumn(mapping, 'id')} ${direction}`);
 }
 
 /** The name of `p`'s instant column (keyedByInstant): not one an audit table would have. */
@@ -52,5 +73,7 @@ const READ_IN_INDEX_ORDER = ['set local enable_sort = off', 'set local max_paral
  * COPY delivers them (copy-out.ts), in a READ ONLY transaction of its own: one statement, one snapshot.
  */
 export function streamEntryJson(db: Db, mapping: ResolvedMapping, where: Expression<SqlBool>, order: 'asc' | 'desc', limit?: number): AsyncGenerator<string[]> {
+  const placeholder = buildPlaceholderJsonQuery(db, mapping, where, order, limit);
+  if (placeholder !== undefined) return copyOutValues(poolOf(db), compileWithInlineValues(placeholder), READ_IN_INDEX_ORDER, new CopyBinaryReader(fillTimestamp));
   return copyOutValues(poolOf(db), compileWithInlineValues(buildEntryJsonQuery(db, mapping, where, order, limit)), READ_IN_INDEX_ORDER);
 }
