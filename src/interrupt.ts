@@ -4,16 +4,20 @@
  * checkpoint, show prints nothing) declares it with {@link deferInterrupts}; until it has a connection to PostgreSQL
  * it has done nothing either, so the run still ends at once before then (a server that never answers, the demo).
  */
-const state = { deferred: false, connected: false, ending: false };
+const state: { deferred: boolean; connected: boolean; ending: boolean; cancel?: () => Promise<void>; stderr?: Stderr } = { deferred: false, connected: false, ending: false };
 
 /** The running command watches `io.signal` and stops at a safe point once it is connected. */
 export function deferInterrupts(): void {
   state.deferred = true;
 }
 
-/** A connection to PostgreSQL was made (pool.ts): from now on a deferring command has work to finish. */
-export function markConnected(): void {
+/**
+ * A connection to PostgreSQL was made (pool.ts): from now on a deferring command has work to finish. `cancel` asks
+ * the server to stop what the connections run: a run ended at once calls it, so no backend is left behind.
+ */
+export function markConnected(cancel: () => Promise<void>): void {
   state.connected = true;
+  state.cancel = cancel;
 }
 
 /** Whether the first signal should end the run at once rather than be left to the command. */
@@ -38,12 +42,20 @@ export interface QueuedOutput {
  * A reader slower than that gets a note that the last line may be cut; a further signal exits now.
  */
 export function endInterruptedRun(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: Stderr, exit: (code: number) => void): void {
-  if (state.ending) return exitInterrupted(signal, stdout, stderr, exit);
+  if (state.ending) return exitInterrupted(signal, stdout, state.stderr ?? stderr, exit);
   state.ending = true;
   stdout.write = (() => false) as QueuedOutput['write'];
   const deadline = Date.now() + LINE_FLUSH_BOUND_MS;
+  // A statement waiting for a lock stays queued on the server after the process is gone: cancel it first (bounded).
+  // The command then fails with the server's "canceling statement": the run's one line is the interruption's.
+  let cancelling = state.cancel !== undefined;
+  if (cancelling) stderr = muteRest(stderr);
+  const cancelled = () => {
+    cancelling = false;
+  };
+  void state.cancel?.().then(cancelled, cancelled);
   const settle = (): void => {
-    if (stdout.writableLength > 0 && Date.now() < deadline) {
+    if ((stdout.writableLength > 0 || cancelling) && Date.now() < deadline) {
       setTimeout(settle, FLUSH_POLL_MS);
       return;
     }
@@ -75,6 +87,14 @@ export function watchStuckOutput(signal: NodeJS.Signals, stdout: QueuedOutput, s
 }
 
 type Stderr = { write(text: string): unknown };
+
+/** `stderr` with its writes dropped from now on; the writer returned still writes (for the run's last line). */
+function muteRest(stderr: Stderr): Stderr {
+  const write = stderr.write.bind(stderr);
+  stderr.write = () => true;
+  state.stderr = { write };
+  return state.stderr;
+}
 
 function exitInterrupted(signal: NodeJS.Signals, stdout: QueuedOutput, stderr: Stderr, exit: (code: number) => void): void {
   const cut = stdout.writableLength > 0 ? `; stdout's reader did not take the rest within ${LINE_FLUSH_BOUND_MS / 1000} s: the last line may be cut` : '';

@@ -4,6 +4,7 @@ import type { ConnectionTarget } from '../config/connection-url.js';
 import { NO_TLS, stripTlsParams } from '../config/tls-settings.js';
 import { createTlsPool } from './tls.js';
 import { markConnected } from '../interrupt.js';
+import { cancelRequest, type BackendKey } from './cancel-request.js';
 
 export interface DatabaseSettings {
   target: ConnectionTarget;
@@ -64,6 +65,9 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
   // An idle client that loses its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => watchConnection(client, opened));
+  pool.on('acquire', (client) => checkedOut.set(client, pool));
+  pool.on('release', (_error: unknown, client: PoolClient) => checkedOut.delete(client));
+  pool.on('remove', (client) => checkedOut.delete(client));
   return opened;
 }
 
@@ -74,7 +78,7 @@ export async function openPool(settings: DatabaseSettings): Promise<OpenPool> {
  * when it is released. The loss is recorded so that a later "not queryable" error can still say why.
  */
 function watchConnection(client: PoolClient, opened: OpenPool): void {
-  markConnected();
+  markConnected(cancelStatements);
   opened.connected = true;
   connectingClients.get(opened.pool)?.delete(client as unknown as Client);
   // This client's own loss: a later client's (follow reconnects) replaces an earlier client's, never the other way.
@@ -91,6 +95,20 @@ function watchConnection(client: PoolClient, opened: OpenPool): void {
   client.connection.on('errorMessage', (message: Error & { severity?: string }) => {
     if (message.severity === 'FATAL' || message.severity === 'PANIC') record(message);
   });
+}
+
+/** Every client checked out of a pool of this process (a statement may run on it), with its pool. */
+const checkedOut = new Map<PoolClient, Pool>();
+
+/**
+ * Asks the server to cancel whatever runs on the connections checked out of `pool` (of every pool when none is
+ * given), as psql does on Ctrl-C: a backend waiting for a lock notices neither its client's end nor a closed socket,
+ * and stayed queued behind the lock until it was released. A connection with nothing running ignores the request.
+ * Resolves once every request is sent, or after a second at most (cancel-request.ts).
+ */
+export async function cancelStatements(pool?: Pool): Promise<void> {
+  const keys = [...checkedOut].filter(([, owner]) => pool === undefined || owner === pool).map(([client]) => client as unknown as BackendKey);
+  await Promise.all(keys.filter((key) => typeof key.processID === 'number').map(cancelRequest));
 }
 
 /** The clients of each pool still connecting: a server that accepts TCP and never answers holds them until the timeout. */

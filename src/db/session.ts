@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolve-config.js';
 import { withPoolSession, type Db, type PoolSession } from './connect.js';
-import { sessionSettings, type OpenPool } from './pool.js';
+import { cancelStatements, sessionSettings, type OpenPool } from './pool.js';
 import type { ConnectionTarget } from '../config/connection-url.js';
 import { resolveMapping, type ResolvedMapping } from './mapping.js';
 
@@ -54,5 +54,14 @@ export async function withConfiguredSession<T>(config: ResolvedConfig, fn: (sess
 
 function connectAndRun<T>(config: ResolvedConfig, fn: (session: PoolSession, config: ResolvedConfig) => Promise<T>, options: SessionOptions): Promise<T> {
   const settings = sessionSettings(config, { maxConnections: options.maxConnections, activity: options.activity });
-  return withPoolSession(settings, (session) => fn(session, config), options.early);
+  return withPoolSession(settings, async (session) => {
+    try {
+      return await fn(session, config);
+    } catch (error) {
+      // What its connections still run is no one's any more (Ctrl-C left export's COPY waiting for a lock): the
+      // pool's end waits for every connection, so cancel it rather than wait for the lock to be released.
+      await cancelStatements(session.pool);
+      throw error;
+    }
+  }, options.early);
 }
