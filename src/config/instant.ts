@@ -17,24 +17,43 @@ const ISO = /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+
 /**
  * Parses an ISO 8601 date and time with a zone (`Z` or `±hh:mm`). Returns undefined for text that is not a real
  * time (2026-02-31, 24:00, an offset of 16 h or more) or that has precision beyond microseconds, which PostgreSQL
- * would round: a position must compare exactly.
+ * would round: a position must compare exactly. So for a time outside {@link EARLIEST_INSTANT}..{@link LATEST_INSTANT}.
  */
 export function parseInstant(text: string): Instant | undefined {
+  const read = readInstant(text);
+  return read && inRange(read) ? read : undefined;
+}
+
+/** Whether the text is a real time in the right form that lies outside {@link EARLIEST_INSTANT}..{@link LATEST_INSTANT}. */
+export function isOutOfRange(text: string): boolean {
+  const read = readInstant(text);
+  return read !== undefined && !inRange(read);
+}
+
+/** PostgreSQL's first instant (4714 BC, whatever its documentation rounds it to), in the form the output prints it. */
+export const EARLIEST_INSTANT = '-004713-11-24T00:00:00Z';
+/** JavaScript's last instant: PostgreSQL goes on to 294276 AD, which no Date (the table, the sinks) could hold. */
+export const LATEST_INSTANT = '+275760-09-13T00:00:00Z';
+const EARLIEST_SECONDS = new Date(0).setUTCFullYear(-4713, 10, 24) / 1000;
+const LATEST_SECONDS = 8.64e12;
+
+/** NaN seconds (a year past Date's) compare false: outside. */
+const inRange = ({ seconds, micros }: Instant) => seconds >= EARLIEST_SECONDS && (seconds < LATEST_SECONDS || (seconds === LATEST_SECONDS && micros === 0));
+
+/** {@link parseInstant} without the range: seconds are NaN for a year Date cannot hold. */
+function readInstant(text: string): Instant | undefined {
   const match = ISO.exec(text);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone, sign, oh = '0', om = '0'] = match;
-  if (/[1-9]/.test(fraction.slice(6))) return undefined;
+  if (/[1-9]/.test(fraction.slice(6)) || y === '-000000') return undefined;
   const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
-  if (hour > 23 || minute > 59 || second > 59 || Number(oh) > 15 || Number(om) > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59 || Number(oh) > 15 || Number(om) > 59) return undefined;
   // setUTCFullYear, unlike Date.UTC, keeps years below 100; it rolls 2026-02-31 over into March, which the check refuses.
   const days = new Date(0).setUTCFullYear(year, month - 1, day);
-  if (!inPostgresRange(year) || y === '-000000' || new Date(days).getUTCDate() !== day || new Date(days).getUTCMonth() !== month - 1) return undefined;
+  if (!Number.isNaN(days) && (new Date(days).getUTCDate() !== day || new Date(days).getUTCMonth() !== month - 1)) return undefined;
   const offset = zone?.toUpperCase() === 'Z' ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
   return { seconds: days / 1000 + hour * 3600 + minute * 60 + second - offset, micros: Number(fraction.slice(0, 6).padEnd(6, '0')) };
 }
-
-/** PostgreSQL's timestamps run from 4713 BC (astronomical year -4712) to 294276 AD; Date ends in 275760 AD. */
-const inPostgresRange = (year: number) => year >= -4712 && year <= 275_759;
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` (`±YYYYYY-...` outside years 0000-9999, as Date's toISOString writes them). */
 export function formatInstant(instant: Instant): string {
@@ -45,10 +64,7 @@ export function formatInstant(instant: Instant): string {
 /** The text normalized to UTC with microseconds, or undefined when it cannot be represented exactly. */
 export function normalizeInstant(text: string): string | undefined {
   const instant = parseInstant(text);
-  if (!instant) return undefined;
-  const normalized = formatInstant(instant);
-  // An offset can move the first or last year out of PostgreSQL's range.
-  return inPostgresRange(new Date(instant.seconds * 1000).getUTCFullYear()) ? normalized : undefined;
+  return instant && formatInstant(instant);
 }
 
 /** Negative, zero or positive as `a` is before, at or after `b`. Both must parse (see {@link parseInstant}). */

@@ -1,13 +1,16 @@
 import { UsageError } from '../errors.js';
-import { normalizeInstant, parseInstant } from './instant.js';
+import { EARLIEST_INSTANT, isOutOfRange, LATEST_INSTANT, normalizeInstant, parseInstant } from './instant.js';
 import { DURATION_EXAMPLES, MAX_DURATION_MS, durationHint, parseDurationFlag, tryParseDuration } from './duration.js';
 
 import type { TimeBound } from '../domain.js';
 
 /** PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range"). */
 const MAX_OFFSET_HOURS = 15;
-// Date, or date and time with optional fraction and zone. A time without a zone is taken as UTC.
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+// Date, or date and time with optional fraction and zone. A time without a zone is taken as UTC. The year as the
+// output prints it (config/instant.ts): four digits, or outside 0000-9999 a sign and six (44 BC is -000043).
+const ISO = /^(\d{4}|[+-]\d{6})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+/** The same shape with any year, to say what is wrong with one that is not four digits or a sign and six. */
+const ANY_YEAR = /^([+-]?)(\d+)(-\d{2}-\d{2}(?:[T ].*)?)$/i;
 
 /** Parses `30m`, `24h`, `2h30m`, `7d`, `2w` into a PostgreSQL interval literal, or returns undefined. */
 export function parseDuration(value: string): string | undefined {
@@ -32,12 +35,17 @@ export function parseTimeBound(flag: string, value: string): TimeBound {
 
 /** Returns the ISO text with an explicit zone (UTC when none was given), or undefined when it is not a real time. */
 function normalizeIso(value: string): string | undefined {
+  const text = isoText(value);
+  // The checkpoint's rules: no 2026-02-31 (Date rolls it over, whatever the zone), nothing PostgreSQL refuses (year 0000 is 1 BC).
+  return text === undefined || normalizeInstant(text) === undefined ? undefined : text;
+}
+
+/** The value as a checkpoint's instant reads it: `T`, seconds and a zone (UTC) filled in; undefined in another form. */
+function isoText(value: string): string | undefined {
   const match = ISO.exec(value);
   if (!match) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = '', zone = 'Z'] = match;
-  const text = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${zone.toUpperCase()}`;
-  // The checkpoint's rules: no 2026-02-31 (Date rolls it over, whatever the zone), nothing PostgreSQL refuses (year 0000 is 1 BC).
-  return normalizeInstant(text) === undefined ? undefined : text;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${zone.toUpperCase()}`;
 }
 
 /**
@@ -82,7 +90,22 @@ function boundMs(bound: TimeBound, value: string): number | undefined {
 
 function timeHint(text: string): string {
   const iso = 'an ISO 8601 time such as 2026-01-31T12:00:00Z';
+  const year = yearHint(text);
+  if (year) return year;
   if (/^\d+(?:\.\d+)?$/.test(text)) return `${durationHint(text)}; or ${iso}`;
   const hint = durationHint(text);
   return hint.startsWith("'M'") ? hint : `expected a duration such as ${DURATION_EXAMPLES} or ${iso}`;
+}
+
+const EXPANDED_YEAR = 'a year outside 0000-9999 is a sign and six digits, as the output prints it: -000043 is 44 BC, +012026 the year 12026';
+
+/** What is wrong with the year of text shaped as a date: its form, or a time outside what PostgreSQL and Date hold. */
+function yearHint(text: string): string | undefined {
+  const shape = ANY_YEAR.exec(text);
+  if (!shape) return undefined;
+  const [, sign, digits = ''] = shape;
+  if (sign === '-' && /^0+$/.test(digits)) return `there is no year -0: 1 BC is 0000; ${EXPANDED_YEAR}`;
+  if (digits.length !== (sign === '' ? 4 : 6)) return EXPANDED_YEAR;
+  const iso = isoText(text);
+  return iso !== undefined && isOutOfRange(iso) ? `the times PostgreSQL and this tool hold run from ${EARLIEST_INSTANT} (4714 BC) to ${LATEST_INSTANT}` : undefined;
 }

@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.js';
 import { afterPosition, columnRef, entrySelection, keysetTimestamp, keysetValue, qualifiedRef } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import { UsageError } from '../errors.js';
+import { normalizeInstant } from '../config/instant.js';
 import type { ResourceKey } from './history-precompiled.js';
 import { allOf, filterConditions, NO_FILTERS } from './filters.js';
 import { PAGE_SIZE, type SortOrder } from './list.js';
@@ -104,8 +105,13 @@ export async function entryAt(db: Db, mapping: ResolvedMapping, resource: Resour
   return (await edgeQuery(db, mapping, allOf(conditions), 'desc').executeTakeFirst()) as AuditEntry | undefined;
 }
 
-/** The database's reading of a time bound (`7d` is `now() - 7 days` by its clock), as the entries' ISO text. */
+/**
+ * A time bound as the entries' ISO text: `7d` is `now() - 7 days` by the database's clock; an ISO time is read as
+ * cursors are (its expanded year kept: to_char printed 44 BC as 0044, and PostgreSQL refused `-000043-...`).
+ */
 export async function resolveInstant(db: Db, bound: TimeBound): Promise<string> {
+  const given = bound.kind === 'absolute' ? normalizeInstant(bound.iso) : undefined;
+  if (given !== undefined) return given;
   const value = bound.kind === 'relative' ? sql`(now() - cast(${bound.interval} as interval))` : sql`cast(${bound.iso} as timestamptz)`;
   const result = await sql<{ at: string }>`select to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`.execute(db);
   return (result.rows[0] as { at: string }).at;

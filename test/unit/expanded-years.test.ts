@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareInstants, normalizeInstant, parseInstant, postgresTimestampText } from '../../src/config/instant.js';
+import { compareInstants, isOutOfRange, normalizeInstant, parseInstant, postgresTimestampText } from '../../src/config/instant.js';
 import { formatTime } from '../../src/output/time-zone.js';
 
 // Timestamps outside years 1-9999 as entries print them: ISO 8601's expanded year (a sign and six digits, BC years
@@ -19,6 +19,18 @@ describe('instants with expanded years', () => {
     for (const bad of ['-000000-01-01T00:00:00Z', '-004713-01-01T00:00:00Z', '-0043-03-15T12:00:00Z', '+2026-01-01T00:00:00Z', '12026-01-01T00:00:00Z']) {
       expect(parseInstant(bad), bad).toBeUndefined();
     }
+  });
+
+  it("hold PostgreSQL's first instant (4714 BC, Nov 24) and Date's last, not a microsecond beyond either", () => {
+    expect(normalizeInstant('-004713-11-24T00:00:00Z')).toBe('-004713-11-24T00:00:00.000000Z');
+    expect(normalizeInstant('-004713-11-24T01:00:00+01:00')).toBe('-004713-11-24T00:00:00.000000Z');
+    expect(normalizeInstant('+275760-09-13T00:00:00Z')).toBe('+275760-09-13T00:00:00.000000Z');
+    for (const outside of ['-004713-11-23T23:59:59.999999Z', '-004713-11-24T00:00:00+00:01', '+275760-09-13T00:00:00.000001Z', '+275760-09-12T23:00:00-01:01', '+294276-12-31T00:00:00Z']) {
+      expect([parseInstant(outside), isOutOfRange(outside)], outside).toEqual([undefined, true]);
+    }
+    // Not out of range: not a time at all.
+    for (const bad of ['-000000-01-01T00:00:00Z', '-000043-02-29T00:00:00Z', '+300000-13-01T00:00:00Z']) expect(isOutOfRange(bad), bad).toBe(false);
+    expect(normalizeInstant('-000044-02-29T00:00:00Z')).toBe('-000044-02-29T00:00:00.000000Z');
   });
 
   it('are bound as PostgreSQL reads them: the BC year with its era, a large year without its sign', () => {
