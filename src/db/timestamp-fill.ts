@@ -40,17 +40,20 @@ export function fillTimestamp(buffer: Buffer, start: number, end: number, valueA
   const micros = buffer.readInt32BE(valueAt) * 4_294_967_296 + buffer.readUInt32BE(valueAt + 4);
   const days = Math.floor(micros / MICROS_A_DAY);
   writeDate(buffer, at, days + DAYS_1970_TO_2000);
-  let rest = micros - days * MICROS_A_DAY;
-  const hours = Math.floor(rest / 3_600_000_000);
-  rest -= hours * 3_600_000_000;
-  const minutes = Math.floor(rest / 60_000_000);
-  rest -= minutes * 60_000_000;
-  const seconds = Math.floor(rest / 1_000_000);
-  writeDigits(buffer, at + 11, hours, 2);
-  writeDigits(buffer, at + 14, minutes, 2);
-  writeDigits(buffer, at + 17, seconds, 2);
-  // The placeholder's `-`, `T`, `:`, `.` and `Z` are where the text has them.
-  writeDigits(buffer, at + 20, rest - seconds * 1_000_000, 6);
+  // Below 2^31 from here: integer arithmetic. The placeholder's `-`, `T`, `:`, `.` and `Z` are where the text has them.
+  const microsOfDay = micros - days * MICROS_A_DAY;
+  const secondsOfDay = Math.floor(microsOfDay / 1_000_000);
+  const hours = (secondsOfDay / 3600) | 0;
+  const minutes = ((secondsOfDay - hours * 3600) / 60) | 0;
+  writeTwo(buffer, at + 11, hours);
+  writeTwo(buffer, at + 14, minutes);
+  writeTwo(buffer, at + 17, secondsOfDay - hours * 3600 - minutes * 60);
+  let fraction = microsOfDay - secondsOfDay * 1_000_000;
+  for (let i = at + 25; i >= at + 20; i -= 1) {
+    const next = (fraction / 10) | 0;
+    buffer[i] = 0x30 + fraction - next * 10;
+    fraction = next;
+  }
 }
 
 const MICROS_A_DAY = 86_400_000_000;
@@ -88,21 +91,21 @@ function writeDate(buffer: Buffer, at: number, days: number): void {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const dayOfEra = z - era * 146_097;
-  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const shifted = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * shifted + 2) / 5) + 1;
+  const yearOfEra = ((dayOfEra - ((dayOfEra / 1460) | 0) + ((dayOfEra / 36_524) | 0) - ((dayOfEra / 146_096) | 0)) / 365) | 0;
+  const dayOfYear = dayOfEra - (365 * yearOfEra + ((yearOfEra / 4) | 0) - ((yearOfEra / 100) | 0));
+  const shifted = ((5 * dayOfYear + 2) / 153) | 0;
   const month = shifted < 10 ? shifted + 3 : shifted - 9;
-  writeDigits(buffer, at, yearOfEra + era * 400 + (month <= 2 ? 1 : 0), 4);
-  writeDigits(buffer, at + 5, month, 2);
-  writeDigits(buffer, at + 8, day, 2);
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const century = (year / 100) | 0;
+  writeTwo(buffer, at, century);
+  writeTwo(buffer, at + 2, year - century * 100);
+  writeTwo(buffer, at + 5, month);
+  writeTwo(buffer, at + 8, dayOfYear - (((153 * shifted + 2) / 5) | 0) + 1);
 }
 
-/** `value` in `width` decimal digits, zero-padded, from `at`. */
-function writeDigits(buffer: Buffer, at: number, value: number, width: number): void {
-  for (let i = width - 1; i >= 0; i -= 1) {
-    const next = Math.floor(value / 10);
-    buffer[at + i] = 0x30 + value - next * 10;
-    value = next;
-  }
+/** A number from 0 to 99 as two digits. */
+function writeTwo(buffer: Buffer, at: number, value: number): void {
+  const tens = (value / 10) | 0;
+  buffer[at] = 0x30 + tens;
+  buffer[at + 1] = 0x30 + value - tens * 10;
 }
