@@ -96,11 +96,25 @@ function maskUrlPasswords(text: string, mask: (secret: string) => string): strin
 const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6}|"\*{6}")('[^']*'|"[^"]*"|[^&;\s#'"]+)/gi;
 /** `Bearer <token>` in free text: a token68 of at least 8 characters holding a digit (`Bearer tokens` stays). */
 const BEARER = /\b(bearer[ \t]+)((?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}=*)/gi;
+/** What each header rule below starts with: one test instead of three replaces for most strings with a `:`. */
+const HEADER_NAME = /(?:authorization|cookie|token|key)[ \t]*:/i;
+const HEADER_HEAD = String.raw`[ \t]*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)[ \t]*:[ \t]*|api[-_]?key[ \t]*:[ \t]+)`;
 /**
- * `Name: value` at the start of the text or of a line (`Cookie:sid=1` too, as clients send it); a bare `apikey`
- * needs a space after the colon, as HTTP writes it: an operator named `apikey:ci-deployer` is not a header.
+ * `Name: value` at the start of the text or of a line, to the line's end (`Cookie:sid=1` too, as clients send it); a
+ * bare `apikey` needs a space after the colon, as HTTP writes it: an operator named `apikey:ci-deployer` is not a header.
  */
-const HEADER_LINE = /(^|[\r\n])([ \t]*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)[ \t]*:[ \t]*|api[-_]?key[ \t]*:[ \t]+))([^\r\n]+)/gi;
+const HEADER_LINE = new RegExp(`(^|[\\r\\n])(${HEADER_HEAD})([^\\r\\n]+)`, 'gi');
+/** The same after a quote, to the closing quote: `curl -H "Authorization: Basic ..." -H 'Cookie: ...'`. */
+const QUOTED_HEADER = new RegExp(`(["'])(${HEADER_HEAD})((?:(?!\\1)[^\\r\\n])+)`, 'gi');
+/**
+ * The same inside a line, after a space, a bracket, a `,` or a `;` (a log line's `headers: Cookie: sid=...`), to the
+ * line's end or a quote, when the value reads as a credential: an authorization scheme, or a first word holding a
+ * digit or `=`. A sentence that names a header (`no Authorization: here`) stays readable.
+ */
+const HEADER_IN_LINE = new RegExp(
+  `([ \\t({[,;])(${HEADER_HEAD})((?:(?:basic|bearer|digest|negotiate|ntlm|token|hawk|aws4-hmac-sha256)[ \\t]|[^\\s"']*[\\d=])[^\\r\\n"']*)`,
+  'gi',
+);
 
 /**
  * The text with each secret it holds replaced by `mask(secret)`: a PEM private key makes the whole text a secret.
@@ -114,7 +128,10 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
     out = maskUrlPasswords(out, mask);
     out = out.replace(URL_USER, (url: string, scheme: string, user: string) => (looksLikeToken(user) ? `${scheme}${mask(user)}@` : url));
   }
-  if (out.includes(':')) out = out.replace(HEADER_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
+  if (out.includes(':') && HEADER_NAME.test(out)) {
+    const header = (_: string, start: string, head: string, value: string) => `${start}${head}${mask(value)}`;
+    out = out.replace(QUOTED_HEADER, header).replace(HEADER_LINE, header).replace(HEADER_IN_LINE, header);
+  }
   if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
   if (out.length > 14) out = out.replace(BEARER, (_, head: string, token: string) => `${head}${mask(token)}`);
   return out;
@@ -129,8 +146,11 @@ const IN_STRING = [
   'PRIVATE KEY',
   'eyJ[\\w-]*\\.',
   '\\/\\/(?:[^ \\t\\r\\n"\\\\]|\\\\.)*@',
-  `(?:"|\\\\[nr])${SPACE}*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)${SPACE}*:|api[-_]?key${SPACE}*:${SPACE})`,
+  // A header anywhere in the string (HEADER_LINE reads it after a space, a bracket or a quote too).
+  `(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)${SPACE}*:|api[-_]?key${SPACE}*:${SPACE})`,
   '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
+  // A JSON member in a string that is not a document (`log {"password": ...}`): an escaped quote, then its `:`.
+  '\\\\"(?:[ \\t]|\\\\[trn])*:',
   '\\\\[u/]',
   `(?:pass(?:w(?:or)?d|phrase)|secret|token|key|sig(?:nature)?)${SPACE}*=`,
   `bearer${SPACE}`,

@@ -3,9 +3,10 @@
  * (plugin-paths.ts) and the secret values of value-rules.ts. The reference every fast path (row-hints.ts,
  * mask-hits.ts, scan-bytes.ts) is tested against.
  */
-import { enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
+import { maskJsonFragments } from './json-fragments.js';
+import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
 import { isSecretNameValue, isSecretVarName } from './row-hints.js';
-import { cachedCamelCaseName, isCertName, isSecretField, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
+import { cachedCamelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
 import { isSecretHeaderName, JSON_IN_STRING, maskSecretsInText } from './value-rules.js';
 
 /** What the walkers need: the secret names, and what a secret value becomes. */
@@ -123,9 +124,30 @@ function maskString(text: string, rules: Rules, depth: number, state: { masked: 
       return JSON.stringify(masked);
     }
   }
-  const masked = maskSecretsInText(text, rules.mask);
+  // Without a quote no JSON member can be in it (a fragment: `body {"password": ...}`, an escaped object).
+  const members = text.includes('"') ? maskJsonFragments(text, fragmentNameTest(rules.keys), rules.mask) : text;
+  const masked = maskSecretsInText(members, rules.mask);
   if (masked !== text) state.masked = true;
   return masked;
+}
+
+const fragmentNameTests = new WeakMap<ReadonlySet<string>, (name: string) => boolean>();
+
+/**
+ * Whether a member's name in a JSON fragment is a secret: named like one, a secret header, or a contextual name
+ * (`key`, `keys`, a plugin's declared field), which no context can clear in a fragment.
+ */
+function fragmentNameTest(keys: ReadonlySet<string>): (name: string) => boolean {
+  let test = fragmentNameTests.get(keys);
+  if (test === undefined) {
+    const contextual = new Set(['key', 'keys', ...contextualPluginFields(keys).fields]);
+    test = (name) => {
+      const normalized = normalizeSecretKey(name);
+      return isSecretName(normalized, keys, cachedCamelCaseName(name)) || contextual.has(normalized) || isSecretHeaderName(name);
+    };
+    fragmentNameTests.set(keys, test);
+  }
+  return test;
 }
 
 function parseJson(text: string): { value: unknown } | undefined {

@@ -1,0 +1,164 @@
+/**
+ * JSON members inside a string that is not itself a JSON document: `prefix {"password": "v"} suffix`, `"token": "v"`,
+ * a log line holding a request body, NDJSON, a stringified object escaped once more (`{\"secret\":\"v\"}`). A string
+ * that is a whole document is parsed and walked with its context (walkers.ts); here there is no context to trust, so
+ * a member is masked when its name is a secret name or a contextual one (`key`, `keys`, a plugin's declared field),
+ * as in a text state that is not JSON (src/output/invalid-states.ts).
+ */
+
+/** `"name"` then `:`, JSON whitespace around it; the name's content is group 1. */
+const MEMBER = /"((?:[^"\\]|\\.)*)"[ \t\r\n]*:[ \t\r\n]*/g;
+/** A string escaped once more holds `\"`: its members are read after one level of JSON escapes is decoded. */
+const ESCAPED_QUOTE = '\\"';
+/** Levels of escaping read: a stringified object inside a stringified object inside a string. */
+const MAX_LEVELS = 3;
+const SCALAR_END = /[,}\]\s]/g;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** A view of the text: `text` decoded some levels of escapes, `map` each of its positions in the original (and its end). */
+interface View {
+  text: string;
+  map: number[] | undefined;
+  level: number;
+}
+
+interface Range {
+  start: number;
+  end: number;
+  replacement: string;
+}
+
+/**
+ * The text with the value of each JSON member whose name `isSecret` (given the decoded name) replaced by the mask of
+ * its value (`mask`, given the decoded value), quoted as a JSON string at the member's level of escaping. Returns
+ * the text itself when no member is secret. Callers check for a `"` first: without one no member can be there.
+ */
+export function maskJsonFragments(text: string, isSecret: (name: string) => boolean, mask: (value: unknown) => string): string {
+  const ranges: Range[] = [];
+  let view: View | undefined = { text, map: undefined, level: 0 };
+  while (view !== undefined) {
+    findMembers(view, isSecret, mask, ranges);
+    view = view.level + 1 < MAX_LEVELS && view.text.includes(ESCAPED_QUOTE) ? decodeLevel(view) : undefined;
+  }
+  return ranges.length === 0 ? text : replaceMerged(text, ranges);
+}
+
+function findMembers(view: View, isSecret: (name: string) => boolean, mask: (value: unknown) => string, ranges: Range[]): void {
+  const { text } = view;
+  MEMBER.lastIndex = 0;
+  for (let member = MEMBER.exec(text); member; member = MEMBER.exec(text)) {
+    const start = MEMBER.lastIndex;
+    if (start >= text.length || !isSecret(decodeString(member[1] as string))) continue;
+    const end = valueEnd(text, start);
+    MEMBER.lastIndex = end;
+    const value = readValue(text.slice(start, end));
+    ranges.push({ start: at(view, start), end: at(view, end), replacement: encodeLevels(JSON.stringify(mask(value)), view.level) });
+  }
+}
+
+function at(view: View, index: number): number {
+  return view.map === undefined ? index : (view.map[index] as number);
+}
+
+/** Where the JSON value starting at `start` ends: a string, an object or array (balanced), or a scalar; unclosed: the end. */
+function valueEnd(text: string, start: number): number {
+  const first = text.charCodeAt(start);
+  if (first === QUOTE) return stringEnd(text, start);
+  if (first === 0x7b || first === 0x5b) return bracketEnd(text, start);
+  SCALAR_END.lastIndex = start;
+  return SCALAR_END.exec(text)?.index ?? text.length;
+}
+
+/** Past the quote closing the string opening at `start`, or the text's end. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code === BACKSLASH) i += 1;
+    else if (code === QUOTE) return i + 1;
+  }
+  return text.length;
+}
+
+/** Past the bracket closing the one at `start` (strings skipped), or the text's end. */
+function bracketEnd(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) i = stringEnd(text, i) - 1;
+    else if (code === 0x7b || code === 0x5b) depth += 1;
+    else if ((code === 0x7d || code === 0x5d) && (depth -= 1) === 0) return i + 1;
+  }
+  return text.length;
+}
+
+/** A value's JSON text parsed (what a fingerprint is made of), or the text itself when it does not parse. */
+function readValue(token: string): unknown {
+  try {
+    return JSON.parse(token) as unknown;
+  } catch (error) {
+    if (error instanceof SyntaxError) return token;
+    throw error;
+  }
+}
+
+/** A name's content decoded as a JSON string's (`pass\u0077ord` is `password`), or as it is when that fails. */
+function decodeString(content: string): string {
+  if (!content.includes('\\')) return content;
+  const value = readValue(`"${content}"`);
+  return typeof value === 'string' ? value : content;
+}
+
+/** `text` as a JSON string's content, `levels` times over: how a `"******"` is written at a member's level. */
+function encodeLevels(text: string, levels: number): string {
+  let out = text;
+  for (let i = 0; i < levels; i += 1) out = JSON.stringify(out).slice(1, -1);
+  return out;
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/** The view with one level of JSON escapes decoded, each decoded character mapped to where its escape starts. */
+function decodeLevel(view: View): View {
+  const { text } = view;
+  let out = '';
+  const map: number[] = [];
+  for (let i = 0; i < text.length; i += 1) {
+    map.push(at(view, i));
+    const next = text[i + 1];
+    if (text.charCodeAt(i) !== BACKSLASH || next === undefined) {
+      out += text[i];
+    } else if (next === 'u' && HEX4.test(text.slice(i + 2, i + 6))) {
+      out += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 6), 16));
+      i += 5;
+    } else {
+      out += ESCAPES[next] ?? `\\${next}`;
+      if (ESCAPES[next] === undefined) map.push(at(view, i + 1));
+      i += 1;
+    }
+  }
+  map.push(at(view, text.length));
+  return { text: out, map, level: view.level + 1 };
+}
+
+/** The text with each range replaced; a range overlapping an earlier one extends it (the earlier replacement stays). */
+function replaceMerged(text: string, ranges: Range[]): string {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  let out = '';
+  let from = 0;
+  let current: Range | undefined;
+  for (const range of sorted) {
+    if (current !== undefined && range.start < current.end) {
+      current.end = Math.max(current.end, range.end);
+      continue;
+    }
+    if (current !== undefined) {
+      out += text.slice(from, current.start) + current.replacement;
+      from = current.end;
+    }
+    current = { ...range };
+  }
+  if (current !== undefined) out += text.slice(from, current.start) + current.replacement;
+  return out + text.slice(current === undefined ? 0 : current.end);
+}
