@@ -36,4 +36,16 @@ describe('timestampTokenMs', () => {
       expect(timestampTokenMs(`"${day}T23:59:59.999999Z"`), day).toBe(Date.parse(`${day}T23:59:59.999Z`));
     }
   });
+
+  it('refuses a character that is not a digit in any digit position, whichever it is', () => {
+    const token = '"2026-11-25T18:54:49.014123Z"';
+    const positions = [...token].flatMap((char, at) => (char >= '0' && char <= '9' ? [at] : []));
+    expect(positions).toHaveLength(20);
+    for (const at of positions) {
+      for (const other of ['/', ':', 'a', ' ', '-', '.', '\u0660', '\u00b2']) {
+        const bad = `${token.slice(0, at)}${other}${token.slice(at + 1)}`;
+        expect(timestampTokenMs(bad), bad).toBeUndefined();
+      }
+    }
+  });
 });
