@@ -29,15 +29,17 @@ export function placeholderTimestamp(mapping: ResolvedMapping): { text: RawBuild
  * Writes an entry's timestamp text over the placeholder the export query sent in its place
  * ({@link placeholderTimestamp}), in the COPY message's own bytes, before they become a string: `2026-11-25T18:54:49.014123Z`,
  * what to_char writes, from the eight bytes of the column's binary form that lead the row (`valueAt`; -1 for NULL).
- * Rows without the placeholder (a year the server wrote itself) are left as they are; a placeholder with no value
- * to put there is an error, never sent on.
+ * Rows outside the placeholder's years are left as the server wrote them; a row inside them without the placeholder
+ * is an error, so that a placeholder is never sent on.
  */
 export function fillTimestamp(buffer: Buffer, start: number, end: number, valueAt: number): void {
-  const at = placeholderAt(buffer, start, end);
-  if (at < 0) return;
-  if (valueAt < 0) throw new Error('COPY data: a timestamp placeholder without its value');
-  // Microseconds since 2000-01-01: exact in a double for the years the query sends as a placeholder (1900-2199).
+  if (valueAt < 0) return;
+  // Microseconds since 2000-01-01: exact in a double for the years the query sends as a placeholder.
   const micros = buffer.readInt32BE(valueAt) * 4_294_967_296 + buffer.readUInt32BE(valueAt + 4);
+  // The query's own rule: outside it the server wrote the text; inside it a placeholder not found is an error.
+  if (micros < FIRST_PLACEHOLDER_MICROS || micros >= END_PLACEHOLDER_MICROS) return;
+  const at = placeholderAt(buffer, start, end);
+  if (at < 0) throw new Error('COPY data: no timestamp placeholder where the query puts one');
   const days = Math.floor(micros / MICROS_A_DAY);
   writeDate(buffer, at, days + DAYS_1970_TO_2000);
   // Below 2^31 from here: integer arithmetic. The placeholder's `-`, `T`, `:`, `.` and `Z` are where the text has them.
@@ -57,15 +59,18 @@ export function fillTimestamp(buffer: Buffer, start: number, end: number, valueA
 }
 
 const MICROS_A_DAY = 86_400_000_000;
+/** 1900-01-01 and 2200-01-01 in microseconds since 2000-01-01: {@link placeholderTimestamp}'s range. */
+const FIRST_PLACEHOLDER_MICROS = -36_524 * MICROS_A_DAY;
+const END_PLACEHOLDER_MICROS = 73_049 * MICROS_A_DAY;
 const DAYS_1970_TO_2000 = 10_957;
 const KEY = Buffer.from(',"timestamp":"', 'latin1');
-const PLACEHOLDER = Buffer.from(TIMESTAMP_PLACEHOLDER, 'latin1');
 const QUOTE = 0x22;
 
 /**
  * Where the placeholder starts in the entry's JSON (`start` to `end`), or -1. The query writes `{"id":` first, then
- * the id, then `,"timestamp":"`: found at once after a numeric id, else by a search for the key, which a JSON string
- * cannot hold (its quotes would be escaped).
+ * the id, then `,"timestamp":"`: found at once after a numeric id (the key's frame read), else by a search for the
+ * key, which a JSON string cannot hold (its quotes would be escaped). The server writes there either a timestamp's
+ * text, which starts with a digit or a sign, or the placeholder: its `_`, its `T` and its closing `Z"` tell which.
  */
 function placeholderAt(buffer: Buffer, start: number, end: number): number {
   let key = start + 6;
@@ -74,16 +79,13 @@ function placeholderAt(buffer: Buffer, start: number, end: number): number {
     while (key < end && (buffer[key] as number) >= 0x30 && (buffer[key] as number) <= 0x39) key += 1;
     key = buffer[key] === QUOTE ? key + 1 : -1;
   }
-  if (key < 0 || !bytesAt(buffer, key, KEY, end)) key = buffer.indexOf(KEY, start);
-  if (key < 0 || key >= end) return -1;
+  const framed = key >= 0 && buffer[key] === 0x2c && buffer[key + 1] === QUOTE && buffer[key + 2] === 0x74 && buffer[key + 11] === QUOTE
+    && buffer[key + 12] === 0x3a && buffer[key + 13] === QUOTE;
+  if (!framed) key = buffer.indexOf(KEY, start);
+  if (key < 0) return -1;
   const at = key + KEY.length;
-  return bytesAt(buffer, at, PLACEHOLDER, end) ? at : -1;
-}
-
-function bytesAt(buffer: Buffer, at: number, bytes: Buffer, end: number): boolean {
-  if (at + bytes.length > end) return false;
-  for (let i = 0; i < bytes.length; i += 1) if (buffer[at + i] !== bytes[i]) return false;
-  return true;
+  return at + TIMESTAMP_PLACEHOLDER.length < end && buffer[at] === 0x5f && buffer[at + 10] === 0x54 && buffer[at + 26] === 0x5a
+    && buffer[at + 27] === QUOTE ? at : -1;
 }
 
 /** The digits of YYYY-MM-DD for days since 1970-01-01 (Howard Hinnant's civil_from_days). */

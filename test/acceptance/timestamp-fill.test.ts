@@ -97,6 +97,20 @@ describe.each(['tz', 'plain'])('timestamps written by Node on a %s column', (nam
   });
 });
 
+describe('a text id, hostile, before the placeholder', () => {
+  it('is passed over by the search for the key, and the timestamp after it is written', async () => {
+    const ids = ['plain', 'x","timestamp":"____-__-__T__:__:__.______Z","', '"', '\\', '\u6771\u4eac 12', '123"', '00'];
+    await schema.query(`create table ${schema.table('text_id')} (id text primary key, created_at timestamptz not null, operator text, operation text,
+      resource_type text, resource_id text, resource_name text, source_ip inet, source text, before jsonb, after jsonb)`);
+    await schema.query(`insert into ${schema.table('text_id')} (id, created_at, operator) select id, timestamptz '2020-02-29 12:34:56.789012+00' + n * interval '1 day', 'op'
+      from unnest($1::text[]) with ordinality as x(id, n)`, [ids]);
+    const listed = await cli('text_id', ['list', '--all', '-o', 'ndjson']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const { rows } = await schema.query<{ id: string; text: string }>(`select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as text from ${schema.table('text_id')}`);
+    expect(timestamps(listed.stdout)).toEqual(Object.fromEntries(rows.map((row) => [row.id, row.text])));
+  });
+});
+
 function invert(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [value, key]));
 }
