@@ -87,6 +87,11 @@ function watchConnection(client: PoolClient, opened: OpenPool): void {
     own = error;
     opened.lost = error;
   };
+  // Ended by us while checked out (follow's Ctrl-C closes its poll's connection), not lost: a statement waiting for a
+  // lock outlives its closed socket on the server.
+  client.once('end', () => {
+    if (own === undefined && checkedOut.has(client)) void cancelRequest(client as unknown as BackendKey);
+  });
   client.on('error', (error: Error) => {
     // The server's own words ("terminating connection due to administrator command") beat the socket's.
     if (!own || !('severity' in own)) record(error);

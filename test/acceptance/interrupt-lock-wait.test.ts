@@ -10,7 +10,8 @@ import { sleep, waitFor } from '../support/wait.js';
 // Ctrl-C while a command's statement waits for a lock another session holds (a migration's ACCESS EXCLUSIVE, say),
 // before the server has sent anything. export's first SIGINT did nothing (its COPY's generator, blocked in next(),
 // could not be returned, and the pool's end waited for its connection), and list ended at once but left its backend
-// queued behind the lock until that was released. Expected: exit 130 within 2 s, one line, and no backend waiting.
+// queued behind the lock until that was released, as follow did (exit 0: it closes its poll's connection). Expected:
+// exit 130 (follow 0) within 2 s, one line, and no backend waiting.
 
 let database: { url: string; drop(): Promise<void> };
 let schema: TestSchema;
@@ -68,6 +69,13 @@ describe('the first Ctrl-C while a statement waits for a lock', () => {
     expect(result.ms, 'exit within 2 s of the first SIGINT').toBeLessThan(2000);
     expect(result.stderr.trim().split('\n'), result.stderr).toHaveLength(1);
     expect(result.stderr).toMatch(/^error: export interrupted after 0 entries\n$/);
+  });
+
+  it('ends follow at once, exit 0, with no backend left waiting', { timeout: 40_000 }, async () => {
+    const result = await interruptWhileLocked(['follow', '--since', '1h', '-o', 'ndjson']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.ms, 'exit within 2 s of the first SIGINT').toBeLessThan(2000);
+    expect(result.stderr).toMatch(/\nStopped\. Continue with: --since \S+\n$/);
   });
 
   it('ends list --all at once, with one line and no backend left waiting', { timeout: 40_000 }, async () => {
