@@ -112,6 +112,9 @@ export interface ExportRecord {
    * a sink writing JSON copies.
    */
   fieldsJson: ExportFieldsJson;
+  /** Where the head's tokens lie in `jsonBytes` (src/entry-head.ts), from `headBase` on, if they were read already. */
+  headBounds?: Int32Array;
+  headBase?: number;
 }
 
 export type ExportFieldsJson = Readonly<Record<keyof ExportFields, string>>;

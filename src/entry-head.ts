@@ -15,11 +15,14 @@ export type HeadField = 'id' | 'timestamp' | 'resource_name' | keyof ExportField
 const HEAD_KEYS = HEAD_FIELDS.map((field, index) => `${index === 0 ? '{' : ','}${JSON.stringify(field)}:`);
 const BEFORE_KEY = ',"before":';
 
-/** Where each head field's token lies: start at `2 × index`, end (exclusive) at `2 × index + 1`. */
+/** Where each head field's token lies: start at `2 × index`, end (exclusive) at `2 × index + 1` (after a base). */
 export type HeadBounds = Int32Array;
 
-export function headBounds(): HeadBounds {
-  return new Int32Array(HEAD_FIELDS.length * 2);
+/** Numbers a head's bounds take: `headBounds(n)` holds n heads, the k-th from `k × HEAD_BOUNDS_LENGTH`. */
+export const HEAD_BOUNDS_LENGTH = HEAD_FIELDS.length * 2;
+
+export function headBounds(heads = 1): HeadBounds {
+  return new Int32Array(HEAD_BOUNDS_LENGTH * heads);
 }
 
 /** The index of `field` in {@link HEAD_FIELDS}, for reading {@link HeadBounds}. */
@@ -29,7 +32,8 @@ export function headIndex(field: HeadField): number {
 
 /**
  * Fills `bounds` with where each head token of `json` lies: each key where it must be, each value up to its closing
- * quote. False for text in another form (the caller parses it whole). Reads no further than `,"before":`.
+ * quote, from `base` on in `bounds`. False for text in another form (the caller parses it whole). Reads no further
+ * than `,"before":`, where the last token ends.
  *
  * `wholeKeys` false checks each key's frame only: its length, quotes and colon, its first and last letters and the
  * fourth from last (`resource_type` and `resource_name` differ there alone). Every text the export handles is in the
@@ -39,7 +43,7 @@ export function headIndex(field: HeadField): number {
  * event's head this way (half the time: comparing the keys' hundred-odd characters was 0.2 µs a row); the positions a
  * checkpoint records keep the whole comparison.
  */
-export function readHeadBounds(json: string, bounds: HeadBounds, wholeKeys = true): boolean {
+export function readHeadBounds(json: string, bounds: HeadBounds, wholeKeys = true, base = 0): boolean {
   let pos = 0;
   for (let index = 0; index < HEAD_KEYS.length; index += 1) {
     const key = HEAD_KEYS[index] as string;
@@ -51,8 +55,8 @@ export function readHeadBounds(json: string, bounds: HeadBounds, wholeKeys = tru
         && json.charCodeAt(start - 2) === QUOTE && json.charCodeAt(start - 1) === COLON;
     const end = framed ? tokenEnd(json, start) : -1;
     if (end < 0) return false;
-    bounds[2 * index] = start;
-    bounds[2 * index + 1] = end;
+    bounds[base + 2 * index] = start;
+    bounds[base + 2 * index + 1] = end;
     pos = end;
   }
   return startsWithAt(json, BEFORE_KEY, pos);

@@ -1,5 +1,5 @@
 import { fromByteString, toByteString } from '../byte-string.js';
-import { HEAD_FIELDS, headBounds, readHeadBounds, type HeadField } from '../entry-head.js';
+import { HEAD_FIELDS, headBounds, readHeadBounds, type HeadBounds, type HeadField } from '../entry-head.js';
 import { timestampTokenMs } from '../timestamp-token.js';
 import type { ExportFields, ExportFieldsJson, ExportRecord } from '../domain.js';
 
@@ -13,9 +13,26 @@ export class EntryRecord implements ExportRecord {
   private decoded: ExportFields | undefined;
 
   readonly jsonBytes: string;
+  readonly headBounds: HeadBounds | undefined;
+  readonly headBase: number;
 
-  constructor(jsonBytes: string) {
+  /** `headBounds` from `headBase` on: where the head's tokens lie in `jsonBytes`, if read already. */
+  constructor(jsonBytes: string, headBounds?: HeadBounds, headBase = 0) {
     this.jsonBytes = escapeLineSeparators(jsonBytes);
+    // An escaped line separator moved what follows it.
+    this.headBounds = this.jsonBytes === jsonBytes ? headBounds : undefined;
+    this.headBase = headBase;
+  }
+
+  /**
+   * The record of an entry as the COPY sent it: its head read once (frames only, as HEC reads it), for `transform`
+   * (masking) to start at the states and for HEC to copy the tokens, while masking left the text as it was.
+   */
+  static read(jsonBytes: string, transform: EntryTransform, bounds: HeadBounds, base: number): EntryRecord {
+    if (!readHeadBounds(jsonBytes, bounds, false, base)) return new EntryRecord(transform(jsonBytes));
+    headKept.kept = false;
+    const text = transform(jsonBytes, bounds[base + STATES_FROM], headKept);
+    return text === jsonBytes || headKept.kept ? new EntryRecord(text, bounds, base) : new EntryRecord(text);
   }
 
   get json(): string {
@@ -50,6 +67,18 @@ export class EntryRecord implements ExportRecord {
     return this.tokens;
   }
 }
+
+/**
+ * Masks (or passes on) an entry's text. With `statesFrom`, masking starts there; it sets `head.kept` when it changed
+ * nothing before it, so that the head's bounds still hold.
+ */
+export type EntryTransform = (jsonBytes: string, statesFrom?: number, head?: { kept: boolean }) => string;
+
+/** What {@link EntryRecord.read} hands the transform: one object for every record, made one at a time. */
+const headKept = { kept: false };
+
+/** Where the last head token ends in a head's bounds: `,"before":`, where the states start. */
+const STATES_FROM = 2 * HEAD_FIELDS.length - 1;
 
 /** U+2028, U+2029 and U+0085 in UTF-8: valid JSON holds them only inside strings, where escapes mean the same. */
 const LINE_SEPARATOR_BYTES = /\u00e2\u0080[\u00a8\u00a9]|\u00c2\u0085/g;

@@ -3,7 +3,8 @@ import type { Db } from '../db/connect.js';
 import { afterPosition, beforeInstant } from '../db/entry-columns.js';
 import type { ResolvedMapping } from '../db/mapping.js';
 import type { EntryFilters, ExportRecord, Position } from '../domain.js';
-import { EntryRecord } from './export-record.js';
+import { HEAD_BOUNDS_LENGTH, headBounds } from '../entry-head.js';
+import { EntryRecord, type EntryTransform } from './export-record.js';
 import { allOf, filterConditions } from './filters.js';
 import { tableRef } from './table-ref.js';
 import { buildEntryJsonQuery, streamEntryJson } from './entry-json.js';
@@ -141,16 +142,18 @@ export async function countExport(db: Db, mapping: ResolvedMapping, query: Expor
 /**
  * Streams export records, as fast as COPY delivers them (copy-out.ts), in a READ ONLY transaction of their own: one
  * statement, one snapshot. Each entry's text arrives as a byte string (src/byte-string.ts); `transform` masks it (or
- * returns it as it is).
+ * returns it as it is), from `statesFrom` when the head was read.
  */
 export async function* streamExportRecords(
   db: Db,
   mapping: ResolvedMapping,
   query: ExportQuery,
-  transform: (jsonBytes: string) => string,
+  transform: EntryTransform,
 ): AsyncGenerator<ExportRecord[]> {
   for await (const values of streamEntryJson(db, mapping, exportConditions(mapping, query), 'asc')) {
-    yield values.map((jsonBytes) => new EntryRecord(transform(jsonBytes)));
+    // One array for the heads of a batch's records, which live and go together.
+    const bounds = headBounds(values.length);
+    yield values.map((jsonBytes, index) => EntryRecord.read(jsonBytes, transform, bounds, index * HEAD_BOUNDS_LENGTH));
   }
 }
 

@@ -211,13 +211,15 @@ function walkEntryJson(jsonText: string, policy: SecretPolicy): string {
  * mask. The pre-check reads the bytes as they are: every byte of a multi-byte character is a character of its own
  * at or above U+0080, which no ASCII pattern (a quote, a backslash, a secret name) can match. Text that may hold a
  * secret is scanned as it is (scan-bytes.ts); only what the scanner leaves to the parser is decoded, masked by
- * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way.
+ * {@link maskEntryJson} and encoded again. A policy with a non-ASCII name always takes that way. `statesFrom`: where
+ * `,"before":` starts, if the caller read the head already (src/entry-head.ts); `head.kept` is set when the text before
+ * it is as it was.
  */
-export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string {
+export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy, statesFrom?: number, head?: { kept: boolean }): string {
   const { byteHints, keys, context, mask } = compiledForBytes(policy);
   if (byteHints !== undefined) {
     // Only the states are read: the head (a quarter to half of a row) is never masked, but for the resource type.
-    const from = statesStart(jsonBytes);
+    const from = statesFrom ?? statesStart(jsonBytes);
     const hits = rowHitsScratch;
     // Setting an array's length is a call into the runtime: only when there is something to drop.
     if (hits.length !== 0) hits.length = 0;
@@ -228,7 +230,11 @@ export function maskEntryBytes(jsonBytes: string, policy: SecretPolicy): string 
     // Most rows that hold a secret say where: their hits decide without reading the rest of the row.
     // Only in the entry query's form: its head holds no state, and a hit's place in the states says what it is.
     const targeted = found === NO_HINT ? jsonBytes : from === 0 ? undefined : maskAtHits(jsonBytes, hits, from, () => isSslEntry(jsonBytes, from), fingerprint);
-    if (targeted !== undefined) return targeted;
+    if (targeted !== undefined) {
+      // Both leave everything before the states as it was.
+      if (head !== undefined) head.kept = true;
+      return targeted;
+    }
     if (!mayNeedMasking(found, jsonBytes, context)) return jsonBytes;
     // Strings are checked one by one only where the row may hold a secret value.
     const scanned = maskEntryByteString(jsonBytes, keys, (found & STRING_VALUE) !== 0, fingerprint);

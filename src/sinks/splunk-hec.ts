@@ -83,7 +83,7 @@ const HEAD_RUN_END = FIELD_SLOTS[SAME_AS_HEAD - 1]!.slot + 1;
 const ID_SLOT = 2 * headIndex('id');
 const TIMESTAMP_SLOT = 2 * headIndex('timestamp');
 const QUOTE = 0x22;
-const BACKSLASH = '\\';
+const BACKSLASH_CODE = 0x5c;
 const TIMESTAMP_TOKEN_LENGTH = 29;
 const OPEN_EVENT = Buffer.from('{"time":', 'latin1');
 const NEXT_EVENT = Buffer.from('}{"time":', 'latin1');
@@ -100,12 +100,20 @@ const bounds = headBounds();
  */
 export function writeEventHead(body: BodyBuilder, record: ExportRecord, metadata: EventMetadata, close: boolean): void {
   const json = record.jsonBytes;
-  const timeMs = readHeadBounds(json, bounds, false) && bounds[TIMESTAMP_SLOT + 1]! - bounds[TIMESTAMP_SLOT]! === TIMESTAMP_TOKEN_LENGTH
-    ? timestampTokenMsAt(json, bounds[TIMESTAMP_SLOT]!)
+  // The bounds the record read as it was made (EntryRecord.read), else read here.
+  let at = bounds;
+  let base = 0;
+  if (record.headBounds !== undefined) {
+    at = record.headBounds;
+    base = record.headBase ?? 0;
+  }
+  const read = at !== bounds || readHeadBounds(json, bounds, false);
+  const timeMs = read && at[base + TIMESTAMP_SLOT + 1]! - at[base + TIMESTAMP_SLOT]! === TIMESTAMP_TOKEN_LENGTH
+    ? timestampTokenMsAt(json, at[base + TIMESTAMP_SLOT]!)
     : undefined;
-  const idStart = bounds[ID_SLOT]!;
-  const idEnd = bounds[ID_SLOT + 1]!;
-  if (timeMs === undefined || json.charCodeAt(idStart) !== QUOTE || json.lastIndexOf(BACKSLASH, idEnd) >= idStart) {
+  const idStart = at[base + ID_SLOT]!;
+  const idEnd = at[base + ID_SLOT + 1]!;
+  if (timeMs === undefined || json.charCodeAt(idStart) !== QUOTE || hasBackslash(json, idStart, idEnd)) {
     body.addBytes(`${close ? '}' : ''}${hecEventHead(record, metadata.text)}`);
     return;
   }
@@ -114,17 +122,23 @@ export function writeEventHead(body: BodyBuilder, record: ExportRecord, metadata
   body.addBuffer(metadata.thenFields);
   body.addRange(json, idStart, idEnd);
   let field = 0;
-  while (field < SAME_AS_HEAD && json.charCodeAt(bounds[FIELD_SLOTS[field]!.slot]!) === QUOTE) field += 1;
-  if (field === SAME_AS_HEAD) body.addRange(json, bounds[HEAD_RUN_START]! - HEAD_RUN_LABEL, bounds[HEAD_RUN_END]!);
+  while (field < SAME_AS_HEAD && json.charCodeAt(at[base + FIELD_SLOTS[field]!.slot]!) === QUOTE) field += 1;
+  if (field === SAME_AS_HEAD) body.addRange(json, at[base + HEAD_RUN_START]! - HEAD_RUN_LABEL, at[base + HEAD_RUN_END]!);
   else field = 0;
   for (; field < FIELD_SLOTS.length; field += 1) {
     const { label, slot } = FIELD_SLOTS[field]!;
-    const start = bounds[slot]!;
+    const start = at[base + slot]!;
     if (json.charCodeAt(start) !== QUOTE) continue; // null
     body.addRange(label, 0, label.length);
-    body.addRange(json, start, bounds[slot + 1]!);
+    body.addRange(json, start, at[base + slot + 1]!);
   }
   body.addBuffer(OPEN_EVENT_FIELD);
+}
+
+/** Whether `json` holds a backslash from `start` to `end`: a loop, as lastIndexOf is a call into the runtime. */
+function hasBackslash(json: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 1) if (json.charCodeAt(i) === BACKSLASH_CODE) return true;
+  return false;
 }
 
 /** The event's metadata (`,"host":...`, a byte string), and the same followed by `,"fields":{"audit_id":` as bytes. */

@@ -48,8 +48,9 @@ export async function exportEntries(table: AuditTable, options: ExportOptions, s
   sinks.catch(() => undefined);
   const { query, coverage, guard } = await startQuery(table, options, io);
   const policy = createSecretPolicy(secrets);
-  const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string) => maskEntryBytes(bytes, policy);
+  const mask = options.showSecrets ? (bytes: string) => bytes : (bytes: string, statesFrom?: number, head?: { kept: boolean }) => maskEntryBytes(bytes, policy, statesFrom, head);
   const warn = (message: string) => io.stderr.write(`${message}\n`);
+  // Masking then reads the text that reportInvalidStatesInText gives it, and finds where its states start.
   const transform = mayHoldInvalidStates(table.mapping)
     ? (bytes: string) => mask(reportInvalidStatesInText(bytes, 'sent', warn, options.showSecrets ? undefined : policy))
     : mask;
