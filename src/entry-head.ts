@@ -87,3 +87,17 @@ function isEscaped(json: string, at: number): boolean {
   while (json.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
   return backslashes % 2 === 1;
 }
+
+/**
+ * Where an entry's states start: at `,"before":` as the entry query writes the canonical fields (in a string the quotes
+ * would be escaped, so this is the key), or 0 for text in another form.
+ */
+export function statesStart(json: string): number {
+  if (!json.startsWith('{"id":')) return 0;
+  const before = json.indexOf(',"before":');
+  if (before < 0) return 0;
+  // The head holds no object: a `{` ahead of it means the `,"before":` found is a state's own (an entry without
+  // `before`), or a head string holds a brace; either way the text is read whole.
+  const brace = json.indexOf('{', 1);
+  return brace >= 0 && brace < before ? 0 : before;
+}

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { fromByteString, toByteString } from '../byte-string.js';
 import type { AuditEntry } from '../domain.js';
+import { statesStart } from '../entry-head.js';
 import { contextualPluginFields } from './plugin-paths.js';
 import { SECRET_HEADER_NAMES } from './value-rules.js';
 import { maskEntryByteString } from './scan-bytes.js';
@@ -284,20 +285,6 @@ function isSslEntry(json: string, from: number): boolean | undefined {
 
 const RESOURCE_TYPE_KEY = ',"resource_type":';
 const PLAIN_TYPE = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
-
-/**
- * Where an entry's states start: at `,"before":` as the entry query writes the canonical fields (in a string the quotes
- * would be escaped, so this is the key), or 0 for text in another form.
- */
-function statesStart(json: string): number {
-  if (!json.startsWith('{"id":')) return 0;
-  const before = json.indexOf(',"before":');
-  if (before < 0) return 0;
-  // The head holds no object: a `{` ahead of it means the `,"before":` found is a state's own (an entry without
-  // `before`), or a head string holds a brace; either way the text is read whole.
-  const brace = json.indexOf('{', 1);
-  return brace >= 0 && brace < before ? 0 : before;
-}
 
 /** The JSON text of a secret value in a byte string, as {@link maskInPlace} writes it with fingerprints on. */
 function fingerprintToken(mask: Rules['mask']): (token: string) => string {
