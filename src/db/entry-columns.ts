@@ -277,7 +277,9 @@ function widenedBound(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilde
   const shifted = WIDENED_HOURS.map((hours) => {
     if (hours === 0) return local(bound);
     const shift = sql`interval ${sql.lit(`${Math.abs(hours)} hours`)}`;
-    return hours > 0 ? sql`${local(sql`${bound} + ${shift}`)} - ${shift}` : sql`${local(sql`${bound} - ${shift}`)} + ${shift}`;
+    // Within two weeks of PostgreSQL's first instant every zone has one offset, and the bound less the shift is out of range.
+    const earlier = sql`(case when ${bound} >= timestamptz '4714-12-08 00:00:00+00 BC' then ${bound} - ${shift} else ${bound} end)`;
+    return hours > 0 ? sql`${local(sql`${bound} + ${shift}`)} - ${shift}` : sql`${local(earlier)} + ${shift}`;
   });
   return sql`${sql.raw(op === '>=' ? 'least' : 'greatest')}(${sql.join(shifted)})`;
 }
