@@ -89,16 +89,26 @@ function maskUrlPasswords(text: string, mask: (secret: string) => string): strin
 }
 
 /**
- * `name=value` in a query string or a connection string (`?access_token=`, `&api_key=`, `password=... dbname=`,
+ * `name=value` in a query string, a fragment or a connection string (`?access_token=`, `#access_token=`, `&api_key=`, `password=... dbname=`,
  * `;Password=...;`): a name ending in a secret word or `signature` (`X-Amz-Signature`), or `key`, `sig`; the value runs to `&`, `;`, `#`,
  * a quote or a space (or is quoted). A value already masked is left as it is.
  */
-const ASSIGNMENT = /(^|[?&;\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6}|"\*{6}")('[^']*'|"[^"]*"|[^&;\s#'"]+)/gi;
-/** `Bearer <token>` in free text: a token68 of at least 8 characters holding a digit (`Bearer tokens` stays). */
-const BEARER = /\b(bearer[ \t]+)((?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{8,}=*)/gi;
+const ASSIGNMENT = /(^|[?&;#\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6}|"\*{6}")('[^']*'|"[^"]*"|[^&;\s#'"]+)/gi;
+/**
+ * `Bearer <token>` or `Basic <credentials>` in free text, one pass for both: a bearer token68 of at least 8 characters
+ * holding a digit (`Bearer tokens` stays), Basic's base64 when it decodes to printable `user:password` (`Basic
+ * authentication` stays).
+ */
+const SCHEME_WORD = /b(?:earer|asic)[ \t]/i;
+const SCHEME_TOKEN = /\b((bearer|basic)[ \t]+)([A-Za-z0-9._~+/-]{4,}=*)/gi;
+
+function isSchemeCredential(scheme: string, token: string): boolean {
+  if (scheme.length === 6) return token.length >= 8 && /\d/.test(token);
+  return /^[A-Za-z0-9+/]+=*$/.test(token) && /^[\x20-\x7e]*:[\x20-\x7e]*$/.test(Buffer.from(token, 'base64').toString('latin1'));
+}
 /** What each header rule below starts with: one test instead of three replaces for most strings with a `:`. */
 const HEADER_NAME = /(?:authorization|cookie|token|key)[ \t]*:/i;
-const HEADER_HEAD = String.raw`[ \t]*(?:(?:authorization|proxy[-_]authorization|cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)[ \t]*:[ \t]*|api[-_]?key[ \t]*:[ \t]+)`;
+const HEADER_HEAD = String.raw`[ \t]*(?:(?:authorization|proxy[-_]authorization|(?:set[-_])?cookie|x[-_]auth[-_]token|x[-_]api[-_]key|x[-_]access[-_]token)[ \t]*:[ \t]*|api[-_]?key[ \t]*:[ \t]+)`;
 /**
  * `Name: value` at the start of the text or of a line, to the line's end (`Cookie:sid=1` too, as clients send it); a
  * bare `apikey` needs a space after the colon, as HTTP writes it: an operator named `apikey:ci-deployer` is not a header.
@@ -133,7 +143,8 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
     out = out.replace(QUOTED_HEADER, header).replace(HEADER_LINE, header).replace(HEADER_IN_LINE, header);
   }
   if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
-  if (out.length > 14) out = out.replace(BEARER, (_, head: string, token: string) => `${head}${mask(token)}`);
+  // A test first: replace() with a global RegExp costs more than test() on the many short strings (ids, hosts).
+  if (out.length > 9 && SCHEME_WORD.test(out)) out = out.replace(SCHEME_TOKEN, (match: string, head: string, scheme: string, token: string) => (isSchemeCredential(scheme, token) ? `${head}${mask(token)}` : match));
   return out;
 }
 
@@ -153,7 +164,7 @@ const IN_STRING = [
   '\\\\"(?:[ \\t]|\\\\[trn])*:',
   '\\\\[u/]',
   `(?:pass(?:w(?:or)?d|phrase)|secret|token|key|sig(?:nature)?)${SPACE}*=`,
-  `bearer${SPACE}`,
+  `(?:bearer|basic)${SPACE}`,
 ];
 const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"`;
 

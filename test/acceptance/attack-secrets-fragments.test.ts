@@ -45,50 +45,61 @@ function fragments(): Record<string, string> {
   };
 }
 
-let schema: TestSchema;
 let dir: string;
-let id: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'api7-attack-fragments-'));
-  schema = await createTestSchema('atk_fragments');
-  await createDefaultTable(schema);
-  [id] = (await insertRows(schema, [{ age: '1 minute', operator: 'alice', operation: 'update', resource_type: 'route', resource_id: 'frag', resource_name: 'frag',
-    before: { uri: '/visible-uri' }, after: { uri: '/visible-uri', notes: fragments() } }])) as [string];
 });
-afterAll(async () => {
-  await Promise.all([schema.drop(), rm(dir, { recursive: true, force: true })]);
-});
+afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnCli(['--db', databaseUrl(), '--table', schema.table(), ...args], { env, timeoutMs: 60_000 });
+/** A table of its own holding one route entry whose `after` is `after`; `read` gives every output of it. */
+function entryTable(prefix: string, after: () => unknown) {
+  let schema: TestSchema;
+  let id: string;
+  beforeAll(async () => {
+    schema = await createTestSchema(prefix);
+    await createDefaultTable(schema);
+    [id] = (await insertRows(schema, [{ age: '1 minute', operator: 'alice', operation: 'update', resource_type: 'route', resource_id: prefix, resource_name: prefix,
+      before: { uri: '/visible-uri' }, after: after() }])) as [string];
+  });
+  afterAll(() => schema.drop());
 
-/** Every output of the entry, by path, with `extra` flags before the command (fingerprints). */
-async function outputs(extra: string[], env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
-  const run = async (args: string[]) => both(ok(await cli([...extra, ...args], env)));
-  const file = join(dir, `export-${extra.length}.ndjson`);
-  const texts = new Map<string, string>();
-  for (const output of ['table', 'json', 'ndjson', 'csv']) texts.set(`list ${output}`, await run(['list', '--all', '--output', output]));
-  texts.set('show', await run(['show', id]));
-  texts.set('show json', await run(['show', id, '--output', 'json']));
-  texts.set('history', await run(['history', 'route:frag']));
-  texts.set('history json', await run(['history', 'route:frag', '--output', 'json']));
-  texts.set('export --out', `${await run(['export', '--out', file])}${await readFile(file, 'utf8')}`);
-  const { server, hec } = await FakeHec.start({ token: HEC_TOKEN });
-  try {
-    texts.set('export HEC', `${await run(['export', '--hec-url', server.url]).then((text) => text)}${JSON.stringify(hec.events)}`);
-  } finally {
-    await server.close();
-  }
-  return texts;
+  /** Every output of the entry, by path, with `extra` flags before the command (fingerprints). */
+  const read = async (extra: readonly string[], env: NodeJS.ProcessEnv): Promise<Map<string, string>> => {
+    const run = async (args: string[]) => {
+      const result = await spawnCli(['--db', databaseUrl(), '--table', schema.table(), ...extra, ...args], { env: { API7_AUDIT_HEC_TOKEN: HEC_TOKEN, ...env }, timeoutMs: 60_000 });
+      return both(ok(result));
+    };
+    const file = join(dir, `${prefix}-${extra.length}.ndjson`);
+    const texts = new Map<string, string>();
+    for (const output of ['table', 'json', 'ndjson', 'csv']) texts.set(`list ${output}`, await run(['list', '--all', '--output', output]));
+    texts.set('show', await run(['show', id]));
+    texts.set('show json', await run(['show', id, '--output', 'json']));
+    texts.set('history', await run(['history', `route:${prefix}`]));
+    texts.set('history json', await run(['history', `route:${prefix}`, '--output', 'json']));
+    texts.set('export --out', `${await run(['export', '--out', file])}${await readFile(file, 'utf8')}`);
+    const { server, hec } = await FakeHec.start({ token: HEC_TOKEN });
+    try {
+      texts.set('export HEC', `${await run(['export', '--hec-url', server.url])}${JSON.stringify(hec.events)}`);
+    } finally {
+      await server.close();
+    }
+    return texts;
+  };
+  return { read };
 }
 
+/** The canaries each output shows, by path; every path must map to []. */
+const leaksByPath = (texts: Map<string, string>) => Object.fromEntries([...texts].map(([path, text]) => [path, leaks(text)]));
+const none = (texts: Map<string, string>) => Object.fromEntries([...texts.keys()].map((path) => [path, []]));
+
 describe('JSON members and header lines inside strings', () => {
+  const table = entryTable('atk_fragments', () => ({ uri: '/visible-uri', notes: fragments() }));
   it.each([
     ['masks', [], {}],
     ['fingerprints', ['--secret-fingerprints'], { API7_AUDIT_FINGERPRINT_KEY: FINGERPRINT_KEY }],
   ] as const)('%s every canary on every path; the text around them stays readable', async (_, extra, env) => {
-    const texts = await outputs([...extra], { API7_AUDIT_HEC_TOKEN: HEC_TOKEN, ...env });
-    const found = Object.fromEntries([...texts].map(([path, text]) => [path, leaks(text)]));
-    expect(found).toEqual(Object.fromEntries([...texts.keys()].map((path) => [path, []])));
+    const texts = await table.read(extra, env);
+    expect(leaksByPath(texts)).toEqual(none(texts));
     // The full states are in the JSON outputs; the text around each secret is kept.
     for (const path of ['list ndjson', 'show json', 'history json', 'export --out', 'export HEC']) {
       const text = texts.get(path) as string;
@@ -99,5 +110,48 @@ describe('JSON members and header lines inside strings', () => {
     // The same secret reads the same on every path: each fingerprint listed is exported, and the other way round.
     const prints = (path: string) => [...new Set((texts.get(path) as string).match(/hmac-sha256:[0-9a-f]{12}/g) ?? [])].sort();
     for (const path of ['show json', 'history json', 'export --out', 'export HEC']) expect(prints(path), path).toEqual(prints('list ndjson'));
+  });
+});
+
+/**
+ * `Set-Cookie:` lines (set_cookie is a secret header name, but only `Cookie:` was read as a header line) and an OAuth
+ * implicit-flow redirect's `#access_token=` (an assignment was read after `?`, `&`, `;` or a space only).
+ */
+describe('Set-Cookie lines, a URL fragment\'s access_token', () => {
+  const table = entryTable('atk_fragments_more', () => ({
+    uri: '/visible-uri',
+    response: `HTTP/1.1 200 OK\r\nSet-Cookie: sid=${canary('setcookie')}; HttpOnly\r\nX-Visible: visible-response`,
+    redirect: `https://app.example/cb#access_token=${canary('fragmenttoken')}&token_type=visible-bearer`,
+  }));
+  it('masks each on every path', async () => {
+    const texts = await table.read([], {});
+    expect(leaksByPath(texts)).toEqual(none(texts));
+    expect(texts.get('export --out')).toContain('visible-response');
+    expect(texts.get('export --out')).toContain('token_type=visible-bearer');
+  });
+});
+
+/** Basic credentials in free text (`use Basic dXNlcjpwYXNz`) decode to `user:password`; `Basic authentication` stays. */
+describe('Basic credentials in free text', () => {
+  const table = entryTable('atk_fragments_basic', () => ({
+    uri: '/visible-uri',
+    note: `call it with Basic ${Buffer.from(`${canary('basicuser')}:pw`).toString('base64')} (Basic authentication, visible-basic)`,
+  }));
+  // The canary is inside the base64: a leak shows as the encoded text.
+  const encodedLeaks = (texts: Map<string, string>) => new Map([...texts].map(([path, text]) => [path, text.replace(/Basic ([A-Za-z0-9+/]+=*)/g, (_, b64: string) => Buffer.from(b64, 'base64').toString('latin1'))]));
+  // Paths whose pre-check is row-hints.ts (list json/ndjson, history, export) take a row without a hint as it is.
+  const PRE_CHECKED = /^(list (nd)?json|history|export)/;
+  it('masks them on show and list\'s table and CSV (the walkers); the words around stay', async () => {
+    const texts = await table.read([], {});
+    const walked = encodedLeaks(new Map([...texts].filter(([path]) => !PRE_CHECKED.test(path))));
+    expect([...walked.keys()]).toEqual(['list table', 'list csv', 'show', 'show json']);
+    expect(leaksByPath(walked)).toEqual(none(walked));
+    expect(texts.get('show json')).toContain('(Basic authentication, visible-basic)');
+  });
+  // row-hints.ts (the lead's) has no `basic ` hint yet: requested in /work/notes/h51-requests.md.
+  it.fails('masks them on list -o json|ndjson, history and export too (waits for a `basic ` hint in row-hints.ts)', async () => {
+    const texts = encodedLeaks(await table.read([], {}));
+    const checked = new Map([...texts].filter(([path]) => PRE_CHECKED.test(path)));
+    expect(leaksByPath(checked)).toEqual(none(checked));
   });
 });
