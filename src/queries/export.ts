@@ -150,12 +150,23 @@ export async function* streamExportRecords(
   query: ExportQuery,
   transform: EntryTransform,
 ): AsyncGenerator<ExportRecord[]> {
+  // The records' head bounds, a few thousand records to an array: an array for each of COPY's batches (about a
+  // hundred rows) cost 0.06 µs an entry, mostly in allocating them.
+  let bounds = headBounds(HEADS_AN_ARRAY);
+  let next = 0;
   for await (const values of streamEntryJson(db, mapping, exportConditions(mapping, query), 'asc')) {
-    // One array for the heads of a batch's records, which live and go together.
-    const bounds = headBounds(values.length);
-    yield values.map((jsonBytes, index) => EntryRecord.read(jsonBytes, transform, bounds, index * HEAD_BOUNDS_LENGTH));
+    yield values.map((jsonBytes) => {
+      if (next === HEADS_AN_ARRAY) {
+        bounds = headBounds(HEADS_AN_ARRAY);
+        next = 0;
+      }
+      next += 1;
+      return EntryRecord.read(jsonBytes, transform, bounds, (next - 1) * HEAD_BOUNDS_LENGTH);
+    });
   }
 }
+
+const HEADS_AN_ARRAY = 4096;
 
 /** The first `limit` rows in `order`, as records' raw material (for --dry-run). */
 export function fetchExportRows(db: Db, mapping: ResolvedMapping, query: ExportQuery, limit: number, order: 'asc' | 'desc' = 'asc'): Promise<ExportRow[]> {
