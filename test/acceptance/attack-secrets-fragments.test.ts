@@ -10,7 +10,8 @@ import { FakeHec } from '../support/fake-hec.js';
 // path: JSON members in a string that is not itself a JSON document (text before the brace, NDJSON, a bare member, a
 // stringified object escaped once or twice more), and credential headers inside a line rather than at its start
 // (`curl -H "Authorization: Basic ..."`, a log line's `headers: Cookie: sid=...`). Spawns the built binary against
-// the real server (TEST_DATABASE_URL): list (table, json, ndjson, csv), show, history, export to a file and to HEC.
+// the real server (TEST_DATABASE_URL): list (table, json, ndjson, csv), show, history, follow, export to a file and to
+// HEC, prune --archive.
 
 const CANARY = 'FRG';
 let serial = 0;
@@ -76,6 +77,7 @@ function entryTable(prefix: string, after: () => unknown) {
     texts.set('show json', await run(['show', id, '--output', 'json']));
     texts.set('history', await run(['history', `route:${prefix}`]));
     texts.set('history json', await run(['history', `route:${prefix}`, '--output', 'json']));
+    texts.set('follow ndjson', await run(['follow', '--since', '1d', '--for', '1s', '--output', 'ndjson']));
     texts.set('export --out', `${await run(['export', '--out', file])}${await readFile(file, 'utf8')}`);
     const { server, hec } = await FakeHec.start({ token: HEC_TOKEN });
     try {
@@ -85,7 +87,14 @@ function entryTable(prefix: string, after: () => unknown) {
     }
     return texts;
   };
-  return { read };
+  /** `prune --archive` of the entry (back-dated first): the archive's text and prune's output. Deletes the entry. */
+  const prune = async (extra: readonly string[], env: NodeJS.ProcessEnv): Promise<string> => {
+    await schema.query(`update ${schema.table()} set created_at = created_at - interval '100 days'`);
+    const archive = join(dir, `${prefix}-archive.ndjson`);
+    const result = ok(await spawnCli(['--db', databaseUrl(), '--table', schema.table(), ...extra, 'prune', '--retention-days', '60', '--yes', '--archive', archive], { env, timeoutMs: 60_000 }));
+    return both(result) + (await readFile(archive, 'utf8'));
+  };
+  return { read, prune };
 }
 
 /** The canaries each output shows, by path; every path must map to []. */
@@ -109,7 +118,12 @@ describe('JSON members and header lines inside strings', () => {
     }
     // The same secret reads the same on every path: each fingerprint listed is exported, and the other way round.
     const prints = (path: string) => [...new Set((texts.get(path) as string).match(/hmac-sha256:[0-9a-f]{12}/g) ?? [])].sort();
-    for (const path of ['show json', 'history json', 'export --out', 'export HEC']) expect(prints(path), path).toEqual(prints('list ndjson'));
+    for (const path of ['show json', 'history json', 'follow ndjson', 'export --out', 'export HEC']) expect(prints(path), path).toEqual(prints('list ndjson'));
+  });
+  it('prune --archive masks every canary in the archive (runs last: it deletes the entry)', async () => {
+    const archived = await table.prune([], {});
+    expect(leaks(archived)).toEqual([]);
+    expect(archived.includes('visible-escaped') && archived.includes('visible-curl.example')).toBe(true);
   });
 });
 
@@ -141,10 +155,10 @@ describe('Basic credentials in free text', () => {
   const encodedLeaks = (texts: Map<string, string>) => new Map([...texts].map(([path, text]) => [path, text.replace(/Basic ([A-Za-z0-9+/]+=*)/g, (_, b64: string) => Buffer.from(b64, 'base64').toString('latin1'))]));
   // Paths whose pre-check is row-hints.ts (list json/ndjson, history, export) take a row without a hint as it is.
   const PRE_CHECKED = /^(list (nd)?json|history|export)/;
-  it('masks them on show and list\'s table and CSV (the walkers); the words around stay', async () => {
+  it('masks them on show, list\'s table and CSV and follow (the walkers); the words around stay', async () => {
     const texts = await table.read([], {});
     const walked = encodedLeaks(new Map([...texts].filter(([path]) => !PRE_CHECKED.test(path))));
-    expect([...walked.keys()]).toEqual(['list table', 'list csv', 'show', 'show json']);
+    expect([...walked.keys()]).toEqual(['list table', 'list csv', 'show', 'show json', 'follow ndjson']);
     expect(leaksByPath(walked)).toEqual(none(walked));
     expect(texts.get('show json')).toContain('(Basic authentication, visible-basic)');
   });
