@@ -102,11 +102,19 @@ function readValue(token: string): unknown {
   }
 }
 
-/** A name's content decoded as a JSON string's (`pass\u0077ord` is `password`), or as it is when that fails. */
+/**
+ * A name's content with its `\uXXXX`, `\/`, `\"` and `\\` escapes decoded (`pass\u0077ord` is `password`). An
+ * escaped space (`\t`, `\n`) stays as written: the pre-check (row-hints.ts) reads one level of escapes around a
+ * name, and a fragment's name is a level deeper, where `password\n` would be masked here and nowhere else.
+ */
 function decodeString(content: string): string {
-  if (!content.includes('\\')) return content;
-  const value = readValue(`"${content}"`);
-  return typeof value === 'string' ? value : content;
+  return content.includes('\\') ? content.replace(NAME_ESCAPE, decodeEscape) : content;
+}
+
+/** The escapes {@link decodeString} and {@link decodeLevel} decode: those every pre-check reads as an escape. */
+const NAME_ESCAPE = /\\(?:u([0-9a-fA-F]{4})|(["\\/]))/g;
+function decodeEscape(_: string, hex: string | undefined, char: string | undefined): string {
+  return hex === undefined ? (char as string) : String.fromCharCode(Number.parseInt(hex, 16));
 }
 
 /** `text` as a JSON string's content, `levels` times over: how a `"******"` is written at a member's level. */
@@ -116,10 +124,11 @@ function encodeLevels(text: string, levels: number): string {
   return out;
 }
 
-const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+// Not `\n`, `\t`...: a decoded space between a name and its `:` is one the pre-checks cannot see (decodeString).
+const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/' };
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
-/** The view with one level of JSON escapes decoded, each decoded character mapped to where its escape starts. */
+/** The view with one level of JSON escapes decoded (but spaces, see ESCAPES), each character mapped to where it starts. */
 function decodeLevel(view: View): View {
   const { text } = view;
   let out = '';
