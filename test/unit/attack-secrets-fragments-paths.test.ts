@@ -76,3 +76,16 @@ describe('strings holding JSON fragments and header lines', () => {
     for (const text of cases) expect(JSON.stringify(maskEntry(makeEntry({ after: { note: text } }), policy).after), text).not.toContain('CNRY');
   });
 });
+
+describe('hostile lengths', () => {
+  // Unbounded, a name was read from each quote to the string's end: 18 s for the first of these at 17dfafb.
+  it.each([
+    ['a run of escaped quotes', '\\"'.repeat(100_000)],
+    ['an escaped member repeated, never closed', `x ${'{\\"password\\":'.repeat(13_000)}`],
+    ['escaped twice', `x ${'\\\\\\"'.repeat(50_000)}`],
+  ])('%s (200,000 characters) is masked in under 2 s', (_, text) => {
+    const started = process.hrtime.bigint();
+    maskEntry(makeEntry({ after: { note: text } }), createSecretPolicy());
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2_000);
+  });
+});
