@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli, type CliResult } from '../support/cli.js';
+import { bothStreams, canaries, succeeded } from '../support/canaries.js';
+import { spawnCli } from '../support/cli.js';
 import { createDefaultTable, createTestSchema, databaseUrl, insertRows, type TestSchema } from '../support/database.js';
 import { FakeHec } from '../support/fake-hec.js';
 
@@ -13,15 +14,9 @@ import { FakeHec } from '../support/fake-hec.js';
 // the real server (TEST_DATABASE_URL): list (table, json, ndjson, csv), show, history, follow, export to a file and to
 // HEC, prune --archive.
 
-const CANARY = 'FRG';
-let serial = 0;
-const canary = (where: string) => `${CANARY}${(serial += 1)}x${where.replace(/[^A-Za-z0-9]/g, '')}`;
-const leaks = (text: string) => [...new Set(text.match(new RegExp(`${CANARY}\\d+x[A-Za-z0-9]*`, 'g')) ?? [])];
-const both = (result: CliResult) => result.stdout + result.stderr;
-const ok = (result: CliResult) => {
-  expect(result.code, result.stderr).toBe(0);
-  return result;
-};
+const { canary, leaks } = canaries('FRG');
+const both = bothStreams;
+const ok = succeeded;
 const HEC_TOKEN = 'hec-fragments-T0ken';
 const FINGERPRINT_KEY = 'fragments-fingerprint-key';
 
