@@ -26,8 +26,9 @@ export const DEFAULT_SECRET_KEYS: readonly string[] = [
   'password', 'passwd', 'passphrase', 'secret', 'secret_key', 'client_secret', 'private_key', 'api_key', 'apikey',
   'token', 'access_token', 'refresh_token', 'id_token', 'auth_token', 'session_token', 'service_token',
   'bearer_token', 'app_secret', 'shared_secret', 'signing_key', 'encryption_key', 'secret_fallbacks', 'pem',
-  // Plurals, a list or a map of them: `"passwords": ["...", "..."]` was shown whole.
-  'passwords', 'passphrases', 'secrets', 'api_keys', 'private_keys',
+  // Plurals, a list or a map of them: `"passwords": ["...", "..."]` was shown whole. `tokens` too (a list of API
+  // tokens, fail closed); `max_tokens` and `total_tokens` (AI plugins' counts) are not these names and stay.
+  'passwords', 'passphrases', 'secrets', 'api_keys', 'private_keys', 'tokens', 'access_tokens', 'refresh_tokens', 'api_tokens', 'auth_tokens',
   // HTTP headers kept in plugin configs (proxy-rewrite, ai-proxy `auth.header`, http-logger `auth_header`).
   ...SECRET_HEADER_NAMES, 'auth_header',
   // AK/SK pairs (aws-lambda `iam.secretkey`, AWS secret manager, tencent-cloud-cls, sls-logger): the access key is an id.

@@ -96,7 +96,7 @@ function genericState(side: string): Record<string, unknown> {
       `https://user:${c('slashpw')}/x@slash.example/app`, 'https://port.example:8443/@visible-handle'],
     // Issue 13's last shapes. Names run together; names that only look alike stay readable.
     dbpassword: c('dbpwrun'), adminpassword: c('adminpwrun'), githubtoken: c('ghtokenrun'), webhooksecret: c('webhookrun'), csrftoken: c('csrfrun'), sshprivatekey: c('sshkeyrun'),
-    max_tokens: 4096, tokens: 'visible-tokens', passwordless: 'visible-passwordless', broken: 'visible-broken', spoken: 'visible-spoken', public_key: 'visible-public-key',
+    max_tokens: 4096, tokens: [c('tokenslist')], total_tokens: 'visible-tokens', passwordless: 'visible-passwordless', broken: 'visible-broken', spoken: 'visible-spoken', public_key: 'visible-public-key',
     env_run: [{ name: 'DBPASSWORD', value: c('envrun') }, { name: 'MAX_TOKENS', value: 'visible-env-max' }],
     // Digits then `/` (or `?`) after a URL's colon, with an `@` later: a password, not a port; a raw `@` then `/` in a
     // password; a user holding an `@`; tokens as a URL's user; ordinary user names and a path starting with `@` stay.

@@ -118,7 +118,7 @@ describe('rowHints', () => {
 
   it('clears a plain route, readable names ending in a secret word and text that only looks close', () => {
     expect(hints({ uri: '/orders', plugins: { 'limit-count': { count: 5, key_type: 'var' } }, desc: 'see https://example.com/docs' })).toBe(NO_HINT);
-    expect(hints({ max_tokens: 5, tokens: 3, passwordless: true, token_ttl: 60, secret_ref: 'vault', public_key: 'x', monkey: 'k' })).toBe(NO_HINT);
+    expect(hints({ max_tokens: 5, total_tokens: 3, passwordless: true, token_ttl: 60, secret_ref: 'vault', public_key: 'x', monkey: 'k' })).toBe(NO_HINT);
   });
 
   it('tells what it found', () => {

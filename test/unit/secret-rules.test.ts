@@ -12,13 +12,15 @@ describe('the last-word rule', () => {
     'PROXY_PASSWORD', 'Openai-Api-Key', 'sshPrivateKey', 'aws_secret_key', 'jwt_signing_key', 'x_apikey', 'vault_passphrase', 'Authorization ',
     // Words run together: the name ends in a secret word whatever comes before it.
     'dbpassword', 'adminpassword', 'githubtoken', 'webhooksecret', 'csrftoken', 'DBPASSWORD', 'rootpasswd', 'gpgpassphrase', 'clientsecret', 'openaiapikey',
-    'sshprivatekey', 'awssecretkey', 'jwtsigningkey', 'dataencryptionkey', 'dbPassWord', 'db.password', 'DB Password', 'x-csrftoken'])('%s is a secret', (key) => {
+    'sshprivatekey', 'awssecretkey', 'jwtsigningkey', 'dataencryptionkey', 'dbPassWord', 'db.password', 'DB Password', 'x-csrftoken',
+    // A list of them, by its plural name.
+    'tokens', 'access_tokens', 'refreshTokens', 'api-tokens'])('%s is a secret', (key) => {
     expect(secretName(key)).toBe(true);
   });
 
   it.each(['token_ttl', 'password_min_length', 'secret_ref', 'max_tokens', 'cache_key', 'tokenizer', 'passwordless', 'key', 'access_key', 'secret_name_prefix',
     // Ending in `oken` is not ending in `token`; a plural, a word that only starts with one, `key` alone stay readable.
-    'tokens', 'total_tokens', 'maxTokens', 'broken', 'spoken', 'token_type', 'token_endpoint', 'secretary', 'secret_refs', 'passwordPolicy', 'publickey',
+    'total_tokens', 'maxTokens', 'broken', 'spoken', 'token_type', 'token_endpoint', 'secretary', 'secret_refs', 'passwordPolicy', 'publickey',
     'public_key', 'monkey', 'hockey', 'cachekey', 'private key'])('%s is not', (key) => {
     expect(secretName(key)).toBe(false);
   });

@@ -24,7 +24,7 @@ function jsonbSpacing(entry: AuditEntry): string {
 }
 
 const RUN_TOGETHER = ['dbpassword', 'adminpassword', 'githubtoken', 'webhooksecret', 'csrftoken', 'ROOTPASSWD', 'gpgpassphrase', 'openaiapikey', 'sshprivatekey', 'dbPassWord', 'db.password'];
-const READABLE_NAMES = ['max_tokens', 'tokens', 'token_ttl', 'passwordless', 'secret_ref', 'broken', 'spoken', 'total_tokens', 'publickey'];
+const READABLE_NAMES = ['max_tokens', 'token_ttl', 'passwordless', 'secret_ref', 'broken', 'spoken', 'total_tokens', 'publickey'];
 /** Each secret holds `cnry` (and digits no entry field holds) where it must not show. */
 const SECRET_URLS = ['redis://:7531/cnry@host', 'https://user:975319/cnry@host', 'https://u:8080/cnry@db.example/app', 'https://u:p@ss/cnry@host/x',
   'https://bob@corp.example:cnry@jira.example/x', 'https://ghp_cnry@github.com/o/r.git', 'https://0123456789abcdef0123456789cnry01234567@github.com/o/r.git'];
