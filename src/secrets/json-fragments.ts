@@ -1,10 +1,18 @@
 /**
- * JSON members inside a string that is not itself a JSON document: `prefix {"password": "v"} suffix`, `"token": "v"`,
- * a log line holding a request body, NDJSON, a stringified object escaped once more (`{\"secret\":\"v\"}`). A string
- * that is a whole document is parsed and walked with its context (walkers.ts); here there is no context to trust, so
- * a member is masked when its name is a secret name or a contextual one (`key`, `keys`, a plugin's declared field),
- * as in a text state that is not JSON (src/output/invalid-states.ts).
+ * JSON inside a string that is not itself a JSON document: `env: [{"name": "DB_PASSWORD", "value": "v"}]`, `prefix
+ * {"password": "v"} suffix`, a bare `"token": "v"`, a log line holding a request body, NDJSON, a stringified object
+ * escaped once more (`{\"secret\":\"v\"}`). Each document that parses is masked as a whole one is, with its context
+ * (walkers.ts). Elsewhere there is no context to trust, so a member is masked when its name is a secret name or a
+ * contextual one (`key`, `keys`, a plugin's declared field), as in a text state that is not JSON
+ * (src/output/invalid-states.ts).
  */
+
+/** What a fragment is masked by: the walkers' rules for a name, a value, and a whole document (undefined: nothing masked). */
+export interface FragmentRules {
+  isSecret: (name: string) => boolean;
+  mask: (value: unknown) => string;
+  maskDocument: (value: unknown) => unknown;
+}
 
 /**
  * `"name"` then `:`, JSON whitespace around it; the name's content is group 1. At most 128 characters: unbounded, a
@@ -33,30 +41,85 @@ interface Range {
 }
 
 /**
- * The text with the value of each JSON member whose name `isSecret` (given the decoded name) replaced by the mask of
- * its value (`mask`, given the decoded value), quoted as a JSON string at the member's level of escaping. Returns
- * the text itself when no member is secret. Callers check for a `"` first: without one no member can be there.
+ * The text with each JSON document in it masked by `rules.maskDocument`, and outside them the value of each member
+ * whose name `rules.isSecret` (given the decoded name) replaced by `rules.mask` of it, each written back at its level
+ * of escaping. Returns the text itself when nothing is masked. Callers check for a `"` first: without one neither a
+ * document that may hold a secret nor a member can be there.
  */
-export function maskJsonFragments(text: string, isSecret: (name: string) => boolean, mask: (value: unknown) => string): string {
+export function maskJsonFragments(text: string, rules: FragmentRules): string {
   const ranges: Range[] = [];
+  // The spans of the documents found, in original positions: one list for each level.
+  const documents: number[][] = [];
   let view: View | undefined = { text, map: undefined, level: 0 };
   while (view !== undefined) {
-    findMembers(view, isSecret, mask, ranges);
+    documents.push(findDocuments(view, rules, ranges, documents));
+    findMembers(view, rules, ranges, documents);
     view = view.level + 1 < MAX_LEVELS && view.text.includes(ESCAPED_QUOTE) ? decodeLevel(view) : undefined;
   }
   return ranges.length === 0 ? text : replaceMerged(text, ranges);
 }
 
-function findMembers(view: View, isSecret: (name: string) => boolean, mask: (value: unknown) => string, ranges: Range[]): void {
+/** Where a document may start: a bracket, JSON spacing, then a string, a bracket or the end of an empty one. */
+const DOCUMENT_START = /[{[][ \t\r\n]*["{[\]}]/g;
+/** Brackets that did not open a document, per view, before the search stops: each costs a read to the text's end. */
+const MAX_FAILED_DOCUMENTS = 16;
+
+/**
+ * The spans (original positions, in order) of the view's documents that parse, outside those of lower levels; each is
+ * masked in `ranges` when the walkers mask anything in it.
+ */
+function findDocuments(view: View, rules: FragmentRules, ranges: Range[], lower: readonly (readonly number[])[]): number[] {
+  const { text } = view;
+  const spans: number[] = [];
+  let failed = 0;
+  DOCUMENT_START.lastIndex = 0;
+  for (let start = DOCUMENT_START.exec(text); start && failed < MAX_FAILED_DOCUMENTS; start = DOCUMENT_START.exec(text)) {
+    if (lower.length !== 0 && inDocument(lower, at(view, start.index))) continue;
+    const end = bracketEnd(text, start.index);
+    // Unclosed, it cannot parse: JSON.parse of 200,000 `[` took 30 ms to say so.
+    const value = end < 0 ? NOT_JSON : readValue(text.slice(start.index, end), NOT_JSON);
+    if (value === NOT_JSON) {
+      failed += 1;
+      DOCUMENT_START.lastIndex = start.index + 1;
+      continue;
+    }
+    DOCUMENT_START.lastIndex = end;
+    spans.push(at(view, start.index), at(view, end));
+    const masked = rules.maskDocument(value);
+    if (masked !== undefined) ranges.push({ start: at(view, start.index), end: at(view, end), replacement: encodeLevels(JSON.stringify(masked), view.level) });
+  }
+  return spans;
+}
+
+/**
+ * Whether the original position lies inside a document found (its context decided what is secret there). Each
+ * level's spans are in order and apart: a binary search in each.
+ */
+function inDocument(documents: readonly (readonly number[])[], position: number): boolean {
+  for (const spans of documents) {
+    let low = 0;
+    let high = spans.length / 2 - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      if (position < (spans[2 * middle] as number)) high = middle - 1;
+      else if (position >= (spans[2 * middle + 1] as number)) low = middle + 1;
+      else return true;
+    }
+  }
+  return false;
+}
+
+function findMembers(view: View, rules: FragmentRules, ranges: Range[], documents: readonly (readonly number[])[]): void {
   const { text } = view;
   MEMBER.lastIndex = 0;
   for (let member = MEMBER.exec(text); member; member = MEMBER.exec(text)) {
     const start = MEMBER.lastIndex;
-    if (start >= text.length || !isSecret(decodeString(member[1] as string))) continue;
+    if (start >= text.length || !rules.isSecret(decodeString(member[1] as string))) continue;
+    if (inDocument(documents, at(view, member.index))) continue;
     const end = valueEnd(text, start);
     MEMBER.lastIndex = end;
     const value = readValue(text.slice(start, end));
-    ranges.push({ start: at(view, start), end: at(view, end), replacement: encodeLevels(JSON.stringify(mask(value)), view.level) });
+    ranges.push({ start: at(view, start), end: at(view, end), replacement: encodeLevels(JSON.stringify(rules.mask(value)), view.level) });
   }
 }
 
@@ -68,7 +131,10 @@ function at(view: View, index: number): number {
 function valueEnd(text: string, start: number): number {
   const first = text.charCodeAt(start);
   if (first === QUOTE) return stringEnd(text, start);
-  if (first === 0x7b || first === 0x5b) return bracketEnd(text, start);
+  if (first === 0x7b || first === 0x5b) {
+    const end = bracketEnd(text, start);
+    return end < 0 ? text.length : end;
+  }
   SCALAR_END.lastIndex = start;
   return SCALAR_END.exec(text)?.index ?? text.length;
 }
@@ -83,7 +149,7 @@ function stringEnd(text: string, start: number): number {
   return text.length;
 }
 
-/** Past the bracket closing the one at `start` (strings skipped), or the text's end. */
+/** Past the bracket closing the one at `start` (strings skipped), or -1 when none does. */
 function bracketEnd(text: string, start: number): number {
   let depth = 0;
   for (let i = start; i < text.length; i += 1) {
@@ -92,15 +158,17 @@ function bracketEnd(text: string, start: number): number {
     else if (code === 0x7b || code === 0x5b) depth += 1;
     else if ((code === 0x7d || code === 0x5d) && (depth -= 1) === 0) return i + 1;
   }
-  return text.length;
+  return -1;
 }
 
-/** A value's JSON text parsed (what a fingerprint is made of), or the text itself when it does not parse. */
-function readValue(token: string): unknown {
+const NOT_JSON = Symbol('not JSON');
+
+/** A value's JSON text parsed (what a fingerprint is made of), or `otherwise` (the text itself) when it does not parse. */
+function readValue(token: string, otherwise: unknown = token): unknown {
   try {
     return JSON.parse(token) as unknown;
   } catch (error) {
-    if (error instanceof SyntaxError) return token;
+    if (error instanceof SyntaxError) return otherwise;
     throw error;
   }
 }

@@ -162,6 +162,8 @@ const IN_STRING = [
   '"(?:[ \\t\\r\\n]|\\\\[trn])*[{[]',
   // A JSON member in a string that is not a document (`log {"password": ...}`): an escaped quote, then its `:`.
   '\\\\"(?:[ \\t]|\\\\[trn])*:',
+  // A JSON document after other text (`env: [{"name": ...}]`), at any level of escaping: a bracket, then a quote.
+  '[{[](?:[ \\t]|\\\\+[trn])*\\\\+"',
   '\\\\[u/]',
   `(?:pass(?:w(?:or)?d|phrase)|secret|token|key|sig(?:nature)?)${SPACE}*=`,
   `(?:bearer|basic)${SPACE}`,

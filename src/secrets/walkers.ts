@@ -3,7 +3,7 @@
  * (plugin-paths.ts) and the secret values of value-rules.ts. The reference every fast path (row-hints.ts,
  * mask-hits.ts, scan-bytes.ts) is tested against.
  */
-import { maskJsonFragments } from './json-fragments.js';
+import { maskJsonFragments, type FragmentRules } from './json-fragments.js';
 import { contextualPluginFields, enterField, pluginListItemNode, PLUGINS_NODE, type PathNode } from './plugin-paths.js';
 import { isSecretNameValue, isSecretVarName } from './row-hints.js';
 import { cachedCamelCaseName, isCertName, isSecretField, isSecretName, MAX_DEPTH, normalizedName, normalizeSecretKey, SECRET_MASK, SSL_RESOURCE_TYPES } from './rules.js';
@@ -125,10 +125,23 @@ function maskString(text: string, rules: Rules, depth: number, state: { masked: 
     }
   }
   // Without a quote no JSON member can be in it (a fragment: `body {"password": ...}`, an escaped object).
-  const members = text.includes('"') ? maskJsonFragments(text, fragmentNameTest(rules.keys), rules.mask) : text;
+  const members = text.includes('"') ? maskJsonFragments(text, fragmentRules(rules, depth)) : text;
   const masked = maskSecretsInText(members, rules.mask);
   if (masked !== text) state.masked = true;
   return masked;
+}
+
+/** How JSON inside a string is masked: a document as a whole one, a member by its name alone. */
+function fragmentRules(rules: Rules, depth: number): FragmentRules {
+  return {
+    isSecret: fragmentNameTest(rules.keys),
+    mask: rules.mask,
+    maskDocument: (value) => {
+      const state = { masked: false };
+      const masked = maskInPlace(value, rules, '', undefined, depth + 1, false, state);
+      return state.masked ? masked : undefined;
+    },
+  };
 }
 
 const fragmentNameTests = new WeakMap<ReadonlySet<string>, (name: string) => boolean>();

@@ -32,7 +32,8 @@ function fragments(): Record<string, string> {
     context: `config ${JSON.stringify({ plugins: { 'key-auth': { key: canary('keyauth') } } })}`,
     nested: `x {"secrets": {"a": "${canary('nesteda')}", "b": ["${canary('nestedb')}"]}, "after": "visible-nested"}`,
     spelled: `x {"pass\\u0077ord": "${canary('spelled')}"}`,
-    kelvin: `x {"\u212Aey": "${canary('kelvin')}"}`,
+    kelvin: `x {"to\u212Aen": "${canary('kelvin')}"}`,
+    limit: 'config {"plugins": {"limit-count": {"key": "visible_remote_addr"}}}',
     cjk: `日本語 {"password": "${canary('cjk')}"} 中文`,
     long: `${'y'.repeat(100_000)} {"password": "${canary('long')}"}`,
     curl: `curl -H "Authorization: Basic ${canary('curlbasic')}" -H 'X-API-Key: ${canary('curlkey')}' https://visible-curl.example/v1`,
@@ -107,7 +108,8 @@ describe('JSON members and header lines inside strings', () => {
     // The full states are in the JSON outputs; the text around each secret is kept.
     for (const path of ['list ndjson', 'show json', 'history json', 'export --out', 'export HEC']) {
       const text = texts.get(path) as string;
-      const kept = ['visible-user', 'visible-ndjson', 'visible-escaped', 'visible-twice', 'visible-nested', 'visible-curl.example', 'visible-sentence', 'no Authorization: here'];
+      const kept = ['visible-user', 'visible-ndjson', 'visible-escaped', 'visible-twice', 'visible-nested', 'visible-curl.example', 'visible-sentence', 'no Authorization: here',
+        'visible_remote_addr'];
       // Not toContain: the message would print the 100 kB string.
       expect(kept.filter((word) => !text.includes(word)), path).toEqual([]);
     }
@@ -159,6 +161,35 @@ describe('Basic credentials in free text', () => {
   });
   it('masks them on list -o json|ndjson, history and export too', async () => {
     const texts = encodedLeaks(await table.read([], {}));
+    const checked = new Map([...texts].filter(([path]) => PRE_CHECKED.test(path)));
+    expect(leaksByPath(checked)).toEqual(none(checked));
+  });
+});
+
+/**
+ * A JSON document after other text in a string, holding what only its context makes secret: a name/value list
+ * (`env: [{"name": "DB_PASSWORD", "value": ...}]`), a header pair, a `vars` expression. The same text starting with
+ * its bracket was masked as a document; after a word it was shown whole on every path (the member rule reads names
+ * only). The walkers now parse it as a document (limit-count's `"key": "remote_addr"` in one stays readable: see
+ * the first describe).
+ */
+describe('JSON documents after other text in a string', () => {
+  const table = entryTable('atk_fragments_docs', () => ({
+    uri: '/visible-uri',
+    env: `env: [{"name": "DB_PASSWORD", "value": "${canary('envvalue')}"}, {"name": "VISIBLE_NAME", "value": "visible-env"}]`,
+    pair: `header ["X-API-Key", "${canary('pairvalue')}"] then ["X-Trace", "visible-trace"]`,
+    vars: `route vars [["http_authorization", "==", "Basic-${canary('varsvalue')}"]] end`,
+  }));
+  const PRE_CHECKED = /^(list (nd)?json|history|export)/;
+  it('masks them on show, list\'s table and CSV and follow (the walkers); the rest stays readable', async () => {
+    const texts = await table.read([], {});
+    const walked = new Map([...texts].filter(([path]) => !PRE_CHECKED.test(path)));
+    expect(leaksByPath(walked)).toEqual(none(walked));
+    for (const kept of ['visible-env', 'visible-trace']) expect(texts.get('show json')).toContain(kept);
+  });
+  // row-hints.ts (the lead's) finds no hint in such a row: requested in /work/notes/h51-requests.md, item 5.
+  it.fails('masks them on list -o json|ndjson, history and export too (waits for a row-hints hint)', async () => {
+    const texts = await table.read([], {});
     const checked = new Map([...texts].filter(([path]) => PRE_CHECKED.test(path)));
     expect(leaksByPath(checked)).toEqual(none(checked));
   });
