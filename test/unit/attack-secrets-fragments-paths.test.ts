@@ -80,6 +80,24 @@ describe('strings holding JSON fragments and header lines', () => {
       'env: [{"name": "DB_PASSWORD", "value": "CNRY"}]', 'x ["X-API-Key", "CNRY"]', 'route [["http_x_api_key", "==", "CNRY"]]'];
     for (const text of cases) expect(JSON.stringify(maskEntry(makeEntry({ after: { note: text } }), policy).after), text).not.toContain('CNRY');
   });
+
+  it('writes the mask at the level of escaping it replaces, so the string still decodes, level by level, to JSON', () => {
+    const note = (text: string) => (maskEntry(makeEntry({ after: { note: text } }), createSecretPolicy()).after as { note: string }).note;
+    expect(note('x {\\"password\\":\\"v\\",\\"host\\":\\"h\\"}')).toBe('x {\\"password\\":\\"******\\",\\"host\\":\\"h\\"}');
+    expect(note('x \\"token\\": \\"v\\", \\"n\\": 1')).toBe('x \\"token\\": \\"******\\", \\"n\\": 1');
+    const twice = JSON.stringify(JSON.stringify({ secret: 'v', host: 'h' }));
+    expect(JSON.parse(JSON.parse(note(twice)) as string)).toEqual({ secret: '******', host: 'h' });
+  });
+
+  // Mutants that survived the cases above (H51's check at 00:25): each clause of the member rule's name test.
+  it('outside a document that parses, a contextual name is masked (no context to trust), as is a secret header in replace mode', () => {
+    const masked = (text: string, policy: SecretPolicy) => JSON.stringify(maskEntry(makeEntry({ after: { note: text } }), policy).after);
+    for (const text of ['x {"key": "CNRY"', '"headers": {"X-Auth": "CNRY"}', 'a "keys": ["CNRY"], b']) expect(masked(text, createSecretPolicy()), text).not.toContain('CNRY');
+    const replace = createSecretPolicy({ mode: 'replace', keys: ['partnerSignature'] });
+    for (const text of ['"Authorization": "CNRY"', 'x {"X-Api-Key": "CNRY"']) expect(masked(text, replace), text).not.toContain('CNRY');
+    // In a document that parses, context decides, as in a whole one: limit-count's key stays.
+    expect(masked('x {"plugins": {"limit-count": {"key": "remote_addr"}}}', createSecretPolicy())).toContain('remote_addr');
+  });
 });
 
 describe('hostile lengths', () => {
