@@ -29,7 +29,9 @@ describe('--since/--until SQL by timestamp shape', () => {
   it('local time: the instant exactly, and the raw column within the zone offsets two weeks either side of the bound', () => {
     const { sql, parameters } = compile(withTimestamp({ type: 'timestamp', timeZone: 'Europe/Berlin' }));
     expect(sql).toContain(`("ts" at time zone 'Europe/Berlin') >= cast($ as timestamptz)`);
-    expect(sql).toContain(`"ts" >= least(((cast($ as timestamptz)) at time zone 'Europe/Berlin'), ((cast($ as timestamptz) - interval '24 hours') at time zone 'Europe/Berlin') + interval '24 hours', ((cast($ as timestamptz) + interval '24 hours') at time zone 'Europe/Berlin') - interval '24 hours', ((cast($ as timestamptz) - interval '336 hours') at time zone 'Europe/Berlin') + interval '336 hours', ((cast($ as timestamptz) + interval '336 hours') at time zone 'Europe/Berlin') - interval '336 hours')`);
+    // Earlier by a shift only where that stays after PostgreSQL's first instant (4714 BC Nov 24).
+    const earlier = (hours: number) => `(case when cast($ as timestamptz) >= timestamptz '4714-12-08 00:00:00+00 BC' then cast($ as timestamptz) - interval '${hours} hours' else cast($ as timestamptz) end)`;
+    expect(sql).toContain(`"ts" >= least(((cast($ as timestamptz)) at time zone 'Europe/Berlin'), ((${earlier(24)}) at time zone 'Europe/Berlin') + interval '24 hours', ((cast($ as timestamptz) + interval '24 hours') at time zone 'Europe/Berlin') - interval '24 hours', ((${earlier(336)}) at time zone 'Europe/Berlin') + interval '336 hours', ((cast($ as timestamptz) + interval '336 hours') at time zone 'Europe/Berlin') - interval '336 hours')`);
     expect(sql).toContain(`"ts" < greatest(`);
     expect(sql).toContain(`("ts" at time zone 'Europe/Berlin') < (now() - cast(`);
     expect(parameters.every((value) => value === '2026-10-25T00:30:00Z' || value === '5 minutes')).toBe(true);
