@@ -95,6 +95,14 @@ function maskUrlPasswords(text: string, mask: (secret: string) => string): strin
  */
 const ASSIGNMENT = /(^|[?&;#\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key|signature)|key|sig)[ \t]*=[ \t]*)(?!\*{6}|"\*{6}")('[^']*'|"[^"]*"|[^&;\s#'"]+)/gi;
 /**
+ * A YAML (or `.properties`, log) line `name: value` whose bare name ends in a secret word, as ASSIGNMENT reads them
+ * (`password: ...`, `  db_password: ...`, `- api_key: ...`), to the line's end; a space after the colon, as YAML has it.
+ * A quoted name is a JSON member (json-fragments.ts). `max_tokens: 100` and `token_ttl: 60` stay readable.
+ */
+const YAML_LINE = /(^|[\r\n])([ \t]*(?:-[ \t]+)?[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key)[ \t]*:[ \t]+)(?!\*{6}|"\*{6}")([^\r\n]+)/gi;
+/** What YAML_LINE needs in a text: a test first, as most strings with a `:` hold no such line. */
+const YAML_NAME = /(?:pass(?:w(?:or)?d|phrase)|secret|token|key)[ \t]*:[ \t]/i;
+/**
  * `Bearer <token>` or `Basic <credentials>` in free text, one pass for both: a bearer token68 of at least 8 characters
  * holding a digit (`Bearer tokens` stays), Basic's base64 when it decodes to printable `user:password` (`Basic
  * authentication` stays).
@@ -143,6 +151,7 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
     out = out.replace(QUOTED_HEADER, header).replace(HEADER_LINE, header).replace(HEADER_IN_LINE, header);
   }
   if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
+  if (out.includes(':') && YAML_NAME.test(out)) out = out.replace(YAML_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
   // A test first: replace() with a global RegExp costs more than test() on the many short strings (ids, hosts).
   if (out.length > 9 && SCHEME_WORD.test(out)) out = out.replace(SCHEME_TOKEN, (match: string, head: string, scheme: string, token: string) => (isSchemeCredential(scheme, token) ? `${head}${mask(token)}` : match));
   return out;
@@ -166,6 +175,8 @@ const IN_STRING = [
   '[{[](?:[ \\t]|\\\\+[trn])*\\\\+"',
   '\\\\[u/]',
   `(?:pass(?:w(?:or)?d|phrase)|secret|token|key|sig(?:nature)?)${SPACE}*=`,
+  // A YAML line's `password: ...` (YAML_LINE).
+  `(?:pass(?:w(?:or)?d|phrase)|secret|token|key)${SPACE}*:${SPACE}`,
   `(?:bearer|basic)${SPACE}`,
 ];
 const HEADER_NAME_VALUE = `"(?:${SECRET_HEADER_NAMES.map((name) => name.replaceAll('_', '[-_]')).join('|')})[ \\t]*"`;

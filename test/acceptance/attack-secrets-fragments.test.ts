@@ -39,6 +39,7 @@ function fragments(): Record<string, string> {
     curl: `curl -H "Authorization: Basic ${canary('curlbasic')}" -H 'X-API-Key: ${canary('curlkey')}' https://visible-curl.example/v1`,
     inline: `headers: Cookie: sid=${canary('inlinecookie')}; theme=dark`,
     sentence: 'no Authorization: here, visible-sentence',
+    yaml: `db:\n  host: visible-yaml-host\n  password: ${canary('yaml')}\n  max_tokens: 100\n`,
   };
 }
 
@@ -109,7 +110,7 @@ describe('JSON members and header lines inside strings', () => {
     for (const path of ['list ndjson', 'show json', 'history json', 'export --out', 'export HEC']) {
       const text = texts.get(path) as string;
       const kept = ['visible-user', 'visible-ndjson', 'visible-escaped', 'visible-twice', 'visible-nested', 'visible-curl.example', 'visible-sentence', 'no Authorization: here',
-        'visible_remote_addr'];
+        'visible_remote_addr', 'visible-yaml-host', 'max_tokens: 100'];
       // Not toContain: the message would print the 100 kB string.
       expect(kept.filter((word) => !text.includes(word)), path).toEqual([]);
     }
