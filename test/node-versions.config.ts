@@ -22,6 +22,7 @@ export const NODE_VERSIONS_SUBSET = [
   'seal',
   'attack-seal-content', // ids holding U+2028: Node.js 24's readline splits lines there
   'sinks',
+  'timestamp-fill', // the export's timestamps written into COPY's Buffers
   'interrupt',
   'export-kill',
   'follow',
