@@ -100,7 +100,9 @@ const ASSIGNMENT = /(^|[?&;#\s])((?:[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|t
  * A quoted name is a JSON member (json-fragments.ts). `max_tokens: 100` and `token_ttl: 60` stay readable.
  */
 const YAML_LINE = /(^|[\r\n])([ \t]*(?:-[ \t]+)?[\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key)[ \t]*:[ \t]+)(?!\*{6}|"\*{6}")([^\r\n]+)/gi;
-/** What YAML_LINE needs in a text: a test first, as most strings with a `:` hold no such line. */
+/** The same in a YAML flow mapping or a JavaScript object literal (`{user: app, password: ...}`), to a `,` or `}`. */
+const FLOW_PAIR = /([{,][ \t]*)([\w.-]*?(?:pass(?:w(?:or)?d|phrase)|secret|token|api[-_]?key|private[-_]?key|secret[-_]?key|signing[-_]?key|encryption[-_]?key)[ \t]*:[ \t]+)(?!\*{6}|"\*{6}")("[^"\r\n]*"|'[^'\r\n]*'|[^,}\r\n]+)/gi;
+/** What YAML_LINE and FLOW_PAIR need in a text: a test first, as most strings with a `:` hold no such name. */
 const YAML_NAME = /(?:pass(?:w(?:or)?d|phrase)|secret|token|key)[ \t]*:[ \t]/i;
 /**
  * `Bearer <token>` or `Basic <credentials>` in free text, one pass for both: a bearer token68 of at least 8 characters
@@ -151,7 +153,10 @@ export function maskSecretsInText(text: string, mask: (secret: string) => string
     out = out.replace(QUOTED_HEADER, header).replace(HEADER_LINE, header).replace(HEADER_IN_LINE, header);
   }
   if (out.includes('=')) out = out.replace(ASSIGNMENT, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
-  if (out.includes(':') && YAML_NAME.test(out)) out = out.replace(YAML_LINE, (_, start: string, head: string, value: string) => `${start}${head}${mask(value)}`);
+  if (out.includes(':') && YAML_NAME.test(out)) {
+    const pair = (_: string, start: string, head: string, value: string) => `${start}${head}${mask(value)}`;
+    out = out.replace(YAML_LINE, pair).replace(FLOW_PAIR, pair);
+  }
   // A test first: replace() with a global RegExp costs more than test() on the many short strings (ids, hosts).
   if (out.length > 9 && SCHEME_WORD.test(out)) out = out.replace(SCHEME_TOKEN, (match: string, head: string, scheme: string, token: string) => (isSchemeCredential(scheme, token) ? `${head}${mask(token)}` : match));
   return out;

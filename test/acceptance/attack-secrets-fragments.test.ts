@@ -40,6 +40,7 @@ function fragments(): Record<string, string> {
     inline: `headers: Cookie: sid=${canary('inlinecookie')}; theme=dark`,
     sentence: 'no Authorization: here, visible-sentence',
     yaml: `db:\n  host: visible-yaml-host\n  password: ${canary('yaml')}\n  max_tokens: 100\n`,
+    flow: `{user: visible-flow-user, password: ${canary('flow')}, host: h}`,
   };
 }
 
@@ -110,7 +111,7 @@ describe('JSON members and header lines inside strings', () => {
     for (const path of ['list ndjson', 'show json', 'history json', 'export --out', 'export HEC']) {
       const text = texts.get(path) as string;
       const kept = ['visible-user', 'visible-ndjson', 'visible-escaped', 'visible-twice', 'visible-nested', 'visible-curl.example', 'visible-sentence', 'no Authorization: here',
-        'visible_remote_addr', 'visible-yaml-host', 'max_tokens: 100'];
+        'visible_remote_addr', 'visible-yaml-host', 'max_tokens: 100', 'visible-flow-user'];
       // Not toContain: the message would print the 100 kB string.
       expect(kept.filter((word) => !text.includes(word)), path).toEqual([]);
     }

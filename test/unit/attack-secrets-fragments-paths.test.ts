@@ -18,7 +18,7 @@ const VALUES = ['"CNRY"', '12', '{"a":"CNRY"}', '["CNRY"]', 'true', '"https://u:
 const GLUE = ['\\n', '\\\\', '', ' ', 'prefix ', 'x\n', '日本', 'é', '(', '"', "'", ',', ';', '\t', '\\n', '#', '?', '&', '=', '\u2028'];
 const HEADERS = ['Authorization: Bearer CNRY1234', 'Cookie: sid=CNRY', 'Set-Cookie: a=CNRY', 'X-API-Key: CNRY1', 'apikey: CNRY', 'token=CNRY',
   '#access_token=CNRY', 'no Authorization: here', 'curl -H "Authorization: CNRY" -H \'Cookie: CNRY\'', 'password: CNRY', '  - db_password:\tCNRY', 'max_tokens: 100',
-  'token_ttl: 60'];
+  'token_ttl: 60', '{user: app, password: CNRY}', '{api_key:CNRY}'];
 
 function fragmentString(random: () => number): string {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
@@ -79,7 +79,7 @@ describe('strings holding JSON fragments and header lines', () => {
     const cases = ['log {"password": "CNRY"} end', '"token":"CNRY"', '{\\"api_key\\": \\"CNRY\\"}', 'x {"secrets": {"a": ["CNRY"]}} y',
       'curl -H "Authorization: Basic CNRY" -H \'X-API-Key: CNRY1\' https://h', 'headers: Cookie: sid=CNRY', 'Set-Cookie: a=CNRY', 'https://h/cb#access_token=CNRY',
       'env: [{"name": "DB_PASSWORD", "value": "CNRY"}]', 'x ["X-API-Key", "CNRY"]', 'route [["http_x_api_key", "==", "CNRY"]]',
-      'db:\n  host: h\n  password: CNRY\n', 'spring.datasource.password: CNRY'];
+      'db:\n  host: h\n  password: CNRY\n', 'spring.datasource.password: CNRY', '{user: app, password: CNRY, host: h}'];
     for (const text of cases) expect(JSON.stringify(maskEntry(makeEntry({ after: { note: text } }), policy).after), text).not.toContain('CNRY');
   });
 
