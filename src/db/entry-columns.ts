@@ -266,8 +266,8 @@ export function instantBoundCondition(mapping: ResolvedMapping, op: '>=' | '<', 
  * the bound in local time by the zone's offset at it, a day and two weeks either side, the smallest (`>=`) or
  * largest (`<`): an entry near the bound has one of those offsets (the days catch a change, the weeks a POSIX rule's
  * jump of more than a day), and one further off is further off in local time too (PostgreSQL's offsets differ by
- * under 336 h). Stable expressions, not a subquery, so the planner estimates the range and picks the index.
- * Tried on every zone's changes in test/integration/time-bound-margin.test.ts.
+ * under 336 h). Stable expressions, not a subquery, so the planner estimates the range and picks the index. Tried on
+ * every zone's changes (test/integration/time-bound-margin.test.ts). None earlier in 4714 BC's first two weeks.
  */
 function widenedBound(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilder<unknown>): RawBuilder<unknown> {
   const column = mapping.columns.timestamp as MappedColumn;
@@ -277,7 +277,6 @@ function widenedBound(mapping: ResolvedMapping, op: '>=' | '<', bound: RawBuilde
   const shifted = WIDENED_HOURS.map((hours) => {
     if (hours === 0) return local(bound);
     const shift = sql`interval ${sql.lit(`${Math.abs(hours)} hours`)}`;
-    // Within two weeks of PostgreSQL's first instant every zone has one offset, and the bound less the shift is out of range.
     const earlier = sql`(case when ${bound} >= timestamptz '4714-12-08 00:00:00+00 BC' then ${bound} - ${shift} else ${bound} end)`;
     return hours > 0 ? sql`${local(sql`${bound} + ${shift}`)} - ${shift}` : sql`${local(earlier)} + ${shift}`;
   });
