@@ -13,7 +13,6 @@ export class CopyBinaryReader {
    */
   constructor(private readonly fill?: (buffer: Buffer, start: number, end: number, valueAt: number) => void) {}
 
-
   /** Bytes of the header or of a row prefix (field count and length) that a message cut short. */
   private prefix: Buffer = Buffer.alloc(0);
   /** A value that a message cut short, filled up to `filled`. */
@@ -87,7 +86,7 @@ export class CopyBinaryReader {
     if (length < 0) throw new Error('COPY data: unexpected NULL value');
     const start = lengthAt + 4;
     if (chunk.length - start < length) return -1;
-    (this.fill as NonNullable<typeof this.fill>)(chunk, start, start + length, timeLength < 0 ? -1 : at + 6);
+    this.fill?.(chunk, start, start + length, timeLength < 0 ? -1 : at + 6);
     onValue(chunk, start, start + length);
     return start + length;
   }
